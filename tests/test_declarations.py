@@ -1,0 +1,285 @@
+"""C declarations: every spelling of the Types table maps to its canonical name, what is not
+supported is refused with a pointed message, and struct names resolve through fastffi.define()
+and types=.
+
+Declarations are only parsed here (the declared symbol is libc's `abs`, never called with the
+declared signature)."""
+from __future__ import annotations
+
+import itertools
+import platform
+
+import pytest
+
+import fastffi
+
+MACHINE = platform.machine()
+SYM = "abs"  # exists in libc; the declaration's types are what is under test
+
+SPELLINGS = [
+    ("_Bool", "bool"), ("bool", "bool"),
+    ("int8_t", "i8"), ("int16_t", "i16"), ("int32_t", "i32"), ("int64_t", "i64"),
+    ("signed char", "i8"), ("short", "i16"), ("short int", "i16"), ("signed short", "i16"),
+    ("int", "i32"), ("signed", "i32"), ("signed int", "i32"), ("const int", "i32"),
+    ("long", "i64"), ("long int", "i64"), ("signed long", "i64"),
+    ("long long", "i64"), ("long long int", "i64"),
+    ("ssize_t", "i64"), ("intptr_t", "i64"), ("ptrdiff_t", "i64"),
+    ("uint8_t", "u8"), ("uint16_t", "u16"), ("uint32_t", "u32"), ("uint64_t", "u64"),
+    ("unsigned char", "u8"), ("unsigned short", "u16"), ("unsigned short int", "u16"),
+    ("unsigned", "u32"), ("unsigned int", "u32"),
+    ("unsigned long", "u64"), ("unsigned long int", "u64"),
+    ("unsigned long long", "u64"), ("unsigned long long int", "u64"),
+    ("size_t", "u64"), ("uintptr_t", "u64"),
+    ("float", "f32"), ("double", "f64"), ("const double", "f64"),
+    ("enum color", "i32"),
+    ("void *", "pointer"), ("const void *", "pointer"), ("void **", "pointer"),
+    ("int *", "pointer"), ("double *", "pointer"), ("unsigned char *", "pointer"),
+    ("const unsigned char *", "pointer"), ("signed char *", "pointer"),
+    ("FILE *", "pointer"), ("sqlite3 *", "pointer"), ("struct tm *", "pointer"),
+    ("const struct tm *", "pointer"), ("struct never_seen **", "pointer"),
+    ("char **", "pointer"), ("const char **", "pointer"), ("char *const *", "pointer"),
+    ("int (*)(void *, int)", "pointer"),
+    ("char *", "string"), ("const char *", "string"), ("char const *", "string"),
+]
+
+PLATFORM_SPELLINGS = {
+    "x86_64": [("char", "i8"), ("wchar_t", "i32")],
+    "aarch64": [("char", "u8"), ("wchar_t", "u32")],
+}
+
+
+@pytest.fixture(scope="module")
+def libc():
+    with fastffi.dlopen("libc.so.6") as handle:
+        yield handle
+
+
+def _param(spelling, name):
+    """`T name` for an ordinary type, `R (*name)(A)` for a function pointer."""
+    if "(*)" in spelling:
+        return spelling.replace("(*)", f"(*{name})")
+    return f"{spelling} {name}" if not spelling.endswith("*") else f"{spelling}{name}"
+
+
+@pytest.mark.parametrize("spelling, canonical", SPELLINGS, ids=[s for s, _ in SPELLINGS])
+def test_argument_spelling(libc, spelling, canonical):
+    fn = libc.function(f"int {SYM}({_param(spelling, 'x')})")
+    assert fn.argtypes == (canonical,)
+    assert fn.restype == "i32"
+    unnamed = libc.function(f"int {SYM}({spelling})")
+    assert unnamed.argtypes == (canonical,)
+
+
+@pytest.mark.parametrize("spelling, canonical",
+                         [s for s in SPELLINGS if "(*)" not in s[0]],
+                         ids=[s for s, _ in SPELLINGS if "(*)" not in s])
+def test_return_spelling(libc, spelling, canonical):
+    sep = "" if spelling.endswith("*") else " "
+    fn = libc.function(f"{spelling}{sep}{SYM}(void)")
+    assert fn.restype == canonical
+    assert fn.argtypes == ()
+
+
+@pytest.mark.parametrize("spelling, canonical",
+                         [s for s in SPELLINGS if "(*)" not in s[0]],
+                         ids=[s for s, _ in SPELLINGS if "(*)" not in s])
+def test_spelling_in_list_form(libc, spelling, canonical):
+    fn = libc.function(SYM, spelling, [spelling, canonical])
+    assert fn.restype == canonical
+    assert fn.argtypes == (canonical, canonical)
+
+
+@pytest.mark.parametrize("spelling, canonical", PLATFORM_SPELLINGS.get(MACHINE, []))
+def test_platform_integers(libc, spelling, canonical):
+    assert libc.function(f"int {SYM}({spelling} c)").argtypes == (canonical,)
+    assert libc.function(f"{spelling} {SYM}(void)").restype == canonical
+    assert libc.function(SYM, spelling, [spelling]).argtypes == (canonical,)
+
+
+def test_platform_is_known():
+    assert MACHINE in PLATFORM_SPELLINGS, f"no char/wchar_t expectation for {MACHINE}"
+
+
+def test_void_return_and_empty_parameter_lists(libc):
+    f_void = libc.function(f"void {SYM}(void)")
+    f_empty = libc.function(f"void {SYM}()")
+    assert f_void.restype == "void" and f_empty.restype == "void"
+    assert f_void.argtypes == () and f_empty.argtypes == ()
+    assert libc.function(SYM, "void", []).argtypes == ()
+
+
+def test_many_parameters_named_and_unnamed(libc):
+    fn = libc.function(f"unsigned long {SYM}(unsigned long crc, const unsigned char *buf, unsigned int len)")
+    assert fn.restype == "u64"
+    assert fn.argtypes == ("u64", "pointer", "u32")
+    fn = libc.function(f"double {SYM}(int, double, char *, FILE *, struct tm *, size_t, _Bool, float)")
+    assert fn.argtypes == ("i32", "f64", "string", "pointer", "pointer", "u64", "bool", "f32")
+
+
+def test_whitespace_and_trailing_semicolon(libc):
+    fn = libc.function(f"  unsigned   long\n{SYM} ( const char * s ,int  n ) ;  ")
+    assert fn.restype == "u64"
+    assert fn.argtypes == ("string", "i32")
+    assert fn.__name__ == SYM
+
+
+def test_name_comes_from_the_declaration(libc):
+    fn = libc.function("int abs(int)")
+    assert fn.__name__ == "abs"
+    assert fn.address == libc.symbol("abs")
+    assert fn(-3) == 3
+
+
+def test_canonical_names_and_spellings_mix_in_list_form(libc):
+    fn = libc.function(SYM, "long long", ["i8", "unsigned short", "FILE *", "char *", "f32"])
+    assert fn.restype == "i64"
+    assert fn.argtypes == ("i8", "u16", "pointer", "string", "f32")
+
+
+def test_declarations_repeat_consistently(libc):
+    # parsed declarations may be cached: the same text must keep giving the same answer
+    for _ in range(3):
+        assert libc.function("double abs(double, int *)").argtypes == ("f64", "pointer")
+
+
+# ---------------------------------------------------------------- not supported
+
+def _caret_col(message):
+    lines = message.split("\n")
+    assert len(lines) == 3, f"expected 3 lines, got {message!r}"
+    assert set(lines[2].rstrip()) <= {" ", "^"} and lines[2].count("^") >= 1
+    return lines[2].index("^")
+
+
+def test_long_double_exact_message(libc):
+    decl = f"double {SYM}(long double x)"
+    with pytest.raises(fastffi.SignatureError) as info:
+        libc.function(decl)
+    col = decl.index("long double")
+    assert str(info.value) == f"long double is not supported yet\n{decl}\n{' ' * col}^"
+
+
+def test_long_double_return(libc):
+    decl = f"long double {SYM}(int)"
+    with pytest.raises(fastffi.SignatureError) as info:
+        libc.function(decl)
+    assert str(info.value) == f"long double is not supported yet\n{decl}\n^"
+
+
+def test_long_double_in_list_form(libc):
+    with pytest.raises(fastffi.SignatureError) as info:
+        libc.function(SYM, "f64", ["long double"])
+    assert "long double is not supported yet" in str(info.value)
+
+
+@pytest.mark.parametrize("decl, token", [
+    (f"int {SYM}(const char *fmt, ...)", "..."),
+    (f"int {SYM}(int n, ...)", "..."),
+    (f"int {SYM}(FILE f)", "FILE"),
+    (f"int {SYM}(int a, struct tm t)", "struct tm"),
+    (f"struct tm {SYM}(int)", "struct tm"),
+    (f"sqlite3 {SYM}(void)", "sqlite3"),
+    (f"int {SYM}(union never_seen u)", "union never_seen"),
+])
+def test_not_supported_points_at_the_token(libc, decl, token):
+    with pytest.raises(fastffi.SignatureError) as info:
+        libc.function(decl)
+    message = str(info.value)
+    first, line2, _ = message.split("\n")
+    assert first.endswith(" is not supported yet")
+    assert line2 == decl
+    # the caret sits under the token; for `struct tm` either under `struct` or under the tag
+    cols = {decl.index(token)}
+    if " " in token:
+        cols.add(decl.index(token) + token.index(" ") + 1)
+    assert _caret_col(message) in cols
+
+
+def test_bitfields_not_supported(libc):
+    decl = f"int {SYM}(struct bits {{ int a : 3; int b : 5; }} s)"
+    with pytest.raises(fastffi.SignatureError) as info:
+        libc.function(decl)
+    message = str(info.value)
+    assert message.split("\n")[0].endswith(" is not supported yet")
+    assert decl in message.split("\n")
+
+
+def test_unknown_type_name_in_list_form(libc):
+    with pytest.raises(fastffi.SignatureError) as info:
+        libc.function(SYM, "i32", ["i32", "no_such_type"])
+    assert str(info.value) == "unknown type 'no_such_type'"
+    with pytest.raises(fastffi.SignatureError) as info:
+        libc.function(SYM, "imaginary_t", [])
+    assert str(info.value) == "unknown type 'imaginary_t'"
+
+
+def test_void_argument(libc):
+    with pytest.raises(fastffi.SignatureError) as info:
+        libc.function(SYM, "i32", ["void"])
+    assert str(info.value) == "void is not a valid argument type"
+    with pytest.raises(fastffi.SignatureError) as info:
+        libc.function(SYM, "i32", ["i32", "void"])
+    assert str(info.value) == "void is not a valid argument type"
+
+
+def test_malformed_declaration_is_a_signature_error(libc):
+    with pytest.raises(fastffi.SignatureError):
+        libc.function("int abs(int")
+    with pytest.raises(fastffi.SignatureError):
+        libc.function("this is not C at all")
+
+
+# ---------------------------------------------------------------- registered structs
+
+def _unique(prefix, counter=itertools.count()):
+    return f"{prefix}{next(counter)}"
+
+
+def test_define_registers_both_spellings(libc):
+    name = _unique("DeclRec")
+    rec = fastffi.struct(name, [("id", "u32"), ("x", "f64")])
+    # not registered automatically
+    with pytest.raises(fastffi.SignatureError):
+        libc.function(f"{name} {SYM}(int)")
+    fastffi.define(name, rec)
+    a = libc.function(f"{name} {SYM}(struct {name} r, {name} *p, const struct {name} *q)")
+    assert a.restype is rec
+    assert a.argtypes == (rec, "pointer", "pointer")
+    b = libc.function(f"struct {name} {SYM}(void)")
+    assert b.restype is rec
+    assert libc.function(SYM, name, [name, f"struct {name}"]).argtypes == (rec, rec)
+    # the same class again is fine
+    fastffi.define(name, rec)
+
+
+def test_define_existing_name_with_different_layout_raises():
+    name = _unique("DeclClash")
+    first = fastffi.struct(name, [("a", "i32")])
+    fastffi.define(name, first)
+    other = fastffi.struct(name, [("a", "i64")])
+    with pytest.raises((fastffi.FFIError, ValueError)):
+        fastffi.define(name, other)
+    reordered = fastffi.struct(name, [("a", "i32"), ("b", "i32")])
+    with pytest.raises((fastffi.FFIError, ValueError)):
+        fastffi.define(name, reordered)
+
+
+def test_types_per_call_wins_over_registry(libc):
+    name = _unique("DeclWin")
+    registered = fastffi.struct(name, [("x", "f64")])
+    local = fastffi.struct(name, [("x", "f64"), ("y", "f64")])
+    fastffi.define(name, registered)
+    fn = libc.function(f"{name} {SYM}(struct {name})", types={name: local})
+    assert fn.restype is local
+    assert fn.argtypes == (local,)
+    assert libc.function(f"{name} {SYM}(void)").restype is registered
+
+
+def test_types_per_call_without_registration(libc):
+    name = _unique("DeclLocal")
+    local = fastffi.struct(name, [("i", "i32"), ("d", "f64")])
+    fn = libc.function(f"struct {name} {SYM}({name} a, struct {name} *b)", types={name: local})
+    assert fn.restype is local
+    assert fn.argtypes == (local, "pointer")
+    with pytest.raises(fastffi.SignatureError):
+        libc.function(f"struct {name} {SYM}(void)")
