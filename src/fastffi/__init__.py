@@ -1,0 +1,37 @@
+"""fastffi: the fastest safe way to call C from Python.
+
+Load a shared library, declare a function's signature at run time, call it::
+
+    import fastffi
+    libz = fastffi.dlopen("libz.so.1")
+    crc32 = libz.function("unsigned long crc32(unsigned long, const unsigned char *, unsigned int)")
+    crc32(0, b"hello", 5)
+
+Each function runs on the fastest tier the machine safely allows, chosen once
+when it is created: ``jit``, ``plan`` or ``libffi`` (``fn.tier``, ``fn.explain()``).
+"""
+from __future__ import annotations
+
+from . import _core
+from .errors import FFIError, LibraryClosedError, LibraryError, SignatureError, SymbolError
+from .library import (RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE, RTLD_NOLOAD, RTLD_NOW, Library, dlopen,
+                      function)
+from .memory import (address_of, get_errno, read, set_errno, to_bytes, to_string, view, write, write_bytes)
+from .signature import define, undefine
+from .structs import Array, Box, CStruct, CUnion, alignof, array, new, offsetof, sizeof, struct, union
+from .tiers import available_tiers
+
+Function = _core.Function
+__version__ = "0.1.0"
+LIBFFI_VERSION: str = _core.LIBFFI_VERSION
+
+__all__ = [
+    "dlopen", "function", "Library", "Function",
+    "struct", "union", "define", "undefine", "sizeof", "alignof", "offsetof", "CStruct", "CUnion",
+    "new", "array", "Array", "Box",
+    "address_of", "to_bytes", "view", "to_string", "read", "write", "write_bytes", "get_errno", "set_errno",
+    "available_tiers",
+    "FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError",
+    "RTLD_NOW", "RTLD_LAZY", "RTLD_LOCAL", "RTLD_GLOBAL", "RTLD_NODELETE", "RTLD_NOLOAD",
+    "LIBFFI_VERSION", "__version__",
+]

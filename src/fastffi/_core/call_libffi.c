@@ -1,0 +1,111 @@
+/* The libffi tier: the universal fallback.
+ *
+ * Creation: the ffi_cif is prepared once (libffi_prepare).
+ * A call:
+ *   1. arity, keywords, closed library (call_check);
+ *   2. each argument converted into an 8-byte slot on the C stack (struct
+ *      arguments point straight at the instance's memory: libffi copies them);
+ *   3. a struct return gets its new instance first, and libffi writes into it;
+ *   4. ffi_call, with the GIL/errno handling of call_common.h;
+ *   5. buffers released, result boxed (narrow integers truncated first).
+ * Nothing is allocated on the heap except the result object. */
+#include "call_common.h"
+#include "convert.h"
+
+_Thread_local int fastffi_saved_errno;
+
+int libffi_prepare(FunctionObject *f, PyObject *ffi_structs)
+{
+    /* ffi_structs: tuple of (return, arg1, ..., argN) FFIStructType or None. */
+    if (!PyTuple_Check(ffi_structs) || PyTuple_GET_SIZE(ffi_structs) != f->nargs + 1) {
+        PyErr_SetString(PyExc_ValueError, "ffi_structs must have one entry per argument plus the return");
+        return -1;
+    }
+    static ffi_type *scalar_types[KIND__COUNT] = {
+        [KIND_VOID] = &ffi_type_void,
+#define X(e, name, ctype, ffitype) [KIND_##e] = &ffitype,
+        FASTFFI_SCALAR_KINDS(X)
+#undef X
+    };
+    f->ffi_argtypes = PyMem_Calloc((size_t)(f->nargs ? f->nargs : 1), sizeof(ffi_type *));
+    if (f->ffi_argtypes == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    ffi_type *rtype = scalar_types[f->retkind];
+    for (Py_ssize_t i = 0; i <= f->nargs; i++) {
+        int kind = i == 0 ? f->retkind : f->argkinds[i - 1];
+        ffi_type *t = scalar_types[kind];
+        if (kind == KIND_STRUCT) {
+            t = ffi_struct_type_get(PyTuple_GET_ITEM(ffi_structs, i));
+            if (t == NULL)
+                return -1;
+        }
+        if (i == 0)
+            rtype = t;
+        else
+            f->ffi_argtypes[i - 1] = t;
+    }
+    ffi_status status = ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, (unsigned)f->nargs, rtype, f->ffi_argtypes);
+    if (status != FFI_OK) {
+        PyErr_Format(SignatureError, "%U: libffi cannot prepare this signature (ffi_prep_cif status %d)",
+                     f->name, (int)status);
+        return -1;
+    }
+    return 0;
+}
+
+PyObject *call_libffi(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FunctionObject *f = (FunctionObject *)self;
+    if (call_check(f, nargsf, kwnames) < 0)
+        return NULL;
+
+    Py_ssize_t n = f->nargs;
+    /* Sized by the signature (bounded by FASTFFI_MAX_ARGS at creation);
+     * one extra element keeps zero-length arrays legal. */
+    Slot slots[n + 1];
+    void *values[n + 1];
+    Py_buffer views[f->nbufargs + 1];
+    BufferList bufs = {views, 0};
+
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int kind = f->argkinds[i];
+        PyObject *o = args[i];
+        if (kind == KIND_STRUCT) {
+            PyObject *cls = PyTuple_GET_ITEM(f->argstructs, i);
+            if ((PyObject *)Py_TYPE(o) != cls) {
+                raise_struct_mismatch(cls, o, (ErrCtx){f->name, (int)i + 1});
+                goto fail;
+            }
+            values[i] = ((CDataObject *)o)->ptr;
+            continue;
+        }
+        if (convert_scalar(kind, o, &slots[i], &bufs, (ErrCtx){f->name, (int)i + 1}) < 0)
+            goto fail;
+        values[i] = slot_value_address(kind, &slots[i], f->cif.arg_types[i]->size);
+    }
+
+    Slot ret;
+    void *rvalue = &ret;
+    PyObject *result = NULL;
+    if (f->retkind == KIND_STRUCT) {
+        result = cdata_alloc(f->retstruct, f->retsize);
+        if (result == NULL)
+            goto fail;
+        rvalue = ((CDataObject *)result)->ptr;
+    }
+
+    PyThreadState *ts = call_prologue(f);
+    ffi_call(&f->cif, f->target, rvalue, values);
+    call_epilogue(f, ts);
+    buffers_release(&bufs);
+
+    if (f->retkind == KIND_STRUCT)
+        return result;
+    return box_scalar(f->retkind, &ret);
+
+fail:
+    buffers_release(&bufs);
+    return NULL;
+}

@@ -1,0 +1,314 @@
+/* Cold paths of argument conversion and the exact error messages
+ * (docs/errors.md).  Everything here runs only when a fast path in convert.h
+ * did not apply, so it favours clarity over speed. */
+#include "convert.h"
+
+#include <math.h>
+
+PyObject *FFIError, *LibraryClosedError, *LibraryError, *SymbolError, *SignatureError;
+
+const int64_t kind_min[KIND__COUNT] = {
+    [KIND_BOOL] = 0,
+    [KIND_I8] = INT8_MIN, [KIND_I16] = INT16_MIN, [KIND_I32] = INT32_MIN, [KIND_I64] = INT64_MIN,
+    [KIND_U8] = 0, [KIND_U16] = 0, [KIND_U32] = 0, [KIND_U64] = 0,
+    [KIND_POINTER] = 0, [KIND_STRING] = 0,
+};
+
+const uint64_t kind_max[KIND__COUNT] = {
+    [KIND_BOOL] = 1,
+    [KIND_I8] = INT8_MAX, [KIND_I16] = INT16_MAX, [KIND_I32] = INT32_MAX, [KIND_I64] = INT64_MAX,
+    [KIND_U8] = UINT8_MAX, [KIND_U16] = UINT16_MAX, [KIND_U32] = UINT32_MAX, [KIND_U64] = UINT64_MAX,
+    [KIND_POINTER] = UINTPTR_MAX, [KIND_STRING] = UINTPTR_MAX,
+};
+
+static PyObject *kind_names[KIND__COUNT];
+
+PyObject *kind_name(int kind)
+{
+    return kind_names[kind];
+}
+
+int errors_init(void)
+{
+    static const char *names[KIND__COUNT] = {
+        [KIND_VOID] = "void",
+#define X(e, name, ctype, ffitype) [KIND_##e] = name,
+        FASTFFI_SCALAR_KINDS(X)
+#undef X
+        [KIND_STRUCT] = "struct",
+    };
+    for (int k = 0; k < KIND__COUNT; k++) {
+        kind_names[k] = PyUnicode_InternFromString(names[k]);
+        if (kind_names[k] == NULL)
+            return -1;
+    }
+    PyObject *mod = PyImport_ImportModule("fastffi.errors");
+    if (mod == NULL)
+        return -1;
+    struct { PyObject **slot; const char *name; } table[] = {
+        {&FFIError, "FFIError"},
+        {&LibraryClosedError, "LibraryClosedError"},
+        {&LibraryError, "LibraryError"},
+        {&SymbolError, "SymbolError"},
+        {&SignatureError, "SignatureError"},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        *table[i].slot = PyObject_GetAttrString(mod, table[i].name);
+        if (*table[i].slot == NULL) {
+            Py_DECREF(mod);
+            return -1;
+        }
+    }
+    Py_DECREF(mod);
+    return 0;
+}
+
+/* ---- messages ---- */
+
+static PyObject *context_prefix(ErrCtx ctx)
+{
+    if (ctx.index >= 1)
+        return PyUnicode_FromFormat("%U() argument %d: ", ctx.name, ctx.index);
+    return PyUnicode_FromFormat("%U: ", ctx.name);
+}
+
+static int raise_with_prefix(PyObject *exc, ErrCtx ctx, PyObject *message)
+{
+    if (message == NULL)
+        return -1;
+    PyObject *prefix = context_prefix(ctx);
+    if (prefix != NULL) {
+        PyObject *full = PyUnicode_Concat(prefix, message);
+        if (full != NULL) {
+            PyErr_SetObject(exc, full);
+            Py_DECREF(full);
+        }
+        Py_DECREF(prefix);
+    }
+    Py_DECREF(message);
+    return -1;
+}
+
+/* tp_name without a module prefix, as type(o).__name__ prints it. */
+static const char *short_type_name(PyObject *o)
+{
+    const char *name = Py_TYPE(o)->tp_name;
+    if (!(Py_TYPE(o)->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        const char *dot = strrchr(name, '.');
+        if (dot != NULL)
+            return dot + 1;
+    }
+    return name;
+}
+
+int raise_type_error(PyObject *expected, PyObject *o, ErrCtx ctx)
+{
+    return raise_with_prefix(PyExc_TypeError, ctx,
+                             PyUnicode_FromFormat("expected %U, got %s", expected, short_type_name(o)));
+}
+
+int raise_overflow(PyObject *expected, PyObject *value, ErrCtx ctx)
+{
+    return raise_with_prefix(PyExc_OverflowError, ctx,
+                             PyUnicode_FromFormat("%R does not fit %U", value, expected));
+}
+
+static int raise_value_error(ErrCtx ctx, const char *what)
+{
+    return raise_with_prefix(PyExc_ValueError, ctx, PyUnicode_FromString(what));
+}
+
+PyObject *raise_arity(FunctionObject *f, Py_ssize_t given)
+{
+    PyErr_Format(PyExc_TypeError, "%U() takes %zd argument%s (%zd given)",
+                 f->name, f->nargs, f->nargs == 1 ? "" : "s", given);
+    return NULL;
+}
+
+PyObject *raise_kwargs(FunctionObject *f)
+{
+    PyErr_Format(PyExc_TypeError, "%U() takes no keyword arguments", f->name);
+    return NULL;
+}
+
+PyObject *raise_closed(FunctionObject *f)
+{
+    PyErr_Format(LibraryClosedError, "%U(): library %R is closed", f->name, f->lib->name);
+    return NULL;
+}
+
+int raise_struct_mismatch(PyObject *cls, PyObject *o, ErrCtx ctx)
+{
+    PyObject *name = PyObject_GetAttrString(cls, "__name__");
+    if (name == NULL)
+        return -1;
+    raise_type_error(name, o, ctx);
+    Py_DECREF(name);
+    return -1;
+}
+
+static int raise_expected(int kind, PyObject *o, ErrCtx ctx)
+{
+    return raise_with_prefix(PyExc_TypeError, ctx,
+                             PyUnicode_FromFormat("expected %U, got %s", kind_name(kind), short_type_name(o)));
+}
+
+/* ---- integers ---- */
+
+/* `v` is an exact int (or the result of __index__).  Range-check it against
+ * `kind`; never truncate. */
+static int int_in_range(int kind, PyObject *v, Slot *out, ErrCtx ctx)
+{
+    int overflow = 0;
+    long long s = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (s == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow == 0) {
+        if (s >= kind_min[kind] && (s < 0 || (unsigned long long)s <= kind_max[kind])) {
+            out->i = s;
+            return 0;
+        }
+    }
+    else if (overflow > 0 && kind_max[kind] > (uint64_t)INT64_MAX) {
+        unsigned long long u = PyLong_AsUnsignedLongLong(v);
+        if (!(u == (unsigned long long)-1 && PyErr_Occurred())) {
+            out->u = u;
+            return 0;
+        }
+        PyErr_Clear();
+    }
+    return raise_overflow(kind_name(kind), v, ctx);
+}
+
+int convert_int_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx)
+{
+    if (PyLong_Check(o))
+        return int_in_range(kind, o, out, ctx);
+    /* float has no __index__, so it lands here: never truncated. */
+    if (Py_TYPE(o)->tp_as_number == NULL || Py_TYPE(o)->tp_as_number->nb_index == NULL)
+        return raise_expected(kind, o, ctx);
+    PyObject *v = PyNumber_Index(o);
+    if (v == NULL)
+        return -1;
+    int r = int_in_range(kind, v, out, ctx);
+    Py_DECREF(v);
+    return r;
+}
+
+/* ---- bool ---- */
+
+/* numpy.bool_ has no __index__ (numpy >= 1.24 removed it), so it is
+ * recognised by name rather than importing numpy. */
+static int is_numpy_bool(PyObject *o)
+{
+    const char *name = Py_TYPE(o)->tp_name;
+    return strcmp(name, "numpy.bool") == 0 || strcmp(name, "numpy.bool_") == 0;
+}
+
+int convert_bool_slow(PyObject *o, Slot *out, ErrCtx ctx)
+{
+    if (is_numpy_bool(o)) {
+        int t = PyObject_IsTrue(o);
+        if (t < 0)
+            return -1;
+        out->u = (uint64_t)t;
+        return 0;
+    }
+    if (PyLong_Check(o) || (Py_TYPE(o)->tp_as_number && Py_TYPE(o)->tp_as_number->nb_index))
+        return convert_int_slow(KIND_BOOL, o, out, ctx);
+    return raise_expected(KIND_BOOL, o, ctx);
+}
+
+/* ---- floats ---- */
+
+int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx)
+{
+    double d;
+    if (PyFloat_Check(o)) {
+        d = PyFloat_AS_DOUBLE(o);
+    }
+    else if (PyLong_Check(o)) {
+        d = PyLong_AsDouble(o);
+        if (d == -1.0 && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                return -1;
+            PyErr_Clear();
+            return raise_overflow(kind_name(kind), o, ctx);
+        }
+    }
+    else {
+        PyNumberMethods *nb = Py_TYPE(o)->tp_as_number;
+        if (nb == NULL || (nb->nb_float == NULL && nb->nb_index == NULL))
+            return raise_expected(kind, o, ctx);
+        d = PyFloat_AsDouble(o);
+        if (d == -1.0 && PyErr_Occurred())
+            return -1;
+    }
+    if (kind == KIND_F64) {
+        out->d = d;
+        return 0;
+    }
+    float f = (float)d;
+    if (isinf(f) && !isinf(d)) {
+        PyObject *value = PyFloat_FromDouble(d);
+        if (value == NULL)
+            return -1;
+        raise_overflow(kind_name(kind), value, ctx);
+        Py_DECREF(value);
+        return -1;
+    }
+    out->u = 0;
+    out->f = f;
+    return 0;
+}
+
+/* ---- pointers and strings ---- */
+
+static int acquire_buffer(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
+{
+    Py_buffer *view = &bufs->views[bufs->count];
+    /* PyBUF_FULL_RO: accept read-only and strided exporters, then insist on
+     * C-contiguity ourselves so the error is ours and says why. */
+    if (PyObject_GetBuffer(o, view, PyBUF_FULL_RO) < 0)
+        return -1;
+    if (!PyBuffer_IsContiguous(view, 'C')) {
+        PyBuffer_Release(view);
+        return raise_value_error(ctx, "buffer is not C-contiguous");
+    }
+    bufs->count++;
+    out->p = view->buf;
+    (void)kind;
+    return 0;
+}
+
+int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
+{
+    if (kind == KIND_STRING && PyUnicode_Check(o)) {
+        Py_ssize_t size;
+        const char *s = PyUnicode_AsUTF8AndSize(o, &size);
+        if (s == NULL)
+            return -1;
+        if (memchr(s, '\0', (size_t)size) != NULL)
+            return raise_value_error(ctx, "embedded null character");
+        out->p = (void *)s;
+        return 0;
+    }
+    if (kind == KIND_POINTER) {
+        if (PyLong_Check(o))
+            return int_in_range(KIND_POINTER, o, out, ctx);
+        if (CData_Check(o)) {
+            out->p = ((CDataObject *)o)->ptr;
+            return 0;
+        }
+        if (Py_TYPE(o) == &Function_Type) {
+            out->p = (void *)((FunctionObject *)o)->target;
+            return 0;
+        }
+    }
+    if (PyObject_CheckBuffer(o))
+        return acquire_buffer(kind, o, out, bufs, ctx);
+    if (kind == KIND_POINTER && Py_TYPE(o)->tp_as_number && Py_TYPE(o)->tp_as_number->nb_index
+        && !PyUnicode_Check(o))
+        return convert_int_slow(KIND_POINTER, o, out, ctx);
+    return raise_expected(kind, o, ctx);
+}

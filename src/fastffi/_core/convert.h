@@ -1,0 +1,177 @@
+/* Python <-> C scalar conversion, shared by every tier so that every tier
+ * accepts the same values and raises the same exceptions with the same text.
+ *
+ * Converters write a 64-bit register image: integers sign- or zero-extended to
+ * 64 bits (so the 32-bit extension clang-built callees rely on is implied),
+ * f64 as its bits, f32 as its bits in the low half, pointers as addresses.
+ * Fast paths come first: exact int/float, then __index__/__float__, buffers. */
+#ifndef FASTFFI_CONVERT_H
+#define FASTFFI_CONVERT_H
+
+#include "core.h"
+
+typedef union {
+    uint64_t u;
+    int64_t i;
+    double d;
+    float f;
+    void *p;
+} Slot;
+
+/* Buffers a call has acquired and must release after it returns. */
+typedef struct {
+    Py_buffer *views;
+    int count;
+} BufferList;
+
+static inline void buffers_release(BufferList *b)
+{
+    for (int i = 0; i < b->count; i++)
+        PyBuffer_Release(&b->views[i]);
+    b->count = 0;
+}
+
+/* Where a message points: "add() argument 2: ..." when index >= 1, or
+ * "Point.x: ..." (name is the whole prefix) when index == 0. */
+typedef struct {
+    PyObject *name;
+    int index;
+} ErrCtx;
+
+/* Cold paths, in convert.c.  Each returns -1 with an exception set. */
+int convert_int_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
+int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
+int convert_bool_slow(PyObject *o, Slot *out, ErrCtx ctx);
+int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx);
+int raise_type_error(PyObject *expected, PyObject *o, ErrCtx ctx);
+int raise_overflow(PyObject *expected, PyObject *value, ErrCtx ctx);
+int raise_struct_mismatch(PyObject *cls, PyObject *o, ErrCtx ctx);
+PyObject *kind_name(int kind);
+
+/* Inclusive ranges of the integer kinds, indexed by Kind. */
+extern const int64_t kind_min[KIND__COUNT];
+extern const uint64_t kind_max[KIND__COUNT];
+
+/* Compact-int fast path.  The layout of small ints is part of CPython's
+ * public headers for each version we compile against (3.12 changed it), so
+ * this is chosen at build time, not guessed at run time. */
+static inline int small_int_value(PyObject *o, int64_t *v)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact((PyLongObject *)o)) {
+        *v = (int64_t)PyUnstable_Long_CompactValue((PyLongObject *)o);
+        return 1;
+    }
+    return 0;
+#else
+    Py_ssize_t size = Py_SIZE(o);
+    if (size >= -1 && size <= 1) {
+        *v = (int64_t)size * (int64_t)((PyLongObject *)o)->ob_digit[0];
+        return 1;
+    }
+    return 0;
+#endif
+}
+
+static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
+{
+    switch (kind) {
+    case KIND_I8: case KIND_I16: case KIND_I32: case KIND_I64:
+    case KIND_U8: case KIND_U16: case KIND_U32: case KIND_U64: {
+        int64_t v;
+        if (PyLong_CheckExact(o) && small_int_value(o, &v)
+            && v >= kind_min[kind] && (v < 0 || (uint64_t)v <= kind_max[kind])) {
+            out->i = v;
+            return 0;
+        }
+        return convert_int_slow(kind, o, out, ctx);
+    }
+    case KIND_F64:
+        if (PyFloat_CheckExact(o)) {
+            out->d = PyFloat_AS_DOUBLE(o);
+            return 0;
+        }
+        return convert_float_slow(kind, o, out, ctx);
+    case KIND_F32:
+        if (PyFloat_CheckExact(o)) {
+            double d = PyFloat_AS_DOUBLE(o);
+            float f = (float)d;
+            /* Same rule as struct.pack("<f"): finite values that round to
+             * infinity do not fit; inf and nan pass. */
+            if (!isinf(f) || isinf(d)) {
+                out->u = 0;
+                out->f = f;
+                return 0;
+            }
+        }
+        return convert_float_slow(kind, o, out, ctx);
+    case KIND_BOOL:
+        if (o == Py_True || o == Py_False) {
+            out->u = (o == Py_True);
+            return 0;
+        }
+        return convert_bool_slow(o, out, ctx);
+    case KIND_POINTER:
+    case KIND_STRING:
+        if (PyBytes_CheckExact(o)) {
+            /* Immutable and kept alive by the caller's argument array. */
+            out->p = PyBytes_AS_STRING(o);
+            return 0;
+        }
+        if (o == Py_None) {
+            out->p = NULL;
+            return 0;
+        }
+        return convert_pointer_slow(kind, o, out, bufs, ctx);
+    default:
+        PyErr_Format(PyExc_SystemError, "fastffi: no converter for kind %d", kind);
+        return -1;
+    }
+}
+
+/* Where libffi finds an argument of `kind` inside its 8-byte slot.  Integers
+ * are stored widened; on a big-endian machine the narrow value is at the end. */
+static inline void *slot_value_address(int kind, Slot *s, Py_ssize_t size)
+{
+#if PY_BIG_ENDIAN
+    if (!kind_is_float(kind))
+        return (char *)s + sizeof(Slot) - size;
+#else
+    (void)size;
+#endif
+    (void)kind;
+    return s;
+}
+
+/* Box a scalar return read from a register image.  Narrow integer returns
+ * are truncated to their declared width first: neither the SysV psABI nor
+ * AAPCS64 defines the upper bits of a char/short/_Bool return. */
+static inline PyObject *box_scalar(int kind, const Slot *r)
+{
+    switch (kind) {
+    case KIND_VOID: Py_RETURN_NONE;
+    case KIND_BOOL: return PyBool_FromLong((uint8_t)r->u != 0);
+    case KIND_I8: return PyLong_FromLong((int8_t)r->u);
+    case KIND_I16: return PyLong_FromLong((int16_t)r->u);
+    case KIND_I32: return PyLong_FromLong((int32_t)r->u);
+    case KIND_I64: return PyLong_FromLongLong((int64_t)r->u);
+    case KIND_U8: return PyLong_FromLong((uint8_t)r->u);
+    case KIND_U16: return PyLong_FromLong((uint16_t)r->u);
+    case KIND_U32: return PyLong_FromUnsignedLong((uint32_t)r->u);
+    case KIND_U64: return PyLong_FromUnsignedLongLong(r->u);
+    case KIND_F32: return PyFloat_FromDouble(r->f);
+    case KIND_F64: return PyFloat_FromDouble(r->d);
+    case KIND_POINTER: return PyLong_FromVoidPtr(r->p);
+    case KIND_STRING: {
+        if (r->p == NULL)
+            Py_RETURN_NONE;
+        const char *s = (const char *)r->p;
+        return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+    }
+    default:
+        PyErr_Format(PyExc_SystemError, "fastffi: cannot box kind %d", kind);
+        return NULL;
+    }
+}
+
+#endif

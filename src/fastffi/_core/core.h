@@ -1,0 +1,108 @@
+/* Shared declarations of the C core.  The core is the per-call runtime only:
+ * everything decided once per signature (parsing, layout, classification,
+ * tier choice) happens in Python and arrives here as flat, immutable data. */
+#ifndef FASTFFI_CORE_H
+#define FASTFFI_CORE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <ffi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kinds.h"
+
+/* Arguments beyond this are refused at creation: it bounds the stack arrays
+ * the call paths use instead of heap allocation. */
+#define FASTFFI_MAX_ARGS 256
+
+/* ---- CData: memory seen from Python (struct, union, array, box instances) ---- */
+typedef struct {
+    PyObject_HEAD
+    char *ptr;              /* first byte */
+    Py_ssize_t size;        /* bytes */
+    PyObject *owner;        /* keeps `ptr` alive for views; NULL when owned or foreign */
+    Py_ssize_t itemsize;    /* buffer protocol: element size, count and format */
+    Py_ssize_t nitems;
+    char format[8];
+    char owns;              /* ptr was allocated by us and is freed with the object */
+} CDataObject;
+
+extern PyTypeObject CData_Type;
+#define CData_Check(o) PyObject_TypeCheck((o), &CData_Type)
+/* A new zeroed instance of `cls` (a CData subclass) owning `size` bytes. */
+PyObject *cdata_alloc(PyTypeObject *cls, Py_ssize_t size);
+
+/* ---- Library handle: dlopen'ed object, closed flag, in-flight count ---- */
+typedef struct {
+    PyObject_HEAD
+    void *handle;
+    PyObject *name;         /* as given by the user, for messages */
+    Py_ssize_t inflight;    /* calls that released the GIL and have not returned */
+    char closed;            /* close() was called: every call refuses */
+    char unloaded;          /* dlclose() done (deferred until inflight == 0) */
+} LibraryObject;
+
+extern PyTypeObject Library_Type;
+/* Called with the GIL held when an in-flight call returns. */
+void library_call_finished(LibraryObject *lib);
+
+/* ---- Function: the callable ---- */
+enum {
+    FN_RELEASE_GIL = 1,
+    FN_USE_ERRNO = 2,
+};
+
+typedef struct FunctionObject FunctionObject;
+struct FunctionObject {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;   /* the tier's entry point, chosen once at creation */
+    void (*target)(void);
+    LibraryObject *lib;          /* NULL for functions made from a raw address */
+    Py_ssize_t nargs;
+    int flags;
+    int nbufargs;                /* pointer/string arguments: Py_buffer slots a call may need */
+    uint8_t retkind;
+    uint8_t argkinds[FASTFFI_MAX_ARGS];
+    PyTypeObject *retstruct;     /* struct class of a by-value return */
+    Py_ssize_t retsize;
+    PyObject *argstructs;        /* tuple: struct class or None per argument */
+    /* libffi tier */
+    ffi_cif cif;
+    ffi_type **ffi_argtypes;
+    /* plan tier: opaque, owned by call_plan.c */
+    void *plan;
+    /* Python-level description */
+    PyObject *name;
+    PyObject *restype;
+    PyObject *argtypes;
+    PyObject *tier;
+    PyObject *explanation;       /* str, or a callable producing it on first use */
+    PyObject *keepalive;         /* objects whose memory the tier data points into */
+    PyObject *weakreflist;
+};
+
+extern PyTypeObject Function_Type;
+
+/* ---- errors (convert.c) ---- */
+extern PyObject *FFIError, *LibraryClosedError, *LibraryError, *SymbolError, *SignatureError;
+int errors_init(void);
+PyObject *raise_arity(FunctionObject *f, Py_ssize_t given);
+PyObject *raise_kwargs(FunctionObject *f);
+PyObject *raise_closed(FunctionObject *f);
+
+/* ---- errno capture (call_common.c) ---- */
+extern _Thread_local int fastffi_saved_errno;
+
+/* ---- tiers ---- */
+PyObject *call_libffi(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+int libffi_prepare(FunctionObject *f, PyObject *ffi_structs);
+
+ffi_type *ffi_struct_type_get(PyObject *obj);
+extern PyTypeObject FFIStructType_Type;
+
+/* ---- module-level functions from memory.c ---- */
+extern PyMethodDef memory_methods[];
+
+#endif

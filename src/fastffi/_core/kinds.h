@@ -1,0 +1,42 @@
+/* The one list of scalar kinds.  Everything else -- the C enum, names, sizes,
+ * alignments, libffi types and the table the Python side reads (`_core.KINDS`)
+ * -- is generated from it, so adding a kind is one line here (koffi's
+ * primitives.inc does the same with an X-macro).
+ *
+ * X(ENUM, "canonical name", C type used for size/alignment, libffi type)
+ * The numeric values are part of the plan format shared with Python: append only. */
+#ifndef FASTFFI_KINDS_H
+#define FASTFFI_KINDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define FASTFFI_SCALAR_KINDS(X)                      \
+    X(BOOL,    "bool",    bool,        ffi_type_uint8)  \
+    X(I8,      "i8",      int8_t,      ffi_type_sint8)  \
+    X(I16,     "i16",     int16_t,     ffi_type_sint16) \
+    X(I32,     "i32",     int32_t,     ffi_type_sint32) \
+    X(I64,     "i64",     int64_t,     ffi_type_sint64) \
+    X(U8,      "u8",      uint8_t,     ffi_type_uint8)  \
+    X(U16,     "u16",     uint16_t,    ffi_type_uint16) \
+    X(U32,     "u32",     uint32_t,    ffi_type_uint32) \
+    X(U64,     "u64",     uint64_t,    ffi_type_uint64) \
+    X(F32,     "f32",     float,       ffi_type_float)  \
+    X(F64,     "f64",     double,      ffi_type_double) \
+    X(POINTER, "pointer", void *,      ffi_type_pointer) \
+    X(STRING,  "string",  const char *, ffi_type_pointer)
+
+typedef enum {
+    KIND_VOID = 0,
+#define X(e, name, ctype, ffitype) KIND_##e,
+    FASTFFI_SCALAR_KINDS(X)
+#undef X
+    KIND_STRUCT,        /* struct or union by value; layout described separately */
+    KIND__COUNT
+} Kind;
+
+static inline int kind_is_signed(int k) { return k >= KIND_I8 && k <= KIND_I64; }
+static inline int kind_is_unsigned(int k) { return k >= KIND_U8 && k <= KIND_U64; }
+static inline int kind_is_float(int k) { return k == KIND_F32 || k == KIND_F64; }
+
+#endif

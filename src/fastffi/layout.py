@@ -1,0 +1,115 @@
+"""Struct and union layout: a pure function of the field table.
+
+The rules are the C compiler's (GCC/Clang on the System V and AAPCS64 ABIs):
+each member is placed at the next multiple of its alignment; a struct's
+alignment is its largest member alignment and its size is rounded up to it;
+``#pragma pack(N)`` caps every member's alignment at N.  A union places every
+member at 0.  tests/test_layout.py checks all of this against the compiler.
+
+Alongside the layout this module derives the flat view the ABI code needs:
+every scalar leaf with its offset (arrays expanded, nested structs inlined)."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from .types import Scalar
+
+
+@dataclass(frozen=True)
+class Field:
+    """One member: ``count`` is None for a plain member, N for ``T name[N]``."""
+
+    name: str
+    type: Any  # Scalar or a struct/union class
+    count: int | None
+    offset: int
+    size: int  # whole member, array included
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A scalar leaf of a (possibly nested) aggregate, at a byte offset."""
+
+    offset: int
+    type: Scalar
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    is_union: bool
+    size: int
+    align: int
+    pack: int | None
+    fields: tuple[Field, ...]
+    #: every scalar leaf in memory order (for unions: every member's leaves)
+    leaves: tuple[Leaf, ...]
+    #: some leaf is not at a multiple of its natural alignment (packed)
+    misaligned: bool
+    #: a union somewhere inside (the value, not the layout, decides the bytes)
+    has_union: bool
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+
+def size_align(t) -> tuple[int, int]:
+    """(size, alignment) of a scalar or an aggregate class."""
+    if isinstance(t, Scalar):
+        return t.size, t.align
+    lay = t._layout_
+    return lay.size, lay.align
+
+
+def _leaves_of(t, base: int):
+    if isinstance(t, Scalar):
+        yield Leaf(base, t)
+        return
+    for f in t._layout_.fields:
+        step = size_align(f.type)[0]
+        for i in range(f.count if f.count is not None else 1):
+            yield from _leaves_of(f.type, base + f.offset + i * step)
+
+
+def _round_up(n: int, align: int) -> int:
+    return (n + align - 1) // align * align
+
+
+def compute_layout(name: str, members, *, pack: int | None = None, is_union: bool = False) -> Layout:
+    """Lay out ``members``: a sequence of (name, type, count-or-None)."""
+    if pack is not None and (pack <= 0 or pack & (pack - 1)):
+        raise ValueError(f"pack must be a power of two, got {pack!r}")
+    offset = 0
+    size = 0
+    align = 1
+    fields = []
+    for fname, ftype, count in members:
+        esize, ealign = size_align(ftype)
+        if pack is not None:
+            ealign = min(ealign, pack)
+        total = esize * (count if count is not None else 1)
+        if is_union:
+            foffset = 0
+            size = max(size, total)
+        else:
+            foffset = _round_up(offset, ealign)
+            offset = foffset + total
+            size = offset
+        align = max(align, ealign)
+        fields.append(Field(fname, ftype, count, foffset, total))
+    size = _round_up(size, align)
+    leaves = []
+    for f in fields:
+        step = size_align(f.type)[0]
+        for i in range(f.count if f.count is not None else 1):
+            leaves.extend(_leaves_of(f.type, f.offset + i * step))
+    leaves.sort(key=lambda leaf: leaf.offset)
+    misaligned = any(leaf.offset % leaf.type.align for leaf in leaves)
+    has_union = is_union or any(not isinstance(f.type, Scalar) and f.type._layout_.has_union for f in fields)
+    return Layout(name, is_union, size, align, pack, tuple(fields), tuple(leaves), misaligned, has_union)
+
+
+__all__ = ["Field", "Leaf", "Layout", "compute_layout", "size_align"]

@@ -1,0 +1,192 @@
+"""Libraries and functions: dlopen, symbols, lifetime.
+
+A function keeps its library's handle alive; ``close()`` makes every function
+of the library raise :class:`LibraryClosedError` from then on, and the real
+``dlclose`` waits for calls still in flight (``release_gil=True`` calls running
+in other threads) -- see ``_core/library.c``."""
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+from . import _core, tiers
+from .errors import SignatureError, SymbolError
+from .signature import Signature, make_signature, parse_declaration
+
+RTLD_LAZY = os.RTLD_LAZY
+RTLD_NOW = os.RTLD_NOW
+RTLD_LOCAL = os.RTLD_LOCAL
+RTLD_GLOBAL = os.RTLD_GLOBAL
+RTLD_NODELETE = getattr(os, "RTLD_NODELETE", 0)
+RTLD_NOLOAD = getattr(os, "RTLD_NOLOAD", 0)
+
+_Function = _core.Function
+
+
+def _signature(name_or_decl, restype, argtypes, types) -> Signature:
+    if restype is None and argtypes is None:
+        if not isinstance(name_or_decl, str):
+            raise TypeError(f"expected a C declaration or a name, got {type(name_or_decl).__name__}")
+        if "(" not in name_or_decl:
+            raise TypeError(f"function({name_or_decl!r}) needs restype and argtypes, or a whole C declaration")
+        return parse_declaration(name_or_decl, types)
+    if argtypes is None:
+        raise TypeError("argtypes is required with restype (use [] for no arguments)")
+    if not isinstance(name_or_decl, str):
+        raise TypeError(f"function name must be a str, got {type(name_or_decl).__name__}")
+    return make_signature(name_or_decl, "void" if restype is None else restype, argtypes, types)
+
+
+class Library:
+    """A loaded shared library (see :func:`dlopen`)."""
+
+    def __init__(self, name, handle, *, release_gil: bool, use_errno: bool, tier: str, types):
+        self._name = name
+        self._handle = handle
+        self._defaults = {"release_gil": release_gil, "use_errno": use_errno, "tier": tier}
+        self._types = types
+        self._definitions: dict[str, Any] = {}
+
+    # ---- functions ----
+
+    def function(self, name_or_decl: str, restype=None, argtypes=None, *, release_gil: bool | None = None,
+                 use_errno: bool | None = None, tier: str | None = None, types: Mapping | None = None):
+        """A callable for a function of this library.
+
+        ``lib.function("crc32", "u64", ["u64", "pointer", "u32"])`` or
+        ``lib.function("unsigned long crc32(unsigned long, const void *, unsigned)")``.
+        Options default to those given to :func:`dlopen`."""
+        sig = _signature(name_or_decl, restype, argtypes, types if types is not None else self._types)
+        address = self._handle.symbol(sig.name)
+        d = self._defaults
+        return tiers.create(
+            address, sig, handle=self._handle,
+            release_gil=d["release_gil"] if release_gil is None else release_gil,
+            use_errno=d["use_errno"] if use_errno is None else use_errno,
+            tier=d["tier"] if tier is None else tier,
+        )
+
+    def symbol(self, name: str) -> int:
+        """The address of ``name`` as an int; :class:`SymbolError` if missing."""
+        return self._handle.symbol(name)
+
+    def _define(self, definitions: Mapping[str, Any]) -> None:
+        for symbol, spec in definitions.items():
+            if isinstance(spec, str):
+                fn = self.function(spec)
+                if fn.__name__ != symbol:
+                    raise SignatureError(f"definition {symbol!r} declares a function named {fn.__name__!r}")
+            elif isinstance(spec, tuple) and len(spec) == 2:
+                fn = self.function(symbol, spec[0], spec[1])
+            else:
+                raise TypeError(f"definition {symbol!r}: expected (restype, argtypes) or a C declaration, "
+                                f"got {spec!r}")
+            self._definitions[symbol] = fn
+
+    def __getitem__(self, name: str):
+        try:
+            return self._definitions[name]
+        except KeyError:
+            raise SymbolError(f"{name!r} is not among the definitions of {self._name!r}") from None
+
+    def __getattr__(self, name: str):
+        # Only reached when normal lookup fails: methods always win over definitions.
+        definitions = self.__dict__.get("_definitions")
+        if definitions is not None and name in definitions:
+            return definitions[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._definitions
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._definitions))
+
+    @property
+    def definitions(self) -> dict[str, Any]:
+        """The functions defined at dlopen, by symbol name."""
+        return dict(self._definitions)
+
+    # ---- lifetime ----
+
+    @property
+    def name(self):
+        """What was passed to :func:`dlopen`."""
+        return self._name
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self) -> None:
+        """Refuse every further call of this library's functions
+        (:class:`LibraryClosedError`); idempotent.  The library is unloaded when
+        no call is in flight any more."""
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " (closed)" if self.closed else ""
+        return f"<fastffi.Library {self._name!r}{state}>"
+
+
+def dlopen(name, definitions: Mapping[str, Any] | None = None, *, mode: int | None = None,
+           release_gil: bool = False, use_errno: bool = False, tier: str = "auto",
+           types: Mapping | None = None) -> Library:
+    """Load a shared library.
+
+    ``name`` is a path (str or os.PathLike), a bare soname given to the loader as
+    is (``"libz.so.1"``), or None for the running process.  ``definitions`` maps
+    symbol names to ``(restype, argtypes)`` or a C declaration; each becomes
+    ``lib[name]`` (and ``lib.name`` unless that would shadow a method).
+    ``mode`` defaults to RTLD_NOW | RTLD_LOCAL.  The other options are the
+    defaults of the library's functions.  Raises :class:`LibraryError` with the
+    loader's message, or :class:`SymbolError` for a missing definition."""
+    if name is None:
+        path = None
+    else:
+        path = os.fsencode(name)
+        if isinstance(name, os.PathLike):
+            name = os.fspath(name)
+    handle = _core.LibraryHandle(name, path, RTLD_NOW | RTLD_LOCAL if mode is None else mode)
+    lib = Library(name, handle, release_gil=release_gil, use_errno=use_errno, tier=tier, types=types)
+    if definitions:
+        try:
+            lib._define(definitions)
+        except BaseException:
+            lib.close()
+            raise
+    return lib
+
+
+def function(address: int, restype, argtypes=None, name: str | None = None, *, release_gil: bool = False,
+             use_errno: bool = False, tier: str = "auto", types: Mapping | None = None):
+    """A callable for the C function at a raw ``address``.
+
+    ``fastffi.function(addr, "i32", ["i32", "i32"], name="add")`` or
+    ``fastffi.function(addr, "int add(int, int)")``.  The address must stay valid
+    (nothing keeps its library loaded)."""
+    if isinstance(address, _Function):
+        address = address.address
+    if argtypes is None and isinstance(restype, str) and "(" in restype:
+        sig = parse_declaration(restype, types)
+        if name is not None:
+            sig = Signature(name, sig.restype, sig.argtypes)
+    else:
+        if argtypes is None:
+            raise TypeError("argtypes is required (use [] for no arguments)")
+        sig = make_signature(name if name is not None else _address_name(address), restype, argtypes, types)
+    return tiers.create(address, sig, release_gil=release_gil, use_errno=use_errno, tier=tier)
+
+
+def _address_name(address) -> str:
+    return f"fn_0x{address:x}" if isinstance(address, int) and address >= 0 else "function"
+
+
+__all__ = ["Library", "dlopen", "function", "RTLD_LAZY", "RTLD_NOW", "RTLD_LOCAL", "RTLD_GLOBAL",
+           "RTLD_NODELETE", "RTLD_NOLOAD"]

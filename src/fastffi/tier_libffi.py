@@ -1,0 +1,66 @@
+"""The libffi tier: what libffi can describe, and its description.
+
+libffi lays structs out by natural alignment and has no union or array type,
+so a by-value aggregate is accepted only when its flattened element list (arrays
+expanded element by element) reproduces our layout exactly -- libffi's own size
+and alignment are compared with ours before anything is trusted."""
+from __future__ import annotations
+
+from . import _core
+from .layout import Layout
+from .signature import Signature
+from .types import Scalar
+
+NAME = "libffi"
+
+
+def _elements(layout: Layout) -> tuple:
+    out = []
+    for f in layout.fields:
+        element = f.type.kind if isinstance(f.type, Scalar) else ffi_struct_type(f.type)
+        out.extend([element] * (f.count if f.count is not None else 1))
+    return tuple(out)
+
+
+def struct_refusal(cls) -> str | None:
+    """Why libffi cannot pass ``cls`` by value, or None."""
+    lay = cls._layout_
+    if lay.has_union:
+        return f"libffi cannot describe unions by value ({cls.__name__})"
+    if lay.misaligned:
+        return f"libffi cannot describe packed structs with misaligned fields by value ({cls.__name__})"
+    if not lay.fields or lay.size == 0:
+        return f"libffi cannot describe an empty struct by value ({cls.__name__})"
+    ffi = ffi_struct_type(cls)
+    if (ffi.size, ffi.alignment) != (lay.size, lay.align):
+        return (f"libffi lays out {cls.__name__} as {ffi.size} bytes aligned {ffi.alignment}, "
+                f"not {lay.size} aligned {lay.align} (packed)")
+    return None
+
+
+def ffi_struct_type(cls):
+    """The libffi description of ``cls``, built once and kept on the class."""
+    cached = cls.__dict__.get("_ffi_type_")
+    if cached is None:
+        cached = _core.FFIStructType(_elements(cls._layout_))
+        type.__setattr__(cls, "_ffi_type_", cached)
+    return cached
+
+
+def refusal(sig: Signature) -> str | None:
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        if not isinstance(t, Scalar):
+            reason = struct_refusal(t)
+            if reason is not None:
+                return reason if i == 0 else f"argument {i}: {reason}"
+    return None
+
+
+def prepare(sig: Signature) -> dict:
+    """Arguments of _core.make_function specific to this tier."""
+    ffi = tuple(None if isinstance(t, Scalar) else ffi_struct_type(t) for t in (sig.restype, *sig.argtypes))
+    return {"ffi_structs": ffi}
+
+
+def describe(sig: Signature) -> list[str]:
+    return ["libffi: ffi_cif prepared once; each call runs ffi_call"]

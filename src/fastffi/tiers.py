@@ -1,0 +1,129 @@
+"""Choosing a tier, once, when a function is created.
+
+Tiers, fastest first: ``jit`` (per-signature machine code), ``plan`` (the ABI
+classification stored as a flat list of moves), ``libffi`` (the universal
+fallback).  ``tier="auto"`` takes the fastest tier that accepts the signature;
+naming a tier is an exact request that raises :class:`FFIError` with the
+refusal.  ``FASTFFI_TIER`` is a ceiling read at each creation: it lowers what
+``auto`` may pick and lowers an exact request (so a process can avoid the JIT,
+and its executable-memory probe, entirely)."""
+from __future__ import annotations
+
+import os
+
+from . import _core, tier_libffi, tier_plan
+from .errors import FFIError
+from .signature import Signature, type_name
+from .types import Scalar
+
+#: Every tier fastest first; a tier module has NAME, refusal(sig), prepare(sig), describe(sig).
+TIERS = ("jit", "plan", "libffi")
+_MODULES = {"plan": tier_plan, "libffi": tier_libffi}
+
+
+def _platform_refusal(tier: str) -> str | None:
+    if tier == "jit":
+        return "the JIT tier is not built yet"
+    if tier == "plan":
+        return tier_plan.platform_refusal()
+    return None
+
+
+def available_tiers() -> tuple[str, ...]:
+    """The tiers this process can use, fastest first."""
+    return tuple(t for t in TIERS if _platform_refusal(t) is None)
+
+
+def ceiling() -> str:
+    """The fastest tier FASTFFI_TIER allows (read now, not cached)."""
+    value = os.environ.get("FASTFFI_TIER", "").strip()
+    if not value:
+        return TIERS[0]
+    if value not in TIERS:
+        raise ValueError(f"FASTFFI_TIER={value!r} is not a tier (expected 'jit', 'plan' or 'libffi')")
+    return value
+
+
+def _candidates(requested: str) -> list[str]:
+    if requested != "auto" and requested not in TIERS:
+        raise ValueError(f"unknown tier {requested!r} (expected 'auto', 'jit', 'plan' or 'libffi')")
+    cap = TIERS.index(ceiling())
+    if requested == "auto":
+        return list(TIERS[cap:])
+    return [TIERS[max(TIERS.index(requested), cap)]]
+
+
+def choose(sig: Signature, requested: str = "auto") -> tuple[str, dict[str, str]]:
+    """(tier, {refused tier: reason}) for a signature."""
+    candidates = _candidates(requested)
+    refused: dict[str, str] = {}
+    cap = TIERS.index(ceiling())
+    for t in TIERS[:cap]:
+        refused[t] = "above the FASTFFI_TIER ceiling"
+    for t in candidates:
+        reason = _platform_refusal(t) or _MODULES[t].refusal(sig)
+        if reason is None:
+            return t, refused
+        refused[t] = reason
+    if requested == "auto":
+        raise FFIError(f"{sig.name}: no tier accepts this signature: "
+                       + "; ".join(f"{t}: {r}" for t, r in refused.items()))
+    t = candidates[0]
+    raise FFIError(f"{sig.name}: tier {t!r} refused: {refused[t]}")
+
+
+def create(address: int, sig: Signature, *, handle=None, release_gil: bool = False, use_errno: bool = False,
+           tier: str = "auto"):
+    """Create the Function object for ``sig`` at ``address``."""
+    if not isinstance(address, int) or isinstance(address, bool):
+        raise TypeError(f"function address must be an int, got {type(address).__name__}")
+    if address == 0:
+        raise ValueError("function address must not be NULL")
+    if len(sig.argtypes) > _core.MAX_ARGS:
+        raise FFIError(f"{sig.name}: {len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)")
+    chosen, refused = choose(sig, tier)
+    flags = (_core.RELEASE_GIL if release_gil else 0) | (_core.USE_ERRNO if use_errno else 0)
+    ret = sig.restype
+    return _core.make_function(
+        address=address,
+        name=sig.name,
+        retkind=ret.kind if isinstance(ret, Scalar) else _core.KIND_STRUCT,
+        argkinds=bytes(t.kind if isinstance(t, Scalar) else _core.KIND_STRUCT for t in sig.argtypes),
+        retstruct=None if isinstance(ret, Scalar) else ret,
+        retsize=ret.size if isinstance(ret, Scalar) else ret._size_,
+        argstructs=tuple(None if isinstance(t, Scalar) else t for t in sig.argtypes),
+        restype=public_type(ret),
+        argtypes=tuple(public_type(t) for t in sig.argtypes),
+        lib=handle,
+        flags=flags,
+        tier=chosen,
+        explanation=_Explainer(sig, chosen, refused, release_gil, use_errno),
+        **_MODULES[chosen].prepare(sig),
+    )
+
+
+def public_type(t):
+    """What fn.restype/argtypes show: the canonical name, or the class."""
+    return t.name if isinstance(t, Scalar) else t
+
+
+class _Explainer:
+    """Builds fn.explain()'s text on first use (creation stays cheap)."""
+
+    __slots__ = ("sig", "tier", "refused", "options")
+
+    def __init__(self, sig, tier, refused, release_gil, use_errno):
+        self.sig, self.tier, self.refused = sig, tier, refused
+        self.options = [name for name, on in (("release_gil", release_gil), ("use_errno", use_errno)) if on]
+
+    def __call__(self, fn) -> str:
+        lines = [str(self.sig), f"tier: {self.tier}"]
+        for t, reason in self.refused.items():
+            lines.append(f"  {t} refused: {reason}")
+        if self.options:
+            lines.append("options: " + ", ".join(self.options))
+        lines.extend("  " + line for line in _MODULES[self.tier].describe(self.sig))
+        return "\n".join(lines)
+
+
+__all__ = ["TIERS", "available_tiers", "ceiling", "choose", "create", "public_type", "type_name"]

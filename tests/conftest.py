@@ -1,0 +1,44 @@
+"""Shared fixtures: the C fixture library, compiled once per test session with the
+machine's C compiler, and the tier parameter that runs a test on every tier this
+process can use."""
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sysconfig
+
+import pytest
+
+import fastffi
+
+FIXTURE_DIR = pathlib.Path(__file__).parent / "fixture"
+
+
+def compile_shared(sources, out_dir, name, extra_flags=()):
+    """Compile C/assembly sources into a shared library; returns its path."""
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC").split()[0] or "cc"
+    out = pathlib.Path(out_dir) / f"lib{name}.so"
+    cmd = [cc, "-O2", "-fPIC", "-shared", "-o", str(out), *map(str, sources), *extra_flags]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def fixture_lib_path(tmp_path_factory):
+    """Path of the compiled fixture library (tests/fixture/*.c and *.S)."""
+    sources = sorted(FIXTURE_DIR.glob("*.c")) + sorted(FIXTURE_DIR.glob("*.S"))
+    return compile_shared(sources, tmp_path_factory.mktemp("fixture"), "fastffi_fixture", ["-lm"])
+
+
+@pytest.fixture(params=fastffi.available_tiers())
+def tier(request):
+    """Every tier available in this process, fastest first."""
+    return request.param
+
+
+@pytest.fixture
+def lib(fixture_lib_path):
+    """The fixture library, opened for one test and closed after it."""
+    with fastffi.dlopen(fixture_lib_path) as handle:
+        yield handle
