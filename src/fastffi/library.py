@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from . import _core, tiers
 from .errors import SignatureError, SymbolError
-from .signature import Signature, make_signature, parse_declaration
+from .signature import _IDENT, Signature, make_signature, parse_declaration
 
 RTLD_LAZY = os.RTLD_LAZY
 RTLD_NOW = os.RTLD_NOW
@@ -27,7 +27,7 @@ def _signature(name_or_decl, restype, argtypes, types) -> Signature:
     if restype is None and argtypes is None:
         if not isinstance(name_or_decl, str):
             raise TypeError(f"expected a C declaration or a name, got {type(name_or_decl).__name__}")
-        if "(" not in name_or_decl:
+        if _IDENT.fullmatch(name_or_decl.strip()):
             raise TypeError(f"function({name_or_decl!r}) needs restype and argtypes, or a whole C declaration")
         return parse_declaration(name_or_decl, types)
     if argtypes is None:

@@ -250,7 +250,7 @@ def _parse_error_message(message: str, line: str, head_lines: int) -> str:
 
 
 def _with_caret(message: str, line: str, column: int) -> str:
-    return f"{message}\n    {line}\n    {' ' * max(column - 1, 0)}^"
+    return f"{message}\n{line}\n{' ' * max(column - 1, 0)}^"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -280,7 +280,7 @@ def parse_declaration(text: str, types=None) -> Signature:
     params = func.args.params if func.args is not None else []
     for i, p in enumerate(params):
         if isinstance(p, c_ast.EllipsisParam):
-            raise SignatureError(_with_caret("variadic functions (...) are not supported yet", line,
+            raise SignatureError(_with_caret("variadic argument list (...) is not supported yet", line,
                                              p.coord.column if p.coord else 1))
         if isinstance(p, c_ast.ID):
             raise SignatureError(_with_caret(f"unknown type {p.name!r}", line, p.coord.column))
@@ -313,7 +313,7 @@ def _type_from_ast(node, line: str, head_lines: int, types, *, parameter: bool =
     if isinstance(node, (c_ast.ArrayDecl, c_ast.FuncDecl)):
         if parameter:  # C 6.7.6.3: array and function parameters decay to pointers
             return SCALARS["pointer"]
-        raise SignatureError(_with_caret("array and function types by value are not supported yet", line,
+        raise SignatureError(_with_caret("array or function type by value is not supported yet", line,
                                          _column(node)))
     if isinstance(node, c_ast.Typename):
         return _type_from_ast(node.type, line, head_lines, types, parameter=parameter)
@@ -357,8 +357,8 @@ def _check_no_definitions(node, line: str) -> None:
     if isinstance(node, (c_ast.Struct, c_ast.Union)) and node.decls is not None:
         for d in node.decls:
             if getattr(d, "bitsize", None) is not None:
-                raise SignatureError(_with_caret("bitfields are not supported yet", line, d.coord.column))
-        raise SignatureError(_with_caret("struct definitions in declarations are not supported yet "
+                raise SignatureError(_with_caret("bitfield member is not supported yet", line, d.coord.column))
+        raise SignatureError(_with_caret("struct definition inside a declaration is not supported yet "
                                          "(define the type with fastffi.struct)", line, node.coord.column))
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 NAME = "plan"
 
 
+def abi_name() -> str | None:
+    return None
+
+
 def platform_refusal() -> str | None:
     return "the plan tier is not built yet"
 

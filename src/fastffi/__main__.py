@@ -1,0 +1,53 @@
+"""python -m fastffi info | bench | explain"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+import fastffi
+
+from . import tier_plan
+
+
+def _info(args) -> int:
+    print(f"fastffi {fastffi.__version__}")
+    print(f"platform: {sys.platform} {platform.machine()}")
+    print(f"abi: {tier_plan.abi_name() or 'unknown (no plan classifier)'}")
+    print(f"libffi: {fastffi.LIBFFI_VERSION}")
+    print(f"tiers: {', '.join(fastffi.available_tiers())}")
+    print(f"python: {platform.python_implementation()} {platform.python_version()}")
+    return 0
+
+
+def _explain(args) -> int:
+    with fastffi.dlopen(args.lib) as lib:
+        print(lib.function(args.declaration, tier=args.tier).explain())
+    return 0
+
+
+def _bench(args) -> int:
+    try:
+        from fastffi.bench import run
+    except ImportError as e:  # pragma: no cover - only without the bench subpackage
+        print(f"the benchmark harness is not installed: {e}", file=sys.stderr)
+        return 1
+    return run.main(args.rest)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fastffi", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", help="version, platform/ABI, libffi version and available tiers")
+    p = sub.add_parser("explain", help="print fn.explain() for a C declaration")
+    p.add_argument("declaration")
+    p.add_argument("--lib", default=None, help="library to load (default: the running process)")
+    p.add_argument("--tier", default="auto")
+    p = sub.add_parser("bench", help="run the benchmarks (options: python -m fastffi bench -- --help)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    return {"info": _info, "explain": _explain, "bench": _bench}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
