@@ -144,11 +144,15 @@ def test_declarations_repeat_consistently(libc):
 
 # ---------------------------------------------------------------- not supported
 
-def _caret_col(message):
+def _split(message, decl):
+    """(first line, caret column) of a pointed message: docs/errors.md says the first line is
+    followed by "a line with the declaration and a line with a caret under the offending token"."""
     lines = message.split("\n")
     assert len(lines) == 3, f"expected 3 lines, got {message!r}"
-    assert set(lines[2].rstrip()) <= {" ", "^"} and lines[2].count("^") >= 1
-    return lines[2].index("^")
+    first, line2, line3 = lines
+    assert line2 == decl, f"second line is not the declaration: {line2!r}"
+    assert line3.rstrip().lstrip(" ") == "^", f"third line is not one caret: {line3!r}"
+    return first, line3.index("^")
 
 
 def test_long_double_exact_message(libc):
@@ -184,24 +188,22 @@ def test_long_double_in_list_form(libc):
 def test_not_supported_points_at_the_token(libc, decl, token):
     with pytest.raises(fastffi.SignatureError) as info:
         libc.function(decl)
-    message = str(info.value)
-    first, line2, _ = message.split("\n")
-    assert first.endswith(" is not supported yet")
-    assert line2 == decl
+    first, col = _split(str(info.value), decl)
+    assert first.endswith(" is not supported yet"), first
     # the caret sits under the token; for `struct tm` either under `struct` or under the tag
     cols = {decl.index(token)}
     if " " in token:
         cols.add(decl.index(token) + token.index(" ") + 1)
-    assert _caret_col(message) in cols
+    assert col in cols
 
 
 def test_bitfields_not_supported(libc):
     decl = f"int {SYM}(struct bits {{ int a : 3; int b : 5; }} s)"
     with pytest.raises(fastffi.SignatureError) as info:
         libc.function(decl)
-    message = str(info.value)
-    assert message.split("\n")[0].endswith(" is not supported yet")
-    assert decl in message.split("\n")
+    lines = str(info.value).split("\n")
+    assert lines[0].endswith(" is not supported yet"), lines[0]
+    assert len(lines) == 3 and lines[1] == decl and lines[2].strip() == "^"
 
 
 def test_unknown_type_name_in_list_form(libc):
@@ -226,7 +228,9 @@ def test_malformed_declaration_is_a_signature_error(libc):
     with pytest.raises(fastffi.SignatureError):
         libc.function("int abs(int")
     with pytest.raises(fastffi.SignatureError):
-        libc.function("this is not C at all")
+        libc.function("int abs(int x y)")
+    with pytest.raises(fastffi.SignatureError):
+        libc.function("int abs(int) garbage(")
 
 
 # ---------------------------------------------------------------- registered structs

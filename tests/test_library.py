@@ -487,6 +487,16 @@ def test_env_tier_unknown_value(mini_path, monkeypatch, bad):
         assert str(info.value) == expected
 
 
+def test_env_tier_applies_to_definitions(monkeypatch):
+    monkeypatch.setenv("FASTFFI_TIER", "bogus")
+    with pytest.raises(ValueError) as info:
+        fastffi.dlopen(LIBM, {"cos": ("f64", ["f64"])})
+    assert str(info.value) == "FASTFFI_TIER='bogus' is not a tier (expected 'jit', 'plan' or 'libffi')"
+    monkeypatch.setenv("FASTFFI_TIER", "libffi")
+    with fastffi.dlopen(LIBM, {"cos": ("f64", ["f64"])}) as libm:
+        assert libm.cos.tier == "libffi"
+
+
 # ---------------------------------------------------------------- explain
 
 def test_explain_names_signature_tier_and_refusals(mini_path, no_tier_env):

@@ -9,6 +9,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastffi
 from conftest import compile_shared
@@ -194,6 +196,44 @@ def test_read_write_every_scalar(name, spelling, fmt, values):
             assert _same(fastffi.read(addr, spelling, offset), expected)
         fastffi.write(addr, spelling, value)
         assert bytes(buf[:size]) == struct.pack("<" + fmt, value)
+
+
+INT_TYPES = [(n, f) for n, _s, f, _v in SCALARS if n[0] in "iu" or n == "pointer"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), which=st.sampled_from(INT_TYPES), offset=st.integers(0, 8))
+def test_read_write_integers_property(data, which, offset):
+    name, fmt = which
+    bits = struct.calcsize(fmt) * 8
+    lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if name[0] == "i" else (0, 2**bits - 1)
+    value = data.draw(st.integers(lo, hi))
+    buf = bytearray(16)
+    addr = fastffi.address_of(buf)
+    fastffi.write(addr, name, value, offset=offset)
+    assert bytes(buf[offset:offset + bits // 8]) == struct.pack("<" + fmt, value)
+    assert fastffi.read(addr, name, offset=offset) == value
+    outside = data.draw(st.one_of(st.integers(hi + 1, hi + 2**70), st.integers(lo - 2**70, lo - 1)))
+    with pytest.raises(OverflowError):
+        fastffi.write(addr, name, outside, offset=offset)
+
+
+@settings(max_examples=300, deadline=None)
+@given(x=st.floats(allow_nan=False, width=64))
+def test_read_write_floats_property(x):
+    buf = bytearray(8)
+    addr = fastffi.address_of(buf)
+    fastffi.write(addr, "f64", x)
+    assert fastffi.read(addr, "f64") == x and buf == struct.pack("<d", x)
+    try:
+        packed = struct.pack("<f", x)
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            fastffi.write(addr, "f32", x)
+    else:
+        fastffi.write(addr, "f32", x)
+        assert bytes(buf[:4]) == packed
+        assert fastffi.read(addr, "f32") == struct.unpack("<f", packed)[0]
 
 
 def test_read_f32_rounds_like_struct():

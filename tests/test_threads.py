@@ -130,6 +130,23 @@ def test_release_gil_calls_run_in_parallel(mini_path, tier):
     assert elapsed < 0.6, f"release_gil=True calls did not overlap: {elapsed:.3f} s"
 
 
+def test_release_gil_default_from_dlopen_applies_to_definitions(mini_path):
+    n, ms = 4, 250
+    with fastffi.dlopen(mini_path, {"mini_sleep_ms": "int64_t mini_sleep_ms(int32_t, int64_t)"},
+                        release_gil=True) as lib:
+        results = {}
+
+        def work(i):
+            results[i] = lib.mini_sleep_ms(ms, -i)
+
+        t0 = time.perf_counter()
+        errors = start_together(n, work)
+        elapsed = time.perf_counter() - t0
+    assert not errors, errors
+    assert results == {i: -i for i in range(n)}
+    assert elapsed < 0.6, f"definitions did not inherit release_gil=True: {elapsed:.3f} s"
+
+
 def test_release_gil_lets_python_threads_run(mini_path, tier):
     """With release_gil=True a Python thread keeps running during the call; with the default
     (the GIL held) it is stopped for the call's duration."""
