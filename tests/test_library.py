@@ -369,6 +369,19 @@ def test_function_address_zero_raises():
     assert str(info.value) == "function address must not be NULL"
 
 
+@pytest.mark.parametrize("bad", [-1, -(2**63), 2**64, 2**70])
+def test_function_address_out_of_range(bad):
+    # an address is a pointer value: [0, 2**64), negative -> OverflowError (Types table)
+    with pytest.raises(OverflowError):
+        fastffi.function(bad, "i32", ["i32"], name="f")
+
+
+@pytest.mark.parametrize("bad", [1.5, "0x1234", None])
+def test_function_address_wrong_type(bad):
+    with pytest.raises(TypeError):
+        fastffi.function(bad, "i32", ["i32"], name="f")
+
+
 def test_function_attributes(mini_path, tier):
     with fastffi.dlopen(mini_path) as lib:
         fn = lib.function("int32_t mini_add_i32(int32_t a, int32_t b)", tier=tier)
@@ -576,6 +589,14 @@ def test_set_errno_is_what_the_next_call_starts_with(mini_path, tier):
         assert fail(errno.EACCES) == -1
         assert fastffi.get_errno() == errno.EACCES
         assert peek() == errno.EACCES
+
+
+def test_use_errno_captured_before_result_conversion(mini_path, tier):
+    with fastffi.dlopen(mini_path) as lib:
+        fail = lib.function("const char *mini_fail_errno_str(int)", use_errno=True, tier=tier)
+        fastffi.set_errno(0)
+        assert fail(errno.EILSEQ) == "failed"
+        assert fastffi.get_errno() == errno.EILSEQ
 
 
 def test_without_use_errno_errno_is_not_captured(mini_path, tier):

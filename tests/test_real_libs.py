@@ -94,6 +94,15 @@ def test_strtol_end_pointer_array(libc, tier):
     assert ends[0] == fastffi.address_of(nothing)
 
 
+def test_getenv_string_result_and_null(libc, tier, monkeypatch):
+    getenv = libc.function("char *getenv(const char *name)", tier=tier)
+    assert getenv.restype == "string"
+    monkeypatch.setenv("FASTFFI_TEST_VALUE", "caf\u00e9 \u20ac")
+    assert getenv("FASTFFI_TEST_VALUE") == "caf\u00e9 \u20ac"
+    monkeypatch.delenv("FASTFFI_TEST_VALUE")
+    assert getenv("FASTFFI_TEST_VALUE") is None
+
+
 def test_memcpy_memset(libc, tier):
     memcpy = libc.function("void *memcpy(void *dest, const void *src, size_t n)", tier=tier)
     memset = libc.function("void *memset(void *s, int c, size_t n)", tier=tier)

@@ -178,6 +178,29 @@ def test_release_gil_lets_python_threads_run(mini_path, tier):
     assert during_held * 5 < during_released, (during_held, during_released)
 
 
+def test_errno_is_per_thread_with_released_gil(mini_path, tier):
+    import errno as errno_mod
+    codes = [errno_mod.EPERM, errno_mod.ENOENT, errno_mod.EIO, errno_mod.EACCES,
+             errno_mod.EBUSY, errno_mod.EEXIST]
+    with fastffi.dlopen(mini_path, release_gil=True, use_errno=True) as lib:
+        fail = lib.function("mini_fail_errno", "i32", ["i32"], tier=tier)
+        sleep = lib.function("mini_sleep_ms", "i64", ["i32", "i64"], tier=tier)
+        wrong = []
+
+        def work(i):
+            code = codes[i]
+            for k in range(200):
+                fastffi.set_errno(0)
+                fail(code)
+                sleep(0, 0)  # a use_errno call that leaves errno alone
+                if fastffi.get_errno() != code:
+                    wrong.append((i, k, fastffi.get_errno()))
+
+        errors = start_together(len(codes), work)
+    assert not errors, errors[:3]
+    assert not wrong, wrong[:10]
+
+
 CLOSE_IN_FLIGHT = r"""
 import sys, threading, time
 import fastffi

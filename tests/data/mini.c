@@ -75,3 +75,6 @@ int mini_fail_errno(int e) { errno = e; return -1; }
 
 /* Returns errno as it is on entry (what set_errno() arranged for a use_errno call). */
 int mini_get_errno(void) { return errno; }
+
+/* Sets errno to e and returns a string: errno must be captured before the result is converted. */
+const char *mini_fail_errno_str(int e) { errno = e; return "failed"; }
