@@ -143,6 +143,13 @@ def test_view_null():
     assert str(info.value) == "view(): NULL pointer"
 
 
+@pytest.mark.parametrize("helper", ["to_bytes", "view", "to_string"])
+def test_negative_size(helper):
+    ba = bytearray(b"abc\x00")
+    with pytest.raises(ValueError):
+        getattr(fastffi, helper)(fastffi.address_of(ba), -1)
+
+
 # ---------------------------------------------------------------- to_string
 
 def test_to_string():
@@ -419,6 +426,13 @@ def test_array_from_iterable():
         u[0] = -1
     with pytest.raises(TypeError):
         u[0] = 1.5
+
+
+def test_array_length_bounds():
+    empty = fastffi.array("i32", 0)
+    assert len(empty) == 0 and list(empty) == []
+    with pytest.raises(ValueError):
+        fastffi.array("i32", -1)
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
