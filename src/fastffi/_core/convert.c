@@ -205,6 +205,15 @@ static int is_numpy_bool(PyObject *o)
     return strcmp(name, "numpy.bool") == 0 || strcmp(name, "numpy.bool_") == 0;
 }
 
+/* numpy's scalar types are static types named "numpy.<type>"; ndarray and
+ * its subclasses are not scalars. */
+static int is_numpy_scalar(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    return !(t->tp_flags & Py_TPFLAGS_HEAPTYPE) && strncmp(t->tp_name, "numpy.", 6) == 0
+           && strcmp(t->tp_name, "numpy.ndarray") != 0;
+}
+
 int convert_bool_slow(PyObject *o, Slot *out, ErrCtx ctx)
 {
     if (is_numpy_bool(o)) {
@@ -305,10 +314,15 @@ int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, Err
             return 0;
         }
     }
-    if (PyObject_CheckBuffer(o))
+    int index_like = Py_TYPE(o)->tp_as_number != NULL && Py_TYPE(o)->tp_as_number->nb_index != NULL;
+    if (PyObject_CheckBuffer(o)) {
+        /* numpy integer scalars export a buffer too; as a pointer they mean
+         * their value, as ctypes and cffi read them. */
+        if (kind == KIND_POINTER && index_like && is_numpy_scalar(o))
+            return convert_int_slow(KIND_POINTER, o, out, ctx);
         return acquire_buffer(kind, o, out, bufs, ctx);
-    if (kind == KIND_POINTER && Py_TYPE(o)->tp_as_number && Py_TYPE(o)->tp_as_number->nb_index
-        && !PyUnicode_Check(o))
+    }
+    if (kind == KIND_POINTER && index_like)
         return convert_int_slow(KIND_POINTER, o, out, ctx);
     return raise_expected(kind, o, ctx);
 }
