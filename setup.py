@@ -8,6 +8,7 @@ import shlex
 import subprocess
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 CORE = pathlib.Path("src/fastffi/_core")
 
@@ -44,4 +45,15 @@ core = Extension(
                         "-Wno-missing-field-initializers", "-fvisibility=hidden"],
 )
 
-setup(ext_modules=[core])
+
+
+class BuildExt(build_ext):
+    """build_ext that also assembles the plan tier's call routines (*.S)."""
+
+    def build_extensions(self):
+        if ".S" not in self.compiler.src_extensions:
+            self.compiler.src_extensions.append(".S")
+        super().build_extensions()
+
+
+setup(ext_modules=[core], cmdclass={"build_ext": BuildExt})

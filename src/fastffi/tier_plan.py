@@ -1,24 +1,65 @@
-"""The plan tier (not built yet on this branch)."""
+"""The plan tier: classify a signature once, call by running its moves.
+
+``fastffi.abi`` holds one classifier per ABI; this module picks the one for
+the platform the C core was built for (``_core.PLAN_ABI``), and encodes the
+resulting :class:`~fastffi.abi.Plan` into the packed records of
+``_core/plan.h``."""
 from __future__ import annotations
 
+import struct
+
+from . import _core
+from .abi import Plan, aapcs64, sysv_x86_64
+from .signature import Signature
+
 NAME = "plan"
+_CLASSIFIERS = {sysv_x86_64.NAME: sysv_x86_64, aapcs64.NAME: aapcs64}
+_L = _core.PLAN_LAYOUT
+_ABI_CODES = {sysv_x86_64.NAME: _L["abi_sysv_x86_64"], aapcs64.NAME: _L["abi_aapcs64"]}
+_HEADER = struct.Struct("<IIHHHBBII")
+_MOVE = struct.Struct("<BBHHHII")
+assert _HEADER.size == _L["header_size"] and _MOVE.size == _L["move_size"]
 
 
 def abi_name() -> str | None:
-    return None
+    """The ABI the C core's plan routine was built for, or None."""
+    return _core.PLAN_ABI
 
 
 def platform_refusal() -> str | None:
-    return "the plan tier is not built yet"
+    abi = _core.PLAN_ABI
+    if abi is None:
+        return "no plan classifier for this platform (x86-64 SysV and AArch64 Linux only)"
+    return None
 
 
-def refusal(sig) -> str | None:
-    return platform_refusal()
+def build_plan(sig: Signature) -> Plan | str:
+    """The plan for ``sig`` on this platform, or why there is none."""
+    refused = platform_refusal()
+    if refused:
+        return refused
+    return _CLASSIFIERS[_core.PLAN_ABI].classify(sig)
 
 
-def prepare(sig) -> dict:
-    raise NotImplementedError
+def encode(plan: Plan) -> bytes:
+    stack = (plan.stack_size + 15) & ~15
+    header = _HEADER.pack(plan.frame_size, stack, len(plan.moves), len(plan.ret_moves), plan.ret_src,
+                          int(plan.ret_indirect), _ABI_CODES[plan.abi], plan.indirect_dst, 0)
+    return header + b"".join(_MOVE.pack(m.op, m.kind, m.arg, m.size, 0, m.src, m.dst)
+                             for m in (*plan.moves, *plan.ret_moves))
 
 
-def describe(sig) -> list[str]:
-    return []
+def refusal(sig: Signature) -> str | None:
+    result = build_plan(sig)
+    return result if isinstance(result, str) else None
+
+
+def prepare(sig: Signature) -> dict:
+    plan = build_plan(sig)
+    return {"plan": encode(plan)}
+
+
+def describe(sig: Signature) -> list[str]:
+    plan = build_plan(sig)
+    return [f"plan ({plan.abi}), {len(plan.moves)} moves, frame {plan.frame_size} bytes:"] + \
+           ["  " + line for line in plan.describe()]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from . import _core, tier_libffi, tier_plan
-from .errors import FFIError
+from .errors import FFIError, SignatureError
 from .signature import Signature, type_name
 from .types import Scalar
 
@@ -60,8 +60,12 @@ def choose(sig: Signature, requested: str = "auto") -> tuple[str, dict[str, str]
     cap = TIERS.index(ceiling())
     for t in TIERS[:cap]:
         refused[t] = "above the FASTFFI_TIER ceiling"
+    signature_refusal = False
     for t in candidates:
-        reason = _platform_refusal(t) or _MODULES[t].refusal(sig)
+        reason = _platform_refusal(t)
+        if reason is None:
+            reason = _MODULES[t].refusal(sig)
+            signature_refusal = reason is not None
         if reason is None:
             return t, refused
         refused[t] = reason
@@ -69,7 +73,10 @@ def choose(sig: Signature, requested: str = "auto") -> tuple[str, dict[str, str]
         raise FFIError(f"{sig.name}: no tier accepts this signature: "
                        + "; ".join(f"{t}: {r}" for t, r in refused.items()))
     t = candidates[0]
-    raise FFIError(f"{sig.name}: tier {t!r} refused: {refused[t]}")
+    # A tier that cannot take this signature is a SignatureError (an FFIError);
+    # a tier this platform lacks is a plain FFIError.
+    error = SignatureError if signature_refusal else FFIError
+    raise error(f"{sig.name}: tier {t!r} refused: {refused[t]}")
 
 
 def create(address: int, sig: Signature, *, handle=None, release_gil: bool = False, use_errno: bool = False,
@@ -79,6 +86,8 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
         raise TypeError(f"function address must be an int, got {type(address).__name__}")
     if address == 0:
         raise ValueError("function address must not be NULL")
+    if not 0 < address < 1 << (8 * _core.POINTER_SIZE):
+        raise OverflowError(f"function address {address} does not fit pointer")
     if len(sig.argtypes) > _core.MAX_ARGS:
         raise FFIError(f"{sig.name}: {len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)")
     chosen, refused = choose(sig, tier)

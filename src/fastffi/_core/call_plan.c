@@ -1,21 +1,225 @@
-/* Plan tier: not built yet on this branch. */
+/* The plan tier's call path.
+ *
+ * Creation (plan_prepare): the plan bytes built by fastffi/tier_plan.py are
+ * validated once -- every offset and size inside the frame, every argument
+ * index in range -- so the call path can trust them.
+ * A call:
+ *   1. arity, keywords, closed library (call_check);
+ *   2. the moves run in order: scalars are converted straight into their
+ *      register or stack slot of the frame image, struct pieces are copied;
+ *   3. a struct return gets its instance first (its address goes in the
+ *      indirect-result slot when the ABI returns it in memory);
+ *   4. fastffi_plan_call loads the registers, copies the stack area, calls the
+ *      target and stores the return registers -- GIL/errno as call_common.h;
+ *   5. buffers released; the result is boxed or copied out of the return image.
+ * No classification, no heap allocation besides the result object. */
 #include "plan.h"
 
-int plan_prepare(FunctionObject *f, PyObject *plan)
+#include "call_common.h"
+#include "convert.h"
+
+typedef struct {
+    PlanHeader h;
+    PlanMove moves[];   /* h.nmoves argument moves, then h.nret return moves */
+} Plan;
+
+/* 16-byte units so the frame image is aligned for vector loads. */
+typedef struct {
+    _Alignas(16) uint64_t q[2];
+} FrameUnit;
+
+static int plan_invalid(FunctionObject *f, const char *why)
 {
-    (void)plan;
-    PyErr_Format(FFIError, "%U: the plan tier is not available in this build", f->name);
+    PyErr_Format(PyExc_ValueError, "%U: invalid plan: %s", f->name, why);
     return -1;
+}
+
+/* Size of struct argument `arg` (its class's _size_), or -1. */
+static Py_ssize_t struct_size(FunctionObject *f, int arg)
+{
+    PyObject *v = PyObject_GetAttrString(PyTuple_GET_ITEM(f->argstructs, arg), "_size_");
+    if (v == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(v);
+    Py_DECREF(v);
+    if (n < 0)
+        PyErr_Clear();
+    return n;
+}
+
+static int validate(FunctionObject *f, const Plan *p, Py_ssize_t nbytes)
+{
+    const PlanHeader *h = &p->h;
+    if ((size_t)nbytes != sizeof(PlanHeader) + (size_t)(h->nmoves + h->nret) * sizeof(PlanMove))
+        return plan_invalid(f, "length does not match its move counts");
+    if (h->abi != PLAN_ABI)
+        return plan_invalid(f, "classified for another ABI");
+    if (h->frame_size % 16 || h->stack_size % 16 || h->frame_size < PLAN_STACK_OFFSET + h->stack_size
+        || h->frame_size > (1u << 20))
+        return plan_invalid(f, "bad frame or stack size");
+    for (int i = 0; i < h->nmoves + h->nret; i++) {
+        const PlanMove *m = &p->moves[i];
+        int is_ret = i >= h->nmoves;
+        if (is_ret != (m->op == PLAN_OP_RET_COPY))
+            return plan_invalid(f, "return moves must follow argument moves");
+        if (!is_ret && m->arg >= f->nargs)
+            return plan_invalid(f, "argument index out of range");
+        switch (m->op) {
+        case PLAN_OP_SCALAR:
+            if (m->kind != f->argkinds[m->arg] || m->dst % 8 || m->dst + 8 > h->frame_size)
+                return plan_invalid(f, "bad scalar move");
+            break;
+        case PLAN_OP_COPY:
+            if (f->argkinds[m->arg] != KIND_STRUCT || m->dst + m->size > h->frame_size)
+                return plan_invalid(f, "bad copy move");
+            if ((Py_ssize_t)m->src + m->size > struct_size(f, m->arg))
+                return plan_invalid(f, "copy reads past the end of the struct");
+            break;
+        case PLAN_OP_REF:
+            if (f->argkinds[m->arg] != KIND_STRUCT || m->dst % 8 || m->dst + 8 > h->frame_size
+                || m->src < PLAN_STACK_OFFSET + h->stack_size || m->src + m->size > h->frame_size)
+                return plan_invalid(f, "bad by-reference move");
+            if ((Py_ssize_t)m->size > struct_size(f, m->arg))
+                return plan_invalid(f, "copy reads past the end of the struct");
+            break;
+        case PLAN_OP_RET_COPY:
+            if (f->retkind != KIND_STRUCT || m->src + m->size > PLAN_RET_SIZE || m->dst + m->size > f->retsize)
+                return plan_invalid(f, "bad return move");
+            break;
+        default:
+            return plan_invalid(f, "unknown move");
+        }
+    }
+    if (h->ret_indirect && (f->retkind != KIND_STRUCT || h->indirect_dst % 8 || h->indirect_dst + 8 > PLAN_STACK_OFFSET))
+        return plan_invalid(f, "bad indirect result slot");
+    if (f->retkind != KIND_STRUCT && (h->ret_src % 8 || h->ret_src + 8 > PLAN_RET_SIZE))
+        return plan_invalid(f, "bad scalar return slot");
+    return 0;
+}
+
+int plan_prepare(FunctionObject *f, PyObject *plan_bytes)
+{
+    if (PLAN_ABI == PLAN_ABI_NONE) {
+        PyErr_Format(FFIError, "%U: the plan tier has no call routine for this platform", f->name);
+        return -1;
+    }
+    if (!PyBytes_Check(plan_bytes) || PyBytes_GET_SIZE(plan_bytes) < (Py_ssize_t)sizeof(PlanHeader))
+        return plan_invalid(f, "expected bytes with a header");
+    Py_ssize_t n = PyBytes_GET_SIZE(plan_bytes);
+    Plan *p = PyMem_Malloc((size_t)n);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(p, PyBytes_AS_STRING(plan_bytes), (size_t)n);
+    if (validate(f, p, n) < 0) {
+        PyMem_Free(p);
+        return -1;
+    }
+    f->plan = p;
+    return 0;
 }
 
 void plan_free(FunctionObject *f)
 {
-    (void)f;
+    PyMem_Free(f->plan);
+    f->plan = NULL;
 }
 
 PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    (void)self; (void)args; (void)nargsf; (void)kwnames;
-    PyErr_SetString(PyExc_SystemError, "plan tier not available");
+    FunctionObject *f = (FunctionObject *)self;
+    if (call_check(f, nargsf, kwnames) < 0)
+        return NULL;
+    const Plan *p = (const Plan *)f->plan;
+    const PlanMove *m = p->moves, *end = p->moves + p->h.nmoves;
+
+    FrameUnit frame_units[p->h.frame_size / sizeof(FrameUnit)];
+    char *frame = (char *)frame_units;
+    Py_buffer views[f->nbufargs + 1];
+    BufferList bufs = {views, 0};
+
+    for (; m < end; m++) {
+        PyObject *o = args[m->arg];
+        if (m->op == PLAN_OP_SCALAR) {
+            if (convert_scalar(m->kind, o, (Slot *)(frame + m->dst), &bufs, (ErrCtx){f->name, m->arg + 1}) < 0)
+                goto fail;
+            continue;
+        }
+        PyObject *cls = PyTuple_GET_ITEM(f->argstructs, m->arg);
+        if ((PyObject *)Py_TYPE(o) != cls) {
+            raise_struct_mismatch(cls, o, (ErrCtx){f->name, m->arg + 1});
+            goto fail;
+        }
+        const char *data = ((CDataObject *)o)->ptr;
+        if (m->op == PLAN_OP_COPY) {
+            memcpy(frame + m->dst, data + m->src, m->size);
+        }
+        else { /* PLAN_OP_REF */
+            void *copy = frame + m->src;
+            memcpy(copy, data, m->size);
+            memcpy(frame + m->dst, &copy, sizeof copy);
+        }
+    }
+
+    PyObject *result = NULL;
+    if (f->retkind == KIND_STRUCT) {
+        result = cdata_alloc(f->retstruct, f->retsize);
+        if (result == NULL)
+            goto fail;
+        if (p->h.ret_indirect)
+            memcpy(frame + p->h.indirect_dst, &((CDataObject *)result)->ptr, sizeof(void *));
+    }
+
+    FrameUnit ret[PLAN_RET_SIZE / sizeof(FrameUnit)];
+    PyThreadState *ts = call_prologue(f);
+    fastffi_plan_call(f->target, frame, p->h.stack_size, ret);
+    call_epilogue(f, ts);
+    buffers_release(&bufs);
+
+    if (result == NULL)
+        return box_scalar(f->retkind, (const Slot *)((char *)ret + p->h.ret_src));
+    for (const PlanMove *r = end; r < end + p->h.nret; r++)
+        memcpy(((CDataObject *)result)->ptr + r->dst, (char *)ret + r->src, r->size);
+    return result;
+
+fail:
+    buffers_release(&bufs);
     return NULL;
+}
+
+#if PLAN_ABI == PLAN_ABI_NONE
+void fastffi_plan_call(void (*target)(void), void *frame, size_t stack_size, void *ret_image)
+{
+    (void)target; (void)frame; (void)stack_size; (void)ret_image;
+    Py_FatalError("fastffi: plan call on a platform without a plan routine");
+}
+#endif
+
+int plan_add_constants(PyObject *m)
+{
+    PyObject *layout = Py_BuildValue(
+        "{sisisisisisisisisisisisisisisisi}",
+        "gp", PLAN_GP_OFFSET, "fp", PLAN_FP_OFFSET, "fp_stride", PLAN_FP_STRIDE,
+        "indirect", PLAN_INDIRECT_OFFSET, "stack", PLAN_STACK_OFFSET,
+        "ret_gp", PLAN_RET_GP_OFFSET, "ret_fp", PLAN_RET_FP_OFFSET, "ret_size", PLAN_RET_SIZE,
+        "op_scalar", PLAN_OP_SCALAR, "op_copy", PLAN_OP_COPY, "op_ref", PLAN_OP_REF, "op_ret_copy", PLAN_OP_RET_COPY,
+        "move_size", (int)sizeof(PlanMove), "header_size", (int)sizeof(PlanHeader),
+        "abi_sysv_x86_64", PLAN_ABI_SYSV_X86_64, "abi_aapcs64", PLAN_ABI_AAPCS64);
+    if (layout == NULL || PyModule_AddObject(m, "PLAN_LAYOUT", layout) < 0) {
+        Py_XDECREF(layout);
+        return -1;
+    }
+#if PLAN_ABI == PLAN_ABI_NONE
+    PyObject *abi = Py_NewRef(Py_None);
+#else
+    PyObject *abi = PyUnicode_FromString(PLAN_ABI_NAME);
+#endif
+    if (abi == NULL || PyModule_AddObject(m, "PLAN_ABI", abi) < 0) {
+        Py_XDECREF(abi);
+        return -1;
+    }
+    return 0;
 }

@@ -2,6 +2,7 @@
  * publishes the facts the Python side builds its type table from -- sizes and
  * alignments come from this compiler, not from a table typed by hand. */
 #include "core.h"
+#include "plan.h"
 
 #include <limits.h>
 #include <wchar.h>
@@ -83,7 +84,8 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "LONG_SIZE", (long)sizeof(long)) < 0
         || PyModule_AddIntConstant(m, "POINTER_SIZE", (long)sizeof(void *)) < 0
         || PyModule_AddIntConstant(m, "LONG_DOUBLE_SIZE", (long)sizeof(long double)) < 0
-        || PyModule_AddStringConstant(m, "LIBFFI_VERSION", FASTFFI_LIBFFI_VERSION) < 0)
+        || PyModule_AddStringConstant(m, "LIBFFI_VERSION", FASTFFI_LIBFFI_VERSION) < 0
+        || plan_add_constants(m) < 0)
         goto fail;
     return m;
 fail:

@@ -1,0 +1,86 @@
+"""ABI classification for the plan tier: one module per ABI, same interface.
+
+``classify(sig) -> Plan | str`` walks a signature once and returns where every
+argument and the return value go (a :class:`Plan`), or the reason it cannot.
+Plans are plain data; ``fastffi.tier_plan`` encodes them for the C core.
+
+The frame image the moves write into is defined by the C core
+(``_core.PLAN_LAYOUT``): argument registers, then the stack area, then scratch
+space for copies the callee receives by reference."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import _core
+from ..types import Scalar
+
+L = _core.PLAN_LAYOUT
+GP, FP, FP_STRIDE, INDIRECT, STACK = L["gp"], L["fp"], L["fp_stride"], L["indirect"], L["stack"]
+RET_GP, RET_FP = L["ret_gp"], L["ret_fp"]
+OP_SCALAR, OP_COPY, OP_REF, OP_RET_COPY = L["op_scalar"], L["op_copy"], L["op_ref"], L["op_ret_copy"]
+
+
+@dataclass(frozen=True)
+class Move:
+    """One fixed-size record of the plan (plan.h PlanMove)."""
+
+    op: int
+    arg: int            # 0-based argument index (unused for return moves)
+    dst: int            # frame offset (result offset for return moves)
+    kind: int = 0       # scalar kind for OP_SCALAR
+    size: int = 8       # bytes copied
+    src: int = 0        # offset in the struct argument / scratch offset / return image offset
+    note: str = ""      # how explain() shows it
+
+
+@dataclass
+class Plan:
+    abi: str
+    moves: list[Move] = field(default_factory=list)
+    ret_moves: list[Move] = field(default_factory=list)
+    stack_size: int = 0          # bytes of stack arguments (rounded to 16 when encoded)
+    scratch_size: int = 0        # bytes of by-reference copies after the stack area
+    ret_src: int = 0             # scalar return: offset in the return image
+    ret_indirect: bool = False   # struct return in memory: its address goes to `indirect_dst`
+    indirect_dst: int = 0
+    ret_note: str = ""
+
+    @property
+    def frame_size(self) -> int:
+        return _round16(STACK + _round16(self.stack_size) + self.scratch_size)
+
+    def describe(self) -> list[str]:
+        return [m.note for m in self.moves] + ([self.ret_note] if self.ret_note else []) + \
+               [m.note for m in self.ret_moves]
+
+
+def _round16(n: int) -> int:
+    return (n + 15) & ~15
+
+
+def round_up(n: int, a: int) -> int:
+    return (n + a - 1) // a * a
+
+
+def extension(t: Scalar) -> str:
+    """How a scalar argument is widened in its slot, for explain()."""
+    if t.name in ("i8", "i16", "i32"):
+        return " sext32"
+    if t.name in ("u8", "u16", "u32", "bool"):
+        return " zext32"
+    return ""
+
+
+def gp_slot(i: int) -> int:
+    return GP + 8 * i
+
+
+def fp_slot(i: int) -> int:
+    return FP + FP_STRIDE * i
+
+
+def stack_slot(offset: int) -> int:
+    return STACK + offset
+
+
+MAX_AGGREGATE_BYTES = 0xFFFF  # PlanMove.size is 16 bits

@@ -1,0 +1,162 @@
+"""AAPCS64 (Procedure Call Standard for the Arm 64-bit Architecture, Linux
+flavour) classification for the plan tier.
+
+Rule numbers are the standard's, section 6.8.2 "Parameter passing rules"
+(stages B and C) and 6.9 "Result return".  Apple's variant packs stack
+arguments by natural size and is not targeted."""
+from __future__ import annotations
+
+from ..signature import Signature
+from ..types import Scalar
+from . import (INDIRECT, MAX_AGGREGATE_BYTES, OP_COPY, OP_REF, OP_RET_COPY, OP_SCALAR, RET_FP, RET_GP, Move, Plan,
+               extension, fp_slot, gp_slot, round_up, stack_slot)
+
+NAME = "aapcs64"
+NGRN_MAX = 8  # x0..x7
+NSRN_MAX = 8  # v0..v7
+
+
+def hfa(cls) -> tuple[Scalar, int] | None:
+    """(base type, member count) when ``cls`` is a Homogeneous Floating-point
+    Aggregate: 1 to 4 members, all the same floating-point type, no padding."""
+    lay = cls._layout_
+    offsets = {}
+    for leaf in lay.leaves:
+        if not leaf.type.is_float:
+            return None
+        if offsets.setdefault(leaf.offset, leaf.type) is not leaf.type:
+            return None
+    if not offsets:
+        return None
+    base = next(iter(offsets.values()))
+    if any(t is not base for t in offsets.values()):
+        return None
+    count = lay.size // base.size
+    # Every member slot is covered and nothing else is there (union members
+    # sharing offsets count once).
+    if not 1 <= count <= 4 or sorted(offsets) != [base.size * i for i in range(count)] \
+            or lay.size != count * base.size:
+        return None
+    return base, count
+
+
+def classify(sig: Signature) -> Plan | str:
+    plan = Plan(NAME)
+    ngrn = nsrn = 0
+    nsaa = 0          # next stacked argument offset
+    scratch = 0       # by-reference copies, after the stack area (offsets fixed up below)
+    refs = []
+
+    ret = sig.restype
+    if not isinstance(ret, Scalar):
+        reason = _check_aggregate(ret)
+        if reason:
+            return reason
+        h = hfa(ret)
+        if h is not None:
+            # 6.9: an HFA is returned in v0..v(n-1), one member per register.
+            base, count = h
+            for k in range(count):
+                plan.ret_moves.append(Move(OP_RET_COPY, 0, k * base.size, size=base.size, src=RET_FP + 16 * k,
+                                           note=f"ret {ret.__name__} member {k} ({base.name}) <- v{k}"))
+        elif ret._size_ <= 16:
+            # 6.9: composites up to 16 bytes come back in x0/x1 as if loaded by LDR/LDP.
+            for k in range((ret._size_ + 7) // 8):
+                size = min(8, ret._size_ - 8 * k)
+                plan.ret_moves.append(Move(OP_RET_COPY, 0, 8 * k, size=size, src=RET_GP + 8 * k,
+                                           note=f"ret {ret.__name__} bytes {8 * k}..{8 * k + size} <- x{k}"))
+        else:
+            # 6.9 / B.5: larger results go to memory whose address the caller
+            # passes in x8, which is not an argument register.
+            plan.ret_indirect = True
+            plan.indirect_dst = INDIRECT
+            plan.ret_note = f"ret {ret.__name__} in memory: result address -> x8"
+    elif ret.name != "void":
+        plan.ret_src, reg = (RET_FP, "v0") if ret.is_float else (RET_GP, "x0")
+        narrow = " (truncated to its width)" if ret.size < 4 else ""
+        plan.ret_note = f"ret {ret.name} <- {reg}{narrow}"
+
+    for i, t in enumerate(sig.argtypes):
+        n = i + 1
+        if isinstance(t, Scalar):
+            if t.is_float and nsrn < NSRN_MAX:                       # C.1
+                dst, where = fp_slot(nsrn), f"v{nsrn}"
+                nsrn += 1
+            elif not t.is_float and ngrn < NGRN_MAX:                 # C.7
+                dst, where = gp_slot(ngrn), f"x{ngrn}"
+                ngrn += 1
+            else:                                                     # C.5/C.6, C.14/C.15: 8-byte slots
+                dst, where = stack_slot(nsaa), f"stack+{nsaa}"
+                nsaa += 8
+            plan.moves.append(Move(OP_SCALAR, i, dst, kind=t.kind, note=f"arg {n} {t.name}{extension(t)} -> {where}"))
+            continue
+
+        reason = _check_aggregate(t)
+        if reason:
+            return f"argument {n}: {reason}"
+        size = t._size_
+        h = hfa(t)
+        if h is not None:                                             # B.3: HFAs are used unmodified
+            base, count = h
+            if nsrn + count <= NSRN_MAX:                              # C.2: one member per v register
+                for k in range(count):
+                    plan.moves.append(Move(OP_COPY, i, fp_slot(nsrn), size=base.size, src=k * base.size,
+                                           note=f"arg {n} {t.__name__} member {k} ({base.name}) -> v{nsrn}"))
+                    nsrn += 1
+            else:
+                nsrn = NSRN_MAX                                       # C.3: no later FP argument uses v regs
+                nsaa = round_up(nsaa, 8)                              # C.4
+                plan.moves.append(Move(OP_COPY, i, stack_slot(nsaa), size=size,
+                                       note=f"arg {n} {t.__name__} copy {size} bytes -> stack+{nsaa}"))
+                nsaa += round_up(size, 8)
+            continue
+        if size > 16:
+            # B.4: copied to caller-allocated memory; the argument becomes a
+            # pointer to the copy, passed like any pointer (C.7 / C.13).
+            scratch = round_up(scratch, 16)
+            refs.append((len(plan.moves), scratch))
+            if ngrn < NGRN_MAX:
+                dst, where = gp_slot(ngrn), f"x{ngrn}"
+                ngrn += 1
+            else:
+                dst, where = stack_slot(nsaa), f"stack+{nsaa}"
+                nsaa += 8
+            plan.moves.append(Move(OP_REF, i, dst, size=size, src=scratch,
+                                   note=f"arg {n} {t.__name__} copy {size} bytes, address -> {where}"))
+            scratch += size
+            continue
+        dwords = (size + 7) // 8                                      # B.5: size rounded up to 8
+        if t._layout_.align == 16 and ngrn % 2:                       # C.8 (16-byte aligned composites)
+            ngrn += 1
+        if dwords <= NGRN_MAX - ngrn:                                 # C.10: consecutive x registers
+            for k in range(dwords):
+                piece = min(8, size - 8 * k)
+                plan.moves.append(Move(OP_COPY, i, gp_slot(ngrn), size=piece, src=8 * k,
+                                       note=f"arg {n} {t.__name__} bytes {8 * k}..{8 * k + piece} -> x{ngrn}"))
+                ngrn += 1
+        else:
+            ngrn = NGRN_MAX                                           # C.11
+            nsaa = round_up(nsaa, max(8, t._layout_.align))           # C.12
+            plan.moves.append(Move(OP_COPY, i, stack_slot(nsaa), size=size,
+                                   note=f"arg {n} {t.__name__} copy {size} bytes -> stack+{nsaa}"))
+            nsaa += dwords * 8                                        # C.13
+    plan.stack_size = nsaa
+    # Scratch copies live after the (16-byte rounded) stack area.
+    base = stack_slot(round_up(nsaa, 16))
+    for index, offset in refs:
+        m = plan.moves[index]
+        plan.moves[index] = Move(m.op, m.arg, m.dst, size=m.size, src=base + offset, note=m.note)
+    plan.scratch_size = round_up(scratch, 16)
+    return plan
+
+
+def _check_aggregate(cls) -> str | None:
+    lay = cls._layout_
+    if lay.size == 0:
+        return f"{cls.__name__} is an empty struct (not supported)"
+    if lay.size > MAX_AGGREGATE_BYTES:
+        return f"{cls.__name__} is {lay.size} bytes by value (at most {MAX_AGGREGATE_BYTES})"
+    return None
+
+
+__all__ = ["NAME", "classify", "hfa"]

@@ -1,0 +1,139 @@
+"""System V AMD64 psABI (x86-64 Linux) classification for the plan tier.
+
+References are to the psABI, section 3.2.3 "Parameter Passing"."""
+from __future__ import annotations
+
+from ..signature import Signature
+from ..types import Scalar
+from . import (MAX_AGGREGATE_BYTES, OP_COPY, OP_RET_COPY, OP_SCALAR, RET_FP, RET_GP, Move, Plan, extension,
+               fp_slot, gp_slot, round_up, stack_slot)
+
+NAME = "sysv-x86_64"
+GP_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+FP_REGS = tuple(f"xmm{i}" for i in range(8))
+RET_GP_REGS = ("rax", "rdx")
+RET_FP_REGS = ("xmm0", "xmm1")
+
+INTEGER, SSE, MEMORY = "INTEGER", "SSE", "MEMORY"
+
+
+def scalar_class(t: Scalar) -> str:
+    return SSE if t.is_float else INTEGER
+
+
+def aggregate_classes(cls) -> list[str]:
+    """The class of each eightbyte of a struct/union (3.2.3, "classification")."""
+    lay = cls._layout_
+    # Over 16 bytes (two eightbytes, since we have no __m256 members), or with
+    # unaligned fields: class MEMORY.
+    if lay.size > 16 or lay.misaligned:
+        return [MEMORY]
+    classes = [None] * ((lay.size + 7) // 8)
+    for leaf in lay.leaves:
+        # A leaf never straddles eightbytes: all fields are aligned here.
+        i = leaf.offset // 8
+        c = scalar_class(leaf.type)
+        # Merge rule (d)/(f): INTEGER wins over SSE within one eightbyte.
+        classes[i] = INTEGER if INTEGER in (classes[i], c) else c
+    # An eightbyte holding only padding gets no class; passing it in an SSE
+    # register (as GCC does) moves the same bytes.
+    return [c or SSE for c in classes]
+
+
+def _piece_sizes(size: int, n: int) -> list[int]:
+    return [min(8, size - 8 * i) for i in range(n)]
+
+
+def classify(sig: Signature) -> Plan | str:
+    plan = Plan(NAME)
+    ngp = nfp = 0
+    stack = 0
+
+    ret = sig.restype
+    if not isinstance(ret, Scalar):
+        reason = _check_aggregate(ret)
+        if reason:
+            return reason
+        classes = aggregate_classes(ret)
+        if classes == [MEMORY]:
+            # 3.2.3 "Returning of values", MEMORY: the caller passes the result
+            # address in %rdi as if it were the first argument; it consumes rdi.
+            plan.ret_indirect = True
+            plan.indirect_dst = gp_slot(0)
+            plan.ret_note = f"ret {ret.__name__} in memory: result address -> rdi"
+            ngp = 1
+        else:
+            ri = rf = 0
+            for i, (c, size) in enumerate(zip(classes, _piece_sizes(ret._size_, len(classes)))):
+                if c == INTEGER:
+                    src, reg = RET_GP + 8 * ri, RET_GP_REGS[ri]
+                    ri += 1
+                else:
+                    src, reg = RET_FP + 16 * rf, RET_FP_REGS[rf]
+                    rf += 1
+                plan.ret_moves.append(Move(OP_RET_COPY, 0, 8 * i, size=size, src=src,
+                                           note=f"ret {ret.__name__} bytes {8 * i}..{8 * i + size} <- {reg}"))
+    elif ret.name != "void":
+        if ret.is_float:
+            plan.ret_src, reg = RET_FP, "xmm0"
+        else:
+            plan.ret_src, reg = RET_GP, "rax"
+        narrow = " (truncated to its width)" if ret.size < 4 else ""
+        plan.ret_note = f"ret {ret.name} <- {reg}{narrow}"
+
+    for i, t in enumerate(sig.argtypes):
+        n = i + 1
+        if isinstance(t, Scalar):
+            c = scalar_class(t)
+            if c == INTEGER and ngp < len(GP_REGS):
+                dst, where = gp_slot(ngp), GP_REGS[ngp]
+                ngp += 1
+            elif c == SSE and nfp < len(FP_REGS):
+                dst, where = fp_slot(nfp), FP_REGS[nfp]
+                nfp += 1
+            else:
+                dst, where = stack_slot(stack), f"stack+{stack}"
+                stack += 8
+            plan.moves.append(Move(OP_SCALAR, i, dst, kind=t.kind, note=f"arg {n} {t.name}{extension(t)} -> {where}"))
+            continue
+
+        reason = _check_aggregate(t)
+        if reason:
+            return f"argument {n}: {reason}"
+        classes = aggregate_classes(t)
+        need_gp = classes.count(INTEGER)
+        need_fp = classes.count(SSE)
+        if classes != [MEMORY] and ngp + need_gp <= len(GP_REGS) and nfp + need_fp <= len(FP_REGS):
+            for k, (c, size) in enumerate(zip(classes, _piece_sizes(t._size_, len(classes)))):
+                if c == INTEGER:
+                    dst, where = gp_slot(ngp), GP_REGS[ngp]
+                    ngp += 1
+                else:
+                    dst, where = fp_slot(nfp), FP_REGS[nfp]
+                    nfp += 1
+                plan.moves.append(Move(OP_COPY, i, dst, size=size, src=8 * k,
+                                       note=f"arg {n} {t.__name__} bytes {8 * k}..{8 * k + size} -> {where}"))
+        else:
+            # MEMORY, or the all-or-nothing rule: "If there are no registers
+            # available for any eightbyte of an argument, the whole argument is
+            # passed on the stack" -- registers already assigned are undone.
+            # Stack slots are eightbytes; our aggregates are at most 8-aligned.
+            plan.moves.append(Move(OP_COPY, i, stack_slot(stack), size=t._size_, src=0,
+                                   note=f"arg {n} {t.__name__} copy {t._size_} bytes -> stack+{stack}"))
+            stack += round_up(t._size_, 8)
+    plan.stack_size = stack
+    return plan
+
+
+def _check_aggregate(cls) -> str | None:
+    lay = cls._layout_
+    if lay.size == 0:
+        return f"{cls.__name__} is an empty struct (GCC passes nothing; not supported)"
+    if lay.size > MAX_AGGREGATE_BYTES:
+        return f"{cls.__name__} is {lay.size} bytes by value (at most {MAX_AGGREGATE_BYTES})"
+    if lay.align > 16:
+        return f"{cls.__name__} is aligned to {lay.align} bytes (over-aligned aggregates are not planned)"
+    return None
+
+
+__all__ = ["NAME", "classify", "aggregate_classes"]
