@@ -14,6 +14,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fastffi
 from layout_oracle import FIXTURE_DECLS, Decl, build
@@ -463,6 +465,41 @@ def test_struct_roundtrip_by_value(lib, tier, name):
         assert type(r) is cls and r is not inst
         assert same_values(get_flat(r, decl), values)
         assert fastffi.address_of(r) != fastffi.address_of(inst)  # a new instance, not a view
+
+
+_INT_RANGE = {"i8": 8, "i16": 16, "i32": 32, "i64": 64}
+
+
+def _value_strategy(t):
+    if t in _INT_RANGE:
+        b = _INT_RANGE[t]
+        return st.integers(-(2 ** (b - 1)), 2 ** (b - 1) - 1)
+    if t.startswith("u"):
+        return st.integers(0, 2 ** int(t[1:]) - 1)
+    if t == "f32":
+        return st.floats(width=32, allow_nan=False)
+    if t == "f64":
+        return st.floats(allow_nan=False)
+    if t == "bool":
+        return st.booleans()
+    if t == "pointer":
+        return st.integers(0, 2**64 - 1)
+    raise AssertionError(t)
+
+
+@pytest.mark.parametrize("name", sorted(BYVALUE))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_struct_by_value_any_field_values(lib, tier, name, data):
+    """Arbitrary field values survive make_ (return path) and id_ (both paths) exactly."""
+    cls = T(name)
+    types = flat_types(name)
+    values = [data.draw(_value_strategy(t)) for t in types]
+    mk = make(lib, f"make_{name}", cls, types, tier)
+    ident = make(lib, f"id_{name}", cls, [cls], tier)
+    decl = FIXTURE_DECLS[name]
+    assert same_values(get_flat(mk(*values), decl), values)
+    assert same_values(get_flat(ident(instance(name, values)), decl), values)
 
 
 def test_returned_structs_are_independent(lib, tier):
