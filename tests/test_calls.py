@@ -558,6 +558,22 @@ def test_stack_f32(lib, tier):
     assert recorded(lib, 12, "d") == want
 
 
+@pytest.mark.parametrize(
+    "name, types",
+    [("aligned_0", []), ("aligned_i7", ["i64"] * 7), ("aligned_i8", ["i64"] * 8),
+     ("aligned_i9", ["i64"] * 9), ("aligned_d9", ["f64"] * 9)],
+)
+def test_callee_stack_is_aligned(lib, tier, name, types):
+    """Odd and even numbers of stack slots: the callee's frame must be 16-byte aligned."""
+    fn = make(lib, name, "i32", types, tier)
+    args = [(k + 1) * (-3) ** k for k in range(len(types))]
+    if types and types[0] == "f64":
+        args = [a / 4 for a in args]
+    assert fn(*args) == 1
+    if args:
+        assert recorded(lib, len(args), "d" if types[0] == "f64" else "i") == args
+
+
 # --- arity and keywords ----------------------------------------------------------------------------------
 
 

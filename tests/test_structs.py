@@ -144,6 +144,11 @@ BYVALUE = {
     "s_u8arr4_i32": ("i64", [[1, 2, 3, 255, -(2**31)], [0, 0, 0, 0, 7]]),
     "rec": ("f64", [[7, 1.5, -2.5, 0.5, 1.5, 2.5, 1, 2, 3, 4],
                     [2**32 - 1, -1e100, 1e100, FLT_MAX, -TINY_F32, 0.0, 255, 0, 128, 1]]),
+    "s_f32x2_f64": ("f64", [[1.5, -2.5, 1e300], [-FLT_MAX, TINY_F32, -0.0]]),
+    "s_f32x3_i32": ("f64", [[0.5, 1.5, 2.5, -(2**31)], [FLT_MAX, -1.0, TINY_F32, 2**31 - 1]]),
+    "s_u8arr11": ("i64", [list(range(1, 12)), [255] * 11]),
+    "s_u16x3": ("i64", [[65535, 0, 32768], [1, 2, 3]]),
+    "s_bool_f32": ("f64", [[True, -2.5], [False, FLT_MAX]]),
 }
 # Not describable to libffi by value: packed (misaligned fields) and unions.
 PACKED = {
@@ -594,6 +599,17 @@ def test_six_ints_mixed_struct_then_double(lib, tier):
     fn = make(lib, "i6_then_i32_f64_then_d", "f64", ["i64"] * 6 + [S, "f64"], tier)
     ints = [1, 2, 3, 4, 5, 6]
     assert fn(*ints, S(i=-9, d=0.75), -2.5) == dfold(ints + [-9, 0.75, -2.5])
+
+
+def test_stack_alignment_with_struct_on_stack(lib, tier):
+    S3 = T("s_i64x3")
+    fn = make(lib, "aligned_i6_s24", "i32", ["i64"] * 6 + [S3], tier)
+    assert fn(1, 2, 3, 4, 5, 6, S3(a=-7, b=8, c=-(2**63))) == 1
+    last = lib.function("last_call_i", "i64", ["i32"])
+    assert [last(k) for k in range(9)] == [1, 2, 3, 4, 5, 6, -7, 8, -(2**63)]
+    ret = make(lib, "aligned_ret_s24_i6", S3, ["i64"] * 6, tier)
+    r = ret(10, -20, 30, -40, 50, 2**62)
+    assert (r.a, r.b, r.c) == (1, ifold([10, -20, 30, -40, 50, 2**62]), 2**62)
 
 
 def test_memory_return_with_stack_args(lib, tier):
