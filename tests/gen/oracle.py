@@ -1,0 +1,290 @@
+"""Expected values, computed without fastffi.
+
+Layout comes from the C compiler (the table printed by csource.layout_program); argument bytes are
+built and return bytes decoded with the ``struct`` module at the compiler's offsets; the checksum is
+the C fold (csource.HELPERS) redone in Python.  Nothing here imports fastffi.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import struct
+
+from .csource import arg_seed, mix
+from .signatures import FLOATS, SIZES, Agg, Signature, all_leaves, value_leaves
+
+MASK64 = (1 << 64) - 1
+
+#: struct-module format of each scalar, little-endian (x86-64 and AArch64 Linux both are)
+FORMATS = {"i8": "<b", "i16": "<h", "i32": "<i", "i64": "<q", "u8": "<B", "u16": "<H", "u32": "<I",
+           "u64": "<Q", "bool": "<B", "f32": "<f", "f64": "<d", "pointer": "<Q"}
+
+
+# --- the C layout ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class AggLayout:
+    size: int
+    align: int
+    field_offsets: list      # per top-level field
+    value_offsets: list      # per value leaf (signatures.value_leaves order)
+    all_leaves: list         # [(offset, scalar)] every leaf, union members included
+
+
+def parse_layout(sigs, numbers) -> dict:
+    """{id(agg): AggLayout} from the layout program's output (one number per line, in
+    csource.layout_entries order)."""
+    it = iter(numbers)
+    out = {}
+    for sig in sigs:
+        for a in sig.aggregates():
+            size, align = next(it), next(it)
+            fields = [next(it) for _ in a.fields]
+            vals = [next(it) for _ in value_leaves(a)]
+            alls = [(next(it), s) for _, s in all_leaves(a)]
+            out[id(a)] = AggLayout(size, align, fields, vals, alls)
+    rest = list(it)
+    if rest:
+        raise RuntimeError(f"layout table has {len(rest)} extra numbers")
+    return out
+
+
+# --- the checksum -----------------------------------------------------------------------------------
+
+def f32_bits(x: float) -> int:
+    return struct.unpack("<I", struct.pack("<f", x))[0]
+
+
+def f64_bits(x: float) -> int:
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def leaf_u64(scalar: str, value) -> int:
+    """What the C fold turns a leaf into (csource.fold_expr)."""
+    if scalar == "f32":
+        return f32_bits(value)
+    if scalar == "f64":
+        return f64_bits(value)
+    if scalar == "pointer":
+        return 0 if value is None else value
+    return int(value) & MASK64  # sign-extended for signed ints, 0/1 for bool
+
+
+def make_value(scalar: str, x: int):
+    """The value C's make_expr(scalar, x) produces from the uint64 ``x``."""
+    if scalar == "f32":
+        u = x & 0xFFFFFFFF
+        if (u >> 23) & 0xFF == 0xFF:
+            u ^= 0x40000000
+        return struct.unpack("<f", struct.pack("<I", u))[0]
+    if scalar == "f64":
+        if (x >> 52) & 0x7FF == 0x7FF:
+            x ^= 1 << 62
+        return struct.unpack("<d", struct.pack("<Q", x))[0]
+    if scalar == "bool":
+        return bool(x & 1)
+    if scalar == "pointer":
+        return x
+    bits = SIZES[scalar] * 8
+    v = x & ((1 << bits) - 1)
+    if scalar[0] == "i" and v >> (bits - 1):
+        v -= 1 << bits
+    return v
+
+
+def pack_leaf(scalar: str, value) -> bytes:
+    if scalar == "pointer" and value is None:
+        value = 0
+    return struct.pack(FORMATS[scalar], value)
+
+
+# --- random argument values ------------------------------------------------------------------------
+
+_F64_SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 5e-324, -5e-324, 2.2250738585072014e-308,
+                -2.225073858507201e-308, 1.7976931348623157e308, -1.7976931348623157e308, 1e-300, 3.141592653589793]
+_F32_SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1.401298464324817e-45, -1.401298464324817e-45,
+                1.1754943508222875e-38, 3.4028234663852886e38, -3.4028234663852886e38, 16777217.0 - 1]
+
+
+def random_value(rng: random.Random, scalar: str):
+    """A value of ``scalar``: extremes (min, max, 0, -1, denormals) often, NaN and inf never."""
+    r = rng.random()
+    if scalar == "bool":
+        return r < 0.5
+    if scalar == "pointer":
+        if r < 0.1:
+            return None
+        if r < 0.2:
+            return 0
+        if r < 0.3:
+            return MASK64
+        if r < 0.4:
+            return 1 << 63
+        if r < 0.7:
+            return rng.getrandbits(47)
+        return rng.getrandbits(64)
+    if scalar in FLOATS:
+        special = _F32_SPECIAL if scalar == "f32" else _F64_SPECIAL
+        if r < 0.3:
+            return rng.choice(special)
+        if r < 0.5:
+            return rng.uniform(-1000, 1000) if scalar == "f64" else make_value("f32", f32_bits(rng.uniform(-1e3, 1e3)))
+        while True:  # any finite bit pattern, denormals included
+            bits = rng.getrandbits(32 if scalar == "f32" else 64)
+            v = make_value(scalar, bits)
+            if math.isfinite(v):
+                return v
+    bits = SIZES[scalar] * 8
+    signed = scalar[0] == "i"
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if r < 0.4:
+        return rng.choice([lo, hi, 0, 1, lo + 1, hi - 1] + ([-1] if signed else [1 << (bits - 1)]))
+    if r < 0.55:
+        return max(lo, min(hi, rng.randint(-130, 130)))
+    return rng.randint(lo, hi)
+
+
+@dataclasses.dataclass
+class AggValue:
+    """The value of an aggregate argument: one value per value leaf, and the full bytes (padding
+    and inactive union bytes random) built at the compiler's offsets."""
+
+    agg: Agg
+    leaves: list
+    data: bytes
+
+
+def agg_value(rng: random.Random, agg: Agg, lay: AggLayout) -> AggValue:
+    leaves = value_leaves(agg)
+    values = [random_value(rng, s) for _, s in leaves]
+    # Unused bytes are random: nothing may depend on them.
+    buf = bytearray(rng.getrandbits(8) for _ in range(lay.size))
+    for (path, s), off, v in zip(leaves, lay.value_offsets, values):
+        b = pack_leaf(s, v)
+        buf[off:off + len(b)] = b
+    return AggValue(agg, values, bytes(buf))
+
+
+def random_args(rng: random.Random, sig: Signature, layouts: dict) -> list:
+    """One value per argument: a Python scalar, or an AggValue."""
+    return [agg_value(rng, t, layouts[id(t)]) if isinstance(t, Agg) else random_value(rng, t)
+            for t in sig.args]
+
+
+def expected_arg_hashes(sig: Signature, values) -> list:
+    """Each argument's own checksum (csource.function's ``g``)."""
+    out = []
+    for i, (t, v) in enumerate(zip(sig.args, values)):
+        g = arg_seed(sig, i)
+        if isinstance(t, Agg):
+            for (_, s), leaf in zip(value_leaves(t), v.leaves):
+                g = mix(g, leaf_u64(s, leaf))
+        else:
+            g = mix(g, leaf_u64(t, v))
+        out.append(g)
+    return out
+
+
+def expected_hash(sig: Signature, values) -> int:
+    h = sig.hash_seed
+    for g in expected_arg_hashes(sig, values):
+        h = mix(h, g)
+    return h
+
+
+def expected_return(sig: Signature, h: int):
+    """Scalar return: the Python value.  Aggregate return: [(offset, leaf bytes)] at the compiler's
+    offsets (needs the layout, so see expected_return_bytes)."""
+    if sig.ret == "void":
+        return None
+    assert not isinstance(sig.ret, Agg)
+    return make_value(sig.ret, h)
+
+
+def expected_return_leaves(sig: Signature, h: int, lay: AggLayout) -> list:
+    """[(path, scalar, offset, expected bytes)] for an aggregate return."""
+    out = []
+    for k, ((path, s), off) in enumerate(zip(value_leaves(sig.ret), lay.value_offsets), 1):
+        out.append((path, s, off, pack_leaf(s, make_value(s, mix(h, k)))))
+    return out
+
+
+def same_scalar(scalar: str, got, expected) -> bool:
+    """Exact equality: bitwise for floats, type-exact for ints/bools."""
+    if scalar == "void":
+        return got is None
+    if scalar in FLOATS:
+        return type(got) is float and pack_leaf(scalar, got) == pack_leaf(scalar, expected)
+    if scalar == "bool":
+        return type(got) is bool and got == expected
+    if scalar == "pointer":
+        return (got if got is not None else 0) == expected and (got is None or type(got) is int)
+    return type(got) is int and got == expected
+
+
+# --- statistics (an independent reading of the ABI classes, from the compiler's layout) ------------
+
+def sysv_class(lay: AggLayout) -> str:
+    """INTEGER / SSE / mixed / MEMORY per the psABI reading of the compiler layout (statistics only)."""
+    if lay.size > 16 or any(off % SIZES[s] for off, s in lay.all_leaves):
+        return "MEMORY"
+    eb = {}
+    for off, s in lay.all_leaves:
+        c = "SSE" if s in FLOATS else "INTEGER"
+        i = off // 8
+        eb[i] = "INTEGER" if "INTEGER" in (eb.get(i), c) else c
+    classes = set(eb.values())
+    return classes.pop() if len(classes) == 1 else "mixed"
+
+
+def aapcs64_class(lay: AggLayout) -> str:
+    """HFA / small (<= 16 bytes) / large (statistics only)."""
+    kinds = {s for _, s in lay.all_leaves}
+    if len(kinds) == 1 and kinds <= set(FLOATS):
+        base = SIZES[next(iter(kinds))]
+        offs = sorted({off for off, _ in lay.all_leaves})
+        if lay.size <= 4 * base and offs == [base * i for i in range(lay.size // base)]:
+            return "HFA"
+    return "small" if lay.size <= 16 else "large"
+
+
+def sysv_eightbytes(lay: AggLayout) -> list:
+    """Per-eightbyte classes ("INTEGER"/"SSE"), or ["MEMORY"] (statistics and triage only)."""
+    if lay.size > 16 or any(off % SIZES[s] for off, s in lay.all_leaves):
+        return ["MEMORY"]
+    eb = ["SSE"] * ((lay.size + 7) // 8)
+    ints = {off // 8 for off, s in lay.all_leaves if s not in FLOATS}
+    return ["INTEGER" if i in ints else "SSE" for i in range(len(eb))]
+
+
+def libffi_848_pattern(sig: Signature, layouts: dict) -> bool:
+    """Whether a SysV call matches libffi bug #848 (fixed upstream in 2024, present in 3.4.4):
+    ffi_call copies a whole aggregate of more than 8 bytes into the general-register slot of its
+    first (INTEGER) eightbyte; when that slot is the 6th (r9) the copy runs into the slot of xmm0,
+    clobbering an SSE argument placed there earlier.  Used only to annotate reports."""
+    gp = 1 if isinstance(sig.ret, Agg) and sysv_eightbytes(layouts[id(sig.ret)]) == ["MEMORY"] else 0
+    sse = 0
+    for t in sig.args:
+        if isinstance(t, Agg):
+            lay = layouts[id(t)]
+            classes = sysv_eightbytes(lay)
+            if classes == ["MEMORY"]:
+                continue
+            ngp, nsse = classes.count("INTEGER"), classes.count("SSE")
+            if gp + ngp > 6 or sse + nsse > 8:
+                continue
+            if classes[0] == "INTEGER" and gp == 5 and lay.size > 8 and sse > 0:
+                return True
+            gp += ngp
+            sse += nsse
+        elif t in FLOATS:
+            sse = min(sse + 1, 8)
+        else:
+            gp = min(gp + 1, 6)
+    return False
+
+
+__all__ = ["sysv_eightbytes", "libffi_848_pattern", "AggLayout", "AggValue", "parse_layout", "mix", "leaf_u64", "make_value", "pack_leaf", "random_value",
+           "agg_value", "random_args", "expected_hash", "expected_arg_hashes", "expected_return", "expected_return_leaves", "same_scalar",
+           "sysv_class", "aapcs64_class", "FORMATS", "MASK64"]
