@@ -63,5 +63,15 @@ fastffi_plan_call:
     .cfi_endproc
     .size   fastffi_plan_call, .-fastffi_plan_call
 
+/* The register-only variants the x86-64 file specialises cost little here
+ * (paired loads, a zero-length copy loop exits at once): they are the same
+ * routine. */
+    .globl  fastffi_plan_call_regs
+    .hidden fastffi_plan_call_regs
+    .set    fastffi_plan_call_regs, fastffi_plan_call
+    .globl  fastffi_plan_call_gp
+    .hidden fastffi_plan_call_gp
+    .set    fastffi_plan_call_gp, fastffi_plan_call
+
 #endif
     .section .note.GNU-stack,"",%progbits

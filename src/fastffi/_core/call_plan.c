@@ -19,9 +19,15 @@
 #include "convert.h"
 
 typedef struct {
+    PlanRoutine *routine;
     PlanHeader h;
     PlanMove moves[];   /* h.nmoves argument moves, then h.nret return moves */
 } Plan;
+
+/* Plans whose frame and buffer needs fit these run with fixed-size arrays
+ * (call_plan_small); larger ones size them per call. */
+#define SMALL_FRAME_BYTES 512
+#define SMALL_BUFFERS 8
 
 /* 16-byte units so the frame image is aligned for vector loads. */
 typedef struct {
@@ -108,17 +114,26 @@ int plan_prepare(FunctionObject *f, PyObject *plan_bytes)
     if (!PyBytes_Check(plan_bytes) || PyBytes_GET_SIZE(plan_bytes) < (Py_ssize_t)sizeof(PlanHeader))
         return plan_invalid(f, "expected bytes with a header");
     Py_ssize_t n = PyBytes_GET_SIZE(plan_bytes);
-    Plan *p = PyMem_Malloc((size_t)n);
+    Plan *p = PyMem_Malloc(offsetof(Plan, h) + (size_t)n);
     if (p == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    memcpy(p, PyBytes_AS_STRING(plan_bytes), (size_t)n);
+    memcpy(&p->h, PyBytes_AS_STRING(plan_bytes), (size_t)n);
     if (validate(f, p, n) < 0) {
         PyMem_Free(p);
         return -1;
     }
+    int uses_fp = 0;
+    for (int i = 0; i < p->h.nmoves; i++)
+        uses_fp |= p->moves[i].dst >= PLAN_FP_OFFSET && p->moves[i].dst < PLAN_INDIRECT_OFFSET;
+    if (p->h.stack_size != 0)
+        p->routine = fastffi_plan_call;
+    else
+        p->routine = uses_fp ? fastffi_plan_call_regs : fastffi_plan_call_gp;
     f->plan = p;
+    if (p->h.frame_size <= SMALL_FRAME_BYTES && f->nbufargs <= SMALL_BUFFERS)
+        f->vectorcall = call_plan_small;
     return 0;
 }
 
@@ -128,17 +143,12 @@ void plan_free(FunctionObject *f)
     f->plan = NULL;
 }
 
-PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+/* The call itself, shared by both entry points below; `frame` and `views`
+ * are the caller's stack arrays. */
+static inline PyObject *plan_run(FunctionObject *f, PyObject *const *args, char *frame, Py_buffer *views)
 {
-    FunctionObject *f = (FunctionObject *)self;
-    if (call_check(f, nargsf, kwnames) < 0)
-        return NULL;
     const Plan *p = (const Plan *)f->plan;
     const PlanMove *m = p->moves, *end = p->moves + p->h.nmoves;
-
-    FrameUnit frame_units[p->h.frame_size / sizeof(FrameUnit)];
-    char *frame = (char *)frame_units;
-    Py_buffer views[f->nbufargs + 1];
     BufferList bufs = {views, 0};
 
     for (; m < end; m++) {
@@ -175,9 +185,10 @@ PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
 
     FrameUnit ret[PLAN_RET_SIZE / sizeof(FrameUnit)];
     PyThreadState *ts = call_prologue(f);
-    fastffi_plan_call(f->target, frame, p->h.stack_size, ret);
+    p->routine(f->target, frame, p->h.stack_size, ret);
     call_epilogue(f, ts);
-    buffers_release(&bufs);
+    if (bufs.count)
+        buffers_release(&bufs);
 
     if (result == NULL)
         return box_scalar(f->retkind, (const Slot *)((char *)ret + p->h.ret_src));
@@ -190,12 +201,38 @@ fail:
     return NULL;
 }
 
+/* Most plans: fixed-size stack arrays, nothing sized at run time. */
+PyObject *call_plan_small(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FunctionObject *f = (FunctionObject *)self;
+    if (call_check(f, nargsf, kwnames) < 0)
+        return NULL;
+    FrameUnit frame[SMALL_FRAME_BYTES / sizeof(FrameUnit)];
+    Py_buffer views[SMALL_BUFFERS];
+    return plan_run(f, args, (char *)frame, views);
+}
+
+/* Plans with big frames (many stack arguments, large by-value structs). */
+PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FunctionObject *f = (FunctionObject *)self;
+    if (call_check(f, nargsf, kwnames) < 0)
+        return NULL;
+    const Plan *p = (const Plan *)f->plan;
+    FrameUnit frame[p->h.frame_size / sizeof(FrameUnit)];
+    Py_buffer views[f->nbufargs + 1];
+    return plan_run(f, args, (char *)frame, views);
+}
+
 #if PLAN_ABI == PLAN_ABI_NONE
+/* Never reached: plan_prepare refuses every plan on such platforms. */
 void fastffi_plan_call(void (*target)(void), void *frame, size_t stack_size, void *ret_image)
 {
     (void)target; (void)frame; (void)stack_size; (void)ret_image;
     Py_FatalError("fastffi: plan call on a platform without a plan routine");
 }
+void fastffi_plan_call_regs(void (*t)(void), void *fr, size_t s, void *r) { fastffi_plan_call(t, fr, s, r); }
+void fastffi_plan_call_gp(void (*t)(void), void *fr, size_t s, void *r) { fastffi_plan_call(t, fr, s, r); }
 #endif
 
 int plan_add_constants(PyObject *m)

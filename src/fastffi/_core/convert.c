@@ -21,6 +21,13 @@ const uint64_t kind_max[KIND__COUNT] = {
     [KIND_POINTER] = UINTPTR_MAX, [KIND_STRING] = UINTPTR_MAX,
 };
 
+const uint64_t kind_span[KIND__COUNT] = {
+    [KIND_BOOL] = 1,
+    [KIND_I8] = UINT8_MAX, [KIND_I16] = UINT16_MAX, [KIND_I32] = UINT32_MAX, [KIND_I64] = UINT64_MAX,
+    [KIND_U8] = UINT8_MAX, [KIND_U16] = UINT16_MAX, [KIND_U32] = UINT32_MAX, [KIND_U64] = INT64_MAX,
+    [KIND_POINTER] = INT64_MAX, [KIND_STRING] = INT64_MAX,
+};
+
 static PyObject *kind_names[KIND__COUNT];
 
 PyObject *kind_name(int kind)

@@ -48,9 +48,13 @@ int raise_overflow(PyObject *expected, PyObject *value, ErrCtx ctx);
 int raise_struct_mismatch(PyObject *cls, PyObject *o, ErrCtx ctx);
 PyObject *kind_name(int kind);
 
-/* Inclusive ranges of the integer kinds, indexed by Kind. */
+/* Inclusive ranges of the integer kinds, indexed by Kind.  kind_span is
+ * max - min, so "v in range" is one unsigned compare of v - min.  For the
+ * 64-bit unsigned kinds the span is INT64_MAX: it is only used on compact
+ * ints (one digit: |v| < 2**30), where it still rejects every negative value. */
 extern const int64_t kind_min[KIND__COUNT];
 extern const uint64_t kind_max[KIND__COUNT];
+extern const uint64_t kind_span[KIND__COUNT];
 
 /* Compact-int fast path.  The layout of small ints is part of CPython's
  * public headers for each version we compile against (3.12 changed it), so
@@ -80,7 +84,7 @@ static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *b
     case KIND_U8: case KIND_U16: case KIND_U32: case KIND_U64: {
         int64_t v;
         if (PyLong_CheckExact(o) && small_int_value(o, &v)
-            && v >= kind_min[kind] && (v < 0 || (uint64_t)v <= kind_max[kind])) {
+            && (uint64_t)v - (uint64_t)kind_min[kind] <= kind_span[kind]) {
             out->i = v;
             return 0;
         }

@@ -73,12 +73,16 @@ _Static_assert(sizeof(PlanHeader) == 24, "PlanHeader is shared with Python: 24 b
 #define PLAN_ABI_NAME NULL
 #endif
 
-/* The static call routine of this platform's ABI (call_<abi>.S). */
-void fastffi_plan_call(void (*target)(void), void *frame, size_t stack_size, void *ret_image);
+/* The static call routines of this platform's ABI (call_<abi>.S): the
+ * general one, one for plans with no stack arguments, one for plans that use
+ * only integer argument registers. */
+typedef void PlanRoutine(void (*target)(void), void *frame, size_t stack_size, void *ret_image);
+PlanRoutine fastffi_plan_call, fastffi_plan_call_regs, fastffi_plan_call_gp;
 
 int plan_prepare(FunctionObject *f, PyObject *plan);
 void plan_free(FunctionObject *f);
 PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+PyObject *call_plan_small(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 int plan_add_constants(PyObject *module);
 
 #endif
