@@ -133,7 +133,7 @@ int plan_prepare(FunctionObject *f, PyObject *plan_bytes)
         p->routine = uses_fp ? fastffi_plan_call_regs : fastffi_plan_call_gp;
     f->plan = p;
     if (p->h.frame_size <= SMALL_FRAME_BYTES && f->nbufargs <= SMALL_BUFFERS)
-        f->vectorcall = call_plan_small;
+        function_set_entry(f, call_plan_small);
     return 0;
 }
 

@@ -316,7 +316,7 @@ int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, Err
             out->p = ((CDataObject *)o)->ptr;
             return 0;
         }
-        if (Py_TYPE(o) == &Function_Type) {
+        if (Function_Check(o)) {
             out->p = (void *)((FunctionObject *)o)->target;
             return 0;
         }

@@ -1,9 +1,37 @@
-/* The Function object: the callable every tier shares.  Its vectorcall slot
- * is the tier's entry point, chosen once at creation by the Python side
- * (fastffi/tiers.py) -- this is the one place where tiers plug in. */
+/* The Function object: the callable every tier shares.
+ *
+ * Each Function is an immutable heap type whose metatype is Function_Type
+ * (core.h says why: it is the only callable that CPython 3.11+ specialises
+ * calls to while still carrying fn.tier/fn.explain()).  Its tp_vectorcall is
+ * the tier's entry point, chosen once at creation by the Python side
+ * (fastffi/tiers.py) -- the one place where tiers plug in. */
 #include "core.h"
 
 #include "plan.h"
+
+static PyObject *refuse_instances(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyErr_Format(PyExc_TypeError, "%s is a C function: call it, it has no instances", type->tp_name);
+    return NULL;
+}
+
+/* A new, empty Function: type_new builds the heap type (our fields zeroed
+ * by its allocator), then it is made immutable and uninstantiable. */
+static FunctionObject *function_alloc(PyObject *name)
+{
+    PyObject *args = Py_BuildValue("(O(O){})", name, (PyObject *)&PyBaseObject_Type);
+    if (args == NULL)
+        return NULL;
+    FunctionObject *f = (FunctionObject *)PyType_Type.tp_new(&Function_Type, args, NULL);
+    Py_DECREF(args);
+    if (f == NULL)
+        return NULL;
+    PyTypeObject *t = &f->type.ht_type;
+    t->tp_new = refuse_instances;
+    t->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
+    PyType_Modified(t);
+    return f;
+}
 
 static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -49,13 +77,11 @@ static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwarg
         return NULL;
     }
 
-    FunctionObject *f = PyObject_New(FunctionObject, &Function_Type);
+    FunctionObject *f = function_alloc(name);
     if (f == NULL) {
         PyBuffer_Release(&argkinds);
         return NULL;
     }
-    /* Zero everything after the header so dealloc is safe at any failure. */
-    memset((char *)f + sizeof(PyObject), 0, sizeof(FunctionObject) - sizeof(PyObject));
     f->target = (void (*)(void))target;
     f->nargs = nargs;
     f->flags = flags;
@@ -68,29 +94,25 @@ static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwarg
             f->nbufargs++;
     }
     PyBuffer_Release(&argkinds);
-    if (retkind == KIND_STRUCT) {
-        Py_INCREF(retstruct);
-        f->retstruct = (PyTypeObject *)retstruct;
-    }
-    if (lib != Py_None) {
-        Py_INCREF(lib);
-        f->lib = (LibraryObject *)lib;
-    }
-    Py_INCREF(argstructs); f->argstructs = argstructs;
-    Py_INCREF(name); f->name = name;
-    Py_INCREF(restype); f->restype = restype;
-    Py_INCREF(argtypes); f->argtypes = argtypes;
-    Py_INCREF(tier); f->tier = tier;
-    Py_INCREF(explanation); f->explanation = explanation;
-    Py_INCREF(ffi_structs); f->keepalive = ffi_structs;
+    if (retkind == KIND_STRUCT)
+        f->retstruct = (PyTypeObject *)Py_NewRef(retstruct);
+    if (lib != Py_None)
+        f->lib = (LibraryObject *)Py_NewRef(lib);
+    f->argstructs = Py_NewRef(argstructs);
+    f->name = Py_NewRef(name);
+    f->restype = Py_NewRef(restype);
+    f->argtypes = Py_NewRef(argtypes);
+    f->tier = Py_NewRef(tier);
+    f->explanation = Py_NewRef(explanation);
+    f->keepalive = Py_NewRef(ffi_structs);
 
     int status;
     if (PyUnicode_CompareWithASCIIString(tier, "libffi") == 0) {
-        f->vectorcall = call_libffi;
+        function_set_entry(f, call_libffi);
         status = libffi_prepare(f, ffi_structs);
     }
     else if (PyUnicode_CompareWithASCIIString(tier, "plan") == 0) {
-        f->vectorcall = call_plan;
+        function_set_entry(f, call_plan);
         status = plan_prepare(f, plan);
     }
     else {
@@ -104,22 +126,33 @@ static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwarg
     return (PyObject *)f;
 }
 
+static int function_traverse(FunctionObject *f, visitproc visit, void *arg)
+{
+    Py_VISIT(f->lib);
+    Py_VISIT(f->retstruct);
+    Py_VISIT(f->argstructs);
+    Py_VISIT(f->restype);
+    Py_VISIT(f->argtypes);
+    Py_VISIT(f->explanation);
+    Py_VISIT(f->keepalive);
+    return PyType_Type.tp_traverse((PyObject *)f, visit, arg);
+}
+
 static void function_dealloc(FunctionObject *f)
 {
-    if (f->weakreflist != NULL)
-        PyObject_ClearWeakRefs((PyObject *)f);
     plan_free(f);
     PyMem_Free(f->ffi_argtypes);
-    Py_XDECREF(f->lib);
-    Py_XDECREF(f->retstruct);
-    Py_XDECREF(f->argstructs);
-    Py_XDECREF(f->name);
-    Py_XDECREF(f->restype);
-    Py_XDECREF(f->argtypes);
-    Py_XDECREF(f->tier);
-    Py_XDECREF(f->explanation);
-    Py_XDECREF(f->keepalive);
-    PyObject_Free(f);
+    f->ffi_argtypes = NULL;
+    Py_CLEAR(f->lib);
+    Py_CLEAR(f->retstruct);
+    Py_CLEAR(f->argstructs);
+    Py_CLEAR(f->name);
+    Py_CLEAR(f->restype);
+    Py_CLEAR(f->argtypes);
+    Py_CLEAR(f->tier);
+    Py_CLEAR(f->explanation);
+    Py_CLEAR(f->keepalive);
+    PyType_Type.tp_dealloc((PyObject *)f);
 }
 
 static PyObject *function_explain(FunctionObject *f, PyObject *unused)
@@ -132,8 +165,7 @@ static PyObject *function_explain(FunctionObject *f, PyObject *unused)
             return NULL;
         Py_SETREF(f->explanation, text);
     }
-    Py_INCREF(f->explanation);
-    return f->explanation;
+    return Py_NewRef(f->explanation);
 }
 
 static PyObject *function_repr(FunctionObject *f)
@@ -141,19 +173,11 @@ static PyObject *function_repr(FunctionObject *f)
     return PyUnicode_FromFormat("<fastffi.Function %U at %p, tier=%U>", f->name, (void *)f->target, f->tier);
 }
 
-static PyObject *function_get_address(FunctionObject *f, void *closure)
-{
-    (void)closure;
-    return PyLong_FromVoidPtr((void *)f->target);
-}
-
-static PyObject *function_get_library(FunctionObject *f, void *closure)
-{
-    (void)closure;
-    PyObject *lib = f->lib ? (PyObject *)f->lib : Py_None;
-    Py_INCREF(lib);
-    return lib;
-}
+static PyObject *get_address(FunctionObject *f, void *c) { return PyLong_FromVoidPtr((void *)f->target); }
+static PyObject *get_restype(FunctionObject *f, void *c) { return Py_NewRef(f->restype); }
+static PyObject *get_argtypes(FunctionObject *f, void *c) { return Py_NewRef(f->argtypes); }
+static PyObject *get_tier(FunctionObject *f, void *c) { return Py_NewRef(f->tier); }
+static PyObject *get_handle(FunctionObject *f, void *c) { return Py_NewRef(f->lib ? (PyObject *)f->lib : Py_None); }
 
 static PyMethodDef function_methods[] = {
     {"explain", (PyCFunction)function_explain, METH_NOARGS,
@@ -161,17 +185,12 @@ static PyMethodDef function_methods[] = {
     {NULL},
 };
 
-static PyMemberDef function_members[] = {
-    {"__name__", T_OBJECT, offsetof(FunctionObject, name), READONLY, "the C function's name"},
-    {"restype", T_OBJECT, offsetof(FunctionObject, restype), READONLY, "canonical return type name or struct class"},
-    {"argtypes", T_OBJECT, offsetof(FunctionObject, argtypes), READONLY, "tuple of canonical argument types"},
-    {"tier", T_OBJECT, offsetof(FunctionObject, tier), READONLY, "the tier that runs this function"},
-    {NULL},
-};
-
 static PyGetSetDef function_getset[] = {
-    {"address", (getter)function_get_address, NULL, "the C function's address", NULL},
-    {"_handle_", (getter)function_get_library, NULL, "the library handle, or None", NULL},
+    {"address", (getter)get_address, NULL, "the C function's address", NULL},
+    {"restype", (getter)get_restype, NULL, "canonical return type name or struct class", NULL},
+    {"argtypes", (getter)get_argtypes, NULL, "tuple of canonical argument types", NULL},
+    {"tier", (getter)get_tier, NULL, "the tier that runs this function", NULL},
+    {"_handle_", (getter)get_handle, NULL, "the library handle, or None", NULL},
     {NULL},
 };
 
@@ -179,16 +198,19 @@ PyTypeObject Function_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "fastffi.Function",
     .tp_basicsize = sizeof(FunctionObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_itemsize = sizeof(PyMemberDef),   /* as PyType_Type: type_new may add slot members */
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_TYPE_SUBCLASS,
     .tp_doc = "A C function with a signature fixed at creation. Call it like a Python function.",
+    .tp_base = &PyType_Type,
+    .tp_new = refuse_instances,
     .tp_dealloc = (destructor)function_dealloc,
-    .tp_vectorcall_offset = offsetof(FunctionObject, vectorcall),
+    .tp_traverse = (traverseproc)function_traverse,
+    /* Calls use each Function's own tp_vectorcall (PyType_Type's offset). */
+    .tp_vectorcall_offset = offsetof(PyTypeObject, tp_vectorcall),
     .tp_call = PyVectorcall_Call,
     .tp_repr = (reprfunc)function_repr,
     .tp_methods = function_methods,
-    .tp_members = function_members,
     .tp_getset = function_getset,
-    .tp_weaklistoffset = offsetof(FunctionObject, weakreflist),
 };
 
 PyMethodDef function_module_methods[] = {

@@ -131,7 +131,7 @@ static PyObject *mem_address_of(PyObject *m, PyObject *o)
     (void)m;
     if (CData_Check(o))
         return PyLong_FromVoidPtr(((CDataObject *)o)->ptr);
-    if (Py_TYPE(o) == &Function_Type)
+    if (Function_Check(o))
         return PyLong_FromVoidPtr((void *)((FunctionObject *)o)->target);
     if (PyObject_CheckBuffer(o)) {
         Py_buffer view;
