@@ -53,6 +53,37 @@ def refusal(sig: Signature) -> str | None:
             reason = struct_refusal(t)
             if reason is not None:
                 return reason if i == 0 else f"argument {i}: {reason}"
+    return _r9_overflow_bug(sig)
+
+
+def _libffi_version() -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in _core.LIBFFI_VERSION.split(".")[:2])
+    except ValueError:
+        return (0,)
+
+
+def _r9_overflow_bug(sig: Signature) -> str | None:
+    """libffi before 3.5 on x86-64 SysV (upstream issue #848): ffi_call copies a
+    whole struct of more than 8 bytes into the slot of the general register its
+    first eightbyte goes to; when that is r9, the copy runs into xmm0's slot and
+    clobbers an SSE argument already placed there.  Found by our differential
+    tests; such signatures are refused rather than called wrongly."""
+    if _core.PLAN_ABI != "sysv-x86_64" or _libffi_version() >= (3, 5):
+        return None
+    if all(isinstance(t, Scalar) for t in sig.argtypes):
+        return None
+    from .abi import OP_COPY, fp_slot, gp_slot, sysv_x86_64
+
+    plan = sysv_x86_64.classify(sig)
+    if isinstance(plan, str):
+        return None
+    xmm0_used = False
+    for m in plan.moves:
+        if m.dst == gp_slot(5) and m.op == OP_COPY and m.src == 0 and sig.argtypes[m.arg]._size_ > 8 and xmm0_used:
+            return (f"argument {m.arg + 1}: libffi {_core.LIBFFI_VERSION} passes a struct over 8 bytes starting "
+                    f"in r9 wrongly when xmm0 holds an earlier argument (libffi issue #848)")
+        xmm0_used |= m.dst == fp_slot(0)
     return None
 
 
