@@ -26,13 +26,13 @@ def _explain(args) -> int:
     return 0
 
 
-def _bench(args) -> int:
+def _bench(argv) -> int:
     try:
         from fastffi.bench import run
     except ImportError as e:  # pragma: no cover - only without the bench subpackage
         print(f"the benchmark harness is not installed: {e}", file=sys.stderr)
         return 1
-    return run.main(args.rest)
+    return run.main(argv)
 
 
 def main(argv=None) -> int:
@@ -43,10 +43,13 @@ def main(argv=None) -> int:
     p.add_argument("declaration")
     p.add_argument("--lib", default=None, help="library to load (default: the running process)")
     p.add_argument("--tier", default="auto")
-    p = sub.add_parser("bench", help="run the benchmarks (options: python -m fastffi bench -- --help)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("bench", help="run the benchmarks (python -m fastffi bench --help)", add_help=False)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # Everything after "bench" belongs to the harness's own parser.
+        return _bench(argv[1:])
     args = parser.parse_args(argv)
-    return {"info": _info, "explain": _explain, "bench": _bench}[args.command](args)
+    return {"info": _info, "explain": _explain}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ static inline int call_check(FunctionObject *f, size_t nargsf, PyObject *kwnames
         raise_arity(f, given);
         return -1;
     }
-    if (f->lib != NULL && f->lib->closed) {
+    if (*f->closed) {
         raise_closed(f);
         return -1;
     }
@@ -32,6 +32,8 @@ static inline int call_check(FunctionObject *f, size_t nargsf, PyObject *kwnames
 static inline PyThreadState *call_prologue(FunctionObject *f)
 {
     PyThreadState *ts = NULL;
+    if (f->flags == 0)
+        return NULL;
     if (f->flags & FN_RELEASE_GIL) {
         if (f->lib != NULL)
             f->lib->inflight++;
@@ -44,6 +46,8 @@ static inline PyThreadState *call_prologue(FunctionObject *f)
 
 static inline void call_epilogue(FunctionObject *f, PyThreadState *ts)
 {
+    if (f->flags == 0)
+        return;
     if (f->flags & FN_USE_ERRNO)
         fastffi_saved_errno = errno;
     if (ts != NULL) {

@@ -79,9 +79,8 @@ static inline int small_int_value(PyObject *o, int64_t *v)
 
 static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
 {
-    switch (kind) {
-    case KIND_I8: case KIND_I16: case KIND_I32: case KIND_I64:
-    case KIND_U8: case KIND_U16: case KIND_U32: case KIND_U64: {
+    /* Integers first, without a jump table: they are most arguments. */
+    if (kind >= KIND_I8 && kind <= KIND_U64) {
         int64_t v;
         if (PyLong_CheckExact(o) && small_int_value(o, &v)
             && (uint64_t)v - (uint64_t)kind_min[kind] <= kind_span[kind]) {
@@ -90,6 +89,7 @@ static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *b
         }
         return convert_int_slow(kind, o, out, ctx);
     }
+    switch (kind) {
     case KIND_F64:
         if (PyFloat_CheckExact(o)) {
             out->d = PyFloat_AS_DOUBLE(o);

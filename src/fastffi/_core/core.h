@@ -67,6 +67,7 @@ struct FunctionObject {
     PyHeapTypeObject type;       /* type.ht_type.tp_vectorcall: the tier's entry */
     void (*target)(void);
     LibraryObject *lib;          /* NULL for functions made from a raw address */
+    const char *closed;          /* &lib->closed, or a constant 0: one load per call */
     Py_ssize_t nargs;
     int flags;
     int nbufargs;                /* pointer/string arguments: Py_buffer slots a call may need */

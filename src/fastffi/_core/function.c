@@ -96,8 +96,12 @@ static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwarg
     PyBuffer_Release(&argkinds);
     if (retkind == KIND_STRUCT)
         f->retstruct = (PyTypeObject *)Py_NewRef(retstruct);
-    if (lib != Py_None)
+    static const char never_closed = 0;
+    f->closed = &never_closed;
+    if (lib != Py_None) {
         f->lib = (LibraryObject *)Py_NewRef(lib);
+        f->closed = &f->lib->closed;
+    }
     f->argstructs = Py_NewRef(argstructs);
     f->name = Py_NewRef(name);
     f->restype = Py_NewRef(restype);
