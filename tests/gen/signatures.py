@@ -302,7 +302,20 @@ class Generator:
         self.tags.append(f"pack{pack}")
         if target is None:
             target = self.agg_size_target()
-        if r.random() < 0.5:
+        roll = r.random()
+        if roll < 0.25:
+            # An array of packed elements whose size is not a multiple of their widest member: only
+            # element 0 is aligned (GCC's SysV classifier looks at element 0 alone), then a tail.
+            elem = self.agg(r.choice([["u16", "u8"], ["i16", "bool"], ["i32", "u16"], ["f32", "u8"], ["u32", "i8"],
+                                      ["f32", "i16"], ["i64", "u8"], ["f64", "u16"], ["u16", "i8", "i8", "u8"]]),
+                            pack=pack)
+            fields = [Arr(elem, r.randint(2, 4))]
+            for _ in range(r.randint(0, 3)):
+                fields.append(r.choice(("u8", "bool", "i16", "u16", "f32", "i32")))
+            if r.random() < 0.3:
+                fields.insert(0, r.choice(("u8", "i32", "f32", "u16")))
+            return self.agg(fields, "struct", pack)
+        if roll < 0.6:
             # Deliberately misaligned: a narrow field, then a wide one.
             narrow = r.choice(("i8", "u8", "bool", "i16", "u16")[: 3 if pack == 2 else 5])
             wide = r.choice(("i32", "u32", "f32", "i64", "u64", "f64", "pointer"))
