@@ -55,11 +55,15 @@ def diff_run(request):
 
 def format_report(mismatches) -> str:
     groups = collections.OrderedDict()
-    for m in mismatches:
+    # unexplained mismatches first: a new bug must not hide behind known ones
+    for m in sorted(mismatches, key=lambda m: bool(m.known)):
         groups.setdefault((m.index, m.tier, m.kind), []).append(m)
     kinds = collections.Counter((m.tier, m.kind) for m in mismatches)
     head = (f"{len(mismatches)} mismatches in {len({m.index for m in mismatches})} signatures "
             f"(FASTFFI_DIFF_SEED={SEED}): " + ", ".join(f"{t}/{k}: {n}" for (t, k), n in sorted(kinds.items())))
+    known = collections.Counter(m.known for m in mismatches if m.known)
+    if known:
+        head += "; matching known causes: " + ", ".join(f"{k}: {n}" for k, n in sorted(known.items()))
     parts = [head]
     for (index, tier, kind), ms in list(groups.items())[:MAX_REPORT]:
         more = f"\n(and {len(ms) - 1} more calls of this signature on this tier)" if len(ms) > 1 else ""

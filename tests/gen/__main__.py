@@ -60,11 +60,14 @@ def main(argv=None) -> int:
                   f"{time.perf_counter() - t0:.0f}s so far)", flush=True)
     finally:
         build.close()
+    total.sort(key=lambda m: bool(m.known))  # unexplained first
+    known = collections.Counter(m.known or "UNEXPLAINED" for m in total)
     for m in total[:a.max_report]:
         print(m.format(), end="\n\n")
     for key in sorted(stats):
         print(f"  {key}: {stats[key]}")
-    print(f"{len(total)} mismatches in {stats['signatures']} signatures, {time.perf_counter() - t0:.1f}s")
+    print(f"{len(total)} mismatches in {stats['signatures']} signatures, {time.perf_counter() - t0:.1f}s"
+          + (" (" + ", ".join(f"{k}: {n}" for k, n in sorted(known.items())) + ")" if total else ""))
     return 1 if total else 0
 
 

@@ -258,6 +258,29 @@ def sysv_eightbytes(lay: AggLayout) -> list:
     return ["INTEGER" if i in ints else "SSE" for i in range(len(eb))]
 
 
+def _first_elements_only(path: str) -> bool:
+    """Whether a leaf path goes through element 0 of every array on the way."""
+    import re
+
+    return all(i == "0" for i in re.findall(r"\[(\d+)\]", path))
+
+
+def gcc_array_misalignment(a: Agg, lay: AggLayout) -> bool:
+    """An aggregate of at most 16 bytes whose only misaligned leaves sit in array elements after the
+    first.  GCC's SysV classifier (classify_argument, ARRAY_TYPE case) classifies an array by its
+    element 0 and never looks at the others, so such an aggregate is passed in registers, not in
+    memory.  Used only to annotate reports."""
+    if lay.size > 16:
+        return False
+    paths = [p for p, _ in all_leaves(a)]
+    bad = [p for p, (off, s) in zip(paths, lay.all_leaves) if off % SIZES[s]]
+    return bool(bad) and all(not _first_elements_only(p) for p in bad)
+
+
+def sysv_gcc_array_pattern(sig: Signature, layouts: dict) -> bool:
+    return any(isinstance(t, Agg) and gcc_array_misalignment(t, layouts[id(t)]) for t in (sig.ret, *sig.args))
+
+
 def libffi_848_pattern(sig: Signature, layouts: dict) -> bool:
     """Whether a SysV call matches libffi bug #848 (fixed upstream in 2024, present in 3.4.4):
     ffi_call copies a whole aggregate of more than 8 bytes into the general-register slot of its
@@ -285,6 +308,6 @@ def libffi_848_pattern(sig: Signature, layouts: dict) -> bool:
     return False
 
 
-__all__ = ["sysv_eightbytes", "libffi_848_pattern", "AggLayout", "AggValue", "parse_layout", "mix", "leaf_u64", "make_value", "pack_leaf", "random_value",
+__all__ = ["gcc_array_misalignment", "sysv_gcc_array_pattern", "sysv_eightbytes", "libffi_848_pattern", "AggLayout", "AggValue", "parse_layout", "mix", "leaf_u64", "make_value", "pack_leaf", "random_value",
            "agg_value", "random_args", "expected_hash", "expected_arg_hashes", "expected_return", "expected_return_leaves", "same_scalar",
            "sysv_class", "aapcs64_class", "FORMATS", "MASK64"]

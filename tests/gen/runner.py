@@ -5,10 +5,13 @@ hash.  ``check_chunk`` runs one chunk in a fresh Python process (``python -m gen
 that crashes the process is reported as a mismatch with the signature it was calling, and the rest
 of the chunk still runs; ``run_chunk`` does the work in-process (the worker calls it).
 
-A *tier policy* says which refusals are allowed: plan must accept everything, libffi may refuse
-only signatures with a union or a packed struct, any other tier (the JIT) may refuse whatever it
-finds ineligible but must accept what :func:`jit_eligible` describes.  A refusal is a
-``fastffi.SignatureError``; anything else raised at creation is a failure.
+A *tier policy* (:func:`refusal_allowed`) says which refusals are allowed: plan must accept
+everything, libffi may refuse only signatures with a union or a packed struct or that hit libffi
+bug #848, the JIT may refuse only what :func:`jit_eligible` excludes, and any other tier anything.
+A refusal is a ``fastffi.SignatureError``; anything else raised at creation is a failure.
+
+Mismatches matching a known cause (:data:`KNOWN_CAUSES`, recognised from the compiler's layout by
+oracle.py) are labelled so, and reports list unexplained ones first; they still fail.
 """
 from __future__ import annotations
 
@@ -196,14 +199,17 @@ class Mismatch:
     seed: int
     index: int
     tier: str
-    kind: str  # layout, refused, create, exception, hash, return, arg-modified, crash, disagree
+    kind: str  # layout, refused, create, exception, hash, return, arg-modified, crash
     detail: str
     c_text: str = ""
     args: str = ""
+    known: str = ""  # the known cause this signature matches (triage), or ""
 
     def format(self) -> str:
         lines = [f"--- signature {self.index} (FASTFFI_DIFF_SEED={self.seed}) tier={self.tier}: {self.kind}",
                  self.detail]
+        if self.known:
+            lines.append(f"  (matches known cause: {KNOWN_CAUSES[self.known]})")
         if self.args:
             lines.append("arguments: " + self.args)
         if self.c_text:
@@ -223,6 +229,27 @@ def describe_args(sig: Signature, values, limit: int = 24) -> str:
         else:
             parts.append(f"{i}: {t} {v!r}")
     return "\n  " + "\n  ".join(parts) if parts else "(none)"
+
+
+KNOWN_CAUSES = {
+    "libffi-848": "libffi bug #848: x86-64 ffi_call copies a whole >8-byte struct into the r9 slot, running into "
+                  "xmm0's; fixed upstream in 2024, present in libffi 3.4.4",
+    "gcc-array-misalign": "an aggregate of <= 16 bytes whose only misaligned leaves are in array elements after "
+                          "the first: GCC classifies arrays by element 0 and passes it in registers (SysV), "
+                          "fastffi's layout calls it misaligned and the plan tier passes it in memory",
+}
+
+
+def known_cause(tier: str, sig: Signature, layouts: dict) -> str:
+    """Which known cause (KNOWN_CAUSES) a mismatch of ``sig`` on ``tier`` matches, if any."""
+    import fastffi
+
+    if tier == "libffi" and oracle.libffi_848_pattern(sig, layouts):
+        return "libffi-848"
+    if tier == "plan" and getattr(fastffi._core, "PLAN_ABI", None) == "sysv-x86_64" \
+            and oracle.sysv_gcc_array_pattern(sig, layouts):
+        return "gcc-array-misalign"
+    return ""
 
 
 # --- running one signature --------------------------------------------------------------------------
@@ -289,7 +316,8 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
 
     def mismatch(tier, kind, detail, values=None):
         out.append(Mismatch(sig.seed, sig.index, tier, kind, detail + options, c_text,
-                            describe_args(sig, values) if values is not None else ""))
+                            describe_args(sig, values) if values is not None else "",
+                            known_cause(tier, sig, layouts)))
 
     tally(sig, layouts, stats)
 
@@ -364,13 +392,9 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
                 want_args = oracle.expected_arg_hashes(sig, values)
                 wrong = [f"{j + 1} ({sig.args[j] if isinstance(sig.args[j], str) else sig.args[j].tag})"
                          for j in range(len(sig.args)) if arg_cells[j] != want_args[j]]
-                note = ""
-                if tier == "libffi" and oracle.libffi_848_pattern(sig, layouts):
-                    note = ("\n  (matches libffi bug #848: x86-64 ffi_call copies a whole >8-byte struct into the "
-                            "r9 slot, running into xmm0's; fixed upstream in 2024, present in libffi 3.4.4)")
                 mismatch(tier, "hash", f"call {k}: the C side saw different arguments: checksum "
                                        f"{got_hash:#018x}, expected {want_hash:#018x}; arguments that arrived "
-                                       f"wrong: {', '.join(wrong) or 'none (the call never happened?)'}{note}", values)
+                                       f"wrong: {', '.join(wrong) or 'none (the call never happened?)'}", values)
                 bad = True
             for i, (t, v, a) in enumerate(zip(sig.args, values, args), 1):
                 if isinstance(t, Agg) and bytes(a) != v.data:
@@ -472,4 +496,4 @@ def check_chunk(chunk: Chunk, tiers, calls: int = CALLS_PER_SIGNATURE, timeout: 
 
 __all__ = ["Build", "Chunk", "Mismatch", "Stats", "build_chunk", "check_chunk", "run_chunk", "run_signature",
            "chunk_bounds", "default_tiers", "tiers_from_env", "refusal_allowed", "jit_eligible", "env_int",
-           "CHUNK_SIZE", "DEFAULT_SEED", "DEFAULT_COUNT"]
+           "CHUNK_SIZE", "DEFAULT_SEED", "DEFAULT_COUNT", "KNOWN_CAUSES", "known_cause"]
