@@ -42,3 +42,12 @@ def lib(fixture_lib_path):
     """The fixture library, opened for one test and closed after it."""
     with fastffi.dlopen(fixture_lib_path) as handle:
         yield handle
+
+
+def struct_tier(tier):
+    """The tier to request for a signature with structs by value: the tier under
+    test, or -- for the JIT, which takes scalars only (tests/test_jit.py checks
+    that refusal) -- the fastest tier below it that is available."""
+    if tier != "jit":
+        return tier
+    return next(t for t in fastffi.available_tiers() if t != "jit")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fastffi
-from conftest import compile_shared
+from conftest import compile_shared, struct_tier
 
 DATA = pathlib.Path(__file__).parent / "data"
 
@@ -71,7 +71,7 @@ def test_wrong_argument_count(mini, tier):
     raises(TypeError, "mini_noop() takes 0 arguments (1 given)", noop, None)
     named = fastffi.function(mini.symbol("mini_add_i32"), "i32", ["i32", "i32"], name="add", tier=tier)
     raises(TypeError, "add() takes 2 arguments (1 given)", named, 1)
-    point = mini.function("mini_point_dot", "f64", [ErrPoint, ErrPoint], tier=tier)
+    point = mini.function("mini_point_dot", "f64", [ErrPoint, ErrPoint], tier=struct_tier(tier))
     raises(TypeError, "mini_point_dot() takes 2 arguments (1 given)", point, ErrPoint())
 
 
@@ -99,7 +99,7 @@ def test_wrong_python_type(mini, tier, t, value, got):
 def test_wrong_python_type_position_and_struct(mini, tier):
     add = mini.function("mini_add_i32", "i32", ["i32", "i32"], tier=tier)
     raises(TypeError, "mini_add_i32() argument 2: expected i32, got float", add, 1, 2.0)
-    dot = mini.function("mini_point_dot", "f64", [ErrPoint, ErrPoint], tier=tier)
+    dot = mini.function("mini_point_dot", "f64", [ErrPoint, ErrPoint], tier=struct_tier(tier))
     p = ErrPoint(x=1.0, y=2.0)
     assert dot(p, p) == 5.0
     raises(TypeError, "mini_point_dot() argument 2: expected ErrPoint, got ErrOther", dot, p, ErrOther())

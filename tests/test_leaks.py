@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastffi
-from conftest import compile_shared
+from conftest import compile_shared, struct_tier
 
 DATA = pathlib.Path(__file__).parent / "data"
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -33,8 +33,8 @@ def fns(mini_path, tier):
             "addf": lib.function("double mini_add_f64(double, double)", tier=tier),
             "ids": lib.function("const char *mini_id_string(const char *)", tier=tier),
             "sum": lib.function("mini_sum_u8", "i64", ["pointer", "u64"], tier=tier),
-            "make": lib.function("mini_point_make", LeakPoint, ["f64", "f64"], tier=tier),
-            "dot": lib.function("mini_point_dot", "f64", [LeakPoint, LeakPoint], tier=tier),
+            "make": lib.function("mini_point_make", LeakPoint, ["f64", "f64"], tier=struct_tier(tier)),
+            "dot": lib.function("mini_point_dot", "f64", [LeakPoint, LeakPoint], tier=struct_tier(tier)),
             "scale": lib.function("mini_point_scale", "void", ["pointer", "f64"], tier=tier),
             "u64": lib.function("mini_id_u64", "u64", ["u64"], tier=tier),
             "i64": lib.function("mini_id_i64", "i64", ["i64"], tier=tier),

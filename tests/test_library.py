@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 import fastffi
-from conftest import compile_shared
+from conftest import compile_shared, struct_tier
 
 DATA = pathlib.Path(__file__).parent / "data"
 LIBC = "libc.so.6"
@@ -307,7 +307,7 @@ def test_functions_of_a_closed_library_raise(mini_path, tier):
     add = lib.function("mini_add_i32", "i32", ["i32", "i32"], tier=tier)
     noop = lib.function("void mini_noop(void)", tier=tier)
     point = fastffi.struct("MiniPointL", [("x", "f64"), ("y", "f64")])
-    make = lib.function("mini_point_make", point, ["f64", "f64"], tier=tier)
+    make = lib.function("mini_point_make", point, ["f64", "f64"], tier=struct_tier(tier))
     addf = lib["mini_add_f64"]
     assert add(1, 2) == 3 and addf(1.0, 2.0) == 3.0 and noop() is None
     assert make(1.0, 2.0).y == 2.0
@@ -395,10 +395,10 @@ def test_function_attributes(mini_path, tier):
         assert noop.restype == "void" and noop.argtypes == ()
         assert noop() is None
         point = fastffi.struct("MiniPointA", [("x", "f64"), ("y", "f64")])
-        dot = lib.function("mini_point_dot", "f64", [point, point], tier=tier)
+        dot = lib.function("mini_point_dot", "f64", [point, point], tier=struct_tier(tier))
         assert dot.argtypes == (point, point)
         assert dot(point(x=1.0, y=2.0), point(x=3.0, y=4.0)) == 11.0
-        make = lib.function("mini_point_make", point, ["double", "double"], tier=tier)
+        make = lib.function("mini_point_make", point, ["double", "double"], tier=struct_tier(tier))
         assert make.restype is point
         p = make(1.5, -2.5)
         assert type(p) is point and (p.x, p.y) == (1.5, -2.5)

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 import fastffi
-from conftest import compile_shared
+from conftest import compile_shared, struct_tier
 
 DATA = pathlib.Path(__file__).parent / "data"
 
@@ -70,8 +70,8 @@ def test_concurrent_calls_give_correct_results(mini_path, tier):
         addf = lib.function("double mini_add_f64(double, double)", tier=tier)
         ident_s = lib.function("const char *mini_id_string(const char *)", tier=tier)
         sum_u8 = lib.function("mini_sum_u8", "i64", ["pointer", "u64"], tier=tier)
-        make = lib.function("mini_point_make", point, ["f64", "f64"], tier=tier)
-        dot = lib.function("mini_point_dot", "f64", [point, point], tier=tier)
+        make = lib.function("mini_point_make", point, ["f64", "f64"], tier=struct_tier(tier))
+        dot = lib.function("mini_point_dot", "f64", [point, point], tier=struct_tier(tier))
         wrong = []
 
         def work(tid):

@@ -93,5 +93,5 @@ def prepare(sig: Signature) -> dict:
     return {"ffi_structs": ffi}
 
 
-def describe(sig: Signature) -> list[str]:
+def describe(sig: Signature, fn=None) -> list[str]:
     return ["libffi: ffi_cif prepared once; each call runs ffi_call"]

@@ -6,6 +6,7 @@ resulting :class:`~fastffi.abi.Plan` into the packed records of
 ``_core/plan.h``."""
 from __future__ import annotations
 
+import functools
 import struct
 
 from . import _core
@@ -33,8 +34,10 @@ def platform_refusal() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def build_plan(sig: Signature) -> Plan | str:
-    """The plan for ``sig`` on this platform, or why there is none."""
+    """The plan for ``sig`` on this platform, or why there is none (cached:
+    refusal, prepare and describe all ask).  Plans are never mutated."""
     refused = platform_refusal()
     if refused:
         return refused
@@ -59,7 +62,7 @@ def prepare(sig: Signature) -> dict:
     return {"plan": encode(plan)}
 
 
-def describe(sig: Signature) -> list[str]:
+def describe(sig: Signature, fn=None) -> list[str]:
     plan = build_plan(sig)
     return [f"plan ({plan.abi}), {len(plan.moves)} moves, frame {plan.frame_size} bytes:"] + \
            ["  " + line for line in plan.describe()]

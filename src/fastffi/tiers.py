@@ -11,27 +11,27 @@ from __future__ import annotations
 
 import os
 
-from . import _core, tier_libffi, tier_plan
+from . import _core, tier_jit, tier_libffi, tier_plan
 from .errors import FFIError, SignatureError
 from .signature import Signature, type_name
 from .types import Scalar
 
 #: Every tier fastest first; a tier module has NAME, refusal(sig), prepare(sig), describe(sig).
 TIERS = ("jit", "plan", "libffi")
-_MODULES = {"plan": tier_plan, "libffi": tier_libffi}
+_MODULES = {"jit": tier_jit, "plan": tier_plan, "libffi": tier_libffi}
 
 
 def _platform_refusal(tier: str) -> str | None:
-    if tier == "jit":
-        return "the JIT tier is not built yet"
-    if tier == "plan":
-        return tier_plan.platform_refusal()
-    return None
+    if tier == "libffi":
+        return None
+    return _MODULES[tier].platform_refusal()
 
 
 def available_tiers() -> tuple[str, ...]:
-    """The tiers this process can use, fastest first."""
-    return tuple(t for t in TIERS if _platform_refusal(t) is None)
+    """The tiers this process can use, fastest first.  Tiers above the
+    FASTFFI_TIER ceiling are not probed (the JIT's probe never runs)."""
+    cap = TIERS.index(ceiling())
+    return tuple(t for t in TIERS[cap:] if _platform_refusal(t) is None)
 
 
 def ceiling() -> str:
@@ -53,35 +53,19 @@ def _candidates(requested: str) -> list[str]:
     return [TIERS[max(TIERS.index(requested), cap)]]
 
 
-def choose(sig: Signature, requested: str = "auto") -> tuple[str, dict[str, str]]:
-    """(tier, {refused tier: reason}) for a signature."""
-    candidates = _candidates(requested)
-    refused: dict[str, str] = {}
-    cap = TIERS.index(ceiling())
-    for t in TIERS[:cap]:
-        refused[t] = "above the FASTFFI_TIER ceiling"
-    signature_refusal = False
-    for t in candidates:
-        reason = _platform_refusal(t)
-        if reason is None:
-            reason = _MODULES[t].refusal(sig)
-            signature_refusal = reason is not None
-        if reason is None:
-            return t, refused
-        refused[t] = reason
-    if requested == "auto":
-        raise FFIError(f"{sig.name}: no tier accepts this signature: "
-                       + "; ".join(f"{t}: {r}" for t, r in refused.items()))
-    t = candidates[0]
-    # A tier that cannot take this signature is a SignatureError (an FFIError);
-    # a tier this platform lacks is a plain FFIError.
-    error = SignatureError if signature_refusal else FFIError
-    raise error(f"{sig.name}: tier {t!r} refused: {refused[t]}")
+def _refusal(tier: str, sig: Signature) -> tuple[str | None, bool]:
+    """(reason, is_about_the_signature) for one tier."""
+    reason = _platform_refusal(tier)
+    if reason is not None:
+        return reason, False
+    reason = _MODULES[tier].refusal(sig)
+    return reason, reason is not None
 
 
 def create(address: int, sig: Signature, *, handle=None, release_gil: bool = False, use_errno: bool = False,
            tier: str = "auto"):
-    """Create the Function object for ``sig`` at ``address``."""
+    """Create the Function object for ``sig`` at ``address`` on the fastest
+    tier that takes it (or exactly ``tier``)."""
     if not isinstance(address, int) or isinstance(address, bool):
         raise TypeError(f"function address must be an int, got {type(address).__name__}")
     if address == 0:
@@ -90,8 +74,32 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
         raise OverflowError(f"function address {address} does not fit pointer")
     if len(sig.argtypes) > _core.MAX_ARGS:
         raise FFIError(f"{sig.name}: {len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)")
-    chosen, refused = choose(sig, tier)
+    candidates = _candidates(tier)
+    cap = TIERS.index(ceiling())
+    refused = {t: "above the FASTFFI_TIER ceiling" for t in TIERS[:cap]}
     flags = (_core.RELEASE_GIL if release_gil else 0) | (_core.USE_ERRNO if use_errno else 0)
+    about_signature = False
+    for t in candidates:
+        reason, about_signature = _refusal(t, sig)
+        if reason is None:
+            try:
+                extra = _MODULES[t].prepare(sig, bool(flags)) if t == "jit" else _MODULES[t].prepare(sig)
+            except tier_jit.InstallRefused as e:
+                reason, about_signature = str(e), False
+            else:
+                return _make(address, sig, handle, flags, t, refused, extra)
+        refused[t] = reason
+    if tier == "auto":
+        raise FFIError(f"{sig.name}: no tier accepts this signature: "
+                       + "; ".join(f"{t}: {r}" for t, r in refused.items()))
+    t = candidates[0]
+    # A tier that cannot take this signature is a SignatureError (an FFIError);
+    # a tier this platform lacks is a plain FFIError.
+    error = SignatureError if about_signature else FFIError
+    raise error(f"{sig.name}: tier {t!r} refused: {refused[t]}")
+
+
+def _make(address, sig, handle, flags, tier, refused, extra):
     ret = sig.restype
     return _core.make_function(
         address=address,
@@ -105,9 +113,9 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
         argtypes=tuple(public_type(t) for t in sig.argtypes),
         lib=handle,
         flags=flags,
-        tier=chosen,
-        explanation=_Explainer(sig, chosen, refused, release_gil, use_errno),
-        **_MODULES[chosen].prepare(sig),
+        tier=tier,
+        explanation=_Explainer(sig, tier, refused, flags),
+        **extra,
     )
 
 
@@ -121,9 +129,10 @@ class _Explainer:
 
     __slots__ = ("sig", "tier", "refused", "options")
 
-    def __init__(self, sig, tier, refused, release_gil, use_errno):
+    def __init__(self, sig, tier, refused, flags):
         self.sig, self.tier, self.refused = sig, tier, refused
-        self.options = [name for name, on in (("release_gil", release_gil), ("use_errno", use_errno)) if on]
+        self.options = [name for name, bit in (("release_gil", _core.RELEASE_GIL), ("use_errno", _core.USE_ERRNO))
+                        if flags & bit]
 
     def __call__(self, fn) -> str:
         lines = [str(self.sig), f"tier: {self.tier}"]
@@ -131,8 +140,8 @@ class _Explainer:
             lines.append(f"  {t} refused: {reason}")
         if self.options:
             lines.append("options: " + ", ".join(self.options))
-        lines.extend("  " + line for line in _MODULES[self.tier].describe(self.sig))
+        lines.extend("  " + line for line in _MODULES[self.tier].describe(self.sig, fn))
         return "\n".join(lines)
 
 
-__all__ = ["TIERS", "available_tiers", "ceiling", "choose", "create", "public_type", "type_name"]
+__all__ = ["TIERS", "available_tiers", "ceiling", "create", "public_type", "type_name"]

@@ -116,6 +116,12 @@ int libffi_prepare(FunctionObject *f, PyObject *ffi_structs);
 ffi_type *ffi_struct_type_get(PyObject *obj);
 extern PyTypeObject FFIStructType_Type;
 
+/* ---- JIT tier (execmem.c, call_jit.c) ---- */
+extern PyTypeObject CodeRegion_Type;
+void *code_region_address(PyObject *region, size_t offset);
+int jit_add_runtime(PyObject *module);
+extern PyMethodDef execmem_methods[];
+
 /* ---- module-level functions from memory.c ---- */
 extern PyMethodDef memory_methods[];
 

@@ -38,17 +38,18 @@ static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwarg
     (void)module;
     static char *keywords[] = {
         "address", "name", "retkind", "argkinds", "retstruct", "retsize", "argstructs",
-        "restype", "argtypes", "lib", "flags", "tier", "explanation", "ffi_structs", "plan", NULL,
+        "restype", "argtypes", "lib", "flags", "tier", "explanation", "ffi_structs", "plan", "code", "entry",
+        NULL,
     };
     PyObject *address, *name, *retstruct, *argstructs, *restype, *argtypes, *lib, *tier, *explanation;
-    PyObject *ffi_structs = Py_None, *plan = Py_None;
+    PyObject *ffi_structs = Py_None, *plan = Py_None, *code = Py_None;
     int retkind, flags;
     Py_buffer argkinds;
-    Py_ssize_t retsize;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OUiy*OnO!OO!OiUO|OO", keywords,
+    Py_ssize_t retsize, entry = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OUiy*OnO!OO!OiUO|OOOn", keywords,
                                      &address, &name, &retkind, &argkinds, &retstruct, &retsize,
                                      &PyTuple_Type, &argstructs, &restype, &PyTuple_Type, &argtypes,
-                                     &lib, &flags, &tier, &explanation, &ffi_structs, &plan))
+                                     &lib, &flags, &tier, &explanation, &ffi_structs, &plan, &code, &entry))
         return NULL;
 
     Py_ssize_t nargs = argkinds.len;
@@ -108,7 +109,8 @@ static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwarg
     f->argtypes = Py_NewRef(argtypes);
     f->tier = Py_NewRef(tier);
     f->explanation = Py_NewRef(explanation);
-    f->keepalive = Py_NewRef(ffi_structs);
+    /* What the tier's data points into: libffi struct types, or the code. */
+    f->keepalive = Py_NewRef(code != Py_None ? code : ffi_structs);
 
     int status;
     if (PyUnicode_CompareWithASCIIString(tier, "libffi") == 0) {
@@ -118,6 +120,14 @@ static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwarg
     else if (PyUnicode_CompareWithASCIIString(tier, "plan") == 0) {
         function_set_entry(f, call_plan);
         status = plan_prepare(f, plan);
+    }
+    else if (PyUnicode_CompareWithASCIIString(tier, "jit") == 0) {
+        /* The plan is prepared too: a JIT function keeps a complete
+         * description of its call, and the code reads only f's fields. */
+        void *code_entry = code_region_address(code, (size_t)entry);
+        status = code_entry == NULL ? -1 : plan_prepare(f, plan);
+        if (status == 0)
+            function_set_entry(f, (vectorcallfunc)code_entry);
     }
     else {
         PyErr_Format(PyExc_ValueError, "the C core has no tier %R", tier);
@@ -182,6 +192,10 @@ static PyObject *get_restype(FunctionObject *f, void *c) { return Py_NewRef(f->r
 static PyObject *get_argtypes(FunctionObject *f, void *c) { return Py_NewRef(f->argtypes); }
 static PyObject *get_tier(FunctionObject *f, void *c) { return Py_NewRef(f->tier); }
 static PyObject *get_handle(FunctionObject *f, void *c) { return Py_NewRef(f->lib ? (PyObject *)f->lib : Py_None); }
+static PyObject *get_code(FunctionObject *f, void *c)
+{
+    return Py_NewRef(f->keepalive && Py_TYPE(f->keepalive) == &CodeRegion_Type ? f->keepalive : Py_None);
+}
 
 static PyMethodDef function_methods[] = {
     {"explain", (PyCFunction)function_explain, METH_NOARGS,
@@ -195,6 +209,7 @@ static PyGetSetDef function_getset[] = {
     {"argtypes", (getter)get_argtypes, NULL, "tuple of canonical argument types", NULL},
     {"tier", (getter)get_tier, NULL, "the tier that runs this function", NULL},
     {"_handle_", (getter)get_handle, NULL, "the library handle, or None", NULL},
+    {"_code_", (getter)get_code, NULL, "the JIT tier's code region, or None", NULL},
     {NULL},
 };
 

@@ -52,7 +52,7 @@ PyMODINIT_FUNC PyInit__core(void)
 {
     if (errors_init() < 0)
         return NULL;
-    PyTypeObject *types[] = {&CData_Type, &Library_Type, &Function_Type, &FFIStructType_Type};
+    PyTypeObject *types[] = {&CData_Type, &Library_Type, &Function_Type, &FFIStructType_Type, &CodeRegion_Type};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (PyType_Ready(types[i]) < 0)
             return NULL;
@@ -61,12 +61,13 @@ PyMODINIT_FUNC PyInit__core(void)
     if (m == NULL)
         return NULL;
     if (add_methods(m, memory_methods) < 0 || add_methods(m, cdata_methods) < 0
-        || add_methods(m, function_module_methods) < 0)
+        || add_methods(m, function_module_methods) < 0 || add_methods(m, execmem_methods) < 0)
         goto fail;
     if (PyModule_AddObjectRef(m, "CData", (PyObject *)&CData_Type) < 0
         || PyModule_AddObjectRef(m, "LibraryHandle", (PyObject *)&Library_Type) < 0
         || PyModule_AddObjectRef(m, "Function", (PyObject *)&Function_Type) < 0
-        || PyModule_AddObjectRef(m, "FFIStructType", (PyObject *)&FFIStructType_Type) < 0)
+        || PyModule_AddObjectRef(m, "FFIStructType", (PyObject *)&FFIStructType_Type) < 0
+        || PyModule_AddObjectRef(m, "CodeRegion", (PyObject *)&CodeRegion_Type) < 0)
         goto fail;
     PyObject *kinds = kinds_table();
     if (kinds == NULL || PyModule_AddObject(m, "KINDS", kinds) < 0) {
@@ -85,7 +86,7 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "POINTER_SIZE", (long)sizeof(void *)) < 0
         || PyModule_AddIntConstant(m, "LONG_DOUBLE_SIZE", (long)sizeof(long double)) < 0
         || PyModule_AddStringConstant(m, "LIBFFI_VERSION", FASTFFI_LIBFFI_VERSION) < 0
-        || plan_add_constants(m) < 0)
+        || plan_add_constants(m) < 0 || jit_add_runtime(m) < 0)
         goto fail;
     return m;
 fail:

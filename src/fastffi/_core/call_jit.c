@@ -1,0 +1,144 @@
+/* The JIT tier's run-time support: what generated code calls when it leaves
+ * its inline fast paths, and the facts the emitters (fastffi/jit/) need --
+ * addresses of those helpers and of CPython objects, and object layouts.
+ *
+ * Generated code is a Function's whole vectorcall entry.  It reads the
+ * target address and the closed flag from the Function it is called with, so
+ * one piece of code serves every function of the same shape and is never
+ * patched after it is sealed.  Everything it cannot do inline it hands to the
+ * helpers below, which use the same converters and messages as every other
+ * tier (convert.h, call_common.h). */
+#include "call_common.h"
+#include "convert.h"
+
+#include <stddef.h>
+
+/* The precondition that failed (keywords, arity, closed library). */
+static PyObject *fastffi_jit_reject(PyObject *self, size_t nargsf, PyObject *kwnames)
+{
+    if (call_check((FunctionObject *)self, nargsf, kwnames) == 0)
+        PyErr_SetString(PyExc_SystemError, "fastffi: JIT precondition failed without a reason");
+    return NULL;
+}
+
+/* Argument i the slow way: every kind, every Python type, exact errors. */
+static int fastffi_jit_convert(PyObject *self, Py_ssize_t i, PyObject *o, Slot *out, BufferList *bufs)
+{
+    FunctionObject *f = (FunctionObject *)self;
+    return convert_scalar(f->argkinds[i], o, out, bufs, (ErrCtx){f->name, (int)i + 1});
+}
+
+static void fastffi_jit_release(BufferList *bufs)
+{
+    buffers_release(bufs);
+}
+
+/* Box a return value the inline code does not box itself (strings). */
+static PyObject *fastffi_jit_box(PyObject *self, uint64_t raw)
+{
+    Slot s;
+    s.u = raw;
+    return box_scalar(((FunctionObject *)self)->retkind, &s);
+}
+
+static PyObject *fastffi_jit_none(void)
+{
+    Py_RETURN_NONE;
+}
+
+/* Around the call when release_gil or use_errno is set: the same steps as
+ * every tier, errno saved first thing after the call. */
+static PyThreadState *fastffi_jit_enter(PyObject *self)
+{
+    return call_prologue((FunctionObject *)self);
+}
+
+static void fastffi_jit_leave(PyObject *self, PyThreadState *ts)
+{
+    call_epilogue((FunctionObject *)self, ts);
+}
+
+/* Which object layout the inline fast paths may assume.  They were written
+ * for CPython 3.10/3.11 release builds: ints with a signed digit count in
+ * ob_size and 30-bit digits, no debug or free-threaded object header. */
+static const char *object_layout(void)
+{
+#if defined(Py_DEBUG) || defined(Py_TRACE_REFS) || defined(Py_GIL_DISABLED) || defined(Py_LIMITED_API)
+    return "cpython-special-build";
+#elif PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
+    return PY_VERSION_HEX < 0x030B0000 ? "cpython-3.10-release" : "cpython-3.11-release";
+#else
+    return "cpython-other";
+#endif
+}
+
+#define ADDR(name, value) \
+    if (add_int(d, name, PyLong_FromVoidPtr((void *)(value))) < 0) goto fail;
+#define OFFSET(name, value) \
+    if (add_int(d, name, PyLong_FromSsize_t((Py_ssize_t)(value))) < 0) goto fail;
+
+static int add_int(PyObject *d, const char *name, PyObject *v)
+{
+    if (v == NULL)
+        return -1;
+    int r = PyDict_SetItemString(d, name, v);
+    Py_DECREF(v);
+    return r;
+}
+
+int jit_add_runtime(PyObject *m)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return -1;
+    /* helpers */
+    ADDR("reject", fastffi_jit_reject);
+    ADDR("convert", fastffi_jit_convert);
+    ADDR("release", fastffi_jit_release);
+    ADDR("box", fastffi_jit_box);
+    ADDR("none", fastffi_jit_none);
+    ADDR("enter", fastffi_jit_enter);
+    ADDR("leave", fastffi_jit_leave);
+    ADDR("PyLong_FromLong", PyLong_FromLong);
+    ADDR("PyLong_FromLongLong", PyLong_FromLongLong);
+    ADDR("PyLong_FromUnsignedLongLong", PyLong_FromUnsignedLongLong);
+    ADDR("PyFloat_FromDouble", PyFloat_FromDouble);
+    ADDR("PyBool_FromLong", PyBool_FromLong);
+    /* objects */
+    ADDR("PyLong_Type", &PyLong_Type);
+    ADDR("PyFloat_Type", &PyFloat_Type);
+    ADDR("PyBytes_Type", &PyBytes_Type);
+    ADDR("Py_None", Py_None);
+    ADDR("Py_True", Py_True);
+    ADDR("Py_False", Py_False);
+    /* layouts */
+    OFFSET("ob_type", offsetof(PyObject, ob_type));
+    OFFSET("ob_size", offsetof(PyVarObject, ob_size));
+#if PY_VERSION_HEX < 0x030C0000
+    OFFSET("long_digit0", offsetof(PyLongObject, ob_digit));
+#endif
+    OFFSET("float_value", offsetof(PyFloatObject, ob_fval));
+    OFFSET("bytes_data", offsetof(PyBytesObject, ob_sval));
+    OFFSET("fn_target", offsetof(FunctionObject, target));
+    OFFSET("fn_closed", offsetof(FunctionObject, closed));
+    OFFSET("fn_flags", offsetof(FunctionObject, flags));
+    OFFSET("sizeof_Py_buffer", sizeof(Py_buffer));
+    OFFSET("bufs_views", offsetof(BufferList, views));
+    OFFSET("bufs_count", offsetof(BufferList, count));
+    OFFSET("sizeof_BufferList", sizeof(BufferList));
+    OFFSET("vectorcall_nargs_mask_bit", 8 * sizeof(size_t) - 1);
+    PyObject *layout = PyUnicode_FromString(object_layout());
+    if (layout == NULL || PyDict_SetItemString(d, "object_layout", layout) < 0) {
+        Py_XDECREF(layout);
+        goto fail;
+    }
+    Py_DECREF(layout);
+    if (PyModule_AddObject(m, "JIT_RUNTIME", d) < 0)
+        goto fail;
+    return 0;
+fail:
+    Py_DECREF(d);
+    return -1;
+}
+#undef ADDR
+#undef OFFSET

@@ -1,0 +1,208 @@
+/* W^X executable memory for the JIT tier.
+ *
+ * A page is never writable and executable at once: code is written while its
+ * pages are read-write, the instruction cache is flushed, then the pages are
+ * sealed read-execute -- and a sealed page is never written again (another
+ * thread may be running in it).  On any refusal the mapping is freed and the
+ * caller falls back to the plan tier.
+ *
+ * jit_supported() probes once per process, thread-safely (pthread_once: no
+ * caller sees a provisional answer): map a page, write one return
+ * instruction, flush, mprotect it read-execute.  The page is never executed,
+ * so a system that blocks executable memory answers "no" instead of killing
+ * the process.  (A policy that kills on mprotect(PROT_EXEC) itself can only be
+ * avoided by capping FASTFFI_TIER below jit, so the probe never runs.)
+ *
+ * Test hook: FASTFFI_TEST_DENY_EXEC=1 in the environment makes the probe and
+ * every installation fail as if mprotect had returned EPERM -- used where a
+ * real seccomp filter cannot be applied (qemu-user). */
+#include "core.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static int deny_exec_for_tests(void)
+{
+    const char *v = getenv("FASTFFI_TEST_DENY_EXEC");
+    return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+}
+
+static size_t page_size(void)
+{
+    long n = sysconf(_SC_PAGESIZE);
+    return n > 0 ? (size_t)n : 4096;
+}
+
+/* mprotect to read+execute, or fail with errno set. */
+static int seal(void *p, size_t len)
+{
+    if (deny_exec_for_tests()) {
+        errno = EPERM;
+        return -1;
+    }
+    return mprotect(p, len, PROT_READ | PROT_EXEC);
+}
+
+static const unsigned char return_instruction[] = {
+#if defined(__x86_64__)
+    0xC3,                      /* ret */
+#elif defined(__aarch64__)
+    0xC0, 0x03, 0x5F, 0xD6,    /* ret (0xD65F03C0, little-endian) */
+#else
+    0x00,
+#endif
+};
+
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probe_result;
+static int probe_errno;
+
+static void probe(void)
+{
+    size_t len = page_size();
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        probe_errno = errno;
+        return;
+    }
+    memcpy(p, return_instruction, sizeof return_instruction);
+    __builtin___clear_cache((char *)p, (char *)p + sizeof return_instruction);
+    if (seal(p, len) == 0)
+        probe_result = 1;
+    else
+        probe_errno = errno;
+    munmap(p, len);
+}
+
+static PyObject *jit_supported(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+#if defined(__x86_64__) || defined(__aarch64__)
+    pthread_once(&probe_once, probe);
+    return PyBool_FromLong(probe_result);
+#else
+    Py_RETURN_FALSE;
+#endif
+}
+
+static PyObject *jit_probe_errno(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    pthread_once(&probe_once, probe);
+    return PyLong_FromLong(probe_errno);
+}
+
+/* ---- CodeRegion: one sealed mapping of generated code ---- */
+
+typedef struct {
+    PyObject_HEAD
+    void *base;
+    size_t mapped;     /* bytes mapped (whole pages) */
+    size_t used;       /* bytes of code */
+    PyObject *weakreflist;
+} CodeRegionObject;
+
+/* CodeRegion(code: bytes): map, copy, flush, seal.  OSError when the system
+ * refuses (the caller falls back to the plan tier). */
+static PyObject *region_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
+{
+    Py_buffer code;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) {
+        PyErr_SetString(PyExc_TypeError, "CodeRegion takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*", &code))
+        return NULL;
+    size_t page = page_size();
+    size_t len = code.len ? ((size_t)code.len + page - 1) / page * page : page;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        PyBuffer_Release(&code);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    memcpy(p, code.buf, (size_t)code.len);
+    __builtin___clear_cache((char *)p, (char *)p + code.len);
+    size_t used = (size_t)code.len;
+    PyBuffer_Release(&code);
+    if (seal(p, len) != 0) {
+        int saved = errno;
+        munmap(p, len);
+        errno = saved;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    CodeRegionObject *self = (CodeRegionObject *)cls->tp_alloc(cls, 0);
+    if (self == NULL) {
+        munmap(p, len);
+        return NULL;
+    }
+    self->base = p;
+    self->mapped = len;
+    self->used = used;
+    return (PyObject *)self;
+}
+
+static void region_dealloc(CodeRegionObject *self)
+{
+    /* Only reached when no Function holds the region: nothing can be
+     * executing in it (a running call keeps its Function alive). */
+    if (self->weakreflist != NULL)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->base != NULL)
+        munmap(self->base, self->mapped);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *region_get_address(CodeRegionObject *self, void *c) { return PyLong_FromVoidPtr(self->base); }
+static PyObject *region_get_mapped(CodeRegionObject *self, void *c) { return PyLong_FromSize_t(self->mapped); }
+static PyObject *region_get_used(CodeRegionObject *self, void *c) { return PyLong_FromSize_t(self->used); }
+
+static PyGetSetDef region_getset[] = {
+    {"address", (getter)region_get_address, NULL, "address of the first byte of code", NULL},
+    {"mapped", (getter)region_get_mapped, NULL, "bytes mapped (whole pages)", NULL},
+    {"used", (getter)region_get_used, NULL, "bytes of code", NULL},
+    {NULL},
+};
+
+PyTypeObject CodeRegion_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fastffi._core.CodeRegion",
+    .tp_basicsize = sizeof(CodeRegionObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Generated code in pages sealed read+execute (never writable again).",
+    .tp_new = region_new,
+    .tp_dealloc = (destructor)region_dealloc,
+    .tp_getset = region_getset,
+    .tp_weaklistoffset = offsetof(CodeRegionObject, weakreflist),
+};
+
+void *code_region_address(PyObject *obj, size_t offset)
+{
+    if (Py_TYPE(obj) != &CodeRegion_Type) {
+        PyErr_SetString(PyExc_TypeError, "expected a CodeRegion");
+        return NULL;
+    }
+    CodeRegionObject *r = (CodeRegionObject *)obj;
+    if (offset >= r->used) {
+        PyErr_SetString(PyExc_ValueError, "entry offset outside the code");
+        return NULL;
+    }
+    return (char *)r->base + offset;
+}
+
+static PyObject *get_page_size(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    return PyLong_FromSize_t(page_size());
+}
+
+PyMethodDef execmem_methods[] = {
+    {"jit_supported", jit_supported, METH_NOARGS,
+     "Whether executable memory can be had W^X (probed once per process; never executes anything)."},
+    {"jit_probe_errno", jit_probe_errno, METH_NOARGS, "errno of a failed probe (0 when it succeeded)."},
+    {"page_size", get_page_size, METH_NOARGS, "sysconf(_SC_PAGESIZE)."},
+    {NULL},
+};

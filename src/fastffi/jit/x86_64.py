@@ -1,0 +1,429 @@
+"""x86-64 System V emitter for the JIT tier.
+
+The code is a vectorcall entry ``PyObject *(PyObject *fn, PyObject *const
+*args, size_t nargsf, PyObject *kwnames)`` doing the whole call:
+
+1. keywords, arity and closed library are checked (any failure goes to the
+   ``reject`` helper, which raises exactly what every tier raises);
+2. each argument is unboxed into its 8-byte slot in our frame -- inline for
+   exact ints that fit in one digit, exact floats, bytes, None, True/False --
+   otherwise by the ``convert`` helper, which handles every other case and
+   every error;
+3. the enter helper runs when release_gil/use_errno is set;
+4. the slots are loaded into the argument registers, the target is called;
+5. leave helper, buffer release, then the result is truncated to its declared
+   width and boxed by the CPython function for its kind.
+
+Registers kept across helper calls (callee-saved): rbx = the Function,
+r12 = args, r13 = the thread state from ``enter``.
+
+The inline int path reads CPython 3.10/3.11's int layout (signed digit count
+in ob_size, 30-bit digits); tier_jit only uses this emitter where
+``JIT_RUNTIME["object_layout"]`` says that is the layout."""
+from __future__ import annotations
+
+import struct
+
+from . import Labels, Shape
+
+NAME = "sysv-x86_64"
+#: (integer-class, float-class) argument registers: rdi..r9, xmm0..xmm7.
+LIMITS = (6, 8)
+
+RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI = range(8)
+R8, R9, R10, R11, R12, R13, R14, R15 = range(8, 16)
+GP_ARGS = (RDI, RSI, RDX, RCX, R8, R9)
+
+# Condition codes (the low nibble of Jcc).
+JE, JNE, JA, JS = 0x4, 0x5, 0x7, 0x8
+
+
+class X64:
+    """Small encoders, one per instruction form used (Intel SDM vol. 2)."""
+
+    def __init__(self):
+        self.code = bytearray()
+        self.labels = Labels(self.code)
+
+    def _b(self, *data: int) -> None:
+        self.code.extend(data)
+
+    @staticmethod
+    def _rex(w: int, r: int, b: int, force: bool = False) -> list[int]:
+        byte = 0x40 | (w << 3) | ((r >> 3) << 2) | (b >> 3)
+        return [byte] if byte != 0x40 or force else []
+
+    @staticmethod
+    def _mem(reg: int, base: int, disp: int) -> list[int]:
+        """ModRM (+SIB, +displacement) for [base + disp]."""
+        rm = base & 7
+        sib = [0x24] if rm == 4 else []            # rsp/r12 as base need a SIB byte
+        if disp == 0 and rm != 5:                   # rbp/r13 need an explicit displacement
+            return [(reg & 7) << 3 | rm] + sib
+        if -128 <= disp <= 127:
+            return [0x40 | (reg & 7) << 3 | rm] + sib + [disp & 0xFF]
+        return [0x80 | (reg & 7) << 3 | rm] + sib + list(struct.pack("<i", disp))
+
+    @staticmethod
+    def _rr(reg: int, rm: int) -> int:
+        return 0xC0 | (reg & 7) << 3 | (rm & 7)
+
+    # -- moves --
+    def mov_load(self, dst, base, disp):      # mov dst, [base+disp]
+        self._b(*self._rex(1, dst, base), 0x8B, *self._mem(dst, base, disp))
+
+    def mov_store(self, base, disp, src):     # mov [base+disp], src
+        self._b(*self._rex(1, src, base), 0x89, *self._mem(src, base, disp))
+
+    def mov_rr(self, dst, src):               # mov dst, src
+        self._b(*self._rex(1, src, dst), 0x89, self._rr(src, dst))
+
+    def mov_r32_load(self, dst, base, disp):  # mov dst32, [base+disp] (zero-extends)
+        self._b(*self._rex(0, dst, base), 0x8B, *self._mem(dst, base, disp))
+
+    def mov_imm64(self, dst, value):          # movabs dst, imm64
+        self._b(*self._rex(1, 0, dst), 0xB8 + (dst & 7), *struct.pack("<Q", value & (2**64 - 1)))
+
+    def mov_imm32(self, dst, value):          # mov dst32, imm32 (zero-extends)
+        self._b(*self._rex(0, 0, dst), 0xB8 + (dst & 7), *struct.pack("<I", value))
+
+    def mov_store_imm32(self, base, disp, value):   # mov dword [base+disp], imm32
+        self._b(*self._rex(0, 0, base), 0xC7, *self._mem(0, base, disp), *struct.pack("<i", value))
+
+    def lea(self, dst, base, disp):           # lea dst, [base+disp]
+        self._b(*self._rex(1, dst, base), 0x8D, *self._mem(dst, base, disp))
+
+    def movsxd(self, dst, src):               # movsxd dst, src32
+        self._b(*self._rex(1, dst, src), 0x63, self._rr(dst, src))
+
+    def movsx8(self, dst, src):               # movsx dst, src8 (src in rax..rbx)
+        self._b(*self._rex(1, dst, src), 0x0F, 0xBE, self._rr(dst, src))
+
+    def movsx16(self, dst, src):              # movsx dst, src16
+        self._b(*self._rex(1, dst, src), 0x0F, 0xBF, self._rr(dst, src))
+
+    def movzx8(self, dst, src):               # movzx dst32, src8 (src in rax..rbx)
+        self._b(*self._rex(0, dst, src), 0x0F, 0xB6, self._rr(dst, src))
+
+    def movzx16(self, dst, src):              # movzx dst32, src16
+        self._b(*self._rex(0, dst, src), 0x0F, 0xB7, self._rr(dst, src))
+
+    def mov_r32(self, dst, src):              # mov dst32, src32 (zero-extends)
+        self._b(*self._rex(0, src, dst), 0x89, self._rr(src, dst))
+
+    # -- arithmetic and compares --
+    def cmp_reg_mem(self, reg, base, disp):   # cmp reg, [base+disp]
+        self._b(*self._rex(1, reg, base), 0x3B, *self._mem(reg, base, disp))
+
+    def cmp_rr(self, a, b):                   # cmp a, b
+        self._b(*self._rex(1, b, a), 0x39, self._rr(b, a))
+
+    def cmp_imm(self, reg, value):            # cmp reg, imm8/imm32
+        if -128 <= value <= 127:
+            self._b(*self._rex(1, 0, reg), 0x83, self._rr(7, reg), value & 0xFF)
+        else:
+            self._b(*self._rex(1, 0, reg), 0x81, self._rr(7, reg), *struct.pack("<i", value))
+
+    def cmp_mem_imm8(self, base, disp, value):   # cmp qword [base+disp], imm8
+        self._b(*self._rex(1, 0, base), 0x83, *self._mem(7, base, disp), value & 0xFF)
+
+    def cmpb_mem_imm8(self, base, disp, value):  # cmp byte [base+disp], imm8
+        self._b(*self._rex(0, 0, base), 0x80, *self._mem(7, base, disp), value & 0xFF)
+
+    def cmpd_mem_imm8(self, base, disp, value):  # cmp dword [base+disp], imm8
+        self._b(*self._rex(0, 0, base), 0x83, *self._mem(7, base, disp), value & 0xFF)
+
+    def cmp_r32_imm32(self, reg, value):      # cmp reg32, imm32
+        self._b(*self._rex(0, 0, reg), 0x81, self._rr(7, reg), *struct.pack("<I", value))
+
+    def and_r32_imm32(self, reg, value):      # and reg32, imm32
+        self._b(*self._rex(0, 0, reg), 0x81, self._rr(4, reg), *struct.pack("<I", value))
+
+    def test_rr(self, a, b):                  # test a, b
+        self._b(*self._rex(1, b, a), 0x85, self._rr(b, a))
+
+    def test_r32(self, a, b):                 # test a32, b32
+        self._b(*self._rex(0, b, a), 0x85, self._rr(b, a))
+
+    def xor_r32(self, a, b):                  # xor a32, b32 (zeroes the 64-bit register)
+        self._b(*self._rex(0, b, a), 0x31, self._rr(b, a))
+
+    def sub_imm(self, reg, value):            # sub reg, imm32
+        self._b(*self._rex(1, 0, reg), 0x81, self._rr(5, reg), *struct.pack("<i", value))
+
+    def add_imm(self, reg, value):            # add reg, imm32
+        self._b(*self._rex(1, 0, reg), 0x81, self._rr(0, reg), *struct.pack("<i", value))
+
+    def imul_rr(self, dst, src):              # imul dst, src
+        self._b(*self._rex(1, dst, src), 0x0F, 0xAF, self._rr(dst, src))
+
+    def btr_imm(self, reg, bit):              # btr reg, imm8
+        self._b(*self._rex(1, 0, reg), 0x0F, 0xBA, self._rr(6, reg), bit)
+
+    # -- SSE --
+    def movq_xmm_load(self, xmm, base, disp):   # movq xmm, [base+disp]
+        self._b(0xF3, *self._rex(0, xmm, base), 0x0F, 0x7E, *self._mem(xmm, base, disp))
+
+    def movq_xmm_store(self, base, disp, xmm):  # movq [base+disp], xmm
+        self._b(0x66, *self._rex(0, xmm, base), 0x0F, 0xD6, *self._mem(xmm, base, disp))
+
+    def cvtsd2ss(self, dst, src):             # cvtsd2ss xmm, xmm
+        self._b(0xF2, *self._rex(0, dst, src), 0x0F, 0x5A, self._rr(dst, src))
+
+    def cvtss2sd(self, dst, src):             # cvtss2sd xmm, xmm
+        self._b(0xF3, *self._rex(0, dst, src), 0x0F, 0x5A, self._rr(dst, src))
+
+    def movd_r32_xmm(self, dst, xmm):         # movd dst32, xmm (zero-extends)
+        self._b(0x66, *self._rex(0, xmm, dst), 0x0F, 0x7E, self._rr(xmm, dst))
+
+    # -- control flow --
+    def push(self, reg):                      # push reg
+        self._b(*self._rex(0, 0, reg), 0x50 + (reg & 7))
+
+    def pop(self, reg):                       # pop reg
+        self._b(*self._rex(0, 0, reg), 0x58 + (reg & 7))
+
+    def call_reg(self, reg):                  # call reg
+        self._b(*self._rex(0, 0, reg), 0xFF, self._rr(2, reg))
+
+    def call_abs(self, address):              # movabs rax, address; call rax
+        self.mov_imm64(RAX, address)
+        self.call_reg(RAX)
+
+    def ret(self):                            # ret
+        self._b(0xC3)
+
+    def jcc(self, cc, label):                 # jcc rel32 (patched)
+        self._b(0x0F, 0x80 | cc, 0, 0, 0, 0)
+        self.labels.refer(len(self.code) - 4, label, len(self.code), _patch_rel32)
+
+    def jmp(self, label):                     # jmp rel32 (patched)
+        self._b(0xE9, 0, 0, 0, 0)
+        self.labels.refer(len(self.code) - 4, label, len(self.code), _patch_rel32)
+
+    def label(self, name):
+        self.labels.place(name)
+
+    def finish(self) -> bytes:
+        self.labels.resolve()
+        return bytes(self.code)
+
+
+def _patch_rel32(code: bytearray, offset: int, delta: int) -> None:
+    code[offset:offset + 4] = struct.pack("<i", delta)
+
+
+def _round16(n: int) -> int:
+    return (n + 15) & ~15
+
+
+def emit(shape: Shape, rt: dict) -> bytes:
+    """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``."""
+    a = X64()
+    n = len(shape.args)
+    # Frame (above the saved registers): argument slots, the saved return
+    # registers, the BufferList and its Py_buffer array.
+    slots = 0
+    ret_save = 8 * n
+    bufs = ret_save + 16
+    views = bufs + rt["sizeof_BufferList"]
+    frame = _round16(views + rt["sizeof_Py_buffer"] * shape.nbufargs)
+
+    # Three pushes after the return address leave %rsp 16-byte aligned
+    # (psABI 3.2.2); the frame is a multiple of 16.
+    a.push(RBX)
+    a.push(R12)
+    a.push(R13)
+    a.sub_imm(RSP, frame)
+    a.mov_rr(RBX, RDI)
+    a.mov_rr(R12, RSI)
+    # Keyword names: almost always NULL; an empty tuple is allowed too.
+    a.test_rr(RCX, RCX)
+    a.jcc(JNE, "kwnames")
+    a.label("kwnames_ok")
+    a.btr_imm(RDX, rt["vectorcall_nargs_mask_bit"])   # PyVectorcall_NARGS
+    a.cmp_imm(RDX, n)
+    a.jcc(JNE, "reject")
+    a.mov_load(RAX, RBX, rt["fn_closed"])
+    a.cmpb_mem_imm8(RAX, 0, 0)
+    a.jcc(JNE, "reject")
+    if shape.nbufargs:
+        a.lea(RAX, RSP, views)
+        a.mov_store(RSP, bufs + rt["bufs_views"], RAX)
+        a.mov_store_imm32(RSP, bufs + rt["bufs_count"], 0)
+
+    for i, arg in enumerate(shape.args):
+        a.mov_load(RDI, R12, 8 * i)
+        _unbox(a, arg, i, 8 * i, rt)
+        a.label(f"done{i}")
+
+    if shape.bracket:
+        a.mov_rr(RDI, RBX)
+        a.call_abs(rt["enter"])
+        a.mov_rr(R13, RAX)
+    for i, arg in enumerate(shape.args):
+        if arg.fp:
+            a.movq_xmm_load(arg.reg, RSP, 8 * i)
+        else:
+            a.mov_load(GP_ARGS[arg.reg], RSP, 8 * i)
+    a.mov_load(R11, RBX, rt["fn_target"])
+    a.call_reg(R11)
+
+    if shape.bracket or shape.nbufargs:
+        a.mov_store(RSP, ret_save, RAX)
+        a.movq_xmm_store(RSP, ret_save + 8, 0)
+        if shape.bracket:
+            # errno is saved first thing in `leave`, before any other code runs.
+            a.mov_rr(RDI, RBX)
+            a.mov_rr(RSI, R13)
+            a.call_abs(rt["leave"])
+        if shape.nbufargs:
+            a.cmpd_mem_imm8(RSP, bufs + rt["bufs_count"], 0)
+            a.jcc(JE, "released")
+            a.lea(RDI, RSP, bufs)
+            a.call_abs(rt["release"])
+            a.label("released")
+        a.mov_load(RAX, RSP, ret_save)
+        a.movq_xmm_load(0, RSP, ret_save + 8)
+    _box(a, shape.ret, rt)
+
+    a.label("epilogue")
+    a.add_imm(RSP, frame)
+    a.pop(R13)
+    a.pop(R12)
+    a.pop(RBX)
+    a.ret()
+
+    # ---- out of line: slow conversions and failures ----
+    for i, arg in enumerate(shape.args):
+        a.label(f"slow{i}")
+        a.mov_rr(RDI, RBX)
+        a.mov_imm32(RSI, i)
+        a.mov_load(RDX, R12, 8 * i)
+        a.lea(RCX, RSP, 8 * i)
+        if shape.nbufargs:
+            a.lea(R8, RSP, bufs)
+        else:
+            a.xor_r32(R8, R8)   # no pointer/string argument: never dereferenced
+        a.call_abs(rt["convert"])
+        a.test_r32(RAX, RAX)
+        a.jcc(JNE, "error")
+        a.jmp(f"done{i}")
+    a.label("kwnames")
+    a.cmp_mem_imm8(RCX, rt["ob_size"], 0)
+    a.jcc(JE, "kwnames_ok")
+    a.label("reject")
+    a.mov_rr(RDI, RBX)
+    a.mov_rr(RSI, RDX)
+    a.mov_rr(RDX, RCX)
+    a.call_abs(rt["reject"])
+    a.jmp("epilogue")
+    a.label("error")
+    if shape.nbufargs:
+        a.lea(RDI, RSP, bufs)
+        a.call_abs(rt["release"])
+    a.xor_r32(RAX, RAX)
+    a.jmp("epilogue")
+    return a.finish()
+
+
+def _unbox(a: X64, arg, i: int, slot: int, rt: dict) -> None:
+    """Inline fast path for argument ``i`` (object in rdi) into [rsp+slot]; jumps
+    to slow{i} for everything else."""
+    name = arg.type.name
+    slow = f"slow{i}"
+    if name in ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"):
+        a.mov_imm64(RAX, rt["PyLong_Type"])
+        a.cmp_reg_mem(RAX, RDI, rt["ob_type"])
+        a.jcc(JNE, slow)
+        # One-digit ints: ob_size in {-1, 0, 1}, value = ob_size * digit[0].
+        a.mov_load(RAX, RDI, rt["ob_size"])
+        a.lea(RCX, RAX, 1)
+        a.cmp_imm(RCX, 2)
+        a.jcc(JA, slow)
+        a.mov_r32_load(RCX, RDI, rt["long_digit0"])
+        a.imul_rr(RAX, RCX)
+        # In range iff extending the low bits of the kind gives the value back.
+        narrow = {"i8": a.movsx8, "i16": a.movsx16, "i32": a.movsxd,
+                  "u8": a.movzx8, "u16": a.movzx16, "u32": a.mov_r32}.get(name)
+        if narrow is not None:
+            narrow(RCX, RAX)
+            a.cmp_rr(RCX, RAX)
+            a.jcc(JNE, slow)
+        elif name == "u64":
+            a.test_rr(RAX, RAX)
+            a.jcc(JS, slow)
+        a.mov_store(RSP, slot, RAX)
+    elif name in ("f64", "f32"):
+        a.mov_imm64(RAX, rt["PyFloat_Type"])
+        a.cmp_reg_mem(RAX, RDI, rt["ob_type"])
+        a.jcc(JNE, slow)
+        if name == "f64":
+            a.mov_load(RAX, RDI, rt["float_value"])
+        else:
+            # Round to f32; infinities and NaNs (including overflow) take the
+            # slow path, which applies struct.pack("<f")'s exact rule.
+            a.movq_xmm_load(0, RDI, rt["float_value"])
+            a.cvtsd2ss(0, 0)
+            a.movd_r32_xmm(RAX, 0)
+            a.mov_r32(RCX, RAX)
+            a.and_r32_imm32(RCX, 0x7F800000)
+            a.cmp_r32_imm32(RCX, 0x7F800000)
+            a.jcc(JE, slow)
+        a.mov_store(RSP, slot, RAX)
+    elif name == "bool":
+        a.mov_imm64(RAX, rt["Py_True"])
+        a.cmp_rr(RDI, RAX)
+        a.jcc(JE, f"true{i}")
+        a.mov_imm64(RAX, rt["Py_False"])
+        a.cmp_rr(RDI, RAX)
+        a.jcc(JNE, slow)
+        a.xor_r32(RAX, RAX)
+        a.jmp(f"store{i}")
+        a.label(f"true{i}")
+        a.mov_imm32(RAX, 1)
+        a.label(f"store{i}")
+        a.mov_store(RSP, slot, RAX)
+    elif name in ("pointer", "string"):
+        a.mov_imm64(RAX, rt["PyBytes_Type"])
+        a.cmp_reg_mem(RAX, RDI, rt["ob_type"])
+        a.jcc(JNE, f"notbytes{i}")
+        a.lea(RAX, RDI, rt["bytes_data"])   # immutable, kept alive by the caller
+        a.jmp(f"store{i}")
+        a.label(f"notbytes{i}")
+        a.mov_imm64(RAX, rt["Py_None"])
+        a.cmp_rr(RDI, RAX)
+        a.jcc(JNE, slow)
+        a.xor_r32(RAX, RAX)
+        a.label(f"store{i}")
+        a.mov_store(RSP, slot, RAX)
+    else:
+        a.jmp(slow)
+
+
+def _box(a: X64, ret, rt: dict) -> None:
+    """Truncate the return register to the declared width and box it."""
+    name = ret.name
+    if name == "void":
+        a.call_abs(rt["none"])
+        return
+    if name in ("f64", "f32"):
+        if name == "f32":
+            a.cvtss2sd(0, 0)
+        a.call_abs(rt["PyFloat_FromDouble"])
+        return
+    if name == "string":
+        a.mov_rr(RDI, RBX)
+        a.mov_rr(RSI, RAX)
+        a.call_abs(rt["box"])
+        return
+    # Neither ABI defines the bits above a narrow return: extend from its width.
+    widen = {"i8": a.movsx8, "i16": a.movsx16, "i32": a.movsxd, "u8": a.movzx8, "u16": a.movzx16,
+             "u32": a.mov_r32, "bool": a.movzx8}
+    if name in widen:
+        widen[name](RDI, RAX)
+    else:
+        a.mov_rr(RDI, RAX)
+    box = {"bool": "PyBool_FromLong", "i64": "PyLong_FromLongLong", "u64": "PyLong_FromUnsignedLongLong",
+           "pointer": "PyLong_FromUnsignedLongLong"}.get(name, "PyLong_FromLong")
+    a.call_abs(rt[box])

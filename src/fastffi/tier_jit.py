@@ -1,0 +1,123 @@
+"""The JIT tier: per-signature machine code for a Function's whole call path.
+
+Decided here, once per function: whether the platform has an emitter, whether
+executable memory can be had (``jit_supported``), whether this build's object
+layout is the one the inline fast paths were written for, and whether the
+signature is eligible -- each refusal is a reason ``fn.explain()`` shows, and
+the function falls back to the plan tier.  Register placement comes from the
+plan tier's classifier, so the ABI rules live in one place.
+
+Code depends only on the call's *shape* (argument kinds and registers, return
+kind, GIL/errno bracket): the target address and closed flag are read from the
+Function at run time.  Functions of one shape share one sealed region, which is
+unmapped when the last of them goes away."""
+from __future__ import annotations
+
+import threading
+import weakref
+
+from . import _core, tier_plan
+from .abi import FP, INDIRECT, STACK
+from .jit import Arg, Shape, x86_64
+from .signature import Signature
+from .types import VOID, Scalar
+
+NAME = "jit"
+MAX_ARGS = 8  # node:ffi's cap for its fast calls
+_EMITTERS = {x86_64.NAME: x86_64}
+#: Object layouts the inline fast paths were written for (see jit/x86_64.py).
+SUPPORTED_LAYOUTS = frozenset({"cpython-3.10-release", "cpython-3.11-release"})
+_RT = _core.JIT_RUNTIME
+
+
+class InstallRefused(Exception):
+    """The system refused executable memory for this function's code."""
+
+
+def emitter():
+    return _EMITTERS.get(_core.PLAN_ABI)
+
+
+def layout_refusal(layout: str = _RT["object_layout"]) -> str | None:
+    if layout not in SUPPORTED_LAYOUTS:
+        return (f"the inline fast paths are written for CPython 3.10/3.11 release builds; "
+                f"this build's object layout is {layout!r}")
+    return None
+
+
+def platform_refusal() -> str | None:
+    if emitter() is None:
+        return f"no JIT emitter for this platform (ABI {_core.PLAN_ABI or 'unknown'})"
+    reason = layout_refusal()
+    if reason:
+        return reason
+    if not _core.jit_supported():
+        return f"executable memory is refused here (W^X probe failed, errno {_core.jit_probe_errno()})"
+    return None
+
+
+def signature_refusal(sig: Signature, limits=None) -> str | None:
+    """Why ``sig`` is not eligible, checked before anything is emitted."""
+    n = len(sig.argtypes)
+    if n > MAX_ARGS:  # checked first: nothing below indexes past it
+        return f"{n} arguments (the JIT takes at most {MAX_ARGS})"
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        if not isinstance(t, Scalar):
+            where = "the return" if i == 0 else f"argument {i}"
+            return f"{where} is a struct by value (the JIT takes scalars only)"
+    limits = limits or emitter().LIMITS
+    n_fp = sum(t.is_float for t in sig.argtypes)
+    if n - n_fp > limits[0]:
+        return f"{n - n_fp} integer-class arguments (this emitter passes at most {limits[0]} in registers)"
+    if n_fp > limits[1]:
+        return f"{n_fp} floating-point arguments (this emitter passes at most {limits[1]} in registers)"
+    return None
+
+
+def refusal(sig: Signature) -> str | None:
+    return signature_refusal(sig)
+
+
+def shape_of(sig: Signature, bracket: bool) -> Shape:
+    plan = tier_plan.build_plan(sig)
+    args = []
+    for move, t in zip(plan.moves, sig.argtypes):
+        if move.dst >= STACK:
+            raise AssertionError("eligible signatures are register-only")
+        fp = move.dst >= FP
+        args.append(Arg(t, fp, (move.dst - FP) // 16 if fp else move.dst // 8))
+    assert INDIRECT > FP
+    ret = sig.restype if isinstance(sig.restype, Scalar) else VOID
+    return Shape(tuple(args), ret, bracket, sum(t.name in ("pointer", "string") for t in sig.argtypes))
+
+
+_code_lock = threading.Lock()
+_code_cache: "weakref.WeakValueDictionary[Shape, _core.CodeRegion]" = weakref.WeakValueDictionary()
+
+
+def code_for(shape: Shape):
+    """The sealed code region for ``shape``: shared, or emitted and installed now."""
+    with _code_lock:
+        region = _code_cache.get(shape)
+        if region is None:
+            code = emitter().emit(shape, _RT)
+            try:
+                region = _core.CodeRegion(code)
+            except OSError as e:
+                raise InstallRefused(f"executable memory refused when installing ({e.strerror or e})") from None
+            _code_cache[shape] = region
+        return region
+
+
+def prepare(sig: Signature, bracket: bool = False) -> dict:
+    region = code_for(shape_of(sig, bracket))
+    return {"code": region, "entry": 0, "plan": tier_plan.encode(tier_plan.build_plan(sig))}
+
+
+def describe(sig: Signature, fn=None) -> list[str]:
+    region = fn._code_ if fn is not None else None
+    where = ""
+    if region is not None:
+        where = (f": {region.used} bytes of code at 0x{region.address:x} in a {region.mapped}-byte "
+                 f"read+execute mapping, shared by every function of this shape")
+    return [f"jit ({emitter().NAME}){where}", "  registers as planned:"] + tier_plan.describe(sig)[1:]
