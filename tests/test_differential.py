@@ -172,16 +172,13 @@ class _BrokenLib:
 
 def test_harness_catches_broken_tiers(tmp_path):
     """A tier that corrupts an argument or a return value is reported, on every call it does."""
-    import ctypes
-
     real_tier = fastffi.available_tiers()[-1] if "plan" not in fastffi.available_tiers() else "plan"
     chunk = runner.build_chunk(SEED + 7, 0, 60, str(tmp_path))
     sigs = runner.chunk_signatures(chunk.seed, chunk.start, chunk.stop)
     layouts = oracle.parse_layout(sigs, [int(x) for x in open(chunk.layout_path).read().split()])
     seen = collections.Counter()
     with fastffi.dlopen(chunk.so_path) as lib:
-        cells = (ctypes.c_uint64.from_address(lib.symbol("diff_hash")),
-                 (ctypes.c_uint64 * 24).from_address(lib.symbol("diff_args")))
+        cells = runner.chunk_cells(lib)
         for sig in sigs:
             if runner.run_signature(lib, sig, layouts, [real_tier], cells, runner.Stats()):
                 continue  # a real mismatch: test_differential reports it

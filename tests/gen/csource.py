@@ -5,7 +5,9 @@ Each function folds every value leaf of argument ``i``, in order, into that argu
 ``g = M(g, leaf)`` (starting from ``arg_seed(sig, i)``, so position matters), stores it in
 ``diff_args[i]`` (so a report can name the arguments that arrived wrong), folds the argument
 checksums in order into ``h = M(h, g)`` (starting from the signature's seed), stores ``h`` in the
-global ``diff_hash`` (so even a void function's argument passing is observable), scribbles over its by-value aggregate
+global ``diff_hash`` (so even a void function's argument passing is observable), records the
+stack alignment at the call (``diff_cfa_mod16``: the canonical frame address is the caller's stack
+pointer at the call, which both ABIs want 16-byte aligned), scribbles over its by-value aggregate
 parameters (a tier that passes the caller's object instead of a copy is caught: the Python object
 would change), and returns a value derived from ``h``:
 
@@ -30,6 +32,7 @@ PRELUDE = r"""#include <stddef.h>
 HELPERS = r"""
 uint64_t diff_hash;       /* the checksum of the last call */
 uint64_t diff_args[24];   /* each argument's own checksum in the last call */
+uint64_t diff_cfa_mod16;  /* the caller's stack pointer at the call, mod 16 (the ABIs want 0) */
 
 /* Not inlined, so the by-value parameter really is written in place. */
 __attribute__((noinline)) void diff_scribble(void *p, size_t n)
@@ -134,6 +137,7 @@ def function(sig: Signature) -> str:
         body.append(f"    diff_args[{i}] = g;")
         body.append("    h = M(h, g);")
     body.append("    diff_hash = h;")
+    body.append("    diff_cfa_mod16 = (uint64_t)(uintptr_t)__builtin_dwarf_cfa() & 15;")
     for i, t in enumerate(sig.args):
         if isinstance(t, Agg):
             body.append(f"    diff_scribble(&a{i}, sizeof a{i});")

@@ -199,7 +199,7 @@ class Mismatch:
     seed: int
     index: int
     tier: str
-    kind: str  # layout, refused, create, exception, hash, return, arg-modified, crash
+    kind: str  # layout, refused, create, exception, hash, return, arg-modified, stack-alignment, crash
     detail: str
     c_text: str = ""
     args: str = ""
@@ -310,7 +310,7 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
 
     out = []
     c_text = csource.signature_text(sig)
-    hash_cell, arg_cells = cells
+    hash_cell, arg_cells, cfa_cell = cells
 
     options = f" [created with {', '.join(o + '=True' for o in sig.options)}]" if sig.options else ""
 
@@ -378,6 +378,7 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
             if on_call is not None:
                 on_call(sig.index, tier, k)
             hash_cell.value = SENTINEL
+            cfa_cell.value = SENTINEL
             for j in range(len(sig.args)):
                 arg_cells[j] = SENTINEL
             try:
@@ -396,6 +397,9 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
                                        f"{got_hash:#018x}, expected {want_hash:#018x}; arguments that arrived "
                                        f"wrong: {', '.join(wrong) or 'none (the call never happened?)'}", values)
                 bad = True
+            if cfa_cell.value not in (0, SENTINEL):
+                mismatch(tier, "stack-alignment", f"call {k}: the stack pointer at the call was "
+                                                  f"{cfa_cell.value} mod 16, not 0", values)
             for i, (t, v, a) in enumerate(zip(sig.args, values, args), 1):
                 if isinstance(t, Agg) and bytes(a) != v.data:
                     mismatch(tier, "arg-modified", f"call {k}: argument {i} ({t.name}) changed in the caller: "
@@ -427,6 +431,13 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
     return out
 
 
+def chunk_cells(lib):
+    """ctypes views of a chunk library's globals: (diff_hash, diff_args, diff_cfa_mod16)."""
+    return (ctypes.c_uint64.from_address(lib.symbol("diff_hash")),
+            (ctypes.c_uint64 * 24).from_address(lib.symbol("diff_args")),
+            ctypes.c_uint64.from_address(lib.symbol("diff_cfa_mod16")))
+
+
 def run_chunk(chunk: Chunk, tiers, calls: int = CALLS_PER_SIGNATURE, only=None, on_call=None,
               on_signature=None):
     """-> (mismatches, stats) for the signatures of ``chunk`` (or the indices in ``only``)."""
@@ -438,8 +449,7 @@ def run_chunk(chunk: Chunk, tiers, calls: int = CALLS_PER_SIGNATURE, only=None, 
     stats = Stats()
     mismatches = []
     with fastffi.dlopen(chunk.so_path) as lib:
-        cells = (ctypes.c_uint64.from_address(lib.symbol("diff_hash")),
-                 (ctypes.c_uint64 * 24).from_address(lib.symbol("diff_args")))
+        cells = chunk_cells(lib)
         for sig in sigs:
             if only is not None and sig.index not in only:
                 continue
@@ -496,4 +506,4 @@ def check_chunk(chunk: Chunk, tiers, calls: int = CALLS_PER_SIGNATURE, timeout: 
 
 __all__ = ["Build", "Chunk", "Mismatch", "Stats", "build_chunk", "check_chunk", "run_chunk", "run_signature",
            "chunk_bounds", "default_tiers", "tiers_from_env", "refusal_allowed", "jit_eligible", "env_int",
-           "CHUNK_SIZE", "DEFAULT_SEED", "DEFAULT_COUNT", "KNOWN_CAUSES", "known_cause"]
+           "CHUNK_SIZE", "DEFAULT_SEED", "DEFAULT_COUNT", "KNOWN_CAUSES", "known_cause", "chunk_cells"]
