@@ -145,6 +145,47 @@ def random_value(rng: random.Random, scalar: str):
     return rng.randint(lo, hi)
 
 
+class IntSub(int):
+    """An int subclass: not the exact type, so fast paths must fall back to the general conversion."""
+
+    def __repr__(self) -> str:
+        return f"IntSub({int(self)})"
+
+
+class FloatSub(float):
+    def __repr__(self) -> str:
+        return f"FloatSub({float(self)!r})"
+
+
+try:
+    import numpy as _np
+except ImportError:  # pragma: no cover - numpy is a test dependency
+    _np = None
+
+_NP_TYPES = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8", "u16": "uint16",
+             "u32": "uint32", "u64": "uint64", "pointer": "uint64", "f32": "float32", "f64": "float64",
+             "bool": "bool_"}
+
+
+def present(rng: random.Random, scalar: str, value):
+    """The Python object to pass for ``value``: usually the value itself, sometimes an equal value of
+    another accepted type (int/float subclass, numpy scalar, an integral float's int, 0/1 for
+    bool), so every tier's slower conversion paths are compared too.  The expected values do not
+    change."""
+    if value is None or rng.random() >= 0.15:
+        return value
+    choice = rng.randrange(3)
+    if choice == 0 and _np is not None:
+        return getattr(_np, _NP_TYPES[scalar])(value)
+    if scalar == "bool":
+        return int(value)
+    if scalar in FLOATS:
+        if choice == 2 and value == int(value) and abs(value) < 2 ** 53 and not (value == 0 and math.copysign(1, value) < 0):
+            return int(value)
+        return FloatSub(value)
+    return IntSub(value)
+
+
 @dataclasses.dataclass
 class AggValue:
     """The value of an aggregate argument: one value per value leaf, and the full bytes (padding
@@ -309,5 +350,5 @@ def libffi_848_pattern(sig: Signature, layouts: dict) -> bool:
 
 
 __all__ = ["gcc_array_misalignment", "sysv_gcc_array_pattern", "sysv_eightbytes", "libffi_848_pattern", "AggLayout", "AggValue", "parse_layout", "mix", "leaf_u64", "make_value", "pack_leaf", "random_value",
-           "agg_value", "random_args", "expected_hash", "expected_arg_hashes", "expected_return", "expected_return_leaves", "same_scalar",
+           "agg_value", "random_args", "present", "IntSub", "FloatSub", "expected_hash", "expected_arg_hashes", "expected_return", "expected_return_leaves", "same_scalar",
            "sysv_class", "aapcs64_class", "FORMATS", "MASK64"]

@@ -219,15 +219,18 @@ class Mismatch:
         return "\n".join(lines)
 
 
-def describe_args(sig: Signature, values, limit: int = 24) -> str:
+def describe_args(sig: Signature, values, limit: int = 24, presented=None) -> str:
     parts = []
     for i, (t, v) in enumerate(zip(sig.args, values), 1):
+        shown = ""
+        if presented is not None and not isinstance(t, Agg) and type(presented[i - 1]) is not type(v):
+            shown = f" passed as {type(presented[i - 1]).__name__}({presented[i - 1]!r})"
         if isinstance(t, Agg):
             leaves = [f"{p[1:]}={lv!r}" for (p, _), lv in zip(value_leaves(t), v.leaves)]
             more = f", ... {len(leaves) - limit} more" if len(leaves) > limit else ""
             parts.append(f"{i}: {t.name}{{{', '.join(leaves[:limit])}{more}}} bytes={v.data.hex()}")
         else:
-            parts.append(f"{i}: {t} {v!r}")
+            parts.append(f"{i}: {t} {v!r}{shown}")
     return "\n  " + "\n  ".join(parts) if parts else "(none)"
 
 
@@ -314,9 +317,11 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
 
     options = f" [created with {', '.join(o + '=True' for o in sig.options)}]" if sig.options else ""
 
+    presented = None
+
     def mismatch(tier, kind, detail, values=None):
         out.append(Mismatch(sig.seed, sig.index, tier, kind, detail + options, c_text,
-                            describe_args(sig, values) if values is not None else "",
+                            describe_args(sig, values, presented=presented) if values is not None else "",
                             known_cause(tier, sig, layouts)))
 
     tally(sig, layouts, stats)
@@ -360,6 +365,7 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
     for k in range(calls):
         rng = random.Random(f"fastffi-diff-values:{sig.seed}:{sig.index}:{k}")
         values = oracle.random_args(rng, sig, layouts)
+        presented = [v if isinstance(t, Agg) else oracle.present(rng, t, v) for t, v in zip(sig.args, values)]
         want_hash = oracle.expected_hash(sig, values)
         if isinstance(sig.ret, Agg):
             want_leaves = oracle.expected_return_leaves(sig, want_hash, layouts[id(sig.ret)])
@@ -368,13 +374,13 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
         results = {}
         for tier, fn in fns.items():
             args = []
-            for t, v in zip(sig.args, values):
+            for t, v, p in zip(sig.args, values, presented):
                 if isinstance(t, Agg):
                     inst = classes[id(t)]()
                     fastffi.write_bytes(inst, v.data)
                     args.append(inst)
                 else:
-                    args.append(v)
+                    args.append(p)
             if on_call is not None:
                 on_call(sig.index, tier, k)
             hash_cell.value = SENTINEL
