@@ -19,7 +19,9 @@ def compile_shared(sources, out_dir, name, extra_flags=()):
     """Compile C/assembly sources into a shared library; returns its path."""
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC").split()[0] or "cc"
     out = pathlib.Path(out_dir) / f"lib{name}.so"
-    cmd = [cc, "-O2", "-fPIC", "-shared", "-o", str(out), *map(str, sources), *extra_flags]
+    # -ffp-contract=off: no fused multiply-add (GCC's default on AArch64), so the
+    # C side rounds exactly as the Python expectations do.
+    cmd = [cc, "-O2", "-ffp-contract=off", "-fPIC", "-shared", "-o", str(out), *map(str, sources), *extra_flags]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return str(out)
 

@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastffi
+from conftest import struct_tier
+from test_calls import fallback_after_refusal
 from layout_oracle import FIXTURE_DECLS, Decl, build
 
 FLT_MAX = struct.unpack("<f", b"\xff\xff\x7f\x7f")[0]
@@ -34,13 +36,12 @@ def T(name):
 
 
 def make(lib, name, restype, argtypes, tier, **kw):
-    """lib.function(...) on exactly ``tier``; skips if a faster tier refuses the signature."""
+    """lib.function(...) on exactly ``tier``, or -- when a faster tier refuses the
+    signature -- the function ``auto`` falls back to (test_calls.fallback_after_refusal)."""
     try:
         fn = lib.function(name, restype, argtypes, tier=tier, **kw)
     except fastffi.FFIError as e:
-        if tier != "libffi" and str(e).startswith(f"{name}: tier {tier!r} refused: "):
-            pytest.skip(str(e))
-        raise
+        return fallback_after_refusal(e, name, tier, lambda: lib.function(name, restype, argtypes, **kw))
     assert fn.tier == tier
     return fn
 
@@ -654,16 +655,12 @@ def test_union_by_pointer_on_libffi(lib, tier):
 
 def test_struct_declarations_with_types(lib, tier):
     Point = T("point_f64x2")
-    try:
-        mk = lib.function("struct point_f64x2 make_point_f64x2(double x, double y)",
-                          types={"point_f64x2": Point}, tier=tier)
-        scale = lib.function("void scale_point_f64x2(struct point_f64x2 *p, double k)",
-                             types={"point_f64x2": Point}, tier=tier)
-        fold = lib.function("double fold_point_f64x2(point_f64x2 p)", types={"point_f64x2": Point}, tier=tier)
-    except fastffi.FFIError as e:
-        if tier != "libffi" and "refused" in str(e):
-            pytest.skip(str(e))
-        raise
+    mk = lib.function("struct point_f64x2 make_point_f64x2(double x, double y)",
+                      types={"point_f64x2": Point}, tier=struct_tier(tier))
+    scale = lib.function("void scale_point_f64x2(struct point_f64x2 *p, double k)",
+                         types={"point_f64x2": Point}, tier=tier)
+    fold = lib.function("double fold_point_f64x2(point_f64x2 p)", types={"point_f64x2": Point},
+                        tier=struct_tier(tier))
     assert mk.restype is Point and fold.argtypes == (Point,)
     assert scale.argtypes == ("pointer", "f64")
     p = mk(1.0, 2.0)
@@ -680,13 +677,9 @@ def defined_point():
 
 
 def test_struct_declarations_with_define(lib, tier, defined_point):
-    try:
-        mk = lib.function("TestStructsDefinedPoint make_point_f64x2(double, double)", tier=tier)
-        mk2 = lib.function("struct TestStructsDefinedPoint id_point_f64x2(struct TestStructsDefinedPoint)", tier=tier)
-    except fastffi.FFIError as e:
-        if tier != "libffi" and "refused" in str(e):
-            pytest.skip(str(e))
-        raise
+    mk = lib.function("TestStructsDefinedPoint make_point_f64x2(double, double)", tier=struct_tier(tier))
+    mk2 = lib.function("struct TestStructsDefinedPoint id_point_f64x2(struct TestStructsDefinedPoint)",
+                       tier=struct_tier(tier))
     r = mk2(mk(-1.0, 0.5))
     assert type(r) is defined_point and (r.x, r.y) == (-1.0, 0.5)
 
@@ -792,10 +785,13 @@ def test_packed_by_value_on_auto(lib, name):
 
 @pytest.mark.parametrize("name", sorted(PACKED))
 def test_packed_by_value_on_each_tier(lib, tier, name):
-    """Every tier other than libffi either takes packed structs by value correctly or refuses."""
-    if tier == "libffi":
-        pytest.skip("the libffi tier refuses these (test_libffi_refuses_union_and_packed_by_value)")
+    """Every tier other than libffi takes packed structs by value correctly (libffi
+    refuses them: test_libffi_refuses_union_and_packed_by_value)."""
     cls = T(name)
+    if tier == "libffi":
+        with pytest.raises(fastffi.SignatureError, match="misaligned"):
+            lib.function(f"fold_{name}", PACKED[name][0], [cls], tier=tier)
+        return
     restype, sets = PACKED[name]
     mk = make(lib, f"make_{name}", cls, flat_types(name), tier)
     fold = make(lib, f"fold_{name}", restype, [cls], tier)
@@ -806,9 +802,11 @@ def test_packed_by_value_on_each_tier(lib, tier, name):
 
 @pytest.mark.parametrize("name", sorted(UNION_CASES))
 def test_union_by_value_on_each_tier(lib, tier, name):
-    if tier == "libffi":
-        pytest.skip("the libffi tier refuses these (test_libffi_refuses_union_and_packed_by_value)")
     cls = T(name)
+    if tier == "libffi":
+        with pytest.raises(fastffi.SignatureError, match="unions by value"):
+            lib.function(f"fold_{name}", UNION_CASES[name][2], [cls], tier=tier)
+        return
     margs, args, frt, want_fold, check = UNION_CASES[name]
     mk = make(lib, f"make_{name}", cls, margs, tier)
     fold = make(lib, f"fold_{name}", frt, [cls], tier)
