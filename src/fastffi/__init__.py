@@ -21,6 +21,17 @@ from .signature import define, undefine
 from .structs import Array, Box, CStruct, CUnion, alignof, array, new, offsetof, sizeof, struct, union
 from .tiers import available_tiers
 
+
+def jit_supported() -> bool:
+    """Whether this process can have W^X executable memory for the JIT tier.
+
+    Probed once per process and cached: a read-write page gets one return
+    instruction, the instruction cache is flushed and the page is made
+    read+execute -- it is never executed.  Set ``FASTFFI_TIER=plan`` (or
+    ``libffi``) where even asking could be fatal: then fastffi never probes."""
+    return _core.jit_supported()
+
+
 Function = _core.Function
 __version__ = "0.1.0"
 LIBFFI_VERSION: str = _core.LIBFFI_VERSION
@@ -30,7 +41,7 @@ __all__ = [
     "struct", "union", "define", "undefine", "sizeof", "alignof", "offsetof", "CStruct", "CUnion",
     "new", "array", "Array", "Box",
     "address_of", "to_bytes", "view", "to_string", "read", "write", "write_bytes", "get_errno", "set_errno",
-    "available_tiers",
+    "available_tiers", "jit_supported",
     "FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError",
     "RTLD_NOW", "RTLD_LAZY", "RTLD_LOCAL", "RTLD_GLOBAL", "RTLD_NODELETE", "RTLD_NOLOAD",
     "LIBFFI_VERSION", "__version__",

@@ -16,8 +16,18 @@ def _info(args) -> int:
     print(f"abi: {tier_plan.abi_name() or 'unknown (no plan classifier)'}")
     print(f"libffi: {fastffi.LIBFFI_VERSION}")
     print(f"tiers: {', '.join(fastffi.available_tiers())}")
+    print(f"jit: {_jit_status()}")
     print(f"python: {platform.python_implementation()} {platform.python_version()}")
     return 0
+
+
+def _jit_status() -> str:
+    from . import tier_jit, tiers
+
+    if tiers.TIERS.index(tiers.ceiling()) > tiers.TIERS.index("jit"):
+        return f"not probed (FASTFFI_TIER={tiers.ceiling()})"
+    reason = tier_jit.platform_refusal()
+    return "supported (W^X executable memory)" if reason is None else f"unavailable: {reason}"
 
 
 def _explain(args) -> int:

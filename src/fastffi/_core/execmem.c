@@ -58,11 +58,13 @@ static const unsigned char return_instruction[] = {
 };
 
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probe_ran;     /* written inside pthread_once only */
 static int probe_result;
 static int probe_errno;
 
 static void probe(void)
 {
+    probe_ran = 1;
     size_t len = page_size();
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
@@ -87,6 +89,14 @@ static PyObject *jit_supported(PyObject *m, PyObject *unused)
 #else
     Py_RETURN_FALSE;
 #endif
+}
+
+/* Whether the probe has run in this process (it never runs when the tier
+ * ceiling excludes the JIT); reading it does not run it. */
+static PyObject *jit_probe_ran(PyObject *m, PyObject *unused)
+{
+    (void)m; (void)unused;
+    return PyBool_FromLong(__atomic_load_n(&probe_ran, __ATOMIC_ACQUIRE));
 }
 
 static PyObject *jit_probe_errno(PyObject *m, PyObject *unused)
@@ -203,6 +213,7 @@ PyMethodDef execmem_methods[] = {
     {"jit_supported", jit_supported, METH_NOARGS,
      "Whether executable memory can be had W^X (probed once per process; never executes anything)."},
     {"jit_probe_errno", jit_probe_errno, METH_NOARGS, "errno of a failed probe (0 when it succeeded)."},
+    {"jit_probe_ran", jit_probe_ran, METH_NOARGS, "Whether the probe has run (does not run it)."},
     {"page_size", get_page_size, METH_NOARGS, "sysconf(_SC_PAGESIZE)."},
     {NULL},
 };

@@ -152,6 +152,14 @@ static int function_traverse(FunctionObject *f, visitproc visit, void *arg)
     return PyType_Type.tp_traverse((PyObject *)f, visit, arg);
 }
 
+/* Breaks the heap type's own cycle (its MRO holds it); our fields stay
+ * until dealloc.  Setting tp_traverse stops PyType_Ready from inheriting
+ * type_clear, so it must be named here. */
+static int function_clear(FunctionObject *f)
+{
+    return PyType_Type.tp_clear((PyObject *)f);
+}
+
 static void function_dealloc(FunctionObject *f)
 {
     plan_free(f);
@@ -224,6 +232,7 @@ PyTypeObject Function_Type = {
     .tp_new = refuse_instances,
     .tp_dealloc = (destructor)function_dealloc,
     .tp_traverse = (traverseproc)function_traverse,
+    .tp_clear = (inquiry)function_clear,
     /* Calls use each Function's own tp_vectorcall (PyType_Type's offset). */
     .tp_vectorcall_offset = offsetof(PyTypeObject, tp_vectorcall),
     .tp_call = PyVectorcall_Call,

@@ -1,0 +1,430 @@
+"""The JIT tier's machinery: eligibility, W^X executable memory, code sharing,
+the fault path where executable memory is refused, and the x86-64 encoders
+(checked by disassembling what they emit).  Values through the JIT are tested
+with every other tier by the call, struct, error and differential suites."""
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+import fastffi
+from fastffi import _core, tier_jit
+from fastffi.jit import x86_64
+from fastffi.signature import make_signature
+
+X86_64 = platform.machine() in ("x86_64", "AMD64")
+EMULATED = os.environ.get("FASTFFI_EMULATOR") == "qemu-user"
+JIT_HERE = tier_jit.platform_refusal() is None
+
+
+def refusal(restype, argtypes):
+    return tier_jit.signature_refusal(make_signature("f", restype, argtypes))
+
+
+# ---- eligibility ---------------------------------------------------------------------------------
+
+Pair = fastffi.struct("JitPair", [("a", "i32"), ("b", "i32")])
+
+
+@pytest.mark.parametrize("restype, argtypes, reason", [
+    ("i32", ["i32"] * 9, "9 arguments (the JIT takes at most 8)"),
+    ("i32", [Pair], "argument 1 is a struct by value (the JIT takes scalars only)"),
+    (Pair, ["i32"], "the return is a struct by value (the JIT takes scalars only)"),
+    ("f64", ["f64"] * 8, None),
+    ("i32", ["i32"] * 8, "8 integer-class arguments (this emitter passes at most {gp} in registers)"),
+    ("i32", ["pointer", "string", "bool", "u8", "i16", "u64", "f32", "f64"], None),
+])
+def test_eligibility(restype, argtypes, reason):
+    if tier_jit.emitter() is None:
+        pytest.fail("these tests run where a JIT emitter exists (x86-64 and AArch64 Linux)")
+    gp = tier_jit.emitter().LIMITS[0]
+    expected = reason.format(gp=gp) if reason else None
+    if reason and "integer-class" in reason and len(argtypes) <= gp:
+        expected = None
+    assert refusal(restype, argtypes) == expected
+
+
+def test_argument_count_is_checked_before_the_per_argument_rules():
+    # A long signature is refused for its length, before any per-argument rule
+    # (or register count) is looked at.
+    assert refusal("i32", [Pair] * 40) == "40 arguments (the JIT takes at most 8)"
+
+
+def test_ineligible_signatures_fall_back_to_the_plan_tier(lib):
+    fn = lib.function("sum_12_i64", "i64", ["i64"] * 12)
+    assert fn.tier == "plan"
+    assert "  jit refused: 12 arguments (the JIT takes at most 8)" in fn.explain().splitlines()
+
+
+def test_object_layout_refusal_is_explained(lib, monkeypatch):
+    """The inline fast paths are keyed to the object layout they were written
+    for; any other layout falls back to the plan tier, and explain() says so."""
+    monkeypatch.setattr(tier_jit, "SUPPORTED_LAYOUTS", frozenset({"cpython-3.99-release"}))
+    fn = lib.function("add_i32", "i32", ["i32", "i32"])
+    assert fn.tier == "plan"
+    layout = _core.JIT_RUNTIME["object_layout"]
+    assert (f"  jit refused: the inline fast paths are written for CPython 3.10/3.11 release builds; "
+            f"this build's object layout is {layout!r}") in fn.explain().splitlines()
+    assert fn(2, 3) == 5
+
+
+def test_layout_of_this_build_is_named():
+    major, minor = sys.version_info[:2]
+    assert _core.JIT_RUNTIME["object_layout"] == (
+        f"cpython-{major}.{minor}-release" if (major, minor) in ((3, 10), (3, 11)) else "cpython-other")
+
+
+# ---- executable memory ---------------------------------------------------------------------------
+
+def test_jit_supported_is_cached_and_public():
+    assert fastffi.jit_supported() is fastffi.jit_supported()
+    assert _core.jit_probe_ran()
+    assert fastffi.jit_supported() == JIT_HERE or tier_jit.emitter() is None
+
+
+def _maps():
+    with open("/proc/self/maps") as f:
+        return [line.split() for line in f]
+
+
+@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+def test_code_pages_are_read_execute_and_nothing_is_writable_and_executable(lib):
+    fn = lib.function("add_i32", "i32", ["i32", "i32"])
+    assert fn.tier == "jit"
+    region = fn._code_
+    start = region.address
+    perms = [p for (rng, p, *_rest) in _maps()
+             if int(rng.split("-")[0], 16) <= start < int(rng.split("-")[1], 16)]
+    assert perms == ["r-xp"]
+    assert region.mapped % _core.page_size() == 0 and 0 < region.used <= region.mapped
+    assert not [m for m in _maps() if "w" in m[1] and "x" in m[1]], "no page may be writable and executable"
+
+
+@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+def test_code_is_shared_by_shape_and_unmapped_with_its_last_function(lib):
+    f1 = lib.function("add_i32", "i32", ["i32", "i32"])
+    f2 = lib.function("sub_i32", "i32", ["i32", "i32"])
+    f3 = lib.function("add_f64", "f64", ["f64", "f64"])
+    assert f1._code_ is f2._code_
+    assert f3._code_ is not f1._code_
+    assert (f1(5, 3), f2(5, 3), f3(0.5, 0.25)) == (8, 2, 0.75)
+    shape = tier_jit.shape_of(make_signature("x", "f64", ["f64", "f64"]), False)
+    address = f3._code_.address
+    del f3
+    gc.collect()
+    assert shape not in tier_jit._code_cache
+    assert not [m for m in _maps() if int(m[0].split("-")[0], 16) == address]
+
+
+@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+def test_functions_created_and_called_from_many_threads(lib):
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def work(k):
+        try:
+            barrier.wait()
+            for i in range(200):
+                # Alternate shapes so threads race to emit and share code.
+                if i % 2:
+                    fn = lib.function("add_i32", "i32", ["i32", "i32"])
+                    assert fn.tier == "jit" and fn(k, i) == k + i
+                else:
+                    fn = lib.function("add_i64", "i64", ["i64", "i64"])
+                    assert fn.tier == "jit" and fn(-k, i) == i - k
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+# ---- executable memory refused -------------------------------------------------------------------
+
+CHILD = textwrap.dedent("""
+    import sys, fastffi
+    lib = fastffi.dlopen(sys.argv[1])
+    print("supported", fastffi.jit_supported())
+    add = lib.function("add_i32", "i32", ["i32", "i32"])
+    f = lib.function("add_f64", "f64", ["f64", "f64"])
+    s = lib.function("len_str", "u64", ["string"])
+    print(add.tier, add(2, 40), f.tier, f(0.5, 0.25), s.tier, s("hello"))
+    try:
+        lib.function("add_i32", "i32", ["i32", "i32"], tier="jit")
+    except fastffi.FFIError as e:
+        print(type(e).__name__, e)
+""")
+
+# A seccomp filter (classic BPF) that makes mprotect/pkey_mprotect with
+# PROT_EXEC, and anonymous mmap with PROT_EXEC, fail with EPERM -- what a
+# hardened kernel or an SELinux execmem denial does.  File mappings (shared
+# libraries) stay allowed.
+SECCOMP = textwrap.dedent("""
+    import ctypes, struct, sys
+    AUDIT_ARCH_X86_64 = 0xC000003E
+    NR_MMAP, NR_MPROTECT, NR_PKEY_MPROTECT = 9, 10, 329
+    PROT_EXEC, MAP_ANONYMOUS = 0x4, 0x20
+    RET_ALLOW, RET_EPERM = 0x7FFF0000, 0x00050000 | 1
+    LD, JEQ, JSET, RET = 0x20, 0x15, 0x45, 0x06
+    def ins(code, jt, jf, k):
+        return struct.pack("HBBI", code, jt, jf, k)
+    prog = b"".join([
+        ins(LD, 0, 0, 4), ins(JEQ, 1, 0, AUDIT_ARCH_X86_64), ins(RET, 0, 0, RET_ALLOW),
+        ins(LD, 0, 0, 0),
+        ins(JEQ, 3, 0, NR_MPROTECT), ins(JEQ, 2, 0, NR_PKEY_MPROTECT), ins(JEQ, 4, 0, NR_MMAP),
+        ins(RET, 0, 0, RET_ALLOW),
+        ins(LD, 0, 0, 32), ins(JSET, 4, 5, PROT_EXEC),
+        ins(LD, 0, 0, 32), ins(JSET, 0, 3, PROT_EXEC),
+        ins(LD, 0, 0, 40), ins(JSET, 0, 1, MAP_ANONYMOUS),
+        ins(RET, 0, 0, RET_EPERM),
+        ins(RET, 0, 0, RET_ALLOW),
+    ])
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(38, 1, 0, 0, 0) == 0                      # PR_SET_NO_NEW_PRIVS
+    fprog = SockFprog(len(prog) // 8, prog)
+    assert libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) == 0, ctypes.get_errno()   # PR_SET_SECCOMP, FILTER
+""")
+
+
+def _run_child(fixture_lib_path, prelude="", env_extra=None):
+    env = {k: v for k, v in os.environ.items() if k != "FASTFFI_TIER"}
+    env.update(env_extra or {})
+    proc = subprocess.run([sys.executable, "-c", prelude + CHILD, fixture_lib_path], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def _expected_refused_output():
+    below = "plan" if "plan" in fastffi.available_tiers() else "libffi"
+    reason = ("executable memory is refused here (W^X probe failed, errno 1)" if tier_jit.emitter()
+              and tier_jit.layout_refusal() is None else tier_jit.platform_refusal())
+    return ["supported False", f"{below} 42 {below} 0.75 {below} 5",
+            f"FFIError add_i32: tier 'jit' refused: {reason}"]
+
+
+@pytest.mark.skipif(not X86_64 or EMULATED, reason="the seccomp filter is written for x86-64 (qemu-user "
+                    "refuses guest filters: test_executable_memory_refused_by_the_test_hook covers it there)")
+def test_executable_memory_refused_by_seccomp(fixture_lib_path):
+    assert _run_child(fixture_lib_path, prelude=SECCOMP) == _expected_refused_output()
+
+
+def test_executable_memory_refused_by_the_test_hook(fixture_lib_path):
+    assert _run_child(fixture_lib_path, env_extra={"FASTFFI_TEST_DENY_EXEC": "1"}) == _expected_refused_output()
+
+
+def test_capped_tier_never_probes(fixture_lib_path):
+    code = ("import fastffi, fastffi._core as c\n"
+            "print(fastffi.available_tiers(), c.jit_probe_ran())\n"
+            f"lib = fastffi.dlopen({fixture_lib_path!r})\n"
+            "print(lib.function('add_i32', 'i32', ['i32', 'i32']).tier, c.jit_probe_ran())\n")
+    env = dict(os.environ, FASTFFI_TIER="plan")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    below = tuple(t for t in fastffi.available_tiers() if t != "jit")
+    assert proc.stdout.splitlines() == [f"{below!r} False", f"{below[0]} False"]
+
+
+# ---- x86-64 encoders, checked against objdump ----------------------------------------------------
+
+OBJDUMP = shutil.which("objdump")
+
+
+def disassemble(code: bytes, tmp_path) -> list[str]:
+    """objdump's Intel-syntax listing of raw x86-64 bytes, one instruction per line."""
+    if OBJDUMP is None:
+        pytest.fail("objdump (binutils) is required: .ci/run installs it")
+    path = tmp_path / "code.bin"
+    path.write_bytes(code)
+    out = subprocess.run([OBJDUMP, "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    lines = []
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and re.match(r"\s*[0-9a-f]+:$", parts[0]):
+            lines.append(" ".join(parts[2].split()))
+    return lines
+
+
+def encoded(build) -> bytes:
+    a = x86_64.X64()
+    build(a)
+    return bytes(a.code)
+
+
+R = x86_64
+ENCODERS = [
+    (lambda a: a.mov_load(R.RAX, R.RDI, 8), "mov rax,QWORD PTR [rdi+0x8]"),
+    (lambda a: a.mov_load(R.R9, R.R12, 0), "mov r9,QWORD PTR [r12]"),
+    (lambda a: a.mov_load(R.RDX, R.R13, 0), "mov rdx,QWORD PTR [r13+0x0]"),
+    (lambda a: a.mov_load(R.RSI, R.RSP, 0x400), "mov rsi,QWORD PTR [rsp+0x400]"),
+    (lambda a: a.mov_load(R.R11, R.RBX, 904), "mov r11,QWORD PTR [rbx+0x388]"),
+    (lambda a: a.mov_store(R.RSP, 16, R.RAX), "mov QWORD PTR [rsp+0x10],rax"),
+    (lambda a: a.mov_store(R.R12, -8, R.R10), "mov QWORD PTR [r12-0x8],r10"),
+    (lambda a: a.mov_rr(R.RBX, R.RDI), "mov rbx,rdi"),
+    (lambda a: a.mov_rr(R.R13, R.RAX), "mov r13,rax"),
+    (lambda a: a.mov_r32_load(R.RCX, R.RDI, 24), "mov ecx,DWORD PTR [rdi+0x18]"),
+    (lambda a: a.mov_imm64(R.RAX, 0x1122334455667788), "movabs rax,0x1122334455667788"),
+    (lambda a: a.mov_imm64(R.R11, 1), "movabs r11,0x1"),
+    (lambda a: a.mov_imm32(R.RSI, 7), "mov esi,0x7"),
+    (lambda a: a.mov_store_imm32(R.RSP, 0x48, 0), "mov DWORD PTR [rsp+0x48],0x0"),
+    (lambda a: a.lea(R.RCX, R.RAX, 1), "lea rcx,[rax+0x1]"),
+    (lambda a: a.lea(R.R8, R.RSP, 0x20), "lea r8,[rsp+0x20]"),
+    (lambda a: a.movsxd(R.RCX, R.RAX), "movsxd rcx,eax"),
+    (lambda a: a.movsx8(R.RDI, R.RAX), "movsx rdi,al"),
+    (lambda a: a.movsx16(R.RCX, R.RAX), "movsx rcx,ax"),
+    (lambda a: a.movzx8(R.RDI, R.RAX), "movzx edi,al"),
+    (lambda a: a.movzx16(R.RCX, R.RAX), "movzx ecx,ax"),
+    (lambda a: a.mov_r32(R.RCX, R.RAX), "mov ecx,eax"),
+    (lambda a: a.cmp_reg_mem(R.RAX, R.RDI, 8), "cmp rax,QWORD PTR [rdi+0x8]"),
+    (lambda a: a.cmp_rr(R.RCX, R.RAX), "cmp rcx,rax"),
+    (lambda a: a.cmp_rr(R.RDI, R.R8), "cmp rdi,r8"),
+    (lambda a: a.cmp_imm(R.RDX, 2), "cmp rdx,0x2"),
+    (lambda a: a.cmp_imm(R.RDX, 1000), "cmp rdx,0x3e8"),
+    (lambda a: a.cmp_mem_imm8(R.RCX, 16, 0), "cmp QWORD PTR [rcx+0x10],0x0"),
+    (lambda a: a.cmpb_mem_imm8(R.RAX, 0, 0), "cmp BYTE PTR [rax],0x0"),
+    (lambda a: a.cmpd_mem_imm8(R.RSP, 0x58, 0), "cmp DWORD PTR [rsp+0x58],0x0"),
+    (lambda a: a.cmp_r32_imm32(R.RCX, 0x7F800000), "cmp ecx,0x7f800000"),
+    (lambda a: a.and_r32_imm32(R.RCX, 0x7F800000), "and ecx,0x7f800000"),
+    (lambda a: a.test_rr(R.RCX, R.RCX), "test rcx,rcx"),
+    (lambda a: a.test_r32(R.RAX, R.RAX), "test eax,eax"),
+    (lambda a: a.xor_r32(R.R8, R.R8), "xor r8d,r8d"),
+    (lambda a: a.sub_imm(R.RSP, 0x30), "sub rsp,0x30"),
+    (lambda a: a.add_imm(R.RSP, 0x30), "add rsp,0x30"),
+    (lambda a: a.imul_rr(R.RAX, R.RCX), "imul rax,rcx"),
+    (lambda a: a.btr_imm(R.RDX, 63), "btr rdx,0x3f"),
+    (lambda a: a.movq_xmm_load(3, R.RSP, 0x18), "movq xmm3,QWORD PTR [rsp+0x18]"),
+    (lambda a: a.movq_xmm_load(0, R.RDI, 16), "movq xmm0,QWORD PTR [rdi+0x10]"),
+    (lambda a: a.movq_xmm_store(R.RSP, 0x28, 0), "movq QWORD PTR [rsp+0x28],xmm0"),
+    (lambda a: a.cvtsd2ss(0, 0), "cvtsd2ss xmm0,xmm0"),
+    (lambda a: a.cvtss2sd(0, 0), "cvtss2sd xmm0,xmm0"),
+    (lambda a: a.movd_r32_xmm(R.RAX, 0), "movd eax,xmm0"),
+    (lambda a: a.push(R.RBX), "push rbx"),
+    (lambda a: a.push(R.R13), "push r13"),
+    (lambda a: a.pop(R.R12), "pop r12"),
+    (lambda a: a.call_reg(R.RAX), "call rax"),
+    (lambda a: a.call_reg(R.R11), "call r11"),
+    (lambda a: a.ret(), "ret"),
+]
+
+
+@pytest.mark.parametrize("build, listing", ENCODERS, ids=[e[1] for e in ENCODERS])
+def test_x86_64_encoder(build, listing, tmp_path):
+    assert disassemble(encoded(build), tmp_path) == [listing]
+
+
+def test_x86_64_branches_are_patched(tmp_path):
+    def build(a):
+        a.label("top")
+        a.jcc(R.JNE, "end")
+        a.jcc(R.JA, "top")
+        a.jmp("end")
+        a.label("end")
+        a.ret()
+    a = x86_64.X64()
+    build(a)
+    assert disassemble(a.finish(), tmp_path) == ["jne 0x11", "ja 0x0", "jmp 0x11", "ret"]
+
+
+ADDRESSES = re.compile(r"0x[0-9a-f]{9,}")
+
+
+def emitted(restype, argtypes, bracket=False):
+    sig = make_signature("f", restype, argtypes)
+    return x86_64.emit(tier_jit.shape_of(sig, bracket), _core.JIT_RUNTIME)
+
+
+@pytest.mark.skipif(tier_jit.emitter() is not x86_64, reason="the x86-64 listing needs the x86-64 classifier")
+def test_x86_64_listing_add_i32(tmp_path):
+    rt = _core.JIT_RUNTIME
+    lines = [ADDRESSES.sub("ADDR", line) for line in disassemble(emitted("i32", ["i32", "i32"]), tmp_path)]
+
+    def unbox(i):
+        return [f"mov rdi,QWORD PTR [r12{'+0x8' if i else ''}]", "movabs rax,ADDR",
+                "cmp rax,QWORD PTR [rdi+0x8]", f"jne {'0xed' if i == 0 else '0x119'}",
+                "mov rax,QWORD PTR [rdi+0x10]", "lea rcx,[rax+0x1]", "cmp rcx,0x2",
+                f"ja {'0xed' if i == 0 else '0x119'}", "mov ecx,DWORD PTR [rdi+0x18]", "imul rax,rcx",
+                "movsxd rcx,eax", "cmp rcx,rax", f"jne {'0xed' if i == 0 else '0x119'}",
+                f"mov QWORD PTR [rsp{'+0x8' if i else ''}],rax"]
+
+    def slow(i):
+        return ["mov rdi,rbx", f"mov esi,{hex(i)}", f"mov rdx,QWORD PTR [r12{'+0x8' if i else ''}]",
+                f"lea rcx,[rsp{'+0x8' if i else ''}]", "xor r8d,r8d", "movabs rax,ADDR", "call rax",
+                "test eax,eax", "jne 0x16c", f"jmp {'0x7b' if i == 0 else '0xbe'}"]
+
+    closed = hex(rt["fn_closed"])
+    target = hex(rt["fn_target"])
+    assert lines == [
+        "push rbx", "push r12", "push r13", "sub rsp,0x30", "mov rbx,rdi", "mov r12,rsi",
+        "test rcx,rcx", "jne 0x147", "btr rdx,0x3f", "cmp rdx,0x2", "jne 0x152",
+        f"mov rax,QWORD PTR [rbx+{closed}]", "cmp BYTE PTR [rax],0x0", "jne 0x152",
+        *unbox(0), *unbox(1),
+        "mov rdi,QWORD PTR [rsp]", "mov rsi,QWORD PTR [rsp+0x8]",
+        f"mov r11,QWORD PTR [rbx+{target}]", "call r11",
+        "movsxd rdi,eax", "movabs rax,ADDR", "call rax",               # PyLong_FromLong
+        "add rsp,0x30", "pop r13", "pop r12", "pop rbx", "ret",
+        *slow(0), *slow(1),
+        "cmp QWORD PTR [rcx+0x10],0x0", "je 0x1b",                     # empty kwnames tuple
+        "mov rdi,rbx", "mov rsi,rdx", "mov rdx,rcx", "movabs rax,ADDR", "call rax", "jmp 0xe0",
+        "xor eax,eax", "jmp 0xe0",
+    ]
+
+
+@pytest.mark.skipif(tier_jit.emitter() is not x86_64, reason="the x86-64 listing needs the x86-64 classifier")
+def test_x86_64_listing_floats_strings_and_bracket(tmp_path):
+    lines = disassemble(emitted("f64", ["f32", "f64"]), tmp_path)
+    # f32: converted inline, infinities/NaNs to the slow path; registers by class.
+    assert lines[14:29] == [
+        "mov rdi,QWORD PTR [r12]", f"movabs rax,{hex(_core.JIT_RUNTIME['PyFloat_Type'])}",
+        "cmp rax,QWORD PTR [rdi+0x8]", lines[17], "movq xmm0,QWORD PTR [rdi+0x10]", "cvtsd2ss xmm0,xmm0",
+        "movd eax,xmm0", "mov ecx,eax", "and ecx,0x7f800000", "cmp ecx,0x7f800000", lines[24],
+        "mov QWORD PTR [rsp],rax", "mov rdi,QWORD PTR [r12+0x8]", lines[27], "cmp rax,QWORD PTR [rdi+0x8]",
+    ]
+    assert "movq xmm0,QWORD PTR [rsp]" in lines and "movq xmm1,QWORD PTR [rsp+0x8]" in lines
+    lines = disassemble(emitted("string", ["pointer", "string", "bool", "u8"], bracket=True), tmp_path)
+    calls = [lines[i - 1] for i, line in enumerate(lines) if line == "call rax"]
+    rt = _core.JIT_RUNTIME
+    order = [next(k for k in ("enter", "leave", "release", "box", "convert", "reject")
+                  if f"movabs rax,{hex(rt[k])}" == c) for c in calls]
+    # enter before the call, then leave (errno first), release, box; then the out-of-line paths.
+    assert order == ["enter", "leave", "release", "box"] + ["convert"] * 4 + ["reject", "release"]
+    assert "mov QWORD PTR [rsp+0x20],rax" in lines and "movq QWORD PTR [rsp+0x28],xmm0" in lines
+
+
+def _rss_kib():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def test_created_and_dropped_functions_are_freed(lib, tier):
+    """A Function is a heap type (a reference cycle through its MRO): the cycle
+    collector must free it, its plan, its libffi data and its code."""
+    def churn(n):
+        for i in range(n):
+            fn = lib.function("add_i32", "i32", ["i32", "i32"], tier=tier)
+            assert fn(i, 1) == i + 1
+            del fn
+            if i % 500 == 0:
+                gc.collect()
+        gc.collect()
+
+    churn(2000)
+    before_rss, before_blocks = _rss_kib(), sys.getallocatedblocks()
+    churn(10000)
+    assert sys.getallocatedblocks() - before_blocks < 1000
+    assert _rss_kib() - before_rss < 2048
