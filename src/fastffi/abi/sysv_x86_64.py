@@ -14,30 +14,67 @@ FP_REGS = tuple(f"xmm{i}" for i in range(8))
 RET_GP_REGS = ("rax", "rdx")
 RET_FP_REGS = ("xmm0", "xmm1")
 
-INTEGER, SSE, MEMORY = "INTEGER", "SSE", "MEMORY"
+INTEGER, SSE, MEMORY, NO_CLASS = "INTEGER", "SSE", "MEMORY", "NO_CLASS"
 
 
 def scalar_class(t: Scalar) -> str:
     return SSE if t.is_float else INTEGER
 
 
+def _merge(a: str, b: str) -> str:
+    """psABI 3.2.3 step 4: merging the classes of two fields in one eightbyte."""
+    if a == b or b == NO_CLASS:
+        return a
+    if a == NO_CLASS:
+        return b
+    if MEMORY in (a, b):
+        return MEMORY
+    if INTEGER in (a, b):
+        return INTEGER
+    return SSE
+
+
+def _classify(t, offset: int, count: int | None = None) -> list[str] | None:
+    """Classes of the eightbytes of ``t`` (``count`` elements of it when an
+    array) placed at byte ``offset`` of the outermost argument; None for MEMORY.
+
+    This follows the psABI as GCC implements it, which is what C callees are
+    compiled for: a scalar not at a multiple of its size is misaligned (MEMORY);
+    an array is classified by its first element, whose eightbyte classes repeat
+    over the array -- so only element 0 is checked for misalignment."""
+    if count is not None:
+        if count == 0:
+            return []
+        sub = _classify(t, offset)
+        if sub is None:
+            return None
+        nbytes = t._size_ * count if not isinstance(t, Scalar) else t.size * count
+        words = (nbytes + offset % 8 + 7) // 8
+        return [sub[i % len(sub)] for i in range(words)] if sub else []
+    if isinstance(t, Scalar):
+        return None if offset % t.size else [scalar_class(t)]
+    lay = t._layout_
+    words = (lay.size + offset % 8 + 7) // 8
+    if words > 2:  # over 16 bytes: no __m256 members here, so MEMORY
+        return None
+    classes = [NO_CLASS] * words
+    for f in lay.fields:
+        sub = _classify(f.type, offset + f.offset, f.count)
+        if sub is None:
+            return None
+        pos = (f.offset + offset % 8) // 8
+        for i, c in enumerate(sub[:max(words - pos, 0)]):
+            classes[pos + i] = _merge(c, classes[pos + i])
+    if MEMORY in classes:  # post-merger: one MEMORY eightbyte makes all MEMORY
+        return None
+    return classes
+
+
 def aggregate_classes(cls) -> list[str]:
-    """The class of each eightbyte of a struct/union (3.2.3, "classification")."""
-    lay = cls._layout_
-    # Over 16 bytes (two eightbytes, since we have no __m256 members), or with
-    # unaligned fields: class MEMORY.
-    if lay.size > 16 or lay.misaligned:
-        return [MEMORY]
-    classes = [None] * ((lay.size + 7) // 8)
-    for leaf in lay.leaves:
-        # A leaf never straddles eightbytes: all fields are aligned here.
-        i = leaf.offset // 8
-        c = scalar_class(leaf.type)
-        # Merge rule (d)/(f): INTEGER wins over SSE within one eightbyte.
-        classes[i] = INTEGER if INTEGER in (classes[i], c) else c
-    # An eightbyte holding only padding gets no class; passing it in an SSE
-    # register (as GCC does) moves the same bytes.
-    return [c or SSE for c in classes]
+    """The class of each eightbyte of a struct/union (psABI 3.2.3): INTEGER,
+    SSE or NO_CLASS (padding only: passed in no register), or [MEMORY]."""
+    classes = _classify(cls, 0)
+    return [MEMORY] if classes is None else classes
 
 
 def _piece_sizes(size: int, n: int) -> list[int]:
@@ -65,6 +102,8 @@ def classify(sig: Signature) -> Plan | str:
         else:
             ri = rf = 0
             for i, (c, size) in enumerate(zip(classes, _piece_sizes(ret._size_, len(classes)))):
+                if c == NO_CLASS:
+                    continue
                 if c == INTEGER:
                     src, reg = RET_GP + 8 * ri, RET_GP_REGS[ri]
                     ri += 1
@@ -105,6 +144,8 @@ def classify(sig: Signature) -> Plan | str:
         need_fp = classes.count(SSE)
         if classes != [MEMORY] and ngp + need_gp <= len(GP_REGS) and nfp + need_fp <= len(FP_REGS):
             for k, (c, size) in enumerate(zip(classes, _piece_sizes(t._size_, len(classes)))):
+                if c == NO_CLASS:
+                    continue
                 if c == INTEGER:
                     dst, where = gp_slot(ngp), GP_REGS[ngp]
                     ngp += 1
