@@ -41,6 +41,8 @@ def _parse_args(argv):
     parser.add_argument("--calls", type=int,
                         help="calls per benchmark under callgrind (default 20000, quick 5000)")
     parser.add_argument("--no-timing", action="store_true", help="skip the ns/call measurement")
+    parser.add_argument("--batch", action="store_true",
+                        help="also benchmark batched calls (fn.map) against a C loop and numpy")
     parser.add_argument("--markdown", metavar="FILE", help="also write the report to FILE")
     opts = parser.parse_args(argv)
 
@@ -133,6 +135,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"instructions/call (callgrind, {opts.calls} calls; the empty loop, "
                 f"{_loop_cost(loop, peer_names)} instructions/iteration, taken off)",
                 "instructions/call", ir, ".0f", case_names, peer_names, bases=(HANDWRITTEN,))
+
+    if opts.batch:
+        from . import batch
+
+        try:
+            sections.append("\n".join(batch.run(opts.quick)))
+        except (ImportError, RuntimeError) as e:
+            notes.append(f"--batch: not run: {e}")
 
     sections.append(report.notes(notes))
     text = "\n\n".join(s for s in sections if s) + "\n"

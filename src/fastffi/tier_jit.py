@@ -56,11 +56,11 @@ def platform_refusal() -> str | None:
     return None
 
 
-def signature_refusal(sig: Signature, limits=None) -> str | None:
+def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> str | None:
     """Why ``sig`` is not eligible, checked before anything is emitted."""
     n = len(sig.argtypes)
-    if n > MAX_ARGS:  # checked first: nothing below indexes past it
-        return f"{n} arguments (the JIT takes at most {MAX_ARGS})"
+    if n > max_args:  # checked first: nothing below indexes past it
+        return f"{n} arguments (the JIT takes at most {max_args})"
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         if not isinstance(t, Scalar):
             where = "the return" if i == 0 else f"argument {i}"
@@ -78,6 +78,14 @@ def refusal(sig: Signature) -> str | None:
     return signature_refusal(sig)
 
 
+def loop_refusal(sig: Signature) -> str | None:
+    """Why fn.map() cannot use an emitted loop: the loop unboxes nothing, so it
+    takes any scalar signature whose arguments all go in registers (the
+    8-argument cap of the call path does not apply)."""
+    limits = emitter().LIMITS
+    return signature_refusal(sig, limits, max_args=limits[0] + limits[1])
+
+
 def shape_of(sig: Signature, bracket: bool) -> Shape:
     plan = tier_plan.build_plan(sig)
     args = []
@@ -92,7 +100,8 @@ def shape_of(sig: Signature, bracket: bool) -> Shape:
 
 
 _code_lock = threading.Lock()
-_code_cache: "weakref.WeakValueDictionary[Shape, _core.CodeRegion]" = weakref.WeakValueDictionary()
+#: Shape -> call entry code; ("loop", args, ret) -> batch loop code.
+_code_cache: "weakref.WeakValueDictionary[object, _core.CodeRegion]" = weakref.WeakValueDictionary()
 
 
 def code_for(shape: Shape):
@@ -106,6 +115,21 @@ def code_for(shape: Shape):
             except OSError as e:
                 raise InstallRefused(f"executable memory refused when installing ({e.strerror or e})") from None
             _code_cache[shape] = region
+        return region
+
+
+def loop_for(sig: Signature):
+    """The sealed batch loop (fn.map) for a JIT-tier function's shape."""
+    shape = shape_of(sig, False)
+    key = ("loop", shape.args, shape.ret)
+    with _code_lock:
+        region = _code_cache.get(key)
+        if region is None:
+            try:
+                region = _core.CodeRegion(emitter().emit_loop(shape, _RT))
+            except OSError:
+                return None   # the plan loop serves it
+            _code_cache[key] = region
         return region
 
 

@@ -10,6 +10,7 @@ and its executable-memory probe, entirely)."""
 from __future__ import annotations
 
 import os
+import weakref
 
 from . import _core, tier_jit, tier_libffi, tier_plan
 from .errors import FFIError, SignatureError
@@ -19,6 +20,12 @@ from .types import Scalar
 #: Every tier fastest first; a tier module has NAME, refusal(sig), prepare(sig), describe(sig).
 TIERS = ("jit", "plan", "libffi")
 _MODULES = {"jit": tier_jit, "plan": tier_plan, "libffi": tier_libffi}
+
+
+#: Functions whose creation allowed the JIT (auto or exact, under the ceiling,
+#: on a platform that has it): their fn.map() may use an emitted loop even when
+#: the call itself runs on the plan tier (e.g. more than 8 arguments).
+JIT_ALLOWED: "weakref.WeakSet" = weakref.WeakSet()
 
 
 def _platform_refusal(tier: str) -> str | None:
@@ -87,7 +94,10 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
             except tier_jit.InstallRefused as e:
                 reason, about_signature = str(e), False
             else:
-                return _make(address, sig, handle, flags, t, refused, extra)
+                fn = _make(address, sig, handle, flags, t, refused, extra)
+                if "jit" in candidates and ("jit" == t or _platform_refusal("jit") is None):
+                    JIT_ALLOWED.add(fn)
+                return fn
         refused[t] = reason
     if tier == "auto":
         raise FFIError(f"{sig.name}: no tier accepts this signature: "

@@ -18,12 +18,6 @@
 #include "call_common.h"
 #include "convert.h"
 
-typedef struct {
-    PlanRoutine *routine;
-    PlanHeader h;
-    PlanMove moves[];   /* h.nmoves argument moves, then h.nret return moves */
-} Plan;
-
 /* Plans whose frame and buffer needs fit these run with fixed-size arrays
  * (call_plan_small); larger ones size them per call. */
 #define SMALL_FRAME_BYTES 512

@@ -205,9 +205,48 @@ static PyObject *get_code(FunctionObject *f, void *c)
     return Py_NewRef(f->keepalive && Py_TYPE(f->keepalive) == &CodeRegion_Type ? f->keepalive : Py_None);
 }
 
+/* map() and shared() are Python (fastffi/batch.py: validation is per batch,
+ * not per call); the metatype forwards to it. */
+static PyObject *batch_module;
+
+static PyObject *forward_to_batch(FunctionObject *f, const char *name, PyObject *args, PyObject *kwargs)
+{
+    if (batch_module == NULL && (batch_module = PyImport_ImportModule("fastffi.batch")) == NULL)
+        return NULL;
+    PyObject *impl = PyObject_GetAttrString(batch_module, name);
+    if (impl == NULL)
+        return NULL;
+    PyObject *full = PyTuple_New(PyTuple_GET_SIZE(args) + 1);
+    if (full == NULL) {
+        Py_DECREF(impl);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(full, 0, Py_NewRef((PyObject *)f));
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++)
+        PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+    PyObject *r = PyObject_Call(impl, full, kwargs);
+    Py_DECREF(full);
+    Py_DECREF(impl);
+    return r;
+}
+
+static PyObject *function_map(FunctionObject *f, PyObject *args, PyObject *kwargs)
+{
+    return forward_to_batch(f, "map_rows", args, kwargs);
+}
+
+static PyObject *function_shared(FunctionObject *f, PyObject *args, PyObject *kwargs)
+{
+    return forward_to_batch(f, "SharedCall", args, kwargs);
+}
+
 static PyMethodDef function_methods[] = {
     {"explain", (PyCFunction)function_explain, METH_NOARGS,
      "The signature, the tier chosen and why each faster tier was refused."},
+    {"map", (PyCFunction)(void (*)(void))function_map, METH_VARARGS | METH_KEYWORDS,
+     "map(*columns, out=None, threads=1): call once per row of the argument columns, in a native loop."},
+    {"shared", (PyCFunction)(void (*)(void))function_shared, METH_VARARGS | METH_KEYWORDS,
+     "shared() -> SharedCall: arguments in a buffer both sides read; sb() calls with what is in it."},
     {NULL},
 };
 

@@ -13,6 +13,7 @@
 
 extern PyMethodDef cdata_methods[];
 extern PyMethodDef function_module_methods[];
+extern PyMethodDef batch_methods[];
 
 static struct PyModuleDef core_module = {
     PyModuleDef_HEAD_INIT,
@@ -61,7 +62,8 @@ PyMODINIT_FUNC PyInit__core(void)
     if (m == NULL)
         return NULL;
     if (add_methods(m, memory_methods) < 0 || add_methods(m, cdata_methods) < 0
-        || add_methods(m, function_module_methods) < 0 || add_methods(m, execmem_methods) < 0)
+        || add_methods(m, function_module_methods) < 0 || add_methods(m, execmem_methods) < 0
+        || add_methods(m, batch_methods) < 0)
         goto fail;
     if (PyModule_AddObjectRef(m, "CData", (PyObject *)&CData_Type) < 0
         || PyModule_AddObjectRef(m, "LibraryHandle", (PyObject *)&Library_Type) < 0

@@ -79,6 +79,13 @@ _Static_assert(sizeof(PlanHeader) == 24, "PlanHeader is shared with Python: 24 b
 typedef void PlanRoutine(void (*target)(void), void *frame, size_t stack_size, void *ret_image);
 PlanRoutine fastffi_plan_call, fastffi_plan_call_regs, fastffi_plan_call_gp;
 
+/* A prepared plan (FunctionObject.plan): validated once, then only read. */
+typedef struct {
+    PlanRoutine *routine;
+    PlanHeader h;
+    PlanMove moves[];   /* h.nmoves argument moves, then h.nret return moves */
+} Plan;
+
 int plan_prepare(FunctionObject *f, PyObject *plan);
 void plan_free(FunctionObject *f);
 PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);

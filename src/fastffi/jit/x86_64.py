@@ -111,7 +111,46 @@ class X64:
     def mov_r32(self, dst, src):              # mov dst32, src32 (zero-extends)
         self._b(*self._rex(0, src, dst), 0x89, self._rr(src, dst))
 
+    def movsx8_load(self, dst, base, disp):   # movsx dst, byte [base+disp]
+        self._b(*self._rex(1, dst, base), 0x0F, 0xBE, *self._mem(dst, base, disp))
+
+    def movsx16_load(self, dst, base, disp):  # movsx dst, word [base+disp]
+        self._b(*self._rex(1, dst, base), 0x0F, 0xBF, *self._mem(dst, base, disp))
+
+    def movsxd_load(self, dst, base, disp):   # movsxd dst, dword [base+disp]
+        self._b(*self._rex(1, dst, base), 0x63, *self._mem(dst, base, disp))
+
+    def movzx8_load(self, dst, base, disp):   # movzx dst32, byte [base+disp]
+        self._b(*self._rex(0, dst, base), 0x0F, 0xB6, *self._mem(dst, base, disp))
+
+    def movzx16_load(self, dst, base, disp):  # movzx dst32, word [base+disp]
+        self._b(*self._rex(0, dst, base), 0x0F, 0xB7, *self._mem(dst, base, disp))
+
+    def mov_store8(self, base, disp, src):    # mov byte [base+disp], src8 (src in rax..rbx)
+        self._b(*self._rex(0, src, base), 0x88, *self._mem(src, base, disp))
+
+    def mov_store16(self, base, disp, src):   # mov word [base+disp], src16
+        self._b(0x66, *self._rex(0, src, base), 0x89, *self._mem(src, base, disp))
+
+    def mov_store32(self, base, disp, src):   # mov dword [base+disp], src32
+        self._b(*self._rex(0, src, base), 0x89, *self._mem(src, base, disp))
+
     # -- arithmetic and compares --
+    def add_reg_mem(self, dst, base, disp):   # add dst, [base+disp]
+        self._b(*self._rex(1, dst, base), 0x03, *self._mem(dst, base, disp))
+
+    def add_rr(self, dst, src):               # add dst, src
+        self._b(*self._rex(1, src, dst), 0x01, self._rr(src, dst))
+
+    def inc(self, reg):                       # inc reg
+        self._b(*self._rex(1, 0, reg), 0xFF, self._rr(0, reg))
+
+    def test_r8(self, a, b):                  # test a8, b8 (rax..rbx)
+        self._b(*self._rex(0, b, a), 0x84, self._rr(b, a))
+
+    def setne(self, reg):                     # setne reg8 (rax..rbx)
+        self._b(*self._rex(0, 0, reg), 0x0F, 0x95, self._rr(0, reg))
+
     def cmp_reg_mem(self, reg, base, disp):   # cmp reg, [base+disp]
         self._b(*self._rex(1, reg, base), 0x3B, *self._mem(reg, base, disp))
 
@@ -166,6 +205,12 @@ class X64:
 
     def movq_xmm_store(self, base, disp, xmm):  # movq [base+disp], xmm
         self._b(0x66, *self._rex(0, xmm, base), 0x0F, 0xD6, *self._mem(xmm, base, disp))
+
+    def movd_xmm_load(self, xmm, base, disp):   # movd xmm, dword [base+disp]
+        self._b(0x66, *self._rex(0, xmm, base), 0x0F, 0x6E, *self._mem(xmm, base, disp))
+
+    def movd_xmm_store(self, base, disp, xmm):  # movd dword [base+disp], xmm
+        self._b(0x66, *self._rex(0, xmm, base), 0x0F, 0x7E, *self._mem(xmm, base, disp))
 
     def cvtsd2ss(self, dst, src):             # cvtsd2ss xmm, xmm
         self._b(0xF2, *self._rex(0, dst, src), 0x0F, 0x5A, self._rr(dst, src))
@@ -427,3 +472,91 @@ def _box(a: X64, ret, rt: dict) -> None:
     box = {"bool": "PyBool_FromLong", "i64": "PyLong_FromLongLong", "u64": "PyLong_FromUnsignedLongLong",
            "pointer": "PyLong_FromUnsignedLongLong"}.get(name, "PyLong_FromLong")
     a.call_abs(rt[box])
+
+
+def emit_loop(shape: Shape, rt: dict) -> bytes:
+    """The batch loop for ``shape`` (fn.map): ``void loop(target, char **columns,
+    const ssize_t *strides, char *out, ssize_t out_stride, ssize_t rows)``.
+
+    Each row loads the argument registers straight from the columns (whose
+    item formats equal the C types: batch.py checked), calls the target, and
+    stores the return register into the output row at its declared width.
+    Addresses are computed from the row index (base + index * stride) rather
+    than by bumping pointers kept in memory: the only value carried from one
+    row to the next is the index in a register, so rows overlap freely."""
+    a = X64()
+    n = len(shape.args)
+    # Callee-saved: rbx = row index, rbp = target, r12 = strides, r13 = out,
+    # r14 = out stride, r15 = rows.  Column bases are copied to our frame.
+    for reg in (RBX, RBP, R12, R13, R14, R15):
+        a.push(reg)
+    frame = _round16(8 * n) + 8   # six pushes leave %rsp 8 off 16-byte alignment
+    a.sub_imm(RSP, frame)
+    a.mov_rr(RBP, RDI)
+    a.mov_rr(R12, RDX)
+    a.mov_rr(R13, RCX)
+    a.mov_rr(R14, R8)
+    a.mov_rr(R15, R9)
+    for i in range(n):
+        a.mov_load(RAX, RSI, 8 * i)
+        a.mov_store(RSP, 8 * i, RAX)
+    a.xor_r32(RBX, RBX)
+    a.test_rr(R15, R15)
+    a.jcc(JE, "done")
+    a.label("row")
+    for i, arg in enumerate(shape.args):
+        a.mov_load(RAX, R12, 8 * i)       # stride
+        a.imul_rr(RAX, RBX)
+        a.add_reg_mem(RAX, RSP, 8 * i)    # + column base
+        _load_column(a, arg, RAX)
+    a.call_reg(RBP)
+    if shape.ret.name != "void":
+        a.mov_rr(R11, R14)
+        a.imul_rr(R11, RBX)
+        a.add_rr(R11, R13)
+        _store_result(a, shape.ret.name, R11)
+    a.inc(RBX)
+    a.cmp_rr(RBX, R15)
+    a.jcc(JNE, "row")
+    a.label("done")
+    a.add_imm(RSP, frame)
+    for reg in (R15, R14, R13, R12, RBP, RBX):
+        a.pop(reg)
+    a.ret()
+    return a.finish()
+
+
+def _load_column(a: X64, arg, src: int) -> None:
+    """Load one row's argument from [src] into its register, extended as the
+    call path extends it (narrow integers to 32 bits and beyond)."""
+    name = arg.type.name
+    if arg.fp:
+        if name == "f64":
+            a.movq_xmm_load(arg.reg, src, 0)
+        else:
+            a.movd_xmm_load(arg.reg, src, 0)
+        return
+    dst = GP_ARGS[arg.reg]
+    load = {"i8": a.movsx8_load, "i16": a.movsx16_load, "i32": a.movsxd_load, "u8": a.movzx8_load,
+            "bool": a.movzx8_load, "u16": a.movzx16_load, "u32": a.mov_r32_load}.get(name, a.mov_load)
+    load(dst, src, 0)
+
+
+def _store_result(a: X64, name: str, dst: int) -> None:
+    """Store the return register at [dst], truncated to the declared width."""
+    if name == "f64":
+        a.movq_xmm_store(dst, 0, 0)
+    elif name == "f32":
+        a.movd_xmm_store(dst, 0, 0)
+    elif name == "bool":
+        a.test_r8(RAX, RAX)
+        a.setne(RAX)
+        a.mov_store8(dst, 0, RAX)
+    elif name in ("i8", "u8"):
+        a.mov_store8(dst, 0, RAX)
+    elif name in ("i16", "u16"):
+        a.mov_store16(dst, 0, RAX)
+    elif name in ("i32", "u32"):
+        a.mov_store32(dst, 0, RAX)
+    else:
+        a.mov_store(dst, 0, RAX)

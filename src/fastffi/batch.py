@@ -1,0 +1,228 @@
+"""Batched calls: the shared-buffer technique.
+
+``fn.map(*columns, out=None, threads=1)`` calls ``fn`` once per row of its
+argument columns in a native loop (``_core/batch.c``): columns already in
+memory (numpy arrays -- strided ones too --, array.array, memoryview, fastffi
+arrays) are read in place, results are written into ``out``.  Everything is
+validated here, before the first call, so no Python code runs in the loop and a
+mismatch raises with no call made.
+
+``fn.shared()`` is sbffi's shared-buffer call object: the arguments live in a
+buffer laid out as a C struct of the argument types, both sides read it, and
+``sb()`` calls with whatever is in it."""
+from __future__ import annotations
+
+import struct
+import sys
+from typing import Any
+
+from . import _core, tier_jit
+from .structs import Array, array_class
+from .types import SCALARS, VOID, Scalar, scalar
+
+#: Buffer item formats accepted for each argument type (native byte order).
+COLUMN_FORMATS = {
+    "i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I",
+    "i64": "ql", "u64": "QL", "f32": "f", "f64": "d", "bool": "?",
+    "pointer": "QLP", "string": "QLP",
+}
+_NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
+_OUT_FORMATS = {name: fmts[0] for name, fmts in COLUMN_FORMATS.items()}
+_NUMPY_TYPES = {"i8": "i1", "u8": "u1", "i16": "i2", "u16": "u2", "i32": "i4", "u32": "u4", "i64": "i8",
+                "u64": "u8", "f32": "f4", "f64": "f8", "bool": "?", "pointer": "u8", "string": "u8"}
+
+
+def _types_of(fn) -> tuple[Any, list]:
+    def resolve(t):
+        return t if isinstance(t, type) else (VOID if t == "void" else scalar(t))
+    return resolve(fn.restype), [resolve(t) for t in fn.argtypes]
+
+
+def _type_label(t) -> str:
+    return t.name if isinstance(t, Scalar) else t.__name__
+
+
+def _format_char(fmt: str) -> str | None:
+    """The item letter of a 1-item native format, or None ('<i' -> 'i')."""
+    if fmt[:1] in _NATIVE_PREFIXES:
+        fmt = fmt[1:]
+    elif fmt[:1] in "<>!":
+        return None
+    return fmt if len(fmt) == 1 else None
+
+
+class _Column:
+    __slots__ = ("address", "stride", "rows", "keep")
+
+    def __init__(self, address: int, stride: int, rows: int | None, keep):
+        self.address, self.stride, self.rows, self.keep = address, stride, rows, keep
+
+
+def _column(fn, i: int, t, col) -> _Column:
+    where = f"{fn.__name__}.map() argument {i + 1}"
+    if isinstance(t, Scalar) and (col is None or isinstance(col, (int, float))):
+        # Broadcast: one value for every row, range-checked like an argument.
+        box = _core.cdata_alloc(array_class(t), t.size, t.format, t.size)
+        _core.write_scalar(box, 0, t.kind, col, where)
+        return _Column(box._address_, 0, None, box)
+    if not isinstance(t, Scalar) and isinstance(col, Array) and col._elem_ is t:
+        return _Column(col._address_, t._size_, len(col), col)
+    try:
+        mv = memoryview(col)
+    except TypeError:
+        raise TypeError(f"{where}: expected a column (a 1-D buffer) or a single value of "
+                        f"{_type_label(t)}, got {type(col).__name__}") from None
+    if mv.ndim != 1:
+        raise ValueError(f"{where}: a column must be 1-dimensional, got {mv.ndim} dimensions")
+    if isinstance(t, Scalar):
+        letter = _format_char(mv.format)
+        if letter is None or letter not in COLUMN_FORMATS[t.name] or mv.itemsize != t.size:
+            expected = " or ".join(repr(c) for c in COLUMN_FORMATS[t.name])
+            raise TypeError(f"{where}: column format {mv.format!r} does not match {t.name} (expected {expected})")
+    elif mv.itemsize != t._size_:
+        raise TypeError(f"{where}: column items are {mv.itemsize} bytes, {t.__name__} is {t._size_} "
+                        f"(an array of structs with exactly the C layout is needed)")
+    address = _core.address_of(mv) if mv.nbytes else 0
+    return _Column(address, mv.strides[0], mv.shape[0], mv)
+
+
+def _numpy():
+    try:
+        import numpy
+    except ImportError:
+        raise ImportError("fn.map() without out= allocates a numpy array: install numpy, or pass out=") from None
+    return numpy
+
+
+def numpy_dtype(t):
+    """The numpy dtype with exactly the C layout of a scalar or struct type."""
+    np = _numpy()
+    if isinstance(t, Scalar):
+        return np.dtype(_NUMPY_TYPES[t.name])
+    lay = t._layout_
+    names, formats, offsets = [], [], []
+    for f in lay.fields:
+        base = numpy_dtype(f.type)
+        names.append(f.name)
+        formats.append((base, (f.count,)) if f.count is not None else base)
+        offsets.append(f.offset)
+    # numpy has no unions, but overlapping fields at explicit offsets serve.
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": lay.size})
+
+
+def _output(fn, rt, out, rows: int):
+    where = f"{fn.__name__}.map() out"
+    if rt is VOID:
+        if out is not None:
+            raise TypeError(f"{where}: {fn.__name__} returns void; out must be None")
+        return None, 0, 0, None
+    if out is None:
+        out = _numpy().empty(rows, dtype=numpy_dtype(rt))
+    mv = memoryview(out)
+    if mv.readonly:
+        raise TypeError(f"{where}: the output buffer is read-only")
+    if mv.ndim != 1 or mv.shape[0] != rows:
+        raise ValueError(f"{where}: expected a 1-D buffer of {rows} items, got shape {mv.shape}")
+    if isinstance(rt, Scalar):
+        letter = _format_char(mv.format)
+        if letter is None or letter not in COLUMN_FORMATS[rt.name] or mv.itemsize != rt.size:
+            raise TypeError(f"{where}: format {mv.format!r} does not match {rt.name} "
+                            f"(expected {_OUT_FORMATS[rt.name]!r})")
+    elif mv.itemsize != rt._size_:
+        raise TypeError(f"{where}: items are {mv.itemsize} bytes, {rt.__name__} is {rt._size_}")
+    return out, (_core.address_of(mv) if rows else 0), mv.strides[0], mv
+
+
+def _loop(fn):
+    """The emitted loop for fn's register shape, when the JIT was allowed for
+    fn and the shape qualifies; None runs the plan (or libffi) loop."""
+    from .signature import Signature
+    from .tiers import JIT_ALLOWED
+
+    if fn not in JIT_ALLOWED or fn.tier == "libffi":
+        return None
+    rt, args = _types_of(fn)
+    sig = Signature(fn.__name__, rt, tuple(args))
+    if tier_jit.loop_refusal(sig) is not None:
+        return None
+    return tier_jit.loop_for(sig)
+
+
+def map_rows(fn, *columns, out=None, threads: int = 1):
+    """Call ``fn`` once per row; see :mod:`fastffi.batch`.  Returns ``out`` (a new
+    numpy array when None), or None for a void function."""
+    rt, args = _types_of(fn)
+    if len(columns) != len(args):
+        raise TypeError(f"{fn.__name__}.map() takes {len(args)} column{'s' if len(args) != 1 else ''} "
+                        f"({len(columns)} given)")
+    if not isinstance(threads, int) or isinstance(threads, bool) or not 1 <= threads <= 64:
+        raise ValueError(f"{fn.__name__}.map(): threads must be an int from 1 to 64, got {threads!r}")
+    cols = [_column(fn, i, t, c) for i, (t, c) in enumerate(zip(args, columns))]
+    lengths = {c.rows for c in cols if c.rows is not None}
+    if len(lengths) > 1:
+        raise ValueError(f"{fn.__name__}.map(): columns have different lengths {sorted(lengths)}")
+    if not lengths:
+        raise ValueError(f"{fn.__name__}.map(): at least one argument must be a column (values alone "
+                         f"give no row count)" if args else f"{fn.__name__}.map() needs a column to count rows")
+    rows = lengths.pop()
+    out, out_address, out_stride, keep_out = _output(fn, rt, out, rows)
+    if rows:
+        _core.run_batch(fn, tuple(c.address for c in cols), tuple(c.stride for c in cols), out_address,
+                        out_stride, rows, threads, _loop(fn))
+    del keep_out, cols  # buffers stayed exported for the whole loop
+    return out
+
+
+class SharedCall:
+    """A call whose arguments live in a buffer both sides read (sbffi's shared
+    buffer): ``args`` is a writable memoryview of the arguments laid out as a C
+    struct of their types in declaration order (natural alignment), ``format``
+    the matching ``struct`` format, ``result`` a memoryview of the return slot.
+    ``sb()`` calls with whatever is in ``args``.
+
+    It pays when the caller already holds packed arguments (they are written
+    into ``args`` with one ``struct.pack_into`` or a buffer copy); for
+    arguments held as Python objects a plain call is as fast or faster.  Not
+    thread-safe: use one per thread."""
+
+    def __init__(self, fn):
+        self._fn = fn
+        rt, args = _types_of(fn)
+        offsets, parts, offset, align = [], [], 0, 1
+        for t in args:
+            size = t.size if isinstance(t, Scalar) else t._size_
+            a = t.align if isinstance(t, Scalar) else t._layout_.align
+            pad = -offset % a
+            parts.append("x" * pad + (_STRUCT_CODES[t.name] if isinstance(t, Scalar) else f"{size}s"))
+            offset += pad
+            offsets.append(offset)
+            offset += size
+            align = max(align, a)
+        total = offset + (-offset % align)
+        parts.append("x" * (total - offset))
+        #: ``struct`` format of ``args`` (explicit padding, native byte order)
+        self.format = "=" + "".join(parts)
+        #: byte offset of each argument in ``args``
+        self.offsets = tuple(offsets)
+        self._args = _core.cdata_alloc(array_class(SCALARS["u8"]), max(total, 1), "B", 1)
+        rsize = 0 if rt is VOID else (rt.size if isinstance(rt, Scalar) else rt._size_)
+        self._result = _core.cdata_alloc(array_class(SCALARS["u8"]), max(rsize, 8), "B", 1)
+        self.args = memoryview(self._args)[:total]
+        self.result = memoryview(self._result)[:rsize]
+        base = self._args._address_
+        self._columns = tuple(base + o for o in offsets)
+        self._strides = (0,) * len(offsets)
+        self._loop = _loop(fn)
+        assert struct.calcsize(self.format) == total
+
+    def __call__(self):
+        _core.run_batch(self._fn, self._columns, self._strides, self._result._address_, 0, 1, 1, self._loop)
+
+    def __repr__(self) -> str:
+        return f"<fastffi.SharedCall of {self._fn.__name__} format={self.format!r}>"
+
+
+_STRUCT_CODES = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I", "i64": "q", "u64": "Q",
+                 "f32": "f", "f64": "d", "bool": "?", "pointer": "Q", "string": "Q"}
+
+__all__ = ["map_rows", "SharedCall", "numpy_dtype", "COLUMN_FORMATS"]
