@@ -28,6 +28,8 @@ from .types import C_SPELLINGS, SCALARS, VOID, Scalar, scalar
 
 _registry: dict[str, type] = {}
 _registry_lock = threading.Lock()
+#: resolve_type's cache of type strings, valid while the registry is unchanged
+_resolved: dict[str, Any] = {}
 
 
 def define(name: str, cls: type) -> None:
@@ -49,6 +51,7 @@ def define(name: str, cls: type) -> None:
             raise SignatureError(f"{name!r} is already defined with a different layout")
         _registry[name] = cls
         _registry[f"{tag} {name}"] = cls
+        _resolved.clear()
 
 
 def undefine(name: str) -> None:
@@ -56,6 +59,7 @@ def undefine(name: str) -> None:
     with _registry_lock:
         for key in (name, f"struct {name}", f"union {name}"):
             _registry.pop(key, None)
+        _resolved.clear()
 
 
 def _same_layout(a, b) -> bool:
@@ -105,7 +109,13 @@ def resolve_type(spec, types=None, *, value_only: bool = False):
     if isinstance(spec, Scalar):
         t = spec
     elif isinstance(spec, str):
-        t = _resolve_text(spec, types)
+        # Type strings repeat (new("i32"), read(p, "u8"), argument lists): the
+        # answer depends only on the text and the registry, unless types= is given.
+        t = _resolved.get(spec) if not types else None
+        if t is None:
+            t = _resolve_text(spec, types)
+            if not types:
+                _resolved[spec] = t
     else:
         raise SignatureError(f"a type is a name, a C spelling or a struct class, got {spec!r}")
     if value_only and t is VOID:
