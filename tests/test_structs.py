@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import fastffi
 from conftest import struct_tier
-from test_calls import fallback_after_refusal
+from test_calls import f32, fallback_after_refusal, wrap_i64
 from layout_oracle import FIXTURE_DECLS, Decl, build
 
 FLT_MAX = struct.unpack("<f", b"\xff\xff\x7f\x7f")[0]
@@ -44,15 +44,6 @@ def make(lib, name, restype, argtypes, tier, **kw):
         return fallback_after_refusal(e, name, tier, lambda: lib.function(name, restype, argtypes, **kw))
     assert fn.tier == tier
     return fn
-
-
-def f32(x):
-    return struct.unpack("<f", struct.pack("<f", x))[0]
-
-
-def wrap_i64(v):
-    v %= 2**64
-    return v - 2**64 if v >= 2**63 else v
 
 
 def ifold(vals):

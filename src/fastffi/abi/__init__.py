@@ -84,3 +84,14 @@ def stack_slot(offset: int) -> int:
 
 
 MAX_AGGREGATE_BYTES = 0xFFFF  # PlanMove.size is 16 bits
+
+
+def aggregate_refusal(cls) -> str | None:
+    """What no plan takes by value, on any ABI."""
+    lay = cls._layout_
+    if lay.size == 0:
+        # C has no empty structs; GCC's extension passes nothing for them.
+        return f"{cls.__name__} is an empty struct (not supported by value)"
+    if lay.size > MAX_AGGREGATE_BYTES:
+        return f"{cls.__name__} is {lay.size} bytes by value (at most {MAX_AGGREGATE_BYTES})"
+    return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..signature import Signature
 from ..types import Scalar
-from . import (INDIRECT, MAX_AGGREGATE_BYTES, OP_COPY, OP_REF, OP_RET_COPY, OP_SCALAR, RET_FP, RET_GP, Move, Plan,
+from . import (INDIRECT, OP_COPY, OP_REF, OP_RET_COPY, OP_SCALAR, RET_FP, RET_GP, Move, Plan, aggregate_refusal,
                extension, fp_slot, gp_slot, round_up, stack_slot)
 
 NAME = "aapcs64"
@@ -49,7 +49,7 @@ def classify(sig: Signature) -> Plan | str:
 
     ret = sig.restype
     if not isinstance(ret, Scalar):
-        reason = _check_aggregate(ret)
+        reason = aggregate_refusal(ret)
         if reason:
             return reason
         h = hfa(ret)
@@ -91,7 +91,7 @@ def classify(sig: Signature) -> Plan | str:
             plan.moves.append(Move(OP_SCALAR, i, dst, kind=t.kind, note=f"arg {n} {t.name}{extension(t)} -> {where}"))
             continue
 
-        reason = _check_aggregate(t)
+        reason = aggregate_refusal(t)
         if reason:
             return f"argument {n}: {reason}"
         size = t._size_
@@ -148,15 +148,6 @@ def classify(sig: Signature) -> Plan | str:
         plan.moves[index] = Move(m.op, m.arg, m.dst, size=m.size, src=base + offset, note=m.note)
     plan.scratch_size = round_up(scratch, 16)
     return plan
-
-
-def _check_aggregate(cls) -> str | None:
-    lay = cls._layout_
-    if lay.size == 0:
-        return f"{cls.__name__} is an empty struct (not supported)"
-    if lay.size > MAX_AGGREGATE_BYTES:
-        return f"{cls.__name__} is {lay.size} bytes by value (at most {MAX_AGGREGATE_BYTES})"
-    return None
 
 
 __all__ = ["NAME", "classify", "hfa"]

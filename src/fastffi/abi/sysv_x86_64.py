@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..signature import Signature
 from ..types import Scalar
-from . import (MAX_AGGREGATE_BYTES, OP_COPY, OP_RET_COPY, OP_SCALAR, RET_FP, RET_GP, Move, Plan, extension,
-               fp_slot, gp_slot, round_up, stack_slot)
+from . import (OP_COPY, OP_RET_COPY, OP_SCALAR, RET_FP, RET_GP, Move, Plan, aggregate_refusal, extension, fp_slot,
+               gp_slot, round_up, stack_slot)
 
 NAME = "sysv-x86_64"
 GP_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
@@ -88,7 +88,7 @@ def classify(sig: Signature) -> Plan | str:
 
     ret = sig.restype
     if not isinstance(ret, Scalar):
-        reason = _check_aggregate(ret)
+        reason = aggregate_refusal(ret)
         if reason:
             return reason
         classes = aggregate_classes(ret)
@@ -136,7 +136,7 @@ def classify(sig: Signature) -> Plan | str:
             plan.moves.append(Move(OP_SCALAR, i, dst, kind=t.kind, note=f"arg {n} {t.name}{extension(t)} -> {where}"))
             continue
 
-        reason = _check_aggregate(t)
+        reason = aggregate_refusal(t)
         if reason:
             return f"argument {n}: {reason}"
         classes = aggregate_classes(t)
@@ -164,17 +164,6 @@ def classify(sig: Signature) -> Plan | str:
             stack += round_up(t._size_, 8)
     plan.stack_size = stack
     return plan
-
-
-def _check_aggregate(cls) -> str | None:
-    lay = cls._layout_
-    if lay.size == 0:
-        return f"{cls.__name__} is an empty struct (GCC passes nothing; not supported)"
-    if lay.size > MAX_AGGREGATE_BYTES:
-        return f"{cls.__name__} is {lay.size} bytes by value (at most {MAX_AGGREGATE_BYTES})"
-    if lay.align > 16:
-        return f"{cls.__name__} is aligned to {lay.align} bytes (over-aligned aggregates are not planned)"
-    return None
 
 
 __all__ = ["NAME", "classify", "aggregate_classes"]

@@ -268,7 +268,6 @@ def emit(shape: Shape, rt: dict) -> bytes:
     n = len(shape.args)
     # Frame (above the saved registers): argument slots, the saved return
     # registers, the BufferList and its Py_buffer array.
-    slots = 0
     ret_save = 8 * n
     bufs = ret_save + 16
     views = bufs + rt["sizeof_BufferList"]
