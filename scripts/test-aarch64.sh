@@ -41,7 +41,7 @@ set -Eeuo pipefail
 
 SUITE=bookworm
 ARCH=arm64
-INCLUDE=python3,python3-dev,python3-venv,gcc,libc6-dev,libffi-dev,pkg-config,zlib1g,libsqlite3-0,ca-certificates
+INCLUDE=python3,python3-dev,python3-venv,gcc,libc6-dev,libffi-dev,pkg-config,zlib1g,libsqlite3-0,ca-certificates,binutils-x86-64-linux-gnu
 # Bump when the recipe of the root changes, so cached roots built by an older recipe are rebuilt.
 RECIPE="v1 $SUITE $ARCH minbase $INCLUDE"
 ROOT=${FASTFFI_ARM64_ROOT:-/var/cache/fastffi/arm64-bookworm}

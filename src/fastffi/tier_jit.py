@@ -13,6 +13,7 @@ Function at run time.  Functions of one shape share one sealed region, which is
 unmapped when the last of them goes away."""
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 
@@ -82,10 +83,13 @@ def loop_refusal(sig: Signature) -> str | None:
     """Why fn.map() cannot use an emitted loop: the loop unboxes nothing, so it
     takes any scalar signature whose arguments all go in registers (the
     8-argument cap of the call path does not apply)."""
+    if not hasattr(emitter(), "emit_loop"):
+        return f"the {emitter().NAME} emitter has no batch loop yet"
     limits = emitter().LIMITS
     return signature_refusal(sig, limits, max_args=limits[0] + limits[1])
 
 
+@functools.lru_cache(maxsize=4096)
 def shape_of(sig: Signature, bracket: bool) -> Shape:
     plan = tier_plan.build_plan(sig)
     args = []

@@ -51,10 +51,9 @@ def ceiling() -> str:
     return value
 
 
-def _candidates(requested: str) -> list[str]:
+def _candidates(requested: str, cap: int) -> list[str]:
     if requested != "auto" and requested not in TIERS:
         raise ValueError(f"unknown tier {requested!r} (expected 'auto', 'jit', 'plan' or 'libffi')")
-    cap = TIERS.index(ceiling())
     if requested == "auto":
         return list(TIERS[cap:])
     return [TIERS[max(TIERS.index(requested), cap)]]
@@ -81,8 +80,8 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
         raise OverflowError(f"function address {address} does not fit pointer")
     if len(sig.argtypes) > _core.MAX_ARGS:
         raise FFIError(f"{sig.name}: {len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)")
-    candidates = _candidates(tier)
     cap = TIERS.index(ceiling())
+    candidates = _candidates(tier, cap)
     refused = {t: "above the FASTFFI_TIER ceiling" for t in TIERS[:cap]}
     flags = (_core.RELEASE_GIL if release_gil else 0) | (_core.USE_ERRNO if use_errno else 0)
     about_signature = False

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from . import _core
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Scalar:
-    """A scalar C type: one of the canonical names below."""
+    """A scalar C type: one of the canonical names below.  Each exists once
+    (SCALARS), so identity is equality and hashing is cheap."""
 
     name: str
     kind: int

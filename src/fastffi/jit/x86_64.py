@@ -38,6 +38,24 @@ GP_ARGS = (RDI, RSI, RDX, RCX, R8, R9)
 JE, JNE, JA, JS = 0x4, 0x5, 0x7, 0x8
 
 
+def _memo(encoder):
+    """Encoders are pure functions of their operands: each distinct call is
+    encoded once and its bytes reused (emission stays cheap at creation)."""
+    cache: dict = {}
+
+    def emit(self, *operands):
+        code = cache.get(operands)
+        if code is None:
+            scratch = X64()
+            encoder(scratch, *operands)
+            code = cache[operands] = bytes(scratch.code)
+        self.code += code
+
+    emit.__doc__ = encoder.__doc__
+    emit.__name__ = encoder.__name__
+    return emit
+
+
 class X64:
     """Small encoders, one per instruction form used (Intel SDM vol. 2)."""
 
@@ -69,165 +87,217 @@ class X64:
         return 0xC0 | (reg & 7) << 3 | (rm & 7)
 
     # -- moves --
+    @_memo
     def mov_load(self, dst, base, disp):      # mov dst, [base+disp]
         self._b(*self._rex(1, dst, base), 0x8B, *self._mem(dst, base, disp))
 
+    @_memo
     def mov_store(self, base, disp, src):     # mov [base+disp], src
         self._b(*self._rex(1, src, base), 0x89, *self._mem(src, base, disp))
 
+    @_memo
     def mov_rr(self, dst, src):               # mov dst, src
         self._b(*self._rex(1, src, dst), 0x89, self._rr(src, dst))
 
+    @_memo
     def mov_r32_load(self, dst, base, disp):  # mov dst32, [base+disp] (zero-extends)
         self._b(*self._rex(0, dst, base), 0x8B, *self._mem(dst, base, disp))
 
+    @_memo
     def mov_imm64(self, dst, value):          # movabs dst, imm64
         self._b(*self._rex(1, 0, dst), 0xB8 + (dst & 7), *struct.pack("<Q", value & (2**64 - 1)))
 
+    @_memo
     def mov_imm32(self, dst, value):          # mov dst32, imm32 (zero-extends)
         self._b(*self._rex(0, 0, dst), 0xB8 + (dst & 7), *struct.pack("<I", value))
 
+    @_memo
     def mov_store_imm32(self, base, disp, value):   # mov dword [base+disp], imm32
         self._b(*self._rex(0, 0, base), 0xC7, *self._mem(0, base, disp), *struct.pack("<i", value))
 
+    @_memo
     def lea(self, dst, base, disp):           # lea dst, [base+disp]
         self._b(*self._rex(1, dst, base), 0x8D, *self._mem(dst, base, disp))
 
+    @_memo
     def movsxd(self, dst, src):               # movsxd dst, src32
         self._b(*self._rex(1, dst, src), 0x63, self._rr(dst, src))
 
+    @_memo
     def movsx8(self, dst, src):               # movsx dst, src8 (src in rax..rbx)
         self._b(*self._rex(1, dst, src), 0x0F, 0xBE, self._rr(dst, src))
 
+    @_memo
     def movsx16(self, dst, src):              # movsx dst, src16
         self._b(*self._rex(1, dst, src), 0x0F, 0xBF, self._rr(dst, src))
 
+    @_memo
     def movzx8(self, dst, src):               # movzx dst32, src8 (src in rax..rbx)
         self._b(*self._rex(0, dst, src), 0x0F, 0xB6, self._rr(dst, src))
 
+    @_memo
     def movzx16(self, dst, src):              # movzx dst32, src16
         self._b(*self._rex(0, dst, src), 0x0F, 0xB7, self._rr(dst, src))
 
+    @_memo
     def mov_r32(self, dst, src):              # mov dst32, src32 (zero-extends)
         self._b(*self._rex(0, src, dst), 0x89, self._rr(src, dst))
 
+    @_memo
     def movsx8_load(self, dst, base, disp):   # movsx dst, byte [base+disp]
         self._b(*self._rex(1, dst, base), 0x0F, 0xBE, *self._mem(dst, base, disp))
 
+    @_memo
     def movsx16_load(self, dst, base, disp):  # movsx dst, word [base+disp]
         self._b(*self._rex(1, dst, base), 0x0F, 0xBF, *self._mem(dst, base, disp))
 
+    @_memo
     def movsxd_load(self, dst, base, disp):   # movsxd dst, dword [base+disp]
         self._b(*self._rex(1, dst, base), 0x63, *self._mem(dst, base, disp))
 
+    @_memo
     def movzx8_load(self, dst, base, disp):   # movzx dst32, byte [base+disp]
         self._b(*self._rex(0, dst, base), 0x0F, 0xB6, *self._mem(dst, base, disp))
 
+    @_memo
     def movzx16_load(self, dst, base, disp):  # movzx dst32, word [base+disp]
         self._b(*self._rex(0, dst, base), 0x0F, 0xB7, *self._mem(dst, base, disp))
 
+    @_memo
     def mov_store8(self, base, disp, src):    # mov byte [base+disp], src8 (src in rax..rbx)
         self._b(*self._rex(0, src, base), 0x88, *self._mem(src, base, disp))
 
+    @_memo
     def mov_store16(self, base, disp, src):   # mov word [base+disp], src16
         self._b(0x66, *self._rex(0, src, base), 0x89, *self._mem(src, base, disp))
 
+    @_memo
     def mov_store32(self, base, disp, src):   # mov dword [base+disp], src32
         self._b(*self._rex(0, src, base), 0x89, *self._mem(src, base, disp))
 
     # -- arithmetic and compares --
+    @_memo
     def add_reg_mem(self, dst, base, disp):   # add dst, [base+disp]
         self._b(*self._rex(1, dst, base), 0x03, *self._mem(dst, base, disp))
 
+    @_memo
     def add_rr(self, dst, src):               # add dst, src
         self._b(*self._rex(1, src, dst), 0x01, self._rr(src, dst))
 
+    @_memo
     def inc(self, reg):                       # inc reg
         self._b(*self._rex(1, 0, reg), 0xFF, self._rr(0, reg))
 
+    @_memo
     def test_r8(self, a, b):                  # test a8, b8 (rax..rbx)
         self._b(*self._rex(0, b, a), 0x84, self._rr(b, a))
 
+    @_memo
     def setne(self, reg):                     # setne reg8 (rax..rbx)
         self._b(*self._rex(0, 0, reg), 0x0F, 0x95, self._rr(0, reg))
 
+    @_memo
     def cmp_reg_mem(self, reg, base, disp):   # cmp reg, [base+disp]
         self._b(*self._rex(1, reg, base), 0x3B, *self._mem(reg, base, disp))
 
+    @_memo
     def cmp_rr(self, a, b):                   # cmp a, b
         self._b(*self._rex(1, b, a), 0x39, self._rr(b, a))
 
+    @_memo
     def cmp_imm(self, reg, value):            # cmp reg, imm8/imm32
         if -128 <= value <= 127:
             self._b(*self._rex(1, 0, reg), 0x83, self._rr(7, reg), value & 0xFF)
         else:
             self._b(*self._rex(1, 0, reg), 0x81, self._rr(7, reg), *struct.pack("<i", value))
 
+    @_memo
     def cmp_mem_imm8(self, base, disp, value):   # cmp qword [base+disp], imm8
         self._b(*self._rex(1, 0, base), 0x83, *self._mem(7, base, disp), value & 0xFF)
 
+    @_memo
     def cmpb_mem_imm8(self, base, disp, value):  # cmp byte [base+disp], imm8
         self._b(*self._rex(0, 0, base), 0x80, *self._mem(7, base, disp), value & 0xFF)
 
+    @_memo
     def cmpd_mem_imm8(self, base, disp, value):  # cmp dword [base+disp], imm8
         self._b(*self._rex(0, 0, base), 0x83, *self._mem(7, base, disp), value & 0xFF)
 
+    @_memo
     def cmp_r32_imm32(self, reg, value):      # cmp reg32, imm32
         self._b(*self._rex(0, 0, reg), 0x81, self._rr(7, reg), *struct.pack("<I", value))
 
+    @_memo
     def and_r32_imm32(self, reg, value):      # and reg32, imm32
         self._b(*self._rex(0, 0, reg), 0x81, self._rr(4, reg), *struct.pack("<I", value))
 
+    @_memo
     def test_rr(self, a, b):                  # test a, b
         self._b(*self._rex(1, b, a), 0x85, self._rr(b, a))
 
+    @_memo
     def test_r32(self, a, b):                 # test a32, b32
         self._b(*self._rex(0, b, a), 0x85, self._rr(b, a))
 
+    @_memo
     def xor_r32(self, a, b):                  # xor a32, b32 (zeroes the 64-bit register)
         self._b(*self._rex(0, b, a), 0x31, self._rr(b, a))
 
+    @_memo
     def sub_imm(self, reg, value):            # sub reg, imm32
         self._b(*self._rex(1, 0, reg), 0x81, self._rr(5, reg), *struct.pack("<i", value))
 
+    @_memo
     def add_imm(self, reg, value):            # add reg, imm32
         self._b(*self._rex(1, 0, reg), 0x81, self._rr(0, reg), *struct.pack("<i", value))
 
+    @_memo
     def imul_rr(self, dst, src):              # imul dst, src
         self._b(*self._rex(1, dst, src), 0x0F, 0xAF, self._rr(dst, src))
 
+    @_memo
     def btr_imm(self, reg, bit):              # btr reg, imm8
         self._b(*self._rex(1, 0, reg), 0x0F, 0xBA, self._rr(6, reg), bit)
 
     # -- SSE --
+    @_memo
     def movq_xmm_load(self, xmm, base, disp):   # movq xmm, [base+disp]
         self._b(0xF3, *self._rex(0, xmm, base), 0x0F, 0x7E, *self._mem(xmm, base, disp))
 
+    @_memo
     def movq_xmm_store(self, base, disp, xmm):  # movq [base+disp], xmm
         self._b(0x66, *self._rex(0, xmm, base), 0x0F, 0xD6, *self._mem(xmm, base, disp))
 
+    @_memo
     def movd_xmm_load(self, xmm, base, disp):   # movd xmm, dword [base+disp]
         self._b(0x66, *self._rex(0, xmm, base), 0x0F, 0x6E, *self._mem(xmm, base, disp))
 
+    @_memo
     def movd_xmm_store(self, base, disp, xmm):  # movd dword [base+disp], xmm
         self._b(0x66, *self._rex(0, xmm, base), 0x0F, 0x7E, *self._mem(xmm, base, disp))
 
+    @_memo
     def cvtsd2ss(self, dst, src):             # cvtsd2ss xmm, xmm
         self._b(0xF2, *self._rex(0, dst, src), 0x0F, 0x5A, self._rr(dst, src))
 
+    @_memo
     def cvtss2sd(self, dst, src):             # cvtss2sd xmm, xmm
         self._b(0xF3, *self._rex(0, dst, src), 0x0F, 0x5A, self._rr(dst, src))
 
+    @_memo
     def movd_r32_xmm(self, dst, xmm):         # movd dst32, xmm (zero-extends)
         self._b(0x66, *self._rex(0, xmm, dst), 0x0F, 0x7E, self._rr(xmm, dst))
 
     # -- control flow --
+    @_memo
     def push(self, reg):                      # push reg
         self._b(*self._rex(0, 0, reg), 0x50 + (reg & 7))
 
+    @_memo
     def pop(self, reg):                       # pop reg
         self._b(*self._rex(0, 0, reg), 0x58 + (reg & 7))
 
+    @_memo
     def call_reg(self, reg):                  # call reg
         self._b(*self._rex(0, 0, reg), 0xFF, self._rr(2, reg))
 
@@ -235,6 +305,7 @@ class X64:
         self.mov_imm64(RAX, address)
         self.call_reg(RAX)
 
+    @_memo
     def ret(self):                            # ret
         self._b(0xC3)
 
