@@ -43,6 +43,7 @@ def _parse_args(argv):
     parser.add_argument("--no-timing", action="store_true", help="skip the ns/call measurement")
     parser.add_argument("--batch", action="store_true",
                         help="also benchmark batched calls (fn.map) against a C loop and numpy")
+    parser.add_argument("--creation", action="store_true", help="also measure the cost of creating functions")
     parser.add_argument("--markdown", metavar="FILE", help="also write the report to FILE")
     opts = parser.parse_args(argv)
 
@@ -135,6 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"instructions/call (callgrind, {opts.calls} calls; the empty loop, "
                 f"{_loop_cost(loop, peer_names)} instructions/iteration, taken off)",
                 "instructions/call", ir, ".0f", case_names, peer_names, bases=(HANDWRITTEN,))
+
+    if opts.creation:
+        from . import creation
+
+        sections.append("\n".join(creation.run(opts.quick)))
 
     if opts.batch:
         from . import batch

@@ -95,9 +95,14 @@ def _normalize(text: str) -> str:
 
 
 def _is_aggregate(t) -> bool:
-    from .structs import CStruct
+    return isinstance(t, type) and issubclass(t, _cstruct())
 
-    return isinstance(t, type) and issubclass(t, CStruct)
+
+@functools.lru_cache(maxsize=None)
+def _cstruct():
+    from .structs import CStruct  # structs imports this module: resolved on first use
+
+    return CStruct
 
 
 def resolve_type(spec, types=None, *, value_only: bool = False):

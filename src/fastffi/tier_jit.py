@@ -139,7 +139,7 @@ def loop_for(sig: Signature):
 
 def prepare(sig: Signature, bracket: bool = False) -> dict:
     region = code_for(shape_of(sig, bracket))
-    return {"code": region, "entry": 0, "plan": tier_plan.encode(tier_plan.build_plan(sig))}
+    return {"code": region, "entry": 0, "plan": tier_plan.encoded(sig)}
 
 
 def describe(sig: Signature, fn=None) -> list[str]:

@@ -10,6 +10,7 @@ space for copies the callee receives by reference."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .. import _core
 from ..types import Scalar
@@ -20,9 +21,9 @@ RET_GP, RET_FP = L["ret_gp"], L["ret_fp"]
 OP_SCALAR, OP_COPY, OP_REF, OP_RET_COPY = L["op_scalar"], L["op_copy"], L["op_ref"], L["op_ret_copy"]
 
 
-@dataclass(frozen=True)
-class Move:
-    """One fixed-size record of the plan (plan.h PlanMove)."""
+class Move(NamedTuple):
+    """One fixed-size record of the plan (plan.h PlanMove).  A NamedTuple:
+    plans are built at every function creation, and these are made cheaply."""
 
     op: int
     arg: int            # 0-based argument index (unused for return moves)

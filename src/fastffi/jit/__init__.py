@@ -55,6 +55,26 @@ class Labels:
         ``base``; ``patch(code, field_offset, delta)`` writes it."""
         self.fixups.append((field_offset, name, base, patch))
 
+    def splice(self, offset: int, recorded: "Labels") -> None:
+        """Take over the labels and branches of code recorded elsewhere and
+        appended at ``offset``: branches between its own labels are already
+        encoded; the others are patched with the rest."""
+        for name, at in recorded.at.items():
+            self.place_at(name, offset + at)
+        for field, name, base, patch in recorded.fixups:
+            if name not in recorded.at:
+                self.fixups.append((offset + field, name, offset + base, patch))
+
+    def place_at(self, name: str, offset: int) -> None:
+        assert name not in self.at, name
+        self.at[name] = offset
+
+    def resolve_local(self) -> None:
+        """Patch the branches whose labels are placed (a recorded block)."""
+        for field, name, base, patch in self.fixups:
+            if name in self.at:
+                patch(self.code, field, self.at[name] - base)
+
     def resolve(self) -> None:
         for field, name, base, patch in self.fixups:
             if name not in self.at:

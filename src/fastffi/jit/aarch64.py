@@ -29,6 +29,8 @@ The inline int path reads CPython 3.10/3.11's int layout (signed digit count
 in ob_size, 30-bit digits); tier_jit only uses this emitter where
 ``JIT_RUNTIME["object_layout"]`` says that is the layout.
 
+``emit_loop`` gives the batch loop of fn.map() for a shape (see its docstring).
+
 Encodings: Arm Architecture Reference Manual for A-profile, section C6
 (A64 base instructions) and C7 (SIMD&FP)."""
 from __future__ import annotations
@@ -41,9 +43,10 @@ NAME = "aapcs64"
 #: (integer-class, float-class) argument registers: x0..x7, v0..v7.
 LIMITS = (8, 8)
 
-X0, X1, X2, X3, X4 = range(5)
+X0, X1, X2, X3, X4, X5 = range(6)
 X9, X10, X16 = 9, 10, 16                # scratch, scratch, IP0
 X19, X20, X21 = 19, 20, 21              # callee-saved: fn, args, thread state
+X22, X23, X24, X25 = 22, 23, 24, 25     # callee-saved, used by the batch loop (emit_loop)
 FP, LR = 29, 30                         # frame pointer, link register
 SP = ZR = 31                            # sp as a base/ADD operand, xzr/wzr elsewhere
 
@@ -92,6 +95,27 @@ class A64:
 
     def ldr_s(self, st, base, off):           # ldr st, [base, #off]
         self._w(0xBD400000 | self._scaled(off, 4) << 10 | base << 5 | st)
+
+    def str_s(self, st, base, off):           # str st, [base, #off]
+        self._w(0xBD000000 | self._scaled(off, 4) << 10 | base << 5 | st)
+
+    def ldrh(self, rt, base, off):            # ldrh wt, [base, #off] (zero-extends)
+        self._w(0x79400000 | self._scaled(off, 2) << 10 | base << 5 | rt)
+
+    def ldrsb_x(self, rt, base, off):         # ldrsb xt, [base, #off] (sign-extends to 64 bits)
+        self._w(0x39800000 | self._scaled(off, 1) << 10 | base << 5 | rt)
+
+    def ldrsh_x(self, rt, base, off):         # ldrsh xt, [base, #off] (sign-extends to 64 bits)
+        self._w(0x79800000 | self._scaled(off, 2) << 10 | base << 5 | rt)
+
+    def ldrsw(self, rt, base, off):           # ldrsw xt, [base, #off] (sign-extends to 64 bits)
+        self._w(0xB9800000 | self._scaled(off, 4) << 10 | base << 5 | rt)
+
+    def strb(self, rt, base, off):            # strb wt, [base, #off] (the low 8 bits)
+        self._w(0x39000000 | self._scaled(off, 1) << 10 | base << 5 | rt)
+
+    def strh(self, rt, base, off):            # strh wt, [base, #off] (the low 16 bits)
+        self._w(0x79000000 | self._scaled(off, 2) << 10 | base << 5 | rt)
 
     # -- register pairs (signed offset / pre-index / post-index, imm7 scaled by 8) --
     @staticmethod
@@ -156,6 +180,13 @@ class A64:
 
     def mul(self, rd, rn, rm):                # mul xd, xn, xm (madd xd, xn, xm, xzr)
         self._w(0x9B007C00 | rm << 16 | rn << 5 | rd)
+
+    def madd(self, rd, rn, rm, ra):           # madd xd, xn, xm, xa (xd = xa + xn * xm)
+        self._w(0x9B000000 | rm << 16 | ra << 10 | rn << 5 | rd)
+
+    def tst_w_low(self, rn, bits):            # tst wn, #(1 << bits) - 1 (ands wzr, wn, #mask: the low bits)
+        assert 0 < bits < 32, bits
+        self._w(0x7200001F | (bits - 1) << 10 | rn << 5)
 
     def and_imm(self, rd, rn, mask):          # and xd, xn, #mask (one run of ones, rotated)
         ones = bin(mask).count("1")
@@ -469,3 +500,96 @@ def _box(a: A64, ret, rt: dict) -> None:
     box = {"bool": "PyBool_FromLong", "i64": "PyLong_FromLongLong", "u64": "PyLong_FromUnsignedLongLong",
            "pointer": "PyLong_FromUnsignedLongLong"}.get(name, "PyLong_FromLong")
     a.call_abs(rt[box])
+
+
+# The batch loop's values, in callee-saved registers (AAPCS64 6.1.1) that
+# survive every call of the target.
+L_TARGET, L_STRIDES, L_OUT, L_OUT_STRIDE, L_ROWS, L_INDEX, L_COLUMNS = X19, X20, X21, X22, X23, X24, X25
+
+
+def emit_loop(shape: Shape, rt: dict) -> bytes:
+    """The batch loop for ``shape`` (fn.map): ``void loop(target /*x0*/, char
+    **columns /*x1*/, const ssize_t *strides /*x2*/, char *out /*x3*/, ssize_t
+    out_stride /*x4*/, ssize_t rows /*x5*/)``, what jit/x86_64.py's emit_loop does.
+
+    Each row loads the argument registers straight from the columns (whose
+    item formats equal the C types: batch.py checked), extended as the call
+    path extends them, calls the target, and stores the return register into
+    the output row at its declared width.  Addresses are computed from the row
+    index (base + index * stride, one madd) rather than by bumping pointers:
+    the only value carried from one row to the next is the index, in x24.
+
+    x19 = target, x20 = strides, x21 = out, x22 = out stride, x23 = rows,
+    x24 = row index, x25 = columns (the caller's array of column bases, which
+    lives for the whole call).  Scratch: x9, x10.  Frame: the frame record
+    (x29, x30) and x19..x25 in 80 bytes, so sp stays 16-byte aligned."""
+    a = A64()
+    a.stp_pre(FP, LR, SP, -80)
+    a.add_imm(FP, SP, 0)                      # mov x29, sp: the frame chain
+    a.stp(X19, X20, SP, 16)
+    a.stp(X21, X22, SP, 32)
+    a.stp(X23, X24, SP, 48)
+    a.str_x(X25, SP, 64)
+    a.mov(L_TARGET, X0)
+    a.mov(L_COLUMNS, X1)
+    a.mov(L_STRIDES, X2)
+    a.mov(L_OUT, X3)
+    a.mov(L_OUT_STRIDE, X4)
+    a.mov(L_ROWS, X5)
+    a.mov(L_INDEX, ZR)
+    a.cbz(L_ROWS, "done")
+    a.label("row")
+    for i, arg in enumerate(shape.args):
+        a.ldr_x(X9, L_STRIDES, 8 * i)
+        a.ldr_x(X10, L_COLUMNS, 8 * i)
+        a.madd(X9, X9, L_INDEX, X10)          # this row's item
+        _load_column(a, arg, X9)
+    a.blr(L_TARGET)
+    if shape.ret.name != "void":
+        a.madd(X9, L_OUT_STRIDE, L_INDEX, L_OUT)
+        _store_result(a, shape.ret.name, X9)
+    a.add_imm(L_INDEX, L_INDEX, 1)
+    a.cmp(L_INDEX, L_ROWS)
+    a.b_cond(NE, "row")
+    a.label("done")
+    a.ldr_x(X25, SP, 64)
+    a.ldp(X23, X24, SP, 48)
+    a.ldp(X21, X22, SP, 32)
+    a.ldp(X19, X20, SP, 16)
+    a.ldp_post(FP, LR, SP, 80)
+    a.ret()
+    return a.finish()
+
+
+def _load_column(a: A64, arg, src: int) -> None:
+    """Load one row's argument from [src] into its register, extended as the
+    call path extends it (its slots hold narrow integers extended to 64 bits;
+    an f32 is the low 32 bits of its v register)."""
+    name = arg.type.name
+    if arg.fp:
+        (a.ldr_d if name == "f64" else a.ldr_s)(arg.reg, src, 0)
+        return
+    load = {"i8": a.ldrsb_x, "i16": a.ldrsh_x, "i32": a.ldrsw, "u8": a.ldrb, "bool": a.ldrb,
+            "u16": a.ldrh, "u32": a.ldr_w}.get(name, a.ldr_x)
+    load(arg.reg, src, 0)
+
+
+def _store_result(a: A64, name: str, dst: int) -> None:
+    """Store the return register at [dst], truncated to the declared width
+    (AAPCS64 leaves the bits above a narrow return unspecified)."""
+    if name == "f64":
+        a.str_d(0, dst, 0)
+    elif name == "f32":
+        a.str_s(0, dst, 0)
+    elif name == "bool":
+        a.tst_w_low(X0, 8)                    # a bool is its low byte: any bit set is true
+        a.cset_w(X0, NE)
+        a.strb(X0, dst, 0)
+    elif name in ("i8", "u8"):
+        a.strb(X0, dst, 0)
+    elif name in ("i16", "u16"):
+        a.strh(X0, dst, 0)
+    elif name in ("i32", "u32"):
+        a.str_w(X0, dst, 0)
+    else:
+        a.str_x(X0, dst, 0)

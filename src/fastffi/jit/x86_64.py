@@ -320,9 +320,27 @@ class X64:
     def label(self, name):
         self.labels.place(name)
 
+    def block(self, key, build) -> None:
+        """Emit ``build(asm)``, recorded once per ``key`` and replayed after:
+        the code of a block depends only on its key (with its labels and
+        branches relocated), so a new shape reuses the blocks it shares with
+        shapes emitted before."""
+        recorded = _blocks.get(key)
+        if recorded is None:
+            scratch = X64()
+            build(scratch)
+            scratch.labels.resolve_local()
+            recorded = _blocks[key] = (bytes(scratch.code), scratch.labels)
+        code, labels = recorded
+        self.labels.splice(len(self.code), labels)
+        self.code += code
+
     def finish(self) -> bytes:
         self.labels.resolve()
         return bytes(self.code)
+
+
+_blocks: dict = {}
 
 
 def _patch_rel32(code: bytearray, offset: int, delta: int) -> None:
@@ -334,7 +352,10 @@ def _round16(n: int) -> int:
 
 
 def emit(shape: Shape, rt: dict) -> bytes:
-    """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``."""
+    """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``.
+
+    Emitted as blocks, each a function of its key alone (X64.block), so a new
+    shape is mostly replayed from the blocks of earlier ones."""
     a = X64()
     n = len(shape.args)
     # Frame (above the saved registers): argument slots, the saved return
@@ -343,102 +364,115 @@ def emit(shape: Shape, rt: dict) -> bytes:
     bufs = ret_save + 16
     views = bufs + rt["sizeof_BufferList"]
     frame = _round16(views + rt["sizeof_Py_buffer"] * shape.nbufargs)
+    has_bufs = shape.nbufargs > 0
 
-    # Three pushes after the return address leave %rsp 16-byte aligned
-    # (psABI 3.2.2); the frame is a multiple of 16.
-    a.push(RBX)
-    a.push(R12)
-    a.push(R13)
-    a.sub_imm(RSP, frame)
-    a.mov_rr(RBX, RDI)
-    a.mov_rr(R12, RSI)
-    # Keyword names: almost always NULL; an empty tuple is allowed too.
-    a.test_rr(RCX, RCX)
-    a.jcc(JNE, "kwnames")
-    a.label("kwnames_ok")
-    a.btr_imm(RDX, rt["vectorcall_nargs_mask_bit"])   # PyVectorcall_NARGS
-    a.cmp_imm(RDX, n)
-    a.jcc(JNE, "reject")
-    a.mov_load(RAX, RBX, rt["fn_closed"])
-    a.cmpb_mem_imm8(RAX, 0, 0)
-    a.jcc(JNE, "reject")
-    if shape.nbufargs:
-        a.lea(RAX, RSP, views)
-        a.mov_store(RSP, bufs + rt["bufs_views"], RAX)
-        a.mov_store_imm32(RSP, bufs + rt["bufs_count"], 0)
+    def entry(b):
+        # Three pushes after the return address leave %rsp 16-byte aligned
+        # (psABI 3.2.2); the frame is a multiple of 16.
+        b.push(RBX)
+        b.push(R12)
+        b.push(R13)
+        b.sub_imm(RSP, frame)
+        b.mov_rr(RBX, RDI)
+        b.mov_rr(R12, RSI)
+        # Keyword names: almost always NULL; an empty tuple is allowed too.
+        b.test_rr(RCX, RCX)
+        b.jcc(JNE, "kwnames")
+        b.label("kwnames_ok")
+        b.btr_imm(RDX, rt["vectorcall_nargs_mask_bit"])   # PyVectorcall_NARGS
+        b.cmp_imm(RDX, n)
+        b.jcc(JNE, "reject")
+        b.mov_load(RAX, RBX, rt["fn_closed"])
+        b.cmpb_mem_imm8(RAX, 0, 0)
+        b.jcc(JNE, "reject")
+        if has_bufs:
+            b.lea(RAX, RSP, views)
+            b.mov_store(RSP, bufs + rt["bufs_views"], RAX)
+            b.mov_store_imm32(RSP, bufs + rt["bufs_count"], 0)
+    a.block(("entry", n, frame, has_bufs), entry)
 
     for i, arg in enumerate(shape.args):
-        a.mov_load(RDI, R12, 8 * i)
-        _unbox(a, arg, i, 8 * i, rt)
-        a.label(f"done{i}")
+        def unbox(b, arg=arg, i=i):
+            b.mov_load(RDI, R12, 8 * i)
+            _unbox(b, arg, i, 8 * i, rt)
+            b.label(f"done{i}")
+        a.block(("unbox", arg.type.name, i), unbox)
 
-    if shape.bracket:
-        a.mov_rr(RDI, RBX)
-        a.call_abs(rt["enter"])
-        a.mov_rr(R13, RAX)
-    for i, arg in enumerate(shape.args):
-        if arg.fp:
-            a.movq_xmm_load(arg.reg, RSP, 8 * i)
-        else:
-            a.mov_load(GP_ARGS[arg.reg], RSP, 8 * i)
-    a.mov_load(R11, RBX, rt["fn_target"])
-    a.call_reg(R11)
-
-    if shape.bracket or shape.nbufargs:
-        a.mov_store(RSP, ret_save, RAX)
-        a.movq_xmm_store(RSP, ret_save + 8, 0)
+    def call(b):
         if shape.bracket:
-            # errno is saved first thing in `leave`, before any other code runs.
-            a.mov_rr(RDI, RBX)
-            a.mov_rr(RSI, R13)
-            a.call_abs(rt["leave"])
-        if shape.nbufargs:
-            a.cmpd_mem_imm8(RSP, bufs + rt["bufs_count"], 0)
-            a.jcc(JE, "released")
-            a.lea(RDI, RSP, bufs)
-            a.call_abs(rt["release"])
-            a.label("released")
-        a.mov_load(RAX, RSP, ret_save)
-        a.movq_xmm_load(0, RSP, ret_save + 8)
-    _box(a, shape.ret, rt)
+            b.mov_rr(RDI, RBX)
+            b.call_abs(rt["enter"])
+            b.mov_rr(R13, RAX)
+        for i, arg in enumerate(shape.args):
+            if arg.fp:
+                b.movq_xmm_load(arg.reg, RSP, 8 * i)
+            else:
+                b.mov_load(GP_ARGS[arg.reg], RSP, 8 * i)
+        b.mov_load(R11, RBX, rt["fn_target"])
+        b.call_reg(R11)
+    a.block(("call", shape.bracket, tuple((arg.fp, arg.reg) for arg in shape.args)), call)
 
-    a.label("epilogue")
-    a.add_imm(RSP, frame)
-    a.pop(R13)
-    a.pop(R12)
-    a.pop(RBX)
-    a.ret()
+    def finish(b):
+        if shape.bracket or has_bufs:
+            b.mov_store(RSP, ret_save, RAX)
+            b.movq_xmm_store(RSP, ret_save + 8, 0)
+            if shape.bracket:
+                # errno is saved first thing in `leave`, before any other code runs.
+                b.mov_rr(RDI, RBX)
+                b.mov_rr(RSI, R13)
+                b.call_abs(rt["leave"])
+            if has_bufs:
+                b.cmpd_mem_imm8(RSP, bufs + rt["bufs_count"], 0)
+                b.jcc(JE, "released")
+                b.lea(RDI, RSP, bufs)
+                b.call_abs(rt["release"])
+                b.label("released")
+            b.mov_load(RAX, RSP, ret_save)
+            b.movq_xmm_load(0, RSP, ret_save + 8)
+        _box(b, shape.ret, rt)
+        b.label("epilogue")
+        b.add_imm(RSP, frame)
+        b.pop(R13)
+        b.pop(R12)
+        b.pop(RBX)
+        b.ret()
+    a.block(("finish", shape.bracket, has_bufs, ret_save, frame, shape.ret.name), finish)
 
     # ---- out of line: slow conversions and failures ----
     for i, arg in enumerate(shape.args):
-        a.label(f"slow{i}")
-        a.mov_rr(RDI, RBX)
-        a.mov_imm32(RSI, i)
-        a.mov_load(RDX, R12, 8 * i)
-        a.lea(RCX, RSP, 8 * i)
-        if shape.nbufargs:
-            a.lea(R8, RSP, bufs)
-        else:
-            a.xor_r32(R8, R8)   # no pointer/string argument: never dereferenced
-        a.call_abs(rt["convert"])
-        a.test_r32(RAX, RAX)
-        a.jcc(JNE, "error")
-        a.jmp(f"done{i}")
-    a.label("kwnames")
-    a.cmp_mem_imm8(RCX, rt["ob_size"], 0)
-    a.jcc(JE, "kwnames_ok")
-    a.label("reject")
-    a.mov_rr(RDI, RBX)
-    a.mov_rr(RSI, RDX)
-    a.mov_rr(RDX, RCX)
-    a.call_abs(rt["reject"])
-    a.jmp("epilogue")
-    a.label("error")
-    if shape.nbufargs:
-        a.lea(RDI, RSP, bufs)
-        a.call_abs(rt["release"])
-    a.xor_r32(RAX, RAX)
-    a.jmp("epilogue")
+        def slow(b, i=i):
+            b.label(f"slow{i}")
+            b.mov_rr(RDI, RBX)
+            b.mov_imm32(RSI, i)
+            b.mov_load(RDX, R12, 8 * i)
+            b.lea(RCX, RSP, 8 * i)
+            if has_bufs:
+                b.lea(R8, RSP, bufs)
+            else:
+                b.xor_r32(R8, R8)   # no pointer/string argument: never dereferenced
+            b.call_abs(rt["convert"])
+            b.test_r32(RAX, RAX)
+            b.jcc(JNE, "error")
+            b.jmp(f"done{i}")
+        a.block(("slow", i, bufs if has_bufs else None), slow)
+
+    def failures(b):
+        b.label("kwnames")
+        b.cmp_mem_imm8(RCX, rt["ob_size"], 0)
+        b.jcc(JE, "kwnames_ok")
+        b.label("reject")
+        b.mov_rr(RDI, RBX)
+        b.mov_rr(RSI, RDX)
+        b.mov_rr(RDX, RCX)
+        b.call_abs(rt["reject"])
+        b.jmp("epilogue")
+        b.label("error")
+        if has_bufs:
+            b.lea(RDI, RSP, bufs)
+            b.call_abs(rt["release"])
+        b.xor_r32(RAX, RAX)
+        b.jmp("epilogue")
+    a.block(("failures", bufs if has_bufs else None), failures)
     return a.finish()
 
 

@@ -1,0 +1,64 @@
+"""Cost of creating a function, ``python -m fastffi bench --creation``.
+
+Per tier: a function of a signature given in (name, restype, argtypes) form --
+resolution, eligibility, classification, emission and installation of its
+code, the Function object -- both for a shape seen before (the JIT shares
+sealed code between functions of one shape) and for a shape never seen in this
+process (code emitted and installed).  C-declaration parsing is reported
+separately: with the parse cache warm, and cold."""
+from __future__ import annotations
+
+import gc
+import itertools
+import time
+
+from . import build
+
+KINDS = ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "pointer", "bool"]
+
+
+def _best_us(fn, n: int, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn(n)
+        best = min(best, (time.perf_counter() - t) / n)
+    return best * 1e6
+
+
+def run(quick: bool = False) -> list[str]:
+    import fastffi
+    from fastffi import signature
+
+    repeats = 3 if quick else 9
+    artifacts = build.build()
+    lib = fastffi.dlopen(str(artifacts.targets))
+    fresh = iter(itertools.product(KINDS, repeat=4))
+    lines = [f"### Creating a function, µs (best of {repeats})", "",
+             "| what | µs | note |", "|---|---:|---|"]
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for tier in fastffi.available_tiers():
+            same = _best_us(lambda n: [lib.function("add_i32", "i32", ["i32", "i32"], tier=tier)
+                                       for _ in range(n)], 200, repeats)
+            lines.append(f"| add(i32,i32) on {tier}, a shape seen before | {same:.1f} | |")
+        if "jit" in fastffi.available_tiers():
+            new = _best_us(lambda n: [lib.function("add_i32", "i32", list(next(fresh)), tier="jit")
+                                      for _ in range(n)], 40, repeats)
+            code = lib.function("add_i32", "i32", ["i32", "i32"], tier="jit")._code_
+            lines.append(f"| a 4-argument signature on jit, a shape never seen | {new:.1f} | "
+                         f"add(i32,i32): {code.used} bytes of code, {code.mapped}-byte mapping |")
+        warm = _best_us(lambda n: [lib.function("int add_i32(int a, int b)") for _ in range(n)], 200, repeats)
+        lines.append(f"| `int add_i32(int a, int b)` as a declaration, parse cached | {warm:.1f} | |")
+
+        def cold(n):
+            for _ in range(n):
+                signature._parse_declaration_text.cache_clear()
+                signature.parse_declaration("int add_i32(int a, int b)")
+        lines.append(f"| the same declaration, parsed (pycparser) | {_best_us(cold, 50, repeats):.1f} | |")
+    finally:
+        if was_enabled:
+            gc.enable()
+        lib.close()
+    return lines
