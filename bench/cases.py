@@ -120,6 +120,9 @@ CASES: tuple[Case, ...] = (
     Case("noop", "void noop(void)", (), lambda: None),
     Case("add_i32", "int32_t add_i32(int32_t, int32_t)", (12345, -678), lambda a, b: a + b),
     Case("add_f64", "double add_f64(double, double)", (1.5, 2.25), lambda a, b: a + b),
+    # Three arguments: what the plan saves over libffi's per-call classification.
+    Case("mix3", "int64_t mix3(int32_t, int64_t, double)", (7, -(1 << 35), 2.0),
+         lambda a, b, c: a + b + int(c)),
     Case("mix4", "double mix4(int32_t, double, int64_t, double)", (3, 0.5, -(1 << 33), 2.5),
          lambda *a: sum(a)),
     Case("sum8_i64", "int64_t sum8_i64(int64_t, int64_t, int64_t, int64_t, "

@@ -32,6 +32,11 @@ double add_f64(double a, double b)
     return a + b;
 }
 
+int64_t mix3(int32_t a, int64_t b, double c)
+{
+    return a + b + (int64_t)c;
+}
+
 double mix4(int32_t a, double b, int64_t c, double d)
 {
     return a + b + c + d;
