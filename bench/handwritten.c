@@ -35,6 +35,7 @@ struct Vec3 {
 static void (*noop_p)(void);
 static int32_t (*add_i32_p)(int32_t, int32_t);
 static double (*add_f64_p)(double, double);
+static int64_t (*mix3_p)(int32_t, int64_t, double);
 static double (*mix4_p)(int32_t, double, int64_t, double);
 static int64_t (*sum8_i64_p)(int64_t, int64_t, int64_t, int64_t,
                              int64_t, int64_t, int64_t, int64_t);
@@ -180,6 +181,19 @@ w_add_f64(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
+w_mix3(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    int64_t a, b;
+    double c;
+    if (nargs != 3)
+        return wrong_count("mix3", nargs, 3);
+    if (to_signed(args[0], INT32_MIN, INT32_MAX, &a) || to_signed(args[1], INT64_MIN, INT64_MAX, &b) ||
+        to_double(args[2], &c))
+        return NULL;
+    return PyLong_FromLongLong(mix3_p((int32_t)a, b, c));
+}
+
+static PyObject *
 w_mix4(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     int64_t a, c;
@@ -302,6 +316,7 @@ static struct wrapper {
     {{"noop", w_noop, METH_NOARGS, NULL}, (void **)&noop_p, 0},
     {{"add_i32", FASTCALL(w_add_i32), METH_FASTCALL, NULL}, (void **)&add_i32_p, 0},
     {{"add_f64", FASTCALL(w_add_f64), METH_FASTCALL, NULL}, (void **)&add_f64_p, 0},
+    {{"mix3", FASTCALL(w_mix3), METH_FASTCALL, NULL}, (void **)&mix3_p, 0},
     {{"mix4", FASTCALL(w_mix4), METH_FASTCALL, NULL}, (void **)&mix4_p, 0},
     {{"sum8_i64", FASTCALL(w_sum8_i64), METH_FASTCALL, NULL}, (void **)&sum8_i64_p, 0},
     {{"mix12", FASTCALL(w_mix12), METH_FASTCALL, NULL}, (void **)&mix12_p, 0},
