@@ -137,8 +137,9 @@ def loop_for(sig: Signature):
         return region
 
 
-def prepare(sig: Signature, bracket: bool = False) -> dict:
-    region = code_for(shape_of(sig, bracket))
+def prepare(sig: Signature, flags: int = 0) -> dict:
+    # Any option (release_gil, use_errno) puts the enter/leave helpers around the call.
+    region = code_for(shape_of(sig, bool(flags)))
     return {"code": region, "entry": 0, "plan": tier_plan.encoded(sig)}
 
 

@@ -87,7 +87,11 @@ def _r9_overflow_bug(sig: Signature) -> str | None:
     return None
 
 
-def prepare(sig: Signature) -> dict:
+def platform_refusal() -> str | None:
+    return None   # libffi runs everywhere fastffi builds
+
+
+def prepare(sig: Signature, flags: int = 0) -> dict:
     """Arguments of _core.make_function specific to this tier."""
     ffi = tuple(None if isinstance(t, Scalar) else ffi_struct_type(t) for t in (sig.restype, *sig.argtypes))
     return {"ffi_structs": ffi}

@@ -63,7 +63,7 @@ def encoded(sig: Signature) -> bytes:
     return encode(build_plan(sig))
 
 
-def prepare(sig: Signature) -> dict:
+def prepare(sig: Signature, flags: int = 0) -> dict:
     return {"plan": encoded(sig)}
 
 

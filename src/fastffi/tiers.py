@@ -17,7 +17,9 @@ from .errors import FFIError, SignatureError
 from .signature import Signature, type_name
 from .types import Scalar
 
-#: Every tier fastest first; a tier module has NAME, refusal(sig), prepare(sig), describe(sig).
+#: Every tier fastest first.  A tier module has the same interface:
+#: platform_refusal(), refusal(sig), prepare(sig, flags) -> make_function
+#: arguments, describe(sig, fn) -> explain() lines.
 TIERS = ("jit", "plan", "libffi")
 _MODULES = {"jit": tier_jit, "plan": tier_plan, "libffi": tier_libffi}
 
@@ -29,8 +31,6 @@ JIT_ALLOWED: "weakref.WeakSet" = weakref.WeakSet()
 
 
 def _platform_refusal(tier: str) -> str | None:
-    if tier == "libffi":
-        return None
     return _MODULES[tier].platform_refusal()
 
 
@@ -89,12 +89,12 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
         reason, about_signature = _refusal(t, sig)
         if reason is None:
             try:
-                extra = _MODULES[t].prepare(sig, bool(flags)) if t == "jit" else _MODULES[t].prepare(sig)
+                extra = _MODULES[t].prepare(sig, flags)
             except tier_jit.InstallRefused as e:
                 reason, about_signature = str(e), False
             else:
                 fn = _make(address, sig, handle, flags, t, refused, extra)
-                if "jit" in candidates and ("jit" == t or _platform_refusal("jit") is None):
+                if "jit" in candidates and (t == "jit" or _platform_refusal("jit") is None):
                     JIT_ALLOWED.add(fn)
                 return fn
         refused[t] = reason
