@@ -44,6 +44,8 @@ def _parse_args(argv):
     parser.add_argument("--batch", action="store_true",
                         help="also benchmark batched calls (fn.map) against a C loop and numpy")
     parser.add_argument("--creation", action="store_true", help="also measure the cost of creating functions")
+    parser.add_argument("--representation", action="store_true",
+                        help="also count what a no-op call costs per callable representation (callgrind)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the report to FILE")
     opts = parser.parse_args(argv)
 
@@ -136,6 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"instructions/call (callgrind, {opts.calls} calls; the empty loop, "
                 f"{_loop_cost(loop, peer_names)} instructions/iteration, taken off)",
                 "instructions/call", ir, ".0f", case_names, peer_names, bases=(HANDWRITTEN,))
+
+    if opts.representation:
+        from . import representation
+
+        try:
+            sections.append("\n".join(representation.run()))
+        except RuntimeError as e:
+            notes.append(f"--representation: not run: {e}")
 
     if opts.creation:
         from . import creation
