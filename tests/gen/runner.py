@@ -238,15 +238,17 @@ KNOWN_CAUSES = {
     "libffi-848": "libffi bug #848: x86-64 ffi_call copies a whole >8-byte struct into the r9 slot, running into "
                   "xmm0's; fixed upstream in 2024, present in libffi 3.4.4",
     "gcc-array-misalign": "an aggregate of <= 16 bytes whose only misaligned leaves are in array elements after "
-                          "the first: GCC classifies arrays by element 0 and passes it in registers (SysV), "
-                          "fastffi's layout calls it misaligned and the plan tier passes it in memory",
+                          "the first: GCC classifies arrays by element 0 and passes it in registers (SysV); a "
+                          "classifier that checks every element passes it in memory (plan tier before 88b21f9)",
 }
 
 
-def known_cause(tier: str, sig: Signature, layouts: dict) -> str:
-    """Which known cause (KNOWN_CAUSES) a mismatch of ``sig`` on ``tier`` matches, if any."""
+def known_cause(tier: str, kind: str, sig: Signature, layouts: dict) -> str:
+    """Which known cause (KNOWN_CAUSES) a mismatch of ``kind`` for ``sig`` on ``tier`` matches."""
     import fastffi
 
+    if kind not in ("hash", "return"):
+        return ""
     if tier == "libffi" and oracle.libffi_848_pattern(sig, layouts):
         return "libffi-848"
     if tier == "plan" and getattr(fastffi._core, "PLAN_ABI", None) == "sysv-x86_64" \
@@ -322,7 +324,7 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
     def mismatch(tier, kind, detail, values=None):
         out.append(Mismatch(sig.seed, sig.index, tier, kind, detail + options, c_text,
                             describe_args(sig, values, presented=presented) if values is not None else "",
-                            known_cause(tier, sig, layouts)))
+                            known_cause(tier, kind, sig, layouts)))
 
     tally(sig, layouts, stats)
 
