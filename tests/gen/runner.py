@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import pathlib
+import platform
 import random
 import shutil
 import subprocess
@@ -90,7 +91,8 @@ def refusal_allowed(tier: str, sig: Signature, layouts: dict) -> bool:
     if tier == "libffi":
         # libffi cannot describe unions or packed layouts; and a signature hitting libffi bug #848
         # (our own reading of it, from the compiler's layout) may be refused rather than miscalled.
-        return sig.has_union or sig.has_packed or oracle.libffi_848_pattern(sig, layouts)
+        return sig.has_union or sig.has_packed or (
+            platform.machine().lower() in ("x86_64", "amd64") and oracle.libffi_848_pattern(sig, layouts))
     if tier == "jit":
         return not jit_eligible(sig)
     return True
