@@ -1,8 +1,9 @@
 """The AArch64 JIT emitter's encodings, checked against GNU objdump.
 
 Every instruction form of fastffi/jit/aarch64.py is assembled with
-representative registers and immediates and disassembled; so is the whole
-entry point of three representative shapes, against the listings below.
+representative registers and immediates and disassembled; so are the whole
+entry point of three representative shapes and the batch loop (fn.map) of
+two, against the listings below.
 These tests only assemble bytes, so they run on any host: on x86-64 they need
 ``aarch64-linux-gnu-objdump`` (Debian: binutils-aarch64-linux-gnu, which CI
 installs), on arm64 the native ``objdump``.  A missing disassembler is a
@@ -102,6 +103,20 @@ ENCODERS = [
     (lambda a: a.str_d(31, 5, 32760), ["str d31, [x5, #32760]"]),
     (lambda a: a.ldr_s(1, aarch64.SP, 8), ["ldr s1, [sp, #8]"]),
     (lambda a: a.ldr_s(7, 3, 60), ["ldr s7, [x3, #60]"]),
+    (lambda a: a.str_s(0, 9, 0), ["str s0, [x9]"]),
+    (lambda a: a.str_s(31, aarch64.SP, 16380), ["str s31, [sp, #16380]"]),
+    (lambda a: a.ldrh(5, 9, 0), ["ldrh w5, [x9]"]),
+    (lambda a: a.ldrh(0, 1, 8190), ["ldrh w0, [x1, #8190]"]),
+    (lambda a: a.ldrsb_x(0, 9, 0), ["ldrsb x0, [x9]"]),
+    (lambda a: a.ldrsb_x(7, 2, 4095), ["ldrsb x7, [x2, #4095]"]),
+    (lambda a: a.ldrsh_x(1, 9, 0), ["ldrsh x1, [x9]"]),
+    (lambda a: a.ldrsh_x(30, aarch64.SP, 2), ["ldrsh x30, [sp, #2]"]),
+    (lambda a: a.ldrsw(2, 9, 0), ["ldrsw x2, [x9]"]),
+    (lambda a: a.ldrsw(6, 3, 16380), ["ldrsw x6, [x3, #16380]"]),
+    (lambda a: a.strb(0, 9, 0), ["strb w0, [x9]"]),
+    (lambda a: a.strb(aarch64.ZR, 4, 1), ["strb wzr, [x4, #1]"]),
+    (lambda a: a.strh(0, 9, 0), ["strh w0, [x9]"]),
+    (lambda a: a.strh(12, aarch64.SP, 8190), ["strh w12, [sp, #8190]"]),
     (lambda a: a.stp_pre(29, 30, aarch64.SP, -48), ["stp x29, x30, [sp, #-48]!"]),
     (lambda a: a.stp_pre(19, 20, aarch64.SP, -512), ["stp x19, x20, [sp, #-512]!"]),
     (lambda a: a.ldp_post(29, 30, aarch64.SP, 48), ["ldp x29, x30, [sp], #48"]),
@@ -140,6 +155,12 @@ ENCODERS = [
     (lambda a: a.cmp(0, 30), ["cmp x0, x30"]),
     (lambda a: a.mul(9, 9, 10), ["mul x9, x9, x10"]),
     (lambda a: a.mul(0, 1, 2), ["mul x0, x1, x2"]),
+    (lambda a: a.madd(9, 9, 24, 10), ["madd x9, x9, x24, x10"]),
+    (lambda a: a.madd(9, 22, 24, 21), ["madd x9, x22, x24, x21"]),
+    (lambda a: a.madd(0, 1, 2, aarch64.ZR), ["mul x0, x1, x2"]),
+    (lambda a: a.tst_w_low(0, 8), ["tst w0, #0xff"]),
+    (lambda a: a.tst_w_low(9, 1), ["tst w9, #0x1"]),
+    (lambda a: a.tst_w_low(30, 31), ["tst w30, #0x7fffffff"]),
     (lambda a: a.and_imm(9, 2, 0x7FFF_FFFF_FFFF_FFFF), ["and x9, x2, #0x7fffffffffffffff"]),
     (lambda a: a.and_imm(0, 1, 0xFF), ["and x0, x1, #0xff"]),
     (lambda a: a.and_imm(3, 4, 0xFF0), ["and x3, x4, #0xff0"]),
@@ -227,7 +248,10 @@ def test_refuses_what_it_cannot_encode():
                 lambda: a.ldr_x(0, 1, 32768),       # past the scaled 12-bit field
                 lambda: a.stp_pre(29, 30, aarch64.SP, -520),
                 lambda: a.add_imm(0, 1, 4096),
-                lambda: a.and_imm(0, 1, 0b101)):    # not one run of ones
+                lambda: a.and_imm(0, 1, 0b101),     # not one run of ones
+                lambda: a.ldrh(0, 1, 3),            # not a multiple of 2
+                lambda: a.ldrsw(0, 1, 16384),       # past the scaled 12-bit field
+                lambda: a.tst_w_low(0, 32)):        # all ones is no logical immediate
         with pytest.raises((AssertionError, StopIteration)):
             bad()
 
@@ -663,3 +687,137 @@ def test_add_i32_instruction_count():
     a change shows up."""
     listing = texts(aarch64.emit(aapcs64_shape("i32", ["i32", "i32"]), RT))
     assert listing.index("ret") + 1 == 59       # no branch is taken on that path
+
+
+# ---- (c) batch loops (fn.map) ----
+
+# x19 = target, x20 = strides, x21 = out, x22 = out stride, x23 = rows,
+# x24 = row index, x25 = columns; each row: x9 = columns[k] + index * strides[k].
+ADD_I32_LOOP = """
+0: stp x29, x30, [sp, #-80]!
+4: mov x29, sp
+8: stp x19, x20, [sp, #16]
+c: stp x21, x22, [sp, #32]
+10: stp x23, x24, [sp, #48]
+14: str x25, [sp, #64]
+18: mov x19, x0
+1c: mov x25, x1
+20: mov x20, x2
+24: mov x21, x3
+28: mov x22, x4
+2c: mov x23, x5
+30: mov x24, xzr
+34: cbz x23, 0x70
+38: ldr x9, [x20]
+3c: ldr x10, [x25]
+40: madd x9, x9, x24, x10
+44: ldrsw x0, [x9]
+48: ldr x9, [x20, #8]
+4c: ldr x10, [x25, #8]
+50: madd x9, x9, x24, x10
+54: ldrsw x1, [x9]
+58: blr x19
+5c: madd x9, x22, x24, x21
+60: str w0, [x9]
+64: add x24, x24, #0x1
+68: cmp x24, x23
+6c: b.ne 0x38
+70: ldr x25, [sp, #64]
+74: ldp x23, x24, [sp, #48]
+78: ldp x21, x22, [sp, #32]
+7c: ldp x19, x20, [sp, #16]
+80: ldp x29, x30, [sp], #80
+84: ret
+"""
+
+# f32 -> s0 (low half of v0), f64 -> d1, u8 -> w0 (zero-extended); f32 result from s0.
+F32_F64_U8_LOOP = """
+0: stp x29, x30, [sp, #-80]!
+4: mov x29, sp
+8: stp x19, x20, [sp, #16]
+c: stp x21, x22, [sp, #32]
+10: stp x23, x24, [sp, #48]
+14: str x25, [sp, #64]
+18: mov x19, x0
+1c: mov x25, x1
+20: mov x20, x2
+24: mov x21, x3
+28: mov x22, x4
+2c: mov x23, x5
+30: mov x24, xzr
+34: cbz x23, 0x80
+38: ldr x9, [x20]
+3c: ldr x10, [x25]
+40: madd x9, x9, x24, x10
+44: ldr s0, [x9]
+48: ldr x9, [x20, #8]
+4c: ldr x10, [x25, #8]
+50: madd x9, x9, x24, x10
+54: ldr d1, [x9]
+58: ldr x9, [x20, #16]
+5c: ldr x10, [x25, #16]
+60: madd x9, x9, x24, x10
+64: ldrb w0, [x9]
+68: blr x19
+6c: madd x9, x22, x24, x21
+70: str s0, [x9]
+74: add x24, x24, #0x1
+78: cmp x24, x23
+7c: b.ne 0x38
+80: ldr x25, [sp, #64]
+84: ldp x23, x24, [sp, #48]
+88: ldp x21, x22, [sp, #32]
+8c: ldp x19, x20, [sp, #16]
+90: ldp x29, x30, [sp], #80
+94: ret
+"""
+
+
+@pytest.mark.parametrize("restype, argtypes, expected", [
+    ("i32", ["i32", "i32"], ADD_I32_LOOP),
+    ("f32", ["f32", "f64", "u8"], F32_F64_U8_LOOP),
+], ids=["add_i32_i32", "f32_f64_u8_to_f32"])
+def test_whole_loop(restype, argtypes, expected):
+    shape = aapcs64_shape(restype, argtypes)
+    assert fmt(aarch64.emit_loop(shape, RT)) == _clean(expected)
+
+
+# How each kind is read from its column (extended as the call path extends
+# it) and how a return of that kind is written to its output row.
+LOOP_LOADS = {"i8": "ldrsb x{r}", "i16": "ldrsh x{r}", "i32": "ldrsw x{r}", "i64": "ldr x{r}",
+              "u8": "ldrb w{r}", "bool": "ldrb w{r}", "u16": "ldrh w{r}", "u32": "ldr w{r}", "u64": "ldr x{r}",
+              "pointer": "ldr x{r}", "string": "ldr x{r}", "f32": "ldr s{r}", "f64": "ldr d{r}"}
+LOOP_STORES = {"void": [], "bool": ["tst w0, #0xff", "cset w0, ne", "strb w0, [x9]"],
+               "i8": ["strb w0, [x9]"], "u8": ["strb w0, [x9]"], "i16": ["strh w0, [x9]"],
+               "u16": ["strh w0, [x9]"], "i32": ["str w0, [x9]"], "u32": ["str w0, [x9]"],
+               "i64": ["str x0, [x9]"], "u64": ["str x0, [x9]"], "pointer": ["str x0, [x9]"],
+               "string": ["str x0, [x9]"], "f32": ["str s0, [x9]"], "f64": ["str d0, [x9]"]}
+
+
+@pytest.mark.parametrize("ret", [VOID] + KINDS, ids=lambda t: t.name)
+def test_every_kind_in_a_loop(ret):
+    """Every argument kind, at and beyond the call path's 8-argument cap (the
+    loop takes all 8 + 8 registers): each column is read from its own
+    strides/columns entry with the right width and extension into the
+    classifier's register, and the return is stored at its width."""
+    gp = [t for t in KINDS if not t.is_float]
+    fp = [t for t in KINDS if t.is_float]
+    for args in (gp[:8], gp[8:] + fp, gp[:8] + fp * 4):
+        shape = aapcs64_shape(ret.name, [t.name for t in args])
+        listing = texts(aarch64.emit_loop(shape, _real_runtime()))
+        bad = [t for t in listing if t.startswith((".inst", "udf", "undefined"))]
+        assert not bad, bad
+        row = listing.index("ldr x9, [x20]")
+        call = listing.index("blr x19")
+        expected = []
+        for k, arg in enumerate(shape.args):
+            offset = f", #{8 * k}" if k else ""
+            expected += [f"ldr x9, [x20{offset}]", f"ldr x10, [x25{offset}]", "madd x9, x9, x24, x10",
+                         LOOP_LOADS[arg.type.name].format(r=arg.reg) + ", [x9]"]
+        assert listing[row:call] == expected
+        stores = [] if ret is VOID else ["madd x9, x22, x24, x21"] + LOOP_STORES[ret.name]
+        assert listing[call + 1:call + 1 + len(stores)] == stores
+        assert listing[call + 1 + len(stores):call + 4 + len(stores)] == [
+            "add x24, x24, #0x1", "cmp x24, x23", f"b.ne 0x{4 * row:x}"]
+        # The frame record and x19..x25 take 80 bytes: sp stays 16-byte aligned.
+        assert listing[0] == "stp x29, x30, [sp, #-80]!" and listing[-2:] == ["ldp x29, x30, [sp], #80", "ret"]
