@@ -64,7 +64,7 @@ def _libffi_version() -> tuple[int, ...]:
 
 
 def _r9_overflow_bug(sig: Signature) -> str | None:
-    """libffi before 3.5 on x86-64 SysV (upstream issue #848): ffi_call copies a
+    """libffi before 3.5 on x86-64 SysV (upstream issue #574, fixed by PR #848): ffi_call copies a
     whole struct of more than 8 bytes into the slot of the general register its
     first eightbyte goes to; when that is r9, the copy runs into xmm0's slot and
     clobbers an SSE argument already placed there.  Found by our differential
@@ -82,7 +82,7 @@ def _r9_overflow_bug(sig: Signature) -> str | None:
     for m in plan.moves:
         if m.dst == gp_slot(5) and m.op == OP_COPY and m.src == 0 and sig.argtypes[m.arg]._size_ > 8 and xmm0_used:
             return (f"argument {m.arg + 1}: libffi {_core.LIBFFI_VERSION} passes a struct over 8 bytes starting "
-                    f"in r9 wrongly when xmm0 holds an earlier argument (libffi issue #848)")
+                    f"in r9 wrongly when xmm0 holds an earlier argument (libffi issue #574, fixed upstream by PR #848)")
         xmm0_used |= m.dst == fp_slot(0)
     return None
 
