@@ -13,20 +13,19 @@ the Function it is called with, so functions of the same shape share one
 piece of sealed code (``fastffi.tier_jit``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..types import Scalar
 
 
-@dataclass(frozen=True)
-class Arg:
+# NamedTuples: made and hashed at every function creation, so they must be cheap.
+class Arg(NamedTuple):
     type: Scalar
     fp: bool        # passed in a floating-point/vector register
     reg: int        # index within its register class
 
 
-@dataclass(frozen=True)
-class Shape:
+class Shape(NamedTuple):
     args: tuple[Arg, ...]
     ret: Scalar     # VOID included
     bracket: bool   # release_gil or use_errno: call the enter/leave helpers
@@ -55,25 +54,24 @@ class Labels:
         ``base``; ``patch(code, field_offset, delta)`` writes it."""
         self.fixups.append((field_offset, name, base, patch))
 
-    def splice(self, offset: int, recorded: "Labels") -> None:
-        """Take over the labels and branches of code recorded elsewhere and
-        appended at ``offset``: branches between its own labels are already
-        encoded; the others are patched with the rest."""
-        for name, at in recorded.at.items():
-            self.place_at(name, offset + at)
-        for field, name, base, patch in recorded.fixups:
-            if name not in recorded.at:
-                self.fixups.append((offset + field, name, offset + base, patch))
-
-    def place_at(self, name: str, offset: int) -> None:
-        assert name not in self.at, name
-        self.at[name] = offset
-
-    def resolve_local(self) -> None:
-        """Patch the branches whose labels are placed (a recorded block)."""
+    def record(self) -> tuple:
+        """For a block recorded to be replayed (X64.block): patch the branches
+        between its own labels now, and return (labels, outside branches)."""
+        outside = []
         for field, name, base, patch in self.fixups:
             if name in self.at:
                 patch(self.code, field, self.at[name] - base)
+            else:
+                outside.append((field, name, base, patch))
+        return tuple(self.at.items()), tuple(outside)
+
+    def splice(self, offset: int, labels: tuple, outside: tuple) -> None:
+        """Take over a recorded block's labels and outside branches, its code
+        appended at ``offset``."""
+        at = self.at
+        for name, position in labels:
+            at[name] = offset + position
+        self.fixups.extend((offset + field, name, offset + base, patch) for field, name, base, patch in outside)
 
     def resolve(self) -> None:
         for field, name, base, patch in self.fixups:

@@ -329,10 +329,9 @@ class X64:
         if recorded is None:
             scratch = X64()
             build(scratch)
-            scratch.labels.resolve_local()
-            recorded = _blocks[key] = (bytes(scratch.code), scratch.labels)
-        code, labels = recorded
-        self.labels.splice(len(self.code), labels)
+            recorded = _blocks[key] = (bytes(scratch.code), *scratch.labels.record())
+        code, labels, outside = recorded
+        self.labels.splice(len(self.code), labels, outside)
         self.code += code
 
     def finish(self) -> bytes:
