@@ -329,7 +329,8 @@ class X64:
         if recorded is None:
             scratch = X64()
             build(scratch)
-            recorded = _blocks[key] = (bytes(scratch.code), *scratch.labels.record())
+            labels, outside = scratch.labels.record()   # patches the block's own branches first
+            recorded = _blocks[key] = (bytes(scratch.code), labels, outside)
         code, labels, outside = recorded
         self.labels.splice(len(self.code), labels, outside)
         self.code += code
