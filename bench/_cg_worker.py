@@ -50,13 +50,14 @@ def main(argv: list[str]) -> int:
         segments.append((f"{case.name}/N", make_loop(len(binding.args)), binding, n))
     for _, loop, binding, _ in segments:
         loop(binding.fn, binding.args, WARMUP_CALLS)
-    # Loops allocate and free one int per iteration (range values, results).
-    # If that int were alone in its obmalloc pool, every free would empty the
-    # pool and every allocation re-initialise one -- ~50 instructions that
-    # depend on what setup left behind, not on the peer.  Live ints spread
-    # over several pools keep the pool in use partly filled.
-    ballast = [i + 10**6 for i in range(1000)]
-
+    # Loops allocate and free an object of the 32-byte size class per
+    # iteration (range values, int and float results).  If the obmalloc pool
+    # they come from is one block short of full (or empty), every iteration
+    # pays a pool state change -- ~50 instructions that depend on what setup
+    # left behind, not on the peer.  Freeing every other object of a block of
+    # them leaves every pool of that class half used: no transitions.
+    ballast = [i + 10**6 for i in range(4000)]
+    del ballast[::2]
     os.getppid()  # ends "setup"
     for _, loop, binding, count in segments:
         loop(binding.fn, binding.args, count)

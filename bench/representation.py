@@ -27,7 +27,8 @@ def empty(n):
     for _ in range(n):
         pass
 f = {{"builtin": r.builtin, "vectorcall object": r.vecobj, "immutable type with tp_vectorcall": r.vectype}}[sys.argv[1]]
-ballast = [i + 10**6 for i in range(1000)]   # see _cg_worker.py
+ballast = [i + 10**6 for i in range(4000)]   # see _cg_worker.py
+del ballast[::2]
 loop(f, 64); empty(64)
 os.getppid(); empty(0); os.getppid(); empty({n}); os.getppid(); loop(f, {n}); os.getppid()
 """
