@@ -36,6 +36,13 @@ class Shape(NamedTuple):
         return f"({regs}) -> {self.ret.name}{' +bracket' if self.bracket else ''}"
 
 
+def box_function(kind: str) -> str:
+    """The JIT_RUNTIME entry that boxes a (widened) integer return of ``kind``;
+    the same CPython functions on every ABI."""
+    return {"bool": "PyBool_FromLong", "i64": "PyLong_FromLongLong", "u64": "PyLong_FromUnsignedLongLong",
+            "pointer": "PyLong_FromUnsignedLongLong"}.get(kind, "PyLong_FromLong")
+
+
 class Labels:
     """Forward branches are emitted with a zero displacement and patched once
     every label is placed (no counting by hand)."""

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import struct
 
-from . import Labels, Shape
+from . import Labels, Shape, box_function
 
 NAME = "aapcs64"
 #: (integer-class, float-class) argument registers: x0..x7, v0..v7.
@@ -497,9 +497,7 @@ def _box(a: A64, ret, rt: dict) -> None:
              "u32": a.mov_w, "bool": a.uxtb}
     if name in widen:
         widen[name](X0, X0)
-    box = {"bool": "PyBool_FromLong", "i64": "PyLong_FromLongLong", "u64": "PyLong_FromUnsignedLongLong",
-           "pointer": "PyLong_FromUnsignedLongLong"}.get(name, "PyLong_FromLong")
-    a.call_abs(rt[box])
+    a.call_abs(rt[box_function(name)])
 
 
 # The batch loop's values, in callee-saved registers (AAPCS64 6.1.1) that

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import struct
 
-from . import Labels, Shape
+from . import Labels, Shape, box_function
 
 NAME = "sysv-x86_64"
 #: (integer-class, float-class) argument registers: rdi..r9, xmm0..xmm7.
@@ -573,9 +573,7 @@ def _box(a: X64, ret, rt: dict) -> None:
         widen[name](RDI, RAX)
     else:
         a.mov_rr(RDI, RAX)
-    box = {"bool": "PyBool_FromLong", "i64": "PyLong_FromLongLong", "u64": "PyLong_FromUnsignedLongLong",
-           "pointer": "PyLong_FromUnsignedLongLong"}.get(name, "PyLong_FromLong")
-    a.call_abs(rt[box])
+    a.call_abs(rt[box_function(name)])
 
 
 def emit_loop(shape: Shape, rt: dict) -> bytes:
