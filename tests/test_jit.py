@@ -349,13 +349,9 @@ ADDRESSES = re.compile(r"(?<=movabs )(\w+),0x[0-9a-f]+")
 
 def sysv_shape(sig, bracket=False):
     """The x86-64 shape of ``sig`` from the SysV classifier, on any host."""
-    from fastffi.abi import FP, sysv_x86_64
-    from fastffi.jit import Arg, Shape
+    from fastffi.abi import sysv_x86_64
 
-    plan = sysv_x86_64.classify(sig)
-    args = tuple(Arg(t, m.dst >= FP, (m.dst - FP) // 16 if m.dst >= FP else m.dst // 8)
-                 for m, t in zip(plan.moves, sig.argtypes))
-    return Shape(args, sig.restype, bracket, sum(t.name in ("pointer", "string") for t in sig.argtypes))
+    return tier_jit.shape_from_plan(sig, sysv_x86_64.classify(sig), bracket)
 
 
 def emitted(restype, argtypes, bracket=False):

@@ -17,6 +17,8 @@ import sys
 from typing import Any
 
 from . import _core, tier_jit
+from .layout import size_align
+from .signature import type_name
 from .structs import Array, array_class
 from .types import SCALARS, VOID, Scalar, scalar
 
@@ -28,18 +30,12 @@ COLUMN_FORMATS = {
 }
 _NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
 _OUT_FORMATS = {name: fmts[0] for name, fmts in COLUMN_FORMATS.items()}
-_NUMPY_TYPES = {"i8": "i1", "u8": "u1", "i16": "i2", "u16": "u2", "i32": "i4", "u32": "u4", "i64": "i8",
-                "u64": "u8", "f32": "f4", "f64": "f8", "bool": "?", "pointer": "u8", "string": "u8"}
 
 
 def _types_of(fn) -> tuple[Any, list]:
     def resolve(t):
         return t if isinstance(t, type) else (VOID if t == "void" else scalar(t))
     return resolve(fn.restype), [resolve(t) for t in fn.argtypes]
-
-
-def _type_label(t) -> str:
-    return t.name if isinstance(t, Scalar) else t.__name__
 
 
 def _format_char(fmt: str) -> str | None:
@@ -71,7 +67,7 @@ def _column(fn, i: int, t, col) -> _Column:
         mv = memoryview(col)
     except TypeError:
         raise TypeError(f"{where}: expected a column (a 1-D buffer) or a single value of "
-                        f"{_type_label(t)}, got {type(col).__name__}") from None
+                        f"{type_name(t)}, got {type(col).__name__}") from None
     if mv.ndim != 1:
         raise ValueError(f"{where}: a column must be 1-dimensional, got {mv.ndim} dimensions")
     if isinstance(t, Scalar):
@@ -98,7 +94,7 @@ def numpy_dtype(t):
     """The numpy dtype with exactly the C layout of a scalar or struct type."""
     np = _numpy()
     if isinstance(t, Scalar):
-        return np.dtype(_NUMPY_TYPES[t.name])
+        return np.dtype(t.format)   # a buffer-protocol format numpy reads natively
     lay = t._layout_
     names, formats, offsets = [], [], []
     for f in lay.fields:
@@ -190,10 +186,10 @@ class SharedCall:
         rt, args = _types_of(fn)
         offsets, parts, offset, align = [], [], 0, 1
         for t in args:
-            size = t.size if isinstance(t, Scalar) else t._size_
-            a = t.align if isinstance(t, Scalar) else t._layout_.align
+            size, a = size_align(t)
             pad = -offset % a
-            parts.append("x" * pad + (_STRUCT_CODES[t.name] if isinstance(t, Scalar) else f"{size}s"))
+            # '=' mode (no implicit alignment) has no 'P': pointers are 'Q' there.
+            parts.append("x" * pad + (t.format.replace("P", "Q") if isinstance(t, Scalar) else f"{size}s"))
             offset += pad
             offsets.append(offset)
             offset += size
@@ -221,8 +217,5 @@ class SharedCall:
     def __repr__(self) -> str:
         return f"<fastffi.SharedCall of {self._fn.__name__} format={self.format!r}>"
 
-
-_STRUCT_CODES = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I", "i64": "q", "u64": "Q",
-                 "f32": "f", "f64": "d", "bool": "?", "pointer": "Q", "string": "Q"}
 
 __all__ = ["map_rows", "SharedCall", "numpy_dtype", "COLUMN_FORMATS"]

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 from . import _core
 from .layout import Layout, compute_layout, size_align
+from .signature import type_name
 from .types import Scalar
 
 _read = _core.read_scalar
@@ -105,11 +106,7 @@ def _array_field(name: str, context: str, offset: int, elem, count: int):
         staged = array(elem, items)
         _core.copy(self._address_ + offset, staged, esize * count)
 
-    return property(get, set, doc=f"{name}: {count} x {_type_name(elem)} at offset {offset} (a live view)")
-
-
-def _type_name(t) -> str:
-    return t.name if isinstance(t, Scalar) else t.__name__
+    return property(get, set, doc=f"{name}: {count} x {type_name(elem)} at offset {offset} (a live view)")
 
 
 def _parse_members(fields, types) -> list[tuple[str, Any, int | None]]:

@@ -18,7 +18,7 @@ import threading
 import weakref
 
 from . import _core, tier_plan
-from .abi import FP, INDIRECT, STACK
+from .abi import FP, STACK
 from .jit import Arg, Shape, aarch64, x86_64
 from .signature import Signature
 from .types import VOID, Scalar
@@ -91,14 +91,17 @@ def loop_refusal(sig: Signature) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def shape_of(sig: Signature, bracket: bool) -> Shape:
-    plan = tier_plan.build_plan(sig)
+    return shape_from_plan(sig, tier_plan.build_plan(sig), bracket)
+
+
+def shape_from_plan(sig: Signature, plan, bracket: bool) -> Shape:
+    """The JIT shape of ``sig`` placed by ``plan`` (register-only, scalars)."""
     args = []
     for move, t in zip(plan.moves, sig.argtypes):
         if move.dst >= STACK:
             raise AssertionError("eligible signatures are register-only")
         fp = move.dst >= FP
         args.append(Arg(t, fp, (move.dst - FP) // 16 if fp else move.dst // 8))
-    assert INDIRECT > FP
     ret = sig.restype if isinstance(sig.restype, Scalar) else VOID
     return Shape(tuple(args), ret, bracket, sum(t.name in ("pointer", "string") for t in sig.argtypes))
 

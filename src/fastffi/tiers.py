@@ -14,7 +14,7 @@ import weakref
 
 from . import _core, tier_jit, tier_libffi, tier_plan
 from .errors import FFIError, SignatureError
-from .signature import Signature, type_name
+from .signature import Signature
 from .types import Scalar
 
 #: Every tier fastest first.  A tier module has the same interface:
@@ -153,4 +153,4 @@ class _Explainer:
         return "\n".join(lines)
 
 
-__all__ = ["TIERS", "available_tiers", "ceiling", "create", "public_type", "type_name"]
+__all__ = ["TIERS", "available_tiers", "ceiling", "create", "public_type"]

@@ -72,6 +72,18 @@ def extension(t: Scalar) -> str:
     return ""
 
 
+def scalar_move(i: int, t: Scalar, dst: int, where: str) -> Move:
+    """The move of scalar argument ``i`` into ``dst``, shown as ``where``."""
+    return Move(OP_SCALAR, i, dst, kind=t.kind, note=f"arg {i + 1} {t.name}{extension(t)} -> {where}")
+
+
+def scalar_return(plan: Plan, t: Scalar, src: int, reg: str) -> None:
+    """A scalar result read from the return image at ``src`` (register ``reg``)."""
+    plan.ret_src = src
+    narrow = " (truncated to its width)" if t.size < 4 else ""
+    plan.ret_note = f"ret {t.name} <- {reg}{narrow}"
+
+
 def gp_slot(i: int) -> int:
     return GP + 8 * i
 

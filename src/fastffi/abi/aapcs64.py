@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ..signature import Signature
 from ..types import Scalar
-from . import (INDIRECT, OP_COPY, OP_REF, OP_RET_COPY, OP_SCALAR, RET_FP, RET_GP, Move, Plan, aggregate_refusal,
-               extension, fp_slot, gp_slot, round_up, stack_slot)
+from . import (INDIRECT, OP_COPY, OP_REF, OP_RET_COPY, RET_FP, RET_GP, Move, Plan, aggregate_refusal, fp_slot,
+               gp_slot, round_up, scalar_move, scalar_return, stack_slot)
 
 NAME = "aapcs64"
 NGRN_MAX = 8  # x0..x7
@@ -72,9 +72,7 @@ def classify(sig: Signature) -> Plan | str:
             plan.indirect_dst = INDIRECT
             plan.ret_note = f"ret {ret.__name__} in memory: result address -> x8"
     elif ret.name != "void":
-        plan.ret_src, reg = (RET_FP, "v0") if ret.is_float else (RET_GP, "x0")
-        narrow = " (truncated to its width)" if ret.size < 4 else ""
-        plan.ret_note = f"ret {ret.name} <- {reg}{narrow}"
+        scalar_return(plan, ret, *((RET_FP, "v0") if ret.is_float else (RET_GP, "x0")))
 
     for i, t in enumerate(sig.argtypes):
         n = i + 1
@@ -88,7 +86,7 @@ def classify(sig: Signature) -> Plan | str:
             else:                                                     # C.5/C.6, C.14/C.15: 8-byte slots
                 dst, where = stack_slot(nsaa), f"stack+{nsaa}"
                 nsaa += 8
-            plan.moves.append(Move(OP_SCALAR, i, dst, kind=t.kind, note=f"arg {n} {t.name}{extension(t)} -> {where}"))
+            plan.moves.append(scalar_move(i, t, dst, where))
             continue
 
         reason = aggregate_refusal(t)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..signature import Signature
 from ..types import Scalar
-from . import (OP_COPY, OP_RET_COPY, OP_SCALAR, RET_FP, RET_GP, Move, Plan, aggregate_refusal, extension, fp_slot,
-               gp_slot, round_up, stack_slot)
+from . import (OP_COPY, OP_RET_COPY, RET_FP, RET_GP, Move, Plan, aggregate_refusal, fp_slot, gp_slot, round_up,
+               scalar_move, scalar_return, stack_slot)
 
 NAME = "sysv-x86_64"
 GP_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
@@ -113,12 +113,7 @@ def classify(sig: Signature) -> Plan | str:
                 plan.ret_moves.append(Move(OP_RET_COPY, 0, 8 * i, size=size, src=src,
                                            note=f"ret {ret.__name__} bytes {8 * i}..{8 * i + size} <- {reg}"))
     elif ret.name != "void":
-        if ret.is_float:
-            plan.ret_src, reg = RET_FP, "xmm0"
-        else:
-            plan.ret_src, reg = RET_GP, "rax"
-        narrow = " (truncated to its width)" if ret.size < 4 else ""
-        plan.ret_note = f"ret {ret.name} <- {reg}{narrow}"
+        scalar_return(plan, ret, *((RET_FP, "xmm0") if ret.is_float else (RET_GP, "rax")))
 
     for i, t in enumerate(sig.argtypes):
         n = i + 1
@@ -133,7 +128,7 @@ def classify(sig: Signature) -> Plan | str:
             else:
                 dst, where = stack_slot(stack), f"stack+{stack}"
                 stack += 8
-            plan.moves.append(Move(OP_SCALAR, i, dst, kind=t.kind, note=f"arg {n} {t.name}{extension(t)} -> {where}"))
+            plan.moves.append(scalar_move(i, t, dst, where))
             continue
 
         reason = aggregate_refusal(t)
