@@ -361,55 +361,57 @@ def emitted(restype, argtypes, bracket=False):
 def test_x86_64_listing_add_i32(tmp_path):
     rt = _core.JIT_RUNTIME
     lines = [ADDRESSES.sub(r"\1,ADDR", line) for line in disassemble(emitted("i32", ["i32", "i32"]), tmp_path)]
+    epilogue = ["add rsp,0x30", "pop r13", "pop r12", "pop rbx", "ret"]
 
-    def unbox(i):
-        return [f"mov rdi,QWORD PTR [r12{'+0x8' if i else ''}]", "movabs rax,ADDR",
-                "cmp rax,QWORD PTR [rdi+0x8]", f"jne {'0xed' if i == 0 else '0x119'}",
-                "mov rax,QWORD PTR [rdi+0x10]", "lea rcx,[rax+0x1]", "cmp rcx,0x2",
-                f"ja {'0xed' if i == 0 else '0x119'}", "mov ecx,DWORD PTR [rdi+0x18]", "imul rax,rcx",
-                "movsxd rcx,eax", "cmp rcx,rax", f"jne {'0xed' if i == 0 else '0x119'}",
-                f"mov QWORD PTR [rsp{'+0x8' if i else ''}],rax"]
-
-    def slow(i):
-        return ["mov rdi,rbx", f"mov esi,{hex(i)}", f"mov rdx,QWORD PTR [r12{'+0x8' if i else ''}]",
-                f"lea rcx,[rsp{'+0x8' if i else ''}]", "xor r8d,r8d", "movabs rax,ADDR", "call rax",
-                "test eax,eax", "jne 0x16c", f"jmp {'0x7b' if i == 0 else '0xbe'}"]
+    def argument(i, slow, done):
+        """Fast path (the value is stored before its range check, which ends
+        the path), the convert helper, then this argument's failure exit."""
+        offset = "+0x8" if i else ""
+        return [f"mov rdi,QWORD PTR [r12{offset}]", "movabs rax,ADDR",
+                "cmp rax,QWORD PTR [rdi+0x8]", f"jne {slow}",
+                "mov rax,QWORD PTR [rdi+0x10]", "lea rcx,[rax+0x1]", "cmp rcx,0x2", f"ja {slow}",
+                "mov ecx,DWORD PTR [rdi+0x18]", "imul rax,rcx", f"mov QWORD PTR [rsp{offset}],rax",
+                "movsxd rcx,eax", "cmp rcx,rax", f"je {done}",
+                "mov rdi,rbx", f"mov esi,{hex(i)}", f"mov rdx,QWORD PTR [r12{offset}]",
+                f"lea rcx,[rsp{offset}]", "xor r8d,r8d", "movabs rax,ADDR", "call rax",   # convert
+                "test eax,eax", f"je {done}", "xor eax,eax", *epilogue]
 
     closed = hex(rt["fn_closed"])
     target = hex(rt["fn_target"])
     assert lines == [
         "push rbx", "push r12", "push r13", "sub rsp,0x30", "mov rbx,rdi", "mov r12,rsi",
-        "test rcx,rcx", "jne 0x147", "btr rdx,0x3f", "cmp rdx,0x2", "jne 0x152",
-        f"mov rax,QWORD PTR [rbx+{closed}]", "cmp BYTE PTR [rax],0x0", "jne 0x152",
-        *unbox(0), *unbox(1),
+        "test rcx,rcx", "jne 0x5c", "btr rdx,0x3f", "cmp rdx,0x2", "jne 0x3a",
+        f"mov rax,QWORD PTR [rbx+{closed}]", "cmp BYTE PTR [rax],0x0", "je 0x6c",
+        "mov rdi,rbx", "mov rsi,rdx", "mov rdx,rcx", "movabs rax,ADDR", "call rax", *epilogue,   # reject
+        "cmp QWORD PTR [rcx+0x10],0x0", "je 0x1b", "jmp 0x3a",                               # kwnames
+        *argument(0, "0xad", "0xe3"), *argument(1, "0x126", "0x15e"),
         "mov rdi,QWORD PTR [rsp]", "mov rsi,QWORD PTR [rsp+0x8]",
         f"mov r11,QWORD PTR [rbx+{target}]", "call r11",
         "movsxd rdi,eax", "movabs rax,ADDR", "call rax",               # PyLong_FromLong
-        "add rsp,0x30", "pop r13", "pop r12", "pop rbx", "ret",
-        *slow(0), *slow(1),
-        "cmp QWORD PTR [rcx+0x10],0x0", "je 0x1b",                     # empty kwnames tuple
-        "mov rdi,rbx", "mov rsi,rdx", "mov rdx,rcx", "movabs rax,ADDR", "call rax", "jmp 0xe0",
-        "xor eax,eax", "jmp 0xe0",
+        *epilogue,
     ]
 
 
 def test_x86_64_listing_floats_strings_and_bracket(tmp_path):
     lines = disassemble(emitted("f64", ["f32", "f64"]), tmp_path)
-    # f32: converted inline, infinities/NaNs to the slow path; registers by class.
-    assert lines[14:29] == [
+    start = lines.index("mov rdi,QWORD PTR [r12]")
+    # f32: converted inline and stored; infinities/NaNs go on to the slow path.
+    assert lines[start:start + 14] == [
         "mov rdi,QWORD PTR [r12]", f"movabs rax,{hex(_core.JIT_RUNTIME['PyFloat_Type'])}",
-        "cmp rax,QWORD PTR [rdi+0x8]", lines[17], "movq xmm0,QWORD PTR [rdi+0x10]", "cvtsd2ss xmm0,xmm0",
-        "movd eax,xmm0", "mov ecx,eax", "and ecx,0x7f800000", "cmp ecx,0x7f800000", lines[24],
-        "mov QWORD PTR [rsp],rax", "mov rdi,QWORD PTR [r12+0x8]", lines[27], "cmp rax,QWORD PTR [rdi+0x8]",
+        "cmp rax,QWORD PTR [rdi+0x8]", lines[start + 3], "movq xmm0,QWORD PTR [rdi+0x10]", "cvtsd2ss xmm0,xmm0",
+        "movd eax,xmm0", "mov QWORD PTR [rsp],rax", "mov ecx,eax", "and ecx,0x7f800000", "cmp ecx,0x7f800000",
+        lines[start + 11], "mov rdi,rbx", "mov esi,0x0",
     ]
+    assert lines[start + 3].startswith("jne ") and lines[start + 11].startswith("jne ")
     assert "movq xmm0,QWORD PTR [rsp]" in lines and "movq xmm1,QWORD PTR [rsp+0x8]" in lines
     lines = disassemble(emitted("string", ["pointer", "string", "bool", "u8"], bracket=True), tmp_path)
     calls = [lines[i - 1] for i, line in enumerate(lines) if line == "call rax"]
     rt = _core.JIT_RUNTIME
     order = [next(k for k in ("enter", "leave", "release", "box", "convert", "reject")
                   if f"movabs rax,{hex(rt[k])}" == c) for c in calls]
-    # enter before the call, then leave (errno first), release, box; then the out-of-line paths.
-    assert order == ["enter", "leave", "release", "box"] + ["convert"] * 4 + ["reject", "release"]
+    # reject in the entry block; each argument's convert call and failure exit
+    # (releasing buffers); enter, the call, leave (errno first), release, box.
+    assert order == ["reject"] + ["convert", "release"] * 4 + ["enter", "leave", "release", "box"]
     assert "mov QWORD PTR [rsp+0x20],rax" in lines and "movq QWORD PTR [rsp+0x28],xmm0" in lines
 
 

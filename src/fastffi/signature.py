@@ -16,8 +16,8 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from dataclasses import dataclass
-from typing import Any
+
+from typing import Any, NamedTuple
 
 from pycparser import c_ast, c_parser
 
@@ -173,9 +173,10 @@ _SPECIFIER_ORDER = {w: i for i, w in enumerate(["signed", "unsigned", "short", "
                                                 "double", "_Bool", "void"])}
 
 
-@dataclass(frozen=True)
-class Signature:
-    """A resolved signature: types are Scalar, VOID or struct/union classes."""
+class Signature(NamedTuple):
+    """A resolved signature: types are Scalar, VOID or struct/union classes.
+    A NamedTuple: the per-signature caches (plan, shape, encoding) hash and
+    compare it at every function creation, in C."""
 
     name: str
     restype: Any

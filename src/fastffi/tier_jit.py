@@ -18,7 +18,7 @@ import threading
 import weakref
 
 from . import _core, tier_plan
-from .abi import FP, STACK
+from .abi import FP, FP_STRIDE, GP, STACK
 from .jit import Arg, Shape, aarch64, x86_64
 from .signature import Signature
 from .types import VOID, Scalar
@@ -97,13 +97,23 @@ def shape_of(sig: Signature, bracket: bool) -> Shape:
 def shape_from_plan(sig: Signature, plan, bracket: bool) -> Shape:
     """The JIT shape of ``sig`` placed by ``plan`` (register-only, scalars)."""
     args = []
+    nbufargs = 0
     for move, t in zip(plan.moves, sig.argtypes):
-        if move.dst >= STACK:
-            raise AssertionError("eligible signatures are register-only")
-        fp = move.dst >= FP
-        args.append(Arg(t, fp, (move.dst - FP) // 16 if fp else move.dst // 8))
+        arg = _ARGS.get((t, move.dst))
+        if arg is None:
+            if move.dst >= STACK:
+                raise AssertionError("eligible signatures are register-only")
+            fp = move.dst >= FP
+            arg = _ARGS[t, move.dst] = Arg(t, fp, (move.dst - FP) // FP_STRIDE if fp else (move.dst - GP) // 8)
+        args.append(arg)
+        nbufargs += t.kind in _BUFFER_KINDS
     ret = sig.restype if isinstance(sig.restype, Scalar) else VOID
-    return Shape(tuple(args), ret, bracket, sum(t.name in ("pointer", "string") for t in sig.argtypes))
+    return Shape(tuple(args), ret, bracket, nbufargs)
+
+
+#: (type, plan slot) -> Arg: made once each.
+_ARGS: dict = {}
+_BUFFER_KINDS = (_core.KINDS["pointer"][0], _core.KINDS["string"][0])
 
 
 _code_lock = threading.Lock()

@@ -9,7 +9,6 @@ refusal.  ``FASTFFI_TIER`` is a ceiling read at each creation: it lowers what
 and its executable-memory probe, entirely)."""
 from __future__ import annotations
 
-import os
 import weakref
 
 from . import _core, tier_jit, tier_libffi, tier_plan
@@ -43,7 +42,7 @@ def available_tiers() -> tuple[str, ...]:
 
 def ceiling() -> str:
     """The fastest tier FASTFFI_TIER allows (read now, not cached)."""
-    value = os.environ.get("FASTFFI_TIER", "").strip()
+    value = (_core.getenv("FASTFFI_TIER") or "").strip()
     if not value:
         return TIERS[0]
     if value not in TIERS:
@@ -110,21 +109,29 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
 
 def _make(address, sig, handle, flags, tier, refused, extra):
     ret = sig.restype
+    scalar_ret = ret.__class__ is Scalar
+    argkinds, argstructs, argtypes = [], [], []
+    for t in sig.argtypes:
+        if t.__class__ is Scalar:
+            argkinds.append(t.kind)
+            argstructs.append(None)
+            argtypes.append(t.name)
+        else:
+            argkinds.append(_core.KIND_STRUCT)
+            argstructs.append(t)
+            argtypes.append(t)
+    # Positional, in _core.make_function's order (function.c).
     return _core.make_function(
-        address=address,
-        name=sig.name,
-        retkind=ret.kind if isinstance(ret, Scalar) else _core.KIND_STRUCT,
-        argkinds=bytes(t.kind if isinstance(t, Scalar) else _core.KIND_STRUCT for t in sig.argtypes),
-        retstruct=None if isinstance(ret, Scalar) else ret,
-        retsize=ret.size if isinstance(ret, Scalar) else ret._size_,
-        argstructs=tuple(None if isinstance(t, Scalar) else t for t in sig.argtypes),
-        restype=public_type(ret),
-        argtypes=tuple(public_type(t) for t in sig.argtypes),
-        lib=handle,
-        flags=flags,
-        tier=tier,
-        explanation=_Explainer(sig, tier, refused, flags),
-        **extra,
+        address, sig.name,
+        ret.kind if scalar_ret else _core.KIND_STRUCT,      # retkind
+        bytes(argkinds),
+        None if scalar_ret else ret,                        # retstruct
+        ret.size if scalar_ret else ret._size_,             # retsize
+        tuple(argstructs),
+        public_type(ret), tuple(argtypes),                  # restype, argtypes as fn shows them
+        handle, flags, tier,
+        _Explainer(sig, tier, refused, flags),
+        extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
     )
 
 

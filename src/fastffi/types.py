@@ -7,6 +7,7 @@ everywhere a type is expected, a canonical name, a C spelling or such a class is
 accepted (:func:`fastffi.signature.resolve_type`)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from . import _core
@@ -24,11 +25,12 @@ class Scalar:
     #: struct-module/buffer-protocol format character of one element
     format: str
 
-    @property
+    # Cached: classifiers ask at every function creation.
+    @functools.cached_property
     def is_integer(self) -> bool:
         return self.name[0] in "iu" or self.name == "bool"
 
-    @property
+    @functools.cached_property
     def is_float(self) -> bool:
         return self.name in ("f32", "f64")
 

@@ -25,10 +25,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Read once: it is set in the environment before the process starts. */
 static int deny_exec_for_tests(void)
 {
-    const char *v = getenv("FASTFFI_TEST_DENY_EXEC");
-    return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+    static int cached = -1;
+    if (cached < 0) {
+        const char *v = getenv("FASTFFI_TEST_DENY_EXEC");
+        cached = v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+    }
+    return cached;
 }
 
 static size_t page_size(void)
@@ -116,8 +121,39 @@ typedef struct {
     PyObject *weakreflist;
 } CodeRegionObject;
 
-/* CodeRegion(code: bytes): map, copy, flush, seal.  OSError when the system
- * refuses (the caller falls back to the plan tier). */
+/* Fresh read-write pages for a region, taken from a chunk mapped and
+ * prefaulted ahead of need: one mmap and one round of page faults serve many
+ * regions, so installing code costs little more than its mprotect.  Pages are
+ * handed out once, in order, so a region never shares a page with another
+ * (a sealed page is never written again); each region unmaps its own pages.
+ * Nothing in a chunk is executable until a region seals its pages.  Callers
+ * hold the GIL. */
+static char *chunk_next, *chunk_end;
+
+static void *fresh_pages(size_t len)
+{
+    size_t page = page_size();
+    size_t chunk = 32 * 4096 > 2 * page ? 32 * 4096 : 2 * page;
+    if ((size_t)(chunk_end - chunk_next) < len) {
+        if (len > chunk / 2) {   /* a large region gets its own mapping */
+            void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            return p == MAP_FAILED ? NULL : p;
+        }
+        void *p = mmap(NULL, chunk, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+        if (chunk_next != chunk_end)   /* the old chunk's rest will never be used */
+            munmap(chunk_next, (size_t)(chunk_end - chunk_next));
+        chunk_next = p;
+        chunk_end = (char *)p + chunk;
+    }
+    void *p = chunk_next;
+    chunk_next += len;
+    return p;
+}
+
+/* CodeRegion(code: bytes): fresh pages, copy, flush, seal.  OSError when the
+ * system refuses (the caller falls back to the plan tier). */
 static PyObject *region_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
     Py_buffer code;
@@ -129,8 +165,8 @@ static PyObject *region_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
         return NULL;
     size_t page = page_size();
     size_t len = code.len ? ((size_t)code.len + page - 1) / page * page : page;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
+    void *p = fresh_pages(len);
+    if (p == NULL) {
         PyBuffer_Release(&code);
         return PyErr_SetFromErrno(PyExc_OSError);
     }

@@ -19,7 +19,18 @@ static PyObject *refuse_instances(PyTypeObject *type, PyObject *args, PyObject *
  * by its allocator), then it is made immutable and uninstantiable. */
 static FunctionObject *function_alloc(PyObject *name)
 {
-    PyObject *args = Py_BuildValue("(O(O){})", name, (PyObject *)&PyBaseObject_Type);
+    /* __slots__ = (): no __dict__/__weakref__ descriptors to make (there are
+     * no instances); __module__ given, not looked up in the caller's frame. */
+    static PyObject *bases, *slots;
+    if (bases == NULL && (bases = PyTuple_Pack(1, (PyObject *)&PyBaseObject_Type)) == NULL)
+        return NULL;
+    if (slots == NULL && (slots = PyTuple_New(0)) == NULL)
+        return NULL;
+    PyObject *dict = Py_BuildValue("{sOss}", "__slots__", slots, "__module__", "fastffi");
+    if (dict == NULL)
+        return NULL;
+    PyObject *args = PyTuple_Pack(3, name, bases, dict);
+    Py_DECREF(dict);
     if (args == NULL)
         return NULL;
     FunctionObject *f = (FunctionObject *)PyType_Type.tp_new(&Function_Type, args, NULL);
@@ -33,26 +44,45 @@ static FunctionObject *function_alloc(PyObject *name)
     return f;
 }
 
-static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwargs)
+static int arg_ssize(PyObject *obj, const char *what, Py_ssize_t *out)
+{
+    *out = PyLong_Check(obj) ? PyLong_AsSsize_t(obj) : -1;
+    if (*out == -1 && (!PyLong_Check(obj) || PyErr_Occurred())) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "make_function: %s must be an int", what);
+        return -1;
+    }
+    return 0;
+}
+
+/* make_function(address, name, retkind, argkinds, retstruct, retsize,
+ *               argstructs, restype, argtypes, lib, flags, tier, explanation,
+ *               ffi_structs, plan, code, entry)
+ * Positional (fastffi.tiers is the one caller): parsing keywords cost more
+ * than the rest of this function's checks. */
+static PyObject *function_make(PyObject *module, PyObject *const *args, Py_ssize_t nargsf)
 {
     (void)module;
-    static char *keywords[] = {
-        "address", "name", "retkind", "argkinds", "retstruct", "retsize", "argstructs",
-        "restype", "argtypes", "lib", "flags", "tier", "explanation", "ffi_structs", "plan", "code", "entry",
-        NULL,
-    };
-    PyObject *address, *name, *retstruct, *argstructs, *restype, *argtypes, *lib, *tier, *explanation;
-    PyObject *ffi_structs = Py_None, *plan = Py_None, *code = Py_None;
-    int retkind, flags;
-    Py_buffer argkinds;
-    Py_ssize_t retsize, entry = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OUiy*OnO!OO!OiUO|OOOn", keywords,
-                                     &address, &name, &retkind, &argkinds, &retstruct, &retsize,
-                                     &PyTuple_Type, &argstructs, &restype, &PyTuple_Type, &argtypes,
-                                     &lib, &flags, &tier, &explanation, &ffi_structs, &plan, &code, &entry))
+    if (nargsf != 17) {
+        PyErr_Format(PyExc_TypeError, "make_function takes 17 positional arguments (%zd given)", nargsf);
         return NULL;
+    }
+    PyObject *address = args[0], *name = args[1], *argkinds = args[3], *retstruct = args[4];
+    PyObject *argstructs = args[6], *restype = args[7], *argtypes = args[8], *lib = args[9];
+    PyObject *tier = args[11], *explanation = args[12], *ffi_structs = args[13], *plan = args[14];
+    PyObject *code = args[15];
+    Py_ssize_t retkind, retsize, flags, entry;
+    if (arg_ssize(args[2], "retkind", &retkind) < 0 || arg_ssize(args[5], "retsize", &retsize) < 0 ||
+        arg_ssize(args[10], "flags", &flags) < 0 || arg_ssize(args[16], "entry", &entry) < 0)
+        return NULL;
+    if (!PyUnicode_Check(name) || !PyUnicode_Check(tier) || !PyBytes_Check(argkinds) ||
+        !PyTuple_Check(argstructs) || !PyTuple_Check(argtypes)) {
+        PyErr_SetString(PyExc_TypeError, "make_function: name and tier must be str, argkinds bytes, "
+                                         "argstructs and argtypes tuples");
+        return NULL;
+    }
 
-    Py_ssize_t nargs = argkinds.len;
+    Py_ssize_t nargs = PyBytes_GET_SIZE(argkinds);
     PyObject *error = NULL;
     if (nargs > FASTFFI_MAX_ARGS)
         error = PyUnicode_FromFormat("%U: %zd arguments (at most %d are supported)", name, nargs, FASTFFI_MAX_ARGS);
@@ -65,36 +95,31 @@ static PyObject *function_make(PyObject *module, PyObject *args, PyObject *kwarg
     else if (retkind == KIND_STRUCT && !(PyType_Check(retstruct) && PyType_IsSubtype((PyTypeObject *)retstruct, &CData_Type)))
         error = PyUnicode_FromString("a struct return needs its CData class");
     if (error != NULL) {
-        PyBuffer_Release(&argkinds);
         PyErr_SetObject(PyExc_ValueError, error);
         Py_DECREF(error);
         return NULL;
     }
     void *target = PyLong_AsVoidPtr(address);
     if (target == NULL) {
-        PyBuffer_Release(&argkinds);
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "function address must not be NULL");
         return NULL;
     }
 
     FunctionObject *f = function_alloc(name);
-    if (f == NULL) {
-        PyBuffer_Release(&argkinds);
+    if (f == NULL)
         return NULL;
-    }
     f->target = (void (*)(void))target;
     f->nargs = nargs;
-    f->flags = flags;
+    f->flags = (int)flags;
     f->retkind = (uint8_t)retkind;
     f->retsize = retsize;
     for (Py_ssize_t i = 0; i < nargs; i++) {
-        uint8_t k = ((uint8_t *)argkinds.buf)[i];
+        uint8_t k = (uint8_t)PyBytes_AS_STRING(argkinds)[i];
         f->argkinds[i] = k;
         if (k == KIND_POINTER || k == KIND_STRING)
             f->nbufargs++;
     }
-    PyBuffer_Release(&argkinds);
     if (retkind == KIND_STRUCT)
         f->retstruct = (PyTypeObject *)Py_NewRef(retstruct);
     static const char never_closed = 0;
@@ -281,7 +306,7 @@ PyTypeObject Function_Type = {
 };
 
 PyMethodDef function_module_methods[] = {
-    {"make_function", (PyCFunction)(void (*)(void))function_make, METH_VARARGS | METH_KEYWORDS,
+    {"make_function", (PyCFunction)(void (*)(void))function_make, METH_FASTCALL,
      "Create a Function from a signature decided by fastffi.tiers."},
     {NULL},
 };

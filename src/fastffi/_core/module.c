@@ -5,6 +5,7 @@
 #include "plan.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <wchar.h>
 
 #ifndef FASTFFI_LIBFFI_VERSION
@@ -20,6 +21,27 @@ static struct PyModuleDef core_module = {
     .m_name = "fastffi._core",
     .m_doc = "fastffi's C core: the per-call runtime of every tier.",
     .m_size = -1,
+};
+
+/* getenv(name): the C environment, which os.environ's changes reach
+ * (putenv/unsetenv).  Read at every function creation (FASTFFI_TIER): a
+ * lookup that fails in os.environ raises and catches a KeyError. */
+static PyObject *core_getenv(PyObject *m, PyObject *name)
+{
+    (void)m;
+    const char *key = PyUnicode_Check(name) ? PyUnicode_AsUTF8(name) : NULL;
+    if (key == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "getenv() takes a str");
+        return NULL;
+    }
+    const char *value = getenv(key);
+    return value == NULL ? Py_NewRef(Py_None) : PyUnicode_DecodeFSDefault(value);
+}
+
+static PyMethodDef module_methods[] = {
+    {"getenv", core_getenv, METH_O, "getenv(name): the value in the C environment, or None."},
+    {NULL},
 };
 
 static int add_methods(PyObject *m, PyMethodDef *defs)
@@ -63,7 +85,7 @@ PyMODINIT_FUNC PyInit__core(void)
         return NULL;
     if (add_methods(m, memory_methods) < 0 || add_methods(m, cdata_methods) < 0
         || add_methods(m, function_module_methods) < 0 || add_methods(m, execmem_methods) < 0
-        || add_methods(m, batch_methods) < 0)
+        || add_methods(m, batch_methods) < 0 || add_methods(m, module_methods) < 0)
         goto fail;
     if (PyModule_AddObjectRef(m, "CData", (PyObject *)&CData_Type) < 0
         || PyModule_AddObjectRef(m, "LibraryHandle", (PyObject *)&Library_Type) < 0

@@ -73,8 +73,18 @@ def extension(t: Scalar) -> str:
 
 
 def scalar_move(i: int, t: Scalar, dst: int, where: str) -> Move:
-    """The move of scalar argument ``i`` into ``dst``, shown as ``where``."""
-    return Move(OP_SCALAR, i, dst, kind=t.kind, note=f"arg {i + 1} {t.name}{extension(t)} -> {where}")
+    """The move of scalar argument ``i`` into ``dst``, shown as ``where``.
+    Moves are immutable and few: each is made once (classification at
+    function creation is mostly lookups)."""
+    key = (i, t, dst)
+    move = _SCALAR_MOVES.get(key)
+    if move is None:
+        move = _SCALAR_MOVES[key] = Move(OP_SCALAR, i, dst, kind=t.kind,
+                                         note=f"arg {i + 1} {t.name}{extension(t)} -> {where}")
+    return move
+
+
+_SCALAR_MOVES: dict = {}
 
 
 def scalar_return(plan: Plan, t: Scalar, src: int, reg: str) -> None:

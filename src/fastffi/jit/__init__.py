@@ -61,27 +61,35 @@ class Labels:
         ``base``; ``patch(code, field_offset, delta)`` writes it."""
         self.fixups.append((field_offset, name, base, patch))
 
-    def record(self) -> tuple:
-        """For a block recorded to be replayed (X64.block): patch the branches
-        between its own labels now, and return (labels, outside branches)."""
-        outside = []
-        for field, name, base, patch in self.fixups:
-            if name in self.at:
-                patch(self.code, field, self.at[name] - base)
-            else:
-                outside.append((field, name, base, patch))
-        return tuple(self.at.items()), tuple(outside)
-
-    def splice(self, offset: int, labels: tuple, outside: tuple) -> None:
-        """Take over a recorded block's labels and outside branches, its code
-        appended at ``offset``."""
-        at = self.at
-        for name, position in labels:
-            at[name] = offset + position
-        self.fixups.extend((offset + field, name, offset + base, patch) for field, name, base, patch in outside)
-
     def resolve(self) -> None:
         for field, name, base, patch in self.fixups:
             if name not in self.at:
                 raise AssertionError(f"branch to unplaced label {name!r}")
             patch(self.code, field, self.at[name] - base)
+
+
+class Recorder:
+    """Blocks of code, each a pure function of its builder and parameters,
+    recorded once and replayed: a new shape is laid end to end from the
+    blocks it shares with shapes emitted before, so creation does little in
+    Python.  A block branches only within itself (it carries its own failure
+    exits), so replaying it is copying its bytes.
+
+    ``recorder(rt, build, *params)`` is the code that ``build(asm, rt,
+    *params)`` assembles.  Blocks embed the runtime's addresses, so each
+    runtime table gets its own (and is kept alive, so its id stays its own)."""
+
+    def __init__(self, assembler):
+        self.assembler = assembler
+        self.blocks: dict = {}
+        self.runtimes: dict = {}
+
+    def __call__(self, rt: dict, build, *params) -> bytes:
+        key = (id(rt), build, params)
+        code = self.blocks.get(key)
+        if code is None:
+            asm = self.assembler()
+            build(asm, rt, *params)
+            code = self.blocks[key] = asm.finish()
+            self.runtimes[id(rt)] = rt
+        return code

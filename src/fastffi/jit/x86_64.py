@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import struct
 
-from . import Labels, Shape, box_function
+from . import Labels, Recorder, Shape, box_function
 
 NAME = "sysv-x86_64"
 #: (integer-class, float-class) argument registers: rdi..r9, xmm0..xmm7.
@@ -35,7 +35,7 @@ R8, R9, R10, R11, R12, R13, R14, R15 = range(8, 16)
 GP_ARGS = (RDI, RSI, RDX, RCX, R8, R9)
 
 # Condition codes (the low nibble of Jcc).
-JE, JNE, JA, JS = 0x4, 0x5, 0x7, 0x8
+JE, JNE, JA, JS, JNS = 0x4, 0x5, 0x7, 0x8, 0x9
 
 
 def _memo(encoder):
@@ -320,31 +320,13 @@ class X64:
     def label(self, name):
         self.labels.place(name)
 
-    def block(self, key, build) -> None:
-        """Emit ``build(asm)``, recorded once per ``key`` and replayed after:
-        the code of a block depends only on its key (with its labels and
-        branches relocated), so a new shape reuses the blocks it shares with
-        shapes emitted before."""
-        recorded = _blocks.get(key)
-        if recorded is None:
-            scratch = X64()
-            build(scratch)
-            labels, outside = scratch.labels.record()   # patches the block's own branches first
-            recorded = _blocks[key] = (bytes(scratch.code), labels, outside)
-        code, labels, outside = recorded
-        self.labels.splice(len(self.code), labels, outside)
-        self.code += code
-
     def finish(self) -> bytes:
         self.labels.resolve()
         return bytes(self.code)
 
 
-_blocks: dict = {}
-
-
-def _patch_rel32(code: bytearray, offset: int, delta: int) -> None:
-    code[offset:offset + 4] = struct.pack("<i", delta)
+#: patch(code, offset, delta): a rel32 branch field.
+_patch_rel32 = struct.Struct("<i").pack_into
 
 
 def _round16(n: int) -> int:
@@ -354,133 +336,144 @@ def _round16(n: int) -> int:
 def emit(shape: Shape, rt: dict) -> bytes:
     """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``.
 
-    Emitted as blocks, each a function of its key alone (X64.block), so a new
-    shape is mostly replayed from the blocks of earlier ones."""
-    a = X64()
+    Laid end to end from recorded blocks (jit.Recorder), each a function of a
+    few parameters of the shape: the entry checks, one block per argument,
+    the call with its result.  Each block carries its own failure exits, so
+    no branch crosses a block and a new shape is mostly the concatenation of
+    blocks emitted for earlier ones."""
     n = len(shape.args)
     # Frame (above the saved registers): argument slots, the saved return
     # registers, the BufferList and its Py_buffer array.
     ret_save = 8 * n
-    bufs = ret_save + 16
-    views = bufs + rt["sizeof_BufferList"]
-    frame = _round16(views + rt["sizeof_Py_buffer"] * shape.nbufargs)
-    has_bufs = shape.nbufargs > 0
-
-    def entry(b):
-        # Three pushes after the return address leave %rsp 16-byte aligned
-        # (psABI 3.2.2); the frame is a multiple of 16.
-        b.push(RBX)
-        b.push(R12)
-        b.push(R13)
-        b.sub_imm(RSP, frame)
-        b.mov_rr(RBX, RDI)
-        b.mov_rr(R12, RSI)
-        # Keyword names: almost always NULL; an empty tuple is allowed too.
-        b.test_rr(RCX, RCX)
-        b.jcc(JNE, "kwnames")
-        b.label("kwnames_ok")
-        b.btr_imm(RDX, rt["vectorcall_nargs_mask_bit"])   # PyVectorcall_NARGS
-        b.cmp_imm(RDX, n)
-        b.jcc(JNE, "reject")
-        b.mov_load(RAX, RBX, rt["fn_closed"])
-        b.cmpb_mem_imm8(RAX, 0, 0)
-        b.jcc(JNE, "reject")
-        if has_bufs:
-            b.lea(RAX, RSP, views)
-            b.mov_store(RSP, bufs + rt["bufs_views"], RAX)
-            b.mov_store_imm32(RSP, bufs + rt["bufs_count"], 0)
-    a.block(("entry", n, frame, has_bufs), entry)
-
-    for i, arg in enumerate(shape.args):
-        def unbox(b, arg=arg, i=i):
-            b.mov_load(RDI, R12, 8 * i)
-            _unbox(b, arg, i, 8 * i, rt)
-            b.label(f"done{i}")
-        a.block(("unbox", arg.type.name, i), unbox)
-
-    def call(b):
-        if shape.bracket:
-            b.mov_rr(RDI, RBX)
-            b.call_abs(rt["enter"])
-            b.mov_rr(R13, RAX)
-        for i, arg in enumerate(shape.args):
-            if arg.fp:
-                b.movq_xmm_load(arg.reg, RSP, 8 * i)
-            else:
-                b.mov_load(GP_ARGS[arg.reg], RSP, 8 * i)
-        b.mov_load(R11, RBX, rt["fn_target"])
-        b.call_reg(R11)
-    a.block(("call", shape.bracket, tuple((arg.fp, arg.reg) for arg in shape.args)), call)
-
-    def finish(b):
-        if shape.bracket or has_bufs:
-            b.mov_store(RSP, ret_save, RAX)
-            b.movq_xmm_store(RSP, ret_save + 8, 0)
-            if shape.bracket:
-                # errno is saved first thing in `leave`, before any other code runs.
-                b.mov_rr(RDI, RBX)
-                b.mov_rr(RSI, R13)
-                b.call_abs(rt["leave"])
-            if has_bufs:
-                b.cmpd_mem_imm8(RSP, bufs + rt["bufs_count"], 0)
-                b.jcc(JE, "released")
-                b.lea(RDI, RSP, bufs)
-                b.call_abs(rt["release"])
-                b.label("released")
-            b.mov_load(RAX, RSP, ret_save)
-            b.movq_xmm_load(0, RSP, ret_save + 8)
-        _box(b, shape.ret, rt)
-        b.label("epilogue")
-        b.add_imm(RSP, frame)
-        b.pop(R13)
-        b.pop(R12)
-        b.pop(RBX)
-        b.ret()
-    a.block(("finish", shape.bracket, has_bufs, ret_save, frame, shape.ret.name), finish)
-
-    # ---- out of line: slow conversions and failures ----
-    for i, arg in enumerate(shape.args):
-        def slow(b, i=i):
-            b.label(f"slow{i}")
-            b.mov_rr(RDI, RBX)
-            b.mov_imm32(RSI, i)
-            b.mov_load(RDX, R12, 8 * i)
-            b.lea(RCX, RSP, 8 * i)
-            if has_bufs:
-                b.lea(R8, RSP, bufs)
-            else:
-                b.xor_r32(R8, R8)   # no pointer/string argument: never dereferenced
-            b.call_abs(rt["convert"])
-            b.test_r32(RAX, RAX)
-            b.jcc(JNE, "error")
-            b.jmp(f"done{i}")
-        a.block(("slow", i, bufs if has_bufs else None), slow)
-
-    def failures(b):
-        b.label("kwnames")
-        b.cmp_mem_imm8(RCX, rt["ob_size"], 0)
-        b.jcc(JE, "kwnames_ok")
-        b.label("reject")
-        b.mov_rr(RDI, RBX)
-        b.mov_rr(RSI, RDX)
-        b.mov_rr(RDX, RCX)
-        b.call_abs(rt["reject"])
-        b.jmp("epilogue")
-        b.label("error")
-        if has_bufs:
-            b.lea(RDI, RSP, bufs)
-            b.call_abs(rt["release"])
-        b.xor_r32(RAX, RAX)
-        b.jmp("epilogue")
-    a.block(("failures", bufs if has_bufs else None), failures)
-    return a.finish()
+    bufs = ret_save + 16 if shape.nbufargs else None
+    frame = _round16(ret_save + 16 + rt["sizeof_BufferList"] + rt["sizeof_Py_buffer"] * shape.nbufargs)
+    return b"".join([
+        _recorded(rt, _entry, n, frame, bufs),
+        *[_recorded(rt, _argument, arg.type.name, i, bufs, frame) for i, arg in enumerate(shape.args)],
+        _recorded(rt, _call, tuple([arg[1:] for arg in shape.args]), shape.ret.name, shape.bracket,
+                  ret_save, bufs, frame),
+    ])
 
 
-def _unbox(a: X64, arg, i: int, slot: int, rt: dict) -> None:
-    """Inline fast path for argument ``i`` (object in rdi) into [rsp+slot]; jumps
-    to slow{i} for everything else."""
-    name = arg.type.name
-    slow = f"slow{i}"
+_recorded = Recorder(X64)
+
+
+def _entry(a: X64, rt: dict, n: int, frame: int, bufs) -> None:
+    """Frame, then keywords, arity and closed library; a failure goes to the
+    reject helper, which raises exactly what every tier raises."""
+    # Three pushes after the return address leave %rsp 16-byte aligned
+    # (psABI 3.2.2); the frame is a multiple of 16.
+    a.push(RBX)
+    a.push(R12)
+    a.push(R13)
+    a.sub_imm(RSP, frame)
+    a.mov_rr(RBX, RDI)
+    a.mov_rr(R12, RSI)
+    # Keyword names: almost always NULL; an empty tuple is allowed too.
+    a.test_rr(RCX, RCX)
+    a.jcc(JNE, "kwnames")
+    a.label("kwnames_ok")
+    a.btr_imm(RDX, rt["vectorcall_nargs_mask_bit"])   # PyVectorcall_NARGS
+    a.cmp_imm(RDX, n)
+    a.jcc(JNE, "reject")
+    a.mov_load(RAX, RBX, rt["fn_closed"])
+    a.cmpb_mem_imm8(RAX, 0, 0)
+    a.jcc(JE, "accepted")
+    a.label("reject")
+    a.mov_rr(RDI, RBX)
+    a.mov_rr(RSI, RDX)
+    a.mov_rr(RDX, RCX)
+    a.call_abs(rt["reject"])
+    _epilogue(a, frame)
+    a.label("kwnames")
+    a.cmp_mem_imm8(RCX, rt["ob_size"], 0)
+    a.jcc(JE, "kwnames_ok")
+    a.jmp("reject")
+    a.label("accepted")
+    if bufs is not None:
+        a.lea(RAX, RSP, bufs + rt["sizeof_BufferList"])
+        a.mov_store(RSP, bufs + rt["bufs_views"], RAX)
+        a.mov_store_imm32(RSP, bufs + rt["bufs_count"], 0)
+
+
+def _argument(a: X64, rt: dict, kind: str, i: int, bufs, frame: int) -> None:
+    """Argument ``i`` into its slot [rsp+8i]: the inline fast path, which ends
+    by branching past the rest; then the convert helper, which handles every
+    other case and raises every error; then this argument's failure exit
+    (release what was acquired, return NULL)."""
+    slot = 8 * i
+    a.mov_load(RDI, R12, slot)
+    _unbox(a, kind, i, slot, rt)
+    a.label("slow")
+    a.mov_rr(RDI, RBX)
+    a.mov_imm32(RSI, i)
+    a.mov_load(RDX, R12, slot)
+    a.lea(RCX, RSP, slot)
+    if bufs is not None:
+        a.lea(R8, RSP, bufs)
+    else:
+        a.xor_r32(R8, R8)   # no pointer/string argument: never dereferenced
+    a.call_abs(rt["convert"])
+    a.test_r32(RAX, RAX)
+    a.jcc(JE, "done")
+    if bufs is not None:
+        a.lea(RDI, RSP, bufs)
+        a.call_abs(rt["release"])
+    a.xor_r32(RAX, RAX)
+    _epilogue(a, frame)
+    a.label("done")
+
+
+def _call(a: X64, rt: dict, registers: tuple, ret: str, bracket: bool, ret_save: int, bufs, frame: int) -> None:
+    """Each slot into the register the classifier gave it (GP_ARGS[reg] or
+    xmm<reg>), the target (bracketed by enter/leave when asked), buffers
+    released, the result boxed."""
+    if bracket:
+        a.mov_rr(RDI, RBX)
+        a.call_abs(rt["enter"])
+        a.mov_rr(R13, RAX)
+    for i, (fp, reg) in enumerate(registers):
+        if fp:
+            a.movq_xmm_load(reg, RSP, 8 * i)
+        else:
+            a.mov_load(GP_ARGS[reg], RSP, 8 * i)
+    a.mov_load(R11, RBX, rt["fn_target"])
+    a.call_reg(R11)
+    if bracket or bufs is not None:
+        a.mov_store(RSP, ret_save, RAX)
+        a.movq_xmm_store(RSP, ret_save + 8, 0)
+        if bracket:
+            # errno is saved first thing in `leave`, before any other code runs.
+            a.mov_rr(RDI, RBX)
+            a.mov_rr(RSI, R13)
+            a.call_abs(rt["leave"])
+        if bufs is not None:
+            a.cmpd_mem_imm8(RSP, bufs + rt["bufs_count"], 0)
+            a.jcc(JE, "released")
+            a.lea(RDI, RSP, bufs)
+            a.call_abs(rt["release"])
+            a.label("released")
+        a.mov_load(RAX, RSP, ret_save)
+        a.movq_xmm_load(0, RSP, ret_save + 8)
+    _box(a, ret, rt)
+    _epilogue(a, frame)
+
+
+def _epilogue(a: X64, frame: int) -> None:
+    a.add_imm(RSP, frame)
+    a.pop(R13)
+    a.pop(R12)
+    a.pop(RBX)
+    a.ret()
+
+
+def _unbox(a: X64, name: str, i: int, slot: int, rt: dict) -> None:
+    """Inline fast path for argument ``i`` (object in rdi) into [rsp+slot],
+    ending with a branch to "done"; anything else goes on to "slow", which
+    follows (and overwrites the slot).  Where the last check can end the path,
+    the value is stored first and that check branches to "done": no extra
+    jump on the fast path."""
+    slow, done = "slow", "done"
     if name in ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"):
         a.mov_imm64(RAX, rt["PyLong_Type"])
         a.cmp_reg_mem(RAX, RDI, rt["ob_type"])
@@ -492,67 +485,70 @@ def _unbox(a: X64, arg, i: int, slot: int, rt: dict) -> None:
         a.jcc(JA, slow)
         a.mov_r32_load(RCX, RDI, rt["long_digit0"])
         a.imul_rr(RAX, RCX)
+        a.mov_store(RSP, slot, RAX)
         # In range iff extending the low bits of the kind gives the value back.
         narrow = {"i8": a.movsx8, "i16": a.movsx16, "i32": a.movsxd,
                   "u8": a.movzx8, "u16": a.movzx16, "u32": a.mov_r32}.get(name)
         if narrow is not None:
             narrow(RCX, RAX)
             a.cmp_rr(RCX, RAX)
-            a.jcc(JNE, slow)
+            a.jcc(JE, done)
         elif name == "u64":
             a.test_rr(RAX, RAX)
-            a.jcc(JS, slow)
-        a.mov_store(RSP, slot, RAX)
+            a.jcc(JNS, done)
+        else:
+            a.jmp(done)
     elif name in ("f64", "f32"):
         a.mov_imm64(RAX, rt["PyFloat_Type"])
         a.cmp_reg_mem(RAX, RDI, rt["ob_type"])
         a.jcc(JNE, slow)
         if name == "f64":
             a.mov_load(RAX, RDI, rt["float_value"])
+            a.mov_store(RSP, slot, RAX)
+            a.jmp(done)
         else:
             # Round to f32; infinities and NaNs (including overflow) take the
             # slow path, which applies struct.pack("<f")'s exact rule.
             a.movq_xmm_load(0, RDI, rt["float_value"])
             a.cvtsd2ss(0, 0)
             a.movd_r32_xmm(RAX, 0)
+            a.mov_store(RSP, slot, RAX)
             a.mov_r32(RCX, RAX)
             a.and_r32_imm32(RCX, 0x7F800000)
             a.cmp_r32_imm32(RCX, 0x7F800000)
-            a.jcc(JE, slow)
-        a.mov_store(RSP, slot, RAX)
+            a.jcc(JNE, done)
     elif name == "bool":
         a.mov_imm64(RAX, rt["Py_True"])
         a.cmp_rr(RDI, RAX)
-        a.jcc(JE, f"true{i}")
+        a.jcc(JE, "true")
         a.mov_imm64(RAX, rt["Py_False"])
         a.cmp_rr(RDI, RAX)
         a.jcc(JNE, slow)
         a.xor_r32(RAX, RAX)
-        a.jmp(f"store{i}")
-        a.label(f"true{i}")
+        a.jmp("store")
+        a.label("true")
         a.mov_imm32(RAX, 1)
-        a.label(f"store{i}")
+        a.label("store")
         a.mov_store(RSP, slot, RAX)
+        a.jmp(done)
     elif name in ("pointer", "string"):
         a.mov_imm64(RAX, rt["PyBytes_Type"])
         a.cmp_reg_mem(RAX, RDI, rt["ob_type"])
-        a.jcc(JNE, f"notbytes{i}")
+        a.jcc(JNE, "notbytes")
         a.lea(RAX, RDI, rt["bytes_data"])   # immutable, kept alive by the caller
-        a.jmp(f"store{i}")
-        a.label(f"notbytes{i}")
+        a.jmp("store")
+        a.label("notbytes")
         a.mov_imm64(RAX, rt["Py_None"])
         a.cmp_rr(RDI, RAX)
         a.jcc(JNE, slow)
         a.xor_r32(RAX, RAX)
-        a.label(f"store{i}")
+        a.label("store")
         a.mov_store(RSP, slot, RAX)
-    else:
-        a.jmp(slow)
+        a.jmp(done)
 
 
-def _box(a: X64, ret, rt: dict) -> None:
+def _box(a: X64, name: str, rt: dict) -> None:
     """Truncate the return register to the declared width and box it."""
-    name = ret.name
     if name == "void":
         a.call_abs(rt["none"])
         return
