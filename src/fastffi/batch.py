@@ -133,9 +133,8 @@ def _loop(fn):
     """The emitted loop for fn's register shape, when the JIT was allowed for
     fn and the shape qualifies; None runs the plan (or libffi) loop."""
     from .signature import Signature
-    from .tiers import JIT_ALLOWED
 
-    if fn not in JIT_ALLOWED or fn.tier == "libffi":
+    if not fn._jit_allowed_ or fn.tier == "libffi":
         return None
     rt, args = _types_of(fn)
     sig = Signature(fn.__name__, rt, tuple(args))

@@ -109,6 +109,11 @@ def resolve_type(spec, types=None, *, value_only: bool = False):
     """A type specification -> :class:`Scalar`, ``VOID`` or a struct/union class.
 
     ``value_only`` refuses ``void`` (for things that hold a value)."""
+    if spec.__class__ is str and not types:
+        # The common case first: a type string seen before.
+        t = _resolved.get(spec)
+        if t is not None and not (value_only and t is VOID):
+            return t
     if _is_aggregate(spec):
         return spec
     if isinstance(spec, Scalar):
@@ -195,13 +200,10 @@ def make_signature(name: str, restype, argtypes, types=None) -> Signature:
     """Resolve the (name, restype, argtypes) form."""
     if isinstance(argtypes, (str, bytes)) or not hasattr(argtypes, "__iter__"):
         raise TypeError(f"argtypes must be a sequence of types, got {type(argtypes).__name__}")
-    args = []
-    for t in argtypes:
-        r = resolve_type(t, types)
-        if r is VOID:
-            raise SignatureError("void is not a valid argument type")
-        args.append(r)
-    return Signature(name, resolve_type(restype, types), tuple(args))
+    args = tuple([resolve_type(t, types) for t in argtypes])
+    if VOID in args:
+        raise SignatureError("void is not a valid argument type")
+    return Signature(name, resolve_type(restype, types), args)
 
 
 def _tokens(text: str) -> list[str]:

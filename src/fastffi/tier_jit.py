@@ -62,12 +62,13 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
     n = len(sig.argtypes)
     if n > max_args:  # checked first: nothing below indexes past it
         return f"{n} arguments (the JIT takes at most {max_args})"
-    for i, t in enumerate((sig.restype, *sig.argtypes)):
-        if not isinstance(t, Scalar):
-            where = "the return" if i == 0 else f"argument {i}"
-            return f"{where} is a struct by value (the JIT takes scalars only)"
+    types = (sig.restype, *sig.argtypes)
+    if not all([t.__class__ is Scalar for t in types]):
+        i = next(i for i, t in enumerate(types) if t.__class__ is not Scalar)
+        where = "the return" if i == 0 else f"argument {i}"
+        return f"{where} is a struct by value (the JIT takes scalars only)"
     limits = limits or emitter().LIMITS
-    n_fp = sum(t.is_float for t in sig.argtypes)
+    n_fp = [t.is_float for t in sig.argtypes].count(True)
     if n - n_fp > limits[0]:
         return f"{n - n_fp} integer-class arguments (this emitter passes at most {limits[0]} in registers)"
     if n_fp > limits[1]:
@@ -117,21 +118,36 @@ _BUFFER_KINDS = (_core.KINDS["pointer"][0], _core.KINDS["string"][0])
 
 
 _code_lock = threading.Lock()
-#: Shape -> call entry code; ("loop", args, ret) -> batch loop code.
-_code_cache: "weakref.WeakValueDictionary[object, _core.CodeRegion]" = weakref.WeakValueDictionary()
+#: Shape -> weak reference to its call entry code; ("loop", args, ret) -> batch
+#: loop code.  A plain dict of weak references whose callbacks drop their own
+#: entry: a WeakValueDictionary's lookups and inserts run Python code (and a
+#: missing key raises inside it), which creation cannot afford.
+_code_cache: dict = {}
+
+
+def _cached(key):
+    ref = _code_cache.get(key)
+    return None if ref is None else ref()
+
+
+def _cache(key, region) -> None:
+    def forget(ref, key=key):
+        if _code_cache.get(key) is ref:
+            del _code_cache[key]
+    _code_cache[key] = weakref.ref(region, forget)
 
 
 def code_for(shape: Shape):
     """The sealed code region for ``shape``: shared, or emitted and installed now."""
     with _code_lock:
-        region = _code_cache.get(shape)
+        region = _cached(shape)
         if region is None:
             code = emitter().emit(shape, _RT)
             try:
                 region = _core.CodeRegion(code)
             except OSError as e:
                 raise InstallRefused(f"executable memory refused when installing ({e.strerror or e})") from None
-            _code_cache[shape] = region
+            _cache(shape, region)
         return region
 
 
@@ -140,13 +156,13 @@ def loop_for(sig: Signature):
     shape = shape_of(sig, False)
     key = ("loop", shape.args, shape.ret)
     with _code_lock:
-        region = _code_cache.get(key)
+        region = _cached(key)
         if region is None:
             try:
                 region = _core.CodeRegion(emitter().emit_loop(shape, _RT))
             except OSError:
                 return None   # the plan loop serves it
-            _code_cache[key] = region
+            _cache(key, region)
         return region
 
 

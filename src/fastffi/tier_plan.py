@@ -48,13 +48,15 @@ def encode(plan: Plan) -> bytes:
     stack = (plan.stack_size + 15) & ~15
     header = _HEADER.pack(plan.frame_size, stack, len(plan.moves), len(plan.ret_moves), plan.ret_src,
                           int(plan.ret_indirect), _ABI_CODES[plan.abi], plan.indirect_dst, 0)
-    records = _RECORDS
-    if len(records) > 65536:
-        records.clear()
-    for m in (*plan.moves, *plan.ret_moves):
-        if m not in records:
-            records[m] = _MOVE.pack(m.op, m.kind, m.arg, m.size, 0, m.src, m.dst)
-    return header + b"".join([records[m] for m in (*plan.moves, *plan.ret_moves)])
+    moves = (*plan.moves, *plan.ret_moves)
+    try:
+        return header + b"".join([_RECORDS[m] for m in moves])
+    except KeyError:
+        if len(_RECORDS) > 65536:
+            _RECORDS.clear()
+        for m in moves:
+            _RECORDS[m] = _MOVE.pack(m.op, m.kind, m.arg, m.size, 0, m.src, m.dst)
+        return header + b"".join([_RECORDS[m] for m in moves])
 
 
 #: Move -> its packed record (moves repeat from plan to plan).  Bounded by

@@ -9,8 +9,6 @@ refusal.  ``FASTFFI_TIER`` is a ceiling read at each creation: it lowers what
 and its executable-memory probe, entirely)."""
 from __future__ import annotations
 
-import weakref
-
 from . import _core, tier_jit, tier_libffi, tier_plan
 from .errors import FFIError, SignatureError
 from .signature import Signature
@@ -21,12 +19,6 @@ from .types import Scalar
 #: arguments, describe(sig, fn) -> explain() lines.
 TIERS = ("jit", "plan", "libffi")
 _MODULES = {"jit": tier_jit, "plan": tier_plan, "libffi": tier_libffi}
-
-
-#: Functions whose creation allowed the JIT (auto or exact, under the ceiling,
-#: on a platform that has it): their fn.map() may use an emitted loop even when
-#: the call itself runs on the plan tier (e.g. more than 8 arguments).
-JIT_ALLOWED: "weakref.WeakSet" = weakref.WeakSet()
 
 
 def _platform_refusal(tier: str) -> str | None:
@@ -92,10 +84,11 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
             except tier_jit.InstallRefused as e:
                 reason, about_signature = str(e), False
             else:
-                fn = _make(address, sig, handle, flags, t, refused, extra)
-                if "jit" in candidates and (t == "jit" or _platform_refusal("jit") is None):
-                    JIT_ALLOWED.add(fn)
-                return fn
+                # fn.map() may use an emitted loop even when the call itself
+                # runs on the plan tier (e.g. more than 8 arguments).
+                jit_allowed = "jit" in candidates and (t == "jit" or _platform_refusal("jit") is None)
+                return _make(address, sig, handle, flags | (_core.JIT_ALLOWED if jit_allowed else 0), t, refused,
+                             extra)
         refused[t] = reason
     if tier == "auto":
         raise FFIError(f"{sig.name}: no tier accepts this signature: "
@@ -110,25 +103,18 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
 def _make(address, sig, handle, flags, tier, refused, extra):
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
-    argkinds, argstructs, argtypes = [], [], []
-    for t in sig.argtypes:
-        if t.__class__ is Scalar:
-            argkinds.append(t.kind)
-            argstructs.append(None)
-            argtypes.append(t.name)
-        else:
-            argkinds.append(_core.KIND_STRUCT)
-            argstructs.append(t)
-            argtypes.append(t)
+    args = sig.argtypes
+    struct = _core.KIND_STRUCT
     # Positional, in _core.make_function's order (function.c).
     return _core.make_function(
         address, sig.name,
         ret.kind if scalar_ret else _core.KIND_STRUCT,      # retkind
-        bytes(argkinds),
-        None if scalar_ret else ret,                        # retstruct
-        ret.size if scalar_ret else ret._size_,             # retsize
-        tuple(argstructs),
-        public_type(ret), tuple(argtypes),                  # restype, argtypes as fn shows them
+        bytes([t.kind if t.__class__ is Scalar else struct for t in args]),    # argkinds
+        None if scalar_ret else ret,                                          # retstruct
+        ret.size if scalar_ret else ret._size_,                               # retsize
+        tuple([None if t.__class__ is Scalar else t for t in args]),          # argstructs
+        public_type(ret),                                                     # restype, argtypes
+        tuple([t.name if t.__class__ is Scalar else t for t in args]),        # as fn shows them
         handle, flags, tier,
         _Explainer(sig, tier, refused, flags),
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
@@ -143,19 +129,19 @@ def public_type(t):
 class _Explainer:
     """Builds fn.explain()'s text on first use (creation stays cheap)."""
 
-    __slots__ = ("sig", "tier", "refused", "options")
+    __slots__ = ("sig", "tier", "refused", "flags")
 
     def __init__(self, sig, tier, refused, flags):
-        self.sig, self.tier, self.refused = sig, tier, refused
-        self.options = [name for name, bit in (("release_gil", _core.RELEASE_GIL), ("use_errno", _core.USE_ERRNO))
-                        if flags & bit]
+        self.sig, self.tier, self.refused, self.flags = sig, tier, refused, flags
 
     def __call__(self, fn) -> str:
         lines = [str(self.sig), f"tier: {self.tier}"]
         for t, reason in self.refused.items():
             lines.append(f"  {t} refused: {reason}")
-        if self.options:
-            lines.append("options: " + ", ".join(self.options))
+        options = [name for name, bit in (("release_gil", _core.RELEASE_GIL), ("use_errno", _core.USE_ERRNO))
+                   if self.flags & bit]
+        if options:
+            lines.append("options: " + ", ".join(options))
         lines.extend("  " + line for line in _MODULES[self.tier].describe(self.sig, fn))
         return "\n".join(lines)
 

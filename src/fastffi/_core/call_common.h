@@ -32,7 +32,7 @@ static inline int call_check(FunctionObject *f, size_t nargsf, PyObject *kwnames
 static inline PyThreadState *call_prologue(FunctionObject *f)
 {
     PyThreadState *ts = NULL;
-    if (f->flags == 0)
+    if ((f->flags & FN_CALL_OPTIONS) == 0)
         return NULL;
     if (f->flags & FN_RELEASE_GIL) {
         if (f->lib != NULL)
@@ -46,7 +46,7 @@ static inline PyThreadState *call_prologue(FunctionObject *f)
 
 static inline void call_epilogue(FunctionObject *f, PyThreadState *ts)
 {
-    if (f->flags == 0)
+    if ((f->flags & FN_CALL_OPTIONS) == 0)
         return;
     if (f->flags & FN_USE_ERRNO)
         fastffi_saved_errno = errno;

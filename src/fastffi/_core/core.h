@@ -52,6 +52,10 @@ void library_call_finished(LibraryObject *lib);
 enum {
     FN_RELEASE_GIL = 1,
     FN_USE_ERRNO = 2,
+    FN_CALL_OPTIONS = FN_RELEASE_GIL | FN_USE_ERRNO,
+    /* Not a call option: the JIT was allowed when this function was created,
+     * so fn.map() may run an emitted loop (fastffi.batch). */
+    FN_JIT_ALLOWED = 4,
 };
 
 /* A Function is an immutable heap *type* whose metatype is Function_Type, and

@@ -15,32 +15,45 @@ static PyObject *refuse_instances(PyTypeObject *type, PyObject *args, PyObject *
     return NULL;
 }
 
-/* A new, empty Function: type_new builds the heap type (our fields zeroed
- * by its allocator), then it is made immutable and uninstantiable. */
+/* A new, empty Function: a heap type filled in here and readied, the way
+ * PyType_FromSpec builds one -- type_new would also look up every special
+ * method name through the MRO (fixup_slot_dispatchers) and make attribute
+ * descriptors, most of a creation's cost, for a type that has no instances
+ * and no Python-level methods.  Immutable, not subclassable, uninstantiable;
+ * our fields are zeroed by the allocator. */
 static FunctionObject *function_alloc(PyObject *name)
 {
-    /* __slots__ = (): no __dict__/__weakref__ descriptors to make (there are
-     * no instances); __module__ given, not looked up in the caller's frame. */
-    static PyObject *bases, *slots;
+    static PyObject *bases, *module;
     if (bases == NULL && (bases = PyTuple_Pack(1, (PyObject *)&PyBaseObject_Type)) == NULL)
         return NULL;
-    if (slots == NULL && (slots = PyTuple_New(0)) == NULL)
+    if (module == NULL && (module = PyUnicode_InternFromString("fastffi")) == NULL)
         return NULL;
-    PyObject *dict = Py_BuildValue("{sOss}", "__slots__", slots, "__module__", "fastffi");
-    if (dict == NULL)
+    const char *tp_name = PyUnicode_AsUTF8(name);   /* kept alive by ht_name */
+    if (tp_name == NULL)
         return NULL;
-    PyObject *args = PyTuple_Pack(3, name, bases, dict);
-    Py_DECREF(dict);
-    if (args == NULL)
-        return NULL;
-    FunctionObject *f = (FunctionObject *)PyType_Type.tp_new(&Function_Type, args, NULL);
-    Py_DECREF(args);
+    FunctionObject *f = (FunctionObject *)PyType_GenericAlloc(&Function_Type, 0);
     if (f == NULL)
         return NULL;
-    PyTypeObject *t = &f->type.ht_type;
+    PyHeapTypeObject *ht = &f->type;
+    PyTypeObject *t = &ht->ht_type;
+    t->tp_as_async = &ht->as_async;
+    t->tp_as_number = &ht->as_number;
+    t->tp_as_sequence = &ht->as_sequence;
+    t->tp_as_mapping = &ht->as_mapping;
+    t->tp_as_buffer = &ht->as_buffer;
+    ht->ht_name = Py_NewRef(name);
+    ht->ht_qualname = Py_NewRef(name);
+    t->tp_name = tp_name;
+    t->tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HEAPTYPE | Py_TPFLAGS_IMMUTABLETYPE;
+    t->tp_base = (PyTypeObject *)Py_NewRef((PyObject *)&PyBaseObject_Type);
+    t->tp_bases = Py_NewRef(bases);
+    t->tp_basicsize = PyBaseObject_Type.tp_basicsize;
     t->tp_new = refuse_instances;
-    t->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
-    PyType_Modified(t);
+    if (PyType_Ready(t) < 0 || PyDict_SetItemString(t->tp_dict, "__module__", module) < 0 ||
+        PyDict_SetItemString(t->tp_dict, "__doc__", Py_None) < 0) {
+        Py_DECREF(f);
+        return NULL;
+    }
     return f;
 }
 
@@ -275,6 +288,8 @@ static PyMethodDef function_methods[] = {
     {NULL},
 };
 
+static PyObject *get_jit_allowed(FunctionObject *f, void *c) { return PyBool_FromLong(f->flags & FN_JIT_ALLOWED); }
+
 static PyGetSetDef function_getset[] = {
     {"address", (getter)get_address, NULL, "the C function's address", NULL},
     {"restype", (getter)get_restype, NULL, "canonical return type name or struct class", NULL},
@@ -282,6 +297,7 @@ static PyGetSetDef function_getset[] = {
     {"tier", (getter)get_tier, NULL, "the tier that runs this function", NULL},
     {"_handle_", (getter)get_handle, NULL, "the library handle, or None", NULL},
     {"_code_", (getter)get_code, NULL, "the JIT tier's code region, or None", NULL},
+    {"_jit_allowed_", (getter)get_jit_allowed, NULL, "whether the JIT was allowed at creation (fn.map's loops)", NULL},
     {NULL},
 };
 

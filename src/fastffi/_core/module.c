@@ -103,6 +103,7 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "MAX_ARGS", FASTFFI_MAX_ARGS) < 0
         || PyModule_AddIntConstant(m, "RELEASE_GIL", FN_RELEASE_GIL) < 0
         || PyModule_AddIntConstant(m, "USE_ERRNO", FN_USE_ERRNO) < 0
+        || PyModule_AddIntConstant(m, "JIT_ALLOWED", FN_JIT_ALLOWED) < 0
         || PyModule_AddIntConstant(m, "CHAR_SIGNED", CHAR_MIN < 0) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIZE", (long)sizeof(wchar_t)) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIGNED", WCHAR_MIN < 0) < 0

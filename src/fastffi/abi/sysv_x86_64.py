@@ -116,21 +116,19 @@ def classify(sig: Signature) -> Plan | str:
         scalar_return(plan, ret, *((RET_FP, "xmm0") if ret.is_float else (RET_GP, "rax")))
 
     for i, t in enumerate(sig.argtypes):
-        n = i + 1
-        if isinstance(t, Scalar):
-            c = scalar_class(t)
-            if c == INTEGER and ngp < len(GP_REGS):
-                dst, where = gp_slot(ngp), GP_REGS[ngp]
+        if t.__class__ is Scalar:
+            if not t.is_float and ngp < len(GP_REGS):       # INTEGER
+                plan.moves.append(scalar_move(i, t, gp_slot(ngp), GP_REGS[ngp]))
                 ngp += 1
-            elif c == SSE and nfp < len(FP_REGS):
-                dst, where = fp_slot(nfp), FP_REGS[nfp]
+            elif t.is_float and nfp < len(FP_REGS):         # SSE
+                plan.moves.append(scalar_move(i, t, fp_slot(nfp), FP_REGS[nfp]))
                 nfp += 1
             else:
-                dst, where = stack_slot(stack), f"stack+{stack}"
+                plan.moves.append(scalar_move(i, t, stack_slot(stack), f"stack+{stack}"))
                 stack += 8
-            plan.moves.append(scalar_move(i, t, dst, where))
             continue
 
+        n = i + 1
         reason = aggregate_refusal(t)
         if reason:
             return f"argument {n}: {reason}"
