@@ -295,90 +295,100 @@ ADD_I32 = """
 c: sub sp, sp, #0x30
 10: mov x19, x0
 14: mov x20, x1
-18: cbnz x3, 0x13c
+18: cbnz x3, 0x5c
 1c: and x9, x2, #0x7fffffffffffffff
 20: cmp x9, #0x2
-24: b.ne 0x144
+24: b.ne 0x34
 28: ldr x9, [x19, #920]
 2c: ldrb w9, [x9]
-30: cbnz w9, 0x144
-34: ldr x0, [x20]
-38: ldr x9, [x0, #8]
-3c: mov x10, #0x5678
-40: movk x10, #0x1234, lsl #16
-44: movk x10, #0xaaaa, lsl #32
-48: cmp x9, x10
-4c: b.ne 0xec
-50: ldr x9, [x0, #16]
-54: add x10, x9, #0x1
-58: cmp x10, #0x2
-5c: b.hi 0xec
-60: ldr w10, [x0, #24]
-64: mul x9, x9, x10
-68: sxtw x10, w9
-6c: cmp x10, x9
-70: b.ne 0xec
-74: str x9, [sp]
-78: ldr x0, [x20, #8]
-7c: ldr x9, [x0, #8]
-80: mov x10, #0x5678
-84: movk x10, #0x1234, lsl #16
-88: movk x10, #0xaaaa, lsl #32
-8c: cmp x9, x10
-90: b.ne 0x114
-94: ldr x9, [x0, #16]
-98: add x10, x9, #0x1
-9c: cmp x10, #0x2
-a0: b.hi 0x114
-a4: ldr w10, [x0, #24]
-a8: mul x9, x9, x10
-ac: sxtw x10, w9
-b0: cmp x10, x9
-b4: b.ne 0x114
-b8: str x9, [sp, #8]
-bc: ldr x0, [sp]
-c0: ldr x1, [sp, #8]
-c4: ldr x16, [x19, #904]
+30: cbz w9, 0x68
+34: mov x0, x19
+38: mov x1, x2
+3c: mov x2, x3
+40: mov x16, #0x1000
+44: movk x16, #0x7f00, lsl #32
+48: blr x16
+4c: add sp, sp, #0x30
+50: ldp x19, x20, [sp, #16]
+54: ldp x29, x30, [sp], #48
+58: ret
+5c: ldr x9, [x3, #16]
+60: cbz x9, 0x1c
+64: b 0x34
+68: ldr x0, [x20]
+6c: ldr x9, [x0, #8]
+70: mov x10, #0x5678
+74: movk x10, #0x1234, lsl #16
+78: movk x10, #0xaaaa, lsl #32
+7c: cmp x9, x10
+80: b.ne 0xac
+84: ldr x9, [x0, #16]
+88: add x10, x9, #0x1
+8c: cmp x10, #0x2
+90: b.hi 0xac
+94: ldr w10, [x0, #24]
+98: mul x9, x9, x10
+9c: str x9, [sp]
+a0: sxtw x10, w9
+a4: cmp x10, x9
+a8: b.eq 0xe4
+ac: mov x0, x19
+b0: mov x1, #0x0
+b4: ldr x2, [x20]
+b8: mov x3, sp
+bc: mov x4, xzr
+c0: mov x16, #0x2000
+c4: movk x16, #0x7f00, lsl #32
 c8: blr x16
-cc: sxtw x0, w0
-d0: mov x16, #0x10000
-d4: movk x16, #0xffff, lsl #32
-d8: blr x16
-dc: add sp, sp, #0x30
-e0: ldp x19, x20, [sp, #16]
-e4: ldp x29, x30, [sp], #48
-e8: ret
-ec: mov x0, x19
-f0: mov x1, #0x0
-f4: ldr x2, [x20]
-f8: mov x3, sp
-fc: mov x4, xzr
-100: mov x16, #0x2000
-104: movk x16, #0x7f00, lsl #32
-108: blr x16
-10c: cbnz w0, 0x160
-110: b 0x78
-114: mov x0, x19
-118: mov x1, #0x1
-11c: ldr x2, [x20, #8]
-120: add x3, sp, #0x8
-124: mov x4, xzr
-128: mov x16, #0x2000
-12c: movk x16, #0x7f00, lsl #32
-130: blr x16
-134: cbnz w0, 0x160
-138: b 0xbc
-13c: ldr x9, [x3, #16]
-140: cbz x9, 0x1c
-144: mov x0, x19
-148: mov x1, x2
-14c: mov x2, x3
-150: mov x16, #0x1000
-154: movk x16, #0x7f00, lsl #32
-158: blr x16
-15c: b 0xdc
-160: mov x0, xzr
-164: b 0xdc
+cc: cbz w0, 0xe4
+d0: mov x0, xzr
+d4: add sp, sp, #0x30
+d8: ldp x19, x20, [sp, #16]
+dc: ldp x29, x30, [sp], #48
+e0: ret
+e4: ldr x0, [x20, #8]
+e8: ldr x9, [x0, #8]
+ec: mov x10, #0x5678
+f0: movk x10, #0x1234, lsl #16
+f4: movk x10, #0xaaaa, lsl #32
+f8: cmp x9, x10
+fc: b.ne 0x128
+100: ldr x9, [x0, #16]
+104: add x10, x9, #0x1
+108: cmp x10, #0x2
+10c: b.hi 0x128
+110: ldr w10, [x0, #24]
+114: mul x9, x9, x10
+118: str x9, [sp, #8]
+11c: sxtw x10, w9
+120: cmp x10, x9
+124: b.eq 0x160
+128: mov x0, x19
+12c: mov x1, #0x1
+130: ldr x2, [x20, #8]
+134: add x3, sp, #0x8
+138: mov x4, xzr
+13c: mov x16, #0x2000
+140: movk x16, #0x7f00, lsl #32
+144: blr x16
+148: cbz w0, 0x160
+14c: mov x0, xzr
+150: add sp, sp, #0x30
+154: ldp x19, x20, [sp, #16]
+158: ldp x29, x30, [sp], #48
+15c: ret
+160: ldr x0, [sp]
+164: ldr x1, [sp, #8]
+168: ldr x16, [x19, #904]
+16c: blr x16
+170: sxtw x0, w0
+174: mov x16, #0x10000
+178: movk x16, #0xffff, lsl #32
+17c: blr x16
+180: add sp, sp, #0x30
+184: ldp x19, x20, [sp, #16]
+188: ldp x29, x30, [sp], #48
+18c: ret
 """
 
 F64_F32 = """
@@ -388,76 +398,87 @@ F64_F32 = """
 c: sub sp, sp, #0x30
 10: mov x19, x0
 14: mov x20, x1
-18: cbnz x3, 0x104
+18: cbnz x3, 0x5c
 1c: and x9, x2, #0x7fffffffffffffff
 20: cmp x9, #0x2
-24: b.ne 0x10c
+24: b.ne 0x34
 28: ldr x9, [x19, #920]
 2c: ldrb w9, [x9]
-30: cbnz w9, 0x10c
-34: ldr x0, [x20]
-38: ldr x9, [x0, #8]
-3c: mov x10, #0x12340000
-40: movk x10, #0xaaaa, lsl #32
-44: cmp x9, x10
-48: b.ne 0xb4
-4c: ldr x9, [x0, #16]
-50: str x9, [sp]
-54: ldr x0, [x20, #8]
-58: ldr x9, [x0, #8]
-5c: mov x10, #0x12340000
-60: movk x10, #0xaaaa, lsl #32
-64: cmp x9, x10
-68: b.ne 0xdc
-6c: ldr d0, [x0, #16]
-70: fcvt s0, d0
-74: fmov w9, s0
-78: ubfx w10, w9, #23, #8
-7c: cmp w10, #0xff
-80: b.eq 0xdc
-84: str x9, [sp, #8]
-88: ldr d0, [sp]
-8c: ldr s1, [sp, #8]
-90: ldr x16, [x19, #904]
-94: blr x16
-98: mov x16, #0x40000
-9c: movk x16, #0xffff, lsl #32
-a0: blr x16
-a4: add sp, sp, #0x30
-a8: ldp x19, x20, [sp, #16]
-ac: ldp x29, x30, [sp], #48
-b0: ret
-b4: mov x0, x19
-b8: mov x1, #0x0
-bc: ldr x2, [x20]
-c0: mov x3, sp
-c4: mov x4, xzr
-c8: mov x16, #0x2000
-cc: movk x16, #0x7f00, lsl #32
-d0: blr x16
-d4: cbnz w0, 0x128
-d8: b 0x54
-dc: mov x0, x19
-e0: mov x1, #0x1
-e4: ldr x2, [x20, #8]
-e8: add x3, sp, #0x8
-ec: mov x4, xzr
-f0: mov x16, #0x2000
-f4: movk x16, #0x7f00, lsl #32
-f8: blr x16
-fc: cbnz w0, 0x128
-100: b 0x88
-104: ldr x9, [x3, #16]
-108: cbz x9, 0x1c
-10c: mov x0, x19
-110: mov x1, x2
-114: mov x2, x3
-118: mov x16, #0x1000
-11c: movk x16, #0x7f00, lsl #32
-120: blr x16
-124: b 0xa4
-128: mov x0, xzr
-12c: b 0xa4
+30: cbz w9, 0x68
+34: mov x0, x19
+38: mov x1, x2
+3c: mov x2, x3
+40: mov x16, #0x1000
+44: movk x16, #0x7f00, lsl #32
+48: blr x16
+4c: add sp, sp, #0x30
+50: ldp x19, x20, [sp, #16]
+54: ldp x29, x30, [sp], #48
+58: ret
+5c: ldr x9, [x3, #16]
+60: cbz x9, 0x1c
+64: b 0x34
+68: ldr x0, [x20]
+6c: ldr x9, [x0, #8]
+70: mov x10, #0x12340000
+74: movk x10, #0xaaaa, lsl #32
+78: cmp x9, x10
+7c: b.ne 0x8c
+80: ldr x9, [x0, #16]
+84: str x9, [sp]
+88: b 0xc4
+8c: mov x0, x19
+90: mov x1, #0x0
+94: ldr x2, [x20]
+98: mov x3, sp
+9c: mov x4, xzr
+a0: mov x16, #0x2000
+a4: movk x16, #0x7f00, lsl #32
+a8: blr x16
+ac: cbz w0, 0xc4
+b0: mov x0, xzr
+b4: add sp, sp, #0x30
+b8: ldp x19, x20, [sp, #16]
+bc: ldp x29, x30, [sp], #48
+c0: ret
+c4: ldr x0, [x20, #8]
+c8: ldr x9, [x0, #8]
+cc: mov x10, #0x12340000
+d0: movk x10, #0xaaaa, lsl #32
+d4: cmp x9, x10
+d8: b.ne 0xf8
+dc: ldr d0, [x0, #16]
+e0: fcvt s0, d0
+e4: fmov w9, s0
+e8: str x9, [sp, #8]
+ec: ubfx w10, w9, #23, #8
+f0: cmp w10, #0xff
+f4: b.ne 0x130
+f8: mov x0, x19
+fc: mov x1, #0x1
+100: ldr x2, [x20, #8]
+104: add x3, sp, #0x8
+108: mov x4, xzr
+10c: mov x16, #0x2000
+110: movk x16, #0x7f00, lsl #32
+114: blr x16
+118: cbz w0, 0x130
+11c: mov x0, xzr
+120: add sp, sp, #0x30
+124: ldp x19, x20, [sp, #16]
+128: ldp x29, x30, [sp], #48
+12c: ret
+130: ldr d0, [sp]
+134: ldr s1, [sp, #8]
+138: ldr x16, [x19, #904]
+13c: blr x16
+140: mov x16, #0x40000
+144: movk x16, #0xffff, lsl #32
+148: blr x16
+14c: add sp, sp, #0x30
+150: ldp x19, x20, [sp, #16]
+154: ldp x29, x30, [sp], #48
+158: ret
 """
 
 # Frame: 4 slots (0..31), saved x0/d0 (32, 40), BufferList (48: views, 56:
@@ -470,167 +491,205 @@ c: str x21, [sp, #32]
 10: sub sp, sp, #0xe0
 14: mov x19, x0
 18: mov x20, x1
-1c: cbnz x3, 0x264
+1c: cbnz x3, 0x64
 20: and x9, x2, #0x7fffffffffffffff
 24: cmp x9, #0x4
-28: b.ne 0x26c
+28: b.ne 0x38
 2c: ldr x9, [x19, #920]
 30: ldrb w9, [x9]
-34: cbnz w9, 0x26c
-38: add x9, sp, #0x40
-3c: str x9, [sp, #48]
-40: str wzr, [sp, #56]
-44: ldr x0, [x20]
-48: ldr x9, [x0, #8]
-4c: mov x10, #0x5678
-50: movk x10, #0xaaaa, lsl #32
-54: cmp x9, x10
-58: b.ne 0x64
-5c: add x9, x0, #0x20
-60: b 0x7c
-64: mov x10, #0x10
-68: movk x10, #0x1, lsl #16
-6c: movk x10, #0xaaaa, lsl #32
-70: cmp x0, x10
-74: b.ne 0x1c4
-78: mov x9, xzr
-7c: str x9, [sp]
-80: ldr x0, [x20, #8]
-84: ldr x9, [x0, #8]
-88: mov x10, #0x5678
-8c: movk x10, #0xaaaa, lsl #32
-90: cmp x9, x10
-94: b.ne 0xa0
-98: add x9, x0, #0x20
-9c: b 0xb8
-a0: mov x10, #0x10
-a4: movk x10, #0x1, lsl #16
-a8: movk x10, #0xaaaa, lsl #32
-ac: cmp x0, x10
-b0: b.ne 0x1ec
-b4: mov x9, xzr
-b8: str x9, [sp, #8]
-bc: ldr x0, [x20, #16]
-c0: mov x10, #0x20
-c4: movk x10, #0x2, lsl #16
-c8: movk x10, #0xaaaa, lsl #32
-cc: cmp x0, x10
-d0: cset w9, eq
-d4: b.eq 0xec
-d8: mov x10, #0x30
-dc: movk x10, #0x3, lsl #16
-e0: movk x10, #0xaaaa, lsl #32
-e4: cmp x0, x10
-e8: b.ne 0x214
-ec: str x9, [sp, #16]
-f0: ldr x0, [x20, #24]
-f4: ldr x9, [x0, #8]
-f8: mov x10, #0x5678
-fc: movk x10, #0x1234, lsl #16
-100: movk x10, #0xaaaa, lsl #32
-104: cmp x9, x10
-108: b.ne 0x23c
-10c: ldr x9, [x0, #16]
-110: add x10, x9, #0x1
-114: cmp x10, #0x2
-118: b.hi 0x23c
-11c: ldr w10, [x0, #24]
-120: mul x9, x9, x10
-124: uxtb w10, w9
-128: cmp x10, x9
-12c: b.ne 0x23c
-130: str x9, [sp, #24]
-134: mov x0, x19
-138: mov x16, #0x6000
-13c: movk x16, #0x7f00, lsl #32
-140: blr x16
-144: mov x21, x0
-148: ldr x0, [sp]
-14c: ldr x1, [sp, #8]
-150: ldr x2, [sp, #16]
-154: ldr x3, [sp, #24]
-158: ldr x16, [x19, #904]
-15c: blr x16
-160: str x0, [sp, #32]
-164: str d0, [sp, #40]
-168: mov x0, x19
-16c: mov x1, x21
-170: mov x16, #0x7000
+34: cbz w9, 0x70
+38: mov x0, x19
+3c: mov x1, x2
+40: mov x2, x3
+44: mov x16, #0x1000
+48: movk x16, #0x7f00, lsl #32
+4c: blr x16
+50: add sp, sp, #0xe0
+54: ldr x21, [sp, #32]
+58: ldp x19, x20, [sp, #16]
+5c: ldp x29, x30, [sp], #48
+60: ret
+64: ldr x9, [x3, #16]
+68: cbz x9, 0x20
+6c: b 0x38
+70: add x9, sp, #0x40
+74: str x9, [sp, #48]
+78: str wzr, [sp, #56]
+7c: ldr x0, [x20]
+80: ldr x9, [x0, #8]
+84: mov x10, #0x5678
+88: movk x10, #0xaaaa, lsl #32
+8c: cmp x9, x10
+90: b.ne 0x9c
+94: add x9, x0, #0x20
+98: b 0xb4
+9c: mov x10, #0x10
+a0: movk x10, #0x1, lsl #16
+a4: movk x10, #0xaaaa, lsl #32
+a8: cmp x0, x10
+ac: b.ne 0xbc
+b0: mov x9, xzr
+b4: str x9, [sp]
+b8: b 0x108
+bc: mov x0, x19
+c0: mov x1, #0x0
+c4: ldr x2, [x20]
+c8: mov x3, sp
+cc: add x4, sp, #0x30
+d0: mov x16, #0x2000
+d4: movk x16, #0x7f00, lsl #32
+d8: blr x16
+dc: cbz w0, 0x108
+e0: add x0, sp, #0x30
+e4: mov x16, #0x3000
+e8: movk x16, #0x7f00, lsl #32
+ec: blr x16
+f0: mov x0, xzr
+f4: add sp, sp, #0xe0
+f8: ldr x21, [sp, #32]
+fc: ldp x19, x20, [sp, #16]
+100: ldp x29, x30, [sp], #48
+104: ret
+108: ldr x0, [x20, #8]
+10c: ldr x9, [x0, #8]
+110: mov x10, #0x5678
+114: movk x10, #0xaaaa, lsl #32
+118: cmp x9, x10
+11c: b.ne 0x128
+120: add x9, x0, #0x20
+124: b 0x140
+128: mov x10, #0x10
+12c: movk x10, #0x1, lsl #16
+130: movk x10, #0xaaaa, lsl #32
+134: cmp x0, x10
+138: b.ne 0x148
+13c: mov x9, xzr
+140: str x9, [sp, #8]
+144: b 0x194
+148: mov x0, x19
+14c: mov x1, #0x1
+150: ldr x2, [x20, #8]
+154: add x3, sp, #0x8
+158: add x4, sp, #0x30
+15c: mov x16, #0x2000
+160: movk x16, #0x7f00, lsl #32
+164: blr x16
+168: cbz w0, 0x194
+16c: add x0, sp, #0x30
+170: mov x16, #0x3000
 174: movk x16, #0x7f00, lsl #32
 178: blr x16
-17c: ldr w9, [sp, #56]
-180: cbz w9, 0x194
-184: add x0, sp, #0x30
-188: mov x16, #0x3000
-18c: movk x16, #0x7f00, lsl #32
-190: blr x16
-194: ldr x0, [sp, #32]
-198: ldr d0, [sp, #40]
-19c: mov x1, x0
-1a0: mov x0, x19
-1a4: mov x16, #0x4000
-1a8: movk x16, #0x7f00, lsl #32
-1ac: blr x16
-1b0: add sp, sp, #0xe0
-1b4: ldr x21, [sp, #32]
-1b8: ldp x19, x20, [sp, #16]
-1bc: ldp x29, x30, [sp], #48
-1c0: ret
-1c4: mov x0, x19
-1c8: mov x1, #0x0
-1cc: ldr x2, [x20]
-1d0: mov x3, sp
-1d4: add x4, sp, #0x30
-1d8: mov x16, #0x2000
-1dc: movk x16, #0x7f00, lsl #32
-1e0: blr x16
-1e4: cbnz w0, 0x288
-1e8: b 0x80
-1ec: mov x0, x19
-1f0: mov x1, #0x1
-1f4: ldr x2, [x20, #8]
-1f8: add x3, sp, #0x8
-1fc: add x4, sp, #0x30
-200: mov x16, #0x2000
-204: movk x16, #0x7f00, lsl #32
-208: blr x16
-20c: cbnz w0, 0x288
-210: b 0xbc
-214: mov x0, x19
-218: mov x1, #0x2
-21c: ldr x2, [x20, #16]
-220: add x3, sp, #0x10
-224: add x4, sp, #0x30
-228: mov x16, #0x2000
-22c: movk x16, #0x7f00, lsl #32
-230: blr x16
-234: cbnz w0, 0x288
-238: b 0xf0
-23c: mov x0, x19
-240: mov x1, #0x3
-244: ldr x2, [x20, #24]
-248: add x3, sp, #0x18
-24c: add x4, sp, #0x30
-250: mov x16, #0x2000
-254: movk x16, #0x7f00, lsl #32
-258: blr x16
-25c: cbnz w0, 0x288
-260: b 0x134
-264: ldr x9, [x3, #16]
-268: cbz x9, 0x20
-26c: mov x0, x19
-270: mov x1, x2
-274: mov x2, x3
-278: mov x16, #0x1000
-27c: movk x16, #0x7f00, lsl #32
-280: blr x16
-284: b 0x1b0
-288: add x0, sp, #0x30
-28c: mov x16, #0x3000
-290: movk x16, #0x7f00, lsl #32
-294: blr x16
-298: mov x0, xzr
-29c: b 0x1b0
+17c: mov x0, xzr
+180: add sp, sp, #0xe0
+184: ldr x21, [sp, #32]
+188: ldp x19, x20, [sp, #16]
+18c: ldp x29, x30, [sp], #48
+190: ret
+194: ldr x0, [x20, #16]
+198: mov x10, #0x20
+19c: movk x10, #0x2, lsl #16
+1a0: movk x10, #0xaaaa, lsl #32
+1a4: cmp x0, x10
+1a8: cset w9, eq
+1ac: b.eq 0x1c4
+1b0: mov x10, #0x30
+1b4: movk x10, #0x3, lsl #16
+1b8: movk x10, #0xaaaa, lsl #32
+1bc: cmp x0, x10
+1c0: b.ne 0x1cc
+1c4: str x9, [sp, #16]
+1c8: b 0x218
+1cc: mov x0, x19
+1d0: mov x1, #0x2
+1d4: ldr x2, [x20, #16]
+1d8: add x3, sp, #0x10
+1dc: add x4, sp, #0x30
+1e0: mov x16, #0x2000
+1e4: movk x16, #0x7f00, lsl #32
+1e8: blr x16
+1ec: cbz w0, 0x218
+1f0: add x0, sp, #0x30
+1f4: mov x16, #0x3000
+1f8: movk x16, #0x7f00, lsl #32
+1fc: blr x16
+200: mov x0, xzr
+204: add sp, sp, #0xe0
+208: ldr x21, [sp, #32]
+20c: ldp x19, x20, [sp, #16]
+210: ldp x29, x30, [sp], #48
+214: ret
+218: ldr x0, [x20, #24]
+21c: ldr x9, [x0, #8]
+220: mov x10, #0x5678
+224: movk x10, #0x1234, lsl #16
+228: movk x10, #0xaaaa, lsl #32
+22c: cmp x9, x10
+230: b.ne 0x25c
+234: ldr x9, [x0, #16]
+238: add x10, x9, #0x1
+23c: cmp x10, #0x2
+240: b.hi 0x25c
+244: ldr w10, [x0, #24]
+248: mul x9, x9, x10
+24c: str x9, [sp, #24]
+250: uxtb w10, w9
+254: cmp x10, x9
+258: b.eq 0x2a8
+25c: mov x0, x19
+260: mov x1, #0x3
+264: ldr x2, [x20, #24]
+268: add x3, sp, #0x18
+26c: add x4, sp, #0x30
+270: mov x16, #0x2000
+274: movk x16, #0x7f00, lsl #32
+278: blr x16
+27c: cbz w0, 0x2a8
+280: add x0, sp, #0x30
+284: mov x16, #0x3000
+288: movk x16, #0x7f00, lsl #32
+28c: blr x16
+290: mov x0, xzr
+294: add sp, sp, #0xe0
+298: ldr x21, [sp, #32]
+29c: ldp x19, x20, [sp, #16]
+2a0: ldp x29, x30, [sp], #48
+2a4: ret
+2a8: mov x0, x19
+2ac: mov x16, #0x6000
+2b0: movk x16, #0x7f00, lsl #32
+2b4: blr x16
+2b8: mov x21, x0
+2bc: ldr x0, [sp]
+2c0: ldr x1, [sp, #8]
+2c4: ldr x2, [sp, #16]
+2c8: ldr x3, [sp, #24]
+2cc: ldr x16, [x19, #904]
+2d0: blr x16
+2d4: str x0, [sp, #32]
+2d8: str d0, [sp, #40]
+2dc: mov x0, x19
+2e0: mov x1, x21
+2e4: mov x16, #0x7000
+2e8: movk x16, #0x7f00, lsl #32
+2ec: blr x16
+2f0: ldr w9, [sp, #56]
+2f4: cbz w9, 0x308
+2f8: add x0, sp, #0x30
+2fc: mov x16, #0x3000
+300: movk x16, #0x7f00, lsl #32
+304: blr x16
+308: ldr x0, [sp, #32]
+30c: ldr d0, [sp, #40]
+310: mov x1, x0
+314: mov x0, x19
+318: mov x16, #0x4000
+31c: movk x16, #0x7f00, lsl #32
+320: blr x16
+324: add sp, sp, #0xe0
+328: ldr x21, [sp, #32]
+32c: ldp x19, x20, [sp, #16]
+330: ldp x29, x30, [sp], #48
+334: ret
 """
 
 
@@ -677,16 +736,40 @@ def test_every_kind_decodes(ret):
         assert all(t == "blr x16" for t in listing if t.startswith("blr"))
         subs = [t for t in listing if t.startswith("sub sp, sp")]
         adds = [t for t in listing if t.startswith("add sp, sp")]
-        assert len(subs) == len(adds) == 1 and subs[0][4:] == adds[0][4:]
+        # One frame; every exit (reject, each argument's failure, the return) takes it down.
+        assert len(subs) == 1 and len(adds) == len(args) + 2 == listing.count("ret")
+        assert {a[4:] for a in adds} == {subs[0][4:]}
         assert int(subs[0].rsplit("#", 1)[1], 16) % 16 == 0
+
+
+def fast_path(code: bytes, taken: list[bool]) -> list[str]:
+    """The instructions run from the entry to the first ret, each conditional
+    branch taken or not as ``taken`` says, in order (all of it used)."""
+    listing = dict(disassemble(code))
+    decisions = iter(taken)
+    run, at = [], 0
+    while True:
+        text = listing[at]
+        run.append(text)
+        if text == "ret":
+            assert next(decisions, None) is None, "decisions left over"
+            return run
+        b = _BRANCH.match(text)
+        if b and (b.group(1) == "b" or next(decisions)):
+            at = int(b.group(4), 16)
+        else:
+            at += 4
 
 
 def test_add_i32_instruction_count():
     """Instructions on the fast path of add(i32, i32) (two one-digit ints,
     straight through to the return) -- documented in the report, kept here so
-    a change shows up."""
-    listing = texts(aarch64.emit(aapcs64_shape("i32", ["i32", "i32"]), RT))
-    assert listing.index("ret") + 1 == 59       # no branch is taken on that path
+    a change shows up.  On it: no keywords, arity right, library open, then
+    per argument an exact int, one digit, in range."""
+    code = aarch64.emit(aapcs64_shape("i32", ["i32", "i32"]), RT)
+    run = fast_path(code, [False, False, True] + [False, False, True] * 2)
+    assert len(run) == 59
+    assert run.count("blr x16") == 2 and "mov x1, #0x0" not in run   # the target and PyLong_FromLong only
 
 
 # ---- (c) batch loops (fn.map) ----

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import struct
 
-from . import Labels, Shape, box_function
+from . import Labels, Recorder, Shape, box_function
 
 NAME = "aapcs64"
 #: (integer-class, float-class) argument registers: x0..x7, v0..v7.
@@ -51,7 +51,7 @@ FP, LR = 29, 30                         # frame pointer, link register
 SP = ZR = 31                            # sp as a base/ADD operand, xzr/wzr elsewhere
 
 # Condition codes (C1.2.4).
-EQ, NE, MI, HI = 0x0, 0x1, 0x4, 0x8
+EQ, NE, MI, PL, HI = 0x0, 0x1, 0x4, 0x5, 0x8
 
 
 class A64:
@@ -292,22 +292,38 @@ def _round16(n: int) -> int:
 
 
 def emit(shape: Shape, rt: dict) -> bytes:
-    """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``."""
-    a = A64()
+    """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``.
+
+    Laid end to end from recorded blocks (jit.Recorder), as on x86-64: the
+    entry checks, one block per argument, the call with its result; each
+    block carries its own failure exits, so no branch crosses a block."""
     n = len(shape.args)
     # Frame (below the saved registers): argument slots, the saved return
     # registers, the BufferList and its Py_buffer array.
     ret_save = 8 * n
-    bufs = ret_save + 16
-    views = bufs + rt["sizeof_BufferList"]
-    frame = _round16(views + rt["sizeof_Py_buffer"] * shape.nbufargs)
+    bufs = ret_save + 16 if shape.nbufargs else None
+    frame = _round16(ret_save + 16 + rt["sizeof_BufferList"] + rt["sizeof_Py_buffer"] * shape.nbufargs)
+    bracket = shape.bracket
+    return b"".join([
+        _recorded(rt, _entry, n, frame, bufs, bracket),
+        *[_recorded(rt, _argument, arg.type.name, i, bufs, frame, bracket) for i, arg in enumerate(shape.args)],
+        _recorded(rt, _call, tuple([(arg.fp, arg.reg, arg.type.name == "f32") for arg in shape.args]),
+                  shape.ret.name, bracket, ret_save, bufs, frame),
+    ])
 
+
+_recorded = Recorder(A64)
+
+
+def _entry(a: A64, rt: dict, n: int, frame: int, bufs, bracket: bool) -> None:
+    """Frame, then keywords, arity and closed library; a failure goes to the
+    reject helper, which raises exactly what every tier raises."""
     # Frame record (x29, x30) and x19..x21 in 48 bytes, then our frame; both
     # multiples of 16, so sp stays aligned (AAPCS64 6.4.5.1).
     a.stp_pre(FP, LR, SP, -48)
     a.add_imm(FP, SP, 0)                      # mov x29, sp: the frame chain
     a.stp(X19, X20, SP, 16)
-    if shape.bracket:
+    if bracket:
         a.str_x(X21, SP, 32)
     a.sub_imm(SP, SP, frame)
     a.mov(X19, X0)
@@ -320,40 +336,77 @@ def emit(shape: Shape, rt: dict) -> bytes:
     a.b_cond(NE, "reject")
     a.ldr_x(X9, X19, rt["fn_closed"])
     a.ldrb(X9, X9, 0)
-    a.cbnz_w(X9, "reject")
-    if shape.nbufargs:
-        a.add_imm(X9, SP, views)
+    a.cbz_w(X9, "accepted")
+    a.label("reject")
+    a.mov(X0, X19)
+    a.mov(X1, X2)
+    a.mov(X2, X3)
+    a.call_abs(rt["reject"])
+    _epilogue(a, frame, bracket)
+    a.label("kwnames")
+    a.ldr_x(X9, X3, rt["ob_size"])
+    a.cbz(X9, "kwnames_ok")
+    a.b("reject")
+    a.label("accepted")
+    if bufs is not None:
+        a.add_imm(X9, SP, bufs + rt["sizeof_BufferList"])
         a.str_x(X9, SP, bufs + rt["bufs_views"])
         a.str_w(ZR, SP, bufs + rt["bufs_count"])
 
-    for i, arg in enumerate(shape.args):
-        a.ldr_x(X0, X20, 8 * i)
-        _unbox(a, arg, i, 8 * i, rt)
-        a.label(f"done{i}")
 
-    if shape.bracket:
+def _argument(a: A64, rt: dict, kind: str, i: int, bufs, frame: int, bracket: bool) -> None:
+    """Argument ``i`` into its slot [sp, #8i]: the inline fast path, which
+    ends by branching past the rest; then the convert helper, which handles
+    every other case and raises every error; then this argument's failure
+    exit (release what was acquired, return NULL)."""
+    slot = 8 * i
+    a.ldr_x(X0, X20, slot)
+    _unbox(a, kind, slot, rt)
+    a.label("slow")
+    a.mov(X0, X19)
+    a.mov_imm64(X1, i)
+    a.ldr_x(X2, X20, slot)
+    a.add_imm(X3, SP, slot)
+    if bufs is not None:
+        a.add_imm(X4, SP, bufs)
+    else:
+        a.mov(X4, ZR)       # no pointer/string argument: never dereferenced
+    a.call_abs(rt["convert"])
+    a.cbz_w(X0, "done")
+    if bufs is not None:
+        a.add_imm(X0, SP, bufs)
+        a.call_abs(rt["release"])
+    a.mov(X0, ZR)
+    _epilogue(a, frame, bracket)
+    a.label("done")
+
+
+def _call(a: A64, rt: dict, registers: tuple, ret: str, bracket: bool, ret_save: int, bufs, frame: int) -> None:
+    """Each slot into the register the classifier gave it (x<reg>, or
+    s<reg>/d<reg>), the target (bracketed by enter/leave when asked),
+    buffers released, the result boxed."""
+    if bracket:
         a.mov(X0, X19)
         a.call_abs(rt["enter"])
         a.mov(X21, X0)
-    for i, arg in enumerate(shape.args):
-        if not arg.fp:
-            a.ldr_x(arg.reg, SP, 8 * i)
-        elif arg.type.name == "f32":
-            a.ldr_s(arg.reg, SP, 8 * i)       # the low half of the slot
+    for i, (fp, reg, single) in enumerate(registers):
+        if not fp:
+            a.ldr_x(reg, SP, 8 * i)
+        elif single:
+            a.ldr_s(reg, SP, 8 * i)           # the low half of the slot
         else:
-            a.ldr_d(arg.reg, SP, 8 * i)
+            a.ldr_d(reg, SP, 8 * i)
     a.ldr_x(X16, X19, rt["fn_target"])
     a.blr(X16)
-
-    if shape.bracket or shape.nbufargs:
+    if bracket or bufs is not None:
         a.str_x(X0, SP, ret_save)
         a.str_d(0, SP, ret_save + 8)
-        if shape.bracket:
+        if bracket:
             # errno is saved first thing in `leave`, before any other code runs.
             a.mov(X0, X19)
             a.mov(X1, X21)
             a.call_abs(rt["leave"])
-        if shape.nbufargs:
+        if bufs is not None:
             a.ldr_w(X9, SP, bufs + rt["bufs_count"])
             a.cbz_w(X9, "released")
             a.add_imm(X0, SP, bufs)
@@ -361,124 +414,99 @@ def emit(shape: Shape, rt: dict) -> bytes:
             a.label("released")
         a.ldr_x(X0, SP, ret_save)
         a.ldr_d(0, SP, ret_save + 8)
-    _box(a, shape.ret, rt)
+    _box(a, ret, rt)
+    _epilogue(a, frame, bracket)
 
-    a.label("epilogue")
+
+def _epilogue(a: A64, frame: int, bracket: bool) -> None:
     a.add_imm(SP, SP, frame)
-    if shape.bracket:
+    if bracket:
         a.ldr_x(X21, SP, 32)
     a.ldp(X19, X20, SP, 16)
     a.ldp_post(FP, LR, SP, 48)
     a.ret()
 
-    # ---- out of line: slow conversions and failures ----
-    for i, arg in enumerate(shape.args):
-        a.label(f"slow{i}")
-        a.mov(X0, X19)
-        a.mov_imm64(X1, i)
-        a.ldr_x(X2, X20, 8 * i)
-        a.add_imm(X3, SP, 8 * i)
-        if shape.nbufargs:
-            a.add_imm(X4, SP, bufs)
-        else:
-            a.mov(X4, ZR)       # no pointer/string argument: never dereferenced
-        a.call_abs(rt["convert"])
-        a.cbnz_w(X0, "error")
-        a.b(f"done{i}")
-    a.label("kwnames")
-    a.ldr_x(X9, X3, rt["ob_size"])
-    a.cbz(X9, "kwnames_ok")
-    a.label("reject")
-    a.mov(X0, X19)
-    a.mov(X1, X2)
-    a.mov(X2, X3)
-    a.call_abs(rt["reject"])
-    a.b("epilogue")
-    a.label("error")
-    if shape.nbufargs:
-        a.add_imm(X0, SP, bufs)
-        a.call_abs(rt["release"])
-    a.mov(X0, ZR)
-    a.b("epilogue")
-    return a.finish()
 
-
-def _unbox(a: A64, arg, i: int, slot: int, rt: dict) -> None:
-    """Inline fast path for argument ``i`` (object in x0) into [sp, #slot];
-    branches to slow{i} for everything else."""
-    name = arg.type.name
-    slow = f"slow{i}"
+def _unbox(a: A64, name: str, slot: int, rt: dict) -> None:
+    """Inline fast path for an argument (object in x0) into [sp, #slot],
+    ending with a branch to "done"; anything else goes on to "slow", which
+    follows (and overwrites the slot).  Where the last check can end the path,
+    the value is stored first and that check branches to "done": no extra
+    branch on the fast path."""
     if name in ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"):
         a.ldr_x(X9, X0, rt["ob_type"])
         a.mov_imm64(X10, rt["PyLong_Type"])
         a.cmp(X9, X10)
-        a.b_cond(NE, slow)
+        a.b_cond(NE, "slow")
         # One-digit ints: ob_size in {-1, 0, 1}, value = ob_size * digit[0].
         a.ldr_x(X9, X0, rt["ob_size"])
         a.add_imm(X10, X9, 1)
         a.cmp_imm(X10, 2)
-        a.b_cond(HI, slow)
+        a.b_cond(HI, "slow")
         a.ldr_w(X10, X0, rt["long_digit0"])
         a.mul(X9, X9, X10)
+        a.str_x(X9, SP, slot)
         # In range iff extending the low bits of the kind gives the value back.
         narrow = {"i8": a.sxtb, "i16": a.sxth, "i32": a.sxtw,
                   "u8": a.uxtb, "u16": a.uxth, "u32": a.mov_w}.get(name)
         if narrow is not None:
             narrow(X10, X9)
             a.cmp(X10, X9)
-            a.b_cond(NE, slow)
+            a.b_cond(EQ, "done")
         elif name == "u64":
             a.cmp_imm(X9, 0)
-            a.b_cond(MI, slow)
-        a.str_x(X9, SP, slot)
+            a.b_cond(PL, "done")
+        else:
+            a.b("done")
     elif name in ("f64", "f32"):
         a.ldr_x(X9, X0, rt["ob_type"])
         a.mov_imm64(X10, rt["PyFloat_Type"])
         a.cmp(X9, X10)
-        a.b_cond(NE, slow)
+        a.b_cond(NE, "slow")
         if name == "f64":
             a.ldr_x(X9, X0, rt["float_value"])
+            a.str_x(X9, SP, slot)
+            a.b("done")
         else:
             # Round to f32; infinities and NaNs (including overflow) take the
             # slow path, which applies struct.pack("<f")'s exact rule.
             a.ldr_d(0, X0, rt["float_value"])
             a.fcvt_sd(0, 0)
             a.fmov_ws(X9, 0)
+            a.str_x(X9, SP, slot)
             a.ubfx_w(X10, X9, 23, 8)          # the exponent field
             a.cmp_w_imm(X10, 0xFF)
-            a.b_cond(EQ, slow)
-        a.str_x(X9, SP, slot)
+            a.b_cond(NE, "done")
     elif name == "bool":
         a.mov_imm64(X10, rt["Py_True"])
         a.cmp(X0, X10)
         a.cset_w(X9, EQ)
-        a.b_cond(EQ, f"store{i}")
+        a.b_cond(EQ, "store")
         a.mov_imm64(X10, rt["Py_False"])
         a.cmp(X0, X10)
-        a.b_cond(NE, slow)
-        a.label(f"store{i}")                  # x9 = 1 for True, 0 for False
+        a.b_cond(NE, "slow")
+        a.label("store")                      # x9 = 1 for True, 0 for False
         a.str_x(X9, SP, slot)
+        a.b("done")
     elif name in ("pointer", "string"):
         a.ldr_x(X9, X0, rt["ob_type"])
         a.mov_imm64(X10, rt["PyBytes_Type"])
         a.cmp(X9, X10)
-        a.b_cond(NE, f"notbytes{i}")
+        a.b_cond(NE, "notbytes")
         a.add_imm(X9, X0, rt["bytes_data"])   # immutable, kept alive by the caller
-        a.b(f"store{i}")
-        a.label(f"notbytes{i}")
+        a.b("store")
+        a.label("notbytes")
         a.mov_imm64(X10, rt["Py_None"])
         a.cmp(X0, X10)
-        a.b_cond(NE, slow)
+        a.b_cond(NE, "slow")
         a.mov(X9, ZR)
-        a.label(f"store{i}")
+        a.label("store")
         a.str_x(X9, SP, slot)
-    else:
-        a.b(slow)
+        a.b("done")
 
 
-def _box(a: A64, ret, rt: dict) -> None:
+def _box(a: A64, name: str, rt: dict) -> None:
     """Truncate the return register to the declared width and box it."""
-    name = ret.name
     if name == "void":
         a.call_abs(rt["none"])
         return
