@@ -43,6 +43,22 @@ def box_function(kind: str) -> str:
             "pointer": "PyLong_FromUnsignedLongLong"}.get(kind, "PyLong_FromLong")
 
 
+class Frame(NamedTuple):
+    """The entry point's frame, the same on every ABI: an 8-byte slot per
+    argument from offset 0, the saved return registers at ``ret_save``, then
+    (when a pointer/string argument may acquire a buffer) the BufferList at
+    ``bufs`` and its Py_buffer array; ``size`` is rounded to 16."""
+    ret_save: int
+    bufs: int | None
+    size: int
+
+
+def frame_of(shape: Shape, rt: dict) -> Frame:
+    ret_save = 8 * len(shape.args)
+    size = ret_save + 16 + rt["sizeof_BufferList"] + rt["sizeof_Py_buffer"] * shape.nbufargs
+    return Frame(ret_save, ret_save + 16 if shape.nbufargs else None, (size + 15) & ~15)
+
+
 class Labels:
     """Forward branches are emitted with a zero displacement and patched once
     every label is placed (no counting by hand)."""

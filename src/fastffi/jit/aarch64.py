@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import struct
 
-from . import Labels, Recorder, Shape, box_function
+from . import Labels, Recorder, Shape, box_function, frame_of
 
 NAME = "aapcs64"
 #: (integer-class, float-class) argument registers: x0..x7, v0..v7.
@@ -287,10 +287,6 @@ def _patch_imm26(code: bytearray, offset: int, delta: int) -> None:
     struct.pack_into("<I", code, offset, word | (delta >> 2) & 0x3FFFFFF)
 
 
-def _round16(n: int) -> int:
-    return (n + 15) & ~15
-
-
 def emit(shape: Shape, rt: dict) -> bytes:
     """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``.
 
@@ -298,11 +294,7 @@ def emit(shape: Shape, rt: dict) -> bytes:
     entry checks, one block per argument, the call with its result; each
     block carries its own failure exits, so no branch crosses a block."""
     n = len(shape.args)
-    # Frame (below the saved registers): argument slots, the saved return
-    # registers, the BufferList and its Py_buffer array.
-    ret_save = 8 * n
-    bufs = ret_save + 16 if shape.nbufargs else None
-    frame = _round16(ret_save + 16 + rt["sizeof_BufferList"] + rt["sizeof_Py_buffer"] * shape.nbufargs)
+    ret_save, bufs, frame = frame_of(shape, rt)   # below the saved registers
     bracket = shape.bracket
     return b"".join([
         _recorded(rt, _entry, n, frame, bufs, bracket),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import struct
 
-from . import Labels, Recorder, Shape, box_function
+from . import Labels, Recorder, Shape, box_function, frame_of
 
 NAME = "sysv-x86_64"
 #: (integer-class, float-class) argument registers: rdi..r9, xmm0..xmm7.
@@ -342,11 +342,7 @@ def emit(shape: Shape, rt: dict) -> bytes:
     no branch crosses a block and a new shape is mostly the concatenation of
     blocks emitted for earlier ones."""
     n = len(shape.args)
-    # Frame (above the saved registers): argument slots, the saved return
-    # registers, the BufferList and its Py_buffer array.
-    ret_save = 8 * n
-    bufs = ret_save + 16 if shape.nbufargs else None
-    frame = _round16(ret_save + 16 + rt["sizeof_BufferList"] + rt["sizeof_Py_buffer"] * shape.nbufargs)
+    ret_save, bufs, frame = frame_of(shape, rt)   # above the saved registers
     return b"".join([
         _recorded(rt, _entry, n, frame, bufs),
         *[_recorded(rt, _argument, arg.type.name, i, bufs, frame) for i, arg in enumerate(shape.args)],
