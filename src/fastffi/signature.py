@@ -87,10 +87,11 @@ def _lookup_named(name: str, types) -> Any:
 
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _ARRAY_SUFFIX = re.compile(r"^(.*?)\s*\[\s*(\d+)\s*\]$", re.S)
+_STAR = re.compile(r"\s*\*\s*")
 
 
 def _normalize(text: str) -> str:
-    text = re.sub(r"\s*\*\s*", " *", text.strip())
+    text = _STAR.sub(" *", text.strip())
     return " ".join(text.replace(" *", " * ").split()).replace(" * ", " *").replace("* *", "**")
 
 

@@ -46,10 +46,11 @@ def _memo(encoder):
     def emit(self, *operands):
         code = cache.get(operands)
         if code is None:
-            scratch = X64()
-            encoder(scratch, *operands)
-            code = cache[operands] = bytes(scratch.code)
-        self.code += code
+            start = len(self.code)
+            encoder(self, *operands)
+            cache[operands] = bytes(self.code[start:])
+        else:
+            self.code += code
 
     emit.__doc__ = encoder.__doc__
     emit.__name__ = encoder.__name__
