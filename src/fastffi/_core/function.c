@@ -305,7 +305,7 @@ PyTypeObject Function_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "fastffi.Function",
     .tp_basicsize = sizeof(FunctionObject),
-    .tp_itemsize = sizeof(PyMemberDef),   /* as PyType_Type: type_new may add slot members */
+    .tp_itemsize = sizeof(PyMemberDef),   /* as PyType_Type: a metatype keeps type's item layout */
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_TYPE_SUBCLASS,
     .tp_doc = "A C function with a signature fixed at creation. Call it like a Python function.",
     .tp_base = &PyType_Type,

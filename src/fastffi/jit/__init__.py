@@ -2,8 +2,10 @@
 call path.  One module per ABI, the same small interface:
 
 * ``NAME``: the plan ABI it serves (``fastffi.abi``);
-* ``limits``: (integer-class, float-class) argument registers it handles;
-* ``emit(shape, runtime) -> bytes``: the code of a vectorcall entry point.
+* ``LIMITS``: (integer-class, float-class) argument registers it handles;
+* ``emit(shape, runtime) -> bytes``: the code of a vectorcall entry point,
+  laid end to end from blocks recorded once (:class:`Recorder`);
+* ``emit_loop(shape, runtime) -> bytes``: the batch loop of ``fn.map``.
 
 A :class:`Shape` is everything the code depends on -- argument kinds and the
 register each lands in (taken from the plan tier's classification: the ABI is
