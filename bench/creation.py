@@ -83,6 +83,7 @@ def run(quick: bool = False) -> list[str]:
         def cold(n):
             for _ in range(n):
                 signature._parse_declaration_text.cache_clear()
+                signature._declared.clear()
                 signature.parse_declaration("int add_i32(int a, int b)")
         lines.append(f"| the same declaration, parsed (pycparser) | {_best_us(cold, 50, repeats):.1f} | |")
     finally:

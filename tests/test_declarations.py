@@ -256,6 +256,23 @@ def test_define_registers_both_spellings(libc):
     fastffi.define(name, rec)
 
 
+def test_declarations_follow_the_registry_as_it_changes(libc):
+    """Parsed declarations are cached; undefine/define must not leave a stale one."""
+    name = _unique("DeclRedef")
+    decl = f"struct {name} {SYM}({name} *p)"
+    first = fastffi.struct(name, [("a", "i32")])
+    fastffi.define(name, first)
+    assert libc.function(decl).restype is first
+    assert libc.function(decl).restype is first          # cached
+    fastffi.undefine(name)
+    with pytest.raises(fastffi.SignatureError,
+                       match=f"^unknown type 'struct {name}' used by value is not supported yet"):
+        libc.function(decl)
+    second = fastffi.struct(name, [("a", "i64"), ("b", "f64")])
+    fastffi.define(name, second)
+    assert libc.function(decl).restype is second
+
+
 def test_define_existing_name_with_different_layout_raises():
     name = _unique("DeclClash")
     first = fastffi.struct(name, [("a", "i32")])

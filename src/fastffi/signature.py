@@ -28,8 +28,10 @@ from .types import C_SPELLINGS, SCALARS, VOID, Scalar, scalar
 
 _registry: dict[str, type] = {}
 _registry_lock = threading.Lock()
-#: resolve_type's cache of type strings, valid while the registry is unchanged
+#: resolve_type's cache of type strings, and parse_declaration's of whole
+#: declarations: valid while the registry is unchanged (define/undefine clear them)
 _resolved: dict[str, Any] = {}
+_declared: dict[str, "Signature"] = {}
 
 
 def define(name: str, cls: type) -> None:
@@ -52,6 +54,7 @@ def define(name: str, cls: type) -> None:
         _registry[name] = cls
         _registry[f"{tag} {name}"] = cls
         _resolved.clear()
+        _declared.clear()
 
 
 def undefine(name: str) -> None:
@@ -60,6 +63,7 @@ def undefine(name: str) -> None:
         for key in (name, f"struct {name}", f"union {name}"):
             _registry.pop(key, None)
         _resolved.clear()
+        _declared.clear()
 
 
 def _same_layout(a, b) -> bool:
@@ -289,6 +293,17 @@ def parse_declaration(text: str, types=None) -> Signature:
     """Parse one C function declaration."""
     if not isinstance(text, str):
         raise TypeError(f"a declaration is a str, got {type(text).__name__}")
+    if not types:
+        sig = _declared.get(text)
+        if sig is None:
+            if len(_declared) >= 4096:
+                _declared.clear()
+            sig = _declared[text] = _parse_declaration(text, None)
+        return sig
+    return _parse_declaration(text, types)
+
+
+def _parse_declaration(text: str, types) -> Signature:
     decl, line, head_lines = _parse_declaration_text(text, _known_names(text, types))
     if not isinstance(decl, c_ast.Decl) or not isinstance(decl.type, c_ast.FuncDecl):
         raise SignatureError(f"not a function declaration: {line!r}")
