@@ -54,9 +54,13 @@ def encode(plan: Plan) -> bytes:
     except KeyError:
         if len(_RECORDS) > 65536:
             _RECORDS.clear()
-        for m in moves:
-            _RECORDS[m] = _MOVE.pack(m.op, m.kind, m.arg, m.size, 0, m.src, m.dst)
-        return header + b"".join([_RECORDS[m] for m in moves])
+        records = []
+        for m in moves:   # read back nothing: another thread may clear the cache meanwhile
+            record = _RECORDS.get(m)
+            if record is None:
+                record = _RECORDS[m] = _MOVE.pack(m.op, m.kind, m.arg, m.size, 0, m.src, m.dst)
+            records.append(record)
+        return header + b"".join(records)
 
 
 #: Move -> its packed record (moves repeat from plan to plan).  Bounded by

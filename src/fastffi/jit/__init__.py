@@ -95,7 +95,9 @@ class Recorder:
 
     ``recorder(rt, build, *params)`` is the code that ``build(asm, rt,
     *params)`` assembles.  Blocks embed the runtime's addresses, so each
-    runtime table gets its own (and is kept alive, so its id stays its own)."""
+    runtime table gets its own (and is kept alive, so its id stays its own).
+    The number of blocks is bounded by the parameters' ranges (kinds,
+    argument positions, frame sizes); tier_jit emits under its code lock."""
 
     def __init__(self, assembler):
         self.assembler = assembler
