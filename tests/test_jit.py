@@ -152,6 +152,54 @@ def test_functions_created_and_called_from_many_threads(lib):
     assert errors == []
 
 
+# Real libm/libc functions of many shapes: (name, restype, argtypes, arguments, expected).
+SHAPES = [
+    ("abs", "i32", ["i32"], (-7,), 7),
+    ("labs", "i64", ["i64"], (-2**40,), 2**40),
+    ("fabs", "f64", ["f64"], (-2.5,), 2.5),
+    ("fabsf", "f32", ["f32"], (-0.5,), 0.5),
+    ("ldexp", "f64", ["f64", "i32"], (0.75, 4), 12.0),
+    ("atan2", "f64", ["f64", "f64"], (0.0, 1.0), 0.0),
+    ("fmaf", "f32", ["f32", "f32", "f32"], (2.0, 3.0, 0.5), 6.5),
+    ("toupper", "i32", ["i32"], (ord("q"),), ord("Q")),
+    ("strlen", "u64", ["string"], ("threads",), 7),
+    ("strncmp", "i32", ["string", "pointer", "u64"], ("abc", b"abd", 2), 0),
+    ("htons", "u16", ["u16"], (0x1234,), 0x3412),     # both ABIs here are little-endian
+    ("copysign", "f64", ["f64", "f64"], (3.0, -0.0), -3.0),
+]
+
+
+@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+def test_new_shapes_emitted_from_many_threads_at_once():
+    """Threads race to create functions of shapes no thread has made yet (each
+    signature with and without the release_gil/use_errno bracket), and call them."""
+    libm = fastffi.dlopen("libm.so.6")
+    libc = fastffi.dlopen(None)
+    errors = []
+    barrier = threading.Barrier(6)
+
+    def work(k):
+        try:
+            barrier.wait()
+            for i in range(len(SHAPES) * 2):
+                name, restype, argtypes, args, expected = SHAPES[(i + 5 * k) % len(SHAPES)]
+                lib = libm if name in ("fabs", "fabsf", "ldexp", "atan2", "fmaf", "copysign") else libc
+                fn = lib.function(name, restype, argtypes, release_gil=bool((i + k) % 2), use_errno=bool(k % 3))
+                assert fn.tier == "jit", fn.explain()
+                assert fn(*args) == expected, name
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    libm.close()
+    libc.close()
+    assert errors == []
+
+
 # ---- executable memory refused -------------------------------------------------------------------
 
 CHILD = textwrap.dedent("""
