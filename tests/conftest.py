@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sysconfig
+import threading
 
 import pytest
 
@@ -53,3 +54,24 @@ def struct_tier(tier):
     if tier != "jit":
         return tier
     return next(t for t in fastffi.available_tiers() if t != "jit")
+
+
+def start_together(n, target):
+    """Run target(0..n-1) in n threads released together; the exceptions they raised."""
+    barrier = threading.Barrier(n)
+    errors = []
+
+    def wrapper(i):
+        try:
+            barrier.wait()
+            target(i)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=wrapper, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a thread did not finish"
+    return errors

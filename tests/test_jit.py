@@ -12,11 +12,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import threading
 
 import pytest
 
 import fastffi
+from conftest import start_together
 from fastffi import _core, tier_jit
 from fastffi.jit import x86_64
 from fastffi.signature import make_signature
@@ -127,29 +127,17 @@ def test_code_is_shared_by_shape_and_unmapped_with_its_last_function(lib):
 
 @pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
 def test_functions_created_and_called_from_many_threads(lib):
-    errors = []
-    barrier = threading.Barrier(8)
-
     def work(k):
-        try:
-            barrier.wait()
-            for i in range(200):
-                # Alternate shapes so threads race to emit and share code.
-                if i % 2:
-                    fn = lib.function("add_i32", "i32", ["i32", "i32"])
-                    assert fn.tier == "jit" and fn(k, i) == k + i
-                else:
-                    fn = lib.function("add_i64", "i64", ["i64", "i64"])
-                    assert fn.tier == "jit" and fn(-k, i) == i - k
-        except BaseException as e:  # reported below
-            errors.append(e)
+        for i in range(200):
+            # Alternate shapes so threads race to emit and share code.
+            if i % 2:
+                fn = lib.function("add_i32", "i32", ["i32", "i32"])
+                assert fn.tier == "jit" and fn(k, i) == k + i
+            else:
+                fn = lib.function("add_i64", "i64", ["i64", "i64"])
+                assert fn.tier == "jit" and fn(-k, i) == i - k
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert start_together(8, work) == []
 
 
 # Real libm/libc functions of many shapes: (name, restype, argtypes, arguments, expected).
@@ -175,26 +163,16 @@ def test_new_shapes_emitted_from_many_threads_at_once():
     signature with and without the release_gil/use_errno bracket), and call them."""
     libm = fastffi.dlopen("libm.so.6")
     libc = fastffi.dlopen(None)
-    errors = []
-    barrier = threading.Barrier(6)
 
     def work(k):
-        try:
-            barrier.wait()
-            for i in range(len(SHAPES) * 2):
-                name, restype, argtypes, args, expected = SHAPES[(i + 5 * k) % len(SHAPES)]
-                lib = libm if name in ("fabs", "fabsf", "ldexp", "atan2", "fmaf", "copysign") else libc
-                fn = lib.function(name, restype, argtypes, release_gil=bool((i + k) % 2), use_errno=bool(k % 3))
-                assert fn.tier == "jit", fn.explain()
-                assert fn(*args) == expected, name
-        except BaseException as e:  # reported below
-            errors.append(e)
+        for i in range(len(SHAPES) * 2):
+            name, restype, argtypes, args, expected = SHAPES[(i + 5 * k) % len(SHAPES)]
+            lib = libm if name in ("fabs", "fabsf", "ldexp", "atan2", "fmaf", "copysign") else libc
+            fn = lib.function(name, restype, argtypes, release_gil=bool((i + k) % 2), use_errno=bool(k % 3))
+            assert fn.tier == "jit", fn.explain()
+            assert fn(*args) == expected, name
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = start_together(6, work)
     libm.close()
     libc.close()
     assert errors == []

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 import fastffi
-from conftest import compile_shared, struct_tier
+from conftest import compile_shared, start_together, struct_tier
 
 DATA = pathlib.Path(__file__).parent / "data"
 
@@ -41,26 +41,6 @@ def run_child(script, *args, timeout=60):
     assert proc.returncode == 0, (
         f"child exited with {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc.stdout.splitlines()
-
-
-def start_together(n, target):
-    barrier = threading.Barrier(n)
-    errors = []
-
-    def wrapper(i):
-        try:
-            barrier.wait()
-            target(i)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=wrapper, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread did not finish"
-    return errors
 
 
 def test_concurrent_calls_give_correct_results(mini_path, tier):
