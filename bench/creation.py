@@ -52,7 +52,7 @@ def _fresh_process_us(library: str, repeats: int) -> tuple[float, float]:
 
 def run(quick: bool = False) -> list[str]:
     import fastffi
-    from fastffi import signature
+    from fastffi import declarations, signature
 
     repeats = 3 if quick else 9
     artifacts = build.build()
@@ -82,7 +82,7 @@ def run(quick: bool = False) -> list[str]:
 
         def cold(n):
             for _ in range(n):
-                signature._parse_declaration_text.cache_clear()
+                declarations._parse_declaration_text.cache_clear()
                 signature._declared.clear()
                 signature.parse_declaration("int add_i32(int a, int b)")
         lines.append(f"| the same declaration, parsed (pycparser) | {_best_us(cold, 50, repeats):.1f} | |")

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import itertools
 import platform
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -231,6 +234,20 @@ def test_malformed_declaration_is_a_signature_error(libc):
         libc.function("int abs(int x y)")
     with pytest.raises(fastffi.SignatureError):
         libc.function("int abs(int) garbage(")
+
+
+def test_the_parser_is_loaded_only_to_parse():
+    """pycparser is imported by the first declaration, not by import fastffi or the list form."""
+    script = textwrap.dedent(f"""
+        import sys, fastffi
+        libc = fastffi.dlopen(None)
+        libc.function("{SYM}", "i32", ["int"])
+        print("pycparser" in sys.modules)
+        libc.function("int {SYM}(int)")
+        print("pycparser" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
 
 
 # ---------------------------------------------------------------- registered structs

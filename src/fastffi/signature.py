@@ -7,22 +7,19 @@ Two forms are accepted everywhere a signature is:
   struct/union class;
 * one C declaration, ``"unsigned long crc32(unsigned long, const unsigned char *, unsigned)"``.
 
-C text is parsed with pycparser.  Identifiers the parser has never seen are
-declared as opaque struct types first when they stand where a type must
-(``sqlite3 **db``, ``FILE *``), so pointers to them parse; using one by value
-is refused with a caret under it.  Parses are cached by text."""
+Simple spellings resolve here by table; C text that needs a parser (a
+declaration, ``"const struct point *"``) goes to :mod:`fastffi.declarations`,
+which imports pycparser on first use.  Both are cached by text while the
+registry of named structs is unchanged."""
 from __future__ import annotations
 
 import functools
 import re
 import threading
-
 from typing import Any, NamedTuple
 
-from pycparser import c_ast, c_parser
-
 from .errors import SignatureError
-from .types import C_SPELLINGS, SCALARS, VOID, Scalar, scalar
+from .types import VOID, Scalar, scalar
 
 # ---- the registry of named aggregates (fastffi.define) ----
 
@@ -146,9 +143,9 @@ def _resolve_text(spec: str, types) -> Any:
     named = _lookup_named(text, types)
     if named is not None:
         return named
-    if _IDENT.fullmatch(text) and text not in _C_KEYWORDS:
-        raise SignatureError(f"unknown type {spec!r}")
-    return _type_from_ast(*_parse_type_text(text, _known_names(text, types)), types)
+    from . import declarations   # pycparser is imported only when something is parsed
+
+    return declarations.type_from_text(spec, text, types)
 
 
 def resolve_field_type(spec, types=None) -> tuple[Any, int | None]:
@@ -164,24 +161,7 @@ def resolve_field_type(spec, types=None) -> tuple[Any, int | None]:
     return resolve_type(spec, types, value_only=True), None
 
 
-# ---- C declarations ----
-
-_C_KEYWORDS = frozenset("""
-auto break case char const continue default do double else enum extern float for goto if inline int
-long register restrict return short signed sizeof static struct switch typedef union unsigned void
-volatile while _Bool _Complex _Atomic _Noreturn _Alignas _Alignof _Thread_local __restrict
-__restrict__ __inline __inline__ __extension__ __const
-""".split())
-
-#: Single-word spellings that are typedefs rather than keywords.
-_BUILTIN_TYPEDEFS = tuple(sorted(k for k in C_SPELLINGS if _IDENT.fullmatch(k) and k not in _C_KEYWORDS))
-_PREAMBLE = "".join(f"typedef int {name};\n" for name in _BUILTIN_TYPEDEFS)
-_PREAMBLE_LINES = _PREAMBLE.count("\n")
-
-# Order in which multi-word specifiers are spelled in C_SPELLINGS.
-_SPECIFIER_ORDER = {w: i for i, w in enumerate(["signed", "unsigned", "short", "long", "char", "int", "float",
-                                                "double", "_Bool", "void"])}
-
+# ---- signatures ----
 
 class Signature(NamedTuple):
     """A resolved signature: types are Scalar, VOID or struct/union classes.
@@ -211,86 +191,10 @@ def make_signature(name: str, restype, argtypes, types=None) -> Signature:
     return Signature(name, resolve_type(restype, types), args)
 
 
-def _tokens(text: str) -> list[str]:
-    return re.findall(r"[A-Za-z_]\w*|\d+|\.\.\.|\S", text)
-
-
-def _known_names(text: str, types) -> frozenset[str]:
-    """Registered/`types=` names that occur in ``text`` (part of the parse's cache key)."""
-    names = set()
-    for tok in set(_tokens(text)):
-        if _lookup_named(tok, types) is not None:
-            names.add(tok)
-    return frozenset(names)
-
-
-def _opaque_names(toks: list[str], known: frozenset[str]) -> set[str]:
-    """Identifiers standing where only a type can: followed by an identifier or
-    ``*`` (``FILE *f``, ``sqlite3 **db``), or alone between ``(``/``,`` and
-    ``)``/``,`` in a parameter list -- and not after struct/union/enum."""
-    found = set()
-    for i, tok in enumerate(toks):
-        if not _IDENT.fullmatch(tok) or tok in _C_KEYWORDS or tok in known or tok in _BUILTIN_TYPEDEFS:
-            continue
-        prev = toks[i - 1] if i else ""
-        nxt = toks[i + 1] if i + 1 < len(toks) else ""
-        if prev in ("struct", "union", "enum"):
-            continue
-        if nxt == "*" or (_IDENT.fullmatch(nxt) and nxt not in ("const", "volatile", "restrict")) \
-                or (prev in ("(", ",") and nxt in (")", ",") and i > 1):
-            found.add(tok)
-    return found
-
-
-_parser_local = threading.local()
-
-
-def _parser() -> c_parser.CParser:
-    # CParser keeps state while parsing: one per thread.
-    p = getattr(_parser_local, "parser", None)
-    if p is None:
-        p = _parser_local.parser = c_parser.CParser()
-    return p
-
-
-def _parse(source_line: str, known: frozenset[str]):
-    toks = _tokens(source_line)
-    opaque = _opaque_names(toks, known)
-    extra = "".join(f"typedef struct {name} {name};\n" for name in sorted(known | opaque))
-    head = _PREAMBLE + extra
-    try:
-        ast = _parser().parse(head + source_line + "\n", filename="<declaration>")
-    except c_parser.ParseError as e:
-        raise SignatureError(_parse_error_message(str(e), source_line, head.count("\n"))) from None
-    return ast.ext[-1], opaque, head.count("\n")
-
-
-def _parse_error_message(message: str, line: str, head_lines: int) -> str:
-    m = re.match(r"<declaration>:(\d+):(\d+): (.*)", message)
-    if m and int(m.group(1)) == head_lines + 1:
-        return _with_caret(f"cannot parse declaration: {m.group(3)}", line, int(m.group(2)))
-    return f"cannot parse declaration {line!r}: {message}"
-
-
-def _with_caret(message: str, line: str, column: int) -> str:
-    return f"{message}\n{line}\n{' ' * max(column - 1, 0)}^"
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse_declaration_text(text: str, known: frozenset[str]):
-    line = text.strip().rstrip(";").strip()
-    decl, opaque, head_lines = _parse(line + ";", known)
-    return decl, line, head_lines
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse_type_text(text: str, known: frozenset[str]):
-    decl, opaque, head_lines = _parse(f"{text} __fastffi_value;", known)
-    return decl.type, text, head_lines
-
-
 def parse_declaration(text: str, types=None) -> Signature:
-    """Parse one C function declaration."""
+    """Parse one C function declaration (cached by text while the registry is unchanged)."""
+    from . import declarations   # pycparser is imported only when something is parsed
+
     if not isinstance(text, str):
         raise TypeError(f"a declaration is a str, got {type(text).__name__}")
     if not types:
@@ -298,102 +202,9 @@ def parse_declaration(text: str, types=None) -> Signature:
         if sig is None:
             if len(_declared) >= 4096:
                 _declared.clear()
-            sig = _declared[text] = _parse_declaration(text, None)
+            sig = _declared[text] = declarations.function_signature(text, None)
         return sig
-    return _parse_declaration(text, types)
-
-
-def _parse_declaration(text: str, types) -> Signature:
-    decl, line, head_lines = _parse_declaration_text(text, _known_names(text, types))
-    if not isinstance(decl, c_ast.Decl) or not isinstance(decl.type, c_ast.FuncDecl):
-        raise SignatureError(f"not a function declaration: {line!r}")
-    func = decl.type
-    ctx = (line, head_lines)
-    restype = _type_from_ast(func.type, ctx[0], ctx[1], types)
-    argtypes = []
-    params = func.args.params if func.args is not None else []
-    for i, p in enumerate(params):
-        if isinstance(p, c_ast.EllipsisParam):
-            raise SignatureError(_with_caret("variadic argument list (...) is not supported yet", line,
-                                             p.coord.column if p.coord else 1))
-        if isinstance(p, c_ast.ID):
-            raise SignatureError(_with_caret(f"unknown type {p.name!r}", line, p.coord.column))
-        t = _type_from_ast(p.type, line, head_lines, types, parameter=True)
-        if t is VOID:
-            if len(params) == 1 and not getattr(p, "name", None):
-                break  # f(void)
-            raise SignatureError(_with_caret("void is not a valid argument type", line, _column(p.type)))
-        argtypes.append(t)
-    return Signature(decl.name, restype, tuple(argtypes))
-
-
-def _column(node) -> int:
-    while node is not None:
-        if node.coord is not None and node.coord.column:
-            return node.coord.column
-        node = getattr(node, "type", None)
-    return 1
-
-
-def _type_from_ast(node, line: str, head_lines: int, types, *, parameter: bool = False):
-    """Map a pycparser type node to a fastffi type."""
-    if isinstance(node, c_ast.PtrDecl):
-        target = node.type
-        if isinstance(target, c_ast.TypeDecl) and isinstance(target.type, c_ast.IdentifierType) \
-                and target.type.names == ["char"]:
-            return SCALARS["string"]
-        _check_no_definitions(target, line)
-        return SCALARS["pointer"]
-    if isinstance(node, (c_ast.ArrayDecl, c_ast.FuncDecl)):
-        if parameter:  # C 6.7.6.3: array and function parameters decay to pointers
-            return SCALARS["pointer"]
-        raise SignatureError(_with_caret("array or function type by value is not supported yet", line,
-                                         _column(node)))
-    if isinstance(node, c_ast.Typename):
-        return _type_from_ast(node.type, line, head_lines, types, parameter=parameter)
-    if not isinstance(node, c_ast.TypeDecl):
-        raise SignatureError(f"unsupported type in {line!r}")
-    spec = node.type
-    column = spec.coord.column if spec.coord is not None else _column(node)
-    if isinstance(spec, c_ast.IdentifierType):
-        words = spec.names
-        text = " ".join(words)
-        t = scalar(text) or scalar(" ".join(sorted(words, key=lambda w: _SPECIFIER_ORDER.get(w, 99))))
-        if t is not None:
-            return t
-        if "double" in words and "long" in words:
-            raise SignatureError(_with_caret("long double is not supported yet", line, column))
-        named = _lookup_named(text, types)
-        if named is not None:
-            return named
-        if len(words) == 1:
-            raise SignatureError(_with_caret(f"unknown type {text!r} used by value is not supported yet",
-                                             line, column))
-        raise SignatureError(_with_caret(f"unknown type {text!r}", line, column))
-    if isinstance(spec, c_ast.Enum):
-        return SCALARS["i32"]  # enums are int-sized on both ABIs we target
-    if isinstance(spec, (c_ast.Struct, c_ast.Union)):
-        _check_no_definitions(node, line)
-        tag = "struct" if isinstance(spec, c_ast.Struct) else "union"
-        named = _lookup_named(f"{tag} {spec.name}", types)
-        if named is not None:
-            return named
-        raise SignatureError(_with_caret(f"unknown type '{tag} {spec.name}' used by value is not supported yet",
-                                         line, column))
-    raise SignatureError(f"unsupported type in {line!r}")
-
-
-def _check_no_definitions(node, line: str) -> None:
-    """Struct bodies inside a declaration: bitfields are refused by name, and
-    any other body too (types are defined with fastffi.struct)."""
-    while isinstance(node, (c_ast.PtrDecl, c_ast.TypeDecl, c_ast.ArrayDecl)):
-        node = node.type
-    if isinstance(node, (c_ast.Struct, c_ast.Union)) and node.decls is not None:
-        for d in node.decls:
-            if getattr(d, "bitsize", None) is not None:
-                raise SignatureError(_with_caret("bitfield member is not supported yet", line, d.coord.column))
-        raise SignatureError(_with_caret("struct definition inside a declaration is not supported yet "
-                                         "(define the type with fastffi.struct)", line, node.coord.column))
+    return declarations.function_signature(text, types)
 
 
 __all__ = ["Signature", "make_signature", "type_name", "define", "undefine", "parse_declaration", "resolve_type", "resolve_field_type"]
