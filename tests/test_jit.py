@@ -125,6 +125,54 @@ def test_code_is_shared_by_shape_and_unmapped_with_its_last_function(lib):
     assert not [m for m in _maps() if int(m[0].split("-")[0], 16) == address]
 
 
+def _mapping_of(address):
+    """(start, end, permissions) of the mapping holding ``address``, or None."""
+    for rng, perms, *_rest in _maps():
+        start, end = (int(x, 16) for x in rng.split("-"))
+        if start <= address < end:
+            return start, end, perms
+    return None
+
+
+@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+def test_definitions_share_one_mapping_unmapped_with_their_last_function(fixture_lib_path):
+    """dlopen's definitions are emitted together, so their code shares pages;
+    a function made later gets fresh pages (a sealed page is never written)."""
+    definitions = {"widen_u16": ("u64", ["u16"]), "widen_i8": ("i64", ["i8"]), "bits_f32": ("u32", ["f32"])}
+    gc.collect()
+    shapes = [tier_jit.shape_of(make_signature(n, r, a), True) for n, (r, a) in definitions.items()]
+    assert [tier_jit._cached(s) for s in shapes] == [None] * 3, "these shapes must be new to this process"
+    lib = fastffi.dlopen(fixture_lib_path, definitions, release_gil=True, use_errno=True)
+    fns = [lib[name] for name in definitions]
+    region = fns[0]._code_
+    assert [f.tier for f in fns] == ["jit"] * 3 and all(f._code_ is region for f in fns)
+    assert (fns[0](65535), fns[1](-128), fns[2](1.0)) == (65535, -128, 0x3F800000)
+
+    offsets = [f._entry_ - region.address for f in fns]
+    sizes = [tier_jit.code_size(f) for f in fns]
+    assert offsets[0] == 0 and all(o % 16 == 0 for o in offsets)
+    assert [o + n <= nxt for o, n, nxt in zip(offsets, sizes, offsets[1:] + [region.used])] == [True] * 3
+    assert region.used == offsets[2] + sizes[2] and region.mapped == _core.page_size()
+    assert (f"jit ({tier_jit.emitter().NAME}): {sizes[2]} bytes of code at 0x{fns[2]._entry_:x} in a "
+            f"{region.mapped}-byte read+execute mapping") in fns[2].explain()
+    start, end, perms = _mapping_of(region.address)
+    assert perms == "r-xp"
+
+    later = lib.function("widen_u8", "u64", ["u8"], release_gil=True, use_errno=True)
+    assert later.tier == "jit" and later._code_ is not region
+    assert not region.address <= later._code_.address < region.address + region.mapped
+
+    address = region.address
+    lib.close()
+    del lib, later, region, fns[:2]
+    gc.collect()
+    assert _mapping_of(address) is not None      # bits_f32 still holds the mapping
+    del fns
+    gc.collect()
+    assert _mapping_of(address) is None or _mapping_of(address)[2] != "r-xp"
+    assert [tier_jit._cached(s) for s in shapes] == [None] * 3
+
+
 @pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
 def test_functions_created_and_called_from_many_threads(lib):
     def work(k):

@@ -57,31 +57,41 @@ class Library:
         ``lib.function("unsigned long crc32(unsigned long, const void *, unsigned)")``.
         Options default to those given to :func:`dlopen`."""
         sig = _signature(name_or_decl, restype, argtypes, types if types is not None else self._types)
-        address = self._handle.symbol(sig.name)
-        d = self._defaults
-        return tiers.create(
-            address, sig, handle=self._handle,
-            release_gil=d["release_gil"] if release_gil is None else release_gil,
-            use_errno=d["use_errno"] if use_errno is None else use_errno,
-            tier=d["tier"] if tier is None else tier,
-        )
+        return self._create(sig, release_gil, use_errno, tier)
 
     def symbol(self, name: str) -> int:
         """The address of ``name`` as an int; :class:`SymbolError` if missing."""
         return self._handle.symbol(name)
 
+    def _options(self, release_gil=None, use_errno=None, tier=None) -> dict:
+        d = self._defaults
+        return {"release_gil": d["release_gil"] if release_gil is None else release_gil,
+                "use_errno": d["use_errno"] if use_errno is None else use_errno,
+                "tier": d["tier"] if tier is None else tier}
+
+    def _create(self, sig: Signature, release_gil=None, use_errno=None, tier=None):
+        return tiers.create(self._handle.symbol(sig.name), sig, handle=self._handle,
+                            **self._options(release_gil, use_errno, tier))
+
     def _define(self, definitions: Mapping[str, Any]) -> None:
+        sigs = {}
         for symbol, spec in definitions.items():
             if isinstance(spec, str):
-                fn = self.function(spec)
-                if fn.__name__ != symbol:
-                    raise SignatureError(f"definition {symbol!r} declares a function named {fn.__name__!r}")
+                sig = _signature(spec, None, None, self._types)
+                if sig.name != symbol:
+                    raise SignatureError(f"definition {symbol!r} declares a function named {sig.name!r}")
             elif isinstance(spec, tuple) and len(spec) == 2:
-                fn = self.function(symbol, spec[0], spec[1])
+                sig = _signature(symbol, spec[0], spec[1], self._types)
             else:
                 raise TypeError(f"definition {symbol!r}: expected (restype, argtypes) or a C declaration, "
                                 f"got {spec!r}")
-            self._definitions[symbol] = fn
+            sigs[symbol] = sig
+        # Definitions are emitted together: their JIT code shares pages
+        # (kept alive here until the functions hold it).
+        installed = tiers.install_together(sigs.values(), **self._options())
+        for symbol, sig in sigs.items():
+            self._definitions[symbol] = self._create(sig)
+        del installed
 
     def __getitem__(self, name: str):
         try:

@@ -118,37 +118,77 @@ _BUFFER_KINDS = (_core.KINDS["pointer"][0], _core.KINDS["string"][0])
 
 
 _code_lock = threading.Lock()
-#: Shape -> weak reference to its call entry code; ("loop", args, ret) -> batch
-#: loop code.  A plain dict of weak references whose callbacks drop their own
-#: entry: a WeakValueDictionary's lookups and inserts run Python code (and a
-#: missing key raises inside it), which creation cannot afford.
+#: Shape -> (weak reference to its region, entry offset, bytes of code);
+#: ("loop", args, ret) -> the same for a batch loop.  A plain dict of weak
+#: references whose callbacks drop their own entry: a WeakValueDictionary's
+#: lookups and inserts run Python code (and a missing key raises inside it),
+#: which creation cannot afford.
 _code_cache: dict = {}
+#: Entry points in one region start 16-byte aligned.
+_ENTRY_ALIGN = 16
 
 
 def _cached(key):
-    ref = _code_cache.get(key)
-    return None if ref is None else ref()
+    """(region, entry offset) for ``key``, or None."""
+    hit = _code_cache.get(key)
+    if hit is None:
+        return None
+    region = hit[0]()
+    return None if region is None else (region, hit[1])
 
 
-def _cache(key, region) -> None:
+def _cache(key, region, offset: int, size: int) -> None:
     def forget(ref, key=key):
-        if _code_cache.get(key) is ref:
+        hit = _code_cache.get(key)
+        if hit is not None and hit[0] is ref:
             del _code_cache[key]
-    _code_cache[key] = weakref.ref(region, forget)
+    _code_cache[key] = (weakref.ref(region, forget), offset, size)
+
+
+def _install(keys, codes):
+    """Seal ``codes`` in one fresh mapping, each at an aligned offset (the
+    first at 0), and cache each under its key; the region is returned (the
+    cache only refers to it weakly).  Raises InstallRefused."""
+    parts, offsets, at = [], [], 0
+    for code in codes:
+        pad = -at % _ENTRY_ALIGN
+        parts.append(bytes(pad))   # never executed: every entry starts after it
+        offsets.append(at + pad)
+        parts.append(code)
+        at += pad + len(code)
+    try:
+        region = _core.CodeRegion(b"".join(parts))
+    except OSError as e:
+        raise InstallRefused(f"executable memory refused when installing ({e.strerror or e})") from None
+    for key, offset, code in zip(keys, offsets, codes):
+        _cache(key, region, offset, len(code))
+    return region
 
 
 def code_for(shape: Shape):
-    """The sealed code region for ``shape``: shared, or emitted and installed now."""
+    """(region, entry offset) of ``shape``'s sealed code: shared, or emitted
+    and installed now."""
     with _code_lock:
-        region = _cached(shape)
-        if region is None:
-            code = emitter().emit(shape, _RT)
-            try:
-                region = _core.CodeRegion(code)
-            except OSError as e:
-                raise InstallRefused(f"executable memory refused when installing ({e.strerror or e})") from None
-            _cache(shape, region)
-        return region
+        hit = _cached(shape)
+        if hit is None:
+            hit = _install([shape], [emitter().emit(shape, _RT)]), 0
+        return hit
+
+
+def install_together(shapes):
+    """Emit every shape here not installed yet into one sealed mapping: code
+    emitted together shares pages (the definitions given to dlopen), code
+    emitted later gets fresh ones -- a sealed page is never written again.
+    Returns the region, which the caller keeps until its functions hold it
+    (or None).  A refusal is left to each function's own installation."""
+    with _code_lock:
+        missing = list(dict.fromkeys(s for s in shapes if _cached(s) is None))
+        if len(missing) < 2:
+            return None
+        try:
+            return _install(missing, [emitter().emit(s, _RT) for s in missing])
+        except InstallRefused:
+            return None
 
 
 def loop_for(sig: Signature):
@@ -156,26 +196,35 @@ def loop_for(sig: Signature):
     shape = shape_of(sig, False)
     key = ("loop", shape.args, shape.ret)
     with _code_lock:
-        region = _cached(key)
-        if region is None:
+        hit = _cached(key)
+        if hit is None:
             try:
-                region = _core.CodeRegion(emitter().emit_loop(shape, _RT))
-            except OSError:
+                return _install([key], [emitter().emit_loop(shape, _RT)])
+            except InstallRefused:
                 return None   # the plan loop serves it
-            _cache(key, region)
-        return region
+        return hit[0]   # loops are installed alone: their code starts the region
 
 
 def prepare(sig: Signature, flags: int = 0) -> dict:
     # Any option (release_gil, use_errno) puts the enter/leave helpers around the call.
-    region = code_for(shape_of(sig, bool(flags)))
-    return {"code": region, "entry": 0, "plan": tier_plan.encoded(sig)}
+    region, entry = code_for(shape_of(sig, bool(flags)))
+    return {"code": region, "entry": entry, "plan": tier_plan.encoded(sig)}
+
+
+def code_size(fn) -> int | None:
+    """Bytes of code of a JIT function's entry point (its region may hold others)."""
+    region = fn._code_
+    for ref, offset, size in list(_code_cache.values()):
+        if ref() is region and region.address + offset == fn._entry_:
+            return size
+    return None
 
 
 def describe(sig: Signature, fn=None) -> list[str]:
     region = fn._code_ if fn is not None else None
     where = ""
     if region is not None:
-        where = (f": {region.used} bytes of code at 0x{region.address:x} in a {region.mapped}-byte "
-                 f"read+execute mapping, shared by every function of this shape")
+        size = code_size(fn)
+        where = (f": {size} bytes of code at 0x{fn._entry_:x} in a {region.mapped}-byte read+execute "
+                 f"mapping, shared by every function of this shape")
     return [f"jit ({emitter().NAME}){where}", "  registers as planned:"] + tier_plan.describe(sig)[1:]

@@ -100,6 +100,19 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
     raise error(f"{sig.name}: tier {t!r} refused: {refused[t]}")
 
 
+def install_together(sigs, *, release_gil: bool = False, use_errno: bool = False, tier: str = "auto"):
+    """Before creating functions given together (dlopen's definitions): the
+    JIT code of those the JIT will take, emitted into one sealed mapping.
+    Keep the result (the region, or None) until the functions are created:
+    they find their code installed.  Anything refused here is refused again,
+    and explained, by create()."""
+    if tier not in ("auto", "jit") or ceiling() != "jit" or _platform_refusal("jit") is not None:
+        return None
+    bracket = release_gil or use_errno
+    return tier_jit.install_together([tier_jit.shape_of(sig, bracket) for sig in sigs
+                                      if tier_jit.refusal(sig) is None])
+
+
 def _make(address, sig, handle, flags, tier, refused, extra):
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
@@ -146,4 +159,4 @@ class _Explainer:
         return "\n".join(lines)
 
 
-__all__ = ["TIERS", "available_tiers", "ceiling", "create", "public_type"]
+__all__ = ["TIERS", "available_tiers", "ceiling", "create", "install_together", "public_type"]

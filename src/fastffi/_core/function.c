@@ -288,6 +288,11 @@ static PyMethodDef function_methods[] = {
     {NULL},
 };
 
+static PyObject *get_entry(FunctionObject *f, void *c)
+{
+    return PyLong_FromVoidPtr((void *)f->type.ht_type.tp_vectorcall);
+}
+
 static PyObject *get_jit_allowed(FunctionObject *f, void *c) { return PyBool_FromLong(f->flags & FN_JIT_ALLOWED); }
 
 static PyGetSetDef function_getset[] = {
@@ -297,6 +302,7 @@ static PyGetSetDef function_getset[] = {
     {"tier", (getter)get_tier, NULL, "the tier that runs this function", NULL},
     {"_handle_", (getter)get_handle, NULL, "the library handle, or None", NULL},
     {"_code_", (getter)get_code, NULL, "the JIT tier's code region, or None", NULL},
+    {"_entry_", (getter)get_entry, NULL, "address of the entry point calls run (generated code or a C routine)", NULL},
     {"_jit_allowed_", (getter)get_jit_allowed, NULL, "whether the JIT was allowed at creation (fn.map's loops)", NULL},
     {NULL},
 };
