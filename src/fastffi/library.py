@@ -63,15 +63,12 @@ class Library:
         """The address of ``name`` as an int; :class:`SymbolError` if missing."""
         return self._handle.symbol(name)
 
-    def _options(self, release_gil=None, use_errno=None, tier=None) -> dict:
-        d = self._defaults
-        return {"release_gil": d["release_gil"] if release_gil is None else release_gil,
-                "use_errno": d["use_errno"] if use_errno is None else use_errno,
-                "tier": d["tier"] if tier is None else tier}
-
     def _create(self, sig: Signature, release_gil=None, use_errno=None, tier=None):
+        d = self._defaults
         return tiers.create(self._handle.symbol(sig.name), sig, handle=self._handle,
-                            **self._options(release_gil, use_errno, tier))
+                            release_gil=d["release_gil"] if release_gil is None else release_gil,
+                            use_errno=d["use_errno"] if use_errno is None else use_errno,
+                            tier=d["tier"] if tier is None else tier)
 
     def _define(self, definitions: Mapping[str, Any]) -> None:
         sigs = {}
@@ -88,7 +85,7 @@ class Library:
             sigs[symbol] = sig
         # Definitions are emitted together: their JIT code shares pages
         # (kept alive here until the functions hold it).
-        installed = tiers.install_together(sigs.values(), **self._options())
+        installed = tiers.install_together(sigs.values(), **self._defaults)
         for symbol, sig in sigs.items():
             self._definitions[symbol] = self._create(sig)
         del installed
