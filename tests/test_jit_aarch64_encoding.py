@@ -21,7 +21,7 @@ import tempfile
 import pytest
 
 from fastffi import _core
-from fastffi.abi import FP, STACK, aapcs64
+from fastffi.abi import FP, STACK, aapcs64, sysv_x86_64
 from fastffi.jit import Arg, Shape, aarch64
 from fastffi.signature import make_signature
 from fastffi.types import SCALARS, VOID, Scalar, scalar
@@ -708,6 +708,17 @@ def test_shapes_use_the_classifiers_registers():
         Arg(scalar("f64"), True, 0), Arg(scalar("f32"), True, 1))
     mixed = aapcs64_shape("void", ["f32", "i8", "f64", "u64", "pointer"])
     assert [(a.fp, a.reg) for a in mixed.args] == [(True, 0), (False, 0), (True, 1), (False, 1), (False, 2)]
+
+
+def test_each_classifier_names_its_own_registers():
+    """Plans of one signature on both ABIs, in either order: the moves are
+    made once each, but the same slot is x0 on one ABI and rdi on the other."""
+    sig = make_signature("f", "i32", ["i32", "f64"])
+    arm = aapcs64.classify(sig).describe()
+    x86 = sysv_x86_64.classify(sig).describe()
+    assert arm == ["arg 1 i32 sext32 -> x0", "arg 2 f64 -> v0", "ret i32 <- x0"]
+    assert x86 == ["arg 1 i32 sext32 -> rdi", "arg 2 f64 -> xmm0", "ret i32 <- rax"]
+    assert aapcs64.classify(sig).describe() == arm
 
 
 # ---- every kind, with the real runtime of this build ----

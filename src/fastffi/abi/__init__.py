@@ -75,8 +75,9 @@ def extension(t: Scalar) -> str:
 def scalar_move(i: int, t: Scalar, dst: int, where: str) -> Move:
     """The move of scalar argument ``i`` into ``dst``, shown as ``where``.
     Moves are immutable and few: each is made once (classification at
-    function creation is mostly lookups)."""
-    key = (i, t, dst)
+    function creation is mostly lookups).  ``where`` is part of the key: the
+    same slot has another register name on another ABI."""
+    key = (i, t, dst, where)
     move = _SCALAR_MOVES.get(key)
     if move is None:
         move = _SCALAR_MOVES[key] = Move(OP_SCALAR, i, dst, kind=t.kind,
