@@ -20,8 +20,8 @@ import tempfile
 
 import pytest
 
-from fastffi import _core
-from fastffi.abi import FP, STACK, aapcs64, sysv_x86_64
+from fastffi import _core, tier_jit
+from fastffi.abi import aapcs64, sysv_x86_64
 from fastffi.jit import Arg, Shape, aarch64
 from fastffi.signature import make_signature
 from fastffi.types import SCALARS, VOID, Scalar, scalar
@@ -278,14 +278,7 @@ RT = dict(
 def aapcs64_shape(restype, argtypes, bracket=False) -> Shape:
     """The shape tier_jit builds on arm64: registers from the AAPCS64 classifier."""
     sig = make_signature("f", restype, argtypes)
-    plan = aapcs64.classify(sig)
-    args = []
-    for move, t in zip(plan.moves, sig.argtypes):
-        assert move.dst < STACK
-        fp = move.dst >= FP
-        args.append(Arg(t, fp, (move.dst - FP) // 16 if fp else move.dst // 8))
-    return Shape(tuple(args), sig.restype, bracket,
-                 sum(t.name in ("pointer", "string") for t in sig.argtypes))
+    return tier_jit.shape_from_plan(sig, aapcs64.classify(sig), bracket)
 
 
 ADD_I32 = """
