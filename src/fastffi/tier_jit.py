@@ -62,11 +62,10 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
     n = len(sig.argtypes)
     if n > max_args:  # checked first: nothing below indexes past it
         return f"{n} arguments (the JIT takes at most {max_args})"
-    types = (sig.restype, *sig.argtypes)
-    if not all([t.__class__ is Scalar for t in types]):
-        i = next(i for i, t in enumerate(types) if t.__class__ is not Scalar)
-        where = "the return" if i == 0 else f"argument {i}"
-        return f"{where} is a struct by value (the JIT takes scalars only)"
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        if t.__class__ is not Scalar:
+            where = "the return" if i == 0 else f"argument {i}"
+            return f"{where} is a struct by value (the JIT takes scalars only)"
     limits = limits or emitter().LIMITS
     n_fp = [t.is_float for t in sig.argtypes].count(True)
     if n - n_fp > limits[0]:

@@ -121,13 +121,12 @@ def _make(address, sig, handle, flags, tier, refused, extra):
     # Positional, in _core.make_function's order (function.c).
     return _core.make_function(
         address, sig.name,
-        ret.kind if scalar_ret else _core.KIND_STRUCT,      # retkind
+        ret.kind if scalar_ret else struct,                                   # retkind
         bytes([t.kind if t.__class__ is Scalar else struct for t in args]),    # argkinds
         None if scalar_ret else ret,                                          # retstruct
         ret.size if scalar_ret else ret._size_,                               # retsize
         tuple([None if t.__class__ is Scalar else t for t in args]),          # argstructs
-        public_type(ret),                                                     # restype, argtypes
-        tuple([t.name if t.__class__ is Scalar else t for t in args]),        # as fn shows them
+        public_type(ret), tuple([public_type(t) for t in args]),              # restype, argtypes
         handle, flags, tier,
         _Explainer(sig, tier, refused, flags),
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
