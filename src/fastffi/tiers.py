@@ -106,7 +106,7 @@ def install_together(sigs, *, release_gil: bool = False, use_errno: bool = False
     Keep the result (the region, or None) until the functions are created:
     they find their code installed.  Anything refused here is refused again,
     and explained, by create()."""
-    if tier not in ("auto", "jit") or ceiling() != "jit" or _platform_refusal("jit") is not None:
+    if "jit" not in _candidates(tier, TIERS.index(ceiling())) or _platform_refusal("jit") is not None:
         return None
     bracket = release_gil or use_errno
     return tier_jit.install_together([tier_jit.shape_of(sig, bracket) for sig in sigs
