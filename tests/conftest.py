@@ -14,6 +14,7 @@ import pytest
 import fastffi
 
 FIXTURE_DIR = pathlib.Path(__file__).parent / "fixture"
+DATA = pathlib.Path(__file__).parent / "data"
 
 
 def compile_shared(sources, out_dir, name, extra_flags=()):
@@ -32,6 +33,12 @@ def fixture_lib_path(tmp_path_factory):
     """Path of the compiled fixture library (tests/fixture/*.c and *.S)."""
     sources = sorted(FIXTURE_DIR.glob("*.c")) + sorted(FIXTURE_DIR.glob("*.S"))
     return compile_shared(sources, tmp_path_factory.mktemp("fixture"), "fastffi_fixture", ["-lm"])
+
+
+@pytest.fixture(scope="session")
+def mini_path(tmp_path_factory):
+    """Path of the small library of tests/data/mini.c (no global state)."""
+    return compile_shared([DATA / "mini.c"], tmp_path_factory.mktemp("mini"), "fastffi_mini")
 
 
 @pytest.fixture(params=fastffi.available_tiers())

@@ -38,7 +38,8 @@ FLT_MAX = struct.unpack("<f", b"\xff\xff\x7f\x7f")[0]
 
 
 def make(lib, name, restype, argtypes, tier, **kw):
-    """lib.function(...) on exactly ``tier``; skips if a faster tier refuses the signature."""
+    """lib.function(...) on exactly ``tier``, or -- when a faster tier refuses the
+    signature -- the function ``auto`` falls back to (fallback_after_refusal)."""
     try:
         fn = lib.function(name, restype, argtypes, tier=tier, **kw)
     except fastffi.FFIError as e:

@@ -3,21 +3,12 @@ from __future__ import annotations
 
 import array
 import ctypes
-import pathlib
-
 
 import numpy as np
 import pytest
 
 import fastffi
-from conftest import compile_shared, struct_tier
-
-DATA = pathlib.Path(__file__).parent / "data"
-
-
-@pytest.fixture(scope="module")
-def mini_path(tmp_path_factory):
-    return compile_shared([DATA / "mini.c"], tmp_path_factory.mktemp("mini"), "fastffi_mini")
+from conftest import struct_tier
 
 
 @pytest.fixture

@@ -5,24 +5,17 @@ from __future__ import annotations
 import array
 import gc
 import os
-import pathlib
 import sys
 
 import numpy as np
 import pytest
 
 import fastffi
-from conftest import compile_shared, struct_tier
+from conftest import struct_tier
 
-DATA = pathlib.Path(__file__).parent / "data"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 LeakPoint = fastffi.struct("LeakPoint", [("x", "f64"), ("y", "f64")])
-
-
-@pytest.fixture(scope="module")
-def mini_path(tmp_path_factory):
-    return compile_shared([DATA / "mini.c"], tmp_path_factory.mktemp("mini"), "fastffi_mini")
 
 
 @pytest.fixture

@@ -25,11 +25,6 @@ TIER_ORDER = ("jit", "plan", "libffi")  # fastest first
 
 
 @pytest.fixture(scope="module")
-def mini_path(tmp_path_factory):
-    return compile_shared([DATA / "mini.c"], tmp_path_factory.mktemp("mini"), "fastffi_mini")
-
-
-@pytest.fixture(scope="module")
 def shadow_path(tmp_path_factory):
     return compile_shared([DATA / "shadow.c"], tmp_path_factory.mktemp("shadow"), "fastffi_shadow")
 

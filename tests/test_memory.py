@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import pathlib
 import struct
 
 import numpy as np
@@ -13,14 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastffi
-from conftest import compile_shared
-
-DATA = pathlib.Path(__file__).parent / "data"
-
-
-@pytest.fixture(scope="module")
-def mini_path(tmp_path_factory):
-    return compile_shared([DATA / "mini.c"], tmp_path_factory.mktemp("mini"), "fastffi_mini")
 
 
 @pytest.fixture

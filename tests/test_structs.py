@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import fastffi
 from conftest import struct_tier
-from test_calls import f32, fallback_after_refusal, wrap_i64
+from test_calls import f32, make, wrap_i64
 from layout_oracle import FIXTURE_DECLS, Decl, build
 
 FLT_MAX = struct.unpack("<f", b"\xff\xff\x7f\x7f")[0]
@@ -33,17 +33,6 @@ def raises_exact(exc, message):
 def T(name):
     """The fastffi class of a fixture struct/union."""
     return build(FIXTURE_DECLS[name])
-
-
-def make(lib, name, restype, argtypes, tier, **kw):
-    """lib.function(...) on exactly ``tier``, or -- when a faster tier refuses the
-    signature -- the function ``auto`` falls back to (test_calls.fallback_after_refusal)."""
-    try:
-        fn = lib.function(name, restype, argtypes, tier=tier, **kw)
-    except fastffi.FFIError as e:
-        return fallback_after_refusal(e, name, tier, lambda: lib.function(name, restype, argtypes, **kw))
-    assert fn.tier == tier
-    return fn
 
 
 def ifold(vals):

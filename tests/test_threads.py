@@ -22,11 +22,6 @@ from conftest import compile_shared, start_together, struct_tier
 DATA = pathlib.Path(__file__).parent / "data"
 
 
-@pytest.fixture(scope="module")
-def mini_path(tmp_path_factory):
-    return compile_shared([DATA / "mini.c"], tmp_path_factory.mktemp("mini"), "fastffi_mini")
-
-
 @pytest.fixture
 def private_mini(tmp_path):
     """A copy of mini.c that nothing else has loaded, so a premature dlclose really unmaps it."""
