@@ -52,7 +52,8 @@ def _fresh_process_us(library: str, repeats: int) -> tuple[float, float]:
 
 def run(quick: bool = False) -> list[str]:
     import fastffi
-    from fastffi import declarations, signature
+    from fastffi.cdecl import parser, spelling
+    from fastffi.model.namespace import DEFAULT
 
     repeats = 3 if quick else 9
     artifacts = build.build()
@@ -82,9 +83,9 @@ def run(quick: bool = False) -> list[str]:
 
         def cold(n):
             for _ in range(n):
-                declarations._parse_declaration_text.cache_clear()
-                signature._declared.clear()
-                signature.parse_declaration("int add_i32(int a, int b)")
+                parser._parse_declaration_text.cache_clear()
+                DEFAULT.declared.clear()
+                spelling.parse_declaration("int add_i32(int a, int b)")
         lines.append(f"| the same declaration, parsed (pycparser) | {_best_us(cold, 50, repeats):.1f} | |")
     finally:
         if was_enabled:

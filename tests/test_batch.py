@@ -74,7 +74,7 @@ def test_loops_are_chosen_as_documented(lib):
     def kind(argtypes, **kw):
         return loop_kind(fastffi.function(address, "f64", argtypes, name="f", **kw))
 
-    gp, fp = fastffi.tier_jit.emitter().LIMITS if fastffi.tier_jit.emitter() else (0, 0)
+    gp, fp = fastffi.tiers.jit.emitter().LIMITS if fastffi.tiers.jit.emitter() else (0, 0)
     below = [t for t in fastffi.available_tiers() if t != "jit"][0]
     assert kind(["i32", "i32"]) == ("emitted" if jit_here else below)
     assert kind(["i64"] * gp + ["f64"] * fp) == ("emitted" if jit_here else below)   # > 8 arguments

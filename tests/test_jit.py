@@ -17,9 +17,10 @@ import pytest
 
 import fastffi
 from conftest import start_together
-from fastffi import _core, tier_jit
-from fastffi.jit import x86_64
-from fastffi.signature import make_signature
+from fastffi import _core
+from fastffi.cdecl.spelling import make_signature
+from fastffi.tiers import jit as tier_jit
+from fastffi.tiers.jit import x86_64
 
 X86_64 = platform.machine() in ("x86_64", "AMD64")
 EMULATED = os.environ.get("FASTFFI_EMULATOR") == "qemu-user"

@@ -20,11 +20,13 @@ import tempfile
 
 import pytest
 
-from fastffi import _core, tier_jit
+from fastffi import _core
 from fastffi.abi import aapcs64, sysv_x86_64
-from fastffi.jit import Arg, Shape, aarch64
-from fastffi.signature import make_signature
-from fastffi.types import SCALARS, VOID, Scalar, scalar
+from fastffi.cdecl.spelling import make_signature
+from fastffi.model.scalars import SCALARS, VOID, Scalar, scalar
+from fastffi.tiers import jit as tier_jit
+from fastffi.tiers.jit import aarch64
+from fastffi.tiers.jit.assembly import Arg, Shape
 
 EQ, NE, HI = aarch64.EQ, aarch64.NE, aarch64.HI
 

@@ -445,13 +445,13 @@ def test_exact_request_of_an_unavailable_tier_is_refused(mini_path, tmp_path):
     assert out.stdout.splitlines() == [
         "FFIError mini_add_i32: tier 'jit' refused: executable memory is refused here (W^X probe failed, errno 1)"
         if jit_platform() else
-        f"FFIError mini_add_i32: tier 'jit' refused: {fastffi.tier_jit.platform_refusal()}",
+        f"FFIError mini_add_i32: tier 'jit' refused: {fastffi.tiers.jit.platform_refusal()}",
         f"{below[0]} 5 {tuple(below)!r}",
     ]
 
 
 def jit_platform():
-    return fastffi.tier_jit.emitter() is not None and fastffi.tier_jit.layout_refusal() is None
+    return fastffi.tiers.jit.emitter() is not None and fastffi.tiers.jit.layout_refusal() is None
 
 
 @pytest.mark.parametrize("bad", ["fast", "LIBFFI", "", "ctypes"])

@@ -33,7 +33,7 @@ def test_plan_abi(expected):
 def test_tiers_available(expected, monkeypatch):
     monkeypatch.delenv("FASTFFI_TIER", raising=False)
     # The JIT also needs the object layout its fast paths were written for.
-    tiers = expected[3] if fastffi.tier_jit.layout_refusal() is None else expected[3][1:]
+    tiers = expected[3] if fastffi.tiers.jit.layout_refusal() is None else expected[3][1:]
     assert fastffi.available_tiers() == tiers
 
 

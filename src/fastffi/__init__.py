@@ -17,9 +17,9 @@ from .errors import FFIError, LibraryClosedError, LibraryError, SignatureError, 
 from .library import (RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE, RTLD_NOLOAD, RTLD_NOW, Library, dlopen,
                       function)
 from .memory import (address_of, get_errno, read, set_errno, to_bytes, to_string, view, write, write_bytes)
-from .signature import define, undefine
-from .structs import Array, Box, CStruct, CUnion, alignof, array, new, offsetof, sizeof, struct, union
-from .tiers import available_tiers
+from .model.aggregates import Array, Box, CStruct, CUnion
+from .tiers.selection import available_tiers
+from .types import alignof, array, define, new, offsetof, sizeof, struct, undefine, union
 
 
 def jit_supported() -> bool:

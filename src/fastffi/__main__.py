@@ -7,7 +7,7 @@ import sys
 
 import fastffi
 
-from . import tier_plan
+from .tiers import plan as tier_plan
 
 
 def _info(args) -> int:
@@ -22,7 +22,8 @@ def _info(args) -> int:
 
 
 def _jit_status() -> str:
-    from . import tier_jit, tiers
+    from .tiers import jit as tier_jit
+    from .tiers import selection as tiers
 
     if tiers.TIERS.index(tiers.ceiling()) > tiers.TIERS.index("jit"):
         return f"not probed (FASTFFI_TIER={tiers.ceiling()})"

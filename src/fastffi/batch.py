@@ -16,11 +16,12 @@ import struct
 import sys
 from typing import Any
 
-from . import _core, tier_jit
-from .layout import size_align
-from .signature import type_name
-from .structs import Array, array_class
-from .types import SCALARS, VOID, Scalar, scalar
+from . import _core
+from .model.aggregates import Array, array_class
+from .model.layout import size_align
+from .model.scalars import SCALARS, VOID, Scalar, scalar
+from .model.signature import Signature, type_name
+from .tiers import jit as tier_jit
 
 #: Buffer item formats accepted for each argument type (native byte order).
 COLUMN_FORMATS = {
@@ -132,8 +133,6 @@ def _output(fn, rt, out, rows: int):
 def _loop(fn):
     """The emitted loop for fn's register shape, when the JIT was allowed for
     fn and the shape qualifies; None runs the plan (or libffi) loop."""
-    from .signature import Signature
-
     if not fn._jit_allowed_ or fn.tier == "libffi":
         return None
     rt, args = _types_of(fn)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from . import _core, tiers
+from . import _core
+from .cdecl.spelling import IDENT, make_signature, parse_declaration
 from .errors import SignatureError, SymbolError
-from .signature import _IDENT, Signature, make_signature, parse_declaration
+from .model.signature import Signature
+from .tiers import selection as tiers
 
 RTLD_LAZY = os.RTLD_LAZY
 RTLD_NOW = os.RTLD_NOW
@@ -27,7 +29,7 @@ def _signature(name_or_decl, restype, argtypes, types) -> Signature:
     if restype is None and argtypes is None:
         if not isinstance(name_or_decl, str):
             raise TypeError(f"expected a C declaration or a name, got {type(name_or_decl).__name__}")
-        if _IDENT.fullmatch(name_or_decl.strip()):
+        if IDENT.fullmatch(name_or_decl.strip()):
             raise TypeError(f"function({name_or_decl!r}) needs restype and argtypes, or a whole C declaration")
         return parse_declaration(name_or_decl, types)
     if argtypes is None:

@@ -6,9 +6,9 @@ trusted as in C: a wrong one crashes the process, and no library can check it.""
 from __future__ import annotations
 
 from . import _core
-from .signature import resolve_type
-from .structs import CStruct
-from .types import Scalar
+from .cdecl.spelling import resolve_type
+from .model.aggregates import CStruct
+from .model.scalars import Scalar
 
 address_of = _core.address_of  # documented in _core/memory.c
 

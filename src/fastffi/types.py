@@ -1,100 +1,153 @@
-"""The scalar types: canonical names, C spellings, sizes and alignments.
-
-The kinds, sizes and alignments come from the C core (``_core.KINDS``, generated
-from ``_core/kinds.h`` and measured by the compiler that built it); this module
-adds the names people write.  Struct and union types are classes (structs.py);
-everywhere a type is expected, a canonical name, a C spelling or such a class is
-accepted (:func:`fastffi.signature.resolve_type`)."""
+"""The public type API: define struct and union types, name types, allocate
+values, ask sizes.  Everything here takes type specifications as people write
+them (:mod:`fastffi.cdecl.spelling`) and builds on the model (:mod:`fastffi.model`)."""
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from typing import Any, Iterable
 
 from . import _core
+from .cdecl.spelling import IDENT, resolve_field_type, resolve_type
+from .model.aggregates import Array, CStruct, CUnion, box_class, make_aggregate, make_array
+from .model.layout import size_align
+from .model.namespace import DEFAULT, TAG_KINDS, is_aggregate
+from .model.scalars import C_SPELLINGS, VOID, Scalar
 
 
-@dataclass(frozen=True, eq=False)
-class Scalar:
-    """A scalar C type: one of the canonical names below.  Each exists once
-    (SCALARS), so identity is equality and hashing is cheap."""
+def struct(name: str, fields: Iterable, pack: int | None = None, *, types=None) -> type[CStruct]:
+    """Define a C struct type.
 
-    name: str
-    kind: int
-    size: int
-    align: int
-    #: struct-module/buffer-protocol format character of one element
-    format: str
-
-    # Cached: classifiers ask at every function creation.
-    @functools.cached_property
-    def is_integer(self) -> bool:
-        return self.name[0] in "iu" or self.name == "bool"
-
-    @functools.cached_property
-    def is_float(self) -> bool:
-        return self.name in ("f32", "f64")
-
-    def __repr__(self) -> str:
-        return f"<fastffi type {self.name}>"
+    ``fields`` is a sequence of ``(name, type)``; a type is a canonical name, a
+    C spelling, a struct/union class, ``(type, n)`` or ``"type[n]"`` for a fixed
+    array.  ``pack=N`` means ``#pragma pack(N)``.  The layout equals the C
+    compiler's."""
+    return make_aggregate(name, _members(fields, types), pack, is_union=False)
 
 
-_FORMATS = {
-    "bool": "?", "i8": "b", "i16": "h", "i32": "i", "i64": "q",
-    "u8": "B", "u16": "H", "u32": "I", "u64": "Q",
-    "f32": "f", "f64": "d", "pointer": "P", "string": "P",
-}
-
-#: Canonical scalar types by name, in kind order.
-SCALARS: dict[str, Scalar] = {
-    name: Scalar(name, kind, size, align, _FORMATS[name])
-    for name, (kind, size, align) in sorted(_core.KINDS.items(), key=lambda item: item[1][0])
-}
-
-#: ``void``: only valid as a return type.
-VOID = Scalar("void", _core.KIND_VOID, 0, 1, "")
+def union(name: str, fields: Iterable, pack: int | None = None, *, types=None) -> type[CUnion]:
+    """Define a C union type (every member at offset 0)."""
+    return make_aggregate(name, _members(fields, types), pack, is_union=True)
 
 
-def _int_name(signed: bool, size: int) -> str:
-    return f"{'i' if signed else 'u'}{size * 8}"
+def _members(fields, types) -> list[tuple[str, Any, int | None]]:
+    members = []
+    seen = set()
+    for entry in fields:
+        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)):
+            raise TypeError(f"a field is a (name, type) pair, got {entry!r}")
+        fname, spec = entry
+        if fname in seen:
+            raise ValueError(f"duplicate field name {fname!r}")
+        seen.add(fname)
+        ftype, count = resolve_field_type(spec, types)
+        members.append((fname, ftype, count))
+    return members
 
 
-_LONG = _core.LONG_SIZE
-_PTR = _core.POINTER_SIZE
+def define(name: str, type_) -> None:
+    """Name a type in the default namespace, for declarations and type strings.
 
-#: C spellings (whitespace-normalised) -> canonical names.  `char` and
-#: `wchar_t` follow the platform: char is signed on x86-64 and unsigned on
-#: AArch64 (AAPCS64 §10.1.1), wchar_t is i32 on x86-64 and u32 on AArch64 Linux.
-C_SPELLINGS: dict[str, str] = {
-    "void": "void",
-    "_Bool": "bool", "bool": "bool",
-    "char": _int_name(bool(_core.CHAR_SIGNED), 1),
-    "signed char": "i8", "unsigned char": "u8",
-    "short": "i16", "short int": "i16", "signed short": "i16", "signed short int": "i16",
-    "unsigned short": "u16", "unsigned short int": "u16",
-    "int": "i32", "signed": "i32", "signed int": "i32",
-    "unsigned": "u32", "unsigned int": "u32",
-    "long": _int_name(True, _LONG), "long int": _int_name(True, _LONG),
-    "signed long": _int_name(True, _LONG), "signed long int": _int_name(True, _LONG),
-    "unsigned long": _int_name(False, _LONG), "unsigned long int": _int_name(False, _LONG),
-    "long long": "i64", "long long int": "i64", "signed long long": "i64", "signed long long int": "i64",
-    "unsigned long long": "u64", "unsigned long long int": "u64",
-    "float": "f32", "double": "f64",
-    "size_t": _int_name(False, _PTR), "uintptr_t": _int_name(False, _PTR),
-    "ssize_t": _int_name(True, _PTR), "intptr_t": _int_name(True, _PTR), "ptrdiff_t": _int_name(True, _PTR),
-    "wchar_t": _int_name(bool(_core.WCHAR_SIGNED), _core.WCHAR_SIZE),
-    **{f"int{n}_t": f"i{n}" for n in (8, 16, 32, 64)},
-    **{f"uint{n}_t": f"u{n}" for n in (8, 16, 32, 64)},
-    "void *": "pointer", "const void *": "pointer",
-    "char *": "string", "const char *": "string",
-}
+    * a struct/union class: both ``"name"`` and ``"struct name"`` (or ``"union
+      name"``) then resolve to it -- the tag lives apart from ordinary names, as
+      in C, so a function may still be called ``name``;
+    * ``"struct name"``, ``"union name"`` or ``"enum name"``: the tag alone;
+    * any other type (``define("pid_t", "i32")``, ``define("handle_t",
+      "void *")``): a typedef name.
 
-
-def scalar(name: str) -> Scalar | None:
-    """The scalar (or void) type for a canonical name or a simple C spelling."""
-    canonical = C_SPELLINGS.get(name, name)
-    if canonical == "void":
-        return VOID
-    return SCALARS.get(canonical)
+    Redefining a name as the same type (a class of the same layout) is
+    allowed; anything else raises :class:`SignatureError`."""
+    if not isinstance(name, str):
+        raise TypeError(f"define() expected a name (str), got {type(name).__name__}")
+    kind, _, tag = name.partition(" ")
+    if tag and kind in TAG_KINDS:
+        if not IDENT.fullmatch(tag):
+            raise ValueError(f"define(): {tag!r} is not a C identifier")
+        t = _definable(name, type_)
+        if kind != "enum" and not (is_aggregate(t) and t._layout_.is_union == (kind == "union")):
+            raise TypeError(f"define({name!r}) expected a {kind} class, got {type_!r}")
+        if kind == "enum" and not (isinstance(t, Scalar) and t.pointee is None and t.is_integer):
+            raise TypeError(f"define({name!r}) expected an integer type, got {type_!r}")
+        DEFAULT.define_tag(kind, tag, t)
+        return
+    if not IDENT.fullmatch(name):
+        raise ValueError(f"define(): {name!r} is not a C identifier")
+    if name in C_SPELLINGS or name in _RESERVED:
+        raise ValueError(f"define(): {name!r} is a built-in type name")
+    t = _definable(name, type_)
+    if is_aggregate(t):
+        DEFAULT.define_tag("union" if t._layout_.is_union else "struct", name, t)
+    DEFAULT.define_typedef(name, t)
 
 
-__all__ = ["Scalar", "SCALARS", "VOID", "C_SPELLINGS", "scalar"]
+def _definable(name: str, type_):
+    if isinstance(type_, type) and not is_aggregate(type_):
+        raise TypeError(f"define() expected a type, got {type_!r}")
+    t = resolve_type(type_)
+    if t is VOID:
+        raise TypeError(f"define({name!r}): void cannot be named here")
+    return t
+
+
+#: Canonical names: never typedef names.
+_RESERVED = frozenset(["bool", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64",
+                       "pointer", "string"])
+
+
+def undefine(name: str) -> None:
+    """Remove a name from the default namespace (as a typedef name and as
+    every tag; ``"struct name"`` removes that tag alone)."""
+    kind, _, tag = name.partition(" ")
+    if tag and kind in TAG_KINDS:
+        DEFAULT.undefine_tag(kind, tag)
+    else:
+        DEFAULT.undefine(name)
+
+
+def array(type_, length_or_items) -> Array:
+    """A zeroed C array of ``n`` elements, or one filled from an iterable."""
+    return make_array(resolve_type(type_, value_only=True), length_or_items)
+
+
+def new(type_, value=None):
+    """Allocate one zeroed value of ``type_`` (an out-parameter).
+
+    Scalars give a box with ``.value``; a struct/union class gives an instance
+    (``value``, if given, is an instance to copy)."""
+    t = resolve_type(type_, value_only=True)
+    if isinstance(t, Scalar):
+        cls = box_class(t)
+        box = _core.cdata_alloc(cls, t.size, t.format, t.size)
+        if value is not None:
+            box.value = value
+        return box
+    inst = t()
+    if value is not None:
+        if type(value) is not t:
+            raise TypeError(f"new(): expected {t.__name__}, got {type(value).__name__}")
+        _core.copy(inst, value, t._size_)
+    return inst
+
+
+def sizeof(type_) -> int:
+    """Size in bytes of a type (name, C spelling or struct class) or instance."""
+    if isinstance(type_, _core.CData):
+        return type_._nbytes_
+    return size_align(resolve_type(type_, value_only=True))[0]
+
+
+def alignof(type_) -> int:
+    """Alignment in bytes of a type."""
+    return size_align(resolve_type(type_, value_only=True))[1]
+
+
+def offsetof(type_, field: str) -> int:
+    """Offset of ``field`` in a struct or union class."""
+    if not (isinstance(type_, type) and issubclass(type_, CStruct)):
+        raise TypeError(f"offsetof() expected a struct or union class, got {type_!r}")
+    try:
+        return type_._layout_.by_name[field].offset
+    except KeyError:
+        raise ValueError(f"{type_.__name__} has no field {field!r}") from None
+
+
+__all__ = ["struct", "union", "define", "undefine", "array", "new", "sizeof", "alignof", "offsetof",
+           ]

@@ -56,7 +56,7 @@ def default_tiers() -> list:
     """Every available tier at or below the FASTFFI_TIER ceiling (an exact request above it would
     be lowered), plus libffi (it is always there)."""
     import fastffi
-    from fastffi import tiers as _tiers
+    from fastffi.tiers import selection as _tiers
 
     order = list(_tiers.TIERS)
     cap = order.index(_tiers.ceiling())

@@ -1,8 +1,10 @@
-"""ABI classification for the plan tier: one module per ABI, same interface.
+"""The ABI model every tier reads: one module per ABI, same interface.
 
 ``classify(sig) -> Plan | str`` walks a signature once and returns where every
 argument and the return value go (a :class:`Plan`), or the reason it cannot.
-Plans are plain data; ``fastffi.tier_plan`` encodes them for the C core.
+Plans are plain data: the plan tier encodes them for the C core
+(:mod:`fastffi.tiers.plan`), the JIT tier takes its register placement from
+them, and the libffi tier checks its own description against them.
 
 The frame image the moves write into is defined by the C core
 (``_core.PLAN_LAYOUT``): argument registers, then the stack area, then scratch
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .. import _core
-from ..types import Scalar
+from ..model.scalars import Scalar
 
 L = _core.PLAN_LAYOUT
 GP, FP, FP_STRIDE, INDIRECT, STACK = L["gp"], L["fp"], L["fp_stride"], L["indirect"], L["stack"]

@@ -6,8 +6,8 @@ Rule numbers are the standard's, section 6.8.2 "Parameter passing rules"
 arguments by natural size and is not targeted."""
 from __future__ import annotations
 
-from ..signature import Signature
-from ..types import Scalar
+from ..model.scalars import Scalar
+from ..model.signature import Signature
 from . import (INDIRECT, OP_COPY, OP_REF, OP_RET_COPY, RET_FP, RET_GP, Move, Plan, aggregate_refusal, fp_slot,
                gp_slot, round_up, scalar_move, scalar_return, stack_slot)
 

@@ -3,8 +3,8 @@
 References are to the psABI, section 3.2.3 "Parameter Passing"."""
 from __future__ import annotations
 
-from ..signature import Signature
-from ..types import Scalar
+from ..model.scalars import Scalar
+from ..model.signature import Signature
 from . import (OP_COPY, OP_RET_COPY, RET_FP, RET_GP, Move, Plan, aggregate_refusal, fp_slot, gp_slot, round_up,
                scalar_move, scalar_return, stack_slot)
 

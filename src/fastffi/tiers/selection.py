@@ -9,10 +9,13 @@ refusal.  ``FASTFFI_TIER`` is a ceiling read at each creation: it lowers what
 and its executable-memory probe, entirely)."""
 from __future__ import annotations
 
-from . import _core, tier_jit, tier_libffi, tier_plan
-from .errors import FFIError, SignatureError
-from .signature import Signature
-from .types import Scalar
+from .. import _core
+from ..errors import FFIError, SignatureError
+from ..model.scalars import Scalar
+from ..model.signature import Signature
+from . import jit as tier_jit
+from . import libffi as tier_libffi
+from . import plan as tier_plan
 
 #: Every tier fastest first.  A tier module has the same interface:
 #: platform_refusal(), refusal(sig), prepare(sig, flags) -> make_function

@@ -13,15 +13,16 @@ Function at run time.  Functions of one shape share one sealed region, which is
 unmapped when the last of them goes away."""
 from __future__ import annotations
 
-import functools
 import threading
 import weakref
 
-from . import _core, tier_plan
-from .abi import FP, FP_STRIDE, GP, STACK
-from .jit import Arg, Shape, aarch64, x86_64
-from .signature import Signature
-from .types import VOID, Scalar
+from ... import _core
+from ...abi import FP, FP_STRIDE, GP, STACK
+from ...model.scalars import VOID, Scalar
+from ...model.signature import Signature
+from .. import plan as tier_plan
+from . import aarch64, x86_64
+from .assembly import Arg, Shape
 
 NAME = "jit"
 MAX_ARGS = 8  # node:ffi's cap for its fast calls
@@ -89,9 +90,18 @@ def loop_refusal(sig: Signature) -> str | None:
     return signature_refusal(sig, limits, max_args=limits[0] + limits[1])
 
 
-@functools.lru_cache(maxsize=4096)
+#: (Signature.call_key(), bracket) -> Shape; bounded, holding no class.
+_shapes: dict = {}
+
+
 def shape_of(sig: Signature, bracket: bool) -> Shape:
-    return shape_from_plan(sig, tier_plan.build_plan(sig), bracket)
+    key = (sig.call_key(), bracket)
+    shape = _shapes.get(key)
+    if shape is None:
+        if len(_shapes) >= 4096:
+            _shapes.clear()
+        shape = _shapes[key] = shape_from_plan(sig, tier_plan.build_plan(sig), bracket)
+    return shape
 
 
 def shape_from_plan(sig: Signature, plan, bracket: bool) -> Shape:
@@ -99,6 +109,7 @@ def shape_from_plan(sig: Signature, plan, bracket: bool) -> Shape:
     args = []
     nbufargs = 0
     for move, t in zip(plan.moves, sig.argtypes):
+        t = t.key   # a pointer type's pointee changes no code
         arg = _ARGS.get((t, move.dst))
         if arg is None:
             if move.dst >= STACK:
@@ -107,7 +118,7 @@ def shape_from_plan(sig: Signature, plan, bracket: bool) -> Shape:
             arg = _ARGS[t, move.dst] = Arg(t, fp, (move.dst - FP) // FP_STRIDE if fp else (move.dst - GP) // 8)
         args.append(arg)
         nbufargs += t.kind in _BUFFER_KINDS
-    ret = sig.restype if isinstance(sig.restype, Scalar) else VOID
+    ret = sig.restype.key if isinstance(sig.restype, Scalar) else VOID
     return Shape(tuple(args), ret, bracket, nbufargs)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import struct
 
-from . import Labels, Recorder, Shape, box_function, frame_of
+from .assembly import Labels, Recorder, Shape, box_function, frame_of
 
 NAME = "sysv-x86_64"
 #: (integer-class, float-class) argument registers: rdi..r9, xmm0..xmm7.

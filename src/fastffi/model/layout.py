@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from .types import Scalar
+from .scalars import Scalar
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,14 @@ class Layout:
     def by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
 
+    @functools.cached_property
+    def key(self) -> tuple:
+        """Everything of this layout an ABI classifier or libffi reads, with
+        nested classes replaced by their own keys: equal keys classify alike,
+        and a key refers to no class (see :func:`type_key`)."""
+        return (self.name, self.is_union, self.size, self.align, self.pack,
+                tuple([(f.name, f.offset, f.count, type_key(f.type)) for f in self.fields]))
+
 
 def size_align(t) -> tuple[int, int]:
     """(size, alignment) of a scalar or an aggregate class."""
@@ -62,6 +70,13 @@ def size_align(t) -> tuple[int, int]:
         return t.size, t.align
     lay = t._layout_
     return lay.size, lay.align
+
+
+def type_key(t):
+    """A type as the per-signature caches see it: a scalar stands for itself
+    (a pointer type for its kind's canonical scalar), an aggregate for its
+    layout's key -- so no cache keeps a class alive."""
+    return t.key if t.__class__ is Scalar else t._layout_.key
 
 
 def _leaves_of(t, base: int):
@@ -112,4 +127,4 @@ def compute_layout(name: str, members, *, pack: int | None = None, is_union: boo
     return Layout(name, is_union, size, align, pack, tuple(fields), tuple(leaves), misaligned, has_union)
 
 
-__all__ = ["Field", "Leaf", "Layout", "compute_layout", "size_align"]
+__all__ = ["Field", "Leaf", "Layout", "compute_layout", "size_align", "type_key"]

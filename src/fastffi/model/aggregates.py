@@ -6,13 +6,12 @@ Fields are descriptors that read and write that memory in place, so nested
 struct and array fields are live views into their parent."""
 from __future__ import annotations
 
-import functools
-from typing import Any, Iterable
+from typing import Any
 
-from . import _core
+from .. import _core
 from .layout import Layout, compute_layout, size_align
+from .scalars import Scalar
 from .signature import type_name
-from .types import Scalar
 
 _read = _core.read_scalar
 _write = _core.write_scalar
@@ -103,31 +102,16 @@ def _array_field(name: str, context: str, offset: int, elem, count: int):
         if len(items) != count:
             raise ValueError(f"{context}: expected a sequence of {count} items, got {len(items)}")
         # Convert everything first so a bad item leaves the field unchanged.
-        staged = array(elem, items)
+        staged = make_array(elem, items)
         _core.copy(self._address_ + offset, staged, esize * count)
 
     return property(get, set, doc=f"{name}: {count} x {type_name(elem)} at offset {offset} (a live view)")
 
 
-def _parse_members(fields, types) -> list[tuple[str, Any, int | None]]:
-    from .signature import resolve_field_type
-
-    members = []
-    seen = set()
-    for entry in fields:
-        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)):
-            raise TypeError(f"a field is a (name, type) pair, got {entry!r}")
-        fname, spec = entry
-        if fname in seen:
-            raise ValueError(f"duplicate field name {fname!r}")
-        seen.add(fname)
-        ftype, count = resolve_field_type(spec, types)
-        members.append((fname, ftype, count))
-    return members
-
-
-def _make_aggregate(name: str, fields, pack, types, is_union: bool):
-    layout = compute_layout(name, _parse_members(fields, types), pack=pack, is_union=is_union)
+def make_aggregate(name: str, members, pack: int | None, is_union: bool):
+    """The struct or union class of ``members``: (name, type, count-or-None),
+    types already resolved."""
+    layout = compute_layout(name, members, pack=pack, is_union=is_union)
     namespace: dict[str, Any] = {"__slots__": (), "_layout_": layout, "_size_": layout.size,
                                  "__doc__": f"C {'union' if is_union else 'struct'} {name}"}
     for f in layout.fields:
@@ -148,21 +132,6 @@ class CUnion(CStruct):
     """Base of every union class."""
 
     __slots__ = ()
-
-
-def struct(name: str, fields: Iterable, pack: int | None = None, *, types=None) -> type[CStruct]:
-    """Define a C struct type.
-
-    ``fields`` is a sequence of ``(name, type)``; a type is a canonical name, a
-    C spelling, a struct/union class, ``(type, n)`` or ``"type[n]"`` for a fixed
-    array.  ``pack=N`` means ``#pragma pack(N)``.  The layout equals the C
-    compiler's."""
-    return _make_aggregate(name, fields, pack, types, is_union=False)
-
-
-def union(name: str, fields: Iterable, pack: int | None = None, *, types=None) -> type[CUnion]:
-    """Define a C union type (every member at offset 0)."""
-    return _make_aggregate(name, fields, pack, types, is_union=True)
 
 
 # ---- arrays ----
@@ -227,24 +196,29 @@ class Array(_core.CData):
         return f"{type(self).__name__}({list(self)!r})"
 
 
-@functools.lru_cache(maxsize=None)
+#: scalar -> its array class (a struct's is kept on the struct class itself,
+#: so it goes with it)
+_scalar_arrays: dict = {}
+
+
 def array_class(elem) -> type[Array]:
-    """The array class for an element type (cached: one class per element type)."""
-    esize = size_align(elem)[0]
-    fmt = elem.format if isinstance(elem, Scalar) else "B"
-    if not isinstance(elem, Scalar):
-        # A struct element exports raw bytes: itemsize 1 keeps the buffer honest.
-        return type(f"{elem.__name__}[]", (Array,), {"__slots__": (), "_elem_": elem, "_elem_size_": esize,
-                                                    "_format_": "B", "_itemsize_": 1})
-    return type(f"{elem.name}[]", (Array,), {"__slots__": (), "_elem_": elem, "_elem_size_": esize,
-                                            "_format_": fmt, "_itemsize_": esize})
+    """The array class for an element type: one class per element type (a
+    pointer type shares its kind's)."""
+    if isinstance(elem, Scalar):
+        elem = elem.key
+        cls = _scalar_arrays.get(elem)
+        if cls is None:
+            cls = _scalar_arrays.setdefault(elem, _new_array_class(elem))
+        return cls
+    cls = elem.__dict__.get("_array_class_")
+    if cls is None:
+        cls = _new_array_class(elem)
+        type.__setattr__(elem, "_array_class_", cls)
+    return cls
 
 
-def array(type_, length_or_items) -> Array:
-    """A zeroed C array of ``n`` elements, or one filled from an iterable."""
-    from .signature import resolve_type
-
-    elem = resolve_type(type_, value_only=True)
+def make_array(elem, length_or_items) -> Array:
+    """A zeroed array of ``n`` elements of a resolved type, or one filled from an iterable."""
     cls = array_class(elem)
     if isinstance(length_or_items, int):
         items = None
@@ -259,6 +233,17 @@ def array(type_, length_or_items) -> Array:
         for i, v in enumerate(items):
             arr[i] = v
     return arr
+
+
+def _new_array_class(elem) -> type[Array]:
+    esize = size_align(elem)[0]
+    fmt = elem.format if isinstance(elem, Scalar) else "B"
+    if not isinstance(elem, Scalar):
+        # A struct element exports raw bytes: itemsize 1 keeps the buffer honest.
+        return type(f"{elem.__name__}[]", (Array,), {"__slots__": (), "_elem_": elem, "_elem_size_": esize,
+                                                    "_format_": "B", "_itemsize_": 1})
+    return type(f"{elem.name}[]", (Array,), {"__slots__": (), "_elem_": elem, "_elem_size_": esize,
+                                            "_format_": fmt, "_itemsize_": esize})
 
 
 # ---- boxes ----
@@ -281,58 +266,16 @@ class Box(_core.CData):
         return f"<fastffi box {self._type_.name} value={self.value!r}>"
 
 
-@functools.lru_cache(maxsize=None)
-def _box_class(t: Scalar) -> type[Box]:
-    return type(f"Box[{t.name}]", (Box,), {"__slots__": (), "_type_": t, "_size_": t.size})
+_boxes: dict = {}
 
 
-def new(type_, value=None):
-    """Allocate one zeroed value of ``type_`` (an out-parameter).
-
-    Scalars give a box with ``.value``; a struct/union class gives an instance
-    (``value``, if given, is an instance to copy)."""
-    from .signature import resolve_type
-
-    t = resolve_type(type_, value_only=True)
-    if isinstance(t, Scalar):
-        cls = _box_class(t)
-        box = _core.cdata_alloc(cls, t.size, t.format, t.size)
-        if value is not None:
-            box.value = value
-        return box
-    inst = t()
-    if value is not None:
-        if type(value) is not t:
-            raise TypeError(f"new(): expected {t.__name__}, got {type(value).__name__}")
-        _core.copy(inst, value, t._size_)
-    return inst
+def box_class(t: Scalar) -> type[Box]:
+    """The box class of a scalar (a pointer type shares its kind's)."""
+    t = t.key
+    cls = _boxes.get(t)
+    if cls is None:
+        cls = _boxes.setdefault(t, type(f"Box[{t.name}]", (Box,), {"__slots__": (), "_type_": t, "_size_": t.size}))
+    return cls
 
 
-def sizeof(type_) -> int:
-    """Size in bytes of a type (name, C spelling or struct class) or instance."""
-    from .signature import resolve_type
-
-    if isinstance(type_, _core.CData):
-        return type_._nbytes_
-    return size_align(resolve_type(type_, value_only=True))[0]
-
-
-def alignof(type_) -> int:
-    """Alignment in bytes of a type."""
-    from .signature import resolve_type
-
-    return size_align(resolve_type(type_, value_only=True))[1]
-
-
-def offsetof(type_, field: str) -> int:
-    """Offset of ``field`` in a struct or union class."""
-    if not (isinstance(type_, type) and issubclass(type_, CStruct)):
-        raise TypeError(f"offsetof() expected a struct or union class, got {type_!r}")
-    try:
-        return type_._layout_.by_name[field].offset
-    except KeyError:
-        raise ValueError(f"{type_.__name__} has no field {field!r}") from None
-
-
-__all__ = ["CStruct", "CUnion", "Array", "Box", "struct", "union", "array", "array_class", "new",
-           "sizeof", "alignof", "offsetof"]
+__all__ = ["CStruct", "CUnion", "Array", "Box", "make_aggregate", "make_array", "array_class", "box_class"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..types import Scalar
+from ...model.scalars import Scalar
 
 
 # NamedTuples: made and hashed at every function creation, so they must be cheap.

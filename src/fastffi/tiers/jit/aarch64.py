@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import struct
 
-from . import Labels, Recorder, Shape, box_function, frame_of
+from .assembly import Labels, Recorder, Shape, box_function, frame_of
 
 NAME = "aapcs64"
 #: (integer-class, float-class) argument registers: x0..x7, v0..v7.

@@ -1,12 +1,18 @@
 """C declarations and type texts, parsed with pycparser.
 
-Imported on first use (fastffi.signature sends here only what its tables
-cannot resolve), so the (name, restype, argtypes) form never loads the parser.
+Imported on first use (:mod:`fastffi.cdecl.spelling` sends here only what its
+tables cannot resolve), so the (name, restype, argtypes) form never loads the
+parser.
 
-Identifiers the parser has never seen are declared as opaque struct types
-first when they stand where a type must (``sqlite3 **db``, ``FILE *``), so
-pointers to them parse; using one by value is refused with a caret under it.
-Parses are cached by text and the registered names they mention."""
+Names come from the namespace: its typedef names are declared to the parser
+as typedefs, its tags and constants are read from it.  The namespace is an
+outer scope, so a declaration may reuse one of its typedef names for the
+function itself (``int stat(const char *, struct stat *)`` after
+``define("stat", Stat)``), as an inner declaration may in C.  Identifiers no
+namespace defines are declared as opaque types when they stand where only a
+type can (``sqlite3 **db``, ``FILE *``), so pointers to them parse; using one
+by value is refused with a caret under it.  Parses are cached by text and
+the typedef names they mention."""
 from __future__ import annotations
 
 import functools
@@ -15,9 +21,13 @@ import threading
 
 from pycparser import c_ast, c_parser
 
-from .errors import SignatureError
-from .signature import _IDENT, Signature, _lookup_named
-from .types import C_SPELLINGS, SCALARS, VOID, scalar
+from ..errors import SignatureError
+from ..model.namespace import Namespace
+from ..model.pointers import Opaque, pointer_to
+from ..model.scalars import C_SPELLINGS, SCALARS, VOID, Scalar, scalar
+from ..model.signature import Signature
+from .enums import enum_type
+from .spelling import IDENT as _IDENT
 
 _C_KEYWORDS = frozenset("""
 auto break case char const continue default do double else enum extern float for goto if inline int
@@ -40,13 +50,9 @@ def _tokens(text: str) -> list[str]:
     return re.findall(r"[A-Za-z_]\w*|\d+|\.\.\.|\S", text)
 
 
-def _known_names(text: str, types) -> frozenset[str]:
-    """Registered/`types=` names that occur in ``text`` (part of the parse's cache key)."""
-    names = set()
-    for tok in set(_tokens(text)):
-        if _lookup_named(tok, types) is not None:
-            names.add(tok)
-    return frozenset(names)
+def _known_names(text: str, ns: Namespace) -> frozenset[str]:
+    """The namespace's typedef names that occur in ``text`` (part of the parse's cache key)."""
+    return frozenset([tok for tok in set(_tokens(text)) if ns.typedef(tok) is not None])
 
 
 def _opaque_names(toks: list[str], known: frozenset[str]) -> set[str]:
@@ -78,16 +84,28 @@ def _parser() -> c_parser.CParser:
     return p
 
 
+_SHADOWED = re.compile(r"<declaration>:\d+:\d+: Non-typedef '(\w+)' previously declared as typedef")
+
+
 def _parse(source_line: str, known: frozenset[str]):
     toks = _tokens(source_line)
     opaque = _opaque_names(toks, known)
-    extra = "".join(f"typedef struct {name} {name};\n" for name in sorted(known | opaque))
-    head = _PREAMBLE + extra
-    try:
-        ast = _parser().parse(head + source_line + "\n", filename="<declaration>")
-    except c_parser.ParseError as e:
-        raise SignatureError(_parse_error_message(str(e), source_line, head.count("\n"))) from None
-    return ast.ext[-1], opaque, head.count("\n")
+    typedefs = set(known | opaque)
+    while True:
+        extra = "".join(f"typedef struct {name} {name};\n" for name in sorted(typedefs))
+        head = _PREAMBLE + extra
+        try:
+            ast = _parser().parse(head + source_line + "\n", filename="<declaration>")
+        except c_parser.ParseError as e:
+            # The declaration declares one of the namespace's typedef names as
+            # something else: it shadows the outer name, as C allows in an
+            # inner scope.  Parse again without it.
+            shadowed = _SHADOWED.match(str(e))
+            if shadowed and shadowed.group(1) in typedefs:
+                typedefs.discard(shadowed.group(1))
+                continue
+            raise SignatureError(_parse_error_message(str(e), source_line, head.count("\n"))) from None
+        return ast.ext[-1], opaque, head.count("\n")
 
 
 def _parse_error_message(message: str, line: str, head_lines: int) -> str:
@@ -114,30 +132,31 @@ def _parse_type_text(text: str, known: frozenset[str]):
     return decl.type, text, head_lines
 
 
-def type_from_text(spec: str, text: str, types):
+def type_from_text(spec: str, text: str, ns: Namespace):
     """The type a C type text names (``text`` is ``spec`` normalised), parsed."""
     if _IDENT.fullmatch(text) and text not in _C_KEYWORDS:
         raise SignatureError(f"unknown type {spec!r}")
-    return _type_from_ast(*_parse_type_text(text, _known_names(text, types)), types)
+    return _type_from_ast(*_parse_type_text(text, _known_names(text, ns)), ns)
 
 
-def function_signature(text: str, types) -> Signature:
+def function_signature(text: str, ns: Namespace) -> Signature:
     """The signature one C function declaration states."""
-    decl, line, head_lines = _parse_declaration_text(text, _known_names(text, types))
+    decl, line, head_lines = _parse_declaration_text(text, _known_names(text, ns))
     if not isinstance(decl, c_ast.Decl) or not isinstance(decl.type, c_ast.FuncDecl):
         raise SignatureError(f"not a function declaration: {line!r}")
     func = decl.type
     ctx = (line, head_lines)
-    restype = _type_from_ast(func.type, ctx[0], ctx[1], types)
+    restype = _type_from_ast(func.type, ctx[0], ctx[1], ns)
     argtypes = []
     params = func.args.params if func.args is not None else []
     for i, p in enumerate(params):
         if isinstance(p, c_ast.EllipsisParam):
             raise SignatureError(_with_caret("variadic argument list (...) is not supported yet", line,
                                              p.coord.column if p.coord else 1))
-        if isinstance(p, c_ast.ID):
-            raise SignatureError(_with_caret(f"unknown type {p.name!r}", line, p.coord.column))
-        t = _type_from_ast(p.type, line, head_lines, types, parameter=True)
+        if isinstance(p, c_ast.ID):   # an old-style parameter name: a type no namespace knows
+            raise SignatureError(_with_caret(f"unknown type {p.name!r} used by value is not supported yet",
+                                             line, p.coord.column))
+        t = _type_from_ast(p.type, line, head_lines, ns, parameter=True)
         if t is VOID:
             if len(params) == 1 and not getattr(p, "name", None):
                 break  # f(void)
@@ -154,22 +173,19 @@ def _column(node) -> int:
     return 1
 
 
-def _type_from_ast(node, line: str, head_lines: int, types, *, parameter: bool = False):
+def _type_from_ast(node, line: str, head_lines: int, ns, *, parameter: bool = False):
     """Map a pycparser type node to a fastffi type."""
     if isinstance(node, c_ast.PtrDecl):
-        target = node.type
-        if isinstance(target, c_ast.TypeDecl) and isinstance(target.type, c_ast.IdentifierType) \
-                and target.type.names == ["char"]:
-            return SCALARS["string"]
-        _check_no_definitions(target, line)
-        return SCALARS["pointer"]
+        return _pointer(node.type, line, ns)
     if isinstance(node, (c_ast.ArrayDecl, c_ast.FuncDecl)):
         if parameter:  # C 6.7.6.3: array and function parameters decay to pointers
+            if isinstance(node, c_ast.ArrayDecl):
+                return _pointer(node.type, line, ns)
             return SCALARS["pointer"]
         raise SignatureError(_with_caret("array or function type by value is not supported yet", line,
                                          _column(node)))
     if isinstance(node, c_ast.Typename):
-        return _type_from_ast(node.type, line, head_lines, types, parameter=parameter)
+        return _type_from_ast(node.type, line, head_lines, ns, parameter=parameter)
     if not isinstance(node, c_ast.TypeDecl):
         raise SignatureError(f"unsupported type in {line!r}")
     spec = node.type
@@ -177,12 +193,12 @@ def _type_from_ast(node, line: str, head_lines: int, types, *, parameter: bool =
     if isinstance(spec, c_ast.IdentifierType):
         words = spec.names
         text = " ".join(words)
-        t = scalar(text) or scalar(" ".join(sorted(words, key=lambda w: _SPECIFIER_ORDER.get(w, 99))))
+        t = _scalar_of(words)
         if t is not None:
             return t
         if "double" in words and "long" in words:
             raise SignatureError(_with_caret("long double is not supported yet", line, column))
-        named = _lookup_named(text, types)
+        named = ns.typedef(text)
         if named is not None:
             return named
         if len(words) == 1:
@@ -190,16 +206,44 @@ def _type_from_ast(node, line: str, head_lines: int, types, *, parameter: bool =
                                              line, column))
         raise SignatureError(_with_caret(f"unknown type {text!r}", line, column))
     if isinstance(spec, c_ast.Enum):
-        return SCALARS["i32"]  # enums are int-sized on both ABIs we target
+        return enum_type(spec, ns, line)
     if isinstance(spec, (c_ast.Struct, c_ast.Union)):
         _check_no_definitions(node, line)
         tag = "struct" if isinstance(spec, c_ast.Struct) else "union"
-        named = _lookup_named(f"{tag} {spec.name}", types)
+        named = ns.tag(tag, spec.name)
         if named is not None:
             return named
         raise SignatureError(_with_caret(f"unknown type '{tag} {spec.name}' used by value is not supported yet",
                                          line, column))
     raise SignatureError(f"unsupported type in {line!r}")
+
+
+def _scalar_of(words: list[str]) -> Scalar | None:
+    return scalar(" ".join(words)) or scalar(" ".join(sorted(words, key=lambda w: _SPECIFIER_ORDER.get(w, 99))))
+
+
+def _pointer(target, line: str, ns) -> Scalar:
+    """The pointer type to ``target``: its pointee resolved as far as the
+    namespace knows it (a name it does not know stays an opaque name), and
+    whether the pointee is const.  ``char *`` is the ``string`` kind."""
+    _check_no_definitions(target, line)
+    if isinstance(target, c_ast.PtrDecl):
+        return pointer_to(_pointer(target.type, line, ns), "const" in target.quals)
+    if not isinstance(target, c_ast.TypeDecl):
+        return SCALARS["pointer"]   # pointers to arrays and functions: untyped for now
+    const = "const" in target.quals
+    spec = target.type
+    if isinstance(spec, c_ast.IdentifierType):
+        words = spec.names
+        if words == ["char"]:
+            return pointer_to(scalar("char"), const, string=True)
+        pointee = _scalar_of(words) or ns.typedef(" ".join(words)) or Opaque(" ".join(words))
+    elif isinstance(spec, c_ast.Enum):
+        pointee = enum_type(spec, ns, line)
+    else:
+        tag = "struct" if isinstance(spec, c_ast.Struct) else "union"
+        pointee = ns.tag(tag, spec.name) or Opaque(f"{tag} {spec.name}")
+    return pointer_to(pointee, const)
 
 
 def _check_no_definitions(node, line: str) -> None:

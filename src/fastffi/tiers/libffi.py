@@ -6,10 +6,11 @@ expanded element by element) reproduces our layout exactly -- libffi's own size
 and alignment are compared with ours before anything is trusted."""
 from __future__ import annotations
 
-from . import _core
-from .layout import Layout
-from .signature import Signature
-from .types import Scalar
+from .. import _core
+from ..abi import OP_COPY, fp_slot, gp_slot, sysv_x86_64
+from ..model.layout import Layout
+from ..model.scalars import Scalar
+from ..model.signature import Signature
 
 NAME = "libffi"
 
@@ -73,8 +74,6 @@ def _r9_overflow_bug(sig: Signature) -> str | None:
         return None
     if all(isinstance(t, Scalar) for t in sig.argtypes):
         return None
-    from .abi import OP_COPY, fp_slot, gp_slot, sysv_x86_64
-
     plan = sysv_x86_64.classify(sig)
     if isinstance(plan, str):
         return None

@@ -6,12 +6,11 @@ resulting :class:`~fastffi.abi.Plan` into the packed records of
 ``_core/plan.h``."""
 from __future__ import annotations
 
-import functools
 import struct
 
-from . import _core
-from .abi import Plan, aapcs64, sysv_x86_64
-from .signature import Signature
+from .. import _core
+from ..abi import Plan, aapcs64, sysv_x86_64
+from ..model.signature import Signature
 
 NAME = "plan"
 _CLASSIFIERS = {sysv_x86_64.NAME: sysv_x86_64, aapcs64.NAME: aapcs64}
@@ -34,14 +33,29 @@ def platform_refusal() -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=4096)
+#: Signature.call_key() -> (plan or refusal, its encoding); bounded, and
+#: holding no class (see Signature.call_key).
+_plans: dict = {}
+_PLANS_LIMIT = 4096
+
+
+def _entry(sig: Signature) -> tuple:
+    key = sig.call_key()
+    hit = _plans.get(key)
+    if hit is None:
+        refused = platform_refusal()
+        plan = refused if refused else _CLASSIFIERS[_core.PLAN_ABI].classify(sig)
+        hit = (plan, None if isinstance(plan, str) else encode(plan))
+        if len(_plans) >= _PLANS_LIMIT:
+            _plans.clear()
+        _plans[key] = hit
+    return hit
+
+
 def build_plan(sig: Signature) -> Plan | str:
     """The plan for ``sig`` on this platform, or why there is none (cached:
     refusal, prepare and describe all ask).  Plans are never mutated."""
-    refused = platform_refusal()
-    if refused:
-        return refused
-    return _CLASSIFIERS[_core.PLAN_ABI].classify(sig)
+    return _entry(sig)[0]
 
 
 def encode(plan: Plan) -> bytes:
@@ -73,10 +87,9 @@ def refusal(sig: Signature) -> str | None:
     return result if isinstance(result, str) else None
 
 
-@functools.lru_cache(maxsize=4096)
 def encoded(sig: Signature) -> bytes:
     """The C core's form of ``sig``'s plan (cached with it)."""
-    return encode(build_plan(sig))
+    return _entry(sig)[1]
 
 
 def prepare(sig: Signature, flags: int = 0) -> dict:
