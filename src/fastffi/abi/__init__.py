@@ -79,6 +79,7 @@ def scalar_move(i: int, t: Scalar, dst: int, where: str) -> Move:
     Moves are immutable and few: each is made once (classification at
     function creation is mostly lookups).  ``where`` is part of the key: the
     same slot has another register name on another ABI."""
+    t = t.key   # a pointer type moves as its kind does (and the memo keeps no pointee alive)
     key = (i, t, dst, where)
     move = _SCALAR_MOVES.get(key)
     if move is None:

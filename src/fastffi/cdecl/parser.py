@@ -22,12 +22,12 @@ import threading
 from pycparser import c_ast, c_parser
 
 from ..errors import SignatureError
+from ..model.namespace import IDENT as _IDENT
 from ..model.namespace import Namespace
 from ..model.pointers import Opaque, pointer_to
 from ..model.scalars import C_SPELLINGS, SCALARS, VOID, Scalar, scalar
 from ..model.signature import Signature
 from .enums import enum_type
-from .spelling import IDENT as _IDENT
 
 _C_KEYWORDS = frozenset("""
 auto break case char const continue default do double else enum extern float for goto if inline int
@@ -58,10 +58,13 @@ def _known_names(text: str, ns: Namespace) -> frozenset[str]:
 def _opaque_names(toks: list[str], known: frozenset[str]) -> set[str]:
     """Identifiers standing where only a type can: followed by an identifier or
     ``*`` (``FILE *f``, ``sqlite3 **db``), or alone between ``(``/``,`` and
-    ``)``/``,`` in a parameter list -- and not after struct/union/enum."""
+    ``)``/``,`` in a parameter list -- and not after struct/union/enum, nor
+    an enumeration constant (which the text itself declares)."""
     found = set()
+    constants = _enumerators(toks)
     for i, tok in enumerate(toks):
-        if not _IDENT.fullmatch(tok) or tok in _C_KEYWORDS or tok in known or tok in _BUILTIN_TYPEDEFS:
+        if not _IDENT.fullmatch(tok) or tok in _C_KEYWORDS or tok in known or tok in _BUILTIN_TYPEDEFS \
+                or tok in constants:
             continue
         prev = toks[i - 1] if i else ""
         nxt = toks[i + 1] if i + 1 < len(toks) else ""
@@ -71,6 +74,21 @@ def _opaque_names(toks: list[str], known: frozenset[str]) -> set[str]:
                 or (prev in ("(", ",") and nxt in (")", ",") and i > 1):
             found.add(tok)
     return found
+
+
+def _enumerators(toks: list[str]) -> set[str]:
+    """The constants enum bodies in ``toks`` declare: identifiers right after
+    ``{`` or ``,`` between ``enum [tag] {`` and its ``}``."""
+    names = set()
+    inside = False
+    for i, tok in enumerate(toks):
+        if tok == "{" and "enum" in toks[max(i - 2, 0):i]:
+            inside = True
+        elif tok == "}":
+            inside = False
+        elif inside and toks[i - 1] in ("{", ",") and _IDENT.fullmatch(tok):
+            names.add(tok)
+    return names
 
 
 _parser_local = threading.local()

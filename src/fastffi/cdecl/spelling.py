@@ -18,11 +18,11 @@ import re
 from typing import Any, Mapping
 
 from ..errors import SignatureError
-from ..model.namespace import DEFAULT, Namespace, is_aggregate, overlay
+from ..model.namespace import DEFAULT, IDENT, Namespace, is_aggregate, overlay
+from ..model.pointers import pointer_to
 from ..model.scalars import VOID, Scalar, scalar
 from ..model.signature import Signature
 
-IDENT = re.compile(r"[A-Za-z_]\w*")
 _ARRAY_SUFFIX = re.compile(r"^(.*?)\s*\[\s*(\d+)\s*\]$", re.S)
 _STAR = re.compile(r"\s*\*\s*")
 
@@ -73,6 +73,10 @@ def resolve_type(spec, types=None, *, value_only: bool = False):
 
 def _resolve_text(spec: str, ns: Namespace) -> Any:
     text = normalize(spec)
+    typed = _POINTER_SPELLINGS.get(text)
+    if typed is not None:
+        pointee, const, string = typed
+        return pointer_to(scalar(pointee), const, string=string)
     t = scalar(text)
     if t is not None:
         return t
@@ -82,6 +86,11 @@ def _resolve_text(spec: str, ns: Namespace) -> Any:
     from . import parser   # pycparser is imported only when something is parsed
 
     return parser.type_from_text(spec, text, ns)
+
+
+#: The pointer spellings the scalar table knows, as the typed pointers they are.
+_POINTER_SPELLINGS = {"void *": ("void", False, False), "const void *": ("void", True, False),
+                      "char *": ("char", False, True), "const char *": ("char", True, True)}
 
 
 def resolve_field_type(spec, types=None) -> tuple[Any, int | None]:

@@ -15,6 +15,7 @@ cleared whenever a name changes -- so a cached parse never outlives the names
 it was made with."""
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any, Iterator
 
@@ -24,6 +25,8 @@ from .scalars import SCALARS, Scalar
 from .typedefs import POSIX_TYPEDEFS
 
 TAG_KINDS = ("struct", "union", "enum")
+#: what a name in a namespace looks like (C11 6.4.2.1, ASCII)
+IDENT = re.compile(r"[A-Za-z_]\w*")
 #: entries a text cache holds before it starts again from empty
 CACHE_LIMIT = 4096
 
@@ -182,4 +185,4 @@ def _default() -> Namespace:
 #: The namespace fastffi.define changes and every declaration sees.
 DEFAULT = _default()
 
-__all__ = ["Namespace", "DEFAULT", "TAG_KINDS", "overlay", "is_aggregate"]
+__all__ = ["Namespace", "DEFAULT", "IDENT", "TAG_KINDS", "overlay", "is_aggregate"]

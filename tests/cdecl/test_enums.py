@@ -1,0 +1,55 @@
+"""Enums take the size the C compiler gives them, and pass their values unchanged."""
+import pytest
+
+import fastffi
+from conftest import compile_shared
+
+ENUMS = {
+    # name: (enumerators, the type fastffi gives it)
+    "small": ("S0 = 0, S1 = 0x7fffffff", "i32"),
+    "negative": ("N0 = -5, N1 = 7", "i32"),
+    "above_int": ("A0 = 0, A1 = 0x80000000", "u32"),
+    "wide": ("W0 = 0, W1 = 0x100000000", "u64"),
+    "wide_negative": ("V0 = -1, V1 = 0x100000000", "i64"),
+    "from_constants": ("K0 = 1 << 20, K1, K2 = K1 * 4096LL + 0x1u", "u64"),
+}
+
+
+@pytest.fixture(scope="module")
+def enums_lib(tmp_path_factory):
+    d = tmp_path_factory.mktemp("enums")
+    lines = []
+    for name, (values, _) in ENUMS.items():
+        lines.append(f"enum {name} {{ {values} }};")
+        lines.append(f"unsigned long size_{name}(void) {{ return sizeof(enum {name}); }}")
+        lines.append(f"int signed_{name}(void) {{ return (enum {name})-1 < (enum {name})0; }}")
+        lines.append(f"enum {name} echo_{name}(enum {name} v) {{ return v; }}")
+    src = d / "enums.c"
+    src.write_text("\n".join(lines) + "\n")
+    return fastffi.dlopen(compile_shared([src], d, "enums"))
+
+
+@pytest.mark.parametrize("name", ENUMS)
+def test_enum_type_matches_the_compiler(enums_lib, name):
+    values, expected = ENUMS[name]
+    echo = enums_lib.function(f"enum {name} {{ {values} }} echo_{name}(enum {name} {{ {values} }} v)")
+    assert echo.restype == expected and echo.argtypes == (expected,)
+    size = enums_lib.function(f"size_{name}", "u64", [])()
+    assert fastffi.sizeof(expected) == size
+    if size == 8:   # fastffi keeps i32 for int-range enums (their constants' own type, C11 6.7.2.2)
+        assert expected.startswith("i") == bool(enums_lib.function(f"signed_{name}", "i32", [])())
+
+
+def test_wide_enum_values_pass_unchanged(enums_lib):
+    decl = "enum wide {W0 = 0, W1 = 0x100000000}"
+    echo = enums_lib.function(f"{decl} echo_wide({decl} v)")
+    assert echo(0x100000000) == 0x100000000
+    with pytest.raises(OverflowError):
+        echo(-1)
+    neg = "enum wide_negative {V0 = -1, V1 = 0x100000000}"
+    echo = enums_lib.function(f"{neg} echo_wide_negative({neg} v)")
+    assert echo(-1) == -1 and echo(0x100000000) == 0x100000000
+
+
+def test_enum_without_values_is_int_sized():
+    assert fastffi.dlopen(None).function("int abs(enum never_defined x)").argtypes == ("i32",)
