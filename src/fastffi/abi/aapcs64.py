@@ -1,5 +1,5 @@
 """AAPCS64 (Procedure Call Standard for the Arm 64-bit Architecture, Linux
-flavour) classification for the plan tier.
+flavour) classification: where every argument and the result go.
 
 Rule numbers are the standard's, section 6.8.2 "Parameter passing rules"
 (stages B and C) and 6.9 "Result return".  Apple's variant packs stack

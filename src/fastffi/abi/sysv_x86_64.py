@@ -1,4 +1,4 @@
-"""System V AMD64 psABI (x86-64 Linux) classification for the plan tier.
+"""System V AMD64 psABI (x86-64 Linux) classification: where every argument and the result go.
 
 References are to the psABI, section 3.2.3 "Parameter Passing"."""
 from __future__ import annotations

@@ -47,32 +47,23 @@ class Namespace:
 
     # ---- lookups (parent chain) ----
 
-    def typedef(self, name: str):
+    def _find(self, table: str, key):
         ns = self
         while ns is not None:
-            t = ns._typedefs.get(name)
-            if t is not None:
-                return t
+            found = getattr(ns, table).get(key)
+            if found is not None:
+                return found
             ns = ns.parent
         return None
+
+    def typedef(self, name: str):
+        return self._find("_typedefs", name)
 
     def tag(self, kind: str, name: str):
-        ns = self
-        while ns is not None:
-            t = ns._tags.get((kind, name))
-            if t is not None:
-                return t
-            ns = ns.parent
-        return None
+        return self._find("_tags", (kind, name))
 
     def constant(self, name: str) -> int | None:
-        ns = self
-        while ns is not None:
-            v = ns._constants.get(name)
-            if v is not None:
-                return v
-            ns = ns.parent
-        return None
+        return self._find("_constants", name)
 
     def lookup(self, text: str):
         """The type ``text`` names when it is one name: ``"pid_t"``,

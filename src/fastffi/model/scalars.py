@@ -2,7 +2,7 @@
 
 The kinds, sizes and alignments come from the C core (``_core.KINDS``, generated
 from ``_core/kinds.h`` and measured by the compiler that built it); this module
-adds the names people write.  Struct and union types are classes (structs.py);
+adds the names people write.  Struct and union types are classes (aggregates.py);
 everywhere a type is expected, a canonical name, a C spelling or such a class is
 accepted (:func:`fastffi.cdecl.spelling.resolve_type`).  Pointer types are
 scalars too (kind ``pointer`` or ``string``) that also carry their pointee and
