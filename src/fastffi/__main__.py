@@ -7,7 +7,9 @@ import sys
 
 import fastffi
 
+from .tiers import jit as tier_jit
 from .tiers import plan as tier_plan
+from .tiers import selection as tiers
 
 
 def _info(args) -> int:
@@ -22,9 +24,6 @@ def _info(args) -> int:
 
 
 def _jit_status() -> str:
-    from .tiers import jit as tier_jit
-    from .tiers import selection as tiers
-
     if tiers.TIERS.index(tiers.ceiling()) > tiers.TIERS.index("jit"):
         return f"not probed (FASTFFI_TIER={tiers.ceiling()})"
     reason = tier_jit.platform_refusal()
