@@ -185,7 +185,7 @@ def function(address: int, restype, argtypes=None, name: str | None = None, *, r
     if argtypes is None and isinstance(restype, str) and "(" in restype:
         sig = parse_declaration(restype, types)
         if name is not None:
-            sig = Signature(name, sig.restype, sig.argtypes)
+            sig = sig._replace(name=name)
     else:
         if argtypes is None:
             raise TypeError("argtypes is required (use [] for no arguments)")
