@@ -117,3 +117,19 @@ def test_namespace_text_caches_are_bounded_and_cleared_on_change():
         DEFAULT.cache(DEFAULT.resolved, f"probe {i}", None)
     assert len(DEFAULT.resolved) <= namespace.CACHE_LIMIT
     DEFAULT.resolved.clear()
+
+
+def test_function_pointer_types_carry_their_signature():
+    from fastffi.model.pointers import FunctionType
+    libc = fastffi.dlopen(None)
+    qsort = libc.function("void qsort(void *base, size_t n, size_t size, int (*compar)(const void *, const void *))")
+    assert qsort.argtypes == ("pointer", "u64", "u64", "pointer")
+    p = resolve_type("const void *")
+    sig = fastffi.cdecl.spelling.parse_declaration(
+        "void qsort(void *base, size_t n, size_t size, int (*compar)(const void *, const void *))")
+    assert sig.argtypes[3].pointee == FunctionType(resolve_type("int"), (p, p), False)
+    # a function parameter decays to a pointer to it (C11 6.7.6.3), variadic lists are kept
+    decayed = fastffi.cdecl.spelling.parse_declaration("int f(int cb(int, ...), double v[])")
+    assert decayed.argtypes[0].pointee == FunctionType(resolve_type("i32"), (resolve_type("i32"),), True)
+    assert decayed.argtypes[1].pointee is resolve_type("double")
+    assert str(decayed.argtypes[0].pointee) == "i32 (i32, ...)"

@@ -24,7 +24,7 @@ from pycparser import c_ast, c_parser
 from ..errors import SignatureError
 from ..model.namespace import IDENT as _IDENT
 from ..model.namespace import Namespace
-from ..model.pointers import Opaque, pointer_to
+from ..model.pointers import FunctionType, Opaque, pointer_to
 from ..model.scalars import C_SPELLINGS, SCALARS, VOID, Scalar, scalar
 from ..model.signature import Signature
 from .enums import enum_type
@@ -163,12 +163,19 @@ def function_signature(text: str, ns: Namespace) -> Signature:
     if not isinstance(decl, c_ast.Decl) or not isinstance(decl.type, c_ast.FuncDecl):
         raise SignatureError(f"not a function declaration: {line!r}")
     func = decl.type
-    ctx = (line, head_lines)
-    restype = _type_from_ast(func.type, ctx[0], ctx[1], ns)
+    restype = _type_from_ast(func.type, line, head_lines, ns)
+    argtypes, _ = _parameters(func, line, head_lines, ns, variadic_ok=False)
+    return Signature(decl.name, restype, argtypes)
+
+
+def _parameters(func: c_ast.FuncDecl, line: str, head_lines: int, ns, *, variadic_ok: bool):
+    """(argument types, whether the list ends in ``...``)."""
     argtypes = []
     params = func.args.params if func.args is not None else []
     for i, p in enumerate(params):
         if isinstance(p, c_ast.EllipsisParam):
+            if variadic_ok:
+                return tuple(argtypes), True
             raise SignatureError(_with_caret("variadic argument list (...) is not supported yet", line,
                                              p.coord.column if p.coord else 1))
         if isinstance(p, c_ast.ID):   # an old-style parameter name: a type no namespace knows
@@ -180,7 +187,7 @@ def function_signature(text: str, ns: Namespace) -> Signature:
                 break  # f(void)
             raise SignatureError(_with_caret("void is not a valid argument type", line, _column(p.type)))
         argtypes.append(t)
-    return Signature(decl.name, restype, tuple(argtypes))
+    return tuple(argtypes), False
 
 
 def _column(node) -> int:
@@ -197,9 +204,7 @@ def _type_from_ast(node, line: str, head_lines: int, ns, *, parameter: bool = Fa
         return _pointer(node.type, line, ns)
     if isinstance(node, (c_ast.ArrayDecl, c_ast.FuncDecl)):
         if parameter:  # C 6.7.6.3: array and function parameters decay to pointers
-            if isinstance(node, c_ast.ArrayDecl):
-                return _pointer(node.type, line, ns)
-            return SCALARS["pointer"]
+            return _pointer(node.type if isinstance(node, c_ast.ArrayDecl) else node, line, ns)
         raise SignatureError(_with_caret("array or function type by value is not supported yet", line,
                                          _column(node)))
     if isinstance(node, c_ast.Typename):
@@ -247,8 +252,12 @@ def _pointer(target, line: str, ns) -> Scalar:
     _check_no_definitions(target, line)
     if isinstance(target, c_ast.PtrDecl):
         return pointer_to(_pointer(target.type, line, ns), "const" in target.quals)
+    if isinstance(target, c_ast.FuncDecl):
+        restype = _type_from_ast(target.type, line, 0, ns)
+        argtypes, variadic = _parameters(target, line, 0, ns, variadic_ok=True)
+        return pointer_to(FunctionType(restype, argtypes, variadic))
     if not isinstance(target, c_ast.TypeDecl):
-        return SCALARS["pointer"]   # pointers to arrays and functions: untyped for now
+        return SCALARS["pointer"]   # pointers to arrays: untyped for now
     const = "const" in target.quals
     spec = target.type
     if isinstance(spec, c_ast.IdentifierType):

@@ -15,6 +15,7 @@ import weakref
 from dataclasses import dataclass
 
 from .scalars import SCALARS, VOID, Scalar
+from .signature import type_name
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,20 @@ class Opaque:
 
     def __str__(self) -> str:
         return self.name
+
+
+@dataclass(frozen=True)
+class FunctionType:
+    """The type a function pointer points to: what C calls through it.
+    ``variadic`` is true for a ``...`` parameter list."""
+
+    restype: object
+    argtypes: tuple
+    variadic: bool = False
+
+    def __str__(self) -> str:
+        args = [type_name(t) for t in self.argtypes] + (["..."] if self.variadic else [])
+        return f"{type_name(self.restype)} ({', '.join(args) or 'void'})"
 
 
 _interned: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
@@ -53,4 +68,4 @@ def is_pointer(t) -> bool:
     return isinstance(t, Scalar) and t.kind == SCALARS["pointer"].kind
 
 
-__all__ = ["Opaque", "pointer_to", "is_pointer", "VOID"]
+__all__ = ["FunctionType", "Opaque", "pointer_to", "is_pointer", "VOID"]
