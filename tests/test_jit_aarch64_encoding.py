@@ -8,7 +8,7 @@ These tests only assemble bytes, so they run on any host: on x86-64 they need
 ``aarch64-linux-gnu-objdump`` (Debian: binutils-aarch64-linux-gnu, which CI
 installs), on arm64 the native ``objdump``.  A missing disassembler is a
 failure, never a skip.  Whether the code *runs* correctly is shown by the
-whole suite on arm64 (scripts/test-aarch64.sh), where the JIT is a tier."""
+whole suite on arm64 (scripts/test-root.sh --arch arm64), where the JIT is a tier."""
 from __future__ import annotations
 
 import os
