@@ -47,10 +47,11 @@
 # instructions, so a missing instruction-cache flush never shows. PROT_EXEC is enforced (a jump into
 # a read-write page faults, also after the page ran as code and was made read-write again).
 #
-# Measured on the 2-core x86-64 machine: the bookworm arm64 root builds in 4-8 minutes (473 MB;
-# 594 MB with the venv), the first pip install inside it takes about 2.5 minutes, a later one about
-# 1 minute (the extension is rebuilt under emulation), and the suite about 3-4 minutes. The forky
-# amd64 root builds in about 2.5 minutes (870 MB); pip install and the suite take about a minute each.
+# Measured on the 2-core x86-64 machine: the bookworm arm64 root builds in 4-8 minutes when the
+# machine is quiet, up to 20 under other load (490 MB; 510 MB with the venv); the first pip install
+# inside it takes about 2 minutes, a later one about 1 minute (the extension is rebuilt under
+# emulation), and the suite about 4 minutes. The forky amd64 root builds in 1.5-2.5 minutes
+# (740 MB with both venvs); pip install takes 20 s and each suite 2-2.5 minutes.
 set -Eeuo pipefail
 
 SUITE=bookworm ARCH=arm64
