@@ -3,6 +3,7 @@
 pyproject.toml holds the metadata; this file only describes the extension,
 because its flags come from pkg-config and the libffi version must be
 recorded at build time (libffi 3.4 has no run-time version call)."""
+import os
 import pathlib
 import shlex
 import subprocess
@@ -42,7 +43,9 @@ core = Extension(
     library_dirs=library_dirs,
     define_macros=[("FASTFFI_LIBFFI_VERSION", f'"{ffi_version}"')],
     extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter",
-                        "-Wno-missing-field-initializers", "-fvisibility=hidden"],
+                        "-Wno-missing-field-initializers", "-fvisibility=hidden"]
+    # CI holds every CPython it runs to a build without warnings.
+    + (["-Werror"] if os.environ.get("FASTFFI_WERROR") == "1" else []),
 )
 
 

@@ -20,11 +20,33 @@ from conftest import start_together
 from fastffi import _core
 from fastffi.cdecl.spelling import make_signature
 from fastffi.tiers import jit as tier_jit
-from fastffi.tiers.jit import x86_64
+from fastffi.tiers.jit import layouts, x86_64
 
 X86_64 = platform.machine() in ("x86_64", "AMD64")
 EMULATED = os.environ.get("FASTFFI_EMULATOR") == "qemu-user"
 JIT_HERE = tier_jit.platform_refusal() is None
+LAYOUT = _core.JIT_RUNTIME["object_layout"]
+# Where the JIT has an emitter but no description of this build's object layout (CPython 3.12+
+# until it learns them), its tests check the documented refusal instead of the code.
+LAYOUT_REFUSAL = None if LAYOUT in layouts.LAYOUTS or tier_jit.emitter() is None else (
+    "the inline fast paths are written for CPython 3.10/3.11 release builds; "
+    f"this build's object layout is {LAYOUT!r}")
+needs_jit = pytest.mark.skipif(not JIT_HERE and LAYOUT_REFUSAL is None, reason="needs the JIT here")
+
+
+def refused_for_layout() -> bool:
+    """True where the JIT refuses this build's object layout, once that refusal is checked: the
+    plan tier runs, explain() gives the reason and an exact request for the JIT raises it."""
+    if LAYOUT_REFUSAL is None:
+        return False
+    with fastffi.dlopen(None) as libc:
+        fn = libc.function("abs", "i32", ["i32"])
+        assert fn.tier == "plan" and fn(-7) == 7
+        assert f"  jit refused: {LAYOUT_REFUSAL}" in fn.explain().splitlines()
+        with pytest.raises(fastffi.FFIError) as e:
+            libc.function("abs", "i32", ["i32"], tier="jit")
+    assert str(e.value) == f"abs: tier 'jit' refused: {LAYOUT_REFUSAL}"
+    return True
 
 
 def refusal(restype, argtypes):
@@ -63,7 +85,8 @@ def test_argument_count_is_checked_before_the_per_argument_rules():
 def test_ineligible_signatures_fall_back_to_the_plan_tier(lib):
     fn = lib.function("sum_12_i64", "i64", ["i64"] * 12)
     assert fn.tier == "plan"
-    assert "  jit refused: 12 arguments (the JIT takes at most 8)" in fn.explain().splitlines()
+    reason = LAYOUT_REFUSAL or "12 arguments (the JIT takes at most 8)"   # the layout is checked first
+    assert f"  jit refused: {reason}" in fn.explain().splitlines()
 
 
 def test_object_layout_refusal_is_explained(lib, monkeypatch):
@@ -84,12 +107,25 @@ def test_layout_of_this_build_is_named():
         f"cpython-{major}.{minor}-release" if (major, minor) in ((3, 10), (3, 11)) else "cpython-other")
 
 
+def test_layout_table_agrees_with_this_build():
+    """The JIT runs on the layouts tiers/jit/layouts.py describes; where it describes this build, its
+    offsets are the ones the C core measured with offsetof."""
+    assert tier_jit.SUPPORTED_LAYOUTS == frozenset(layouts.LAYOUTS)
+    if LAYOUT in layouts.LAYOUTS:
+        assert {k: _core.JIT_RUNTIME[k] for k in layouts.LAYOUTS[LAYOUT]} == layouts.LAYOUTS[LAYOUT]
+    else:
+        assert tier_jit.layout_refusal() is not None
+
+
 # ---- executable memory ---------------------------------------------------------------------------
 
 def test_jit_supported_is_cached_and_public():
     assert fastffi.jit_supported() is fastffi.jit_supported()
     assert _core.jit_probe_ran()
-    assert fastffi.jit_supported() == JIT_HERE or tier_jit.emitter() is None
+    if LAYOUT_REFUSAL is None:
+        assert fastffi.jit_supported() == JIT_HERE or tier_jit.emitter() is None
+    else:   # the JIT is off for the layout, whatever the executable-memory probe answered
+        assert tier_jit.platform_refusal() == LAYOUT_REFUSAL and "jit" not in fastffi.available_tiers()
 
 
 def _maps():
@@ -97,8 +133,10 @@ def _maps():
         return [line.split() for line in f]
 
 
-@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+@needs_jit
 def test_code_pages_are_read_execute_and_nothing_is_writable_and_executable(lib):
+    if refused_for_layout():
+        return
     fn = lib.function("add_i32", "i32", ["i32", "i32"])
     assert fn.tier == "jit"
     region = fn._code_
@@ -110,8 +148,10 @@ def test_code_pages_are_read_execute_and_nothing_is_writable_and_executable(lib)
     assert not [m for m in _maps() if "w" in m[1] and "x" in m[1]], "no page may be writable and executable"
 
 
-@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+@needs_jit
 def test_code_is_shared_by_shape_and_unmapped_with_its_last_function(lib):
+    if refused_for_layout():
+        return
     f1 = lib.function("add_i32", "i32", ["i32", "i32"])
     f2 = lib.function("sub_i32", "i32", ["i32", "i32"])
     f3 = lib.function("add_f64", "f64", ["f64", "f64"])
@@ -135,10 +175,12 @@ def _mapping_of(address):
     return None
 
 
-@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+@needs_jit
 def test_definitions_share_one_mapping_unmapped_with_their_last_function(fixture_lib_path):
     """dlopen's definitions are emitted together, so their code shares pages;
     a function made later gets fresh pages (a sealed page is never written)."""
+    if refused_for_layout():
+        return
     definitions = {"widen_u16": ("u64", ["u16"]), "widen_i8": ("i64", ["i8"]), "bits_f32": ("u32", ["f32"])}
     gc.collect()
     shapes = [tier_jit.shape_of(make_signature(n, r, a), True) for n, (r, a) in definitions.items()]
@@ -174,8 +216,10 @@ def test_definitions_share_one_mapping_unmapped_with_their_last_function(fixture
     assert [tier_jit._cached(s) for s in shapes] == [None] * 3
 
 
-@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+@needs_jit
 def test_functions_created_and_called_from_many_threads(lib):
+    if refused_for_layout():
+        return
     def work(k):
         for i in range(200):
             # Alternate shapes so threads race to emit and share code.
@@ -206,10 +250,12 @@ SHAPES = [
 ]
 
 
-@pytest.mark.skipif(not JIT_HERE, reason="needs the JIT here")
+@needs_jit
 def test_new_shapes_emitted_from_many_threads_at_once():
     """Threads race to create functions of shapes no thread has made yet (each
     signature with and without the release_gil/use_errno bracket), and call them."""
+    if refused_for_layout():
+        return
     libm = fastffi.dlopen("libm.so.6")
     libc = fastffi.dlopen(None)
 
@@ -318,7 +364,7 @@ def test_capped_tier_never_probes(fixture_lib_path):
 # ---- x86-64 encoders, checked against objdump ----------------------------------------------------
 
 # These only assemble bytes, so they run on any host with an x86-64 objdump
-# (the arm64 root of scripts/test-aarch64.sh installs binutils-x86-64-linux-gnu).
+# (the arm64 root of scripts/test-root.sh installs binutils-x86-64-linux-gnu).
 OBJDUMP = shutil.which("x86_64-linux-gnu-objdump") or (shutil.which("objdump") if X86_64 else None)
 
 
@@ -429,8 +475,12 @@ def sysv_shape(sig, bracket=False):
     return tier_jit.shape_from_plan(sig, sysv_x86_64.classify(sig), bracket)
 
 
+# The listings are of code for CPython 3.11's objects, whatever the interpreter running the tests.
+LISTING_RUNTIME = layouts.runtime("cpython-3.11-release", _core.JIT_RUNTIME)
+
+
 def emitted(restype, argtypes, bracket=False):
-    return x86_64.emit(sysv_shape(make_signature("f", restype, argtypes), bracket), _core.JIT_RUNTIME)
+    return x86_64.emit(sysv_shape(make_signature("f", restype, argtypes), bracket), LISTING_RUNTIME)
 
 
 def test_x86_64_listing_add_i32(tmp_path):

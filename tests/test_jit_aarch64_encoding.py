@@ -1,6 +1,6 @@
 """The AArch64 JIT emitter's encodings, checked against GNU objdump.
 
-Every instruction form of fastffi/jit/aarch64.py is assembled with
+Every instruction form of fastffi/tiers/jit/aarch64.py is assembled with
 representative registers and immediates and disassembled; so are the whole
 entry point of three representative shapes and the batch loop (fn.map) of
 two, against the listings below.
@@ -8,7 +8,7 @@ These tests only assemble bytes, so they run on any host: on x86-64 they need
 ``aarch64-linux-gnu-objdump`` (Debian: binutils-aarch64-linux-gnu, which CI
 installs), on arm64 the native ``objdump``.  A missing disassembler is a
 failure, never a skip.  Whether the code *runs* correctly is shown by the
-whole suite on arm64 (scripts/test-aarch64.sh), where the JIT is a tier."""
+whole suite on arm64 (scripts/test-root.sh --arch arm64), where the JIT is a tier."""
 from __future__ import annotations
 
 import os

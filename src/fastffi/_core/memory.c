@@ -16,7 +16,14 @@ static int address_arg(PyObject *o, char **out)
         return 0;
     }
     if (PyLong_Check(o)) {
-        if (_PyLong_Sign(o) < 0) {
+        int sign;
+#if PY_VERSION_HEX >= 0x030E0000   /* PyLong_GetSign is new in 3.14, which deprecates _PyLong_Sign */
+        if (PyLong_GetSign(o, &sign) < 0)
+            return -1;
+#else
+        sign = _PyLong_Sign(o);
+#endif
+        if (sign < 0) {
             PyErr_Format(PyExc_OverflowError, "%R does not fit pointer", o);
             return -1;
         }

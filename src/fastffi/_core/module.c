@@ -8,6 +8,13 @@
 #include <stdlib.h>
 #include <wchar.h>
 
+/* Refused until every global and per-function state is made safe without the GIL
+ * (docs/design.md, "Free-threaded CPython"); imported as it is, this single-phase module would
+ * have CPython turn the GIL back on. */
+#ifdef Py_GIL_DISABLED
+#error "fastffi does not support free-threaded CPython (Py_GIL_DISABLED) yet: build it for a default CPython"
+#endif
+
 #ifndef FASTFFI_LIBFFI_VERSION
 #define FASTFFI_LIBFFI_VERSION "unknown"
 #endif

@@ -21,14 +21,14 @@ from ...abi import FP, FP_STRIDE, GP, STACK
 from ...model.scalars import VOID, Scalar
 from ...model.signature import Signature
 from .. import plan as tier_plan
-from . import aarch64, x86_64
+from . import aarch64, layouts, x86_64
 from .assembly import Arg, Shape
 
 NAME = "jit"
 MAX_ARGS = 8  # node:ffi's cap for its fast calls
 _EMITTERS = {x86_64.NAME: x86_64, aarch64.NAME: aarch64}
-#: Object layouts the inline fast paths were written for (see jit/x86_64.py).
-SUPPORTED_LAYOUTS = frozenset({"cpython-3.10-release", "cpython-3.11-release"})
+#: Object layouts the inline fast paths were written for (described in jit/layouts.py).
+SUPPORTED_LAYOUTS = frozenset(layouts.LAYOUTS)
 _RT = _core.JIT_RUNTIME
 
 

@@ -1,0 +1,32 @@
+"""The CPython object layouts the JIT's inline fast paths are written for.
+
+One entry per name ``_core.JIT_RUNTIME["object_layout"]`` may report (call_jit.c decides it from
+the headers it was compiled against): the byte offsets the emitters read objects at.  The C core
+measures the same offsets with ``offsetof`` into ``JIT_RUNTIME``; the tests check that the two
+agree wherever this table describes the host, and take the offsets from here to check emitted
+code on every host, whatever interpreter runs the tests.
+
+A layout with another object header gets its own name: a free-threaded build's header is
+32 bytes (thread id, flags, local and shared reference counts before ``ob_type``), so such a build must
+never pass for a release one."""
+from __future__ import annotations
+
+# LP64 (x86-64 and AArch64 Linux) release builds; 3.10 and 3.11 lay these objects out alike.
+_LP64_3_10 = {
+    "ob_type": 8,       # PyObject: ob_refcnt, ob_type
+    "ob_size": 16,      # PyVarObject; for an int, the signed digit count
+    "long_digit0": 24,  # PyLongObject.ob_digit[0], 30-bit digits
+    "float_value": 16,  # PyFloatObject.ob_fval
+    "bytes_data": 32,   # PyBytesObject.ob_sval, after ob_shash
+}
+
+LAYOUTS: dict[str, dict[str, int]] = {
+    "cpython-3.10-release": _LP64_3_10,
+    "cpython-3.11-release": _LP64_3_10,
+}
+
+
+def runtime(layout: str, host: dict) -> dict:
+    """``host`` (a JIT_RUNTIME: helper addresses, Function offsets) with the object offsets of
+    ``layout``: what the emitters would be given on a build of that layout."""
+    return {**host, **LAYOUTS[layout], "object_layout": layout}
