@@ -1,7 +1,7 @@
 /* Cold paths of argument conversion and the exact error messages
  * (docs/errors.md).  Everything here runs only when a fast path in convert.h
  * did not apply, so it favours clarity over speed. */
-#include "convert.h"
+#include "runtime/convert.h"
 
 #include <math.h>
 

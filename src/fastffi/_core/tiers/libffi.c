@@ -9,8 +9,8 @@
  *   4. ffi_call, with the GIL/errno handling of call_common.h;
  *   5. buffers released, result boxed (narrow integers truncated first).
  * Nothing is allocated on the heap except the result object. */
-#include "call_common.h"
-#include "convert.h"
+#include "tiers/call.h"
+#include "runtime/convert.h"
 
 _Thread_local int fastffi_saved_errno;
 

@@ -2,7 +2,7 @@
  * publishes the facts the Python side builds its type table from -- sizes and
  * alignments come from this compiler, not from a table typed by hand. */
 #include "core.h"
-#include "plan.h"
+#include "tiers/plan.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -8,8 +8,8 @@
  * patched after it is sealed.  Everything it cannot do inline it hands to the
  * helpers below, which use the same converters and messages as every other
  * tier (convert.h, call_common.h). */
-#include "call_common.h"
-#include "convert.h"
+#include "tiers/call.h"
+#include "runtime/convert.h"
 
 #include <stddef.h>
 

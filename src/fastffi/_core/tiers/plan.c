@@ -13,10 +13,10 @@
  *      target and stores the return registers -- GIL/errno as call_common.h;
  *   5. buffers released; the result is boxed or copied out of the return image.
  * No classification, no heap allocation besides the result object. */
-#include "plan.h"
+#include "tiers/plan.h"
 
-#include "call_common.h"
-#include "convert.h"
+#include "tiers/call.h"
+#include "runtime/convert.h"
 
 /* Plans whose frame and buffer needs fit these run with fixed-size arrays
  * (call_plan_small); larger ones size them per call. */

@@ -7,7 +7,7 @@
  * (fastffi/tiers.py) -- the one place where tiers plug in. */
 #include "core.h"
 
-#include "plan.h"
+#include "tiers/plan.h"
 
 static PyObject *refuse_instances(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {

@@ -2,7 +2,7 @@
  * values at addresses, copying bytes out, zero-copy views.  Addresses that are
  * not NULL cannot be checked -- a wrong one crashes, as in C; NULL is refused
  * whenever bytes would be touched. */
-#include "convert.h"
+#include "runtime/convert.h"
 
 /* ptr argument: an int address, None (NULL), or a CData instance. */
 static int address_arg(PyObject *o, char **out)
