@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compat.h"
 #include "kinds.h"
 
 /* Arguments beyond this are refused at creation: it bounds the stack arrays

@@ -16,7 +16,7 @@ static int address_arg(PyObject *o, char **out)
         return 0;
     }
     if (PyLong_Check(o)) {
-        if (_PyLong_Sign(o) < 0) {
+        if (compat_long_sign(o) < 0) {
             PyErr_Format(PyExc_OverflowError, "%R does not fit pointer", o);
             return -1;
         }

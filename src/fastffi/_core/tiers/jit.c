@@ -58,20 +58,6 @@ static void fastffi_jit_leave(PyObject *self, PyThreadState *ts)
     call_epilogue((FunctionObject *)self, ts);
 }
 
-/* Which object layout the inline fast paths may assume.  They were written
- * for CPython 3.10/3.11 release builds: ints with a signed digit count in
- * ob_size and 30-bit digits, no debug or free-threaded object header. */
-static const char *object_layout(void)
-{
-#if defined(Py_DEBUG) || defined(Py_TRACE_REFS) || defined(Py_GIL_DISABLED) || defined(Py_LIMITED_API)
-    return "cpython-special-build";
-#elif PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
-    return PY_VERSION_HEX < 0x030B0000 ? "cpython-3.10-release" : "cpython-3.11-release";
-#else
-    return "cpython-other";
-#endif
-}
-
 #define ADDR(name, value) \
     if (add_int(d, name, PyLong_FromVoidPtr((void *)(value))) < 0) goto fail;
 #define OFFSET(name, value) \
@@ -114,8 +100,8 @@ int jit_add_runtime(PyObject *m)
     /* layouts */
     OFFSET("ob_type", offsetof(PyObject, ob_type));
     OFFSET("ob_size", offsetof(PyVarObject, ob_size));
-#if PY_VERSION_HEX < 0x030C0000
-    OFFSET("long_digit0", offsetof(PyLongObject, ob_digit));
+#if COMPAT_HAS_LONG_DIGIT0
+    OFFSET("long_digit0", COMPAT_LONG_DIGIT0_OFFSET);
 #endif
     OFFSET("float_value", offsetof(PyFloatObject, ob_fval));
     OFFSET("bytes_data", offsetof(PyBytesObject, ob_sval));
@@ -127,7 +113,7 @@ int jit_add_runtime(PyObject *m)
     OFFSET("bufs_count", offsetof(BufferList, count));
     OFFSET("sizeof_BufferList", sizeof(BufferList));
     OFFSET("vectorcall_nargs_mask_bit", 8 * sizeof(size_t) - 1);
-    PyObject *layout = PyUnicode_FromString(object_layout());
+    PyObject *layout = PyUnicode_FromString(COMPAT_OBJECT_LAYOUT);
     if (layout == NULL || PyDict_SetItemString(d, "object_layout", layout) < 0) {
         Py_XDECREF(layout);
         goto fail;
