@@ -104,9 +104,17 @@ static inline void function_set_entry(FunctionObject *f, vectorcallfunc entry)
 extern PyTypeObject Function_Type;   /* the metatype */
 #define Function_Check(o) (Py_TYPE(o) == &Function_Type)
 
-/* ---- errors (convert.c) ---- */
+/* ---- what the package hands the core at import (runtime/init.c) ---- */
+/* The exception classes of fastffi.errors, and fastffi.batch's entry points
+ * that fn.map()/fn.shared() forward to.  NULL until _core._init(). */
 extern PyObject *FFIError, *LibraryClosedError, *LibraryError, *SymbolError, *SignatureError;
-int errors_init(void);
+extern PyObject *batch_map, *batch_shared;
+/* 0 once _init has run, else -1 with RuntimeError set. */
+int core_require_init(void);
+extern PyMethodDef init_methods[];
+
+/* ---- messages (runtime/convert.c) ---- */
+int convert_init(void);
 PyObject *raise_arity(FunctionObject *f, Py_ssize_t given);
 PyObject *raise_kwargs(FunctionObject *f);
 PyObject *raise_closed(FunctionObject *f);

@@ -76,6 +76,8 @@ static int arg_ssize(PyObject *obj, const char *what, Py_ssize_t *out)
 static PyObject *function_make(PyObject *module, PyObject *const *args, Py_ssize_t nargsf)
 {
     (void)module;
+    if (core_require_init() < 0)
+        return NULL;
     if (nargsf != 17) {
         PyErr_Format(PyExc_TypeError, "make_function takes 17 positional arguments (%zd given)", nargsf);
         return NULL;
@@ -244,38 +246,30 @@ static PyObject *get_code(FunctionObject *f, void *c)
 }
 
 /* map() and shared() are Python (fastffi/batch.py: validation is per batch,
- * not per call); the metatype forwards to it. */
-static PyObject *batch_module;
-
-static PyObject *forward_to_batch(FunctionObject *f, const char *name, PyObject *args, PyObject *kwargs)
+ * not per call); the metatype forwards to the entry points _init handed us. */
+static PyObject *forward_to_batch(FunctionObject *f, PyObject *impl, PyObject *args, PyObject *kwargs)
 {
-    if (batch_module == NULL && (batch_module = PyImport_ImportModule("fastffi.batch")) == NULL)
-        return NULL;
-    PyObject *impl = PyObject_GetAttrString(batch_module, name);
-    if (impl == NULL)
-        return NULL;
     PyObject *full = PyTuple_New(PyTuple_GET_SIZE(args) + 1);
-    if (full == NULL) {
-        Py_DECREF(impl);
+    if (full == NULL)
         return NULL;
-    }
     PyTuple_SET_ITEM(full, 0, Py_NewRef((PyObject *)f));
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++)
         PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+    Py_INCREF(impl);   /* a second _init may replace it while it runs */
     PyObject *r = PyObject_Call(impl, full, kwargs);
-    Py_DECREF(full);
     Py_DECREF(impl);
+    Py_DECREF(full);
     return r;
 }
 
 static PyObject *function_map(FunctionObject *f, PyObject *args, PyObject *kwargs)
 {
-    return forward_to_batch(f, "map_rows", args, kwargs);
+    return forward_to_batch(f, batch_map, args, kwargs);
 }
 
 static PyObject *function_shared(FunctionObject *f, PyObject *args, PyObject *kwargs)
 {
-    return forward_to_batch(f, "SharedCall", args, kwargs);
+    return forward_to_batch(f, batch_shared, args, kwargs);
 }
 
 static PyMethodDef function_methods[] = {

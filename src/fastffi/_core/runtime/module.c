@@ -73,7 +73,7 @@ static PyObject *kinds_table(void)
 
 PyMODINIT_FUNC PyInit__core(void)
 {
-    if (errors_init() < 0)
+    if (convert_init() < 0)
         return NULL;
     PyTypeObject *types[] = {&CData_Type, &Library_Type, &Function_Type, &FFIStructType_Type, &CodeRegion_Type};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -85,7 +85,8 @@ PyMODINIT_FUNC PyInit__core(void)
         return NULL;
     if (add_methods(m, memory_methods) < 0 || add_methods(m, cdata_methods) < 0
         || add_methods(m, function_module_methods) < 0 || add_methods(m, execmem_methods) < 0
-        || add_methods(m, batch_methods) < 0 || add_methods(m, module_methods) < 0)
+        || add_methods(m, batch_methods) < 0 || add_methods(m, module_methods) < 0
+        || add_methods(m, init_methods) < 0)
         goto fail;
     if (PyModule_AddObjectRef(m, "CData", (PyObject *)&CData_Type) < 0
         || PyModule_AddObjectRef(m, "LibraryHandle", (PyObject *)&Library_Type) < 0
