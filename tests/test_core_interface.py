@@ -69,3 +69,32 @@ def test_errors_raised_by_the_core_are_the_packages():
     lib = fastffi.dlopen(None)
     with pytest.raises(fastffi.SymbolError):
         lib.function("int fastffi_no_such_symbol(void)")
+
+
+def test_function_spec_fields_are_the_cores():
+    from fastffi.function_spec import FunctionSpec
+    assert FunctionSpec._fields == _core.FUNCTION_SPEC_FIELDS
+
+
+@pytest.mark.parametrize("tier", fastffi.available_tiers())
+def test_the_tier_is_a_code_and_fn_tier_its_name(tier):
+    codes = {"jit": _core.TIER_JIT, "plan": _core.TIER_PLAN, "libffi": _core.TIER_LIBFFI}
+    assert sorted(codes.values()) == [0, 1, 2]
+    fn = fastffi.dlopen(None).function("int abs(int)", tier=tier)
+    assert fn.tier == tier and type(fn.tier) is str
+    assert f"tier={tier}>" in repr(fn)
+    assert fn(-3) == 3
+
+
+def test_make_function_refuses_a_malformed_spec():
+    from fastffi.function_spec import FunctionSpec
+    with pytest.raises(TypeError, match="FunctionSpec"):
+        _core.make_function(tuple(range(len(FunctionSpec._fields) - 1)))
+    address = _core.LibraryHandle("libc", None, 2).symbol("abs")
+    good = FunctionSpec(address, "abs", _core.KINDS["i32"][0], bytes([_core.KINDS["i32"][0]]), None, 4, (None,),
+                        "i32", ("i32",), None, 0, _core.TIER_LIBFFI, "", (None, None), None, None, 0)
+    assert _core.make_function(good)(-5) == 5
+    with pytest.raises(ValueError, match="no tier 7"):
+        _core.make_function(good._replace(tier=7))
+    with pytest.raises(TypeError, match="spec.tier must be an int"):
+        _core.make_function(good._replace(tier="libffi"))

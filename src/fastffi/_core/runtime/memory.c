@@ -4,6 +4,8 @@
  * whenever bytes would be touched. */
 #include "runtime/convert.h"
 
+_Thread_local int fastffi_saved_errno;
+
 /* ptr argument: an int address, None (NULL), or a CData instance. */
 static int address_arg(PyObject *o, char **out)
 {

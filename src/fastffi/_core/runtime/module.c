@@ -2,7 +2,10 @@
  * publishes the facts the Python side builds its type table from -- sizes and
  * alignments come from this compiler, not from a table typed by hand. */
 #include "core.h"
+
+#include "runtime/function_spec.h"
 #include "tiers/plan.h"
+#include "tiers/tier.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -112,7 +115,8 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "POINTER_SIZE", (long)sizeof(void *)) < 0
         || PyModule_AddIntConstant(m, "LONG_DOUBLE_SIZE", (long)sizeof(long double)) < 0
         || PyModule_AddStringConstant(m, "LIBFFI_VERSION", FASTFFI_LIBFFI_VERSION) < 0
-        || plan_add_constants(m) < 0 || jit_add_runtime(m) < 0)
+        || plan_add_constants(m) < 0 || jit_add_runtime(m) < 0 || tiers_add_constants(m) < 0
+        || function_spec_add_constants(m) < 0)
         goto fail;
     return m;
 fail:

@@ -7,11 +7,29 @@
  * one piece of code serves every function of the same shape and is never
  * patched after it is sealed.  Everything it cannot do inline it hands to the
  * helpers below, which use the same converters and messages as every other
- * tier (convert.h, call_common.h). */
-#include "tiers/call.h"
+ * tier (convert.h, tiers/call.h). */
 #include "runtime/convert.h"
+#include "runtime/function_spec.h"
+#include "tiers/call.h"
+#include "tiers/tier.h"
 
 #include <stddef.h>
+
+/* The entry is the generated code at spec.entry in spec.code.  The plan is
+ * prepared too: a JIT function keeps a complete description of its call
+ * (fn.map()'s plan loop runs it), and the code itself reads only f's fields. */
+int jit_prepare(FunctionObject *f, PyObject *const *spec)
+{
+    Py_ssize_t offset;
+    if (spec_ssize(spec, SPEC_ENTRY, &offset) < 0)
+        return -1;
+    void *code = code_region_address(spec[SPEC_CODE], (size_t)offset);
+    if (code == NULL || plan_prepare(f, spec) < 0)
+        return -1;
+    f->keepalive = Py_NewRef(spec[SPEC_CODE]);
+    function_set_entry(f, (vectorcallfunc)code);
+    return 0;
+}
 
 /* The precondition that failed (keywords, arity, closed library). */
 static PyObject *fastffi_jit_reject(PyObject *self, size_t nargsf, PyObject *kwnames)
