@@ -25,16 +25,14 @@ static PyObject *refuse_instances(PyTypeObject *type, PyObject *args, PyObject *
  * our fields are zeroed by the allocator. */
 static FunctionObject *function_alloc(PyObject *name)
 {
-    /* Made once: the dict keys interned, as PyDict_SetItemString would
-     * make and intern them on every call. */
-    static PyObject *bases, *module, *key_module, *key_doc;
+    /* Made once (PyDict_SetItemString would make and intern its key on
+     * every call). */
+    static PyObject *bases, *module, *key_module;
     if (bases == NULL && (bases = PyTuple_Pack(1, (PyObject *)&PyBaseObject_Type)) == NULL)
         return NULL;
     if (module == NULL && (module = PyUnicode_InternFromString("fastffi")) == NULL)
         return NULL;
     if (key_module == NULL && (key_module = PyUnicode_InternFromString("__module__")) == NULL)
-        return NULL;
-    if (key_doc == NULL && (key_doc = PyUnicode_InternFromString("__doc__")) == NULL)
         return NULL;
     const char *tp_name = PyUnicode_AsUTF8(name);   /* kept alive by ht_name */
     if (tp_name == NULL)
@@ -57,8 +55,8 @@ static FunctionObject *function_alloc(PyObject *name)
     t->tp_bases = Py_NewRef(bases);
     t->tp_basicsize = PyBaseObject_Type.tp_basicsize;
     t->tp_new = refuse_instances;
-    if (PyType_Ready(t) < 0 || PyDict_SetItem(t->tp_dict, key_module, module) < 0 ||
-        PyDict_SetItem(t->tp_dict, key_doc, Py_None) < 0) {
+    /* PyType_Ready sets __doc__ (None: tp_doc is NULL); __module__ is ours. */
+    if (PyType_Ready(t) < 0 || PyDict_SetItem(t->tp_dict, key_module, module) < 0) {
         Py_DECREF(f);
         return NULL;
     }
