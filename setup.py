@@ -36,9 +36,11 @@ include_dirs, libraries, library_dirs, ffi_version = libffi_flags()
 
 core = Extension(
     "fastffi._core",
-    sources=sorted(str(p) for p in CORE.glob("*.c")) + sorted(str(p) for p in CORE.glob("*.S")),
-    depends=sorted(str(p) for p in CORE.glob("*.h")),
-    include_dirs=include_dirs,
+    # The tree below _core/ (runtime/, tiers/, ...) is read whole; includes
+    # are written from _core/ ("tiers/plan.h"), hence the -I.
+    sources=sorted(str(p) for p in CORE.rglob("*.c")) + sorted(str(p) for p in CORE.rglob("*.S")),
+    depends=sorted(str(p) for p in CORE.rglob("*.h")),
+    include_dirs=[str(CORE)] + include_dirs,
     libraries=libraries + ["dl"],
     library_dirs=library_dirs,
     define_macros=[("FASTFFI_LIBFFI_VERSION", f'"{ffi_version}"')],

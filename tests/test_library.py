@@ -425,7 +425,7 @@ def test_auto_takes_the_fastest_available(mini_path, no_tier_env):
 
 def test_exact_request_of_an_unavailable_tier_is_refused(mini_path, tmp_path):
     """In a process where executable memory is refused (the test hook of
-    _core/execmem.c), an exact JIT request raises FFIError with the reason,
+    _core/tiers/execmem.c), an exact JIT request raises FFIError with the reason,
     and auto falls back to the plan tier."""
     script = tmp_path / "deny.py"
     script.write_text(

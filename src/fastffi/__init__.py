@@ -20,6 +20,12 @@ from .memory import (address_of, get_errno, read, set_errno, to_bytes, to_string
 from .model.aggregates import Array, Box, CStruct, CUnion
 from .tiers.selection import available_tiers
 from .types import alignof, array, define, new, offsetof, sizeof, struct, undefine, union
+from . import batch as _batch
+
+# The C core never imports the package: it gets the exceptions it raises and
+# fn.map()/fn.shared()'s Python side here, before any function can be made.
+_core._init(FFIError=FFIError, LibraryClosedError=LibraryClosedError, LibraryError=LibraryError,
+            SymbolError=SymbolError, SignatureError=SignatureError, map=_batch.map_rows, shared=_batch.SharedCall)
 
 
 def jit_supported() -> bool:

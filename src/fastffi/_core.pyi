@@ -1,12 +1,15 @@
 """Type stubs of fastffi's C core (the per-call runtime)."""
 from typing import Any
 
+from .tiers.spec import FunctionSpec
+
 KINDS: dict[str, tuple[int, int, int]]
 KIND_VOID: int
 KIND_STRUCT: int
 MAX_ARGS: int
 RELEASE_GIL: int
 USE_ERRNO: int
+JIT_ALLOWED: int
 CHAR_SIGNED: int
 WCHAR_SIZE: int
 WCHAR_SIGNED: int
@@ -17,6 +20,10 @@ LIBFFI_VERSION: str
 PLAN_LAYOUT: dict[str, int]
 PLAN_ABI: str | None
 JIT_RUNTIME: dict[str, Any]
+TIER_JIT: int
+TIER_PLAN: int
+TIER_LIBFFI: int
+FUNCTION_SPEC_FIELDS: tuple[str, ...]
 
 class Function(type):
     """A C function with a signature fixed at creation. Call it like a Python function."""
@@ -63,10 +70,12 @@ class CodeRegion:
     used: int
     def __init__(self, code: bytes) -> None: ...
 
-def make_function(address: int, name: str, retkind: int, argkinds: bytes, retstruct: Any, retsize: int,
-                  argstructs: tuple[Any, ...], restype: Any, argtypes: tuple[Any, ...], lib: LibraryHandle | None,
-                  flags: int, tier: str, explanation: Any, ffi_structs: Any, plan: bytes | None,
-                  code: CodeRegion | None, entry: int, /) -> Function: ...
+def make_function(spec: FunctionSpec, /) -> Function:
+    """A Function from a FunctionSpec (fastffi/tiers/spec.py), read by index."""
+def _init(*, FFIError: type[BaseException], LibraryClosedError: type[BaseException],
+          LibraryError: type[BaseException], SymbolError: type[BaseException], SignatureError: type[BaseException],
+          map: Any, shared: Any) -> None:
+    """What the package hands the core at import (fastffi/__init__.py); the core never imports it."""
 def getenv(name: str) -> str | None: ...
 def jit_supported() -> bool: ...
 def jit_probe_errno() -> int: ...

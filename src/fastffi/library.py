@@ -3,7 +3,7 @@
 A function keeps its library's handle alive; ``close()`` makes every function
 of the library raise :class:`LibraryClosedError` from then on, and the real
 ``dlclose`` waits for calls still in flight (``release_gil=True`` calls running
-in other threads) -- see ``_core/library.c``."""
+in other threads) -- see ``_core/runtime/library.c``."""
 from __future__ import annotations
 
 import os

@@ -10,7 +10,7 @@ from .cdecl.spelling import resolve_type
 from .model.aggregates import CStruct
 from .model.scalars import Scalar
 
-address_of = _core.address_of  # documented in _core/memory.c
+address_of = _core.address_of  # documented in _core/runtime/memory.c
 
 
 def to_bytes(ptr, size: int) -> bytes:

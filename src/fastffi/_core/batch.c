@@ -16,9 +16,9 @@
  * GIL is released for any batch large enough to be worth it. */
 #include <pthread.h>
 
-#include "call_common.h"
-#include "convert.h"
-#include "plan.h"
+#include "tiers/call.h"
+#include "runtime/convert.h"
+#include "tiers/plan.h"
 
 /* Below this many rows the GIL is kept (releasing it costs more than the
  * calls), unless threads > 1 was asked for. */

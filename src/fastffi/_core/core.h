@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compat.h"
 #include "kinds.h"
 
 /* Arguments beyond this are refused at creation: it bounds the stack arrays
@@ -83,13 +84,13 @@ struct FunctionObject {
     /* libffi tier */
     ffi_cif cif;
     ffi_type **ffi_argtypes;
-    /* plan tier: opaque, owned by call_plan.c */
+    /* plan tier: opaque, owned by tiers/plan.c */
     void *plan;
     /* Python-level description */
     PyObject *name;
     PyObject *restype;
     PyObject *argtypes;
-    PyObject *tier;
+    int tier;                    /* TierCode: its row of the tier table (tiers/tier.h) */
     PyObject *explanation;       /* str, or a callable producing it on first use */
     PyObject *keepalive;         /* objects whose memory the tier data points into */
 };
@@ -103,30 +104,36 @@ static inline void function_set_entry(FunctionObject *f, vectorcallfunc entry)
 extern PyTypeObject Function_Type;   /* the metatype */
 #define Function_Check(o) (Py_TYPE(o) == &Function_Type)
 
-/* ---- errors (convert.c) ---- */
+/* ---- what the package hands the core at import (runtime/init.c) ---- */
+/* The exception classes of fastffi.errors, and fastffi.batch's entry points
+ * that fn.map()/fn.shared() forward to.  NULL until _core._init(). */
 extern PyObject *FFIError, *LibraryClosedError, *LibraryError, *SymbolError, *SignatureError;
-int errors_init(void);
+extern PyObject *batch_map, *batch_shared;
+/* 0 once _init has run, else -1 with RuntimeError set. */
+int core_require_init(void);
+extern PyMethodDef init_methods[];
+
+/* ---- messages (runtime/convert.c) ---- */
+int convert_init(void);
 PyObject *raise_arity(FunctionObject *f, Py_ssize_t given);
 PyObject *raise_kwargs(FunctionObject *f);
 PyObject *raise_closed(FunctionObject *f);
 
-/* ---- errno capture (call_common.c) ---- */
+/* ---- errno capture: the thread's copy tiers/call.h swaps in and out around
+ * a call; get_errno/set_errno read and write it (runtime/memory.c) ---- */
 extern _Thread_local int fastffi_saved_errno;
 
-/* ---- tiers ---- */
-PyObject *call_libffi(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
-int libffi_prepare(FunctionObject *f, PyObject *ffi_structs);
-
+/* ---- libffi tier's struct descriptions (tiers/ffi_struct.c) ---- */
 ffi_type *ffi_struct_type_get(PyObject *obj);
 extern PyTypeObject FFIStructType_Type;
 
-/* ---- JIT tier (execmem.c, call_jit.c) ---- */
+/* ---- JIT tier (tiers/execmem.c, tiers/jit.c) ---- */
 extern PyTypeObject CodeRegion_Type;
 void *code_region_address(PyObject *region, size_t offset);
 int jit_add_runtime(PyObject *module);
 extern PyMethodDef execmem_methods[];
 
-/* ---- module-level functions from memory.c ---- */
+/* ---- module-level functions from runtime/memory.c ---- */
 extern PyMethodDef memory_methods[];
 
 #endif

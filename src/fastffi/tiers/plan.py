@@ -3,7 +3,7 @@
 ``fastffi.abi`` holds one classifier per ABI; this module picks the one for
 the platform the C core was built for (``_core.PLAN_ABI``), and encodes the
 resulting :class:`~fastffi.abi.Plan` into the packed records of
-``_core/plan.h``."""
+``_core/tiers/plan.h``."""
 from __future__ import annotations
 
 import struct

@@ -16,6 +16,7 @@ from ..model.signature import Signature
 from . import jit as tier_jit
 from . import libffi as tier_libffi
 from . import plan as tier_plan
+from .spec import FunctionSpec
 
 #: Every tier fastest first.  A tier module has the same interface:
 #: platform_refusal(), refusal(sig), prepare(sig, flags) -> make_function
@@ -116,13 +117,19 @@ def install_together(sigs, *, release_gil: bool = False, use_errno: bool = False
                                       if tier_jit.refusal(sig) is None])
 
 
+_TIER_CODES = {"jit": _core.TIER_JIT, "plan": _core.TIER_PLAN, "libffi": _core.TIER_LIBFFI}
+# Builds the FunctionSpec its generated __new__ would, without that Python-level
+# call: the spec is made at every creation, and creation speed is measured.
+_new = tuple.__new__
+
+
 def _make(address, sig, handle, flags, tier, refused, extra):
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
     args = sig.argtypes
     struct = _core.KIND_STRUCT
-    # Positional, in _core.make_function's order (function.c).
-    return _core.make_function(
+    # In FunctionSpec's field order.
+    return _core.make_function(_new(FunctionSpec, (
         address, sig.name,
         ret.kind if scalar_ret else struct,                                   # retkind
         bytes([t.kind if t.__class__ is Scalar else struct for t in args]),    # argkinds
@@ -130,10 +137,10 @@ def _make(address, sig, handle, flags, tier, refused, extra):
         ret.size if scalar_ret else ret._size_,                               # retsize
         tuple([None if t.__class__ is Scalar else t for t in args]),          # argstructs
         public_type(ret), tuple([public_type(t) for t in args]),              # restype, argtypes
-        handle, flags, tier,
-        _Explainer(sig, tier, refused, flags),
+        handle, flags, _TIER_CODES[tier],                                     # lib, flags, tier
+        _Explainer(sig, tier, refused, flags),                                # explanation
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
-    )
+    )))
 
 
 def public_type(t):

@@ -1,7 +1,7 @@
 """The CPython object layouts the JIT's inline fast paths are written for.
 
-One entry per name ``_core.JIT_RUNTIME["object_layout"]`` may report (call_jit.c decides it from
-the headers it was compiled against): the byte offsets the emitters read objects at.  The C core
+One entry per name ``_core.JIT_RUNTIME["object_layout"]`` may report (``COMPAT_OBJECT_LAYOUT`` in
+``_core/compat.h`` decides it from the headers it was compiled against): the byte offsets the emitters read objects at.  The C core
 measures the same offsets with ``offsetof`` into ``JIT_RUNTIME``; the tests check that the two
 agree wherever this table describes the host, and take the offsets from here to check emitted
 code on every host, whatever interpreter runs the tests.

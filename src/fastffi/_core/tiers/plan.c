@@ -1,6 +1,6 @@
 /* The plan tier's call path.
  *
- * Creation (plan_prepare): the plan bytes built by fastffi/tier_plan.py are
+ * Creation (plan_prepare): the plan bytes built by fastffi/tiers/plan.py are
  * validated once -- every offset and size inside the frame, every argument
  * index in range -- so the call path can trust them.
  * A call:
@@ -10,13 +10,15 @@
  *   3. a struct return gets its instance first (its address goes in the
  *      indirect-result slot when the ABI returns it in memory);
  *   4. fastffi_plan_call loads the registers, copies the stack area, calls the
- *      target and stores the return registers -- GIL/errno as call_common.h;
+ *      target and stores the return registers -- GIL/errno as tiers/call.h;
  *   5. buffers released; the result is boxed or copied out of the return image.
  * No classification, no heap allocation besides the result object. */
-#include "plan.h"
+#include "tiers/plan.h"
 
-#include "call_common.h"
-#include "convert.h"
+#include "runtime/convert.h"
+#include "runtime/function_spec.h"
+#include "tiers/call.h"
+#include "tiers/tier.h"
 
 /* Plans whose frame and buffer needs fit these run with fixed-size arrays
  * (call_plan_small); larger ones size them per call. */
@@ -99,8 +101,9 @@ static int validate(FunctionObject *f, const Plan *p, Py_ssize_t nbytes)
     return 0;
 }
 
-int plan_prepare(FunctionObject *f, PyObject *plan_bytes)
+int plan_prepare(FunctionObject *f, PyObject *const *spec)
 {
+    PyObject *plan_bytes = spec[SPEC_PLAN];
     if (PLAN_ABI == PLAN_ABI_NONE) {
         PyErr_Format(FFIError, "%U: the plan tier has no call routine for this platform", f->name);
         return -1;

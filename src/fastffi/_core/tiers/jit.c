@@ -1,5 +1,5 @@
 /* The JIT tier's run-time support: what generated code calls when it leaves
- * its inline fast paths, and the facts the emitters (fastffi/jit/) need --
+ * its inline fast paths, and the facts the emitters (fastffi/tiers/jit/) need --
  * addresses of those helpers and of CPython objects, and object layouts.
  *
  * Generated code is a Function's whole vectorcall entry.  It reads the
@@ -7,11 +7,29 @@
  * one piece of code serves every function of the same shape and is never
  * patched after it is sealed.  Everything it cannot do inline it hands to the
  * helpers below, which use the same converters and messages as every other
- * tier (convert.h, call_common.h). */
-#include "call_common.h"
-#include "convert.h"
+ * tier (convert.h, tiers/call.h). */
+#include "runtime/convert.h"
+#include "runtime/function_spec.h"
+#include "tiers/call.h"
+#include "tiers/tier.h"
 
 #include <stddef.h>
+
+/* The entry is the generated code at spec.entry in spec.code.  The plan is
+ * prepared too: a JIT function keeps a complete description of its call
+ * (fn.map()'s plan loop runs it), and the code itself reads only f's fields. */
+int jit_prepare(FunctionObject *f, PyObject *const *spec)
+{
+    Py_ssize_t offset;
+    if (spec_ssize(spec, SPEC_ENTRY, &offset) < 0)
+        return -1;
+    void *code = code_region_address(spec[SPEC_CODE], (size_t)offset);
+    if (code == NULL || plan_prepare(f, spec) < 0)
+        return -1;
+    f->keepalive = Py_NewRef(spec[SPEC_CODE]);
+    function_set_entry(f, (vectorcallfunc)code);
+    return 0;
+}
 
 /* The precondition that failed (keywords, arity, closed library). */
 static PyObject *fastffi_jit_reject(PyObject *self, size_t nargsf, PyObject *kwnames)
@@ -58,20 +76,6 @@ static void fastffi_jit_leave(PyObject *self, PyThreadState *ts)
     call_epilogue((FunctionObject *)self, ts);
 }
 
-/* Which object layout the inline fast paths may assume.  They were written
- * for CPython 3.10/3.11 release builds: ints with a signed digit count in
- * ob_size and 30-bit digits, no debug or free-threaded object header. */
-static const char *object_layout(void)
-{
-#if defined(Py_DEBUG) || defined(Py_TRACE_REFS) || defined(Py_GIL_DISABLED) || defined(Py_LIMITED_API)
-    return "cpython-special-build";
-#elif PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
-    return PY_VERSION_HEX < 0x030B0000 ? "cpython-3.10-release" : "cpython-3.11-release";
-#else
-    return "cpython-other";
-#endif
-}
-
 #define ADDR(name, value) \
     if (add_int(d, name, PyLong_FromVoidPtr((void *)(value))) < 0) goto fail;
 #define OFFSET(name, value) \
@@ -114,8 +118,8 @@ int jit_add_runtime(PyObject *m)
     /* layouts */
     OFFSET("ob_type", offsetof(PyObject, ob_type));
     OFFSET("ob_size", offsetof(PyVarObject, ob_size));
-#if PY_VERSION_HEX < 0x030C0000
-    OFFSET("long_digit0", offsetof(PyLongObject, ob_digit));
+#if COMPAT_HAS_LONG_DIGIT0
+    OFFSET("long_digit0", COMPAT_LONG_DIGIT0_OFFSET);
 #endif
     OFFSET("float_value", offsetof(PyFloatObject, ob_fval));
     OFFSET("bytes_data", offsetof(PyBytesObject, ob_sval));
@@ -127,7 +131,7 @@ int jit_add_runtime(PyObject *m)
     OFFSET("bufs_count", offsetof(BufferList, count));
     OFFSET("sizeof_BufferList", sizeof(BufferList));
     OFFSET("vectorcall_nargs_mask_bit", 8 * sizeof(size_t) - 1);
-    PyObject *layout = PyUnicode_FromString(object_layout());
+    PyObject *layout = PyUnicode_FromString(COMPAT_OBJECT_LAYOUT);
     if (layout == NULL || PyDict_SetItemString(d, "object_layout", layout) < 0) {
         Py_XDECREF(layout);
         goto fail;

@@ -2,18 +2,14 @@
  * publishes the facts the Python side builds its type table from -- sizes and
  * alignments come from this compiler, not from a table typed by hand. */
 #include "core.h"
-#include "plan.h"
+
+#include "runtime/function_spec.h"
+#include "tiers/plan.h"
+#include "tiers/tier.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <wchar.h>
-
-/* Refused until every global and per-function state is made safe without the GIL
- * (docs/design.md, "Free-threaded CPython"); imported as it is, this single-phase module would
- * have CPython turn the GIL back on. */
-#ifdef Py_GIL_DISABLED
-#error "fastffi does not support free-threaded CPython (Py_GIL_DISABLED) yet: build it for a default CPython"
-#endif
 
 #ifndef FASTFFI_LIBFFI_VERSION
 #define FASTFFI_LIBFFI_VERSION "unknown"
@@ -80,7 +76,7 @@ static PyObject *kinds_table(void)
 
 PyMODINIT_FUNC PyInit__core(void)
 {
-    if (errors_init() < 0)
+    if (convert_init() < 0)
         return NULL;
     PyTypeObject *types[] = {&CData_Type, &Library_Type, &Function_Type, &FFIStructType_Type, &CodeRegion_Type};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -92,7 +88,8 @@ PyMODINIT_FUNC PyInit__core(void)
         return NULL;
     if (add_methods(m, memory_methods) < 0 || add_methods(m, cdata_methods) < 0
         || add_methods(m, function_module_methods) < 0 || add_methods(m, execmem_methods) < 0
-        || add_methods(m, batch_methods) < 0 || add_methods(m, module_methods) < 0)
+        || add_methods(m, batch_methods) < 0 || add_methods(m, module_methods) < 0
+        || add_methods(m, init_methods) < 0)
         goto fail;
     if (PyModule_AddObjectRef(m, "CData", (PyObject *)&CData_Type) < 0
         || PyModule_AddObjectRef(m, "LibraryHandle", (PyObject *)&Library_Type) < 0
@@ -118,7 +115,8 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "POINTER_SIZE", (long)sizeof(void *)) < 0
         || PyModule_AddIntConstant(m, "LONG_DOUBLE_SIZE", (long)sizeof(long double)) < 0
         || PyModule_AddStringConstant(m, "LIBFFI_VERSION", FASTFFI_LIBFFI_VERSION) < 0
-        || plan_add_constants(m) < 0 || jit_add_runtime(m) < 0)
+        || plan_add_constants(m) < 0 || jit_add_runtime(m) < 0 || tiers_add_constants(m) < 0
+        || function_spec_add_constants(m) < 0)
         goto fail;
     return m;
 fail:

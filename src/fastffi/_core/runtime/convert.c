@@ -1,11 +1,9 @@
 /* Cold paths of argument conversion and the exact error messages
  * (docs/errors.md).  Everything here runs only when a fast path in convert.h
  * did not apply, so it favours clarity over speed. */
-#include "convert.h"
+#include "runtime/convert.h"
 
 #include <math.h>
-
-PyObject *FFIError, *LibraryClosedError, *LibraryError, *SymbolError, *SignatureError;
 
 const int64_t kind_min[KIND__COUNT] = {
     [KIND_BOOL] = 0,
@@ -35,7 +33,8 @@ PyObject *kind_name(int kind)
     return kind_names[kind];
 }
 
-int errors_init(void)
+/* The kind names messages print, made once at module init. */
+int convert_init(void)
 {
     static const char *names[KIND__COUNT] = {
         [KIND_VOID] = "void",
@@ -49,24 +48,6 @@ int errors_init(void)
         if (kind_names[k] == NULL)
             return -1;
     }
-    PyObject *mod = PyImport_ImportModule("fastffi.errors");
-    if (mod == NULL)
-        return -1;
-    struct { PyObject **slot; const char *name; } table[] = {
-        {&FFIError, "FFIError"},
-        {&LibraryClosedError, "LibraryClosedError"},
-        {&LibraryError, "LibraryError"},
-        {&SymbolError, "SymbolError"},
-        {&SignatureError, "SignatureError"},
-    };
-    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        *table[i].slot = PyObject_GetAttrString(mod, table[i].name);
-        if (*table[i].slot == NULL) {
-            Py_DECREF(mod);
-            return -1;
-        }
-    }
-    Py_DECREF(mod);
     return 0;
 }
 

@@ -2,8 +2,8 @@
  * (counting the call as in flight so close() defers dlclose), and move errno
  * between the thread-local copy and the real errno right next to the call,
  * before any Python code can run and clobber it. */
-#ifndef FASTFFI_CALL_COMMON_H
-#define FASTFFI_CALL_COMMON_H
+#ifndef FASTFFI_TIERS_CALL_H
+#define FASTFFI_TIERS_CALL_H
 
 #include <errno.h>
 

@@ -56,33 +56,12 @@ extern const int64_t kind_min[KIND__COUNT];
 extern const uint64_t kind_max[KIND__COUNT];
 extern const uint64_t kind_span[KIND__COUNT];
 
-/* Compact-int fast path.  The layout of small ints is part of CPython's
- * public headers for each version we compile against (3.12 changed it), so
- * this is chosen at build time, not guessed at run time. */
-static inline int small_int_value(PyObject *o, int64_t *v)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    if (PyUnstable_Long_IsCompact((PyLongObject *)o)) {
-        *v = (int64_t)PyUnstable_Long_CompactValue((PyLongObject *)o);
-        return 1;
-    }
-    return 0;
-#else
-    Py_ssize_t size = Py_SIZE(o);
-    if (size >= -1 && size <= 1) {
-        *v = (int64_t)size * (int64_t)((PyLongObject *)o)->ob_digit[0];
-        return 1;
-    }
-    return 0;
-#endif
-}
-
 static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
 {
     /* Integers first, without a jump table: they are most arguments. */
     if (kind >= KIND_I8 && kind <= KIND_U64) {
         int64_t v;
-        if (PyLong_CheckExact(o) && small_int_value(o, &v)
+        if (PyLong_CheckExact(o) && compat_long_compact_value(o, &v)
             && (uint64_t)v - (uint64_t)kind_min[kind] <= kind_span[kind]) {
             out->i = v;
             return 0;

@@ -3,11 +3,13 @@
  * Each Function is an immutable heap type whose metatype is Function_Type
  * (core.h says why: it is the only callable that CPython 3.11+ specialises
  * calls to while still carrying fn.tier/fn.explain()).  Its tp_vectorcall is
- * the tier's entry point, chosen once at creation by the Python side
- * (fastffi/tiers.py) -- the one place where tiers plug in. */
+ * the tier's entry point, installed once at creation from the tier table
+ * (tiers/tier.h) by the tier the function spec names. */
 #include "core.h"
 
-#include "plan.h"
+#include "runtime/function_spec.h"
+#include "tiers/plan.h"
+#include "tiers/tier.h"
 
 static PyObject *refuse_instances(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -23,10 +25,14 @@ static PyObject *refuse_instances(PyTypeObject *type, PyObject *args, PyObject *
  * our fields are zeroed by the allocator. */
 static FunctionObject *function_alloc(PyObject *name)
 {
-    static PyObject *bases, *module;
+    /* Made once (PyDict_SetItemString would make and intern its key on
+     * every call). */
+    static PyObject *bases, *module, *key_module;
     if (bases == NULL && (bases = PyTuple_Pack(1, (PyObject *)&PyBaseObject_Type)) == NULL)
         return NULL;
     if (module == NULL && (module = PyUnicode_InternFromString("fastffi")) == NULL)
+        return NULL;
+    if (key_module == NULL && (key_module = PyUnicode_InternFromString("__module__")) == NULL)
         return NULL;
     const char *tp_name = PyUnicode_AsUTF8(name);   /* kept alive by ht_name */
     if (tp_name == NULL)
@@ -49,48 +55,72 @@ static FunctionObject *function_alloc(PyObject *name)
     t->tp_bases = Py_NewRef(bases);
     t->tp_basicsize = PyBaseObject_Type.tp_basicsize;
     t->tp_new = refuse_instances;
-    if (PyType_Ready(t) < 0 || PyDict_SetItemString(t->tp_dict, "__module__", module) < 0 ||
-        PyDict_SetItemString(t->tp_dict, "__doc__", Py_None) < 0) {
+    /* PyType_Ready sets __doc__ (None: tp_doc is NULL); __module__ is ours. */
+    if (PyType_Ready(t) < 0 || PyDict_SetItem(t->tp_dict, key_module, module) < 0) {
         Py_DECREF(f);
         return NULL;
     }
     return f;
 }
 
-static int arg_ssize(PyObject *obj, const char *what, Py_ssize_t *out)
+int spec_ssize(PyObject *const *spec, int field, Py_ssize_t *out)
 {
+    static const char *names[SPEC__COUNT] = {
+#define X(e, name) [SPEC_##e] = name,
+        FASTFFI_FUNCTION_SPEC(X)
+#undef X
+    };
+    PyObject *obj = spec[field];
     *out = PyLong_Check(obj) ? PyLong_AsSsize_t(obj) : -1;
     if (*out == -1 && (!PyLong_Check(obj) || PyErr_Occurred())) {
         if (!PyErr_Occurred())
-            PyErr_Format(PyExc_TypeError, "make_function: %s must be an int", what);
+            PyErr_Format(PyExc_TypeError, "make_function: spec.%s must be an int", names[field]);
         return -1;
     }
     return 0;
 }
 
-/* make_function(address, name, retkind, argkinds, retstruct, retsize,
- *               argstructs, restype, argtypes, lib, flags, tier, explanation,
- *               ffi_structs, plan, code, entry)
- * Positional (fastffi.tiers is the one caller): parsing keywords cost more
- * than the rest of this function's checks. */
-static PyObject *function_make(PyObject *module, PyObject *const *args, Py_ssize_t nargsf)
+int function_spec_add_constants(PyObject *m)
+{
+    PyObject *fields = Py_BuildValue("(" 
+#define X(e, name) "s"
+        FASTFFI_FUNCTION_SPEC(X)
+#undef X
+        ")"
+#define X(e, name) , name
+        FASTFFI_FUNCTION_SPEC(X)
+#undef X
+    );
+    if (fields == NULL || PyModule_AddObject(m, "FUNCTION_SPEC_FIELDS", fields) < 0) {
+        Py_XDECREF(fields);
+        return -1;
+    }
+    return 0;
+}
+
+/* make_function(spec): spec is a FunctionSpec (runtime/function_spec.h),
+ * read by index.  One tuple rather than keywords: parsing keywords would cost
+ * more than the rest of this function's checks. */
+static PyObject *function_make(PyObject *module, PyObject *spec_obj)
 {
     (void)module;
-    if (nargsf != 17) {
-        PyErr_Format(PyExc_TypeError, "make_function takes 17 positional arguments (%zd given)", nargsf);
+    if (core_require_init() < 0)
+        return NULL;
+    if (!PyTuple_Check(spec_obj) || PyTuple_GET_SIZE(spec_obj) != SPEC__COUNT) {
+        PyErr_Format(PyExc_TypeError, "make_function() takes a FunctionSpec (%d fields), got %.200s",
+                     SPEC__COUNT, Py_TYPE(spec_obj)->tp_name);
         return NULL;
     }
-    PyObject *address = args[0], *name = args[1], *argkinds = args[3], *retstruct = args[4];
-    PyObject *argstructs = args[6], *restype = args[7], *argtypes = args[8], *lib = args[9];
-    PyObject *tier = args[11], *explanation = args[12], *ffi_structs = args[13], *plan = args[14];
-    PyObject *code = args[15];
-    Py_ssize_t retkind, retsize, flags, entry;
-    if (arg_ssize(args[2], "retkind", &retkind) < 0 || arg_ssize(args[5], "retsize", &retsize) < 0 ||
-        arg_ssize(args[10], "flags", &flags) < 0 || arg_ssize(args[16], "entry", &entry) < 0)
+    PyObject *const *spec = &PyTuple_GET_ITEM(spec_obj, 0);
+    PyObject *address = spec[SPEC_ADDRESS], *name = spec[SPEC_NAME], *argkinds = spec[SPEC_ARGKINDS];
+    PyObject *retstruct = spec[SPEC_RETSTRUCT], *argstructs = spec[SPEC_ARGSTRUCTS];
+    PyObject *argtypes = spec[SPEC_ARGTYPES], *lib = spec[SPEC_LIB];
+    Py_ssize_t retkind, retsize, flags, tier;
+    if (spec_ssize(spec, SPEC_RETKIND, &retkind) < 0 || spec_ssize(spec, SPEC_RETSIZE, &retsize) < 0 ||
+        spec_ssize(spec, SPEC_FLAGS, &flags) < 0 || spec_ssize(spec, SPEC_TIER, &tier) < 0)
         return NULL;
-    if (!PyUnicode_Check(name) || !PyUnicode_Check(tier) || !PyBytes_Check(argkinds) ||
-        !PyTuple_Check(argstructs) || !PyTuple_Check(argtypes)) {
-        PyErr_SetString(PyExc_TypeError, "make_function: name and tier must be str, argkinds bytes, "
+    if (!PyUnicode_Check(name) || !PyBytes_Check(argkinds) || !PyTuple_Check(argstructs) || !PyTuple_Check(argtypes)) {
+        PyErr_SetString(PyExc_TypeError, "make_function: spec.name must be str, argkinds bytes, "
                                          "argstructs and argtypes tuples");
         return NULL;
     }
@@ -103,6 +133,8 @@ static PyObject *function_make(PyObject *module, PyObject *const *args, Py_ssize
         error = PyUnicode_FromString("argstructs/argtypes must have one entry per argument");
     else if (retkind < 0 || retkind >= KIND__COUNT)
         error = PyUnicode_FromString("bad return kind");
+    else if (tier < 0 || tier >= TIER__COUNT)
+        error = PyUnicode_FromFormat("the C core has no tier %zd", tier);
     else if (lib != Py_None && Py_TYPE(lib) != &Library_Type)
         error = PyUnicode_FromString("lib must be a LibraryHandle or None");
     else if (retkind == KIND_STRUCT && !(PyType_Check(retstruct) && PyType_IsSubtype((PyTypeObject *)retstruct, &CData_Type)))
@@ -143,35 +175,14 @@ static PyObject *function_make(PyObject *module, PyObject *const *args, Py_ssize
     }
     f->argstructs = Py_NewRef(argstructs);
     f->name = Py_NewRef(name);
-    f->restype = Py_NewRef(restype);
+    f->restype = Py_NewRef(spec[SPEC_RESTYPE]);
     f->argtypes = Py_NewRef(argtypes);
-    f->tier = Py_NewRef(tier);
-    f->explanation = Py_NewRef(explanation);
-    /* What the tier's data points into: libffi struct types, or the code. */
-    f->keepalive = Py_NewRef(code != Py_None ? code : ffi_structs);
+    f->explanation = Py_NewRef(spec[SPEC_EXPLANATION]);
 
-    int status;
-    if (PyUnicode_CompareWithASCIIString(tier, "libffi") == 0) {
-        function_set_entry(f, call_libffi);
-        status = libffi_prepare(f, ffi_structs);
-    }
-    else if (PyUnicode_CompareWithASCIIString(tier, "plan") == 0) {
-        function_set_entry(f, call_plan);
-        status = plan_prepare(f, plan);
-    }
-    else if (PyUnicode_CompareWithASCIIString(tier, "jit") == 0) {
-        /* The plan is prepared too: a JIT function keeps a complete
-         * description of its call, and the code reads only f's fields. */
-        void *code_entry = code_region_address(code, (size_t)entry);
-        status = code_entry == NULL ? -1 : plan_prepare(f, plan);
-        if (status == 0)
-            function_set_entry(f, (vectorcallfunc)code_entry);
-    }
-    else {
-        PyErr_Format(PyExc_ValueError, "the C core has no tier %R", tier);
-        status = -1;
-    }
-    if (status < 0) {
+    const Tier *t = &fastffi_tiers[tier];
+    f->tier = (int)tier;
+    function_set_entry(f, t->entry);
+    if (t->prepare(f, spec) < 0) {
         Py_DECREF(f);
         return NULL;
     }
@@ -209,7 +220,6 @@ static void function_dealloc(FunctionObject *f)
     Py_CLEAR(f->name);
     Py_CLEAR(f->restype);
     Py_CLEAR(f->argtypes);
-    Py_CLEAR(f->tier);
     Py_CLEAR(f->explanation);
     Py_CLEAR(f->keepalive);
     PyType_Type.tp_dealloc((PyObject *)f);
@@ -230,13 +240,14 @@ static PyObject *function_explain(FunctionObject *f, PyObject *unused)
 
 static PyObject *function_repr(FunctionObject *f)
 {
-    return PyUnicode_FromFormat("<fastffi.Function %U at %p, tier=%U>", f->name, (void *)f->target, f->tier);
+    return PyUnicode_FromFormat("<fastffi.Function %U at %p, tier=%U>", f->name, (void *)f->target,
+                                tier_name(f->tier));
 }
 
 static PyObject *get_address(FunctionObject *f, void *c) { return PyLong_FromVoidPtr((void *)f->target); }
 static PyObject *get_restype(FunctionObject *f, void *c) { return Py_NewRef(f->restype); }
 static PyObject *get_argtypes(FunctionObject *f, void *c) { return Py_NewRef(f->argtypes); }
-static PyObject *get_tier(FunctionObject *f, void *c) { return Py_NewRef(f->tier); }
+static PyObject *get_tier(FunctionObject *f, void *c) { return Py_NewRef(tier_name(f->tier)); }
 static PyObject *get_handle(FunctionObject *f, void *c) { return Py_NewRef(f->lib ? (PyObject *)f->lib : Py_None); }
 static PyObject *get_code(FunctionObject *f, void *c)
 {
@@ -244,38 +255,30 @@ static PyObject *get_code(FunctionObject *f, void *c)
 }
 
 /* map() and shared() are Python (fastffi/batch.py: validation is per batch,
- * not per call); the metatype forwards to it. */
-static PyObject *batch_module;
-
-static PyObject *forward_to_batch(FunctionObject *f, const char *name, PyObject *args, PyObject *kwargs)
+ * not per call); the metatype forwards to the entry points _init handed us. */
+static PyObject *forward_to_batch(FunctionObject *f, PyObject *impl, PyObject *args, PyObject *kwargs)
 {
-    if (batch_module == NULL && (batch_module = PyImport_ImportModule("fastffi.batch")) == NULL)
-        return NULL;
-    PyObject *impl = PyObject_GetAttrString(batch_module, name);
-    if (impl == NULL)
-        return NULL;
     PyObject *full = PyTuple_New(PyTuple_GET_SIZE(args) + 1);
-    if (full == NULL) {
-        Py_DECREF(impl);
+    if (full == NULL)
         return NULL;
-    }
     PyTuple_SET_ITEM(full, 0, Py_NewRef((PyObject *)f));
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args); i++)
         PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+    Py_INCREF(impl);   /* a second _init may replace it while it runs */
     PyObject *r = PyObject_Call(impl, full, kwargs);
-    Py_DECREF(full);
     Py_DECREF(impl);
+    Py_DECREF(full);
     return r;
 }
 
 static PyObject *function_map(FunctionObject *f, PyObject *args, PyObject *kwargs)
 {
-    return forward_to_batch(f, "map_rows", args, kwargs);
+    return forward_to_batch(f, batch_map, args, kwargs);
 }
 
 static PyObject *function_shared(FunctionObject *f, PyObject *args, PyObject *kwargs)
 {
-    return forward_to_batch(f, "SharedCall", args, kwargs);
+    return forward_to_batch(f, batch_shared, args, kwargs);
 }
 
 static PyMethodDef function_methods[] = {
@@ -328,7 +331,7 @@ PyTypeObject Function_Type = {
 };
 
 PyMethodDef function_module_methods[] = {
-    {"make_function", (PyCFunction)(void (*)(void))function_make, METH_FASTCALL,
-     "Create a Function from a signature decided by fastffi.tiers."},
+    {"make_function", function_make, METH_O,
+     "make_function(spec): create a Function from a FunctionSpec (fastffi/function_spec.py)."},
     {NULL},
 };

@@ -2,7 +2,9 @@
  * values at addresses, copying bytes out, zero-copy views.  Addresses that are
  * not NULL cannot be checked -- a wrong one crashes, as in C; NULL is refused
  * whenever bytes would be touched. */
-#include "convert.h"
+#include "runtime/convert.h"
+
+_Thread_local int fastffi_saved_errno;
 
 /* ptr argument: an int address, None (NULL), or a CData instance. */
 static int address_arg(PyObject *o, char **out)
@@ -16,14 +18,7 @@ static int address_arg(PyObject *o, char **out)
         return 0;
     }
     if (PyLong_Check(o)) {
-        int sign;
-#if PY_VERSION_HEX >= 0x030E0000   /* PyLong_GetSign is new in 3.14, which deprecates _PyLong_Sign */
-        if (PyLong_GetSign(o, &sign) < 0)
-            return -1;
-#else
-        sign = _PyLong_Sign(o);
-#endif
-        if (sign < 0) {
+        if (compat_long_sign(o) < 0) {
             PyErr_Format(PyExc_OverflowError, "%R does not fit pointer", o);
             return -1;
         }

@@ -1,11 +1,11 @@
 /* The plan tier: a signature's ABI classification, done once in Python
  * (fastffi/abi/), arrives here as a flat array of fixed-size moves.  A call
  * runs the moves into a call-frame image -- register file then stack area --
- * and one static routine per ABI (call_<abi>.S) loads the registers, copies
+ * and one static routine per ABI (plan_<abi>.S) loads the registers, copies
  * the stack area, calls, and stores the return registers.
  *
  * The byte layout of the frame image and of the records below is shared with
- * fastffi/tier_plan.py, which reads it from _core.PLAN_LAYOUT: keep them in
+ * fastffi/tiers/plan.py, which reads it from _core.PLAN_LAYOUT: keep them in
  * step (static asserts below pin the record sizes). */
 #ifndef FASTFFI_PLAN_H
 #define FASTFFI_PLAN_H
@@ -73,7 +73,7 @@ _Static_assert(sizeof(PlanHeader) == 24, "PlanHeader is shared with Python: 24 b
 #define PLAN_ABI_NAME NULL
 #endif
 
-/* The static call routines of this platform's ABI (call_<abi>.S): the
+/* The static call routines of this platform's ABI (plan_<abi>.S): the
  * general one, one for plans with no stack arguments, one for plans that use
  * only integer argument registers. */
 typedef void PlanRoutine(void (*target)(void), void *frame, size_t stack_size, void *ret_image);
@@ -86,9 +86,8 @@ typedef struct {
     PlanMove moves[];   /* h.nmoves argument moves, then h.nret return moves */
 } Plan;
 
-int plan_prepare(FunctionObject *f, PyObject *plan);
+/* plan_prepare and call_plan are in tiers/tier.h, with every tier's. */
 void plan_free(FunctionObject *f);
-PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 PyObject *call_plan_small(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 int plan_add_constants(PyObject *module);
 

@@ -31,6 +31,8 @@ static PyObject *library_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs
     static char *keywords[] = {"name", "path", "mode", NULL};
     PyObject *name, *path_obj;
     int mode;
+    if (core_require_init() < 0)
+        return NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOi", keywords, &name, &path_obj, &mode))
         return NULL;
     const char *path = NULL;

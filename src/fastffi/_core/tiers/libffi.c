@@ -6,17 +6,18 @@
  *   2. each argument converted into an 8-byte slot on the C stack (struct
  *      arguments point straight at the instance's memory: libffi copies them);
  *   3. a struct return gets its new instance first, and libffi writes into it;
- *   4. ffi_call, with the GIL/errno handling of call_common.h;
+ *   4. ffi_call, with the GIL/errno handling of tiers/call.h;
  *   5. buffers released, result boxed (narrow integers truncated first).
  * Nothing is allocated on the heap except the result object. */
-#include "call_common.h"
-#include "convert.h"
+#include "runtime/convert.h"
+#include "runtime/function_spec.h"
+#include "tiers/call.h"
+#include "tiers/tier.h"
 
-_Thread_local int fastffi_saved_errno;
-
-int libffi_prepare(FunctionObject *f, PyObject *ffi_structs)
+int libffi_prepare(FunctionObject *f, PyObject *const *spec)
 {
     /* ffi_structs: tuple of (return, arg1, ..., argN) FFIStructType or None. */
+    PyObject *ffi_structs = spec[SPEC_FFI_STRUCTS];
     if (!PyTuple_Check(ffi_structs) || PyTuple_GET_SIZE(ffi_structs) != f->nargs + 1) {
         PyErr_SetString(PyExc_ValueError, "ffi_structs must have one entry per argument plus the return");
         return -1;
@@ -52,6 +53,7 @@ int libffi_prepare(FunctionObject *f, PyObject *ffi_structs)
                      f->name, (int)status);
         return -1;
     }
+    f->keepalive = Py_NewRef(ffi_structs);   /* the cif points into their ffi_types */
     return 0;
 }
 

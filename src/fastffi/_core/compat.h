@@ -1,0 +1,88 @@
+/* Everything that depends on which CPython the core is compiled against.
+ *
+ * The rule (the style of CPython's own pyport.h): every PY_VERSION_HEX branch
+ * and every private (_Py*) or unstable (PyUnstable_*) API the core uses is
+ * here, behind a small named function, each with a line saying which
+ * versions need it.  No other file of the core tests the version or calls a
+ * private API, so supporting a new CPython means reading this file only.
+ * Supported: CPython 3.10 and later (pyproject.toml requires-python). */
+#ifndef FASTFFI_COMPAT_H
+#define FASTFFI_COMPAT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+/* Refused until every global and per-function state is made safe without the GIL
+ * (docs/design.md, "Free-threaded CPython"); imported as it is, this single-phase module would
+ * have CPython turn the GIL back on. */
+#ifdef Py_GIL_DISABLED
+#error "fastffi does not support free-threaded CPython (Py_GIL_DISABLED) yet: build it for a default CPython"
+#endif
+
+/* ---- int objects ---- */
+
+/* Sign of an int object (-1, 0, +1); `o` must be an int, so it cannot fail.
+ * 3.14 made PyLong_GetSign public and deprecated _PyLong_Sign (removal is
+ * scheduled for 3.18); before 3.14 only the private function exists. */
+static inline int compat_long_sign(PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    int sign = 0;
+    (void)PyLong_GetSign(o, &sign);
+    return sign;
+#else
+    return _PyLong_Sign(o);
+#endif
+}
+
+/* The value of an exact int when CPython stores it compactly (|v| < 2**30
+ * with 30-bit digits), for the conversion fast path.  Returns 0 when it is
+ * not compact.  3.12 changed the representation: from 3.12 the unstable
+ * accessors say it; 3.10-3.11 keep a signed digit count in ob_size. */
+static inline int compat_long_compact_value(PyObject *o, int64_t *v)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact((PyLongObject *)o)) {
+        *v = (int64_t)PyUnstable_Long_CompactValue((PyLongObject *)o);
+        return 1;
+    }
+    return 0;
+#else
+    Py_ssize_t size = Py_SIZE(o);
+    if (size >= -1 && size <= 1) {
+        *v = (int64_t)size * (int64_t)((PyLongObject *)o)->ob_digit[0];
+        return 1;
+    }
+    return 0;
+#endif
+}
+
+/* ---- the object layout the JIT's inline fast paths assume ---- */
+
+/* The name the JIT emitters look up (JIT_RUNTIME["object_layout"]) to decide
+ * whether they may read objects inline.  Described layouts: 3.10 and 3.11
+ * release builds -- ints with a signed digit count in ob_size and 30-bit
+ * digits, no debug or free-threaded object header.  Anything else is named
+ * so that the emitters refuse it rather than guess. */
+#if defined(Py_DEBUG) || defined(Py_TRACE_REFS) || defined(Py_GIL_DISABLED) || defined(Py_LIMITED_API)
+#define COMPAT_OBJECT_LAYOUT "cpython-special-build"
+#elif PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030B0000 && PYLONG_BITS_IN_DIGIT == 30
+#define COMPAT_OBJECT_LAYOUT "cpython-3.10-release"
+#elif PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
+#define COMPAT_OBJECT_LAYOUT "cpython-3.11-release"
+#else
+#define COMPAT_OBJECT_LAYOUT "cpython-other"
+#endif
+
+/* Offset of an int's first digit, published for the emitters where the
+ * layout above has one at a fixed place: 3.10-3.11 (ob_digit after the
+ * PyVarObject header).  3.12 moved the digits behind lv_tag. */
+#if PY_VERSION_HEX < 0x030C0000
+#define COMPAT_HAS_LONG_DIGIT0 1
+#define COMPAT_LONG_DIGIT0_OFFSET offsetof(PyLongObject, ob_digit)
+#else
+#define COMPAT_HAS_LONG_DIGIT0 0
+#endif
+
+#endif
