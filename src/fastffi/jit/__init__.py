@@ -1,5 +1,8 @@
 """The JIT tier's emitters: per-signature machine code for a Function's whole
-call path.  One module per ABI, the same small interface:
+call path.  The algorithms are stated once -- ``entry.py`` (the vectorcall
+entry point) and ``loop.py`` (the batch loop of ``fn.map``) -- over the ISA
+operations of ``isa.py``; one module per ABI holds its assembler and those
+operations, and exposes the same small interface:
 
 * ``NAME``: the plan ABI it serves (``fastffi.abi``);
 * ``LIMITS``: (integer-class, float-class) argument registers it handles;
@@ -36,13 +39,6 @@ class Shape(NamedTuple):
     def describe(self) -> str:
         regs = ", ".join(f"{a.type.name}->{'fp' if a.fp else 'gp'}{a.reg}" for a in self.args)
         return f"({regs}) -> {self.ret.name}{' +bracket' if self.bracket else ''}"
-
-
-def box_function(kind: str) -> str:
-    """The JIT_RUNTIME entry that boxes a (widened) integer return of ``kind``;
-    the same CPython functions on every ABI."""
-    return {"bool": "PyBool_FromLong", "i64": "PyLong_FromLongLong", "u64": "PyLong_FromUnsignedLongLong",
-            "pointer": "PyLong_FromUnsignedLongLong"}.get(kind, "PyLong_FromLong")
 
 
 class Frame(NamedTuple):
