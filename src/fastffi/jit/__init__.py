@@ -89,23 +89,27 @@ class Recorder:
     Python.  A block branches only within itself (it carries its own failure
     exits), so replaying it is copying its bytes.
 
-    ``recorder(rt, build, *params)`` is the code that ``build(asm, rt,
-    *params)`` assembles.  Blocks embed the runtime's addresses, so each
-    runtime table gets its own (and is kept alive, so its id stays its own).
-    The number of blocks is bounded by the parameters' ranges (kinds,
-    argument positions, frame sizes); tier_jit emits under its code lock."""
+    ``blocks_for(rt)`` maps each key ``(build, *params)`` recorded so far to
+    the code that ``build(asm, rt, *params)`` assembles; ``record(rt, key)``
+    records one more.  Blocks embed the runtime's addresses, so each runtime
+    table gets its own (and is kept alive, so its id stays its own).  The
+    number of blocks is bounded by the parameters' ranges (kinds, argument
+    positions, frame sizes); tier_jit emits under its code lock."""
 
     def __init__(self, assembler):
         self.assembler = assembler
-        self.blocks: dict = {}
+        self.tables: dict = {}
         self.runtimes: dict = {}
 
-    def __call__(self, rt: dict, build, *params) -> bytes:
-        key = (id(rt), build, params)
-        code = self.blocks.get(key)
-        if code is None:
-            asm = self.assembler()
-            build(asm, rt, *params)
-            code = self.blocks[key] = asm.finish()
+    def blocks_for(self, rt: dict) -> dict:
+        table = self.tables.get(id(rt))
+        if table is None:
+            table = self.tables[id(rt)] = {}
             self.runtimes[id(rt)] = rt
+        return table
+
+    def record(self, rt: dict, key: tuple) -> bytes:
+        asm = self.assembler()
+        key[0](asm, rt, *key[1:])
+        code = self.blocks_for(rt)[key] = asm.finish()
         return code

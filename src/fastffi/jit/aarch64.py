@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 
 from . import Labels, Recorder, Shape, entry, isa, loop
+from .isa import ZERO, Address, Extended, Field, Imm
 
 NAME = "aapcs64"
 #: (integer-class, float-class) argument registers: x0..x7, v0..v7.
@@ -293,23 +294,23 @@ class Operations(A64, isa.Operations):
 
     def put(self, dst, src):
         cls = src.__class__
-        if cls is int:
+        if cls is Field:
+            (self.ldr_x if src.size == 8 else self.ldr_w)(dst, src.base, src.disp)
+        elif cls is int:
             if dst != src:
                 self.mov(dst, src)
-        elif cls is isa.Field:
-            (self.ldr_x if src.size == 8 else self.ldr_w)(dst, src.base, src.disp)
-        elif cls is isa.Address:
+        elif cls is Address:
             self.add_imm(dst, src.base, src.disp)
-        elif cls is isa.Imm:
-            self.mov_imm64(dst, src.value)
-        elif cls is isa.Extended:
+        elif cls is Extended:
             self._EXTEND[src.kind](self, dst, src.reg)
+        elif cls is Imm:
+            self.mov_imm64(dst, src.value)
         else:
-            assert src is isa.ZERO, src
+            assert src is ZERO, src
             self.mov(dst, ZR)
 
     def store(self, base, disp, src, size=8):
-        if src is isa.ZERO:
+        if src is ZERO:
             assert size == 4
             self.str_w(ZR, base, disp)
         else:

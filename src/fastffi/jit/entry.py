@@ -43,25 +43,25 @@ def box_function(kind: str) -> str:
 
 def emitter(record: Recorder):
     """``emit(shape, rt) -> bytes`` for the ISA whose Operations ``record``
-    replays blocks of."""
+    records blocks of."""
     always_keep = record.assembler.ALWAYS_SAVES_TSTATE
-    if record.assembler.SINGLE_LOADS:
-        def placements(args):
-            return tuple([(arg.fp, arg.reg, arg.type.name == "f32") for arg in args])
-    else:   # the call's code depends on the registers alone: fewer blocks
-        def placements(args):
-            return tuple([arg[1:] for arg in args])
+    single_loads = record.assembler.SINGLE_LOADS
+    tables = record.tables
 
     def emit(shape: Shape, rt: dict) -> bytes:
         """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``."""
-        n = len(shape.args)
+        args = shape.args
         ret_save, bufs, frame = frame_of(shape, rt)
         keep = shape.bracket or always_keep
-        return b"".join([
-            record(rt, _entry, n, frame, bufs, keep),
-            *[record(rt, _argument, arg.type.name, i, bufs, frame, keep) for i, arg in enumerate(shape.args)],
-            record(rt, _call, placements(shape.args), shape.ret.name, shape.bracket, keep, ret_save, bufs, frame),
-        ])
+        # Where an f32 loads like an f64, the call's code depends on the
+        # registers alone (fewer blocks).
+        placements = (tuple([(arg.fp, arg.reg, arg.type.name == "f32") for arg in args]) if single_loads
+                      else tuple([arg[1:] for arg in args]))
+        keys = [(_entry, len(args), frame, bufs, keep),
+                *[(_argument, arg.type.name, i, bufs, frame, keep) for i, arg in enumerate(args)],
+                (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame)]
+        blocks = tables.get(id(rt)) or record.blocks_for(rt)
+        return b"".join([blocks.get(key) or record.record(rt, key) for key in keys])
 
     return emit
 

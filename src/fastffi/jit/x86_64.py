@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 
 from . import Labels, Recorder, Shape, entry, isa, loop
+from .isa import ZERO, Address, Extended, Field, Imm
 
 NAME = "sysv-x86_64"
 #: (integer-class, float-class) argument registers: rdi..r9, xmm0..xmm7.
@@ -341,23 +342,23 @@ class Operations(X64, isa.Operations):
 
     def put(self, dst, src):
         cls = src.__class__
-        if cls is int:
+        if cls is Field:
+            (self.mov_load if src.size == 8 else self.mov_r32_load)(dst, src.base, src.disp)
+        elif cls is int:
             if dst != src:
                 self.mov_rr(dst, src)
-        elif cls is isa.Field:
-            (self.mov_load if src.size == 8 else self.mov_r32_load)(dst, src.base, src.disp)
-        elif cls is isa.Address:
+        elif cls is Address:
             self.lea(dst, src.base, src.disp)
-        elif cls is isa.Imm:
-            self.mov_imm32(dst, src.value)
-        elif cls is isa.Extended:
+        elif cls is Extended:
             self._EXTEND[src.kind](self, dst, src.reg)
+        elif cls is Imm:
+            self.mov_imm32(dst, src.value)
         else:
-            assert src is isa.ZERO, src
+            assert src is ZERO, src
             self.xor_r32(dst, dst)
 
     def store(self, base, disp, src, size=8):
-        if src is isa.ZERO:
+        if src is ZERO:
             assert size == 4
             self.mov_store_imm32(base, disp, 0)
         else:
