@@ -286,7 +286,10 @@ class Operations(A64, isa.Operations):
     FN, ARGS, TSTATE = X19, X20, X21
     OBJ, VALUE, TMP, RESULT, SP = X0, X9, X10, X0, SP
     INDEX, ROWS, TARGET = L_INDEX, L_ROWS, L_TARGET
+    # x21 is saved only where a bracket uses it (its slot in the 48 bytes is
+    # there either way).
     ALWAYS_SAVES_TSTATE = False
+    # An f32 argument is loaded with ldr s: the low half of its slot.
     SINGLE_LOADS = True
 
     _EXTEND = {"i8": A64.sxtb, "i16": A64.sxth, "i32": A64.sxtw, "u8": A64.uxtb, "u16": A64.uxth,

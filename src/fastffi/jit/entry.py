@@ -52,7 +52,7 @@ def emitter(record: Recorder):
         """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``."""
         args = shape.args
         ret_save, bufs, frame = frame_of(shape, rt)
-        keep = shape.bracket or always_keep
+        keep = shape.bracket or always_keep   # whether the frame saves TSTATE's register
         # Where an f32 loads like an f64, the call's code depends on the
         # registers alone (fewer blocks).
         placements = (tuple([(arg.fp, arg.reg, arg.type.name == "f32") for arg in args]) if single_loads
@@ -162,7 +162,7 @@ def _unbox(a, rt: dict, kind: str, slot: int) -> None:
         a.jump("done")
 
 
-def _call(a, rt: dict, registers: tuple, ret: str, bracket: bool, keep: bool, ret_save: int, bufs,
+def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, ret_save: int, bufs,
           frame: int) -> None:
     """Each slot into the register the classifier gave it, the target
     (bracketed by enter/leave when asked), buffers released, the result
@@ -170,7 +170,7 @@ def _call(a, rt: dict, registers: tuple, ret: str, bracket: bool, keep: bool, re
     if bracket:
         a.call(rt["enter"], a.FN)
         a.put(a.TSTATE, a.RESULT)
-    for i, placement in enumerate(registers):
+    for i, placement in enumerate(placements):
         a.load_argument(8 * i, *placement)
     a.call_field(a.FN, rt["fn_target"])
     if bracket or bufs is not None:
