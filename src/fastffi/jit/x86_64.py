@@ -8,8 +8,8 @@ rcx (and xmm0 in the f32 path); helpers are called through rax, the target
 through r11.
 
 Frame, from %rsp upwards: jit.Frame (the argument slots, the saved return
-registers, the BufferList and its Py_buffer array), then rbx, r12, r13 and
-the return address.
+registers, the BufferList and its Py_buffer array), then the pushed r13,
+r12, rbx and the return address.
 
 Encodings: Intel SDM vol. 2."""
 from __future__ import annotations
