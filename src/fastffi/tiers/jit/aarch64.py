@@ -1,35 +1,20 @@
-"""AArch64 (AAPCS64, Linux) emitter for the JIT tier.
-
-The code is a vectorcall entry ``PyObject *(PyObject *fn /*x0*/, PyObject
-*const *args /*x1*/, size_t nargsf /*x2*/, PyObject *kwnames /*x3*/)`` doing
-the whole call, step for step what jit/x86_64.py does:
-
-1. keywords, arity and closed library are checked (any failure goes to the
-   ``reject`` helper, which raises exactly what every tier raises);
-2. each argument is unboxed into its 8-byte slot in our frame -- inline for
-   exact ints that fit in one digit, exact floats, bytes, None, True/False --
-   otherwise by the ``convert`` helper, which handles every other case and
-   every error;
-3. the enter helper runs when release_gil/use_errno is set;
-4. the slots are loaded into the argument registers (x0..x7, d0..d7 / s0..s7
-   as the AAPCS64 classifier placed them), the target is called;
-5. leave helper, buffer release, then the result is truncated to its declared
-   width and boxed by the CPython function for its kind.
+"""AArch64 (AAPCS64, Linux) emitter for the JIT tier: its assembler and the
+ISA operations (jit/isa.py) that jit/entry.py (a Function's vectorcall entry)
+and jit/loop.py (the batch loop of fn.map) are written over.
 
 Registers kept across helper calls (callee-saved, AAPCS64 6.1.1): x19 = the
 Function, x20 = args, x21 = the thread state from ``enter``.  Scratch: x9,
 x10 (and d0 in the f32 path); helper and target addresses go through x16
 (IP0), which no veneer can be in the way of since we branch with ``blr``.
 
-Frame, from sp upwards: the argument slots, the saved return registers (x0,
-d0), the BufferList and its Py_buffer array, rounded to 16; above it the
+Frame, from sp upwards: jit.Frame (the argument slots, the saved return
+registers (x0, d0), the BufferList and its Py_buffer array); above it the
 frame record (x29, x30) and x19..x21.  sp stays 16-byte aligned throughout.
 
-The inline int path reads CPython 3.10/3.11's int layout (signed digit count
-in ob_size, 30-bit digits); tier_jit only uses this emitter where
-``JIT_RUNTIME["object_layout"]`` says that is the layout.
-
-``emit_loop`` gives the batch loop of fn.map() for a shape (see its docstring).
+The batch loop keeps x19 = target, x20 = strides, x21 = out, x22 = out
+stride, x23 = rows, x24 = row index, x25 = columns (the caller's array of
+column bases, which lives for the whole call); its item addresses are one
+madd each.
 
 Encodings: Arm Architecture Reference Manual for A-profile, section C6
 (A64 base instructions) and C7 (SIMD&FP)."""
@@ -37,16 +22,18 @@ from __future__ import annotations
 
 import struct
 
-from .assembly import Labels, Recorder, Shape, box_function, frame_of
+from . import entry, isa, loop
+from .assembly import Labels, Recorder, Shape
+from .isa import ZERO, Address, Extended, Field, Imm
 
 NAME = "aapcs64"
 #: (integer-class, float-class) argument registers: x0..x7, v0..v7.
 LIMITS = (8, 8)
 
-X0, X1, X2, X3, X4, X5 = range(6)
+X0, X1, X2, X3, X4, X5, X6, X7 = range(8)
 X9, X10, X16 = 9, 10, 16                # scratch, scratch, IP0
 X19, X20, X21 = 19, 20, 21              # callee-saved: fn, args, thread state
-X22, X23, X24, X25 = 22, 23, 24, 25     # callee-saved, used by the batch loop (emit_loop)
+X22, X23, X24, X25 = 22, 23, 24, 25     # callee-saved, used by the batch loop
 FP, LR = 29, 30                         # frame pointer, link register
 SP = ZR = 31                            # sp as a base/ADD operand, xzr/wzr elsewhere
 
@@ -287,327 +274,241 @@ def _patch_imm26(code: bytearray, offset: int, delta: int) -> None:
     struct.pack_into("<I", code, offset, word | (delta >> 2) & 0x3FFFFFF)
 
 
-def emit(shape: Shape, rt: dict) -> bytes:
-    """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``.
-
-    Laid end to end from recorded blocks (jit.Recorder), as on x86-64: the
-    entry checks, one block per argument, the call with its result; each
-    block carries its own failure exits, so no branch crosses a block."""
-    n = len(shape.args)
-    ret_save, bufs, frame = frame_of(shape, rt)   # below the saved registers
-    bracket = shape.bracket
-    return b"".join([
-        _recorded(rt, _entry, n, frame, bufs, bracket),
-        *[_recorded(rt, _argument, arg.type.name, i, bufs, frame, bracket) for i, arg in enumerate(shape.args)],
-        _recorded(rt, _call, tuple([(arg.fp, arg.reg, arg.type.name == "f32") for arg in shape.args]),
-                  shape.ret.name, bracket, ret_save, bufs, frame),
-    ])
-
-
-_recorded = Recorder(A64)
-
-
-def _entry(a: A64, rt: dict, n: int, frame: int, bufs, bracket: bool) -> None:
-    """Frame, then keywords, arity and closed library; a failure goes to the
-    reject helper, which raises exactly what every tier raises."""
-    # Frame record (x29, x30) and x19..x21 in 48 bytes, then our frame; both
-    # multiples of 16, so sp stays aligned (AAPCS64 6.4.5.1).
-    a.stp_pre(FP, LR, SP, -48)
-    a.add_imm(FP, SP, 0)                      # mov x29, sp: the frame chain
-    a.stp(X19, X20, SP, 16)
-    if bracket:
-        a.str_x(X21, SP, 32)
-    a.sub_imm(SP, SP, frame)
-    a.mov(X19, X0)
-    a.mov(X20, X1)
-    # Keyword names: almost always NULL; an empty tuple is allowed too.
-    a.cbnz(X3, "kwnames")
-    a.label("kwnames_ok")
-    a.and_imm(X9, X2, (1 << rt["vectorcall_nargs_mask_bit"]) - 1)   # PyVectorcall_NARGS
-    a.cmp_imm(X9, n)
-    a.b_cond(NE, "reject")
-    a.ldr_x(X9, X19, rt["fn_closed"])
-    a.ldrb(X9, X9, 0)
-    a.cbz_w(X9, "accepted")
-    a.label("reject")
-    a.mov(X0, X19)
-    a.mov(X1, X2)
-    a.mov(X2, X3)
-    a.call_abs(rt["reject"])
-    _epilogue(a, frame, bracket)
-    a.label("kwnames")
-    a.ldr_x(X9, X3, rt["ob_size"])
-    a.cbz(X9, "kwnames_ok")
-    a.b("reject")
-    a.label("accepted")
-    if bufs is not None:
-        a.add_imm(X9, SP, bufs + rt["sizeof_BufferList"])
-        a.str_x(X9, SP, bufs + rt["bufs_views"])
-        a.str_w(ZR, SP, bufs + rt["bufs_count"])
-
-
-def _argument(a: A64, rt: dict, kind: str, i: int, bufs, frame: int, bracket: bool) -> None:
-    """Argument ``i`` into its slot [sp, #8i]: the inline fast path, which
-    ends by branching past the rest; then the convert helper, which handles
-    every other case and raises every error; then this argument's failure
-    exit (release what was acquired, return NULL)."""
-    slot = 8 * i
-    a.ldr_x(X0, X20, slot)
-    _unbox(a, kind, slot, rt)
-    a.label("slow")
-    a.mov(X0, X19)
-    a.mov_imm64(X1, i)
-    a.ldr_x(X2, X20, slot)
-    a.add_imm(X3, SP, slot)
-    if bufs is not None:
-        a.add_imm(X4, SP, bufs)
-    else:
-        a.mov(X4, ZR)       # no pointer/string argument: never dereferenced
-    a.call_abs(rt["convert"])
-    a.cbz_w(X0, "done")
-    if bufs is not None:
-        a.add_imm(X0, SP, bufs)
-        a.call_abs(rt["release"])
-    a.mov(X0, ZR)
-    _epilogue(a, frame, bracket)
-    a.label("done")
-
-
-def _call(a: A64, rt: dict, registers: tuple, ret: str, bracket: bool, ret_save: int, bufs, frame: int) -> None:
-    """Each slot into the register the classifier gave it (x<reg>, or
-    s<reg>/d<reg>), the target (bracketed by enter/leave when asked),
-    buffers released, the result boxed."""
-    if bracket:
-        a.mov(X0, X19)
-        a.call_abs(rt["enter"])
-        a.mov(X21, X0)
-    for i, (fp, reg, single) in enumerate(registers):
-        if not fp:
-            a.ldr_x(reg, SP, 8 * i)
-        elif single:
-            a.ldr_s(reg, SP, 8 * i)           # the low half of the slot
-        else:
-            a.ldr_d(reg, SP, 8 * i)
-    a.ldr_x(X16, X19, rt["fn_target"])
-    a.blr(X16)
-    if bracket or bufs is not None:
-        a.str_x(X0, SP, ret_save)
-        a.str_d(0, SP, ret_save + 8)
-        if bracket:
-            # errno is saved first thing in `leave`, before any other code runs.
-            a.mov(X0, X19)
-            a.mov(X1, X21)
-            a.call_abs(rt["leave"])
-        if bufs is not None:
-            a.ldr_w(X9, SP, bufs + rt["bufs_count"])
-            a.cbz_w(X9, "released")
-            a.add_imm(X0, SP, bufs)
-            a.call_abs(rt["release"])
-            a.label("released")
-        a.ldr_x(X0, SP, ret_save)
-        a.ldr_d(0, SP, ret_save + 8)
-    _box(a, ret, rt)
-    _epilogue(a, frame, bracket)
-
-
-def _epilogue(a: A64, frame: int, bracket: bool) -> None:
-    a.add_imm(SP, SP, frame)
-    if bracket:
-        a.ldr_x(X21, SP, 32)
-    a.ldp(X19, X20, SP, 16)
-    a.ldp_post(FP, LR, SP, 48)
-    a.ret()
-
-
-def _unbox(a: A64, name: str, slot: int, rt: dict) -> None:
-    """Inline fast path for an argument (object in x0) into [sp, #slot],
-    ending with a branch to "done"; anything else goes on to "slow", which
-    follows (and overwrites the slot).  Where the last check can end the path,
-    the value is stored first and that check branches to "done": no extra
-    branch on the fast path."""
-    if name in ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"):
-        a.ldr_x(X9, X0, rt["ob_type"])
-        a.mov_imm64(X10, rt["PyLong_Type"])
-        a.cmp(X9, X10)
-        a.b_cond(NE, "slow")
-        # One-digit ints: ob_size in {-1, 0, 1}, value = ob_size * digit[0].
-        a.ldr_x(X9, X0, rt["ob_size"])
-        a.add_imm(X10, X9, 1)
-        a.cmp_imm(X10, 2)
-        a.b_cond(HI, "slow")
-        a.ldr_w(X10, X0, rt["long_digit0"])
-        a.mul(X9, X9, X10)
-        a.str_x(X9, SP, slot)
-        # In range iff extending the low bits of the kind gives the value back.
-        narrow = {"i8": a.sxtb, "i16": a.sxth, "i32": a.sxtw,
-                  "u8": a.uxtb, "u16": a.uxth, "u32": a.mov_w}.get(name)
-        if narrow is not None:
-            narrow(X10, X9)
-            a.cmp(X10, X9)
-            a.b_cond(EQ, "done")
-        elif name == "u64":
-            a.cmp_imm(X9, 0)
-            a.b_cond(PL, "done")
-        else:
-            a.b("done")
-    elif name in ("f64", "f32"):
-        a.ldr_x(X9, X0, rt["ob_type"])
-        a.mov_imm64(X10, rt["PyFloat_Type"])
-        a.cmp(X9, X10)
-        a.b_cond(NE, "slow")
-        if name == "f64":
-            a.ldr_x(X9, X0, rt["float_value"])
-            a.str_x(X9, SP, slot)
-            a.b("done")
-        else:
-            # Round to f32; infinities and NaNs (including overflow) take the
-            # slow path, which applies struct.pack("<f")'s exact rule.
-            a.ldr_d(0, X0, rt["float_value"])
-            a.fcvt_sd(0, 0)
-            a.fmov_ws(X9, 0)
-            a.str_x(X9, SP, slot)
-            a.ubfx_w(X10, X9, 23, 8)          # the exponent field
-            a.cmp_w_imm(X10, 0xFF)
-            a.b_cond(NE, "done")
-    elif name == "bool":
-        a.mov_imm64(X10, rt["Py_True"])
-        a.cmp(X0, X10)
-        a.cset_w(X9, EQ)
-        a.b_cond(EQ, "store")
-        a.mov_imm64(X10, rt["Py_False"])
-        a.cmp(X0, X10)
-        a.b_cond(NE, "slow")
-        a.label("store")                      # x9 = 1 for True, 0 for False
-        a.str_x(X9, SP, slot)
-        a.b("done")
-    elif name in ("pointer", "string"):
-        a.ldr_x(X9, X0, rt["ob_type"])
-        a.mov_imm64(X10, rt["PyBytes_Type"])
-        a.cmp(X9, X10)
-        a.b_cond(NE, "notbytes")
-        a.add_imm(X9, X0, rt["bytes_data"])   # immutable, kept alive by the caller
-        a.b("store")
-        a.label("notbytes")
-        a.mov_imm64(X10, rt["Py_None"])
-        a.cmp(X0, X10)
-        a.b_cond(NE, "slow")
-        a.mov(X9, ZR)
-        a.label("store")
-        a.str_x(X9, SP, slot)
-        a.b("done")
-
-
-def _box(a: A64, name: str, rt: dict) -> None:
-    """Truncate the return register to the declared width and box it."""
-    if name == "void":
-        a.call_abs(rt["none"])
-        return
-    if name in ("f64", "f32"):
-        if name == "f32":
-            a.fcvt_ds(0, 0)
-        a.call_abs(rt["PyFloat_FromDouble"])
-        return
-    if name == "string":
-        a.mov(X1, X0)
-        a.mov(X0, X19)
-        a.call_abs(rt["box"])
-        return
-    # AAPCS64 leaves the bits above a narrow return unspecified: extend from its width.
-    widen = {"i8": a.sxtb, "i16": a.sxth, "i32": a.sxtw, "u8": a.uxtb, "u16": a.uxth,
-             "u32": a.mov_w, "bool": a.uxtb}
-    if name in widen:
-        widen[name](X0, X0)
-    a.call_abs(rt[box_function(name)])
-
-
 # The batch loop's values, in callee-saved registers (AAPCS64 6.1.1) that
 # survive every call of the target.
 L_TARGET, L_STRIDES, L_OUT, L_OUT_STRIDE, L_ROWS, L_INDEX, L_COLUMNS = X19, X20, X21, X22, X23, X24, X25
 
 
+class Operations(A64, isa.Operations):
+    """The ISA operations (jit/isa.py) for AAPCS64."""
+
+    GP_ARGS = (X0, X1, X2, X3, X4, X5, X6, X7)   # AAPCS64 6.8.2
+    # Callee-saved (AAPCS64 6.1.1): kept across helper calls.
+    FN, ARGS, TSTATE = X19, X20, X21
+    OBJ, VALUE, TMP, RESULT, SP = X0, X9, X10, X0, SP
+    INDEX, ROWS, TARGET = L_INDEX, L_ROWS, L_TARGET
+    # x21 is saved only where a bracket uses it (its slot in the 48 bytes is
+    # there either way).
+    ALWAYS_SAVES_TSTATE = False
+    # An f32 argument is loaded with ldr s: the low half of its slot.
+    SINGLE_LOADS = True
+
+    _EXTEND = {"i8": A64.sxtb, "i16": A64.sxth, "i32": A64.sxtw, "u8": A64.uxtb, "u16": A64.uxth,
+               "u32": A64.mov_w, "bool": A64.uxtb}
+
+    def put(self, dst, src):
+        cls = src.__class__
+        if cls is Field:
+            (self.ldr_x if src.size == 8 else self.ldr_w)(dst, src.base, src.disp)
+        elif cls is int:
+            if dst != src:
+                self.mov(dst, src)
+        elif cls is Address:
+            self.add_imm(dst, src.base, src.disp)
+        elif cls is Extended:
+            self._EXTEND[src.kind](self, dst, src.reg)
+        elif cls is Imm:
+            self.mov_imm64(dst, src.value)
+        else:
+            assert src is ZERO, src
+            self.mov(dst, ZR)
+
+    def store(self, base, disp, src, size=8):
+        if src is ZERO:
+            assert size == 4
+            self.str_w(ZR, base, disp)
+        else:
+            assert size == 8
+            self.str_x(src, base, disp)
+
+    def multiply(self, dst, src):
+        self.mul(dst, dst, src)
+
+    def increment(self, reg):
+        self.add_imm(reg, reg, 1)
+
+    def load_as_single(self, dst, base, disp):
+        self.ldr_d(0, base, disp)
+        self.fcvt_sd(0, 0)
+        self.fmov_ws(dst, 0)
+
+    def result_to_double(self):
+        self.fcvt_ds(0, 0)
+
+    def jump(self, label):
+        self.b(label)
+
+    def branch_if_zero(self, reg, label, size=8):
+        (self.cbz if size == 8 else self.cbz_w)(reg, label)
+
+    def branch_if_nonzero(self, reg, label):
+        self.cbnz(reg, label)
+
+    def branch_if_zero_at(self, base, disp, size, label):
+        {1: self.ldrb, 4: self.ldr_w, 8: self.ldr_x}[size](X9, base, disp)
+        (self.cbz if size == 8 else self.cbz_w)(X9, label)
+
+    def branch_if_equal(self, a, b, label):
+        self.cmp(a, b)
+        self.b_cond(EQ, label)
+
+    def branch_if_not_equal(self, a, b, label):
+        self.cmp(a, b)
+        self.b_cond(NE, label)
+
+    def branch_if_not_negative(self, reg, label):
+        self.cmp_imm(reg, 0)
+        self.b_cond(PL, label)
+
+    def branch_if_outside(self, reg, low, high, label):
+        # One unsigned compare: reg - low higher than high - low.
+        self.add_imm(X10, reg, -low)
+        self.cmp_imm(X10, high - low)
+        self.b_cond(HI, label)
+
+    def branch_if_finite_single(self, reg, label):
+        self.ubfx_w(X10, reg, 23, 8)          # the exponent field
+        self.cmp_w_imm(X10, 0xFF)
+        self.b_cond(NE, label)
+
+    def branch_unless_type(self, obj, type_address, ob_type, label):
+        self.ldr_x(X9, obj, ob_type)
+        self.mov_imm64(X10, type_address)
+        self.cmp(X9, X10)
+        self.b_cond(NE, label)
+
+    def branch_unless_is(self, obj, address, label):
+        self.mov_imm64(X10, address)
+        self.cmp(obj, X10)
+        self.b_cond(NE, label)
+
+    def branch_if_nargs_not(self, nargsf, n, flag_bit, label):
+        self.and_imm(X9, nargsf, (1 << flag_bit) - 1)
+        self.cmp_imm(X9, n)
+        self.b_cond(NE, label)
+
+    def unbox_bool(self, obj, true, false, label):
+        # The flags of the first compare give the value (cset) and the branch.
+        self.mov_imm64(X10, true)
+        self.cmp(obj, X10)
+        self.cset_w(X9, EQ)
+        self.b_cond(EQ, "bool.end")
+        self.branch_unless_is(obj, false, label)
+        self.label("bool.end")
+
+    def call_field(self, base, disp):
+        self.ldr_x(X16, base, disp)
+        self.blr(X16)
+
+    def call_pointer(self, reg):
+        self.blr(reg)
+
+    def load_argument(self, disp, fp, reg, single=False):
+        if not fp:
+            self.ldr_x(reg, SP, disp)
+        elif single:
+            self.ldr_s(reg, SP, disp)           # the low half of the slot
+        else:
+            self.ldr_d(reg, SP, disp)
+
+    def save_result(self, disp):
+        self.str_x(X0, SP, disp)
+        self.str_d(0, SP, disp + 8)
+
+    def restore_result(self, disp):
+        self.ldr_x(X0, SP, disp)
+        self.ldr_d(0, SP, disp + 8)
+
+    @isa.assembled_once
+    def prologue(self, frame, keep_tstate):
+        # Frame record (x29, x30) and x19..x21 in 48 bytes, then our frame;
+        # both multiples of 16, so sp stays aligned (AAPCS64 6.4.5.1).
+        self.stp_pre(FP, LR, SP, -48)
+        self.add_imm(FP, SP, 0)                 # mov x29, sp: the frame chain
+        self.stp(X19, X20, SP, 16)
+        if keep_tstate:
+            self.str_x(X21, SP, 32)
+        self.sub_imm(SP, SP, frame)
+
+    @isa.assembled_once
+    def epilogue(self, frame, keep_tstate):
+        self.add_imm(SP, SP, frame)
+        if keep_tstate:
+            self.ldr_x(X21, SP, 32)
+        self.ldp(X19, X20, SP, 16)
+        self.ldp_post(FP, LR, SP, 48)
+        self.ret()
+
+    def loop_prologue(self, nargs):
+        # The frame record (x29, x30) and x19..x25 in 80 bytes: sp stays 16-byte aligned.
+        self.stp_pre(FP, LR, SP, -80)
+        self.add_imm(FP, SP, 0)
+        self.stp(X19, X20, SP, 16)
+        self.stp(X21, X22, SP, 32)
+        self.stp(X23, X24, SP, 48)
+        self.str_x(X25, SP, 64)
+        self.mov(L_TARGET, X0)
+        self.mov(L_COLUMNS, X1)
+        self.mov(L_STRIDES, X2)
+        self.mov(L_OUT, X3)
+        self.mov(L_OUT_STRIDE, X4)
+        self.mov(L_ROWS, X5)
+
+    def loop_epilogue(self, nargs):
+        self.ldr_x(X25, SP, 64)
+        self.ldp(X23, X24, SP, 48)
+        self.ldp(X21, X22, SP, 32)
+        self.ldp(X19, X20, SP, 16)
+        self.ldp_post(FP, LR, SP, 80)
+        self.ret()
+
+    def item_address(self, column):
+        self.ldr_x(X9, L_STRIDES, 8 * column)
+        self.ldr_x(X10, L_COLUMNS, 8 * column)
+        self.madd(X9, X9, L_INDEX, X10)          # base + index * stride
+        return X9
+
+    def output_address(self):
+        self.madd(X9, L_OUT_STRIDE, L_INDEX, L_OUT)
+        return X9
+
+    _COLUMN_LOADS = {"i8": A64.ldrsb_x, "i16": A64.ldrsh_x, "i32": A64.ldrsw, "u8": A64.ldrb,
+                     "bool": A64.ldrb, "u16": A64.ldrh, "u32": A64.ldr_w}
+
+    def load_column(self, arg, src):
+        # The entry's slots hold narrow integers extended to 64 bits; an f32
+        # is the low 32 bits of its v register.
+        name = arg.type.name
+        if arg.fp:
+            (self.ldr_d if name == "f64" else self.ldr_s)(arg.reg, src, 0)
+        else:
+            self._COLUMN_LOADS.get(name, A64.ldr_x)(self, arg.reg, src, 0)
+
+    def store_result(self, kind, dst):
+        # AAPCS64 leaves the bits above a narrow return unspecified.
+        if kind == "f64":
+            self.str_d(0, dst, 0)
+        elif kind == "f32":
+            self.str_s(0, dst, 0)
+        elif kind == "bool":
+            self.tst_w_low(X0, 8)               # a bool is its low byte: any bit set is true
+            self.cset_w(X0, NE)
+            self.strb(X0, dst, 0)
+        elif kind in ("i8", "u8"):
+            self.strb(X0, dst, 0)
+        elif kind in ("i16", "u16"):
+            self.strh(X0, dst, 0)
+        elif kind in ("i32", "u32"):
+            self.str_w(X0, dst, 0)
+        else:
+            self.str_x(X0, dst, 0)
+
+
+_recorded = Recorder(Operations)
+#: emit(shape, rt) -> bytes: a Function's vectorcall entry point (jit/entry.py).
+emit = entry.emitter(_recorded)
+
+
 def emit_loop(shape: Shape, rt: dict) -> bytes:
-    """The batch loop for ``shape`` (fn.map): ``void loop(target /*x0*/, char
-    **columns /*x1*/, const ssize_t *strides /*x2*/, char *out /*x3*/, ssize_t
-    out_stride /*x4*/, ssize_t rows /*x5*/)``, what jit/x86_64.py's emit_loop does.
-
-    Each row loads the argument registers straight from the columns (whose
-    item formats equal the C types: batch.py checked), extended as the call
-    path extends them, calls the target, and stores the return register into
-    the output row at its declared width.  Addresses are computed from the row
-    index (base + index * stride, one madd) rather than by bumping pointers:
-    the only value carried from one row to the next is the index, in x24.
-
-    x19 = target, x20 = strides, x21 = out, x22 = out stride, x23 = rows,
-    x24 = row index, x25 = columns (the caller's array of column bases, which
-    lives for the whole call).  Scratch: x9, x10.  Frame: the frame record
-    (x29, x30) and x19..x25 in 80 bytes, so sp stays 16-byte aligned."""
-    a = A64()
-    a.stp_pre(FP, LR, SP, -80)
-    a.add_imm(FP, SP, 0)                      # mov x29, sp: the frame chain
-    a.stp(X19, X20, SP, 16)
-    a.stp(X21, X22, SP, 32)
-    a.stp(X23, X24, SP, 48)
-    a.str_x(X25, SP, 64)
-    a.mov(L_TARGET, X0)
-    a.mov(L_COLUMNS, X1)
-    a.mov(L_STRIDES, X2)
-    a.mov(L_OUT, X3)
-    a.mov(L_OUT_STRIDE, X4)
-    a.mov(L_ROWS, X5)
-    a.mov(L_INDEX, ZR)
-    a.cbz(L_ROWS, "done")
-    a.label("row")
-    for i, arg in enumerate(shape.args):
-        a.ldr_x(X9, L_STRIDES, 8 * i)
-        a.ldr_x(X10, L_COLUMNS, 8 * i)
-        a.madd(X9, X9, L_INDEX, X10)          # this row's item
-        _load_column(a, arg, X9)
-    a.blr(L_TARGET)
-    if shape.ret.name != "void":
-        a.madd(X9, L_OUT_STRIDE, L_INDEX, L_OUT)
-        _store_result(a, shape.ret.name, X9)
-    a.add_imm(L_INDEX, L_INDEX, 1)
-    a.cmp(L_INDEX, L_ROWS)
-    a.b_cond(NE, "row")
-    a.label("done")
-    a.ldr_x(X25, SP, 64)
-    a.ldp(X23, X24, SP, 48)
-    a.ldp(X21, X22, SP, 32)
-    a.ldp(X19, X20, SP, 16)
-    a.ldp_post(FP, LR, SP, 80)
-    a.ret()
-    return a.finish()
-
-
-def _load_column(a: A64, arg, src: int) -> None:
-    """Load one row's argument from [src] into its register, extended as the
-    call path extends it (its slots hold narrow integers extended to 64 bits;
-    an f32 is the low 32 bits of its v register)."""
-    name = arg.type.name
-    if arg.fp:
-        (a.ldr_d if name == "f64" else a.ldr_s)(arg.reg, src, 0)
-        return
-    load = {"i8": a.ldrsb_x, "i16": a.ldrsh_x, "i32": a.ldrsw, "u8": a.ldrb, "bool": a.ldrb,
-            "u16": a.ldrh, "u32": a.ldr_w}.get(name, a.ldr_x)
-    load(arg.reg, src, 0)
-
-
-def _store_result(a: A64, name: str, dst: int) -> None:
-    """Store the return register at [dst], truncated to the declared width
-    (AAPCS64 leaves the bits above a narrow return unspecified)."""
-    if name == "f64":
-        a.str_d(0, dst, 0)
-    elif name == "f32":
-        a.str_s(0, dst, 0)
-    elif name == "bool":
-        a.tst_w_low(X0, 8)                    # a bool is its low byte: any bit set is true
-        a.cset_w(X0, NE)
-        a.strb(X0, dst, 0)
-    elif name in ("i8", "u8"):
-        a.strb(X0, dst, 0)
-    elif name in ("i16", "u16"):
-        a.strh(X0, dst, 0)
-    elif name in ("i32", "u32"):
-        a.str_w(X0, dst, 0)
-    else:
-        a.str_x(X0, dst, 0)
+    """The batch loop for ``shape`` (jit/loop.py)."""
+    return loop.emit_loop(Operations(), shape)

@@ -1,5 +1,8 @@
 """The JIT tier's emitters: per-signature machine code for a Function's whole
-call path.  One module per ABI, the same small interface:
+call path.  The algorithms are stated once -- ``entry.py`` (the vectorcall
+entry point) and ``loop.py`` (the batch loop of ``fn.map``) -- over the ISA
+operations of ``isa.py``; one module per ABI holds its assembler and those
+operations, and exposes the same small interface:
 
 * ``NAME``: the plan ABI it serves (``fastffi.abi``);
 * ``LIMITS``: (integer-class, float-class) argument registers it handles;
@@ -12,7 +15,7 @@ register each lands in (taken from the plan tier's classification: the ABI is
 decided once, in one place), the return kind, and whether the GIL/errno
 bracket is needed.  The code reads the target address and closed flag from
 the Function it is called with, so functions of the same shape share one
-piece of sealed code (``fastffi.tier_jit``)."""
+piece of sealed code (``fastffi.tiers.jit``)."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -36,13 +39,6 @@ class Shape(NamedTuple):
     def describe(self) -> str:
         regs = ", ".join(f"{a.type.name}->{'fp' if a.fp else 'gp'}{a.reg}" for a in self.args)
         return f"({regs}) -> {self.ret.name}{' +bracket' if self.bracket else ''}"
-
-
-def box_function(kind: str) -> str:
-    """The JIT_RUNTIME entry that boxes a (widened) integer return of ``kind``;
-    the same CPython functions on every ABI."""
-    return {"bool": "PyBool_FromLong", "i64": "PyLong_FromLongLong", "u64": "PyLong_FromUnsignedLongLong",
-            "pointer": "PyLong_FromUnsignedLongLong"}.get(kind, "PyLong_FromLong")
 
 
 class Frame(NamedTuple):
@@ -93,23 +89,27 @@ class Recorder:
     Python.  A block branches only within itself (it carries its own failure
     exits), so replaying it is copying its bytes.
 
-    ``recorder(rt, build, *params)`` is the code that ``build(asm, rt,
-    *params)`` assembles.  Blocks embed the runtime's addresses, so each
-    runtime table gets its own (and is kept alive, so its id stays its own).
-    The number of blocks is bounded by the parameters' ranges (kinds,
-    argument positions, frame sizes); tier_jit emits under its code lock."""
+    ``blocks_for(rt)`` maps each key ``(build, *params)`` recorded so far to
+    the code that ``build(asm, rt, *params)`` assembles; ``record(rt, key)``
+    records one more.  Blocks embed the runtime's addresses, so each runtime
+    table gets its own (and is kept alive, so its id stays its own).  The
+    number of blocks is bounded by the parameters' ranges (kinds, argument
+    positions, frame sizes); ``fastffi.tiers.jit`` emits under its code lock."""
 
     def __init__(self, assembler):
         self.assembler = assembler
-        self.blocks: dict = {}
+        self.tables: dict = {}
         self.runtimes: dict = {}
 
-    def __call__(self, rt: dict, build, *params) -> bytes:
-        key = (id(rt), build, params)
-        code = self.blocks.get(key)
-        if code is None:
-            asm = self.assembler()
-            build(asm, rt, *params)
-            code = self.blocks[key] = asm.finish()
+    def blocks_for(self, rt: dict) -> dict:
+        table = self.tables.get(id(rt))
+        if table is None:
+            table = self.tables[id(rt)] = {}
             self.runtimes[id(rt)] = rt
+        return table
+
+    def record(self, rt: dict, key: tuple) -> bytes:
+        asm = self.assembler()
+        key[0](asm, rt, *key[1:])
+        code = self.blocks_for(rt)[key] = asm.finish()
         return code

@@ -1,30 +1,24 @@
-"""x86-64 System V emitter for the JIT tier.
+"""x86-64 System V emitter for the JIT tier: its assembler and the ISA
+operations (jit/isa.py) that jit/entry.py (a Function's vectorcall entry) and
+jit/loop.py (the batch loop of fn.map) are written over.
 
-The code is a vectorcall entry ``PyObject *(PyObject *fn, PyObject *const
-*args, size_t nargsf, PyObject *kwnames)`` doing the whole call:
+Registers kept across helper calls (callee-saved, psABI 3.2.1): rbx = the
+Function, r12 = args, r13 = the thread state from ``enter``.  Scratch: rax,
+rcx (and xmm0 in the f32 path); helpers are called through rax, the target
+through r11.
 
-1. keywords, arity and closed library are checked (any failure goes to the
-   ``reject`` helper, which raises exactly what every tier raises);
-2. each argument is unboxed into its 8-byte slot in our frame -- inline for
-   exact ints that fit in one digit, exact floats, bytes, None, True/False --
-   otherwise by the ``convert`` helper, which handles every other case and
-   every error;
-3. the enter helper runs when release_gil/use_errno is set;
-4. the slots are loaded into the argument registers, the target is called;
-5. leave helper, buffer release, then the result is truncated to its declared
-   width and boxed by the CPython function for its kind.
+Frame, from %rsp upwards: jit.Frame (the argument slots, the saved return
+registers, the BufferList and its Py_buffer array), then the pushed r13,
+r12, rbx and the return address.
 
-Registers kept across helper calls (callee-saved): rbx = the Function,
-r12 = args, r13 = the thread state from ``enter``.
-
-The inline int path reads CPython 3.10/3.11's int layout (signed digit count
-in ob_size, 30-bit digits); tier_jit only uses this emitter where
-``JIT_RUNTIME["object_layout"]`` says that is the layout."""
+Encodings: Intel SDM vol. 2."""
 from __future__ import annotations
 
 import struct
 
-from .assembly import Labels, Recorder, Shape, box_function, frame_of
+from . import entry, isa, loop
+from .assembly import Labels, Recorder, Shape
+from .isa import ZERO, Address, Extended, Field, Imm
 
 NAME = "sysv-x86_64"
 #: (integer-class, float-class) argument registers: rdi..r9, xmm0..xmm7.
@@ -32,7 +26,6 @@ LIMITS = (6, 8)
 
 RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI = range(8)
 R8, R9, R10, R11, R12, R13, R14, R15 = range(8, 16)
-GP_ARGS = (RDI, RSI, RDX, RCX, R8, R9)
 
 # Condition codes (the low nibble of Jcc).
 JE, JNE, JA, JS, JNS = 0x4, 0x5, 0x7, 0x8, 0x9
@@ -330,328 +323,238 @@ class X64:
 _patch_rel32 = struct.Struct("<i").pack_into
 
 
-def _round16(n: int) -> int:
-    return (n + 15) & ~15
+class Operations(X64, isa.Operations):
+    """The ISA operations (jit/isa.py) for System V x86-64."""
 
+    GP_ARGS = (RDI, RSI, RDX, RCX, R8, R9)   # psABI 3.2.3
+    # Callee-saved (psABI 3.2.1): kept across helper calls.
+    FN, ARGS, TSTATE = RBX, R12, R13
+    OBJ, VALUE, TMP, RESULT, SP = RDI, RAX, RCX, RAX, RSP
+    INDEX, ROWS, TARGET = RBX, R15, RBP
+    # r13 is pushed either way: three pushes after the return address leave
+    # %rsp 16-byte aligned (psABI 3.2.2).
+    ALWAYS_SAVES_TSTATE = True
+    # movq loads a whole slot: only the low 32 bits of an f32's xmm register are
+    # its value (psABI 3.2.3), so an f32 and an f64 load alike.
+    SINGLE_LOADS = False
 
-def emit(shape: Shape, rt: dict) -> bytes:
-    """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``.
+    _EXTEND = {"i8": X64.movsx8, "i16": X64.movsx16, "i32": X64.movsxd, "u8": X64.movzx8,
+               "u16": X64.movzx16, "u32": X64.mov_r32, "bool": X64.movzx8}
 
-    Laid end to end from recorded blocks (jit.Recorder), each a function of a
-    few parameters of the shape: the entry checks, one block per argument,
-    the call with its result.  Each block carries its own failure exits, so
-    no branch crosses a block and a new shape is mostly the concatenation of
-    blocks emitted for earlier ones."""
-    n = len(shape.args)
-    ret_save, bufs, frame = frame_of(shape, rt)   # above the saved registers
-    return b"".join([
-        _recorded(rt, _entry, n, frame, bufs),
-        *[_recorded(rt, _argument, arg.type.name, i, bufs, frame) for i, arg in enumerate(shape.args)],
-        _recorded(rt, _call, tuple([arg[1:] for arg in shape.args]), shape.ret.name, shape.bracket,
-                  ret_save, bufs, frame),
-    ])
+    def put(self, dst, src):
+        cls = src.__class__
+        if cls is Field:
+            (self.mov_load if src.size == 8 else self.mov_r32_load)(dst, src.base, src.disp)
+        elif cls is int:
+            if dst != src:
+                self.mov_rr(dst, src)
+        elif cls is Address:
+            self.lea(dst, src.base, src.disp)
+        elif cls is Extended:
+            self._EXTEND[src.kind](self, dst, src.reg)
+        elif cls is Imm:
+            self.mov_imm32(dst, src.value)
+        else:
+            assert src is ZERO, src
+            self.xor_r32(dst, dst)
 
+    def store(self, base, disp, src, size=8):
+        if src is ZERO:
+            assert size == 4
+            self.mov_store_imm32(base, disp, 0)
+        else:
+            assert size == 8
+            self.mov_store(base, disp, src)
 
-_recorded = Recorder(X64)
+    def multiply(self, dst, src):
+        self.imul_rr(dst, src)
 
+    def increment(self, reg):
+        self.inc(reg)
 
-def _entry(a: X64, rt: dict, n: int, frame: int, bufs) -> None:
-    """Frame, then keywords, arity and closed library; a failure goes to the
-    reject helper, which raises exactly what every tier raises."""
-    # Three pushes after the return address leave %rsp 16-byte aligned
-    # (psABI 3.2.2); the frame is a multiple of 16.
-    a.push(RBX)
-    a.push(R12)
-    a.push(R13)
-    a.sub_imm(RSP, frame)
-    a.mov_rr(RBX, RDI)
-    a.mov_rr(R12, RSI)
-    # Keyword names: almost always NULL; an empty tuple is allowed too.
-    a.test_rr(RCX, RCX)
-    a.jcc(JNE, "kwnames")
-    a.label("kwnames_ok")
-    a.btr_imm(RDX, rt["vectorcall_nargs_mask_bit"])   # PyVectorcall_NARGS
-    a.cmp_imm(RDX, n)
-    a.jcc(JNE, "reject")
-    a.mov_load(RAX, RBX, rt["fn_closed"])
-    a.cmpb_mem_imm8(RAX, 0, 0)
-    a.jcc(JE, "accepted")
-    a.label("reject")
-    a.mov_rr(RDI, RBX)
-    a.mov_rr(RSI, RDX)
-    a.mov_rr(RDX, RCX)
-    a.call_abs(rt["reject"])
-    _epilogue(a, frame)
-    a.label("kwnames")
-    a.cmp_mem_imm8(RCX, rt["ob_size"], 0)
-    a.jcc(JE, "kwnames_ok")
-    a.jmp("reject")
-    a.label("accepted")
-    if bufs is not None:
-        a.lea(RAX, RSP, bufs + rt["sizeof_BufferList"])
-        a.mov_store(RSP, bufs + rt["bufs_views"], RAX)
-        a.mov_store_imm32(RSP, bufs + rt["bufs_count"], 0)
+    def load_as_single(self, dst, base, disp):
+        self.movq_xmm_load(0, base, disp)
+        self.cvtsd2ss(0, 0)
+        self.movd_r32_xmm(dst, 0)
 
+    def result_to_double(self):
+        self.cvtss2sd(0, 0)
 
-def _argument(a: X64, rt: dict, kind: str, i: int, bufs, frame: int) -> None:
-    """Argument ``i`` into its slot [rsp+8i]: the inline fast path, which ends
-    by branching past the rest; then the convert helper, which handles every
-    other case and raises every error; then this argument's failure exit
-    (release what was acquired, return NULL)."""
-    slot = 8 * i
-    a.mov_load(RDI, R12, slot)
-    _unbox(a, kind, i, slot, rt)
-    a.label("slow")
-    a.mov_rr(RDI, RBX)
-    a.mov_imm32(RSI, i)
-    a.mov_load(RDX, R12, slot)
-    a.lea(RCX, RSP, slot)
-    if bufs is not None:
-        a.lea(R8, RSP, bufs)
-    else:
-        a.xor_r32(R8, R8)   # no pointer/string argument: never dereferenced
-    a.call_abs(rt["convert"])
-    a.test_r32(RAX, RAX)
-    a.jcc(JE, "done")
-    if bufs is not None:
-        a.lea(RDI, RSP, bufs)
-        a.call_abs(rt["release"])
-    a.xor_r32(RAX, RAX)
-    _epilogue(a, frame)
-    a.label("done")
+    def jump(self, label):
+        self.jmp(label)
 
+    def branch_if_zero(self, reg, label, size=8):
+        (self.test_rr if size == 8 else self.test_r32)(reg, reg)
+        self.jcc(JE, label)
 
-def _call(a: X64, rt: dict, registers: tuple, ret: str, bracket: bool, ret_save: int, bufs, frame: int) -> None:
-    """Each slot into the register the classifier gave it (GP_ARGS[reg] or
-    xmm<reg>), the target (bracketed by enter/leave when asked), buffers
-    released, the result boxed."""
-    if bracket:
-        a.mov_rr(RDI, RBX)
-        a.call_abs(rt["enter"])
-        a.mov_rr(R13, RAX)
-    for i, (fp, reg) in enumerate(registers):
+    def branch_if_nonzero(self, reg, label):
+        self.test_rr(reg, reg)
+        self.jcc(JNE, label)
+
+    def branch_if_zero_at(self, base, disp, size, label):
+        {1: self.cmpb_mem_imm8, 4: self.cmpd_mem_imm8, 8: self.cmp_mem_imm8}[size](base, disp, 0)
+        self.jcc(JE, label)
+
+    def branch_if_equal(self, a, b, label):
+        self.cmp_rr(a, b)
+        self.jcc(JE, label)
+
+    def branch_if_not_equal(self, a, b, label):
+        self.cmp_rr(a, b)
+        self.jcc(JNE, label)
+
+    def branch_if_not_negative(self, reg, label):
+        self.test_rr(reg, reg)
+        self.jcc(JNS, label)
+
+    def branch_if_outside(self, reg, low, high, label):
+        # One unsigned compare: reg - low above high - low.
+        self.lea(RCX, reg, -low)
+        self.cmp_imm(RCX, high - low)
+        self.jcc(JA, label)
+
+    def branch_if_finite_single(self, reg, label):
+        self.mov_r32(RCX, reg)
+        self.and_r32_imm32(RCX, 0x7F800000)
+        self.cmp_r32_imm32(RCX, 0x7F800000)
+        self.jcc(JNE, label)
+
+    def branch_unless_type(self, obj, type_address, ob_type, label):
+        self.mov_imm64(RAX, type_address)
+        self.cmp_reg_mem(RAX, obj, ob_type)
+        self.jcc(JNE, label)
+
+    def branch_unless_is(self, obj, address, label):
+        self.mov_imm64(RAX, address)
+        self.cmp_rr(obj, RAX)
+        self.jcc(JNE, label)
+
+    def branch_if_nargs_not(self, nargsf, n, flag_bit, label):
+        self.btr_imm(nargsf, flag_bit)
+        self.cmp_imm(nargsf, n)
+        self.jcc(JNE, label)
+
+    def unbox_bool(self, obj, true, false, label):
+        self.mov_imm64(RAX, true)
+        self.cmp_rr(obj, RAX)
+        self.jcc(JE, "bool.true")
+        self.branch_unless_is(obj, false, label)
+        self.xor_r32(RAX, RAX)
+        self.jmp("bool.end")
+        self.label("bool.true")
+        self.mov_imm32(RAX, 1)
+        self.label("bool.end")
+
+    def call_field(self, base, disp):
+        self.mov_load(R11, base, disp)
+        self.call_reg(R11)
+
+    def call_pointer(self, reg):
+        self.call_reg(reg)
+
+    def load_argument(self, disp, fp, reg, single=False):
         if fp:
-            a.movq_xmm_load(reg, RSP, 8 * i)
+            self.movq_xmm_load(reg, RSP, disp)
         else:
-            a.mov_load(GP_ARGS[reg], RSP, 8 * i)
-    a.mov_load(R11, RBX, rt["fn_target"])
-    a.call_reg(R11)
-    if bracket or bufs is not None:
-        a.mov_store(RSP, ret_save, RAX)
-        a.movq_xmm_store(RSP, ret_save + 8, 0)
-        if bracket:
-            # errno is saved first thing in `leave`, before any other code runs.
-            a.mov_rr(RDI, RBX)
-            a.mov_rr(RSI, R13)
-            a.call_abs(rt["leave"])
-        if bufs is not None:
-            a.cmpd_mem_imm8(RSP, bufs + rt["bufs_count"], 0)
-            a.jcc(JE, "released")
-            a.lea(RDI, RSP, bufs)
-            a.call_abs(rt["release"])
-            a.label("released")
-        a.mov_load(RAX, RSP, ret_save)
-        a.movq_xmm_load(0, RSP, ret_save + 8)
-    _box(a, ret, rt)
-    _epilogue(a, frame)
+            self.mov_load(self.GP_ARGS[reg], RSP, disp)
 
+    def save_result(self, disp):
+        self.mov_store(RSP, disp, RAX)
+        self.movq_xmm_store(RSP, disp + 8, 0)
 
-def _epilogue(a: X64, frame: int) -> None:
-    a.add_imm(RSP, frame)
-    a.pop(R13)
-    a.pop(R12)
-    a.pop(RBX)
-    a.ret()
+    def restore_result(self, disp):
+        self.mov_load(RAX, RSP, disp)
+        self.movq_xmm_load(0, RSP, disp + 8)
 
+    @isa.assembled_once
+    def prologue(self, frame, keep_tstate):
+        self.push(RBX)
+        self.push(R12)
+        self.push(R13)
+        self.sub_imm(RSP, frame)
 
-def _unbox(a: X64, name: str, i: int, slot: int, rt: dict) -> None:
-    """Inline fast path for argument ``i`` (object in rdi) into [rsp+slot],
-    ending with a branch to "done"; anything else goes on to "slow", which
-    follows (and overwrites the slot).  Where the last check can end the path,
-    the value is stored first and that check branches to "done": no extra
-    jump on the fast path."""
-    slow, done = "slow", "done"
-    if name in ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"):
-        a.mov_imm64(RAX, rt["PyLong_Type"])
-        a.cmp_reg_mem(RAX, RDI, rt["ob_type"])
-        a.jcc(JNE, slow)
-        # One-digit ints: ob_size in {-1, 0, 1}, value = ob_size * digit[0].
-        a.mov_load(RAX, RDI, rt["ob_size"])
-        a.lea(RCX, RAX, 1)
-        a.cmp_imm(RCX, 2)
-        a.jcc(JA, slow)
-        a.mov_r32_load(RCX, RDI, rt["long_digit0"])
-        a.imul_rr(RAX, RCX)
-        a.mov_store(RSP, slot, RAX)
-        # In range iff extending the low bits of the kind gives the value back.
-        narrow = {"i8": a.movsx8, "i16": a.movsx16, "i32": a.movsxd,
-                  "u8": a.movzx8, "u16": a.movzx16, "u32": a.mov_r32}.get(name)
-        if narrow is not None:
-            narrow(RCX, RAX)
-            a.cmp_rr(RCX, RAX)
-            a.jcc(JE, done)
-        elif name == "u64":
-            a.test_rr(RAX, RAX)
-            a.jcc(JNS, done)
+    @isa.assembled_once
+    def epilogue(self, frame, keep_tstate):
+        self.add_imm(RSP, frame)
+        self.pop(R13)
+        self.pop(R12)
+        self.pop(RBX)
+        self.ret()
+
+    # The loop keeps rbx = row index, rbp = target, r12 = strides, r13 = out,
+    # r14 = out stride, r15 = rows; the column bases are copied to its frame.
+    _LOOP_SAVED = (RBX, RBP, R12, R13, R14, R15)
+
+    @staticmethod
+    def _loop_frame(nargs):
+        return (8 * nargs + 15 & ~15) + 8   # six pushes leave %rsp 8 off 16-byte alignment
+
+    def loop_prologue(self, nargs):
+        for reg in self._LOOP_SAVED:
+            self.push(reg)
+        self.sub_imm(RSP, self._loop_frame(nargs))
+        self.mov_rr(RBP, RDI)
+        self.mov_rr(R12, RDX)
+        self.mov_rr(R13, RCX)
+        self.mov_rr(R14, R8)
+        self.mov_rr(R15, R9)
+        for i in range(nargs):
+            self.mov_load(RAX, RSI, 8 * i)
+            self.mov_store(RSP, 8 * i, RAX)
+
+    def loop_epilogue(self, nargs):
+        self.add_imm(RSP, self._loop_frame(nargs))
+        for reg in reversed(self._LOOP_SAVED):
+            self.pop(reg)
+        self.ret()
+
+    def item_address(self, column):
+        self.mov_load(RAX, R12, 8 * column)       # stride
+        self.imul_rr(RAX, RBX)
+        self.add_reg_mem(RAX, RSP, 8 * column)    # + column base
+        return RAX
+
+    def output_address(self):
+        self.mov_rr(R11, R14)
+        self.imul_rr(R11, RBX)
+        self.add_rr(R11, R13)
+        return R11
+
+    _COLUMN_LOADS = {"i8": X64.movsx8_load, "i16": X64.movsx16_load, "i32": X64.movsxd_load,
+                     "u8": X64.movzx8_load, "bool": X64.movzx8_load, "u16": X64.movzx16_load,
+                     "u32": X64.mov_r32_load}
+
+    def load_column(self, arg, src):
+        name = arg.type.name
+        if arg.fp:
+            (self.movq_xmm_load if name == "f64" else self.movd_xmm_load)(arg.reg, src, 0)
         else:
-            a.jmp(done)
-    elif name in ("f64", "f32"):
-        a.mov_imm64(RAX, rt["PyFloat_Type"])
-        a.cmp_reg_mem(RAX, RDI, rt["ob_type"])
-        a.jcc(JNE, slow)
-        if name == "f64":
-            a.mov_load(RAX, RDI, rt["float_value"])
-            a.mov_store(RSP, slot, RAX)
-            a.jmp(done)
+            self._COLUMN_LOADS.get(name, X64.mov_load)(self, self.GP_ARGS[arg.reg], src, 0)
+
+    def store_result(self, kind, dst):
+        if kind == "f64":
+            self.movq_xmm_store(dst, 0, 0)
+        elif kind == "f32":
+            self.movd_xmm_store(dst, 0, 0)
+        elif kind == "bool":
+            self.test_r8(RAX, RAX)
+            self.setne(RAX)
+            self.mov_store8(dst, 0, RAX)
+        elif kind in ("i8", "u8"):
+            self.mov_store8(dst, 0, RAX)
+        elif kind in ("i16", "u16"):
+            self.mov_store16(dst, 0, RAX)
+        elif kind in ("i32", "u32"):
+            self.mov_store32(dst, 0, RAX)
         else:
-            # Round to f32; infinities and NaNs (including overflow) take the
-            # slow path, which applies struct.pack("<f")'s exact rule.
-            a.movq_xmm_load(0, RDI, rt["float_value"])
-            a.cvtsd2ss(0, 0)
-            a.movd_r32_xmm(RAX, 0)
-            a.mov_store(RSP, slot, RAX)
-            a.mov_r32(RCX, RAX)
-            a.and_r32_imm32(RCX, 0x7F800000)
-            a.cmp_r32_imm32(RCX, 0x7F800000)
-            a.jcc(JNE, done)
-    elif name == "bool":
-        a.mov_imm64(RAX, rt["Py_True"])
-        a.cmp_rr(RDI, RAX)
-        a.jcc(JE, "true")
-        a.mov_imm64(RAX, rt["Py_False"])
-        a.cmp_rr(RDI, RAX)
-        a.jcc(JNE, slow)
-        a.xor_r32(RAX, RAX)
-        a.jmp("store")
-        a.label("true")
-        a.mov_imm32(RAX, 1)
-        a.label("store")
-        a.mov_store(RSP, slot, RAX)
-        a.jmp(done)
-    elif name in ("pointer", "string"):
-        a.mov_imm64(RAX, rt["PyBytes_Type"])
-        a.cmp_reg_mem(RAX, RDI, rt["ob_type"])
-        a.jcc(JNE, "notbytes")
-        a.lea(RAX, RDI, rt["bytes_data"])   # immutable, kept alive by the caller
-        a.jmp("store")
-        a.label("notbytes")
-        a.mov_imm64(RAX, rt["Py_None"])
-        a.cmp_rr(RDI, RAX)
-        a.jcc(JNE, slow)
-        a.xor_r32(RAX, RAX)
-        a.label("store")
-        a.mov_store(RSP, slot, RAX)
-        a.jmp(done)
+            self.mov_store(dst, 0, RAX)
 
 
-def _box(a: X64, name: str, rt: dict) -> None:
-    """Truncate the return register to the declared width and box it."""
-    if name == "void":
-        a.call_abs(rt["none"])
-        return
-    if name in ("f64", "f32"):
-        if name == "f32":
-            a.cvtss2sd(0, 0)
-        a.call_abs(rt["PyFloat_FromDouble"])
-        return
-    if name == "string":
-        a.mov_rr(RDI, RBX)
-        a.mov_rr(RSI, RAX)
-        a.call_abs(rt["box"])
-        return
-    # Neither ABI defines the bits above a narrow return: extend from its width.
-    widen = {"i8": a.movsx8, "i16": a.movsx16, "i32": a.movsxd, "u8": a.movzx8, "u16": a.movzx16,
-             "u32": a.mov_r32, "bool": a.movzx8}
-    if name in widen:
-        widen[name](RDI, RAX)
-    else:
-        a.mov_rr(RDI, RAX)
-    a.call_abs(rt[box_function(name)])
+_recorded = Recorder(Operations)
+#: emit(shape, rt) -> bytes: a Function's vectorcall entry point (jit/entry.py).
+emit = entry.emitter(_recorded)
 
 
 def emit_loop(shape: Shape, rt: dict) -> bytes:
-    """The batch loop for ``shape`` (fn.map): ``void loop(target, char **columns,
-    const ssize_t *strides, char *out, ssize_t out_stride, ssize_t rows)``.
-
-    Each row loads the argument registers straight from the columns (whose
-    item formats equal the C types: batch.py checked), calls the target, and
-    stores the return register into the output row at its declared width.
-    Addresses are computed from the row index (base + index * stride) rather
-    than by bumping pointers kept in memory: the only value carried from one
-    row to the next is the index in a register, so rows overlap freely."""
-    a = X64()
-    n = len(shape.args)
-    # Callee-saved: rbx = row index, rbp = target, r12 = strides, r13 = out,
-    # r14 = out stride, r15 = rows.  Column bases are copied to our frame.
-    for reg in (RBX, RBP, R12, R13, R14, R15):
-        a.push(reg)
-    frame = _round16(8 * n) + 8   # six pushes leave %rsp 8 off 16-byte alignment
-    a.sub_imm(RSP, frame)
-    a.mov_rr(RBP, RDI)
-    a.mov_rr(R12, RDX)
-    a.mov_rr(R13, RCX)
-    a.mov_rr(R14, R8)
-    a.mov_rr(R15, R9)
-    for i in range(n):
-        a.mov_load(RAX, RSI, 8 * i)
-        a.mov_store(RSP, 8 * i, RAX)
-    a.xor_r32(RBX, RBX)
-    a.test_rr(R15, R15)
-    a.jcc(JE, "done")
-    a.label("row")
-    for i, arg in enumerate(shape.args):
-        a.mov_load(RAX, R12, 8 * i)       # stride
-        a.imul_rr(RAX, RBX)
-        a.add_reg_mem(RAX, RSP, 8 * i)    # + column base
-        _load_column(a, arg, RAX)
-    a.call_reg(RBP)
-    if shape.ret.name != "void":
-        a.mov_rr(R11, R14)
-        a.imul_rr(R11, RBX)
-        a.add_rr(R11, R13)
-        _store_result(a, shape.ret.name, R11)
-    a.inc(RBX)
-    a.cmp_rr(RBX, R15)
-    a.jcc(JNE, "row")
-    a.label("done")
-    a.add_imm(RSP, frame)
-    for reg in (R15, R14, R13, R12, RBP, RBX):
-        a.pop(reg)
-    a.ret()
-    return a.finish()
-
-
-def _load_column(a: X64, arg, src: int) -> None:
-    """Load one row's argument from [src] into its register, extended as the
-    call path extends it (narrow integers to 32 bits and beyond)."""
-    name = arg.type.name
-    if arg.fp:
-        if name == "f64":
-            a.movq_xmm_load(arg.reg, src, 0)
-        else:
-            a.movd_xmm_load(arg.reg, src, 0)
-        return
-    dst = GP_ARGS[arg.reg]
-    load = {"i8": a.movsx8_load, "i16": a.movsx16_load, "i32": a.movsxd_load, "u8": a.movzx8_load,
-            "bool": a.movzx8_load, "u16": a.movzx16_load, "u32": a.mov_r32_load}.get(name, a.mov_load)
-    load(dst, src, 0)
-
-
-def _store_result(a: X64, name: str, dst: int) -> None:
-    """Store the return register at [dst], truncated to the declared width."""
-    if name == "f64":
-        a.movq_xmm_store(dst, 0, 0)
-    elif name == "f32":
-        a.movd_xmm_store(dst, 0, 0)
-    elif name == "bool":
-        a.test_r8(RAX, RAX)
-        a.setne(RAX)
-        a.mov_store8(dst, 0, RAX)
-    elif name in ("i8", "u8"):
-        a.mov_store8(dst, 0, RAX)
-    elif name in ("i16", "u16"):
-        a.mov_store16(dst, 0, RAX)
-    elif name in ("i32", "u32"):
-        a.mov_store32(dst, 0, RAX)
-    else:
-        a.mov_store(dst, 0, RAX)
+    """The batch loop for ``shape`` (jit/loop.py)."""
+    return loop.emit_loop(Operations(), shape)

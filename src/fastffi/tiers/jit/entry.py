@@ -1,0 +1,201 @@
+"""A Function's vectorcall entry point, ``PyObject *(PyObject *fn, PyObject
+*const *args, size_t nargsf, PyObject *kwnames)``, stated once over the ISA
+operations of ``jit/isa.py``:
+
+1. keywords, arity and closed library are checked (any failure goes to the
+   ``reject`` helper, which raises exactly what every tier raises);
+2. each argument is unboxed into its 8-byte slot in our frame -- inline for
+   exact ints that fit in one digit, exact floats, bytes, None, True/False --
+   otherwise by the ``convert`` helper, which handles every other case and
+   every error;
+3. the enter helper runs when release_gil/use_errno is set;
+4. the slots are loaded into the argument registers the classifier chose,
+   the target is called;
+5. leave helper, buffer release, then the result is truncated to its declared
+   width and boxed by the CPython function for its kind.
+
+The code is laid end to end from blocks recorded once (jit.Recorder), each a
+function of a few parameters of the shape: the entry checks, one block per
+argument, the call with its result.  Each block carries its own failure
+exits, so no branch crosses a block and a new shape is mostly the
+concatenation of blocks emitted for earlier ones.
+
+The inline int path reads CPython 3.10/3.11's int layout (signed digit count
+in ob_size, 30-bit digits); ``fastffi.tiers.jit`` only emits where
+``JIT_RUNTIME["object_layout"]`` says that is the layout."""
+from __future__ import annotations
+
+from .assembly import Recorder, Shape, frame_of
+from .isa import ZERO, Address, Extended, Field, Imm
+
+#: Kinds narrower than a register: an argument is range-checked by extending
+#: it back, a return is extended from its width (neither SysV nor AAPCS64
+#: defines the bits above a narrow return).
+_NARROW_ARGS = frozenset({"i8", "i16", "i32", "u8", "u16", "u32"})
+_NARROW_RETURNS = _NARROW_ARGS | {"bool"}
+
+
+def box_function(kind: str) -> str:
+    """The JIT_RUNTIME entry that boxes a (widened) integer return of ``kind``."""
+    return {"bool": "PyBool_FromLong", "i64": "PyLong_FromLongLong", "u64": "PyLong_FromUnsignedLongLong",
+            "pointer": "PyLong_FromUnsignedLongLong"}.get(kind, "PyLong_FromLong")
+
+
+def emitter(record: Recorder):
+    """``emit(shape, rt) -> bytes`` for the ISA whose Operations ``record``
+    records blocks of."""
+    always_keep = record.assembler.ALWAYS_SAVES_TSTATE
+    single_loads = record.assembler.SINGLE_LOADS
+    tables = record.tables
+
+    def emit(shape: Shape, rt: dict) -> bytes:
+        """The entry point's code for ``shape``; ``rt`` is ``_core.JIT_RUNTIME``."""
+        args = shape.args
+        ret_save, bufs, frame = frame_of(shape, rt)
+        keep = shape.bracket or always_keep   # whether the frame saves TSTATE's register
+        # Where an f32 loads like an f64, the call's code depends on the
+        # registers alone (fewer blocks).
+        placements = (tuple([(arg.fp, arg.reg, arg.type.name == "f32") for arg in args]) if single_loads
+                      else tuple([arg[1:] for arg in args]))
+        keys = [(_entry, len(args), frame, bufs, keep),
+                *[(_argument, arg.type.name, i, bufs, frame, keep) for i, arg in enumerate(args)],
+                (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame)]
+        blocks = tables.get(id(rt)) or record.blocks_for(rt)
+        return b"".join([blocks.get(key) or record.record(rt, key) for key in keys])
+
+    return emit
+
+
+def _entry(a, rt: dict, n: int, frame: int, bufs, keep: bool) -> None:
+    """Frame, then keywords, arity and closed library; a failure goes to the
+    reject helper."""
+    fn, args, nargsf, kwnames = a.GP_ARGS[:4]
+    a.prologue(frame, keep)
+    a.put(a.FN, fn)
+    a.put(a.ARGS, args)
+    # Keyword names: almost always NULL; an empty tuple is allowed too.
+    a.branch_if_nonzero(kwnames, "kwnames")
+    a.label("kwnames_ok")
+    a.branch_if_nargs_not(nargsf, n, rt["vectorcall_nargs_mask_bit"], "reject")
+    a.put(a.VALUE, Field(a.FN, rt["fn_closed"]))
+    a.branch_if_zero_at(a.VALUE, 0, 1, "accepted")
+    a.label("reject")
+    a.call(rt["reject"], a.FN, nargsf, kwnames)
+    a.epilogue(frame, keep)
+    a.label("kwnames")
+    a.branch_if_zero_at(kwnames, rt["ob_size"], 8, "kwnames_ok")
+    a.jump("reject")
+    a.label("accepted")
+    if bufs is not None:
+        a.put(a.VALUE, Address(a.SP, bufs + rt["sizeof_BufferList"]))
+        a.store(a.SP, bufs + rt["bufs_views"], a.VALUE)
+        a.store(a.SP, bufs + rt["bufs_count"], ZERO, 4)
+
+
+def _argument(a, rt: dict, kind: str, i: int, bufs, frame: int, keep: bool) -> None:
+    """Argument ``i`` into its slot [SP + 8i]: the inline fast path, which
+    ends by branching past the rest; then the convert helper, which handles
+    every other case and raises every error; then this argument's failure
+    exit (release what was acquired, return NULL)."""
+    slot = 8 * i
+    a.put(a.OBJ, Field(a.ARGS, slot))
+    _unbox(a, rt, kind, slot)
+    a.label("slow")
+    a.call(rt["convert"], a.FN, Imm(i), Field(a.ARGS, slot), Address(a.SP, slot),
+           ZERO if bufs is None else Address(a.SP, bufs))   # no pointer/string argument: never dereferenced
+    a.branch_if_zero(a.RESULT, "done", 4)
+    if bufs is not None:
+        a.call(rt["release"], Address(a.SP, bufs))
+    a.put(a.RESULT, ZERO)
+    a.epilogue(frame, keep)
+    a.label("done")
+
+
+def _unbox(a, rt: dict, kind: str, slot: int) -> None:
+    """Inline fast path for the object in OBJ into [SP + slot], ending with a
+    branch to "done"; anything else goes on to "slow", which follows (and
+    overwrites the slot).  Where the last check can end the path, the value
+    is stored first and that check branches to "done": no extra branch on the
+    fast path."""
+    obj, value, tmp = a.OBJ, a.VALUE, a.TMP
+    if kind in ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"):
+        a.branch_unless_type(obj, rt["PyLong_Type"], rt["ob_type"], "slow")
+        # One-digit ints: ob_size in {-1, 0, 1}, value = ob_size * digit[0].
+        a.put(value, Field(obj, rt["ob_size"]))
+        a.branch_if_outside(value, -1, 1, "slow")
+        a.put(tmp, Field(obj, rt["long_digit0"], 4))
+        a.multiply(value, tmp)
+        a.store(a.SP, slot, value)
+        # In range iff extending the low bits of the kind gives the value back.
+        if kind in _NARROW_ARGS:
+            a.put(tmp, Extended(value, kind))
+            a.branch_if_equal(tmp, value, "done")
+        elif kind == "u64":
+            a.branch_if_not_negative(value, "done")
+        else:
+            a.jump("done")
+    elif kind in ("f64", "f32"):
+        a.branch_unless_type(obj, rt["PyFloat_Type"], rt["ob_type"], "slow")
+        if kind == "f64":
+            a.put(value, Field(obj, rt["float_value"]))
+            a.store(a.SP, slot, value)
+            a.jump("done")
+        else:
+            # Round to f32; infinities and NaNs (including overflow) take the
+            # slow path, which applies struct.pack("<f")'s exact rule.
+            a.load_as_single(value, obj, rt["float_value"])
+            a.store(a.SP, slot, value)
+            a.branch_if_finite_single(value, "done")
+    elif kind == "bool":
+        a.unbox_bool(obj, rt["Py_True"], rt["Py_False"], "slow")
+        a.store(a.SP, slot, value)
+        a.jump("done")
+    elif kind in ("pointer", "string"):
+        a.branch_unless_type(obj, rt["PyBytes_Type"], rt["ob_type"], "notbytes")
+        a.put(value, Address(obj, rt["bytes_data"]))   # immutable, kept alive by the caller
+        a.jump("store")
+        a.label("notbytes")
+        a.branch_unless_is(obj, rt["Py_None"], "slow")
+        a.put(value, ZERO)
+        a.label("store")
+        a.store(a.SP, slot, value)
+        a.jump("done")
+
+
+def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, ret_save: int, bufs,
+          frame: int) -> None:
+    """Each slot into the register the classifier gave it, the target
+    (bracketed by enter/leave when asked), buffers released, the result
+    boxed."""
+    if bracket:
+        a.call(rt["enter"], a.FN)
+        a.put(a.TSTATE, a.RESULT)
+    for i, placement in enumerate(placements):
+        a.load_argument(8 * i, *placement)
+    a.call_field(a.FN, rt["fn_target"])
+    if bracket or bufs is not None:
+        a.save_result(ret_save)
+        if bracket:
+            # errno is saved first thing in `leave`, before any other code runs.
+            a.call(rt["leave"], a.FN, a.TSTATE)
+        if bufs is not None:
+            a.branch_if_zero_at(a.SP, bufs + rt["bufs_count"], 4, "released")
+            a.call(rt["release"], Address(a.SP, bufs))
+            a.label("released")
+        a.restore_result(ret_save)
+    _box(a, rt, ret)
+    a.epilogue(frame, keep)
+
+
+def _box(a, rt: dict, ret: str) -> None:
+    """Truncate the return register to the declared width and box it."""
+    if ret == "void":
+        a.call(rt["none"])
+    elif ret in ("f64", "f32"):
+        if ret == "f32":
+            a.result_to_double()
+        a.call(rt["PyFloat_FromDouble"])
+    elif ret == "string":
+        a.call(rt["box"], a.FN, a.RESULT)
+    else:
+        a.call(rt[box_function(ret)], Extended(a.RESULT, ret) if ret in _NARROW_RETURNS else a.RESULT)
