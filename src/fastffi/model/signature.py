@@ -29,7 +29,15 @@ class Signature(NamedTuple):
     def call_key(self) -> tuple:
         """What the tiers' per-signature caches are keyed by: everything the
         call depends on (names included, for explain()), but no class -- so a
-        cache entry never keeps a struct class alive."""
+        cache entry never keeps a struct class alive.  A signature of
+        canonical scalars only is its own key (the common case, hashed in C)."""
+        for t in self.argtypes:
+            if t.__class__ is not Scalar or t.pointee is not None:
+                break
+        else:
+            t = self.restype
+            if t.__class__ is Scalar and t.pointee is None:
+                return self
         return (self.name, type_key(self.restype), tuple([type_key(t) for t in self.argtypes]),
                 self.nfixed, self.convention)
 
