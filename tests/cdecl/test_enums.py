@@ -53,3 +53,21 @@ def test_wide_enum_values_pass_unchanged(enums_lib):
 
 def test_enum_without_values_is_int_sized():
     assert fastffi.dlopen(None).function("int abs(enum never_defined x)").argtypes == ("i32",)
+
+
+def test_enum_values_beyond_64_bits_are_refused():
+    decl = "int abs(enum huge {H0 = -1, H1 = 0x8000000000000000} h)"
+    with pytest.raises(fastffi.SignatureError) as info:
+        fastffi.dlopen(None).function(decl)
+    assert str(info.value) == (f"enum values from -1 to {2**63} fit no C integer type: "
+                               f"'int abs(enum huge {{H0 = -1, H1 = 0x8000000000000000}} h)'")
+
+
+def test_octal_and_suffixed_enum_values():
+    decl = "enum o {O0 = 010, O1 = 0x10u, O2 = 0, O3 = 7UL}"
+    sig = fastffi.cdecl.spelling.parse_declaration(f"int abs({decl} v)")
+    assert sig.argtypes[0].name == "i32"
+    from pycparser import c_parser
+    from fastffi.cdecl.enums import enumerator_values
+    node = c_parser.CParser().parse(decl + ";").ext[0].type
+    assert enumerator_values(node, decl) == {"O0": 8, "O1": 16, "O2": 0, "O3": 7}

@@ -33,23 +33,23 @@ def enum_type(node: c_ast.Enum, ns: Namespace, line: str) -> Scalar:
     if node.values is None:
         known = ns.tag("enum", node.name) if node.name else None
         return known if known is not None else SCALARS["i32"]
-    values = enumerator_values(node, ns, line)
-    return type_for_values(values.values())
+    values = enumerator_values(node, line)
+    return type_for_values(values.values(), line)
 
 
-def enumerator_values(node: c_ast.Enum, ns: Namespace, line: str) -> dict[str, int]:
+def enumerator_values(node: c_ast.Enum, line: str) -> dict[str, int]:
     """Each constant's value, in order: an explicit value, or one more than the previous."""
     values: dict[str, int] = {}
     nxt = 0
     for e in node.values.enumerators:
         if e.value is not None:
-            nxt = _evaluate(e.value, values, ns, line)
+            nxt = _evaluate(e.value, values, line)
         values[e.name] = nxt
         nxt += 1
     return values
 
 
-def type_for_values(values) -> Scalar:
+def type_for_values(values, line: str) -> Scalar:
     values = list(values) or [0]
     lo, hi = min(values), max(values)
     if -2**31 <= lo and hi < 2**31:
@@ -63,11 +63,11 @@ def type_for_values(values) -> Scalar:
     raise SignatureError(f"enum values from {lo} to {hi} fit no C integer type: {line!r}")
 
 
-def _evaluate(node, values: dict[str, int], ns: Namespace, line: str) -> int:
+def _evaluate(node, values: dict[str, int], line: str) -> int:
     if isinstance(node, c_ast.Constant) and node.type in ("int", "unsigned int", "long int", "unsigned long int",
                                                           "long long int", "unsigned long long int"):
-        return int(_INT_SUFFIX.sub("", node.value), 0) if not re.fullmatch(r"0[0-7]+[uUlL]*", node.value) \
-            else int(_INT_SUFFIX.sub("", node.value), 8)
+        digits = _INT_SUFFIX.sub("", node.value)
+        return int(digits, 8 if re.fullmatch(r"0[0-7]+", digits) else 0)   # C: a leading 0 is octal
     if isinstance(node, c_ast.Constant) and node.type == "char":
         text = node.value[1:-1]
         if len(text) == 1:
@@ -75,16 +75,13 @@ def _evaluate(node, values: dict[str, int], ns: Namespace, line: str) -> int:
     if isinstance(node, c_ast.ID):
         if node.name in values:
             return values[node.name]
-        known = ns.constant(node.name)
-        if known is not None:
-            return known
         raise SignatureError(f"unknown constant {node.name!r} in an enum: {line!r}")
     if isinstance(node, c_ast.UnaryOp) and node.op in _UNARY:
-        return _UNARY[node.op](_evaluate(node.expr, values, ns, line))
+        return _UNARY[node.op](_evaluate(node.expr, values, line))
     if isinstance(node, c_ast.BinaryOp) and node.op in _BINARY:
-        return _BINARY[node.op](_evaluate(node.left, values, ns, line), _evaluate(node.right, values, ns, line))
+        return _BINARY[node.op](_evaluate(node.left, values, line), _evaluate(node.right, values, line))
     if isinstance(node, c_ast.Cast):
-        return _evaluate(node.expr, values, ns, line)
+        return _evaluate(node.expr, values, line)
     raise SignatureError(f"enum value is not an integer constant expression: {line!r}")
 
 
