@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from . import _core
-from .cdecl.spelling import IDENT, resolve_field_type, resolve_type
+from .cdecl.spelling import IDENT, namespace_for, resolve_field_type, resolve_type
 from .model.aggregates import Array, CStruct, CUnion, box_class, make_aggregate, make_array
 from .model.layout import size_align
 from .model.namespace import DEFAULT, TAG_KINDS, is_aggregate
@@ -29,6 +29,7 @@ def union(name: str, fields: Iterable, pack: int | None = None, *, types=None) -
 
 
 def _members(fields, types) -> list[tuple[str, Any, int | None]]:
+    ns = namespace_for(types) if types is not None else None   # one types= overlay for every field
     members = []
     seen = set()
     for entry in fields:
@@ -38,7 +39,7 @@ def _members(fields, types) -> list[tuple[str, Any, int | None]]:
         if fname in seen:
             raise ValueError(f"duplicate field name {fname!r}")
         seen.add(fname)
-        ftype, count = resolve_field_type(spec, types)
+        ftype, count = resolve_field_type(spec, ns)
         members.append((fname, ftype, count))
     return members
 

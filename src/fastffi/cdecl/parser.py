@@ -39,7 +39,6 @@ __restrict__ __inline __inline__ __extension__ __const
 #: Single-word spellings that are typedefs rather than keywords.
 _BUILTIN_TYPEDEFS = tuple(sorted(k for k in C_SPELLINGS if _IDENT.fullmatch(k) and k not in _C_KEYWORDS))
 _PREAMBLE = "".join(f"typedef int {name};\n" for name in _BUILTIN_TYPEDEFS)
-_PREAMBLE_LINES = _PREAMBLE.count("\n")
 
 # Order in which multi-word specifiers are spelled in C_SPELLINGS.
 _SPECIFIER_ORDER = {w: i for i, w in enumerate(["signed", "unsigned", "short", "long", "char", "int", "float",
@@ -123,7 +122,7 @@ def _parse(source_line: str, known: frozenset[str]):
                 typedefs.discard(shadowed.group(1))
                 continue
             raise SignatureError(_parse_error_message(str(e), source_line, head.count("\n"))) from None
-        return ast.ext[-1], opaque, head.count("\n")
+        return ast.ext[-1]
 
 
 def _parse_error_message(message: str, line: str, head_lines: int) -> str:
@@ -140,14 +139,12 @@ def _with_caret(message: str, line: str, column: int) -> str:
 @functools.lru_cache(maxsize=1024)
 def _parse_declaration_text(text: str, known: frozenset[str]):
     line = text.strip().rstrip(";").strip()
-    decl, opaque, head_lines = _parse(line + ";", known)
-    return decl, line, head_lines
+    return _parse(line + ";", known), line
 
 
 @functools.lru_cache(maxsize=1024)
 def _parse_type_text(text: str, known: frozenset[str]):
-    decl, opaque, head_lines = _parse(f"{text} __fastffi_value;", known)
-    return decl.type, text, head_lines
+    return _parse(f"{text} __fastffi_value;", known).type, text
 
 
 def type_from_text(spec: str, text: str, ns: Namespace):
@@ -159,16 +156,16 @@ def type_from_text(spec: str, text: str, ns: Namespace):
 
 def function_signature(text: str, ns: Namespace) -> Signature:
     """The signature one C function declaration states."""
-    decl, line, head_lines = _parse_declaration_text(text, _known_names(text, ns))
+    decl, line = _parse_declaration_text(text, _known_names(text, ns))
     if not isinstance(decl, c_ast.Decl) or not isinstance(decl.type, c_ast.FuncDecl):
         raise SignatureError(f"not a function declaration: {line!r}")
     func = decl.type
-    restype = _type_from_ast(func.type, line, head_lines, ns)
-    argtypes, _ = _parameters(func, line, head_lines, ns, variadic_ok=False)
+    restype = _type_from_ast(func.type, line, ns)
+    argtypes, _ = _parameters(func, line, ns, variadic_ok=False)
     return Signature(decl.name, restype, argtypes)
 
 
-def _parameters(func: c_ast.FuncDecl, line: str, head_lines: int, ns, *, variadic_ok: bool):
+def _parameters(func: c_ast.FuncDecl, line: str, ns, *, variadic_ok: bool):
     """(argument types, whether the list ends in ``...``)."""
     argtypes = []
     params = func.args.params if func.args is not None else []
@@ -181,7 +178,7 @@ def _parameters(func: c_ast.FuncDecl, line: str, head_lines: int, ns, *, variadi
         if isinstance(p, c_ast.ID):   # an old-style parameter name: a type no namespace knows
             raise SignatureError(_with_caret(f"unknown type {p.name!r} used by value is not supported yet",
                                              line, p.coord.column))
-        t = _type_from_ast(p.type, line, head_lines, ns, parameter=True)
+        t = _type_from_ast(p.type, line, ns, parameter=True)
         if t is VOID:
             if len(params) == 1 and not getattr(p, "name", None):
                 break  # f(void)
@@ -198,7 +195,7 @@ def _column(node) -> int:
     return 1
 
 
-def _type_from_ast(node, line: str, head_lines: int, ns, *, parameter: bool = False):
+def _type_from_ast(node, line: str, ns, *, parameter: bool = False):
     """Map a pycparser type node to a fastffi type."""
     if isinstance(node, c_ast.PtrDecl):
         return _pointer(node.type, line, ns)
@@ -208,7 +205,7 @@ def _type_from_ast(node, line: str, head_lines: int, ns, *, parameter: bool = Fa
         raise SignatureError(_with_caret("array or function type by value is not supported yet", line,
                                          _column(node)))
     if isinstance(node, c_ast.Typename):
-        return _type_from_ast(node.type, line, head_lines, ns, parameter=parameter)
+        return _type_from_ast(node.type, line, ns, parameter=parameter)
     if not isinstance(node, c_ast.TypeDecl):
         raise SignatureError(f"unsupported type in {line!r}")
     spec = node.type
@@ -253,8 +250,8 @@ def _pointer(target, line: str, ns) -> Scalar:
     if isinstance(target, c_ast.PtrDecl):
         return pointer_to(_pointer(target.type, line, ns), "const" in target.quals)
     if isinstance(target, c_ast.FuncDecl):
-        restype = _type_from_ast(target.type, line, 0, ns)
-        argtypes, variadic = _parameters(target, line, 0, ns, variadic_ok=True)
+        restype = _type_from_ast(target.type, line, ns)
+        argtypes, variadic = _parameters(target, line, ns, variadic_ok=True)
         return pointer_to(FunctionType(restype, argtypes, variadic))
     if not isinstance(target, c_ast.TypeDecl):
         return SCALARS["pointer"]   # pointers to arrays: untyped for now

@@ -4,8 +4,7 @@ depend on them.
 C keeps ordinary identifiers (typedef names among them) apart from the tags
 of structs, unions and enums (C11 6.2.3), so a namespace does too: after
 ``define("stat", Stat)`` both ``stat`` and ``struct stat`` name the class, and a
-function may still be called ``stat``.  Enumeration constants are ordinary
-identifiers with a value.
+function may still be called ``stat``.
 
 The default namespace (:data:`DEFAULT`) is what ``fastffi.define`` changes and
 what every declaration sees; it starts with the C library's scalar typedefs
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import SignatureError
 from .layout import type_key
@@ -32,14 +31,13 @@ CACHE_LIMIT = 4096
 
 
 class Namespace:
-    """Typedef names, tags and enumeration constants, with an optional parent
-    consulted for what this namespace does not define."""
+    """Typedef names and tags, with an optional parent consulted for what this
+    namespace does not define."""
 
     def __init__(self, parent: "Namespace | None" = None):
         self.parent = parent
         self._typedefs: dict[str, Any] = {}
         self._tags: dict[tuple[str, str], Any] = {}
-        self._constants: dict[str, int] = {}
         self._lock = threading.Lock()
         #: type text -> type, and declaration text -> Signature (see cache())
         self.resolved: dict[str, Any] = {}
@@ -62,9 +60,6 @@ class Namespace:
     def tag(self, kind: str, name: str):
         return self._find("_tags", (kind, name))
 
-    def constant(self, name: str) -> int | None:
-        return self._find("_constants", name)
-
     def lookup(self, text: str):
         """The type ``text`` names when it is one name: ``"pid_t"``,
         ``"struct stat"``, ``"enum color"``; else None."""
@@ -72,16 +67,6 @@ class Namespace:
         if name and kind in TAG_KINDS and " " not in name:
             return self.tag(kind, name)
         return self.typedef(text) if not name else None
-
-    def typedef_names(self) -> Iterator[str]:
-        seen = set()
-        ns = self
-        while ns is not None:
-            for name in ns._typedefs:
-                if name not in seen:
-                    seen.add(name)
-                    yield name
-            ns = ns.parent
 
     # ---- changes ----
 
@@ -97,16 +82,10 @@ class Namespace:
             self._tags[kind, name] = t
             self._changed()
 
-    def define_constant(self, name: str, value: int) -> None:
-        with self._lock:
-            self._constants[name] = value
-            self._changed()
-
     def undefine(self, name: str) -> None:
-        """Remove ``name`` as a typedef, as every tag and as a constant."""
+        """Remove ``name`` as a typedef and as every tag."""
         with self._lock:
             self._typedefs.pop(name, None)
-            self._constants.pop(name, None)
             for kind in TAG_KINDS:
                 self._tags.pop((kind, name), None)
             self._changed()

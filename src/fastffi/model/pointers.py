@@ -14,7 +14,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from .scalars import SCALARS, VOID, Scalar
+from .scalars import SCALARS, Scalar
 from .signature import type_name
 
 
@@ -64,8 +64,4 @@ def pointer_to(pointee, const: bool = False, *, string: bool = False) -> Scalar:
     return t
 
 
-def is_pointer(t) -> bool:
-    return isinstance(t, Scalar) and t.kind == SCALARS["pointer"].kind
-
-
-__all__ = ["FunctionType", "Opaque", "pointer_to", "is_pointer", "VOID"]
+__all__ = ["FunctionType", "Opaque", "pointer_to"]
