@@ -8,11 +8,11 @@ Names come from the namespace: its typedef names are declared to the parser
 as typedefs, its tags are read from it.  The namespace is an outer scope, so
 a declaration may reuse one of its typedef names for the function itself
 (``int stat(const char *, struct stat *)`` after ``define("stat", Stat)``),
-as an inner declaration may in C.  Identifiers no
-namespace defines are declared as opaque types when they stand where only a
-type can (``sqlite3 **db``, ``FILE *``), so pointers to them parse; using one
-by value is refused with a caret under it.  Parses are cached by text and
-the typedef names they mention."""
+as an inner declaration may in C.  Identifiers no namespace defines are
+declared as opaque types when they stand where only a type can (``sqlite3
+**db``, ``FILE *``), so pointers to them parse; using one by value is refused
+with a caret under it.  Parses are cached by text and the typedef names they
+mention."""
 from __future__ import annotations
 
 import functools
