@@ -1,5 +1,7 @@
 """Enums take the size the C compiler gives them, and pass their values unchanged."""
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastffi
 from conftest import compile_shared
@@ -71,3 +73,44 @@ def test_octal_and_suffixed_enum_values():
     from fastffi.cdecl.enums import enumerator_values
     node = c_parser.CParser().parse(decl + ";").ext[0].type
     assert enumerator_values(node, decl) == {"O0": 8, "O1": 16, "O2": 0, "O3": 7}
+
+
+@pytest.mark.parametrize("values, message", [
+    ("A = 1/0", "enum value divides by zero"),
+    ("A = 5 % 0", "enum value divides by zero"),
+    ("A = 1 << -1", "enum value shifts by -1 bits"),
+    ("A = 1 >> 64", "enum value shifts by 64 bits"),
+    ("A = 1 << 63, B = A * A", f"enum value {2**126} fits no C integer type"),
+])
+def test_bad_constant_expressions_are_signature_errors(values, message):
+    decl = f"int abs(enum e {{{values}}} x)"
+    with pytest.raises(fastffi.SignatureError) as info:
+        fastffi.dlopen(None).function(decl)
+    assert str(info.value) == f"{message}: {decl!r}"
+
+
+def test_division_truncates_toward_zero_exactly():
+    from pycparser import c_parser
+    from fastffi.cdecl.enums import enumerator_values
+    decl = "enum e {A = -7/2, B = -7 % 2, C = 0x7fffffffffffffff / 1, D = 7 / -2}"
+    node = c_parser.CParser().parse(decl + ";").ext[0].type
+    assert enumerator_values(node, decl) == {"A": -3, "B": -1, "C": 2**63 - 1, "D": -3}
+
+
+_atoms = st.sampled_from(["0", "1", "-1", "7", "0x7fffffff", "0xffffffffffffffff", "63", "64", "A"])
+_exprs = st.recursive(_atoms, lambda e: st.builds(lambda a, op, b: f"({a} {op} {b})", e,
+                                                  st.sampled_from(["+", "-", "*", "/", "%", "<<", ">>", "&", "|",
+                                                                   "^"]), e) | st.builds("-{}".format, e),
+                      max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_exprs)
+def test_any_constant_expression_gives_a_type_or_a_signature_error(expr):
+    """An attacker's enum never escapes as another exception, nor computes huge numbers."""
+    decl = f"int abs(enum e {{A = 3, B = {expr}}} x)"
+    try:
+        fn = fastffi.dlopen(None).function(decl)
+    except fastffi.SignatureError:
+        return
+    assert fn.argtypes[0] in ("i32", "u32", "i64", "u64")

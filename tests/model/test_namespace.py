@@ -133,3 +133,9 @@ def test_function_pointer_types_carry_their_signature():
     assert decayed.argtypes[0].pointee == FunctionType(resolve_type("i32"), (resolve_type("i32"),), True)
     assert decayed.argtypes[1].pointee is resolve_type("double")
     assert str(decayed.argtypes[0].pointee) == "i32 (i32, ...)"
+
+
+def test_types_mapping_keys_must_be_names():
+    with pytest.raises(TypeError) as info:
+        fastffi.dlopen(None).function("abs", "i32", ["i32"], types={1: "i32"})
+    assert str(info.value) == "types= maps names (str) to types, got the key 1"

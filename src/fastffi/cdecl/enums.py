@@ -19,9 +19,14 @@ from ..model.scalars import SCALARS, Scalar
 
 _INT_SUFFIX = re.compile(r"[uUlL]+$")
 
+def _divide(a: int, b: int) -> int:
+    q = abs(a) // abs(b)   # C truncates toward zero (C11 6.5.5p6)
+    return q if (a < 0) == (b < 0) else -q
+
+
 _BINARY = {
     "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "/": lambda a, b: int(a / b), "%": lambda a, b: a - b * int(a / b),   # C truncates toward zero
+    "/": _divide, "%": lambda a, b: a - b * _divide(a, b),
     "<<": lambda a, b: a << b, ">>": lambda a, b: a >> b,
     "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b,
 }
@@ -77,12 +82,25 @@ def _evaluate(node, values: dict[str, int], line: str) -> int:
             return values[node.name]
         raise SignatureError(f"unknown constant {node.name!r} in an enum: {line!r}")
     if isinstance(node, c_ast.UnaryOp) and node.op in _UNARY:
-        return _UNARY[node.op](_evaluate(node.expr, values, line))
+        return _in_range(_UNARY[node.op](_evaluate(node.expr, values, line)), line)
     if isinstance(node, c_ast.BinaryOp) and node.op in _BINARY:
-        return _BINARY[node.op](_evaluate(node.left, values, line), _evaluate(node.right, values, line))
+        a, b = _evaluate(node.left, values, line), _evaluate(node.right, values, line)
+        if node.op in ("/", "%") and b == 0:
+            raise SignatureError(f"enum value divides by zero: {line!r}")
+        if node.op in ("<<", ">>") and not 0 <= b < 64:   # C11 6.5.7p3: undefined
+            raise SignatureError(f"enum value shifts by {b} bits: {line!r}")
+        return _in_range(_BINARY[node.op](a, b), line)
     if isinstance(node, c_ast.Cast):
         return _evaluate(node.expr, values, line)
     raise SignatureError(f"enum value is not an integer constant expression: {line!r}")
+
+
+def _in_range(v: int, line: str) -> int:
+    """Every step of a constant expression stays within what a 64-bit C integer
+    holds (and so the evaluation stays small)."""
+    if not -2**63 <= v < 2**64:
+        raise SignatureError(f"enum value {v} fits no C integer type: {line!r}")
+    return v
 
 
 __all__ = ["enum_type", "enumerator_values", "type_for_values"]

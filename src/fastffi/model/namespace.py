@@ -130,6 +130,8 @@ def overlay(types, resolve) -> Namespace:
     other type is a typedef.  ``resolve(spec, ns)`` turns each value into a type."""
     ns = Namespace(DEFAULT)
     for name, spec in types.items():
+        if not isinstance(name, str):
+            raise TypeError(f"types= maps names (str) to types, got the key {name!r}")
         t = resolve(spec, DEFAULT)
         kind, _, tag = name.partition(" ")
         if tag and kind in TAG_KINDS:
