@@ -6,8 +6,12 @@ alignment is its largest member alignment and its size is rounded up to it;
 ``#pragma pack(N)`` caps every member's alignment at N.  A union places every
 member at 0.  tests/test_layout.py checks all of this against the compiler.
 
-Alongside the layout this module derives the flat view the ABI code needs:
-every scalar leaf with its offset (arrays expanded, nested structs inlined)."""
+Alongside the layout this module derives what the ABI code needs without
+expanding arrays element by element, so ``u8[4000000]`` costs what ``u8[4]``
+does: whether some scalar is misaligned and whether a union is inside are
+computed per member; the flat list of every scalar leaf (arrays expanded,
+nested structs inlined) is built only when asked for (AAPCS64's HFA test asks
+only of aggregates small enough to be one)."""
 from __future__ import annotations
 
 import functools
@@ -44,16 +48,31 @@ class Layout:
     align: int
     pack: int | None
     fields: tuple[Field, ...]
-    #: every scalar leaf in memory order (for unions: every member's leaves)
-    leaves: tuple[Leaf, ...]
     #: some leaf is not at a multiple of its natural alignment (packed)
     misaligned: bool
     #: a union somewhere inside (the value, not the layout, decides the bytes)
     has_union: bool
+    #: the largest natural alignment of any scalar leaf (1 when there is
+    #: none): a copy of this aggregate placed at offset k has a misaligned
+    #: leaf iff this one does or k is not a multiple of it (alignments are
+    #: powers of two)
+    leaf_align: int
 
     @functools.cached_property
     def by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
+
+    @functools.cached_property
+    def leaves(self) -> tuple[Leaf, ...]:
+        """Every scalar leaf in memory order (for unions: every member's
+        leaves).  O(total elements): built on first use only."""
+        leaves = []
+        for f in self.fields:
+            step = size_align(f.type)[0]
+            for i in range(f.count if f.count is not None else 1):
+                leaves.extend(_leaves_of(f.type, f.offset + i * step))
+        leaves.sort(key=lambda leaf: leaf.offset)
+        return tuple(leaves)
 
     @functools.cached_property
     def key(self) -> tuple:
@@ -116,15 +135,29 @@ def compute_layout(name: str, members, *, pack: int | None = None, is_union: boo
         align = max(align, ealign)
         fields.append(Field(fname, ftype, count, foffset, total))
     size = _round_up(size, align)
-    leaves = []
-    for f in fields:
-        step = size_align(f.type)[0]
-        for i in range(f.count if f.count is not None else 1):
-            leaves.extend(_leaves_of(f.type, f.offset + i * step))
-    leaves.sort(key=lambda leaf: leaf.offset)
-    misaligned = any(leaf.offset % leaf.type.align for leaf in leaves)
+    misaligned = any(_member_misaligned(f) for f in fields)
     has_union = is_union or any(not isinstance(f.type, Scalar) and f.type._layout_.has_union for f in fields)
-    return Layout(name, is_union, size, align, pack, tuple(fields), tuple(leaves), misaligned, has_union)
+    leaf_align = max([_natural_leaf_align(f.type) for f in fields], default=1)
+    return Layout(name, is_union, size, align, pack, tuple(fields), misaligned, has_union, leaf_align)
+
+
+def _natural_leaf_align(t) -> int:
+    return t.align if isinstance(t, Scalar) else t._layout_.leaf_align
+
+
+def _member_misaligned(f: Field) -> bool:
+    """Whether some scalar leaf of member ``f`` is off its natural alignment,
+    in O(1): element i of an array sits at ``offset + i * step``, so when
+    element 0 is aligned the rest are iff the step is a multiple of the
+    leaves' alignment (a packed struct's size need not be)."""
+    if f.count == 0:
+        return False
+    if not isinstance(f.type, Scalar) and f.type._layout_.misaligned:
+        return True
+    a = _natural_leaf_align(f.type)
+    if f.offset % a:
+        return True
+    return f.count is not None and f.count > 1 and size_align(f.type)[0] % a != 0
 
 
 __all__ = ["Field", "Leaf", "Layout", "compute_layout", "size_align", "type_key"]
