@@ -52,11 +52,11 @@ class Layout:
     misaligned: bool
     #: a union somewhere inside (the value, not the layout, decides the bytes)
     has_union: bool
-    #: the largest natural alignment of any scalar leaf (1 when there is
-    #: none): a copy of this aggregate placed at offset k has a misaligned
-    #: leaf iff this one does or k is not a multiple of it (alignments are
-    #: powers of two)
-    leaf_align: int
+    #: (alignment, offset % alignment) of every scalar leaf: at most 31
+    #: pairs (alignments are powers of two up to 16), whatever the element
+    #: count -- enough to tell whether a copy placed at any offset has a
+    #: misaligned leaf (:func:`_placed`)
+    leaf_residues: frozenset
 
     @functools.cached_property
     def by_name(self) -> dict[str, Field]:
@@ -135,29 +135,24 @@ def compute_layout(name: str, members, *, pack: int | None = None, is_union: boo
         align = max(align, ealign)
         fields.append(Field(fname, ftype, count, foffset, total))
     size = _round_up(size, align)
-    misaligned = any(_member_misaligned(f) for f in fields)
+    residues = frozenset().union(*[_placed(f) for f in fields])
+    misaligned = any(r for _, r in residues)
     has_union = is_union or any(not isinstance(f.type, Scalar) and f.type._layout_.has_union for f in fields)
-    leaf_align = max([_natural_leaf_align(f.type) for f in fields], default=1)
-    return Layout(name, is_union, size, align, pack, tuple(fields), misaligned, has_union, leaf_align)
+    return Layout(name, is_union, size, align, pack, tuple(fields), misaligned, has_union, residues)
 
 
-def _natural_leaf_align(t) -> int:
-    return t.align if isinstance(t, Scalar) else t._layout_.leaf_align
-
-
-def _member_misaligned(f: Field) -> bool:
-    """Whether some scalar leaf of member ``f`` is off its natural alignment,
-    in O(1): element i of an array sits at ``offset + i * step``, so when
-    element 0 is aligned the rest are iff the step is a multiple of the
-    leaves' alignment (a packed struct's size need not be)."""
-    if f.count == 0:
-        return False
-    if not isinstance(f.type, Scalar) and f.type._layout_.misaligned:
-        return True
-    a = _natural_leaf_align(f.type)
-    if f.offset % a:
-        return True
-    return f.count is not None and f.count > 1 and size_align(f.type)[0] % a != 0
+def _placed(f: Field) -> set:
+    """The leaf residues of member ``f`` in the enclosing aggregate.  Element
+    i of an array sits at ``offset + i * step``; modulo an alignment a that
+    repeats with a period dividing a, so ``min(count, a)`` elements give every
+    residue -- O(1) per member, not O(count).  (A packed struct's step need
+    not be a multiple of its leaves' alignment, so element 1 can be
+    misaligned where element 0 is not; and a misaligned inner leaf can be
+    aligned again by the member's offset.)"""
+    inner = {(f.type.align, 0)} if isinstance(f.type, Scalar) else f.type._layout_.leaf_residues
+    count = 1 if f.count is None else f.count
+    step = size_align(f.type)[0]
+    return {(a, (f.offset + r + i * step) % a) for a, r in inner for i in range(min(count, a))}
 
 
 __all__ = ["Field", "Leaf", "Layout", "compute_layout", "size_align", "type_key"]
