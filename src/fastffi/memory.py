@@ -1,8 +1,11 @@
 """Raw memory helpers.
 
-``ptr`` is an int address, None (NULL) or a struct/array/box instance.  NULL is
-refused whenever bytes would be touched (ValueError); any other address is
-trusted as in C: a wrong one crashes the process, and no library can check it."""
+``ptr`` is an int address, None (NULL) or a struct/union/array/box instance.
+Through an instance every access is bounds-checked: ``offset + size`` bytes
+must lie within the object, else IndexError (negative offsets included).
+NULL is refused whenever bytes would be touched (ValueError).  Only raw
+integer addresses are trusted, as in C: a wrong one crashes the process, and
+no library can check it."""
 from __future__ import annotations
 
 from . import _core
@@ -20,27 +23,19 @@ def to_bytes(ptr, size: int) -> bytes:
 
 def view(ptr, size: int, readonly: bool = False) -> memoryview:
     """A zero-copy memoryview (format ``"B"``) of ``size`` bytes at ``ptr``.
-    It does not keep the memory alive."""
+    A view of a fastffi object keeps the object alive; a view of a raw
+    address keeps nothing alive."""
     return _core.view(ptr, size, readonly)
 
 
 def to_string(ptr, size: int | None = None, encoding: str | None = "utf-8", errors: str = "surrogateescape"):
     """The NUL-terminated string at ``ptr`` (at most ``size`` bytes when given),
-    decoded, or as bytes when ``encoding`` is None."""
+    decoded, or as bytes when ``encoding`` is None.  In a fastffi object the
+    scan never passes the object's end: no NUL before it is an IndexError."""
     if size is not None and size < 0:
         raise ValueError("to_string(): negative size")
     raw = _core.c_string(ptr, -1 if size is None else size)
     return raw if encoding is None else raw.decode(encoding, errors)
-
-
-def _base(ptr, offset: int):
-    if offset == 0:
-        return ptr
-    if isinstance(ptr, _core.CData):
-        return ptr._address_ + offset
-    if ptr is None:
-        return None
-    return ptr + offset
 
 
 def read(ptr, type_, offset: int = 0):
@@ -48,10 +43,9 @@ def read(ptr, type_, offset: int = 0):
     t = resolve_type(type_, value_only=True)
     if isinstance(t, Scalar):
         return _core.read_scalar(ptr, offset, t.kind)
-    base = _base(ptr, offset)
-    if not base:
-        raise ValueError("read(): NULL pointer")
-    return t.from_address(base if isinstance(base, int) else base._address_)._copy()
+    new = t()
+    _core.copy(new, ptr, t._size_, 0, offset, "read")
+    return new
 
 
 def write(ptr, type_, value, offset: int = 0) -> None:
@@ -62,15 +56,12 @@ def write(ptr, type_, value, offset: int = 0) -> None:
         return
     if type(value) is not t:
         raise TypeError(f"write(): expected {t.__name__}, got {type(value).__name__}")
-    base = _base(ptr, offset)
-    if not base:
-        raise ValueError("write(): NULL pointer")
-    _core.copy(base, value, t._size_)
+    _core.copy(ptr, value, t._size_, offset, 0, "write")
 
 
-def write_bytes(ptr, data) -> None:
-    """Copy the bytes of ``data`` (any buffer) to ``ptr``."""
-    _core.write_bytes(ptr, data)
+def write_bytes(ptr, data, offset: int = 0) -> None:
+    """Copy the bytes of ``data`` (any buffer) to ``ptr + offset``."""
+    _core.write_bytes(ptr, data, offset)
 
 
 def get_errno() -> int:
