@@ -349,21 +349,6 @@ static PyObject *mem_copy(PyObject *m, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* check_access(helper, ptr, offset, size) -> the address ptr + offset, once
- * `helper` may touch `size` bytes there (the Python helpers' own paths). */
-static PyObject *mem_check_access(PyObject *m, PyObject *args)
-{
-    (void)m;
-    PyObject *ptr_obj;
-    const char *helper;
-    Py_ssize_t offset, size;
-    Target t;
-    if (!PyArg_ParseTuple(args, "sOnn", &helper, &ptr_obj, &offset, &size) || target_arg(ptr_obj, &t) < 0
-        || check_access(helper, &t, offset, size) < 0)
-        return NULL;
-    return PyLong_FromVoidPtr(t.p + offset);
-}
-
 static PyObject *mem_get_errno(PyObject *m, PyObject *unused)
 {
     (void)m; (void)unused;
@@ -394,7 +379,6 @@ PyMethodDef memory_methods[] = {
     {"c_string", mem_c_string, METH_VARARGS, "c_string(ptr, limit) -> bytes up to the first NUL"},
     {"write_bytes", mem_write_bytes, METH_VARARGS, "write_bytes(ptr, data, offset=0)"},
     {"copy", mem_copy, METH_VARARGS, "copy(dst, src, size, dst_offset=0, src_offset=0, helper='copy')"},
-    {"check_access", mem_check_access, METH_VARARGS, "check_access(helper, ptr, offset, size) -> address"},
     {"get_errno", mem_get_errno, METH_NOARGS, "This thread's errno copy."},
     {"set_errno", mem_set_errno, METH_O, "Set this thread's errno copy; returns the old value."},
     {NULL},
