@@ -10,6 +10,8 @@ import re
 import weakref
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastffi
 from fastffi import _core
@@ -117,6 +119,34 @@ def test_to_bytes_and_view_at_the_boundary(index):
         fastffi.to_bytes(obj, -1)
     with raises_exact(ValueError, "view(): negative size"):
         fastffi.view(obj, -1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(0, 40), offset=st.integers(-50, 60), size=st.integers(-3, 60),
+       helper=st.sampled_from(["read", "write", "to_bytes", "view", "write_bytes"]))
+def test_every_helper_is_in_bounds_or_raises(n, offset, size, helper):
+    """An access succeeds exactly when 0 <= offset and offset + size <= n; else IndexError (or
+    ValueError for a negative size), and the object is unchanged."""
+    arr = fastffi.array("u8", [0xAB] * n)
+    if helper in ("to_bytes", "view"):
+        offset = 0                      # they take no offset
+    width = {"read": 8, "write": 8, "write_bytes": max(size, 0)}.get(helper, size)
+    calls = {
+        "read": lambda: fastffi.read(arr, "u64", offset),
+        "write": lambda: fastffi.write(arr, "u64", 0, offset),
+        "to_bytes": lambda: fastffi.to_bytes(arr, size),
+        "view": lambda: fastffi.view(arr, size),
+        "write_bytes": lambda: fastffi.write_bytes(arr, b"\0" * width, offset),
+    }
+    if width < 0:
+        with raises_exact(ValueError, f"{helper}(): negative size"):
+            calls[helper]()
+    elif 0 <= offset and offset + width <= n:
+        calls[helper]()
+    else:
+        with outside(helper, offset, width, arr):
+            calls[helper]()
+        assert bytes(arr) == b"\xab" * n
 
 
 def test_view_of_an_object_keeps_it_alive_and_writes_through():
