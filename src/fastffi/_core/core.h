@@ -24,6 +24,8 @@ typedef struct {
     char *ptr;              /* first byte */
     Py_ssize_t size;        /* bytes */
     PyObject *owner;        /* keeps `ptr` alive for views; NULL when owned or foreign */
+    PyObject *keep;         /* dict {address: object} or NULL: what pointers stored in this
+                             * memory point into (kept on the root, see cdata_keep) */
     Py_ssize_t itemsize;    /* buffer protocol: element size, count and format */
     Py_ssize_t nitems;
     char format[8];
@@ -34,6 +36,14 @@ extern PyTypeObject CData_Type;
 #define CData_Check(o) PyObject_TypeCheck((o), &CData_Type)
 /* A new zeroed instance of `cls` (a CData subclass) owning `size` bytes. */
 PyObject *cdata_alloc(PyTypeObject *cls, Py_ssize_t size);
+/* Keep `obj` alive as long as the memory holding the pointer at `addr` (a
+ * byte of `cdata`): NULL drops what was kept for that pointer.  -1 on error. */
+int cdata_keep(PyObject *cdata, char *addr, PyObject *obj);
+/* Bytes [dst, dst+n) of `dst_obj` were overwritten from [src, src+n): drop
+ * what was kept for pointers in the destination and, when `src_obj` is a
+ * CData, keep what it kept for the pointers copied.  Either object may be
+ * NULL or not a CData (raw memory keeps nothing).  -1 on error. */
+int cdata_keep_copy(PyObject *dst_obj, char *dst, PyObject *src_obj, const char *src, Py_ssize_t n);
 
 /* ---- Library handle: dlopen'ed object, closed flag, in-flight count ---- */
 typedef struct {
