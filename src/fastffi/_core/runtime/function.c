@@ -151,6 +151,11 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         return NULL;
     }
 
+    /* PEP 578: an address is about to become callable (every creation, raw
+     * addresses and symbols alike; ctypes audits its calls instead, which
+     * would put a check on fastffi's per-call path). */
+    if (PySys_Audit("fastffi.function", "OO", address, name) < 0)
+        return NULL;
     FunctionObject *f = function_alloc(name);
     if (f == NULL)
         return NULL;
