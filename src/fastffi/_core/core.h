@@ -57,6 +57,9 @@ enum {
     /* Not a call option: the JIT was allowed when this function was created,
      * so fn.map() may run an emitted loop (fastffi.batch). */
     FN_JIT_ALLOWED = 4,
+    /* Not a call option: the result is a non-const `char *`, returned as a
+     * fastffi.CString carrying its address (runtime/cstring.c). */
+    FN_STRING_ADDRESS = 8,
 };
 
 /* A Function is an immutable heap *type* whose metatype is Function_Type, and

@@ -117,6 +117,7 @@ def install_together(sigs, *, release_gil: bool = False, use_errno: bool = False
                                       if tier_jit.refusal(sig) is None])
 
 
+_STRING = _core.KINDS["string"][0]
 _TIER_CODES = {"jit": _core.TIER_JIT, "plan": _core.TIER_PLAN, "libffi": _core.TIER_LIBFFI}
 # Builds the FunctionSpec its generated __new__ would, without that Python-level
 # call: the spec is made at every creation, and creation speed is measured.
@@ -128,6 +129,11 @@ def _make(address, sig, handle, flags, tier, refused, extra):
     scalar_ret = ret.__class__ is Scalar
     args = sig.argtypes
     struct = _core.KIND_STRUCT
+    if scalar_ret and ret.kind == _STRING and not ret.const and ret.pointee is not None:
+        # A declared non-const `char *` result may be memory the caller must
+        # free: returned as a CString carrying the address.  `const char *`
+        # and the list form's "string" (no pointee) stay plain str.
+        flags |= _core.STRING_ADDRESS
     # In FunctionSpec's field order.
     return _core.make_function(_new(FunctionSpec, (
         address, sig.name,

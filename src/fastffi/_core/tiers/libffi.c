@@ -105,7 +105,7 @@ PyObject *call_libffi(PyObject *self, PyObject *const *args, size_t nargsf, PyOb
 
     if (f->retkind == KIND_STRUCT)
         return result;
-    return box_scalar(f->retkind, &ret);
+    return box_return(f, &ret);
 
 fail:
     buffers_release(&bufs);

@@ -188,7 +188,7 @@ static inline PyObject *plan_run(FunctionObject *f, PyObject *const *args, char 
         buffers_release(&bufs);
 
     if (result == NULL)
-        return box_scalar(f->retkind, (const Slot *)((char *)ret + p->h.ret_src));
+        return box_return(f, (const Slot *)((char *)ret + p->h.ret_src));
     for (const PlanMove *r = end; r < end + p->h.nret; r++)
         memcpy(((CDataObject *)result)->ptr + r->dst, (char *)ret + r->src, r->size);
     return result;
