@@ -96,6 +96,9 @@ struct FunctionObject {
     int tier;                    /* TierCode: its row of the tier table (tiers/tier.h) */
     PyObject *explanation;       /* str, or a callable producing it on first use */
     PyObject *keepalive;         /* objects whose memory the tier data points into */
+    /* Bytes of stack arguments checked against the calling thread's free
+     * stack before each call, or 0 (tiers/stack.h). */
+    Py_ssize_t stack_check;
 };
 
 /* The entry point a call goes through. */

@@ -12,6 +12,7 @@
 #include "runtime/convert.h"
 #include "runtime/function_spec.h"
 #include "tiers/call.h"
+#include "tiers/stack.h"
 #include "tiers/tier.h"
 
 int libffi_prepare(FunctionObject *f, PyObject *const *spec)
@@ -60,7 +61,7 @@ int libffi_prepare(FunctionObject *f, PyObject *const *spec)
 PyObject *call_libffi(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     FunctionObject *f = (FunctionObject *)self;
-    if (call_check(f, nargsf, kwnames) < 0)
+    if (call_check(f, nargsf, kwnames) < 0 || stack_check(f) < 0)
         return NULL;
 
     Py_ssize_t n = f->nargs;
