@@ -15,6 +15,9 @@
 #include "tiers/stack.h"
 #include "tiers/tier.h"
 
+static PyObject *call_libffi_stack_checked(PyObject *self, PyObject *const *args, size_t nargsf,
+                                           PyObject *kwnames);
+
 int libffi_prepare(FunctionObject *f, PyObject *const *spec)
 {
     /* ffi_structs: tuple of (return, arg1, ..., argN) FFIStructType or None. */
@@ -55,13 +58,25 @@ int libffi_prepare(FunctionObject *f, PyObject *const *spec)
         return -1;
     }
     f->keepalive = Py_NewRef(ffi_structs);   /* the cif points into their ffi_types */
+    if (f->stack_check != 0)
+        function_set_entry(f, call_libffi_stack_checked);
     return 0;
+}
+
+/* Signatures with a big stack-argument area (tiers/stack.h): libffi allocas
+ * it on this thread's stack.  A separate entry, so no other call pays. */
+static PyObject *call_libffi_stack_checked(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FunctionObject *f = (FunctionObject *)self;
+    if (call_check(f, nargsf, kwnames) < 0 || stack_check(f) < 0)
+        return NULL;
+    return call_libffi(self, args, nargsf, kwnames);
 }
 
 PyObject *call_libffi(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     FunctionObject *f = (FunctionObject *)self;
-    if (call_check(f, nargsf, kwnames) < 0 || stack_check(f) < 0)
+    if (call_check(f, nargsf, kwnames) < 0)
         return NULL;
 
     Py_ssize_t n = f->nargs;
