@@ -4,7 +4,11 @@ larger than the calling thread's free stack raises FFIError instead of
 running into the guard page -- on every tier, map() included."""
 from __future__ import annotations
 
+import pathlib
 import re
+import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
@@ -104,6 +108,24 @@ def test_an_area_that_fits_a_small_thread_runs_there(lib, tier):
     fn = lib.function("big60k_sum2", "i64", [B60] * 2, tier=struct_tier(tier))
     args, expected = big60k_args(2)
     assert in_small_thread(fn, *args) == ("ok", expected)
+
+
+def test_the_plan_frame_image_is_not_on_the_stack(fixture_lib_path):
+    # 300 kB of stack arguments on a 512 KiB thread: the routine's copy fits,
+    # a second copy (a frame image on the stack) would run into the guard
+    # page.  In a subprocess: a regression is a crash.
+    code = textwrap.dedent("""
+        import sys, threading, fastffi
+        sys.path.insert(0, sys.argv[2])
+        from test_big_frames import B60, big60k_args, in_small_thread
+        lib = fastffi.dlopen(sys.argv[1])
+        fn = lib.function("big60k_sum5", "i64", [B60] * 5, tier="plan")
+        args, expected = big60k_args(5)
+        print(in_small_thread(fn, *args) == ("ok", expected))
+        """)
+    done = subprocess.run([sys.executable, "-c", code, fixture_lib_path, str(pathlib.Path(__file__).parent)],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr
 
 
 def test_map_checks_the_stack_of_the_thread_it_runs_on(lib, tier):
