@@ -39,11 +39,14 @@ def jit_supported() -> bool:
 
 
 Function = _core.Function
+#: What a function declared to return a non-const ``char *`` returns: a str
+#: with ``.address``, the pointer C returned (``free(s.address)``).
+CString = _core.CString
 __version__ = "0.1.0"
 LIBFFI_VERSION: str = _core.LIBFFI_VERSION
 
 __all__ = [
-    "dlopen", "function", "Library", "Function",
+    "dlopen", "function", "Library", "Function", "CString",
     "struct", "union", "define", "undefine", "sizeof", "alignof", "offsetof", "CStruct", "CUnion",
     "new", "array", "Array", "Box",
     "address_of", "to_bytes", "view", "to_string", "read", "write", "write_bytes", "get_errno", "set_errno", "gc",

@@ -67,6 +67,9 @@ enum {
     /* Not a call option: the JIT was allowed when this function was created,
      * so fn.map() may run an emitted loop (fastffi.batch). */
     FN_JIT_ALLOWED = 4,
+    /* Not a call option: the result is a non-const `char *`, returned as a
+     * fastffi.CString carrying its address (runtime/cstring.c). */
+    FN_STRING_ADDRESS = 8,
 };
 
 /* A Function is an immutable heap *type* whose metatype is Function_Type, and
@@ -103,6 +106,9 @@ struct FunctionObject {
     int tier;                    /* TierCode: its row of the tier table (tiers/tier.h) */
     PyObject *explanation;       /* str, or a callable producing it on first use */
     PyObject *keepalive;         /* objects whose memory the tier data points into */
+    /* Bytes of stack arguments checked against the calling thread's free
+     * stack before each call, or 0 (tiers/stack.h). */
+    Py_ssize_t stack_check;
 };
 
 /* The entry point a call goes through. */

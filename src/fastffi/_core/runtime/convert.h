@@ -126,10 +126,15 @@ static inline void *slot_value_address(int kind, Slot *s, Py_ssize_t size)
     return s;
 }
 
+/* A non-const `char *` result: a fastffi.CString carrying `s` (runtime/cstring.c). */
+extern PyTypeObject CString_Type;
+PyObject *cstring_from(const char *s);
+int cstring_ready(void);
+
 /* Box a scalar return read from a register image.  Narrow integer returns
  * are truncated to their declared width first: neither the SysV psABI nor
  * AAPCS64 defines the upper bits of a char/short/_Bool return. */
-static inline PyObject *box_scalar(int kind, const Slot *r)
+static inline PyObject *box_value(int kind, const Slot *r, const FunctionObject *f)
 {
     switch (kind) {
     case KIND_VOID: Py_RETURN_NONE;
@@ -149,12 +154,28 @@ static inline PyObject *box_scalar(int kind, const Slot *r)
         if (r->p == NULL)
             Py_RETURN_NONE;
         const char *s = (const char *)r->p;
+        /* The flag is read here, not by the callers: no other kind pays. */
+        if (f != NULL && (f->flags & FN_STRING_ADDRESS))
+            return cstring_from(s);
         return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
     }
     default:
         PyErr_Format(PyExc_SystemError, "fastffi: cannot box kind %d", kind);
         return NULL;
     }
+}
+
+/* A value read from memory (fastffi.read, struct fields): strings are str. */
+static inline PyObject *box_scalar(int kind, const Slot *r)
+{
+    return box_value(kind, r, NULL);
+}
+
+/* A function's return value: a non-const `char *` result keeps its address
+ * (FN_STRING_ADDRESS, decided at creation; tested only on the string case). */
+static inline PyObject *box_return(const FunctionObject *f, const Slot *r)
+{
+    return box_value(f->retkind, r, f);
 }
 
 #endif

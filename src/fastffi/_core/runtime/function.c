@@ -115,9 +115,10 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     PyObject *address = spec[SPEC_ADDRESS], *name = spec[SPEC_NAME], *argkinds = spec[SPEC_ARGKINDS];
     PyObject *retstruct = spec[SPEC_RETSTRUCT], *argstructs = spec[SPEC_ARGSTRUCTS];
     PyObject *argtypes = spec[SPEC_ARGTYPES], *lib = spec[SPEC_LIB];
-    Py_ssize_t retkind, retsize, flags, tier;
+    Py_ssize_t retkind, retsize, flags, tier, stack_bytes;
     if (spec_ssize(spec, SPEC_RETKIND, &retkind) < 0 || spec_ssize(spec, SPEC_RETSIZE, &retsize) < 0 ||
-        spec_ssize(spec, SPEC_FLAGS, &flags) < 0 || spec_ssize(spec, SPEC_TIER, &tier) < 0)
+        spec_ssize(spec, SPEC_FLAGS, &flags) < 0 || spec_ssize(spec, SPEC_TIER, &tier) < 0 ||
+        spec_ssize(spec, SPEC_STACK_CHECK, &stack_bytes) < 0)
         return NULL;
     if (!PyUnicode_Check(name) || !PyBytes_Check(argkinds) || !PyTuple_Check(argstructs) || !PyTuple_Check(argtypes)) {
         PyErr_SetString(PyExc_TypeError, "make_function: spec.name must be str, argkinds bytes, "
@@ -133,6 +134,8 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         error = PyUnicode_FromString("argstructs/argtypes must have one entry per argument");
     else if (retkind < 0 || retkind >= KIND__COUNT)
         error = PyUnicode_FromString("bad return kind");
+    else if (stack_bytes < 0)
+        error = PyUnicode_FromString("stack_check must not be negative");
     else if (tier < 0 || tier >= TIER__COUNT)
         error = PyUnicode_FromFormat("the C core has no tier %zd", tier);
     else if (lib != Py_None && Py_TYPE(lib) != &Library_Type)
@@ -151,6 +154,11 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         return NULL;
     }
 
+    /* PEP 578: an address is about to become callable (every creation, raw
+     * addresses and symbols alike; ctypes audits its calls instead, which
+     * would put a check on fastffi's per-call path). */
+    if (PySys_Audit("fastffi.function", "OO", address, name) < 0)
+        return NULL;
     FunctionObject *f = function_alloc(name);
     if (f == NULL)
         return NULL;
@@ -159,6 +167,7 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     f->flags = (int)flags;
     f->retkind = (uint8_t)retkind;
     f->retsize = retsize;
+    f->stack_check = stack_bytes;
     for (Py_ssize_t i = 0; i < nargs; i++) {
         uint8_t k = (uint8_t)PyBytes_AS_STRING(argkinds)[i];
         f->argkinds[i] = k;

@@ -56,7 +56,7 @@ static PyObject *fastffi_jit_box(PyObject *self, uint64_t raw)
 {
     Slot s;
     s.u = raw;
-    return box_scalar(((FunctionObject *)self)->retkind, &s);
+    return box_return((FunctionObject *)self, &s);
 }
 
 static PyObject *fastffi_jit_none(void)

@@ -12,7 +12,11 @@
 #include "runtime/convert.h"
 #include "runtime/function_spec.h"
 #include "tiers/call.h"
+#include "tiers/stack.h"
 #include "tiers/tier.h"
+
+static PyObject *call_libffi_stack_checked(PyObject *self, PyObject *const *args, size_t nargsf,
+                                           PyObject *kwnames);
 
 int libffi_prepare(FunctionObject *f, PyObject *const *spec)
 {
@@ -54,7 +58,19 @@ int libffi_prepare(FunctionObject *f, PyObject *const *spec)
         return -1;
     }
     f->keepalive = Py_NewRef(ffi_structs);   /* the cif points into their ffi_types */
+    if (f->stack_check != 0)
+        function_set_entry(f, call_libffi_stack_checked);
     return 0;
+}
+
+/* Signatures with a big stack-argument area (tiers/stack.h): libffi allocas
+ * it on this thread's stack.  A separate entry, so no other call pays. */
+static PyObject *call_libffi_stack_checked(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FunctionObject *f = (FunctionObject *)self;
+    if (call_check(f, nargsf, kwnames) < 0 || stack_check(f) < 0)
+        return NULL;
+    return call_libffi(self, args, nargsf, kwnames);
 }
 
 PyObject *call_libffi(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
@@ -105,7 +121,7 @@ PyObject *call_libffi(PyObject *self, PyObject *const *args, size_t nargsf, PyOb
 
     if (f->retkind == KIND_STRUCT)
         return result;
-    return box_scalar(f->retkind, &ret);
+    return box_return(f, &ret);
 
 fail:
     buffers_release(&bufs);
