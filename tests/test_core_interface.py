@@ -92,7 +92,7 @@ def test_make_function_refuses_a_malformed_spec():
         _core.make_function(tuple(range(len(FunctionSpec._fields) - 1)))
     address = _core.LibraryHandle("libc", None, 2).symbol("abs")
     good = FunctionSpec(address, "abs", _core.KINDS["i32"][0], bytes([_core.KINDS["i32"][0]]), None, 4, (None,),
-                        "i32", ("i32",), None, 0, _core.TIER_LIBFFI, "", (None, None), None, None, 0)
+                        "i32", ("i32",), None, 0, _core.TIER_LIBFFI, "", (None, None), None, None, 0, b"\0", (None,))
     assert _core.make_function(good)(-5) == 5
     with pytest.raises(ValueError, match="no tier 7"):
         _core.make_function(good._replace(tier=7))

@@ -13,6 +13,7 @@ from .. import _core
 from ..errors import FFIError, SignatureError
 from ..model.scalars import Scalar
 from ..model.signature import Signature
+from . import checks
 from . import jit as tier_jit
 from . import libffi as tier_libffi
 from . import plan as tier_plan
@@ -128,6 +129,7 @@ def _make(address, sig, handle, flags, tier, refused, extra):
     scalar_ret = ret.__class__ is Scalar
     args = sig.argtypes
     struct = _core.KIND_STRUCT
+    argchecks, argpointees = checks.argument_checks(args)
     # In FunctionSpec's field order.
     return _core.make_function(_new(FunctionSpec, (
         address, sig.name,
@@ -140,6 +142,7 @@ def _make(address, sig, handle, flags, tier, refused, extra):
         handle, flags, _TIER_CODES[tier],                                     # lib, flags, tier
         _Explainer(sig, tier, refused, flags),                                # explanation
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
+        argchecks, argpointees,
     )))
 
 

@@ -28,7 +28,9 @@
     X(FFI_STRUCTS, "ffi_structs")      \
     X(PLAN, "plan")                    \
     X(CODE, "code")                    \
-    X(ENTRY, "entry")
+    X(ENTRY, "entry")                  \
+    X(ARGCHECKS, "argchecks")          \
+    X(ARGPOINTEES, "argpointees")
 
 enum {
 #define X(e, name) SPEC_##e,

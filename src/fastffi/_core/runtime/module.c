@@ -3,6 +3,7 @@
  * alignments come from this compiler, not from a table typed by hand. */
 #include "core.h"
 
+#include "runtime/convert.h"
 #include "runtime/function_spec.h"
 #include "tiers/plan.h"
 #include "tiers/tier.h"
@@ -108,6 +109,10 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "RELEASE_GIL", FN_RELEASE_GIL) < 0
         || PyModule_AddIntConstant(m, "USE_ERRNO", FN_USE_ERRNO) < 0
         || PyModule_AddIntConstant(m, "JIT_ALLOWED", FN_JIT_ALLOWED) < 0
+        || PyModule_AddIntConstant(m, "ARG_BYTES_SLOW", ARG_BYTES_SLOW) < 0
+        || PyModule_AddIntConstant(m, "ARG_MUTABLE", ARG_MUTABLE) < 0
+        || PyModule_AddIntConstant(m, "ARG_NUL", ARG_NUL) < 0
+        || PyModule_AddIntConstant(m, "ARG_TYPED", ARG_TYPED) < 0
         || PyModule_AddIntConstant(m, "CHAR_SIGNED", CHAR_MIN < 0) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIZE", (long)sizeof(wchar_t)) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIGNED", WCHAR_MIN < 0) < 0
