@@ -56,7 +56,7 @@ int convert_init(void)
 static PyObject *context_prefix(ErrCtx ctx)
 {
     if (ctx.index >= 1)
-        return PyUnicode_FromFormat("%U() argument %d: ", ctx.name, ctx.index);
+        return PyUnicode_FromFormat("%U() argument %zd: ", ctx.name, ctx.index);
     return PyUnicode_FromFormat("%U: ", ctx.name);
 }
 
@@ -364,44 +364,17 @@ static int acquire_buffer(int checks, PyObject *pointee, PyObject *o, Slot *out,
     return 0;
 }
 
-/* The raised exception, normalised, and the error indicator cleared
- * (PyErr_Fetch is deprecated from 3.12 on). */
-static PyObject *fetch_exception(void)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    return PyErr_GetRaisedException();
-#else
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
-    if (tb != NULL)
-        PyException_SetTraceback(value, tb);
-    Py_XDECREF(type);
-    Py_XDECREF(tb);
-    return value;
-#endif
-}
-
-static void restore_exception(PyObject *exc)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(exc);
-#else
-    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
-#endif
-}
-
 /* A str's UTF-8, as os.fsencode makes it: surrogateescape, so a str that a
  * string result decoded (box_scalar) passes back as the same bytes.  The
  * str caches its strict UTF-8, which lives as long as the str; a str with
  * surrogates is encoded into a new bytes held in `bufs`, and one for a
  * non-const char * is copied into a new bytearray (C may write through it;
  * CPython hands out a compact str's own buffer, shared by every use of an
- * interned or constant str). */
-static int convert_str(int checks, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
+ * interned or constant str).  `s` and `size` are PyUnicode_AsUTF8AndSize's
+ * answer (NULL with its exception set). */
+static Py_NO_INLINE int convert_str_slow(int checks, PyObject *o, const char *s, Py_ssize_t size, Slot *out, BufferList *bufs,
+                            ErrCtx ctx)
 {
-    Py_ssize_t size;
-    const char *s = PyUnicode_AsUTF8AndSize(o, &size);
     PyObject *encoded = NULL;
     if (s == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
@@ -413,16 +386,16 @@ static int convert_str(int checks, PyObject *o, Slot *out, BufferList *bufs, Err
                 return -1;
             /* Named like every other argument error; the codec's own
              * exception stays as the cause. */
-            PyObject *cause = fetch_exception();
+            PyObject *cause = compat_fetch_exception();
             raise_with_prefix(PyExc_ValueError, ctx, PyObject_Str(cause));
-            PyObject *raised = fetch_exception();
+            PyObject *raised = compat_fetch_exception();
             if (raised != NULL && cause != NULL) {
                 PyException_SetCause(raised, Py_NewRef(cause));
                 PyException_SetContext(raised, Py_NewRef(cause));
             }
             Py_XDECREF(cause);
             if (raised != NULL)
-                restore_exception(raised);
+                compat_restore_exception(raised);
             return -1;
         }
         s = PyBytes_AS_STRING(encoded);
@@ -443,9 +416,37 @@ static int convert_str(int checks, PyObject *o, Slot *out, BufferList *bufs, Err
     return 0;
 }
 
-int convert_pointer_slow(int kind, int checks, PyObject *pointee, PyObject *o, Slot *out, BufferList *bufs,
-                         ErrCtx ctx)
+static Py_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
+                                const FunctionObject *f);
+
+/* The common case first, in a function small enough to stay cheap: a str
+ * for a const char * is its cached UTF-8. */
+int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx, const FunctionObject *f)
 {
+    int checks = f != NULL ? f->argchecks[ctx.index - 1] : 0;
+    if (kind == KIND_STRING && !(checks & ARG_MUTABLE) && PyUnicode_Check(o)) {
+        Py_ssize_t size;
+        const char *s = PyUnicode_AsUTF8AndSize(o, &size);
+        if (s != NULL && memchr(s, '\0', (size_t)size) == NULL) {
+            out->p = (void *)s;
+            return 0;
+        }
+        return convert_str_slow(checks, o, s, size, out, bufs, ctx);
+    }
+    return convert_pointer_rest(kind, o, out, bufs, ctx, f);
+}
+
+/* Everything else (a str here is one for a non-const char *). */
+static Py_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
+                                const FunctionObject *f)
+{
+    int checks = f != NULL ? f->argchecks[ctx.index - 1] : 0;
+    PyObject *pointee = checks & ARG_TYPED ? PyTuple_GET_ITEM(f->argpointees, ctx.index - 1) : NULL;
+    if (kind == KIND_STRING && PyUnicode_Check(o)) {
+        Py_ssize_t size;
+        const char *s = PyUnicode_AsUTF8AndSize(o, &size);
+        return convert_str_slow(checks, o, s, size, out, bufs, ctx);
+    }
     if (PyBytes_CheckExact(o)) {
         /* Here only when ARG_BYTES_SLOW is set. */
         if (checks & ARG_MUTABLE)
@@ -455,8 +456,6 @@ int convert_pointer_slow(int kind, int checks, PyObject *pointee, PyObject *o, S
         out->p = PyBytes_AS_STRING(o);
         return 0;
     }
-    if (kind == KIND_STRING && PyUnicode_Check(o))
-        return convert_str(checks, o, out, bufs, ctx);
     if (kind == KIND_POINTER) {
         if (PyLong_Check(o))
             return int_in_range(KIND_POINTER, o, out, ctx);

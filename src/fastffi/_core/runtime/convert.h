@@ -32,10 +32,12 @@ static inline void buffers_release(BufferList *b)
 }
 
 /* Where a message points: "add() argument 2: ..." when index >= 1, or
- * "Point.x: ..." (name is the whole prefix) when index == 0. */
+ * "Point.x: ..." (name is the whole prefix) when index == 0.  The index is
+ * a full register so that building one on the fast path is one instruction
+ * (an int would leave padding the compiler preserves with a mask). */
 typedef struct {
     PyObject *name;
-    int index;
+    Py_ssize_t index;
 } ErrCtx;
 
 /* What a call checks of a pointer argument beyond its kind, one byte per
@@ -59,9 +61,8 @@ enum { POINTEE_NAME, POINTEE_PARAM, POINTEE_SIZE, POINTEE_CLASSES, POINTEE__COUN
 int convert_int_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
 int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
 int convert_bool_slow(PyObject *o, Slot *out, ErrCtx ctx);
-/* `checks` and `pointee` as above (0 and NULL: no checks). */
-int convert_pointer_slow(int kind, int checks, PyObject *pointee, PyObject *o, Slot *out, BufferList *bufs,
-                         ErrCtx ctx);
+/* `f` NULL: no checks; else the checks of its argument ctx.index - 1. */
+int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx, const FunctionObject *f);
 int raise_type_error(PyObject *expected, PyObject *o, ErrCtx ctx);
 int raise_overflow(PyObject *expected, PyObject *value, ErrCtx ctx);
 int raise_struct_mismatch(PyObject *cls, PyObject *o, ErrCtx ctx);
@@ -119,11 +120,9 @@ static inline int convert_value(int kind, PyObject *o, Slot *out, BufferList *bu
         }
         return convert_bool_slow(o, out, ctx);
     case KIND_POINTER:
-    case KIND_STRING: {
-        int checks = 0;
+    case KIND_STRING:
         if (PyBytes_CheckExact(o)) {
-            checks = f != NULL ? f->argchecks[i] : 0;
-            if (!(checks & ARG_BYTES_SLOW)) {
+            if (f == NULL || !(f->argchecks[i] & ARG_BYTES_SLOW)) {
                 /* Immutable and kept alive by the caller's argument array. */
                 out->p = PyBytes_AS_STRING(o);
                 return 0;
@@ -133,12 +132,7 @@ static inline int convert_value(int kind, PyObject *o, Slot *out, BufferList *bu
             out->p = NULL;
             return 0;
         }
-        else if (f != NULL) {
-            checks = f->argchecks[i];
-        }
-        return convert_pointer_slow(kind, checks, checks & ARG_TYPED ? PyTuple_GET_ITEM(f->argpointees, i) : NULL,
-                                    o, out, bufs, ctx);
-    }
+        return convert_pointer_slow(kind, o, out, bufs, ctx, f);
     default:
         PyErr_Format(PyExc_SystemError, "fastffi: no converter for kind %d", kind);
         return -1;
@@ -155,7 +149,7 @@ static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *b
 static inline int convert_argument(const FunctionObject *f, Py_ssize_t i, int kind, PyObject *o, Slot *out,
                                    BufferList *bufs)
 {
-    return convert_value(kind, o, out, bufs, (ErrCtx){f->name, (int)i + 1}, f, i);
+    return convert_value(kind, o, out, bufs, (ErrCtx){f->name, i + 1}, f, i);
 }
 
 /* Where libffi finds an argument of `kind` inside its 8-byte slot.  Integers

@@ -103,7 +103,7 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
         if (kind == KIND_STRUCT) {
             PyObject *cls = PyTuple_GET_ITEM(f->argstructs, i);
             if ((PyObject *)Py_TYPE(o) != cls) {
-                raise_struct_mismatch(cls, o, (ErrCtx){f->name, (int)i + 1});
+                raise_struct_mismatch(cls, o, (ErrCtx){f->name, i + 1});
                 goto fail;
             }
             values[i] = ((CDataObject *)o)->ptr;
