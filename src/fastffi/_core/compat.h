@@ -20,6 +20,18 @@
 #error "fastffi does not support free-threaded CPython (Py_GIL_DISABLED) yet: build it for a default CPython"
 #endif
 
+/* ---- inlining ---- */
+
+/* Keep a cold function out of its caller (so the caller's frame stays
+ * small).  Py_NO_INLINE is 3.11+; 3.10 has only the compiler's spelling. */
+#ifdef Py_NO_INLINE
+#define COMPAT_NO_INLINE Py_NO_INLINE
+#elif defined(__GNUC__) || defined(__clang__)
+#define COMPAT_NO_INLINE __attribute__((noinline))
+#else
+#define COMPAT_NO_INLINE
+#endif
+
 /* ---- exceptions ---- */
 
 /* The raised exception, normalised, with the error indicator cleared; NULL

@@ -372,8 +372,8 @@ static int acquire_buffer(int checks, PyObject *pointee, PyObject *o, Slot *out,
  * CPython hands out a compact str's own buffer, shared by every use of an
  * interned or constant str).  `s` and `size` are PyUnicode_AsUTF8AndSize's
  * answer (NULL with its exception set). */
-static Py_NO_INLINE int convert_str_slow(int checks, PyObject *o, const char *s, Py_ssize_t size, Slot *out, BufferList *bufs,
-                            ErrCtx ctx)
+static COMPAT_NO_INLINE int convert_str_slow(int checks, PyObject *o, const char *s, Py_ssize_t size, Slot *out,
+                                             BufferList *bufs, ErrCtx ctx)
 {
     PyObject *encoded = NULL;
     if (s == NULL) {
@@ -416,7 +416,7 @@ static Py_NO_INLINE int convert_str_slow(int checks, PyObject *o, const char *s,
     return 0;
 }
 
-static Py_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
+static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
                                 const FunctionObject *f);
 
 /* The common case first, in a function small enough to stay cheap: a str
@@ -437,7 +437,7 @@ int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, Err
 }
 
 /* Everything else (a str here is one for a non-const char *). */
-static Py_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
+static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
                                 const FunctionObject *f)
 {
     int checks = f != NULL ? f->argchecks[ctx.index - 1] : 0;

@@ -119,8 +119,10 @@ static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *
             continue;
         }
         if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != POINTEE__COUNT
-            || !PyUnicode_Check(PyTuple_GET_ITEM(p, POINTEE_NAME)) || !PyUnicode_Check(PyTuple_GET_ITEM(p, POINTEE_PARAM))
-            || !PyLong_Check(PyTuple_GET_ITEM(p, POINTEE_SIZE)) || !PyTuple_Check(PyTuple_GET_ITEM(p, POINTEE_CLASSES)))
+            || !PyUnicode_Check(PyTuple_GET_ITEM(p, POINTEE_NAME))
+            || !PyUnicode_Check(PyTuple_GET_ITEM(p, POINTEE_PARAM))
+            || !PyLong_Check(PyTuple_GET_ITEM(p, POINTEE_SIZE))
+            || !PyTuple_Check(PyTuple_GET_ITEM(p, POINTEE_CLASSES)))
             return 1;
         PyObject *classes = PyTuple_GET_ITEM(p, POINTEE_CLASSES);
         for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(classes); j++) {
