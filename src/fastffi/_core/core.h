@@ -91,12 +91,15 @@ struct FunctionObject {
     int nbufargs;                /* pointer/string arguments: Py_buffer slots a call may need */
     uint8_t retkind;
     uint8_t argkinds[FASTFFI_MAX_ARGS];
+    uint8_t argchecks[FASTFFI_MAX_ARGS]; /* ARG_* per argument (runtime/convert.h) */
+    PyObject *argpointees;       /* tuple: pointee description or None per argument */
     PyTypeObject *retstruct;     /* struct class of a by-value return */
     Py_ssize_t retsize;
     PyObject *argstructs;        /* tuple: struct class or None per argument */
     /* libffi tier */
     ffi_cif cif;
     ffi_type **ffi_argtypes;
+    Py_ssize_t struct_copy_size; /* release_gil: bytes of by-value struct copies a call makes */
     /* plan tier: opaque, owned by tiers/plan.c */
     void *plan;
     /* Python-level description */

@@ -13,6 +13,7 @@ from .. import _core
 from ..errors import FFIError, SignatureError
 from ..model.scalars import Scalar
 from ..model.signature import Signature
+from . import checks
 from . import jit as tier_jit
 from . import libffi as tier_libffi
 from . import plan as tier_plan
@@ -134,6 +135,7 @@ def _make(address, sig, handle, flags, tier, refused, extra):
         # free: returned as a CString carrying the address.  `const char *`
         # and the list form's "string" (no pointee) stay plain str.
         flags |= _core.STRING_ADDRESS
+    argchecks, argpointees = checks.argument_checks(args)
     # In FunctionSpec's field order.
     return _core.make_function(_new(FunctionSpec, (
         address, sig.name,
@@ -146,6 +148,7 @@ def _make(address, sig, handle, flags, tier, refused, extra):
         handle, flags, _TIER_CODES[tier],                                     # lib, flags, tier
         _Explainer(sig, tier, refused, flags),                                # explanation
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
+        argchecks, argpointees,
         _stack_check(sig, tier),                                              # stack_check
     )))
 

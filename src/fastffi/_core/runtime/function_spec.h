@@ -29,6 +29,8 @@
     X(PLAN, "plan")                    \
     X(CODE, "code")                    \
     X(ENTRY, "entry")                  \
+    X(ARGCHECKS, "argchecks")          \
+    X(ARGPOINTEES, "argpointees")      \
     X(STACK_CHECK, "stack_check")
 
 enum {

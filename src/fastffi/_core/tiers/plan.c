@@ -4,12 +4,14 @@
  * validated once -- every offset and size inside the frame, every argument
  * index in range -- so the call path can trust them.
  * A call:
- *   1. arity, keywords, closed library (call_check);
+ *   1. arity, keywords (call_check);
  *   2. the moves run in order: scalars are converted straight into their
- *      register or stack slot of the frame image, struct pieces are copied;
+ *      register or stack slot of the frame image, struct pieces are copied
+ *      (so the frame holds every argument before the GIL can be dropped);
  *   3. a struct return gets its instance first (its address goes in the
  *      indirect-result slot when the ABI returns it in memory);
- *   4. fastffi_plan_call loads the registers, copies the stack area, calls the
+ *   4. the closed library check (call_check_open: nothing after it runs
+ *      Python code), then fastffi_plan_call loads the registers, copies the stack area, calls the
  *      target and stores the return registers -- GIL/errno as tiers/call.h;
  *   5. buffers released; the result is boxed or copied out of the return image.
  * No classification, no heap allocation besides the result object. */
@@ -159,7 +161,7 @@ static inline PyObject *plan_run(FunctionObject *f, PyObject *const *args, char 
     for (; m < end; m++) {
         PyObject *o = args[m->arg];
         if (m->op == PLAN_OP_SCALAR) {
-            if (convert_scalar(m->kind, o, (Slot *)(frame + m->dst), &bufs, (ErrCtx){f->name, m->arg + 1}) < 0)
+            if (convert_argument(f, m->arg, m->kind, o, (Slot *)(frame + m->dst), &bufs) < 0)
                 goto fail;
             continue;
         }
@@ -188,6 +190,10 @@ static inline PyObject *plan_run(FunctionObject *f, PyObject *const *args, char 
             memcpy(frame + p->h.indirect_dst, &((CDataObject *)result)->ptr, sizeof(void *));
     }
 
+    if (call_check_open(f) < 0) {
+        Py_XDECREF(result);
+        goto fail;
+    }
     FrameUnit ret[PLAN_RET_SIZE / sizeof(FrameUnit)];
     PyThreadState *ts = call_prologue(f);
     p->routine(f->target, frame, p->h.stack_size, ret);
