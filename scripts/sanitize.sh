@@ -13,7 +13,7 @@
 #   3. Run pytest on this checkout's tests/ with that venv's python, deselecting the tests marked
 #      no_sanitizer (tests/conftest.py: memory-growth and timing-bound tests that the sanitizer's
 #      overhead, not a bug, breaks).  The test session compiles its C fixture libraries with the
-#      same flags (FASTFFI_TEST_CFLAGS, read by tests/conftest.py), so a call that hands C a buffer
+#      same flags and -fwrapv (FASTFFI_TEST_CFLAGS, read by tests/conftest.py), so a call that hands C a buffer
 #      too small for what the C side reads is caught there too.  Code the JIT emits and the plan
 #      tier's assembly routines are not instrumented; what they touch through the C core is.
 #
@@ -29,6 +29,8 @@
 #                            CPython raises MemoryError as it does without ASan, instead of ASan
 #                            aborting the process ("requested allocation size exceeds maximum").
 #   UBSAN_OPTIONS            halt_on_error=1:print_stacktrace=1.
+#   Both write their reports to files (log_path) that the script prints at the end; any report
+#   fails the run, even one from a child process whose exit a test tolerated.
 #
 # Usage: scripts/sanitize.sh [PYTEST ARGS...]   (default: -q tests)
 # Environment:
@@ -77,11 +79,35 @@ if [[ $(ldd "$core") != *libasan* ]]; then
 fi
 say "built in $((SECONDS - t0)) s: $core"
 
+reports=$work/reports
+rm -rf "$reports"
+mkdir -p "$reports"
 export LD_PRELOAD=$libasan${LD_PRELOAD:+:$LD_PRELOAD}
 export PYTHONMALLOC=malloc
-export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}
-export FASTFFI_TEST_CFLAGS=$flags
+export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:log_path=$reports/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}
+# The fixtures' arithmetic wraps on purpose (the tests compute the same folds modulo 2**64):
+# -fwrapv makes that defined behaviour, so UBSan reports only what fastffi hands them.
+export FASTFFI_TEST_CFLAGS="$flags -fwrapv"
 (($#)) || set -- -q tests
 say "pytest $* (LD_PRELOAD=$LD_PRELOAD)"
-"$venv/bin/python" -m pytest -p no:cacheprovider -m "not no_sanitizer" "$@"
+status=0
+t0=$SECONDS
+"$venv/bin/python" -m pytest -p no:cacheprovider -m "not no_sanitizer" "$@" || status=$?
+say "pytest exited with status $status after $((SECONDS - t0)) s"
+# A report goes to its own file (log_path), not to stderr: pytest captures file descriptor 2 and
+# loses what it holds when the process dies at the report, and a report in a child process that a
+# test merely saw exit non-zero would not show at all.  Any report fails the run.
+shopt -s nullglob
+found=("$reports"/*)
+for f in "${found[@]}"; do
+    say "REPORT ${f##*/}:"
+    cat "$f"
+done
+if ((${#found[@]})); then
+    say "FAILED: ${#found[@]} sanitizer report(s)"
+    ((status != 0)) || status=1
+else
+    say "no sanitizer reports"
+fi
+exit "$status"
