@@ -1,6 +1,6 @@
 """The fuzz harnesses' shared budget and execution count (see README.md beside this file).
 
-``FASTFFI_FUZZ_EXAMPLES`` is hypothesis's ``max_examples`` for every harness (default 40: a
+``FASTFFI_FUZZ_EXAMPLES`` is hypothesis's ``max_examples`` for every harness (default 20: a
 smoke run inside the ordinary suite; CI's fuzz suite sets more, a campaign far more).
 ``FASTFFI_FUZZ_SEED`` fixes hypothesis's seed (``derandomize`` when unset, so a plain run
 replays the same examples and a failure is reproducible from the test name alone)."""
@@ -10,7 +10,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-EXAMPLES = int(os.environ.get("FASTFFI_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("FASTFFI_FUZZ_EXAMPLES", "20"))
 SEED = os.environ.get("FASTFFI_FUZZ_SEED")
 
 #: Executions run in this process, by harness (conftest.py prints the total at the end).

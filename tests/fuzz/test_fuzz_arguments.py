@@ -18,6 +18,7 @@ is a use after dlclose on every tier (issue 12 item 1), a crash, so it runs in a
 from __future__ import annotations
 
 import array
+import itertools
 import math
 import struct
 import sys
@@ -100,8 +101,10 @@ if sys.version_info >= (3, 12):
         def __init__(self, data):
             self.backing = bytearray(data)
             self.released = False
+            self.addresses = []   # where each export pointed: each tier's call gets its own
 
         def __buffer__(self, flags):
+            self.addresses.append(fastffi.address_of(self.backing))
             return memoryview(self.backing)
 
         def __release_buffer__(self, view):
@@ -166,12 +169,12 @@ def buffer_value(draw, victim):
     return draw(st.sampled_from(makers))(data), "address"
 
 
-def address(obj):
-    if isinstance(obj, (bytes, bytearray, memoryview, array.array, np.ndarray, fastffi.Box, fastffi.Array)):
-        return fastffi.address_of(obj)
+def addresses(obj):
+    """The addresses a call may have been given for ``obj``: an Exporter moves its memory
+    each time it is released, so each tier's call sees another one."""
     if sys.version_info >= (3, 12) and isinstance(obj, Exporter):
-        return fastffi.address_of(obj.backing)
-    raise AssertionError(obj)
+        return obj.addresses
+    return [fastffi.address_of(obj)]
 
 
 def call_all_tiers(lib, name, restype, argtypes, args, release_gil):
@@ -244,11 +247,19 @@ def test_integer_and_pointer_slots(fixture_lib, data):
     # The model: the first failing slot decides, else the exact fold of the bits.
     expected = next((m for m in models if m is None or m[0] == "raise"), "fold")
     if expected == "fold":
-        bits = [address(a) if m == "address" else m[1] for a, m in zip(args, models)]
-        expected = ("ok", _fold(bits))
-    if taken and resizers and resizers[0] < taken[0]:
-        # A resize before the victim is taken is legitimate and moves it: each tier then
-        # passes another address.  Only the classes are checked.
+        choices = [addresses(a) if m == "address" else [m[1]] for a, m in zip(args, models)]
+        folds = {_fold(bits) for bits in itertools.product(*choices)}
+        if len(folds) > 1:
+            # An Exporter in the call: each tier got the address its own export had.
+            assert all(o[0] == "ok" and o[1] in folds for o in outcomes.values()), (args, outcomes, folds)
+            fuzzing.tick("arguments", len(outcomes))
+            return
+        expected = ("ok", folds.pop())
+    moving = any(sys.version_info >= (3, 12) and isinstance(a, Exporter) for a in args)
+    if moving or taken and resizers and resizers[0] < taken[0]:
+        # A resize before the victim is taken is legitimate and moves it, and an Exporter
+        # moves its memory on each release: each tier then passes another address.  Only the
+        # classes are checked.
         assert all(o[0] == "ok" or issubclass(o[1], (Boom,) + DOCUMENTED) for o in outcomes.values())
         fuzzing.tick("arguments", len(outcomes))
         return
@@ -371,4 +382,12 @@ def test_strings_and_buffers(fixture_lib, data):
         # The first tier's __index__ tried the resize; it must have been refused.
         check(outcomes, _raises(BufferError), [victim, count])
         assert bytes(victim) == before
-    fuzzing.tick("arguments", 2 * len(outcomes))
+    calls = 2 * len(outcomes)
+    if sys.version_info >= (3, 12):
+        # The C side reads the export: released before the call, it would read freed memory.
+        data = raw + b"\x01"
+        outcomes = call_all_tiers(fixture_lib, "sum_u8_buf", "u64", ["pointer", "i64"], [Exporter(data), len(data)],
+                                  draw(st.booleans()))
+        check(outcomes, ("ok", sum((k + 1) * b for k, b in enumerate(data)) % U64), [data])
+        calls += len(outcomes)
+    fuzzing.tick("arguments", calls)

@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -43,7 +42,7 @@ def expect_failure(request, item):
         request.applymarker(pytest.mark.xfail(strict=True, reason=XFAIL[item]))
 
 
-def run_child(code: str, tmp_path, *args) -> str:
+def run_child(code: str, tmp_path, *args, timeout=120) -> str:
     """Run ``code`` in a fresh interpreter; its stdout, or a failure with what it printed and
     any sanitizer report it wrote."""
     env = dict(os.environ)
@@ -51,7 +50,7 @@ def run_child(code: str, tmp_path, *args) -> str:
         if var in env:
             env[var] = re.sub(r"log_path=[^:]*", f"log_path={tmp_path / name}", env[var])
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=120)
+                          text=True, env=env, timeout=timeout)
     reports = "".join(p.read_text() for p in sorted(pathlib.Path(tmp_path).glob("*san.*")))
     assert proc.returncode == 0 and not reports, (
         f"child exited with status {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr[-3000:]}\n{reports[-3000:]}")
@@ -236,14 +235,24 @@ def test_map_bool_column_bytes_other_than_0_or_1(request, fixture_lib_path):
         assert got == [0, 1, 1, 1]
 
 
+LARGE_ARRAY_CHILD = """
+import time, fastffi
+t0 = time.perf_counter()
+H = fastffi.struct("H", [("a", "u8[4000000]")])
+print(fastffi.sizeof(H), time.perf_counter() - t0)
+"""
+
+
 @pytest.mark.no_sanitizer  # a wall-clock bound
-def test_a_large_array_field_defines_quickly(request):
+def test_a_large_array_field_defines_quickly(request, tmp_path):
     expect_failure(request, 12)
     fuzzing.tick("known crashes")
-    t0 = time.perf_counter()
-    H = fastffi.struct("H", [("a", "u8[4000000]")])
-    elapsed = time.perf_counter() - t0
-    assert fastffi.sizeof(H) == 4000000
+    # In a child with a timeout: today it takes seconds, which every suite would pay.
+    try:
+        out = run_child(LARGE_ARRAY_CHILD, tmp_path, timeout=5)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("not defined in 5 s") from None
+    size, elapsed = out.split()
+    assert int(size) == 4000000
     # The issue asks for under 1 ms; the bound leaves room for a loaded 2-core machine.
-    assert elapsed < 0.05, f"{elapsed:.3f} s"
-
+    assert float(elapsed) < 0.05, f"{float(elapsed):.3f} s"
