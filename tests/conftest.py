@@ -7,6 +7,7 @@ import os
 import pathlib
 import shlex
 import subprocess
+import sys
 import sysconfig
 import threading
 
@@ -23,6 +24,17 @@ def pytest_configure(config):
     # (memory growth measured in RSS, wall-clock bounds), not tests that find bugs.
     config.addinivalue_line("markers", "no_sanitizer: not run under ASan/UBSan (scripts/sanitize.sh): "
                             "memory-growth and timing-bound tests the sanitizer's overhead breaks")
+
+
+def pytest_terminal_summary(terminalreporter):
+    # The fuzz harnesses' execution count (tests/fuzz/fuzzing.py), when they ran: read from
+    # the module they share, never imported here.  (A conftest.py in tests/fuzz would take
+    # the name "conftest" that the test modules import helpers from.)
+    fuzzing = sys.modules.get("fuzzing")
+    if fuzzing is not None and fuzzing.executions:
+        total = sum(fuzzing.executions.values())
+        parts = ", ".join(f"{name} {n}" for name, n in sorted(fuzzing.executions.items()))
+        terminalreporter.write_line(f"fuzz: {total} executions ({parts}; FASTFFI_FUZZ_EXAMPLES={fuzzing.EXAMPLES})")
 
 
 def compile_shared(sources, out_dir, name, extra_flags=()):
