@@ -13,9 +13,10 @@
 #   3. Run pytest on this checkout's tests/ with that venv's python, deselecting the tests marked
 #      no_sanitizer (tests/conftest.py: memory-growth and timing-bound tests that the sanitizer's
 #      overhead, not a bug, breaks).  The test session compiles its C fixture libraries with the
-#      same flags and -fwrapv (FASTFFI_TEST_CFLAGS, read by tests/conftest.py), so a call that hands C a buffer
-#      too small for what the C side reads is caught there too.  Code the JIT emits and the plan
-#      tier's assembly routines are not instrumented; what they touch through the C core is.
+#      same flags and -fwrapv (FASTFFI_TEST_CFLAGS, read by tests/conftest.py), so a call that
+#      hands C a buffer too small for what the C side reads is caught there too.  Code the JIT
+#      emits and the plan tier's assembly routines are not instrumented; what they touch through
+#      the C core is.
 #
 # The environment of the run (the same in every subprocess the tests start):
 #   LD_PRELOAD=libasan       CPython is not built with ASan; its runtime must be the first library
@@ -84,7 +85,8 @@ rm -rf "$reports"
 mkdir -p "$reports"
 export LD_PRELOAD=$libasan${LD_PRELOAD:+:$LD_PRELOAD}
 export PYTHONMALLOC=malloc
-export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:log_path=$reports/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+asan=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:log_path=$reports/asan
+export ASAN_OPTIONS=$asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}
 # The fixtures' arithmetic wraps on purpose (the tests compute the same folds modulo 2**64):
 # -fwrapv makes that defined behaviour, so UBSan reports only what fastffi hands them.

@@ -31,8 +31,10 @@ XFAIL = {
     4: "issue 12 item 4: from_buffer drops the buffer export",
     5: "issue 12 item 5: string arguments accept buffers with no NUL inside them",
     12: "issue 12 item 12: a struct's layout is flattened per array element",
-    "recursion": "fuzz finding (issue 12, 'only the documented classes'): a deep declarator raises RecursionError",
-    "bool column": "fuzz finding (issue 12 item 10's map validator): a '?' column byte other than 0/1 reaches C as _Bool",
+    "recursion": "fuzz finding (issue 12, 'only the documented classes'): "
+                 "a deep declarator raises RecursionError",
+    "bool column": "fuzz finding (issue 12, the map() validator): "
+                   "a '?' column byte other than 0/1 reaches C as _Bool",
 }
 
 
@@ -53,7 +55,8 @@ def run_child(code: str, tmp_path, *args, timeout=120) -> str:
                           text=True, env=env, timeout=timeout)
     reports = "".join(p.read_text() for p in sorted(pathlib.Path(tmp_path).glob("*san.*")))
     assert proc.returncode == 0 and not reports, (
-        f"child exited with status {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr[-3000:]}\n{reports[-3000:]}")
+        f"child exited with status {proc.returncode}\nstdout: {proc.stdout}\n"
+        f"stderr: {proc.stderr[-3000:]}\n{reports[-3000:]}")
     return proc.stdout
 
 
@@ -114,9 +117,10 @@ OUT_OF_BOUNDS = {
     "write_bytes past an array": 'fastffi.write_bytes(fastffi.array("u8", 4), b"A" * 256)',
     "to_string past an array": 'fastffi.to_string(fastffi.array("u8", [65] * 4), 4096)',
     "to_string with no NUL inside": 'fastffi.to_string(fastffi.array("u8", [65] * 64))',
-    "read a struct past a struct": 'S = fastffi.struct("S", [("a", "u8")]); T = fastffi.struct("T", [("b", "u64[64]")]); '
-                                   'fastffi.read(S(), T)',
-    "write a struct past a box": 'T = fastffi.struct("T", [("b", "u64[64]")]); fastffi.write(fastffi.new("u8"), T, T())',
+    "read a struct past a struct": 'S = fastffi.struct("S", [("a", "u8")]); '
+                                   'T = fastffi.struct("T", [("b", "u64[64]")]); fastffi.read(S(), T)',
+    "write a struct past a box": 'T = fastffi.struct("T", [("b", "u64[64]")]); '
+                                 'fastffi.write(fastffi.new("u8"), T, T())',
 }
 
 OOB_CHILD = """
