@@ -26,11 +26,6 @@ TIERS = fastffi.available_tiers()
 #: the item's fix is merged (its cases then pass, and strict xfail would fail them).
 XFAIL = {
     1: "issue 12 item 1: the closed check runs before argument conversion (use after dlclose)",
-    2: "issue 12 item 2: memory helpers ignore the size of fastffi's own objects",
-    3: "issue 12 item 3: pointee types and sizes are not checked",
-    4: "issue 12 item 4: from_buffer drops the buffer export",
-    5: "issue 12 item 5: string arguments accept buffers with no NUL inside them",
-    12: "issue 12 item 12: a struct's layout is flattened per array element",
     "recursion": "fuzz finding (issue 12, 'only the documented classes'): "
                  "a deep declarator raises RecursionError",
     "bool column": "fuzz finding (issue 12, the map() validator): "
