@@ -31,7 +31,15 @@ int jit_prepare(FunctionObject *f, PyObject *const *spec)
     return 0;
 }
 
-/* The precondition that failed (keywords, arity, closed library). */
+/* The library was closed by the time every argument was converted (a
+ * conversion may run Python code that closes it): checked again just before
+ * the call, so the target is never called into an unloaded object. */
+static PyObject *fastffi_jit_closed(PyObject *self)
+{
+    return raise_closed((FunctionObject *)self);
+}
+
+/* The precondition that failed (keywords, arity). */
 static PyObject *fastffi_jit_reject(PyObject *self, size_t nargsf, PyObject *kwnames)
 {
     if (call_check((FunctionObject *)self, nargsf, kwnames) == 0)
@@ -97,6 +105,7 @@ int jit_add_runtime(PyObject *m)
         return -1;
     /* helpers */
     ADDR("reject", fastffi_jit_reject);
+    ADDR("closed", fastffi_jit_closed);
     ADDR("convert", fastffi_jit_convert);
     ADDR("release", fastffi_jit_release);
     ADDR("box", fastffi_jit_box);
@@ -118,8 +127,11 @@ int jit_add_runtime(PyObject *m)
     /* layouts */
     OFFSET("ob_type", offsetof(PyObject, ob_type));
     OFFSET("ob_size", offsetof(PyVarObject, ob_size));
-#if COMPAT_HAS_LONG_DIGIT0
     OFFSET("long_digit0", COMPAT_LONG_DIGIT0_OFFSET);
+#if COMPAT_HAS_LONG_TAG
+    OFFSET("long_tag", COMPAT_LONG_TAG_OFFSET);
+    OFFSET("long_sign_mask", COMPAT_LONG_SIGN_MASK);
+    OFFSET("long_compact_below", COMPAT_LONG_COMPACT_BELOW);
 #endif
     OFFSET("float_value", offsetof(PyFloatObject, ob_fval));
     OFFSET("bytes_data", offsetof(PyBytesObject, ob_sval));

@@ -42,7 +42,7 @@ def emitter():
 
 def layout_refusal(layout: str = _RT["object_layout"]) -> str | None:
     if layout not in SUPPORTED_LAYOUTS:
-        return (f"the inline fast paths are written for CPython 3.10/3.11 release builds; "
+        return (f"the inline fast paths are written for CPython 3.10-3.15 release builds; "
                 f"this build's object layout is {layout!r}")
     return None
 
@@ -130,10 +130,14 @@ _BUFFER_KINDS = (_core.KINDS["pointer"][0], _core.KINDS["string"][0])
 _code_lock = threading.Lock()
 #: Shape -> (weak reference to its region, entry offset, bytes of code);
 #: ("loop", args, ret) -> the same for a batch loop.  A plain dict of weak
-#: references whose callbacks drop their own entry: a WeakValueDictionary's
-#: lookups and inserts run Python code (and a missing key raises inside it),
-#: which creation cannot afford.
+#: references: a WeakValueDictionary's lookups and inserts run Python code
+#: (and a missing key raises inside it), which creation cannot afford.  The
+#: references have no callbacks: a callback runs wherever the region happens
+#: to die (inside a map(), under Ctrl-C) and an exception in it is only
+#: printed ("Exception ignored in ...").  Dead entries are dropped instead
+#: when the dict has doubled since the last sweep (_cache), under the lock.
 _code_cache: dict = {}
+_sweep_at = 64
 #: Entry points in one region start 16-byte aligned.
 _ENTRY_ALIGN = 16
 
@@ -148,11 +152,12 @@ def _cached(key):
 
 
 def _cache(key, region, offset: int, size: int) -> None:
-    def forget(ref, key=key):
-        hit = _code_cache.get(key)
-        if hit is not None and hit[0] is ref:
-            del _code_cache[key]
-    _code_cache[key] = (weakref.ref(region, forget), offset, size)
+    global _sweep_at
+    if len(_code_cache) >= _sweep_at:
+        for dead in [k for k, hit in _code_cache.items() if hit[0]() is None]:
+            del _code_cache[dead]
+        _sweep_at = max(64, 2 * len(_code_cache))
+    _code_cache[key] = (weakref.ref(region), offset, size)
 
 
 def _install(keys, codes):
