@@ -114,6 +114,19 @@ def test_layout_of_this_build_is_named():
         assert tier_jit.layout_refusal() is None and LAYOUT_REFUSAL is None
 
 
+@pytest.mark.skipif(tier_jit.emitter() is None, reason="no JIT emitter for this machine (x86-64 and AArch64 only)")
+def test_jit_runs_on_every_supported_release_build(lib):
+    """3.10 through 3.15 release builds: the JIT is a tier, and a plain function takes it."""
+    if not (3, 10) <= sys.version_info[:2] <= (3, 15) or hasattr(sys, "gettotalrefcount"):
+        pytest.skip("a release build of CPython 3.10-3.15 only")
+    assert tier_jit.layout_refusal() is None
+    if os.environ.get("FASTFFI_TEST_DENY_EXEC"):
+        return
+    assert "jit" in fastffi.available_tiers()
+    fn = lib.function("add_i32", "i32", ["i32", "i32"])
+    assert fn.tier == "jit" and fn(-(2**30) + 1, 2**30 - 1) == 0 and fn(2**30, -1) == 2**30 - 1
+
+
 def test_int_tag_constants_come_from_the_headers():
     """3.12+: the lv_tag offset, sign mask and compact bound are exported from C (offsetof,
     _PyLong_SIGN_MASK, 2 << _PyLong_NON_SIZE_BITS) and agree with layouts.py; 3.10-3.11 have no

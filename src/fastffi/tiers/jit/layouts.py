@@ -48,4 +48,7 @@ LAYOUTS: dict[str, dict[str, int]] = {
 def runtime(layout: str, host: dict) -> dict:
     """``host`` (a JIT_RUNTIME: helper addresses, Function offsets) with the object offsets of
     ``layout``: what the emitters would be given on a build of that layout."""
-    return {**host, **LAYOUTS[layout], "object_layout": layout}
+    # The host's own object facts go first: a key one layout has and another lacks ("long_tag")
+    # decides how the emitters read ints.
+    objects = {key for table in LAYOUTS.values() for key in table}
+    return {**{k: v for k, v in host.items() if k not in objects}, **LAYOUTS[layout], "object_layout": layout}
