@@ -118,7 +118,8 @@ def test_layout_of_this_build_is_named():
 def test_jit_runs_on_every_supported_release_build(lib):
     """3.10 through 3.15 release builds: the JIT is a tier, and a plain function takes it."""
     if not (3, 10) <= sys.version_info[:2] <= (3, 15) or hasattr(sys, "gettotalrefcount"):
-        pytest.skip("a release build of CPython 3.10-3.15 only")
+        assert tier_jit.layout_refusal() is not None   # a layout nobody has described yet
+        return
     assert tier_jit.layout_refusal() is None
     if os.environ.get("FASTFFI_TEST_DENY_EXEC"):
         return
