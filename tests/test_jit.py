@@ -198,6 +198,51 @@ def test_code_is_shared_by_shape_and_unmapped_with_its_last_function(lib):
     assert not [m for m in _maps() if int(m[0].split("-")[0], 16) == address]
 
 
+class _RaisingCache(dict):
+    """A code cache whose lookups and deletions raise, as a KeyboardInterrupt
+    arriving inside them would."""
+
+    def get(self, *args):
+        raise KeyboardInterrupt
+
+    def __delitem__(self, key):
+        raise KeyboardInterrupt
+
+
+def test_code_cache_runs_no_python_when_a_region_dies(lib, monkeypatch):
+    """Issue 12 item 10: a weakref callback runs wherever its region happens to
+    die (inside fn.map(), under Ctrl-C) and its exception is only printed
+    ("Exception ignored in ... forget").  The cache's references have no
+    callback: a region dying runs no Python code at all."""
+    if refused_for_layout():
+        return
+    fn = lib.function("widen_u32", "u64", ["u32"])   # a shape no other test keeps alive
+    assert fn.tier == "jit"
+    assert all(hit[0].__callback__ is None for hit in tier_jit._code_cache.values())
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    monkeypatch.setattr(tier_jit, "_code_cache", _RaisingCache(tier_jit._code_cache))
+    shape = tier_jit.shape_of(make_signature("widen_u32", "u64", ["u32"]), False)
+    ref = dict.get(tier_jit._code_cache, shape)[0]
+    del fn
+    gc.collect()
+    assert ref() is None and unraisable == []
+
+
+def test_code_cache_drops_dead_entries_as_it_grows(lib):
+    """Dead entries are swept when the cache has doubled since the last sweep:
+    creating and dropping functions of ever new shapes keeps it bounded."""
+    if refused_for_layout():
+        return
+    gc.collect()
+    kinds = ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64"]
+    for a in kinds:
+        for b in kinds:
+            for c in kinds[:4]:   # 400 shapes, each installed and dropped at once
+                tier_jit.code_for(tier_jit.shape_of(make_signature("g", "void", [a, b, c]), False))
+    assert len(tier_jit._code_cache) <= tier_jit._sweep_at < 400
+
+
 def _mapping_of(address):
     """(start, end, permissions) of the mapping holding ``address``, or None."""
     for rng, perms, *_rest in _maps():
