@@ -243,6 +243,69 @@ def test_code_cache_drops_dead_entries_as_it_grows(lib):
     assert len(tier_jit._code_cache) <= tier_jit._sweep_at < 400
 
 
+def test_code_region_takes_only_recorded_emitter_output():
+    """Issue 12 item 11: the code-region constructor is private and is no way to
+    turn arbitrary bytes into executable memory: it installs only what the
+    JIT's emitters produced (recorded as they produce it), each once."""
+    assert not hasattr(_core, "CodeRegion")
+    message = "_CodeRegion: only code emitted by fastffi's JIT can be installed"
+    with pytest.raises(ValueError) as e:
+        _core._CodeRegion((b"\xc3",), "ret")
+    assert str(e.value) == message
+    emitter = tier_jit.emitter()
+    if emitter is None:
+        return
+    code = tier_jit._emitted(emitter.emit(tier_jit.shape_of(make_signature("h", "i64", ["i64"]), False),
+                                          _core.JIT_RUNTIME))
+    tampered = code[:-1] + bytes([code[-1] ^ 1])
+    with pytest.raises(ValueError) as e:
+        _core._CodeRegion((code, tampered), "h")
+    assert str(e.value) == message
+    if not JIT_HERE:
+        return
+    region = _core._CodeRegion((code,), "h")
+    assert region.used == len(code) and region.mapped % _core.page_size() == 0
+    with pytest.raises(ValueError) as e:   # the recording served one installation
+        _core._CodeRegion((code,), "h")
+    assert str(e.value) == message
+
+
+AUDIT_CHILD = textwrap.dedent("""
+    import sys
+    events = []
+    sys.addaudithook(lambda name, args: events.append(args) if name == "fastffi.jit" else None)
+    import fastffi
+    from fastffi.tiers import jit as tier_jit
+    lib = fastffi.dlopen(sys.argv[1])
+    fn = lib.function("add_f64", "f64", ["f64", "f64"])
+    assert fn.tier == "jit" and events == [("add_f64", tier_jit.code_size(fn))], events
+    lib.function("sub_f64", "f64", ["f64", "f64"])   # the same shape: no new code
+    assert len(events) == 1, events
+    from array import array
+    assert list(fn.map(array("d", [1.0, 2.0]), array("d", [0.5, 0.25]))) == [1.5, 2.25]
+    assert [e[0] for e in events] == ["add_f64", "add_f64.map"], events
+    assert events[1][1] > 0
+    print("ok")
+""")
+
+
+@needs_jit
+def test_installing_code_raises_the_fastffi_jit_audit_event(fixture_lib_path):
+    """PEP 578: every installation of generated code raises "fastffi.jit" with
+    (what the code is for, bytes of code), before the code is mapped."""
+    if refused_for_layout():
+        return
+    assert _run_child_code(AUDIT_CHILD, fixture_lib_path) == ["ok"]
+
+
+def _run_child_code(code, *argv):
+    env = {k: v for k, v in os.environ.items() if k != "FASTFFI_TIER"}
+    proc = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
 def _mapping_of(address):
     """(start, end, permissions) of the mapping holding ``address``, or None."""
     for rng, perms, *_rest in _maps():

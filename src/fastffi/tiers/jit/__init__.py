@@ -160,19 +160,25 @@ def _cache(key, region, offset: int, size: int) -> None:
     _code_cache[key] = (weakref.ref(region), offset, size)
 
 
-def _install(keys, codes):
-    """Seal ``codes`` in one fresh mapping, each at an aligned offset (the
-    first at 0), and cache each under its key; the region is returned (the
-    cache only refers to it weakly).  Raises InstallRefused."""
-    parts, offsets, at = [], [], 0
-    for code in codes:
-        pad = -at % _ENTRY_ALIGN
-        parts.append(bytes(pad))   # never executed: every entry starts after it
-        offsets.append(at + pad)
-        parts.append(code)
-        at += pad + len(code)
+def _emitted(code: bytes) -> bytes:
+    """An emitter's output, recorded as such: the code-region constructor
+    installs nothing else (_core/tiers/execmem.c)."""
+    _core._jit_record(code)
+    return code
+
+
+def _install(keys, codes, what: str):
+    """Seal ``codes`` (emitter outputs, each recorded) in one fresh mapping,
+    each at an aligned offset (the first at 0), and cache each under its key;
+    the region is returned (the cache only refers to it weakly).  ``what``
+    names the code in the ``fastffi.jit`` audit event.  Raises InstallRefused."""
+    offsets, at = [], 0
+    for code in codes:   # the constructor lays them out by the same rule
+        at += -at % _ENTRY_ALIGN
+        offsets.append(at)
+        at += len(code)
     try:
-        region = _core.CodeRegion(b"".join(parts))
+        region = _core._CodeRegion(tuple(codes), what)
     except OSError as e:
         raise InstallRefused(f"executable memory refused when installing ({e.strerror or e})") from None
     for key, offset, code in zip(keys, offsets, codes):
@@ -180,13 +186,13 @@ def _install(keys, codes):
     return region
 
 
-def code_for(shape: Shape):
+def code_for(shape: Shape, name: str = ""):
     """(region, entry offset) of ``shape``'s sealed code: shared, or emitted
-    and installed now."""
+    and installed now (for the function ``name``)."""
     with _code_lock:
         hit = _cached(shape)
         if hit is None:
-            hit = _install([shape], [emitter().emit(shape, _RT)]), 0
+            hit = _install([shape], [_emitted(emitter().emit(shape, _RT))], name or shape.describe()), 0
         return hit
 
 
@@ -201,7 +207,8 @@ def install_together(shapes):
         if len(missing) < 2:
             return None
         try:
-            return _install(missing, [emitter().emit(s, _RT) for s in missing])
+            return _install(missing, [_emitted(emitter().emit(s, _RT)) for s in missing],
+                            "; ".join(s.describe() for s in missing))
         except InstallRefused:
             return None
 
@@ -214,7 +221,7 @@ def loop_for(sig: Signature):
         hit = _cached(key)
         if hit is None:
             try:
-                return _install([key], [emitter().emit_loop(shape, _RT)])
+                return _install([key], [_emitted(emitter().emit_loop(shape, _RT))], f"{sig.name}.map")
             except InstallRefused:
                 return None   # the plan loop serves it
         return hit[0]   # loops are installed alone: their code starts the region
@@ -222,7 +229,7 @@ def loop_for(sig: Signature):
 
 def prepare(sig: Signature, flags: int = 0) -> dict:
     # Any option (release_gil, use_errno) puts the enter/leave helpers around the call.
-    region, entry = code_for(shape_of(sig, bool(flags)))
+    region, entry = code_for(shape_of(sig, bool(flags)), sig.name)
     return {"code": region, "entry": entry, "plan": tier_plan.encoded(sig)}
 
 
