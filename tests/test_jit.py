@@ -306,6 +306,30 @@ def _run_child_code(code, *argv):
     return proc.stdout.splitlines()
 
 
+def test_call_specialisation_of_a_function(lib):
+    """What CPython's specialising interpreter makes of ``fn(a, b)`` once warm
+    (a Function is a class whose instances' tp_vectorcall is the entry): 3.11
+    specialises the call to PRECALL_BUILTIN_CLASS, 3.12 and later to
+    CALL_BUILTIN_CLASS -- both call tp_vectorcall straight away, the cheapest
+    path a callable other than a Python function gets.  3.10 has no
+    specialisation: CALL_FUNCTION calls through PyObject_Vectorcall."""
+    import dis
+
+    fn = lib.function("add_i32", "i32", ["i32", "i32"])
+
+    def call(fn):
+        return fn(1, 2)
+
+    for _ in range(100):   # past the adaptive counters' warm-up
+        call(fn)
+    adaptive = {"adaptive": True} if sys.version_info >= (3, 11) else {}
+    calls = [i.opname for i in dis.get_instructions(call, **adaptive) if "CALL" in i.opname]
+    expected = (["CALL_FUNCTION"] if sys.version_info < (3, 11)
+                else ["PRECALL_BUILTIN_CLASS", "CALL_ADAPTIVE"] if sys.version_info < (3, 12)
+                else ["CALL_BUILTIN_CLASS"])
+    assert calls == expected
+
+
 def _mapping_of(address):
     """(start, end, permissions) of the mapping holding ``address``, or None."""
     for rng, perms, *_rest in _maps():
