@@ -643,6 +643,25 @@ def test_x86_64_encoder(build, listing, tmp_path):
     assert disassemble(encoded(build), tmp_path) == [listing]
 
 
+@pytest.mark.parametrize("build, message", [
+    (lambda a: a.cmp_mem_imm8(R.RCX, 16, 128), "x86-64: immediate 128 does not fit an 8-bit field (-128..127)"),
+    (lambda a: a.cmpd_mem_imm8(R.RSP, 0, -129), "x86-64: immediate -129 does not fit an 8-bit field (-128..127)"),
+    (lambda a: a.cmpb_mem_imm8(R.RAX, 0, 256), "x86-64: immediate 256 does not fit an 8-bit field (-128..255)"),
+    (lambda a: a.and_imm8(R.RAX, 255), "x86-64: immediate 255 does not fit an 8-bit field (-128..127)"),
+    (lambda a: a.btr_imm(R.RDX, 64), "x86-64: immediate 64 does not fit an 8-bit field (0..63)"),
+    (lambda a: a.mov_load(R.RAX, R.RDI, 1 << 31), "x86-64: 2147483648 does not fit a signed 32-bit field"),
+    (lambda a: a.sub_imm(R.RSP, -(1 << 31) - 1), "x86-64: -2147483649 does not fit a signed 32-bit field"),
+    (lambda a: a.mov_imm32(R.RSI, -1), "x86-64: -1 does not fit an unsigned 32-bit field"),
+    (lambda a: a.mov_imm64(R.RAX, 1 << 64), "x86-64: 18446744073709551616 does not fit a 64-bit immediate"),
+], ids=["cmp_mem_imm8", "cmpd_mem_imm8", "cmpb_mem_imm8", "and_imm8", "btr", "disp32", "imm32", "uimm32", "imm64"])
+def test_x86_64_encoders_refuse_what_does_not_fit(build, message):
+    """Issue 12 item 11: a value outside its field is a ValueError (never
+    masked into another instruction), under python -O too."""
+    with pytest.raises(ValueError) as e:
+        encoded(build)
+    assert str(e.value) == message
+
+
 def test_x86_64_branches_are_patched(tmp_path):
     def build(a):
         a.label("top")

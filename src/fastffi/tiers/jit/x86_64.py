@@ -43,7 +43,7 @@ def _imm32(value: int, signed: bool = True) -> bytes:
     """A 32-bit immediate or displacement field, little-endian."""
     low, high = (-(1 << 31), (1 << 31) - 1) if signed else (0, (1 << 32) - 1)
     if not low <= value <= high:
-        raise ValueError(f"x86-64: {value} does not fit a {'signed' if signed else 'unsigned'} 32-bit field")
+        raise ValueError(f"x86-64: {value} does not fit {'a signed' if signed else 'an unsigned'} 32-bit field")
     return struct.pack("<i" if signed else "<I", value)
 
 
