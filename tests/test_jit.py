@@ -662,6 +662,24 @@ def test_x86_64_encoders_refuse_what_does_not_fit(build, message):
     assert str(e.value) == message
 
 
+def test_encoders_refuse_under_python_O():
+    """The range checks are no asserts: ``python -O`` refuses as the normal
+    interpreter does (issue 12: it used to encode ``ldr x0, [x1]``)."""
+    code = textwrap.dedent("""
+        from fastffi.tiers.jit import aarch64, x86_64
+        for encode in (lambda: aarch64.A64().ldr_x(0, 1, 32768), lambda: x86_64.X64().cmp_mem_imm8(1, 0, 300)):
+            try:
+                encode()
+            except ValueError as e:
+                print(e)
+    """)
+    proc = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "AArch64: offset 32768 is not a multiple of 8 in 0..32760 (unsigned scaled 12-bit field)",
+        "x86-64: immediate 300 does not fit an 8-bit field (-128..127)"]
+
+
 def test_x86_64_branches_are_patched(tmp_path):
     def build(a):
         a.label("top")
