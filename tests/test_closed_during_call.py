@@ -17,12 +17,7 @@ import pytest
 
 import fastffi
 
-# The plan and libffi tiers check in C (call_common.h), which another change moves; until it is
-# merged they still call into the unloaded library (SIGSEGV in the child).
-_C_CHECK_PENDING = pytest.mark.xfail(strict=True, reason="plan/libffi: the closed check still runs before "
-                                     "argument conversion in C (issue 12 item 1, another helper's change)")
-TIERS = [pytest.param(t, marks=() if t == "jit" else _C_CHECK_PENDING)
-         for t in dict.fromkeys([*fastffi.available_tiers(), "libffi"])]
+TIERS = list(dict.fromkeys([*fastffi.available_tiers(), "libffi"]))
 
 CHILD = textwrap.dedent("""
     import sys

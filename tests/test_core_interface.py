@@ -92,9 +92,27 @@ def test_make_function_refuses_a_malformed_spec():
         _core.make_function(tuple(range(len(FunctionSpec._fields) - 1)))
     address = _core.LibraryHandle("libc", None, 2).symbol("abs")
     good = FunctionSpec(address, "abs", _core.KINDS["i32"][0], bytes([_core.KINDS["i32"][0]]), None, 4, (None,),
-                        "i32", ("i32",), None, 0, _core.TIER_LIBFFI, "", (None, None), None, None, 0)
+                        "i32", ("i32",), None, 0, _core.TIER_LIBFFI, "", (None, None), None, None, 0, b"\0", (None,))
     assert _core.make_function(good)(-5) == 5
     with pytest.raises(ValueError, match="no tier 7"):
         _core.make_function(good._replace(tier=7))
+    # The call path trusts argchecks/argpointees: checks only on pointer
+    # arguments, a pointee description exactly where ARG_TYPED is set.
+    message = "argchecks/argpointees do not describe pointer arguments"
+    for bad in (good._replace(argchecks=bytes([_core.ARG_NUL])),
+                good._replace(argpointees=(("i32", "i32 *", 4, ()),)),
+                good._replace(argchecks=b"\x40")):
+        with pytest.raises(ValueError) as info:
+            _core.make_function(bad)
+        assert str(info.value) == message
+    with pytest.raises(ValueError, match="one entry per argument"):
+        _core.make_function(good._replace(argchecks=b""))
+    pointer = _core.KINDS["pointer"][0]
+    typed = good._replace(argkinds=bytes([pointer]), argchecks=bytes([_core.ARG_TYPED]))
+    for pointee in (None, ("i32", "i32 *", 4), ("i32", "i32 *", 4, (int,)), (1, "i32 *", 4, ())):
+        with pytest.raises(ValueError) as info:
+            _core.make_function(typed._replace(argpointees=(pointee,)))
+        assert str(info.value) == message
+    assert _core.make_function(typed._replace(argpointees=(("i32", "i32 *", 4, ()),))) is not None
     with pytest.raises(TypeError, match="spec.tier must be an int"):
         _core.make_function(good._replace(tier="libffi"))

@@ -126,6 +126,28 @@ def test_whitespace_and_trailing_semicolon(libc):
     assert fn.__name__ == SYM
 
 
+@pytest.mark.parametrize("text, n", [
+    ("int abs(int); long labs(long)", 2),
+    ("int abs(int); long labs(long);", 2),
+    ("int abs(int), labs(int)", 2),
+    ("int abs(int); int x; long labs(long)", 3),
+])
+def test_one_declaration_per_string(libc, text, n):
+    # The last declaration used to win silently: labs was bound under abs's text.
+    with pytest.raises(fastffi.SignatureError) as e:
+        libc.function(text)
+    assert str(e.value) == (f"one declaration per string: {text.rstrip(';')!r} declares {n} "
+                            f"(declare each function in its own string)")
+    with pytest.raises(fastffi.SignatureError, match="one declaration per string"):
+        fastffi.dlopen(None, {"abs": text})
+
+
+def test_a_type_text_names_one_type():
+    with pytest.raises(fastffi.SignatureError) as e:
+        fastffi.sizeof("int x; int")
+    assert str(e.value) == "not a single type: 'int x; int'"
+
+
 def test_name_comes_from_the_declaration(libc):
     fn = libc.function("int abs(int)")
     assert fn.__name__ == "abs"

@@ -353,6 +353,24 @@ def test_function_from_address(mini_path, tier):
         assert fn.tier == tier
 
 
+def test_function_from_a_function_keeps_its_library(tmp_path, tier):
+    path, tag = fresh_tagged_lib(tmp_path, "derived")
+    lib = fastffi.dlopen(path)
+    fn = lib.function(tag, "i32", [], tier=tier)
+    derived = fastffi.function(fn, "i32", [], name="again", tier=tier)
+    decl = fastffi.function(fn, "int from_decl(void)", tier=tier)
+    assert derived._handle_ is fn._handle_ and decl._handle_ is fn._handle_
+    del fn
+    gc.collect()
+    assert derived() == 42    # the handle kept the library loaded
+    lib.close()
+    with pytest.raises(fastffi.LibraryClosedError) as e:
+        derived()
+    assert str(e.value) == f"again(): library {path!r} is closed"
+    with pytest.raises(fastffi.LibraryClosedError):
+        decl()
+
+
 def test_function_from_ctypes_address(tier):
     addr = ctypes.cast(ctypes.CDLL(LIBC).labs, ctypes.c_void_p).value
     labs = fastffi.function(addr, "long", ["long"], name="labs", tier=tier)

@@ -190,6 +190,20 @@ def test_unknown_field_kwarg_rejected():
         Point(x=1.0, z=2.0)
 
 
+@pytest.mark.parametrize("ctor", [fastffi.struct, fastffi.union])
+@pytest.mark.parametrize("bad", ["a:3", "", "1x", "a b", "x-y", "a.b", " a", "a\n"])
+def test_field_names_must_be_identifiers(ctor, bad):
+    with raises_exact(ValueError, f"field name {bad!r} is not a C identifier"):
+        ctor("BadName", [("ok", "i32"), (bad, "i32")])
+
+
+def test_field_names_that_are_identifiers_are_accepted():
+    """C and Python keywords are not refused: a field name never reaches C text."""
+    cls = fastffi.struct("GoodNames", [("_a", "u8"), ("b1", "u8"), ("from", "u8"), ("int", "u8")])
+    v = cls(**{"from": 3, "_a": 1})
+    assert (getattr(v, "from"), v._a, fastffi.offsetof(cls, "int")) == (3, 1, 3)
+
+
 def test_bytes_match_c_layout():
     Point, S40, P1 = T("point_f64x2"), T("s_40"), T("p_i8_i32_f64")
     assert bytes(Point(x=1.5, y=-2.0)) == struct.pack("<dd", 1.5, -2.0)

@@ -7,6 +7,11 @@ arrays) are read in place, results are written into ``out``.  Everything is
 validated here, before the first call, so no Python code runs in the loop and a
 mismatch raises with no call made.
 
+The loop looks for signals between blocks of rows, also with the GIL
+released: Ctrl-C (or any signal handler that raises) stops it, and ``map()``
+raises the handler's exception -- ``KeyboardInterrupt`` -- with the rows
+before the interruption called and their results in ``out``.
+
 ``fn.shared()`` is sbffi's shared-buffer call object: the arguments live in a
 buffer laid out as a C struct of the argument types, both sides read it, and
 ``sb()`` calls with whatever is in it."""
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import struct
 import sys
+import threading
 from typing import Any
 
 from . import _core
@@ -31,6 +37,7 @@ COLUMN_FORMATS = {
 }
 _NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
 _OUT_FORMATS = {name: fmts[0] for name, fmts in COLUMN_FORMATS.items()}
+_get_ident = threading.get_ident
 
 
 def _types_of(fn) -> tuple[Any, list]:
@@ -161,8 +168,10 @@ def map_rows(fn, *columns, out=None, threads: int = 1):
     rows = lengths.pop()
     out, out_address, out_stride, keep_out = _output(fn, rt, out, rows)
     if rows:
+        # Only the main thread runs signal handlers: elsewhere the loop need
+        # not stop to look for them.
         _core.run_batch(fn, tuple(c.address for c in cols), tuple(c.stride for c in cols), out_address,
-                        out_stride, rows, threads, _loop(fn))
+                        out_stride, rows, threads, _loop(fn), _get_ident() == threading.main_thread().ident)
     del keep_out, cols  # buffers stayed exported for the whole loop
     return out
 

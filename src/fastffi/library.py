@@ -179,8 +179,12 @@ def function(address: int, restype, argtypes=None, name: str | None = None, *, r
 
     ``fastffi.function(addr, "i32", ["i32", "i32"], name="add")`` or
     ``fastffi.function(addr, "int add(int, int)")``.  The address must stay valid
-    (nothing keeps its library loaded)."""
+    (nothing keeps its library loaded).  Given an existing function instead of
+    an address, the new one shares its library: it keeps the library's handle
+    and raises :class:`LibraryClosedError` once the library is closed."""
+    handle = None
     if isinstance(address, _Function):
+        handle = address._handle_
         address = address.address
     if argtypes is None and isinstance(restype, str) and "(" in restype:
         sig = parse_declaration(restype, types)
@@ -190,7 +194,7 @@ def function(address: int, restype, argtypes=None, name: str | None = None, *, r
         if argtypes is None:
             raise TypeError("argtypes is required (use [] for no arguments)")
         sig = make_signature(name if name is not None else _address_name(address), restype, argtypes, types)
-    return tiers.create(address, sig, release_gil=release_gil, use_errno=use_errno, tier=tier)
+    return tiers.create(address, sig, handle=handle, release_gil=release_gil, use_errno=use_errno, tier=tier)
 
 
 def _address_name(address) -> str:

@@ -36,6 +36,12 @@ def _members(fields, types) -> list[tuple[str, Any, int | None]]:
         if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)):
             raise TypeError(f"a field is a (name, type) pair, got {entry!r}")
         fname, spec = entry
+        # A name is an attribute and a keyword argument of the class: C's
+        # identifier rule keeps both well defined ("a:3" would look like a
+        # bit-field that is not one).  C and Python keywords are not refused:
+        # a field name never reaches C text, and getattr() reaches any name.
+        if not IDENT.fullmatch(fname):
+            raise ValueError(f"field name {fname!r} is not a C identifier")
         if fname in seen:
             raise ValueError(f"duplicate field name {fname!r}")
         seen.add(fname)

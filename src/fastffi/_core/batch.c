@@ -15,18 +15,35 @@
  * Rows are split across a persistent pool of native threads when asked; the
  * GIL is released for any batch large enough to be worth it. */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "tiers/call.h"
 #include "runtime/convert.h"
 #include "tiers/plan.h"
+#include "tiers/stack.h"
 
 /* Below this many rows the GIL is kept (releasing it costs more than the
  * calls), unless threads > 1 was asked for. */
 #define RELEASE_GIL_ROWS 2048
 #define MAX_THREADS 64
 
+/* Every thread runs its rows in blocks of this many and looks at the batch's
+ * stop flag between blocks; the thread that called map() also looks at the
+ * clock there, and every SIGNAL_CHECK_NS takes the GIL for a moment to run
+ * the signal handlers (PyErr_CheckSignals: only with the GIL, and only the
+ * main thread runs them).  A handler that raises -- KeyboardInterrupt on
+ * Ctrl-C -- stops the batch and map() raises it.  One coarse clock read per
+ * block is all the loop pays; the GIL is taken at most once per interval, so
+ * a busy Python thread elsewhere does not slow the batch down. */
+#define CHECK_ROWS 4096
+#define SIGNAL_CHECK_NS 10000000
+
 typedef void LoopCode(void (*target)(void), char **columns, const Py_ssize_t *strides,
                       char *out, Py_ssize_t out_stride, Py_ssize_t rows);
+
+/* Why a batch stopped early (besides a signal handler's exception). */
+enum { BATCH_OK, BATCH_NO_STACK, BATCH_NO_MEMORY };
 
 typedef struct {
     FunctionObject *f;
@@ -35,7 +52,18 @@ typedef struct {
     Py_ssize_t strides[FASTFFI_MAX_ARGS];
     char *out;
     Py_ssize_t out_stride;
+    atomic_int stop;                /* set by any thread: the others skip their remaining blocks */
+    atomic_int failed;              /* BATCH_NO_STACK / BATCH_NO_MEMORY, from whichever thread hit it */
 } Batch;
+
+/* The calling thread's part in signal checks: whether it may run handlers
+ * (it is the main thread), whether it released the GIL, and when it last
+ * looked. */
+typedef struct {
+    int check_signals;
+    PyThreadState *ts;              /* non-NULL while the GIL is released */
+    struct timespec last;
+} Caller;
 
 /* Store a return image slot into an output row, truncated to its width
  * (neither ABI defines the upper bits of a narrow return). */
@@ -84,15 +112,15 @@ static void fill_slots(int kind, const char *src, Py_ssize_t stride, char *dst, 
 #undef FILL
 }
 
-static void run_plan_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end)
+/* `frames` holds max(BLOCK_BYTES, one frame) bytes, 16-byte aligned. */
+static void run_plan_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end, char *frames)
 {
     FunctionObject *f = b->f;
     const Plan *p = f->plan;
     size_t fs = p->h.frame_size;
     int block = (int)(BLOCK_BYTES / fs);
     block = block < 1 ? 1 : block > BLOCK_ROWS ? BLOCK_ROWS : block;
-    struct { _Alignas(16) uint64_t q[2]; } units[(size_t)block * fs / 16], ret[PLAN_RET_SIZE / 16];
-    char *frames = (char *)units;
+    struct { _Alignas(16) uint64_t q[2]; } ret[PLAN_RET_SIZE / 16];
     const PlanMove *moves = p->moves, *ret_moves = p->moves + p->h.nmoves;
 
     for (Py_ssize_t first = start; first < end; first += block) {
@@ -153,7 +181,7 @@ static void run_libffi_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end)
     }
 }
 
-static void run_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end)
+static void run_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end, char *frames)
 {
     if (start >= end)
         return;
@@ -164,17 +192,81 @@ static void run_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end)
         b->code(b->f->target, columns, b->strides, b->out + start * b->out_stride, b->out_stride, end - start);
     }
     else if (b->f->plan != NULL) {
-        run_plan_rows(b, start, end);
+        run_plan_rows(b, start, end, frames);
     }
     else {
         run_libffi_rows(b, start, end);
     }
 }
 
+static void batch_fail(Batch *b, int why)
+{
+    atomic_store(&b->failed, why);
+    atomic_store(&b->stop, 1);
+}
+
+static int64_t elapsed_ns(const struct timespec *from, const struct timespec *to)
+{
+    return (int64_t)(to->tv_sec - from->tv_sec) * 1000000000 + (to->tv_nsec - from->tv_nsec);
+}
+
+/* Between blocks on the calling thread: run the signal handlers when the
+ * interval has passed.  A handler's exception stops the batch and stays set
+ * in the thread state until map() returns. */
+static void caller_poll(Batch *b, Caller *c)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    if (elapsed_ns(&c->last, &now) < SIGNAL_CHECK_NS)
+        return;
+    c->last = now;
+    int saved_errno = errno;   /* the handlers' Python code must not change what the next row sees */
+    if (c->ts != NULL)
+        PyEval_RestoreThread(c->ts);
+    if (PyErr_CheckSignals() < 0)
+        atomic_store(&b->stop, 1);
+    if (c->ts != NULL)
+        c->ts = PyEval_SaveThread();
+    errno = saved_errno;
+}
+
+/* One thread's rows [start, end), in blocks; `caller` is NULL on pool
+ * workers.  Big plan frames get a heap block instead of the stack one. */
+static void run_chunk(Batch *b, Py_ssize_t start, Py_ssize_t end, Caller *caller)
+{
+    FunctionObject *f = b->f;
+    if (start >= end)
+        return;
+    /* The stack-argument area goes on this thread's stack once per row. */
+    if (f->stack_check != 0 && b->code == NULL && !stack_fits(f->stack_check)) {
+        batch_fail(b, BATCH_NO_STACK);
+        return;
+    }
+    struct { _Alignas(16) uint64_t q[2]; } units[BLOCK_BYTES / 16];
+    char *frames = (char *)units, *heap = NULL;
+    if (b->code == NULL && f->plan != NULL && ((const Plan *)f->plan)->h.frame_size > BLOCK_BYTES) {
+        /* malloc, not PyMem: pool workers run without the GIL.  16-byte
+         * aligned, as the routine's vector loads of the frame need. */
+        heap = frames = aligned_alloc(16, ((const Plan *)f->plan)->h.frame_size);
+        if (heap == NULL) {
+            batch_fail(b, BATCH_NO_MEMORY);
+            return;
+        }
+    }
+    for (Py_ssize_t first = start; first < end; first += CHECK_ROWS) {
+        if (atomic_load_explicit(&b->stop, memory_order_relaxed))
+            break;
+        run_rows(b, first, end - first < CHECK_ROWS ? end : first + CHECK_ROWS, frames);
+        if (caller != NULL && caller->check_signals)
+            caller_poll(b, caller);
+    }
+    free(heap);
+}
+
 /* ---- the thread pool: persistent, grown to the largest `threads` asked ---- */
 
 typedef struct {
-    const Batch *batch;
+    Batch *batch;
     Py_ssize_t start, end;
 } Chunk;
 
@@ -199,7 +291,7 @@ static void *pool_worker(void *arg)
         Chunk c = pool_chunks[index];
         pthread_mutex_unlock(&pool_mutex);
         if (c.batch != NULL)
-            run_rows(c.batch, c.start, c.end);
+            run_chunk(c.batch, c.start, c.end, NULL);
         pthread_mutex_lock(&pool_mutex);
         if (c.batch != NULL && --pool_pending == 0)
             pthread_cond_signal(&pool_done);
@@ -243,8 +335,9 @@ static int pool_grow(int n)
 }
 
 /* Rows split in `threads` contiguous chunks: the calling thread runs the
- * first, pool workers the others. */
-static void run_threaded(const Batch *b, Py_ssize_t rows, int threads)
+ * first, pool workers the others; while it waits for them it keeps polling
+ * for signals, and a handler's exception stops them at their next block. */
+static void run_threaded(Batch *b, Py_ssize_t rows, int threads, Caller *caller)
 {
     pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&pool_lock);
@@ -261,27 +354,44 @@ static void run_threaded(const Batch *b, Py_ssize_t rows, int threads)
     pthread_cond_broadcast(&pool_work);
     pthread_mutex_unlock(&pool_mutex);
 
-    run_rows(b, 0, per < rows ? per : rows);
+    run_chunk(b, 0, per < rows ? per : rows, caller);
 
     pthread_mutex_lock(&pool_mutex);
-    while (pool_pending > 0)
-        pthread_cond_wait(&pool_done, &pool_mutex);
+    while (pool_pending > 0) {
+        if (!caller->check_signals) {
+            pthread_cond_wait(&pool_done, &pool_mutex);
+            continue;
+        }
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += SIGNAL_CHECK_NS;
+        if (deadline.tv_nsec >= 1000000000) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000;
+        }
+        if (pthread_cond_timedwait(&pool_done, &pool_mutex, &deadline) != 0 && pool_pending > 0) {
+            pthread_mutex_unlock(&pool_mutex);   /* no lock held while the handlers run */
+            caller_poll(b, caller);
+            pthread_mutex_lock(&pool_mutex);
+        }
+    }
     pthread_mutex_unlock(&pool_mutex);
     pthread_mutex_unlock(&pool_lock);
 }
 
-/* run_batch(fn, columns, strides, out, out_stride, rows, threads, loop)
+/* run_batch(fn, columns, strides, out, out_stride, rows, threads, loop, check_signals)
  *   columns: tuple of int addresses; strides: tuple of int (0 = broadcast);
- *   out: int address (0 for void); loop: CodeRegion of a JIT loop, or None. */
+ *   out: int address (0 for void); loop: CodeRegion of a JIT loop, or None;
+ *   check_signals: the caller is the main thread (only it runs handlers). */
 static PyObject *run_batch(PyObject *m, PyObject *args)
 {
     (void)m;
     PyObject *fn, *cols, *strides, *loop;
     Py_ssize_t rows, out_stride;
     PyObject *out_obj;
-    int threads;
-    if (!PyArg_ParseTuple(args, "O!O!O!OnniO", &Function_Type, &fn, &PyTuple_Type, &cols, &PyTuple_Type, &strides,
-                          &out_obj, &out_stride, &rows, &threads, &loop))
+    int threads, check_signals = 0;
+    if (!PyArg_ParseTuple(args, "O!O!O!OnniO|p", &Function_Type, &fn, &PyTuple_Type, &cols, &PyTuple_Type,
+                          &strides, &out_obj, &out_stride, &rows, &threads, &loop, &check_signals))
         return NULL;
     FunctionObject *f = (FunctionObject *)fn;
     Batch b = {.f = f, .out_stride = out_stride};
@@ -310,24 +420,34 @@ static PyObject *run_batch(PyObject *m, PyObject *args)
     /* The batch counts as in flight while the GIL is released, so close()
      * from another thread defers the dlclose (library.c). */
     int release = rows >= RELEASE_GIL_ROWS || threads > 1;
-    PyThreadState *ts = NULL;
+    Caller caller = {.check_signals = check_signals};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &caller.last);
     if (release) {
         if (f->lib != NULL)
             f->lib->inflight++;
-        ts = PyEval_SaveThread();
+        caller.ts = PyEval_SaveThread();
     }
     if (f->flags & FN_USE_ERRNO)
         errno = fastffi_saved_errno;
     if (threads > 1 && rows >= threads)
-        run_threaded(&b, rows, threads);
+        run_threaded(&b, rows, threads, &caller);
     else
-        run_rows(&b, 0, rows);
+        run_chunk(&b, 0, rows, &caller);
     if (f->flags & FN_USE_ERRNO)
         fastffi_saved_errno = errno;
     if (release) {
-        PyEval_RestoreThread(ts);
+        PyEval_RestoreThread(caller.ts);
         if (f->lib != NULL)
             library_call_finished(f->lib);
+    }
+    if (PyErr_Occurred())                  /* a signal handler raised: KeyboardInterrupt on Ctrl-C */
+        return NULL;
+    switch (atomic_load(&b.failed)) {
+    case BATCH_NO_STACK:
+        raise_stack_exceeded(f);
+        return NULL;
+    case BATCH_NO_MEMORY:
+        return PyErr_NoMemory();
     }
     Py_RETURN_NONE;
 }

@@ -20,6 +20,50 @@
 #error "fastffi does not support free-threaded CPython (Py_GIL_DISABLED) yet: build it for a default CPython"
 #endif
 
+/* ---- inlining ---- */
+
+/* Keep a cold function out of its caller (so the caller's frame stays
+ * small).  Py_NO_INLINE is 3.11+; 3.10 has only the compiler's spelling. */
+#ifdef Py_NO_INLINE
+#define COMPAT_NO_INLINE Py_NO_INLINE
+#elif defined(__GNUC__) || defined(__clang__)
+#define COMPAT_NO_INLINE __attribute__((noinline))
+#else
+#define COMPAT_NO_INLINE
+#endif
+
+/* ---- exceptions ---- */
+
+/* The raised exception, normalised, with the error indicator cleared; NULL
+ * when none is set.  3.12 added PyErr_GetRaisedException and deprecated
+ * PyErr_Fetch; before 3.12 only the triple exists. */
+static inline PyObject *compat_fetch_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL)
+        PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+/* Raise `exc` (a reference is stolen), as PyErr_SetRaisedException does
+ * from 3.12 on. */
+static inline void compat_restore_exception(PyObject *exc)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(Py_NewRef((PyObject *)Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+#endif
+}
+
 /* ---- int objects ---- */
 
 /* Sign of an int object (-1, 0, +1); `o` must be an int, so it cannot fail.

@@ -24,6 +24,8 @@ typedef struct {
     char *ptr;              /* first byte */
     Py_ssize_t size;        /* bytes */
     PyObject *owner;        /* keeps `ptr` alive for views; NULL when owned or foreign */
+    PyObject *keep;         /* dict {address: object} or NULL: what pointers stored in this
+                             * memory point into (kept on the root, see cdata_keep) */
     Py_ssize_t itemsize;    /* buffer protocol: element size, count and format */
     Py_ssize_t nitems;
     char format[8];
@@ -34,6 +36,14 @@ extern PyTypeObject CData_Type;
 #define CData_Check(o) PyObject_TypeCheck((o), &CData_Type)
 /* A new zeroed instance of `cls` (a CData subclass) owning `size` bytes. */
 PyObject *cdata_alloc(PyTypeObject *cls, Py_ssize_t size);
+/* Keep `obj` alive as long as the memory holding the pointer at `addr` (a
+ * byte of `cdata`): NULL drops what was kept for that pointer.  -1 on error. */
+int cdata_keep(PyObject *cdata, char *addr, PyObject *obj);
+/* Bytes [dst, dst+n) of `dst_obj` were overwritten from [src, src+n): drop
+ * what was kept for pointers in the destination and, when `src_obj` is a
+ * CData, keep what it kept for the pointers copied.  Either object may be
+ * NULL or not a CData (raw memory keeps nothing).  -1 on error. */
+int cdata_keep_copy(PyObject *dst_obj, char *dst, PyObject *src_obj, const char *src, Py_ssize_t n);
 
 /* ---- Library handle: dlopen'ed object, closed flag, in-flight count ---- */
 typedef struct {
@@ -57,6 +67,9 @@ enum {
     /* Not a call option: the JIT was allowed when this function was created,
      * so fn.map() may run an emitted loop (fastffi.batch). */
     FN_JIT_ALLOWED = 4,
+    /* Not a call option: the result is a non-const `char *`, returned as a
+     * fastffi.CString carrying its address (runtime/cstring.c). */
+    FN_STRING_ADDRESS = 8,
 };
 
 /* A Function is an immutable heap *type* whose metatype is Function_Type, and
@@ -78,12 +91,15 @@ struct FunctionObject {
     int nbufargs;                /* pointer/string arguments: Py_buffer slots a call may need */
     uint8_t retkind;
     uint8_t argkinds[FASTFFI_MAX_ARGS];
+    uint8_t argchecks[FASTFFI_MAX_ARGS]; /* ARG_* per argument (runtime/convert.h) */
+    PyObject *argpointees;       /* tuple: pointee description or None per argument */
     PyTypeObject *retstruct;     /* struct class of a by-value return */
     Py_ssize_t retsize;
     PyObject *argstructs;        /* tuple: struct class or None per argument */
     /* libffi tier */
     ffi_cif cif;
     ffi_type **ffi_argtypes;
+    Py_ssize_t struct_copy_size; /* release_gil: bytes of by-value struct copies a call makes */
     /* plan tier: opaque, owned by tiers/plan.c */
     void *plan;
     /* Python-level description */
@@ -93,6 +109,9 @@ struct FunctionObject {
     int tier;                    /* TierCode: its row of the tier table (tiers/tier.h) */
     PyObject *explanation;       /* str, or a callable producing it on first use */
     PyObject *keepalive;         /* objects whose memory the tier data points into */
+    /* Bytes of stack arguments checked against the calling thread's free
+     * stack before each call, or 0 (tiers/stack.h). */
+    Py_ssize_t stack_check;
 };
 
 /* The entry point a call goes through. */

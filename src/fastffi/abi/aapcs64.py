@@ -20,6 +20,11 @@ def hfa(cls) -> tuple[Scalar, int] | None:
     """(base type, member count) when ``cls`` is a Homogeneous Floating-point
     Aggregate: 1 to 4 members, all the same floating-point type, no padding."""
     lay = cls._layout_
+    if lay.size > 4 * 16:
+        # More than four of the widest floating-point member (16 bytes, 6.8.2
+        # B.2's quad/short vectors): not an HFA, and no need to expand the
+        # layout's arrays (lay.leaves is O(elements)).
+        return None
     offsets = {}
     for leaf in lay.leaves:
         if not leaf.type.is_float:

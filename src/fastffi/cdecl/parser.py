@@ -122,6 +122,16 @@ def _parse(source_line: str, known: frozenset[str]):
                 typedefs.discard(shadowed.group(1))
                 continue
             raise SignatureError(_parse_error_message(str(e), source_line, head.count("\n"))) from None
+        # One node per typedef line of the head, then what the text declares:
+        # "int f(void); int g(void)" and "int f(void), g(void)" are two (C
+        # 6.7: each declarator is a declaration of its own), and silently
+        # keeping the last would call a function the caller did not mean.
+        declared = len(ast.ext) - head.count("\n")
+        if declared != 1:
+            if source_line.endswith(_VALUE_DECLARATOR):
+                raise SignatureError(f"not a single type: {source_line[:-len(_VALUE_DECLARATOR)]!r}")
+            raise SignatureError(f"one declaration per string: {source_line.rstrip(';')!r} declares "
+                                 f"{declared} (declare each function in its own string)")
         return ast.ext[-1]
 
 
@@ -142,9 +152,13 @@ def _parse_declaration_text(text: str, known: frozenset[str]):
     return _parse(line + ";", known), line
 
 
+#: What a type text is completed with to parse as a declaration.
+_VALUE_DECLARATOR = " __fastffi_value;"
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse_type_text(text: str, known: frozenset[str]):
-    return _parse(f"{text} __fastffi_value;", known).type, text
+    return _parse(text + _VALUE_DECLARATOR, known).type, text
 
 
 def type_from_text(spec: str, text: str, ns: Namespace):

@@ -42,13 +42,21 @@ class CStruct(_core.CData):
 
     @classmethod
     def from_buffer(cls, buffer):
-        """A view of the first ``sizeof(cls)`` bytes of a writable buffer."""
+        """A view of the first ``sizeof(cls)`` bytes of a writable buffer.
+
+        The view holds an export of the buffer for as long as it (or a view
+        of a field of it) lives, as ctypes and cffi do: resizing a bytearray
+        under it raises BufferError instead of leaving the view on freed
+        memory.  ``_base_`` is that memoryview (its ``.obj`` is ``buffer``)."""
         mv = memoryview(buffer)
         if mv.readonly:
             raise TypeError(f"{cls.__name__}.from_buffer(): buffer is read-only")
+        if not mv.c_contiguous:
+            raise ValueError(f"{cls.__name__}.from_buffer(): buffer is not C-contiguous")
         if mv.nbytes < cls._size_:
             raise ValueError(f"{cls.__name__}.from_buffer(): buffer has {mv.nbytes} bytes, need {cls._size_}")
-        return _view(cls, _core.address_of(buffer), cls._size_, buffer)
+        # The address of this very export: it stays valid while mv is held.
+        return _view(cls, _core.address_of(mv), cls._size_, mv)
 
     def __bytes__(self) -> bytes:
         return _core.to_bytes(self, self._size_)
@@ -85,7 +93,7 @@ def _struct_field(name: str, context: str, offset: int, cls):
     def set(self, value):
         if type(value) is not cls:
             raise TypeError(f"{context}: expected {cls.__name__}, got {type(value).__name__}")
-        _core.copy(self._address_ + offset, value, size)
+        _core.copy(self, value, size, offset)
 
     return property(get, set, doc=f"{name}: {cls.__name__} at offset {offset} (a live view)")
 
@@ -103,7 +111,7 @@ def _array_field(name: str, context: str, offset: int, elem, count: int):
             raise ValueError(f"{context}: expected a sequence of {count} items, got {len(items)}")
         # Convert everything first so a bad item leaves the field unchanged.
         staged = make_array(elem, items)
-        _core.copy(self._address_ + offset, staged, esize * count)
+        _core.copy(self, staged, esize * count, offset)
 
     return property(get, set, doc=f"{name}: {count} x {type_name(elem)} at offset {offset} (a live view)")
 
@@ -186,7 +194,7 @@ class Array(_core.CData):
         else:
             if type(value) is not elem:
                 raise TypeError(f"{type(self).__name__}[{i}]: expected {elem.__name__}, got {type(value).__name__}")
-            _core.copy(self._address_ + offset, value, elem._size_)
+            _core.copy(self, value, elem._size_, offset)
 
     def __iter__(self):
         for i in range(len(self)):

@@ -6,8 +6,12 @@ alignment is its largest member alignment and its size is rounded up to it;
 ``#pragma pack(N)`` caps every member's alignment at N.  A union places every
 member at 0.  tests/test_layout.py checks all of this against the compiler.
 
-Alongside the layout this module derives the flat view the ABI code needs:
-every scalar leaf with its offset (arrays expanded, nested structs inlined)."""
+Alongside the layout this module derives what the ABI code needs without
+expanding arrays element by element, so ``u8[4000000]`` costs what ``u8[4]``
+does: whether some scalar is misaligned and whether a union is inside are
+computed per member; the flat list of every scalar leaf (arrays expanded,
+nested structs inlined) is built only when asked for (AAPCS64's HFA test asks
+only of aggregates small enough to be one)."""
 from __future__ import annotations
 
 import functools
@@ -44,16 +48,31 @@ class Layout:
     align: int
     pack: int | None
     fields: tuple[Field, ...]
-    #: every scalar leaf in memory order (for unions: every member's leaves)
-    leaves: tuple[Leaf, ...]
     #: some leaf is not at a multiple of its natural alignment (packed)
     misaligned: bool
     #: a union somewhere inside (the value, not the layout, decides the bytes)
     has_union: bool
+    #: (alignment, offset % alignment) of every scalar leaf: at most 31
+    #: pairs (alignments are powers of two up to 16), whatever the element
+    #: count -- enough to tell whether a copy placed at any offset has a
+    #: misaligned leaf (:func:`_placed`)
+    leaf_residues: frozenset
 
     @functools.cached_property
     def by_name(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
+
+    @functools.cached_property
+    def leaves(self) -> tuple[Leaf, ...]:
+        """Every scalar leaf in memory order (for unions: every member's
+        leaves).  O(total elements): built on first use only."""
+        leaves = []
+        for f in self.fields:
+            step = size_align(f.type)[0]
+            for i in range(f.count if f.count is not None else 1):
+                leaves.extend(_leaves_of(f.type, f.offset + i * step))
+        leaves.sort(key=lambda leaf: leaf.offset)
+        return tuple(leaves)
 
     @functools.cached_property
     def key(self) -> tuple:
@@ -116,15 +135,24 @@ def compute_layout(name: str, members, *, pack: int | None = None, is_union: boo
         align = max(align, ealign)
         fields.append(Field(fname, ftype, count, foffset, total))
     size = _round_up(size, align)
-    leaves = []
-    for f in fields:
-        step = size_align(f.type)[0]
-        for i in range(f.count if f.count is not None else 1):
-            leaves.extend(_leaves_of(f.type, f.offset + i * step))
-    leaves.sort(key=lambda leaf: leaf.offset)
-    misaligned = any(leaf.offset % leaf.type.align for leaf in leaves)
+    residues = frozenset().union(*[_placed(f) for f in fields])
+    misaligned = any(r for _, r in residues)
     has_union = is_union or any(not isinstance(f.type, Scalar) and f.type._layout_.has_union for f in fields)
-    return Layout(name, is_union, size, align, pack, tuple(fields), tuple(leaves), misaligned, has_union)
+    return Layout(name, is_union, size, align, pack, tuple(fields), misaligned, has_union, residues)
+
+
+def _placed(f: Field) -> set:
+    """The leaf residues of member ``f`` in the enclosing aggregate.  Element
+    i of an array sits at ``offset + i * step``; modulo an alignment a that
+    repeats with a period dividing a, so ``min(count, a)`` elements give every
+    residue -- O(1) per member, not O(count).  (A packed struct's step need
+    not be a multiple of its leaves' alignment, so element 1 can be
+    misaligned where element 0 is not; and a misaligned inner leaf can be
+    aligned again by the member's offset.)"""
+    inner = {(f.type.align, 0)} if isinstance(f.type, Scalar) else f.type._layout_.leaf_residues
+    count = 1 if f.count is None else f.count
+    step = size_align(f.type)[0]
+    return {(a, (f.offset + r + i * step) % a) for a, r in inner for i in range(min(count, a))}
 
 
 __all__ = ["Field", "Leaf", "Layout", "compute_layout", "size_align", "type_key"]

@@ -82,9 +82,19 @@ def encode(plan: Plan) -> bytes:
 _RECORDS: dict = {}
 
 
+#: The largest frame image the C core takes (plan.c PLAN_MAX_FRAME).
+MAX_FRAME = _L["max_frame"]
+
+
 def refusal(sig: Signature) -> str | None:
     result = build_plan(sig)
-    return result if isinstance(result, str) else None
+    if isinstance(result, str):
+        return result
+    if result.frame_size > MAX_FRAME:
+        # Refused here, with the reason explain() shows, so `auto` falls to
+        # libffi (plan.c would only see an invalid plan).
+        return f"a frame of {result.frame_size} bytes (the plan tier takes at most {MAX_FRAME})"
+    return None
 
 
 def encoded(sig: Signature) -> bytes:

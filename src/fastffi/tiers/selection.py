@@ -13,6 +13,7 @@ from .. import _core
 from ..errors import FFIError, SignatureError
 from ..model.scalars import Scalar
 from ..model.signature import Signature
+from . import checks
 from . import jit as tier_jit
 from . import libffi as tier_libffi
 from . import plan as tier_plan
@@ -117,6 +118,7 @@ def install_together(sigs, *, release_gil: bool = False, use_errno: bool = False
                                       if tier_jit.refusal(sig) is None])
 
 
+_STRING = _core.KINDS["string"][0]
 _TIER_CODES = {"jit": _core.TIER_JIT, "plan": _core.TIER_PLAN, "libffi": _core.TIER_LIBFFI}
 # Builds the FunctionSpec its generated __new__ would, without that Python-level
 # call: the spec is made at every creation, and creation speed is measured.
@@ -128,6 +130,12 @@ def _make(address, sig, handle, flags, tier, refused, extra):
     scalar_ret = ret.__class__ is Scalar
     args = sig.argtypes
     struct = _core.KIND_STRUCT
+    if scalar_ret and ret.kind == _STRING and not ret.const and ret.pointee is not None:
+        # A declared non-const `char *` result may be memory the caller must
+        # free: returned as a CString carrying the address.  `const char *`
+        # and the list form's "string" (no pointee) stay plain str.
+        flags |= _core.STRING_ADDRESS
+    argchecks, argpointees = checks.argument_checks(args)
     # In FunctionSpec's field order.
     return _core.make_function(_new(FunctionSpec, (
         address, sig.name,
@@ -140,7 +148,34 @@ def _make(address, sig, handle, flags, tier, refused, extra):
         handle, flags, _TIER_CODES[tier],                                     # lib, flags, tier
         _Explainer(sig, tier, refused, flags),                                # explanation
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
+        argchecks, argpointees,
+        _stack_check(sig, tier),                                              # stack_check
     )))
+
+
+#: tiers/stack.h STACK_CHECK_MIN: smaller stack-argument areas are not checked.
+_STACK_CHECK_MIN = 4096
+
+
+def _stack_check(sig, tier) -> int:
+    """The bytes of machine stack ``tier`` puts ``sig``'s arguments in, when
+    enough to be checked against the calling thread's free stack before each
+    call (0: unchecked).  Scalar-only signatures have at most MAX_ARGS
+    eightbytes there (the JIT takes register-only ones): never checked."""
+    if all(t.__class__ is Scalar for t in sig.argtypes) and 8 * len(sig.argtypes) < _STACK_CHECK_MIN:
+        return 0
+    plan = tier_plan.build_plan(sig)
+    if isinstance(plan, str):
+        # No classification (e.g. a struct over the plan tier's 64 KiB): what
+        # libffi could put on the stack, every argument in memory.
+        stack = sum(((t.size if t.__class__ is Scalar else t._size_) + 15) & ~15 for t in sig.argtypes)
+    elif tier == "plan":
+        stack = plan.stack_size            # by-reference copies live in the (heap) frame image
+    else:
+        # libffi allocas the stack area, and on AAPCS64 its by-reference
+        # copies as well (the plan's scratch).
+        stack = plan.stack_size + plan.scratch_size
+    return stack if stack >= _STACK_CHECK_MIN else 0
 
 
 def public_type(t):

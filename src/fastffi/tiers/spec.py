@@ -29,6 +29,9 @@ class FunctionSpec(NamedTuple):
     plan: bytes | None      #: plan and jit tiers: the encoded plan
     code: Any               #: jit tier: the ``CodeRegion`` holding the entry point
     entry: int              #: jit tier: the entry point's offset in ``code``
+    argchecks: bytes        #: per argument, what a call checks beyond its kind (``_core.ARG_*``, tiers/checks.py)
+    argpointees: tuple      #: per argument, the pointee an ``ARG_TYPED`` argument is checked against, else None
+    stack_check: int = 0    #: bytes of stack arguments checked against the thread's free stack per call, or 0
 
 
 if FunctionSpec._fields != _core.FUNCTION_SPEC_FIELDS:

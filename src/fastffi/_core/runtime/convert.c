@@ -56,7 +56,7 @@ int convert_init(void)
 static PyObject *context_prefix(ErrCtx ctx)
 {
     if (ctx.index >= 1)
-        return PyUnicode_FromFormat("%U() argument %d: ", ctx.name, ctx.index);
+        return PyUnicode_FromFormat("%U() argument %zd: ", ctx.name, ctx.index);
     return PyUnicode_FromFormat("%U: ", ctx.name);
 }
 
@@ -101,9 +101,14 @@ int raise_overflow(PyObject *expected, PyObject *value, ErrCtx ctx)
                              PyUnicode_FromFormat("%R does not fit %U", value, expected));
 }
 
+static int raise_message(PyObject *exc, ErrCtx ctx, const char *what)
+{
+    return raise_with_prefix(exc, ctx, PyUnicode_FromString(what));
+}
+
 static int raise_value_error(ErrCtx ctx, const char *what)
 {
-    return raise_with_prefix(PyExc_ValueError, ctx, PyUnicode_FromString(what));
+    return raise_message(PyExc_ValueError, ctx, what);
 }
 
 PyObject *raise_arity(FunctionObject *f, Py_ssize_t given)
@@ -261,39 +266,202 @@ int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx)
 
 /* ---- pointers and strings ---- */
 
-static int acquire_buffer(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
+/* A new object's buffer, held in `bufs` until the call returns: the object
+ * lives exactly as long as the export (the view holds the only reference). */
+static int hold_new_buffer(PyObject *obj, Slot *out, BufferList *bufs)
+{
+    if (obj == NULL)
+        return -1;
+    Py_buffer *view = &bufs->views[bufs->count];
+    int r = PyObject_GetBuffer(obj, view, PyBUF_SIMPLE);
+    Py_DECREF(obj);
+    if (r < 0)
+        return -1;
+    bufs->count++;
+    out->p = view->buf;
+    return 0;
+}
+
+static int raise_read_only(PyObject *o, ErrCtx ctx)
+{
+    if (PyBytes_Check(o))
+        return raise_message(PyExc_TypeError, ctx,
+                                    "bytes is read-only; pass a bytearray or declare the parameter const");
+    return raise_with_prefix(PyExc_TypeError, ctx,
+                             PyUnicode_FromFormat("%s is read-only; pass a writable buffer or declare the "
+                                                  "parameter const", short_type_name(o)));
+}
+
+/* A non-empty buffer must hold one pointee; an empty one passes (a C
+ * function given a length of 0 reads nothing: crc32(0, b"", 0)). */
+static int check_buffer_size(PyObject *pointee, Py_ssize_t n, ErrCtx ctx)
+{
+    Py_ssize_t need = PyLong_AsSsize_t(PyTuple_GET_ITEM(pointee, POINTEE_SIZE));
+    if (need == -1 && PyErr_Occurred())
+        return -1;
+    if (n == 0 || n >= need)
+        return 0;
+    return raise_with_prefix(PyExc_ValueError, ctx,
+                             PyUnicode_FromFormat("buffer has %zd bytes, %U needs %zd", n,
+                                                  PyTuple_GET_ITEM(pointee, POINTEE_NAME), need));
+}
+
+/* A fastffi object must be one of the classes that hold the pointee (the
+ * pointee's class, its array class, a box or array of a compatible scalar:
+ * fastffi/tiers/checks.py decides which). */
+static int check_cdata(PyObject *pointee, PyObject *o, ErrCtx ctx)
+{
+    PyObject *classes = PyTuple_GET_ITEM(pointee, POINTEE_CLASSES);
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(classes); j++)
+        if (PyObject_TypeCheck(o, (PyTypeObject *)PyTuple_GET_ITEM(classes, j)))
+            return 0;
+    return raise_with_prefix(PyExc_TypeError, ctx,
+                             PyUnicode_FromFormat("expected %U, got %s", PyTuple_GET_ITEM(pointee, POINTEE_PARAM),
+                                                  short_type_name(o)));
+}
+
+/* The export is the object's own storage, which CPython keeps followed by a
+ * NUL: bytes (PyBytesObject's ob_sval) and bytearray (its resize keeps
+ * ob_start[size] == 0).  Compared by address so an exporter that only
+ * claims to be one of them (a subclass with __buffer__) gets no exemption. */
+static int own_nul_terminated_storage(PyObject *o, const Py_buffer *view)
+{
+    if (PyBytes_Check(o))
+        return view->buf == PyBytes_AS_STRING(o) && view->len == PyBytes_GET_SIZE(o);
+    if (PyByteArray_Check(o))
+        return view->buf == PyByteArray_AS_STRING(o) && view->len == PyByteArray_GET_SIZE(o);
+    return 0;
+}
+
+static int acquire_buffer(int checks, PyObject *pointee, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
 {
     Py_buffer *view = &bufs->views[bufs->count];
     /* PyBUF_FULL_RO: accept read-only and strided exporters, then insist on
-     * C-contiguity ourselves so the error is ours and says why. */
+     * C-contiguity (and writability where the pointee is not const)
+     * ourselves so the error is ours and says why. */
     if (PyObject_GetBuffer(o, view, PyBUF_FULL_RO) < 0)
         return -1;
     if (!PyBuffer_IsContiguous(view, 'C')) {
         PyBuffer_Release(view);
         return raise_value_error(ctx, "buffer is not C-contiguous");
     }
+    if ((checks & ARG_MUTABLE) && view->readonly) {
+        PyBuffer_Release(view);
+        return raise_read_only(o, ctx);
+    }
+    if ((checks & ARG_TYPED) && check_buffer_size(pointee, view->len, ctx) < 0) {
+        PyBuffer_Release(view);
+        return -1;
+    }
+    /* strlen and friends read up to a NUL: one must be inside the buffer. */
+    if ((checks & ARG_NUL) && !own_nul_terminated_storage(o, view)
+        && memchr(view->buf, '\0', (size_t)view->len) == NULL) {
+        PyBuffer_Release(view);
+        return raise_value_error(ctx, "buffer has no null terminator");
+    }
     bufs->count++;
     out->p = view->buf;
-    (void)kind;
     return 0;
 }
 
-int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
+/* A str's UTF-8, as os.fsencode makes it: surrogateescape, so a str that a
+ * string result decoded (box_scalar) passes back as the same bytes.  The
+ * str caches its strict UTF-8, which lives as long as the str; a str with
+ * surrogates is encoded into a new bytes held in `bufs`, and one for a
+ * non-const char * is copied into a new bytearray (C may write through it;
+ * CPython hands out a compact str's own buffer, shared by every use of an
+ * interned or constant str).  `s` and `size` are PyUnicode_AsUTF8AndSize's
+ * answer (NULL with its exception set). */
+static COMPAT_NO_INLINE int convert_str_slow(int checks, PyObject *o, const char *s, Py_ssize_t size, Slot *out,
+                                             BufferList *bufs, ErrCtx ctx)
 {
+    PyObject *encoded = NULL;
+    if (s == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+            return -1;
+        PyErr_Clear();
+        encoded = PyUnicode_AsEncodedString(o, "utf-8", "surrogateescape");
+        if (encoded == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+                return -1;
+            /* Named like every other argument error; the codec's own
+             * exception stays as the cause. */
+            PyObject *cause = compat_fetch_exception();
+            raise_with_prefix(PyExc_ValueError, ctx, PyObject_Str(cause));
+            PyObject *raised = compat_fetch_exception();
+            if (raised != NULL && cause != NULL) {
+                PyException_SetCause(raised, Py_NewRef(cause));
+                PyException_SetContext(raised, Py_NewRef(cause));
+            }
+            Py_XDECREF(cause);
+            if (raised != NULL)
+                compat_restore_exception(raised);
+            return -1;
+        }
+        s = PyBytes_AS_STRING(encoded);
+        size = PyBytes_GET_SIZE(encoded);
+    }
+    if (memchr(s, '\0', (size_t)size) != NULL) {
+        Py_XDECREF(encoded);
+        return raise_value_error(ctx, "embedded null character");
+    }
+    if (checks & ARG_MUTABLE) {
+        PyObject *copy = PyByteArray_FromStringAndSize(s, size);   /* NUL-terminated, as bytearray always is */
+        Py_XDECREF(encoded);
+        return hold_new_buffer(copy, out, bufs);
+    }
+    if (encoded != NULL)
+        return hold_new_buffer(encoded, out, bufs);
+    out->p = (void *)s;
+    return 0;
+}
+
+static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
+                                const FunctionObject *f);
+
+/* The common case first, in a function small enough to stay cheap: a str
+ * for a const char * is its cached UTF-8. */
+int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx, const FunctionObject *f)
+{
+    int checks = f != NULL ? f->argchecks[ctx.index - 1] : 0;
+    if (kind == KIND_STRING && !(checks & ARG_MUTABLE) && PyUnicode_Check(o)) {
+        Py_ssize_t size;
+        const char *s = PyUnicode_AsUTF8AndSize(o, &size);
+        if (s != NULL && memchr(s, '\0', (size_t)size) == NULL) {
+            out->p = (void *)s;
+            return 0;
+        }
+        return convert_str_slow(checks, o, s, size, out, bufs, ctx);
+    }
+    return convert_pointer_rest(kind, o, out, bufs, ctx, f);
+}
+
+/* Everything else (a str here is one for a non-const char *). */
+static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
+                                const FunctionObject *f)
+{
+    int checks = f != NULL ? f->argchecks[ctx.index - 1] : 0;
+    PyObject *pointee = checks & ARG_TYPED ? PyTuple_GET_ITEM(f->argpointees, ctx.index - 1) : NULL;
     if (kind == KIND_STRING && PyUnicode_Check(o)) {
         Py_ssize_t size;
         const char *s = PyUnicode_AsUTF8AndSize(o, &size);
-        if (s == NULL)
+        return convert_str_slow(checks, o, s, size, out, bufs, ctx);
+    }
+    if (PyBytes_CheckExact(o)) {
+        /* Here only when ARG_BYTES_SLOW is set. */
+        if (checks & ARG_MUTABLE)
+            return raise_read_only(o, ctx);
+        if ((checks & ARG_TYPED) && check_buffer_size(pointee, PyBytes_GET_SIZE(o), ctx) < 0)
             return -1;
-        if (memchr(s, '\0', (size_t)size) != NULL)
-            return raise_value_error(ctx, "embedded null character");
-        out->p = (void *)s;
+        out->p = PyBytes_AS_STRING(o);
         return 0;
     }
     if (kind == KIND_POINTER) {
         if (PyLong_Check(o))
             return int_in_range(KIND_POINTER, o, out, ctx);
         if (CData_Check(o)) {
+            if ((checks & ARG_TYPED) && check_cdata(pointee, o, ctx) < 0)
+                return -1;
             out->p = ((CDataObject *)o)->ptr;
             return 0;
         }
@@ -308,7 +476,7 @@ int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, Err
          * their value, as ctypes and cffi read them. */
         if (kind == KIND_POINTER && index_like && is_numpy_scalar(o))
             return convert_int_slow(KIND_POINTER, o, out, ctx);
-        return acquire_buffer(kind, o, out, bufs, ctx);
+        return acquire_buffer(checks, pointee, o, out, bufs, ctx);
     }
     if (kind == KIND_POINTER && index_like)
         return convert_int_slow(KIND_POINTER, o, out, ctx);

@@ -32,17 +32,37 @@ static inline void buffers_release(BufferList *b)
 }
 
 /* Where a message points: "add() argument 2: ..." when index >= 1, or
- * "Point.x: ..." (name is the whole prefix) when index == 0. */
+ * "Point.x: ..." (name is the whole prefix) when index == 0.  The index is
+ * a full register so that building one on the fast path is one instruction
+ * (an int would leave padding the compiler preserves with a mask). */
 typedef struct {
     PyObject *name;
-    int index;
+    Py_ssize_t index;
 } ErrCtx;
+
+/* What a call checks of a pointer argument beyond its kind, one byte per
+ * argument decided once per signature (fastffi/tiers/checks.py, published as
+ * _core.ARG_*).  Only ARG_BYTES_SLOW is read on a fast path; the others are
+ * read by convert_pointer_slow.  With its byte 0 a pointer argument is
+ * converted as the list form's "pointer" and "string" always were. */
+enum {
+    ARG_BYTES_SLOW = 1,   /* bytes leave the fast path: refused (ARG_MUTABLE) or size-checked */
+    ARG_MUTABLE = 2,      /* non-const pointee: read-only buffers refused, a str passed as a copy */
+    ARG_NUL = 4,          /* const char *: a buffer other than bytes/bytearray must hold a NUL */
+    ARG_TYPED = 8,        /* the pointee is known: fastffi objects type-checked, buffers sized */
+};
+
+/* The pointee description of an ARG_TYPED argument, a tuple made by
+ * fastffi/tiers/checks.py: (pointee name, parameter name, pointee size,
+ * accepted CData classes). */
+enum { POINTEE_NAME, POINTEE_PARAM, POINTEE_SIZE, POINTEE_CLASSES, POINTEE__COUNT };
 
 /* Cold paths, in convert.c.  Each returns -1 with an exception set. */
 int convert_int_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
 int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
 int convert_bool_slow(PyObject *o, Slot *out, ErrCtx ctx);
-int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx);
+/* `f` NULL: no checks; else the checks of its argument ctx.index - 1. */
+int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx, const FunctionObject *f);
 int raise_type_error(PyObject *expected, PyObject *o, ErrCtx ctx);
 int raise_overflow(PyObject *expected, PyObject *value, ErrCtx ctx);
 int raise_struct_mismatch(PyObject *cls, PyObject *o, ErrCtx ctx);
@@ -56,7 +76,12 @@ extern const int64_t kind_min[KIND__COUNT];
 extern const uint64_t kind_max[KIND__COUNT];
 extern const uint64_t kind_span[KIND__COUNT];
 
-static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
+/* One value of `kind`.  `f` is the function whose argument `i` this is, or
+ * NULL (a struct field, a memory helper): its per-argument checks are read
+ * only in the pointer case, and there only for bytes (ARG_BYTES_SLOW) or off
+ * the fast path, so other kinds pay nothing for them. */
+static inline int convert_value(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
+                                const FunctionObject *f, Py_ssize_t i)
 {
     /* Integers first, without a jump table: they are most arguments. */
     if (kind >= KIND_I8 && kind <= KIND_U64) {
@@ -78,12 +103,12 @@ static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *b
     case KIND_F32:
         if (PyFloat_CheckExact(o)) {
             double d = PyFloat_AS_DOUBLE(o);
-            float f = (float)d;
+            float f32 = (float)d;
             /* Same rule as struct.pack("<f"): finite values that round to
              * infinity do not fit; inf and nan pass. */
-            if (!isinf(f) || isinf(d)) {
+            if (!isinf(f32) || isinf(d)) {
                 out->u = 0;
-                out->f = f;
+                out->f = f32;
                 return 0;
             }
         }
@@ -97,19 +122,34 @@ static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *b
     case KIND_POINTER:
     case KIND_STRING:
         if (PyBytes_CheckExact(o)) {
-            /* Immutable and kept alive by the caller's argument array. */
-            out->p = PyBytes_AS_STRING(o);
-            return 0;
+            if (f == NULL || !(f->argchecks[i] & ARG_BYTES_SLOW)) {
+                /* Immutable and kept alive by the caller's argument array. */
+                out->p = PyBytes_AS_STRING(o);
+                return 0;
+            }
         }
-        if (o == Py_None) {
+        else if (o == Py_None) {
             out->p = NULL;
             return 0;
         }
-        return convert_pointer_slow(kind, o, out, bufs, ctx);
+        return convert_pointer_slow(kind, o, out, bufs, ctx, f);
     default:
         PyErr_Format(PyExc_SystemError, "fastffi: no converter for kind %d", kind);
         return -1;
     }
+}
+
+/* A value with no per-argument checks: struct fields, memory helpers. */
+static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
+{
+    return convert_value(kind, o, out, bufs, ctx, NULL, 0);
+}
+
+/* Argument i (0-based) of `f`, with the checks its signature asks for. */
+static inline int convert_argument(const FunctionObject *f, Py_ssize_t i, int kind, PyObject *o, Slot *out,
+                                   BufferList *bufs)
+{
+    return convert_value(kind, o, out, bufs, (ErrCtx){f->name, i + 1}, f, i);
 }
 
 /* Where libffi finds an argument of `kind` inside its 8-byte slot.  Integers
@@ -126,10 +166,15 @@ static inline void *slot_value_address(int kind, Slot *s, Py_ssize_t size)
     return s;
 }
 
+/* A non-const `char *` result: a fastffi.CString carrying `s` (runtime/cstring.c). */
+extern PyTypeObject CString_Type;
+PyObject *cstring_from(const char *s);
+int cstring_ready(void);
+
 /* Box a scalar return read from a register image.  Narrow integer returns
  * are truncated to their declared width first: neither the SysV psABI nor
  * AAPCS64 defines the upper bits of a char/short/_Bool return. */
-static inline PyObject *box_scalar(int kind, const Slot *r)
+static inline PyObject *box_value(int kind, const Slot *r, const FunctionObject *f)
 {
     switch (kind) {
     case KIND_VOID: Py_RETURN_NONE;
@@ -149,12 +194,28 @@ static inline PyObject *box_scalar(int kind, const Slot *r)
         if (r->p == NULL)
             Py_RETURN_NONE;
         const char *s = (const char *)r->p;
+        /* The flag is read here, not by the callers: no other kind pays. */
+        if (f != NULL && (f->flags & FN_STRING_ADDRESS))
+            return cstring_from(s);
         return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
     }
     default:
         PyErr_Format(PyExc_SystemError, "fastffi: cannot box kind %d", kind);
         return NULL;
     }
+}
+
+/* A value read from memory (fastffi.read, struct fields): strings are str. */
+static inline PyObject *box_scalar(int kind, const Slot *r)
+{
+    return box_value(kind, r, NULL);
+}
+
+/* A function's return value: a non-const `char *` result keeps its address
+ * (FN_STRING_ADDRESS, decided at creation; tested only on the string case). */
+static inline PyObject *box_return(const FunctionObject *f, const Slot *r)
+{
+    return box_value(f->retkind, r, f);
 }
 
 #endif

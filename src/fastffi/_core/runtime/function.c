@@ -7,6 +7,7 @@
  * (tiers/tier.h) by the tier the function spec names. */
 #include "core.h"
 
+#include "runtime/convert.h"
 #include "runtime/function_spec.h"
 #include "tiers/plan.h"
 #include "tiers/tier.h"
@@ -98,6 +99,41 @@ int function_spec_add_constants(PyObject *m)
     return 0;
 }
 
+/* The per-argument checks are read by the call path without further
+ * checks (runtime/convert.h): flags only on pointer arguments, and a pointee
+ * description -- (str, str, int, tuple of CData classes) -- exactly where
+ * ARG_TYPED is set. */
+static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *argpointees)
+{
+    for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(argkinds); i++) {
+        uint8_t k = (uint8_t)PyBytes_AS_STRING(argkinds)[i];
+        uint8_t c = (uint8_t)PyBytes_AS_STRING(argchecks)[i];
+        PyObject *p = PyTuple_GET_ITEM(argpointees, i);
+        if (c & ~(ARG_BYTES_SLOW | ARG_MUTABLE | ARG_NUL | ARG_TYPED))
+            return 1;
+        if (c != 0 && k != KIND_POINTER && k != KIND_STRING)
+            return 1;
+        if (!(c & ARG_TYPED)) {
+            if (p != Py_None)
+                return 1;
+            continue;
+        }
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != POINTEE__COUNT
+            || !PyUnicode_Check(PyTuple_GET_ITEM(p, POINTEE_NAME))
+            || !PyUnicode_Check(PyTuple_GET_ITEM(p, POINTEE_PARAM))
+            || !PyLong_Check(PyTuple_GET_ITEM(p, POINTEE_SIZE))
+            || !PyTuple_Check(PyTuple_GET_ITEM(p, POINTEE_CLASSES)))
+            return 1;
+        PyObject *classes = PyTuple_GET_ITEM(p, POINTEE_CLASSES);
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(classes); j++) {
+            PyObject *cls = PyTuple_GET_ITEM(classes, j);
+            if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &CData_Type))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 /* make_function(spec): spec is a FunctionSpec (runtime/function_spec.h),
  * read by index.  One tuple rather than keywords: parsing keywords would cost
  * more than the rest of this function's checks. */
@@ -115,13 +151,16 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     PyObject *address = spec[SPEC_ADDRESS], *name = spec[SPEC_NAME], *argkinds = spec[SPEC_ARGKINDS];
     PyObject *retstruct = spec[SPEC_RETSTRUCT], *argstructs = spec[SPEC_ARGSTRUCTS];
     PyObject *argtypes = spec[SPEC_ARGTYPES], *lib = spec[SPEC_LIB];
-    Py_ssize_t retkind, retsize, flags, tier;
+    PyObject *argchecks = spec[SPEC_ARGCHECKS], *argpointees = spec[SPEC_ARGPOINTEES];
+    Py_ssize_t retkind, retsize, flags, tier, stack_bytes;
     if (spec_ssize(spec, SPEC_RETKIND, &retkind) < 0 || spec_ssize(spec, SPEC_RETSIZE, &retsize) < 0 ||
-        spec_ssize(spec, SPEC_FLAGS, &flags) < 0 || spec_ssize(spec, SPEC_TIER, &tier) < 0)
+        spec_ssize(spec, SPEC_FLAGS, &flags) < 0 || spec_ssize(spec, SPEC_TIER, &tier) < 0 ||
+        spec_ssize(spec, SPEC_STACK_CHECK, &stack_bytes) < 0)
         return NULL;
-    if (!PyUnicode_Check(name) || !PyBytes_Check(argkinds) || !PyTuple_Check(argstructs) || !PyTuple_Check(argtypes)) {
-        PyErr_SetString(PyExc_TypeError, "make_function: spec.name must be str, argkinds bytes, "
-                                         "argstructs and argtypes tuples");
+    if (!PyUnicode_Check(name) || !PyBytes_Check(argkinds) || !PyTuple_Check(argstructs) || !PyTuple_Check(argtypes)
+        || !PyBytes_Check(argchecks) || !PyTuple_Check(argpointees)) {
+        PyErr_SetString(PyExc_TypeError, "make_function: spec.name must be str, argkinds and argchecks bytes, "
+                                         "argstructs, argtypes and argpointees tuples");
         return NULL;
     }
 
@@ -129,10 +168,15 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     PyObject *error = NULL;
     if (nargs > FASTFFI_MAX_ARGS)
         error = PyUnicode_FromFormat("%U: %zd arguments (at most %d are supported)", name, nargs, FASTFFI_MAX_ARGS);
-    else if (PyTuple_GET_SIZE(argstructs) != nargs || PyTuple_GET_SIZE(argtypes) != nargs)
-        error = PyUnicode_FromString("argstructs/argtypes must have one entry per argument");
+    else if (PyTuple_GET_SIZE(argstructs) != nargs || PyTuple_GET_SIZE(argtypes) != nargs
+             || PyBytes_GET_SIZE(argchecks) != nargs || PyTuple_GET_SIZE(argpointees) != nargs)
+        error = PyUnicode_FromString("argstructs/argtypes/argchecks/argpointees must have one entry per argument");
+    else if (argchecks_invalid(argkinds, argchecks, argpointees))
+        error = PyUnicode_FromString("argchecks/argpointees do not describe pointer arguments");
     else if (retkind < 0 || retkind >= KIND__COUNT)
         error = PyUnicode_FromString("bad return kind");
+    else if (stack_bytes < 0)
+        error = PyUnicode_FromString("stack_check must not be negative");
     else if (tier < 0 || tier >= TIER__COUNT)
         error = PyUnicode_FromFormat("the C core has no tier %zd", tier);
     else if (lib != Py_None && Py_TYPE(lib) != &Library_Type)
@@ -151,6 +195,11 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         return NULL;
     }
 
+    /* PEP 578: an address is about to become callable (every creation, raw
+     * addresses and symbols alike; ctypes audits its calls instead, which
+     * would put a check on fastffi's per-call path). */
+    if (PySys_Audit("fastffi.function", "OO", address, name) < 0)
+        return NULL;
     FunctionObject *f = function_alloc(name);
     if (f == NULL)
         return NULL;
@@ -159,9 +208,11 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     f->flags = (int)flags;
     f->retkind = (uint8_t)retkind;
     f->retsize = retsize;
+    f->stack_check = stack_bytes;
     for (Py_ssize_t i = 0; i < nargs; i++) {
         uint8_t k = (uint8_t)PyBytes_AS_STRING(argkinds)[i];
         f->argkinds[i] = k;
+        f->argchecks[i] = (uint8_t)PyBytes_AS_STRING(argchecks)[i];
         if (k == KIND_POINTER || k == KIND_STRING)
             f->nbufargs++;
     }
@@ -174,6 +225,7 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         f->closed = &f->lib->closed;
     }
     f->argstructs = Py_NewRef(argstructs);
+    f->argpointees = Py_NewRef(argpointees);
     f->name = Py_NewRef(name);
     f->restype = Py_NewRef(spec[SPEC_RESTYPE]);
     f->argtypes = Py_NewRef(argtypes);
@@ -194,6 +246,7 @@ static int function_traverse(FunctionObject *f, visitproc visit, void *arg)
     Py_VISIT(f->lib);
     Py_VISIT(f->retstruct);
     Py_VISIT(f->argstructs);
+    Py_VISIT(f->argpointees);
     Py_VISIT(f->restype);
     Py_VISIT(f->argtypes);
     Py_VISIT(f->explanation);
@@ -217,6 +270,7 @@ static void function_dealloc(FunctionObject *f)
     Py_CLEAR(f->lib);
     Py_CLEAR(f->retstruct);
     Py_CLEAR(f->argstructs);
+    Py_CLEAR(f->argpointees);
     Py_CLEAR(f->name);
     Py_CLEAR(f->restype);
     Py_CLEAR(f->argtypes);

@@ -28,7 +28,10 @@
     X(FFI_STRUCTS, "ffi_structs")      \
     X(PLAN, "plan")                    \
     X(CODE, "code")                    \
-    X(ENTRY, "entry")
+    X(ENTRY, "entry")                  \
+    X(ARGCHECKS, "argchecks")          \
+    X(ARGPOINTEES, "argpointees")      \
+    X(STACK_CHECK, "stack_check")
 
 enum {
 #define X(e, name) SPEC_##e,

@@ -43,6 +43,10 @@ static PyObject *library_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs
         }
         path = PyBytes_AS_STRING(path_obj);
     }
+    /* PEP 578, as ctypes.dlopen: a hook sees every library load and may
+     * refuse it by raising (README, "Audit events"). */
+    if (PySys_Audit("fastffi.dlopen", "Oi", name, mode) < 0)
+        return NULL;
     void *handle;
     Py_BEGIN_ALLOW_THREADS
     /* dlopen can run constructors that take a long time; nothing of ours is
@@ -83,6 +87,9 @@ static PyObject *library_symbol(LibraryObject *self, PyObject *arg)
     }
     const char *name = PyUnicode_AsUTF8(arg);
     if (name == NULL)
+        return NULL;
+    /* As ctypes.dlsym (library, name); the library is named as dlopen was given it. */
+    if (PySys_Audit("fastffi.dlsym", "OO", self->name, arg) < 0)
         return NULL;
     dlerror();
     void *address = dlsym(self->handle, name);

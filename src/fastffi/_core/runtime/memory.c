@@ -1,20 +1,30 @@
 /* Raw memory helpers (parity with node:ffi's): reading and writing typed
- * values at addresses, copying bytes out, zero-copy views.  Addresses that are
- * not NULL cannot be checked -- a wrong one crashes, as in C; NULL is refused
- * whenever bytes would be touched. */
+ * values at addresses, copying bytes out, zero-copy views.  Through a fastffi
+ * object (struct, union, array, box) every access is checked against the
+ * object's size; a raw address that is not NULL cannot be checked -- a wrong
+ * one crashes, as in C; NULL is refused whenever bytes would be touched. */
 #include "runtime/convert.h"
 
 _Thread_local int fastffi_saved_errno;
 
-/* ptr argument: an int address, None (NULL), or a CData instance. */
-static int address_arg(PyObject *o, char **out)
+/* A `ptr` argument resolved: the address, and the fastffi object it came
+ * from (NULL for an int address or None).  An object's size bounds every
+ * access through it; a raw address is trusted, as in C. */
+typedef struct {
+    char *p;
+    PyObject *obj;
+} Target;
+
+static int target_arg(PyObject *o, Target *t)
 {
+    t->obj = NULL;
     if (o == Py_None) {
-        *out = NULL;
+        t->p = NULL;
         return 0;
     }
     if (CData_Check(o)) {
-        *out = ((CDataObject *)o)->ptr;
+        t->p = ((CDataObject *)o)->ptr;
+        t->obj = o;
         return 0;
     }
     if (PyLong_Check(o)) {
@@ -22,26 +32,44 @@ static int address_arg(PyObject *o, char **out)
             PyErr_Format(PyExc_OverflowError, "%R does not fit pointer", o);
             return -1;
         }
-        *out = (char *)PyLong_AsVoidPtr(o);
-        return (*out == NULL && PyErr_Occurred()) ? -1 : 0;
+        t->p = (char *)PyLong_AsVoidPtr(o);
+        return (t->p == NULL && PyErr_Occurred()) ? -1 : 0;
     }
     PyErr_Format(PyExc_TypeError, "expected an address (int), None or a fastffi struct/array/box, got %s",
                  Py_TYPE(o)->tp_name);
     return -1;
 }
 
-static int check_not_null(const char *helper, char *p, Py_ssize_t size)
+/* May `helper` touch `size` bytes at `offset` from `t`?  A negative size is a
+ * ValueError, so is NULL with bytes to touch; bytes outside a fastffi object
+ * are an IndexError (docs/errors.md). */
+static int check_access(const char *helper, const Target *t, Py_ssize_t offset, Py_ssize_t size)
 {
-    if (p == NULL && size > 0) {
-        PyErr_Format(PyExc_ValueError, "%s(): NULL pointer", helper);
-        return -1;
-    }
     if (size < 0) {
         PyErr_Format(PyExc_ValueError, "%s(): negative size", helper);
         return -1;
     }
+    if (t->p == NULL && size > 0) {
+        PyErr_Format(PyExc_ValueError, "%s(): NULL pointer", helper);
+        return -1;
+    }
+    if (t->obj != NULL) {
+        Py_ssize_t n = ((CDataObject *)t->obj)->size;
+        if (offset < 0 || offset > n || size > n - offset) {
+            PyErr_Format(PyExc_IndexError, "%s(): offset %zd, size %zd is outside %s (size %zd)", helper, offset,
+                         size, Py_TYPE(t->obj)->tp_name, n);
+            return -1;
+        }
+    }
     return 0;
 }
+
+static const Py_ssize_t kind_width[KIND__COUNT] = {
+    0,
+#define X(e, name, ctype, ffitype) sizeof(ctype),
+    FASTFFI_SCALAR_KINDS(X)
+#undef X
+};
 
 /* Store a converted value with the kind's width (endian-independent). */
 static void store_scalar(int kind, char *p, const Slot *v)
@@ -88,13 +116,56 @@ static PyObject *mem_read_scalar(PyObject *m, PyObject *args)
     PyObject *ptr_obj;
     Py_ssize_t offset;
     int kind;
-    char *p;
+    Target t;
     if (!PyArg_ParseTuple(args, "Oni", &ptr_obj, &offset, &kind) || scalar_kind_arg(kind) < 0
-        || address_arg(ptr_obj, &p) < 0 || check_not_null("read", p, 1) < 0)
+        || target_arg(ptr_obj, &t) < 0 || check_access("read", &t, offset, kind_width[kind]) < 0)
         return NULL;
     Slot v;
-    load_scalar(kind, p + offset, &v);
+    load_scalar(kind, t.p + offset, &v);
     return box_scalar(kind, &v);
+}
+
+/* The object to keep alive for a pointer value stored into a fastffi object,
+ * and the address to store: bytes and CData as they are, a str (`string`
+ * only) encoded to a fresh bytes, any other buffer as a memoryview -- the
+ * export it holds stops a bytearray from being resized away under the
+ * pointer.  *keep is NULL for ints and None.  -1 on error. */
+static int pointer_to_keep(int kind, PyObject *value, PyObject *context, Slot *v, PyObject **keep)
+{
+    *keep = NULL;
+    if (kind == KIND_STRING && PyUnicode_Check(value)) {
+        PyObject *b = PyUnicode_AsEncodedString(value, "utf-8", "surrogateescape");
+        if (b == NULL)
+            return -1;
+        if (memchr(PyBytes_AS_STRING(b), '\0', (size_t)PyBytes_GET_SIZE(b)) != NULL) {
+            Py_DECREF(b);
+            PyErr_Format(PyExc_ValueError, "%U: embedded null character", context);
+            return -1;
+        }
+        v->p = PyBytes_AS_STRING(b);
+        *keep = b;
+        return 0;
+    }
+    Py_buffer view;
+    BufferList bufs = {&view, 0};
+    if (convert_scalar(kind, value, v, &bufs, (ErrCtx){context, 0}) < 0)
+        return -1;
+    int was_buffer = bufs.count > 0;
+    buffers_release(&bufs);
+    if (PyBytes_CheckExact(value) || CData_Check(value) || Function_Check(value)) {
+        *keep = Py_NewRef(value);
+    }
+    else if (was_buffer) {
+        /* The converter checked the buffer; hold an export of our own and
+         * store the address it gives (an exporter may move its data between
+         * exports only when none is held). */
+        PyObject *mv = PyMemoryView_FromObject(value);
+        if (mv == NULL)
+            return -1;
+        v->p = PyMemoryView_GET_BUFFER(mv)->buf;
+        *keep = mv;
+    }
+    return 0;
 }
 
 /* write_scalar(ptr, offset, kind, value, context)  -- context names the
@@ -105,26 +176,41 @@ static PyObject *mem_write_scalar(PyObject *m, PyObject *args)
     PyObject *ptr_obj, *value, *context;
     Py_ssize_t offset;
     int kind;
-    char *p;
+    Target t;
     if (!PyArg_ParseTuple(args, "OniOU", &ptr_obj, &offset, &kind, &value, &context) || scalar_kind_arg(kind) < 0
-        || address_arg(ptr_obj, &p) < 0 || check_not_null("write", p, 1) < 0)
+        || target_arg(ptr_obj, &t) < 0 || check_access("write", &t, offset, kind_width[kind]) < 0)
         return NULL;
     Slot v;
-    Py_buffer view;
-    BufferList bufs = {&view, 0};
-    if (kind == KIND_STRING && PyUnicode_Check(value)) {
-        /* A str's UTF-8 lives only as long as the str: storing its address in
-         * memory that outlives this call would dangle. */
-        PyErr_Format(PyExc_TypeError, "%U: cannot store a str as a string pointer (it would dangle); "
-                     "pass bytes you keep alive, or an address", context);
+    if (kind == KIND_POINTER || kind == KIND_STRING) {
+        if (t.obj == NULL) {
+            /* Raw memory keeps nothing alive: a str's encoding would die
+             * with this call, so it is refused; a buffer's address stays
+             * valid as long as the caller keeps the object. */
+            if (kind == KIND_STRING && PyUnicode_Check(value)) {
+                PyErr_Format(PyExc_TypeError, "%U: cannot store a str as a string pointer at a raw address "
+                             "(it would dangle); pass bytes you keep alive, or an address", context);
+                return NULL;
+            }
+            Py_buffer view;
+            BufferList bufs = {&view, 0};
+            if (convert_scalar(kind, value, &v, &bufs, (ErrCtx){context, 0}) < 0)
+                return NULL;
+            buffers_release(&bufs);
+        }
+        else {
+            PyObject *keep;
+            if (pointer_to_keep(kind, value, context, &v, &keep) < 0)
+                return NULL;
+            int rc = cdata_keep(t.obj, t.p + offset, keep);
+            Py_XDECREF(keep);
+            if (rc < 0)
+                return NULL;
+        }
+    }
+    else if (convert_scalar(kind, value, &v, NULL, (ErrCtx){context, 0}) < 0) {
         return NULL;
     }
-    if (convert_scalar(kind, value, &v, &bufs, (ErrCtx){context, 0}) < 0)
-        return NULL;
-    /* A buffer's address stays valid as long as the caller keeps the object;
-     * the export itself is not held. */
-    buffers_release(&bufs);
-    store_scalar(kind, p + offset, &v);
+    store_scalar(kind, t.p + offset, &v);
     Py_RETURN_NONE;
 }
 
@@ -153,73 +239,113 @@ static PyObject *mem_to_bytes(PyObject *m, PyObject *args)
     (void)m;
     PyObject *ptr_obj;
     Py_ssize_t size;
-    char *p;
-    if (!PyArg_ParseTuple(args, "On", &ptr_obj, &size) || address_arg(ptr_obj, &p) < 0
-        || check_not_null("to_bytes", p, size) < 0)
+    Target t;
+    if (!PyArg_ParseTuple(args, "On", &ptr_obj, &size) || target_arg(ptr_obj, &t) < 0
+        || check_access("to_bytes", &t, 0, size) < 0)
         return NULL;
-    return PyBytes_FromStringAndSize(size ? p : "", size);
+    return PyBytes_FromStringAndSize(size ? t.p : "", size);
 }
 
+/* A view of a fastffi object is made from the object's own export, so it
+ * keeps the object alive; a raw address's view keeps nothing. */
 static PyObject *mem_view(PyObject *m, PyObject *args)
 {
     (void)m;
     PyObject *ptr_obj;
     Py_ssize_t size;
     int readonly;
-    char *p;
+    Target t;
     static char empty[1];
-    if (!PyArg_ParseTuple(args, "Onp", &ptr_obj, &size, &readonly) || address_arg(ptr_obj, &p) < 0
-        || check_not_null("view", p, size) < 0)
+    if (!PyArg_ParseTuple(args, "Onp", &ptr_obj, &size, &readonly) || target_arg(ptr_obj, &t) < 0
+        || check_access("view", &t, 0, size) < 0)
         return NULL;
-    return PyMemoryView_FromMemory(size ? p : empty, size, readonly ? PyBUF_READ : PyBUF_WRITE);
+    if (t.obj == NULL)
+        return PyMemoryView_FromMemory(size ? t.p : empty, size, readonly ? PyBUF_READ : PyBUF_WRITE);
+    PyObject *whole = PyMemoryView_FromObject(t.obj);
+    if (whole == NULL)
+        return NULL;
+    PyObject *bytes = PyObject_CallMethod(whole, "cast", "s", "B");
+    Py_DECREF(whole);
+    if (bytes == NULL)
+        return NULL;
+    PyObject *part = PySequence_GetSlice(bytes, 0, size);
+    Py_DECREF(bytes);
+    if (part == NULL || !readonly)
+        return part;
+    PyObject *ro = PyObject_CallMethod(part, "toreadonly", NULL);
+    Py_DECREF(part);
+    return ro;
 }
 
-/* to_bytes up to the first NUL, or at most `limit` bytes when limit >= 0. */
+/* to_bytes up to the first NUL, or at most `limit` bytes when limit >= 0.
+ * In a fastffi object the scan stops at its end: reaching it without a NUL
+ * (and with the limit further on) is an IndexError, never a read past it. */
 static PyObject *mem_c_string(PyObject *m, PyObject *args)
 {
     (void)m;
     PyObject *ptr_obj;
     Py_ssize_t limit;
-    char *p;
-    if (!PyArg_ParseTuple(args, "On", &ptr_obj, &limit) || address_arg(ptr_obj, &p) < 0
-        || check_not_null("to_string", p, limit == 0 ? 0 : 1) < 0)
+    Target t;
+    if (!PyArg_ParseTuple(args, "On", &ptr_obj, &limit) || target_arg(ptr_obj, &t) < 0
+        || check_access("to_string", &t, 0, limit == 0 ? 0 : 1) < 0)
         return NULL;
     if (limit == 0)
         return PyBytes_FromStringAndSize("", 0);
-    size_t n = limit < 0 ? strlen(p) : strnlen(p, (size_t)limit);
-    return PyBytes_FromStringAndSize(p, (Py_ssize_t)n);
+    size_t n;
+    if (t.obj != NULL) {
+        size_t avail = (size_t)((CDataObject *)t.obj)->size;
+        size_t cap = (limit >= 0 && (size_t)limit < avail) ? (size_t)limit : avail;
+        n = strnlen(t.p, cap);
+        if (n == avail && (limit < 0 || (size_t)limit > avail)) {
+            PyErr_Format(PyExc_IndexError, "to_string(): no null terminator within %s (size %zd)",
+                         Py_TYPE(t.obj)->tp_name, (Py_ssize_t)avail);
+            return NULL;
+        }
+    }
+    else {
+        n = limit < 0 ? strlen(t.p) : strnlen(t.p, (size_t)limit);
+    }
+    return PyBytes_FromStringAndSize(t.p, (Py_ssize_t)n);
 }
 
+/* write_bytes(ptr, data, offset=0) */
 static PyObject *mem_write_bytes(PyObject *m, PyObject *args)
 {
     (void)m;
     PyObject *ptr_obj;
     Py_buffer data;
-    char *p;
-    if (!PyArg_ParseTuple(args, "Oy*", &ptr_obj, &data))
+    Py_ssize_t offset = 0;
+    Target t;
+    if (!PyArg_ParseTuple(args, "Oy*|n", &ptr_obj, &data, &offset))
         return NULL;
-    if (address_arg(ptr_obj, &p) < 0 || check_not_null("write_bytes", p, data.len) < 0) {
+    if (target_arg(ptr_obj, &t) < 0 || check_access("write_bytes", &t, offset, data.len) < 0
+        || cdata_keep_copy(t.obj, t.p + offset, NULL, NULL, data.len) < 0) {
         PyBuffer_Release(&data);
         return NULL;
     }
     if (data.len)
-        memmove(p, data.buf, (size_t)data.len);
+        memmove(t.p + offset, data.buf, (size_t)data.len);
     PyBuffer_Release(&data);
     Py_RETURN_NONE;
 }
 
+/* copy(dst, src, size, dst_offset=0, src_offset=0, helper="copy"): both
+ * ends checked like any helper's; what the source kept alive for pointers
+ * in the copied bytes is kept by the destination too. */
 static PyObject *mem_copy(PyObject *m, PyObject *args)
 {
     (void)m;
     PyObject *dst_obj, *src_obj;
-    Py_ssize_t size;
-    char *dst, *src;
-    if (!PyArg_ParseTuple(args, "OOn", &dst_obj, &src_obj, &size) || address_arg(dst_obj, &dst) < 0
-        || address_arg(src_obj, &src) < 0 || check_not_null("copy", dst, size) < 0
-        || check_not_null("copy", src, size) < 0)
+    Py_ssize_t size, dst_off = 0, src_off = 0;
+    const char *helper = "copy";
+    Target dst, src;
+    if (!PyArg_ParseTuple(args, "OOn|nns", &dst_obj, &src_obj, &size, &dst_off, &src_off, &helper)
+        || target_arg(dst_obj, &dst) < 0 || target_arg(src_obj, &src) < 0
+        || check_access(helper, &dst, dst_off, size) < 0 || check_access(helper, &src, src_off, size) < 0
+        || cdata_keep_copy(dst.obj, dst.p + dst_off, src.obj, src.p + src_off, size) < 0)
         return NULL;
     if (size)
-        memmove(dst, src, (size_t)size);
+        memmove(dst.p + dst_off, src.p + src_off, (size_t)size);
     Py_RETURN_NONE;
 }
 
@@ -251,8 +377,8 @@ PyMethodDef memory_methods[] = {
     {"to_bytes", mem_to_bytes, METH_VARARGS, "to_bytes(ptr, size) -> bytes (a copy)"},
     {"view", mem_view, METH_VARARGS, "view(ptr, size, readonly) -> memoryview (zero-copy)"},
     {"c_string", mem_c_string, METH_VARARGS, "c_string(ptr, limit) -> bytes up to the first NUL"},
-    {"write_bytes", mem_write_bytes, METH_VARARGS, "write_bytes(ptr, data)"},
-    {"copy", mem_copy, METH_VARARGS, "copy(dst, src, size)"},
+    {"write_bytes", mem_write_bytes, METH_VARARGS, "write_bytes(ptr, data, offset=0)"},
+    {"copy", mem_copy, METH_VARARGS, "copy(dst, src, size, dst_offset=0, src_offset=0, helper='copy')"},
     {"get_errno", mem_get_errno, METH_NOARGS, "This thread's errno copy."},
     {"set_errno", mem_set_errno, METH_O, "Set this thread's errno copy; returns the old value."},
     {NULL},

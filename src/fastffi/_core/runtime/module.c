@@ -3,6 +3,7 @@
  * alignments come from this compiler, not from a table typed by hand. */
 #include "core.h"
 
+#include "runtime/convert.h"
 #include "runtime/function_spec.h"
 #include "tiers/plan.h"
 #include "tiers/tier.h"
@@ -76,7 +77,7 @@ static PyObject *kinds_table(void)
 
 PyMODINIT_FUNC PyInit__core(void)
 {
-    if (convert_init() < 0)
+    if (convert_init() < 0 || cstring_ready() < 0)
         return NULL;
     PyTypeObject *types[] = {&CData_Type, &Library_Type, &Function_Type, &FFIStructType_Type, &CodeRegion_Type};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -95,7 +96,8 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddObjectRef(m, "LibraryHandle", (PyObject *)&Library_Type) < 0
         || PyModule_AddObjectRef(m, "Function", (PyObject *)&Function_Type) < 0
         || PyModule_AddObjectRef(m, "FFIStructType", (PyObject *)&FFIStructType_Type) < 0
-        || PyModule_AddObjectRef(m, "_CodeRegion", (PyObject *)&CodeRegion_Type) < 0)
+        || PyModule_AddObjectRef(m, "_CodeRegion", (PyObject *)&CodeRegion_Type) < 0
+        || PyModule_AddObjectRef(m, "CString", (PyObject *)&CString_Type) < 0)
         goto fail;
     PyObject *kinds = kinds_table();
     if (kinds == NULL || PyModule_AddObject(m, "KINDS", kinds) < 0) {
@@ -108,6 +110,11 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "RELEASE_GIL", FN_RELEASE_GIL) < 0
         || PyModule_AddIntConstant(m, "USE_ERRNO", FN_USE_ERRNO) < 0
         || PyModule_AddIntConstant(m, "JIT_ALLOWED", FN_JIT_ALLOWED) < 0
+        || PyModule_AddIntConstant(m, "STRING_ADDRESS", FN_STRING_ADDRESS) < 0
+        || PyModule_AddIntConstant(m, "ARG_BYTES_SLOW", ARG_BYTES_SLOW) < 0
+        || PyModule_AddIntConstant(m, "ARG_MUTABLE", ARG_MUTABLE) < 0
+        || PyModule_AddIntConstant(m, "ARG_NUL", ARG_NUL) < 0
+        || PyModule_AddIntConstant(m, "ARG_TYPED", ARG_TYPED) < 0
         || PyModule_AddIntConstant(m, "CHAR_SIGNED", CHAR_MIN < 0) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIZE", (long)sizeof(wchar_t)) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIGNED", WCHAR_MIN < 0) < 0

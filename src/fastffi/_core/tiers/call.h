@@ -1,7 +1,8 @@
-/* What every tier does around the call itself: release the GIL if asked
- * (counting the call as in flight so close() defers dlclose), and move errno
- * between the thread-local copy and the real errno right next to the call,
- * before any Python code can run and clobber it. */
+/* What every tier does around the call itself: refuse a closed library's
+ * call, release the GIL if asked (counting the call as in flight so close()
+ * defers dlclose), and move errno between the thread-local copy and the real
+ * errno right next to the call, before any Python code can run and clobber
+ * it. */
 #ifndef FASTFFI_TIERS_CALL_H
 #define FASTFFI_TIERS_CALL_H
 
@@ -9,8 +10,8 @@
 
 #include "core.h"
 
-/* Arity, keywords and the closed-library check, in the order the messages
- * are specified.  Returns 0 when the call may proceed. */
+/* Arity and keywords, in the order the messages are specified.  Returns 0
+ * when the arguments may be converted. */
 static inline int call_check(FunctionObject *f, size_t nargsf, PyObject *kwnames)
 {
     Py_ssize_t given = PyVectorcall_NARGS(nargsf);
@@ -22,6 +23,19 @@ static inline int call_check(FunctionObject *f, size_t nargsf, PyObject *kwnames
         raise_arity(f, given);
         return -1;
     }
+    return 0;
+}
+
+/* The closed-library check, the last thing before call_prologue: after the
+ * last argument conversion and the result's allocation, since either can
+ * run Python code (__index__, __float__, a buffer exporter, a finalizer run
+ * by the collector) that closes the library -- in this thread, or in
+ * another one while the GIL is dropped -- and close() unloads at once when
+ * no call is counted in flight.  From here to the call no Python code runs;
+ * a release_gil call is counted in flight before the GIL is dropped.
+ * Returns -1 with LibraryClosedError set when the call must not be made. */
+static inline int call_check_open(FunctionObject *f)
+{
     if (*f->closed) {
         raise_closed(f);
         return -1;

@@ -31,27 +31,31 @@ int jit_prepare(FunctionObject *f, PyObject *const *spec)
     return 0;
 }
 
-/* The library was closed by the time every argument was converted (a
- * conversion may run Python code that closes it): checked again just before
- * the call, so the target is never called into an unloaded object. */
-static PyObject *fastffi_jit_closed(PyObject *self)
-{
-    return raise_closed((FunctionObject *)self);
-}
-
 /* The precondition that failed (keywords, arity). */
 static PyObject *fastffi_jit_reject(PyObject *self, size_t nargsf, PyObject *kwnames)
 {
-    if (call_check((FunctionObject *)self, nargsf, kwnames) == 0)
+    FunctionObject *f = (FunctionObject *)self;
+    if (call_check(f, nargsf, kwnames) == 0 && call_check_open(f) == 0)
         PyErr_SetString(PyExc_SystemError, "fastffi: JIT precondition failed without a reason");
     return NULL;
 }
 
-/* Argument i the slow way: every kind, every Python type, exact errors. */
+/* The library was found closed after the last argument conversion (the
+ * check of tiers/call.h's call_check_open, made inline): release what the
+ * conversions acquired and raise.  `bufs` may be NULL (no pointer argument). */
+static PyObject *fastffi_jit_closed(PyObject *self, BufferList *bufs)
+{
+    if (bufs != NULL)
+        buffers_release(bufs);
+    return raise_closed((FunctionObject *)self);
+}
+
+/* Argument i the slow way: every kind, every Python type, the argument's
+ * checks (fn_argchecks), exact errors. */
 static int fastffi_jit_convert(PyObject *self, Py_ssize_t i, PyObject *o, Slot *out, BufferList *bufs)
 {
     FunctionObject *f = (FunctionObject *)self;
-    return convert_scalar(f->argkinds[i], o, out, bufs, (ErrCtx){f->name, (int)i + 1});
+    return convert_argument(f, i, f->argkinds[i], o, out, bufs);
 }
 
 static void fastffi_jit_release(BufferList *bufs)
@@ -64,7 +68,7 @@ static PyObject *fastffi_jit_box(PyObject *self, uint64_t raw)
 {
     Slot s;
     s.u = raw;
-    return box_scalar(((FunctionObject *)self)->retkind, &s);
+    return box_return((FunctionObject *)self, &s);
 }
 
 static PyObject *fastffi_jit_none(void)
@@ -138,6 +142,7 @@ int jit_add_runtime(PyObject *m)
     OFFSET("fn_target", offsetof(FunctionObject, target));
     OFFSET("fn_closed", offsetof(FunctionObject, closed));
     OFFSET("fn_flags", offsetof(FunctionObject, flags));
+    OFFSET("fn_argchecks", offsetof(FunctionObject, argchecks));
     OFFSET("sizeof_Py_buffer", sizeof(Py_buffer));
     OFFSET("bufs_views", offsetof(BufferList, views));
     OFFSET("bufs_count", offsetof(BufferList, count));

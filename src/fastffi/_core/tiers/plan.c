@@ -4,12 +4,14 @@
  * validated once -- every offset and size inside the frame, every argument
  * index in range -- so the call path can trust them.
  * A call:
- *   1. arity, keywords, closed library (call_check);
+ *   1. arity, keywords (call_check);
  *   2. the moves run in order: scalars are converted straight into their
- *      register or stack slot of the frame image, struct pieces are copied;
+ *      register or stack slot of the frame image, struct pieces are copied
+ *      (so the frame holds every argument before the GIL can be dropped);
  *   3. a struct return gets its instance first (its address goes in the
  *      indirect-result slot when the ABI returns it in memory);
- *   4. fastffi_plan_call loads the registers, copies the stack area, calls the
+ *   4. the closed library check (call_check_open: nothing after it runs
+ *      Python code), then fastffi_plan_call loads the registers, copies the stack area, calls the
  *      target and stores the return registers -- GIL/errno as tiers/call.h;
  *   5. buffers released; the result is boxed or copied out of the return image.
  * No classification, no heap allocation besides the result object. */
@@ -18,12 +20,20 @@
 #include "runtime/convert.h"
 #include "runtime/function_spec.h"
 #include "tiers/call.h"
+#include "tiers/stack.h"
 #include "tiers/tier.h"
 
 /* Plans whose frame and buffer needs fit these run with fixed-size arrays
  * (call_plan_small); larger ones size them per call. */
 #define SMALL_FRAME_BYTES 512
 #define SMALL_BUFFERS 8
+/* Frame images above this go on the heap: the machine stack then holds only
+ * the stack-argument area the routine copies there (checked against the
+ * thread's free stack, tiers/stack.h), not a second copy of it. */
+#define HEAP_FRAME_BYTES 4096
+/* The largest frame image a plan may have (fastffi/tiers/plan.py refuses
+ * larger ones first, with a reason, so `auto` falls to libffi). */
+#define PLAN_MAX_FRAME (1u << 20)
 
 /* 16-byte units so the frame image is aligned for vector loads. */
 typedef struct {
@@ -59,7 +69,7 @@ static int validate(FunctionObject *f, const Plan *p, Py_ssize_t nbytes)
     if (h->abi != PLAN_ABI)
         return plan_invalid(f, "classified for another ABI");
     if (h->frame_size % 16 || h->stack_size % 16 || h->frame_size < PLAN_STACK_OFFSET + h->stack_size
-        || h->frame_size > (1u << 20))
+        || h->frame_size > PLAN_MAX_FRAME)
         return plan_invalid(f, "bad frame or stack size");
     for (int i = 0; i < h->nmoves + h->nret; i++) {
         const PlanMove *m = &p->moves[i];
@@ -151,7 +161,7 @@ static inline PyObject *plan_run(FunctionObject *f, PyObject *const *args, char 
     for (; m < end; m++) {
         PyObject *o = args[m->arg];
         if (m->op == PLAN_OP_SCALAR) {
-            if (convert_scalar(m->kind, o, (Slot *)(frame + m->dst), &bufs, (ErrCtx){f->name, m->arg + 1}) < 0)
+            if (convert_argument(f, m->arg, m->kind, o, (Slot *)(frame + m->dst), &bufs) < 0)
                 goto fail;
             continue;
         }
@@ -180,6 +190,10 @@ static inline PyObject *plan_run(FunctionObject *f, PyObject *const *args, char 
             memcpy(frame + p->h.indirect_dst, &((CDataObject *)result)->ptr, sizeof(void *));
     }
 
+    if (call_check_open(f) < 0) {
+        Py_XDECREF(result);
+        goto fail;
+    }
     FrameUnit ret[PLAN_RET_SIZE / sizeof(FrameUnit)];
     PyThreadState *ts = call_prologue(f);
     p->routine(f->target, frame, p->h.stack_size, ret);
@@ -188,7 +202,7 @@ static inline PyObject *plan_run(FunctionObject *f, PyObject *const *args, char 
         buffers_release(&bufs);
 
     if (result == NULL)
-        return box_scalar(f->retkind, (const Slot *)((char *)ret + p->h.ret_src));
+        return box_return(f, (const Slot *)((char *)ret + p->h.ret_src));
     for (const PlanMove *r = end; r < end + p->h.nret; r++)
         memcpy(((CDataObject *)result)->ptr + r->dst, (char *)ret + r->src, r->size);
     return result;
@@ -213,12 +227,22 @@ PyObject *call_plan_small(PyObject *self, PyObject *const *args, size_t nargsf, 
 PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     FunctionObject *f = (FunctionObject *)self;
-    if (call_check(f, nargsf, kwnames) < 0)
+    if (call_check(f, nargsf, kwnames) < 0 || stack_check(f) < 0)
         return NULL;
     const Plan *p = (const Plan *)f->plan;
-    FrameUnit frame[p->h.frame_size / sizeof(FrameUnit)];
     Py_buffer views[f->nbufargs + 1];
-    return plan_run(f, args, (char *)frame, views);
+    if (p->h.frame_size <= HEAP_FRAME_BYTES) {
+        FrameUnit frame[p->h.frame_size / sizeof(FrameUnit)];
+        return plan_run(f, args, (char *)frame, views);
+    }
+    /* PyMem_Malloc above 512 bytes is malloc: 16-byte aligned on both ABIs,
+     * as the routine's vector loads of the frame need. */
+    char *frame = PyMem_Malloc(p->h.frame_size);
+    if (frame == NULL)
+        return PyErr_NoMemory();
+    PyObject *result = plan_run(f, args, frame, views);
+    PyMem_Free(frame);
+    return result;
 }
 
 #if PLAN_ABI == PLAN_ABI_NONE
@@ -235,13 +259,14 @@ void fastffi_plan_call_gp(void (*t)(void), void *fr, size_t s, void *r) { fastff
 int plan_add_constants(PyObject *m)
 {
     PyObject *layout = Py_BuildValue(
-        "{sisisisisisisisisisisisisisisisi}",
+        "{sisisisisisisisisisisisisisisisisi}",
         "gp", PLAN_GP_OFFSET, "fp", PLAN_FP_OFFSET, "fp_stride", PLAN_FP_STRIDE,
         "indirect", PLAN_INDIRECT_OFFSET, "stack", PLAN_STACK_OFFSET,
         "ret_gp", PLAN_RET_GP_OFFSET, "ret_fp", PLAN_RET_FP_OFFSET, "ret_size", PLAN_RET_SIZE,
         "op_scalar", PLAN_OP_SCALAR, "op_copy", PLAN_OP_COPY, "op_ref", PLAN_OP_REF, "op_ret_copy", PLAN_OP_RET_COPY,
         "move_size", (int)sizeof(PlanMove), "header_size", (int)sizeof(PlanHeader),
-        "abi_sysv_x86_64", PLAN_ABI_SYSV_X86_64, "abi_aapcs64", PLAN_ABI_AAPCS64);
+        "abi_sysv_x86_64", PLAN_ABI_SYSV_X86_64, "abi_aapcs64", PLAN_ABI_AAPCS64,
+        "max_frame", (int)PLAN_MAX_FRAME);
     if (layout == NULL || PyModule_AddObject(m, "PLAN_LAYOUT", layout) < 0) {
         Py_XDECREF(layout);
         return -1;

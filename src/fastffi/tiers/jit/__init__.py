@@ -20,6 +20,7 @@ from ... import _core
 from ...abi import FP, FP_STRIDE, GP, STACK
 from ...model.scalars import VOID, Scalar
 from ...model.signature import Signature
+from .. import checks
 from .. import plan as tier_plan
 from . import aarch64, layouts, x86_64
 from .assembly import Arg, Shape
@@ -94,35 +95,48 @@ def loop_refusal(sig: Signature) -> str | None:
 _shapes: dict = {}
 
 
+def _bytes_slow(sig: Signature) -> tuple:
+    """Per argument, whether a bytes object leaves the inline path
+    (_core.ARG_BYTES_SLOW): only a declared pointer type (const-ness, pointee)
+    can ask for it, so a signature without one costs one scan."""
+    if all(t.__class__ is not Scalar or t.pointee is None for t in sig.argtypes):
+        return ()
+    return tuple([bool(c & checks.BYTES_SLOW) for c in checks.argument_checks(sig.argtypes)[0]])
+
+
 def shape_of(sig: Signature, bracket: bool) -> Shape:
-    key = (sig.call_key(), bracket)
+    slow = _bytes_slow(sig)   # call_key() sees no pointee or const-ness: the checks are keyed too
+    key = (sig.call_key(), bracket, slow)
     shape = _shapes.get(key)
     if shape is None:
         if len(_shapes) >= 4096:
             _shapes.clear()
-        shape = _shapes[key] = shape_from_plan(sig, tier_plan.build_plan(sig), bracket)
+        shape = _shapes[key] = shape_from_plan(sig, tier_plan.build_plan(sig), bracket, slow)
     return shape
 
 
-def shape_from_plan(sig: Signature, plan, bracket: bool) -> Shape:
-    """The JIT shape of ``sig`` placed by ``plan`` (register-only, scalars)."""
+def shape_from_plan(sig: Signature, plan, bracket: bool, bytes_slow: tuple = ()) -> Shape:
+    """The JIT shape of ``sig`` placed by ``plan`` (register-only, scalars);
+    ``bytes_slow`` as _bytes_slow gives it (empty: none)."""
     args = []
     nbufargs = 0
-    for move, t in zip(plan.moves, sig.argtypes):
-        t = t.key   # a pointer type's pointee changes no code
-        arg = _ARGS.get((t, move.dst))
+    for i, (move, t) in enumerate(zip(plan.moves, sig.argtypes)):
+        t = t.key   # a pointer type's pointee changes no code, only its checks
+        slow = bool(bytes_slow) and bytes_slow[i]
+        arg = _ARGS.get((t, move.dst, slow))
         if arg is None:
             if move.dst >= STACK:
                 raise AssertionError("eligible signatures are register-only")
             fp = move.dst >= FP
-            arg = _ARGS[t, move.dst] = Arg(t, fp, (move.dst - FP) // FP_STRIDE if fp else (move.dst - GP) // 8)
+            arg = _ARGS[t, move.dst, slow] = Arg(t, fp, (move.dst - FP) // FP_STRIDE if fp else (move.dst - GP) // 8,
+                                                 slow)
         args.append(arg)
         nbufargs += t.kind in _BUFFER_KINDS
     ret = sig.restype.key if isinstance(sig.restype, Scalar) else VOID
     return Shape(tuple(args), ret, bracket, nbufargs)
 
 
-#: (type, plan slot) -> Arg: made once each.
+#: (type, plan slot, bytes slow) -> Arg: made once each.
 _ARGS: dict = {}
 _BUFFER_KINDS = (_core.KINDS["pointer"][0], _core.KINDS["string"][0])
 

@@ -60,9 +60,9 @@ def emitter(record: Recorder):
         # Where an f32 loads like an f64, the call's code depends on the
         # registers alone (fewer blocks).
         placements = (tuple([(arg.fp, arg.reg, arg.type.name == "f32") for arg in args]) if single_loads
-                      else tuple([arg[1:] for arg in args]))
+                      else tuple([(arg.fp, arg.reg) for arg in args]))
         keys = [(_entry, len(args), frame, bufs, keep),
-                *[(_argument, arg.type.name, i, bufs, frame, keep) for i, arg in enumerate(args)],
+                *[(_argument, arg.type.name, i, bufs, frame, keep, arg.bytes_slow) for i, arg in enumerate(args)],
                 (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame)]
         blocks = tables.get(id(rt)) or record.blocks_for(rt)
         return b"".join([blocks.get(key) or record.record(rt, key) for key in keys])
@@ -94,14 +94,17 @@ def _entry(a, rt: dict, n: int, frame: int, bufs, keep: bool) -> None:
         a.store(a.SP, bufs + rt["bufs_count"], ZERO, 4)
 
 
-def _argument(a, rt: dict, kind: str, i: int, bufs, frame: int, keep: bool) -> None:
+def _argument(a, rt: dict, kind: str, i: int, bufs, frame: int, keep: bool, bytes_slow: bool) -> None:
     """Argument ``i`` into its slot [SP + 8i]: the inline fast path, which
     ends by branching past the rest; then the convert helper, which handles
-    every other case and raises every error; then this argument's failure
-    exit (release what was acquired, return NULL)."""
+    every other case and raises every error (and applies the argument's
+    checks); then this argument's failure exit (release what was acquired,
+    return NULL).  ``bytes_slow``: a bytes object is left to the helper
+    (_core.ARG_BYTES_SLOW: refused for a non-const pointer, size-checked for
+    a typed one)."""
     slot = 8 * i
     a.put(a.OBJ, Field(a.ARGS, slot))
-    _unbox(a, rt, kind, slot)
+    _unbox(a, rt, kind, slot, bytes_slow)
     a.label("slow")
     a.call(rt["convert"], a.FN, Imm(i), Field(a.ARGS, slot), Address(a.SP, slot),
            ZERO if bufs is None else Address(a.SP, bufs))   # no pointer/string argument: never dereferenced
@@ -113,7 +116,7 @@ def _argument(a, rt: dict, kind: str, i: int, bufs, frame: int, keep: bool) -> N
     a.label("done")
 
 
-def _unbox(a, rt: dict, kind: str, slot: int) -> None:
+def _unbox(a, rt: dict, kind: str, slot: int, bytes_slow: bool = False) -> None:
     """Inline fast path for the object in OBJ into [SP + slot], ending with a
     branch to "done"; anything else goes on to "slow", which follows (and
     overwrites the slot).  Where the last check can end the path, the value
@@ -148,6 +151,11 @@ def _unbox(a, rt: dict, kind: str, slot: int) -> None:
         a.unbox_bool(obj, rt["Py_True"], rt["Py_False"], "slow")
         a.store(a.SP, slot, value)
         a.jump("done")
+    elif kind in ("pointer", "string") and bytes_slow:
+        a.branch_unless_is(obj, rt["Py_None"], "slow")   # NULL; everything else is checked
+        a.put(value, ZERO)
+        a.store(a.SP, slot, value)
+        a.jump("done")
     elif kind in ("pointer", "string"):
         a.branch_unless_type(obj, rt["PyBytes_Type"], rt["ob_type"], "notbytes")
         a.put(value, Address(obj, rt["bytes_data"]))   # immutable, kept alive by the caller
@@ -173,9 +181,7 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
     arguments hold, as the argument blocks' own exits do."""
     a.put(a.VALUE, Field(a.FN, rt["fn_closed"]))
     a.branch_if_zero_at(a.VALUE, 0, 1, "open")
-    if bufs is not None:
-        a.call(rt["release"], Address(a.SP, bufs))
-    a.call(rt["closed"], a.FN)
+    a.call(rt["closed"], a.FN, ZERO if bufs is None else Address(a.SP, bufs))   # releases, raises
     a.epilogue(frame, keep)
     a.label("open")
     if bracket:
