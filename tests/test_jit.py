@@ -330,6 +330,30 @@ def test_call_specialisation_of_a_function(lib):
     assert calls == expected
 
 
+def test_bytes_for_a_non_const_pointer_leave_the_inline_path():
+    """bytes passed for a non-const pointer are refused (C may write through
+    it), for a typed pointee size-checked: the JIT's inline bytes path is not
+    emitted for such an argument (decided per signature), the helper raises
+    exactly as the other tiers do; a const char * still takes bytes inline."""
+    if refused_for_layout():
+        return
+    with fastffi.dlopen(None) as libc:
+        memset = libc.function("void *memset(void *s, int c, size_t n)")
+        strlen = libc.function("size_t strlen(const char *s)")
+        assert memset.tier == strlen.tier == "jit"
+        data = b"abcdef"
+        with pytest.raises(TypeError) as e:
+            memset(data, 0x41, 6)
+        assert str(e.value) == ("memset() argument 1: bytes is read-only; pass a bytearray or declare the "
+                                "parameter const")
+        assert data == b"abcdef" and strlen(data) == 6
+        buf = bytearray(b"xyz")
+        memset(buf, 0x41, 2)
+        assert buf == b"AAz"
+    shapes = [tier_jit.shape_of(make_signature("f", "void", [t]), False) for t in ("pointer", "string")]
+    assert [a.bytes_slow for s in shapes for a in s.args] == [False, False]
+
+
 def _mapping_of(address):
     """(start, end, permissions) of the mapping holding ``address``, or None."""
     for rng, perms, *_rest in _maps():

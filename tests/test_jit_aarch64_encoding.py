@@ -426,27 +426,28 @@ fc: cmp x10, #0x2
 150: ret
 154: ldr x9, [x19, #920]
 158: ldrb w9, [x9]
-15c: cbz w9, 0x180
+15c: cbz w9, 0x184
 160: mov x0, x19
-164: mov x16, #0x8000
-168: movk x16, #0x7f00, lsl #32
-16c: blr x16
-170: add sp, sp, #0x30
-174: ldp x19, x20, [sp, #16]
-178: ldp x29, x30, [sp], #48
-17c: ret
-180: ldr x0, [sp]
-184: ldr x1, [sp, #8]
-188: ldr x16, [x19, #904]
-18c: blr x16
-190: sxtw x0, w0
-194: mov x16, #0x10000
-198: movk x16, #0xffff, lsl #32
-19c: blr x16
-1a0: add sp, sp, #0x30
-1a4: ldp x19, x20, [sp, #16]
-1a8: ldp x29, x30, [sp], #48
-1ac: ret
+164: mov x1, xzr
+168: mov x16, #0x8000
+16c: movk x16, #0x7f00, lsl #32
+170: blr x16
+174: add sp, sp, #0x30
+178: ldp x19, x20, [sp, #16]
+17c: ldp x29, x30, [sp], #48
+180: ret
+184: ldr x0, [sp]
+188: ldr x1, [sp, #8]
+18c: ldr x16, [x19, #904]
+190: blr x16
+194: sxtw x0, w0
+198: mov x16, #0x10000
+19c: movk x16, #0xffff, lsl #32
+1a0: blr x16
+1a4: add sp, sp, #0x30
+1a8: ldp x19, x20, [sp, #16]
+1ac: ldp x29, x30, [sp], #48
+1b0: ret
 """
 
 F64_F32 = """
@@ -525,26 +526,27 @@ fc: mov x4, xzr
 120: ret
 124: ldr x9, [x19, #920]
 128: ldrb w9, [x9]
-12c: cbz w9, 0x150
+12c: cbz w9, 0x154
 130: mov x0, x19
-134: mov x16, #0x8000
-138: movk x16, #0x7f00, lsl #32
-13c: blr x16
-140: add sp, sp, #0x30
-144: ldp x19, x20, [sp, #16]
-148: ldp x29, x30, [sp], #48
-14c: ret
-150: ldr d0, [sp]
-154: ldr s1, [sp, #8]
-158: ldr x16, [x19, #904]
-15c: blr x16
-160: mov x16, #0x40000
-164: movk x16, #0xffff, lsl #32
-168: blr x16
-16c: add sp, sp, #0x30
-170: ldp x19, x20, [sp, #16]
-174: ldp x29, x30, [sp], #48
-178: ret
+134: mov x1, xzr
+138: mov x16, #0x8000
+13c: movk x16, #0x7f00, lsl #32
+140: blr x16
+144: add sp, sp, #0x30
+148: ldp x19, x20, [sp, #16]
+14c: ldp x29, x30, [sp], #48
+150: ret
+154: ldr d0, [sp]
+158: ldr s1, [sp, #8]
+15c: ldr x16, [x19, #904]
+160: blr x16
+164: mov x16, #0x40000
+168: movk x16, #0xffff, lsl #32
+16c: blr x16
+170: add sp, sp, #0x30
+174: ldp x19, x20, [sp, #16]
+178: ldp x29, x30, [sp], #48
+17c: ret
 """
 
 # Frame: 4 slots (0..31), saved x0/d0 (32, 40), BufferList (48: views, 56:
@@ -719,56 +721,53 @@ fc: ldr x0, [x20, #8]
 298: ret
 29c: ldr x9, [x19, #920]
 2a0: ldrb w9, [x9]
-2a4: cbz w9, 0x2dc
-2a8: add x0, sp, #0x30
-2ac: mov x16, #0x3000
-2b0: movk x16, #0x7f00, lsl #32
-2b4: blr x16
-2b8: mov x0, x19
-2bc: mov x16, #0x8000
-2c0: movk x16, #0x7f00, lsl #32
-2c4: blr x16
-2c8: add sp, sp, #0xe0
-2cc: ldr x21, [sp, #32]
-2d0: ldp x19, x20, [sp, #16]
-2d4: ldp x29, x30, [sp], #48
-2d8: ret
-2dc: mov x0, x19
-2e0: mov x16, #0x6000
-2e4: movk x16, #0x7f00, lsl #32
-2e8: blr x16
-2ec: mov x21, x0
-2f0: ldr x0, [sp]
-2f4: ldr x1, [sp, #8]
-2f8: ldr x2, [sp, #16]
-2fc: ldr x3, [sp, #24]
-300: ldr x16, [x19, #904]
-304: blr x16
-308: str x0, [sp, #32]
-30c: str d0, [sp, #40]
-310: mov x0, x19
-314: mov x1, x21
-318: mov x16, #0x7000
-31c: movk x16, #0x7f00, lsl #32
-320: blr x16
-324: ldr w9, [sp, #56]
-328: cbz w9, 0x33c
-32c: add x0, sp, #0x30
-330: mov x16, #0x3000
-334: movk x16, #0x7f00, lsl #32
-338: blr x16
-33c: ldr x0, [sp, #32]
-340: ldr d0, [sp, #40]
-344: mov x1, x0
-348: mov x0, x19
-34c: mov x16, #0x4000
-350: movk x16, #0x7f00, lsl #32
-354: blr x16
-358: add sp, sp, #0xe0
-35c: ldr x21, [sp, #32]
-360: ldp x19, x20, [sp, #16]
-364: ldp x29, x30, [sp], #48
-368: ret
+2a4: cbz w9, 0x2d0
+2a8: mov x0, x19
+2ac: add x1, sp, #0x30
+2b0: mov x16, #0x8000
+2b4: movk x16, #0x7f00, lsl #32
+2b8: blr x16
+2bc: add sp, sp, #0xe0
+2c0: ldr x21, [sp, #32]
+2c4: ldp x19, x20, [sp, #16]
+2c8: ldp x29, x30, [sp], #48
+2cc: ret
+2d0: mov x0, x19
+2d4: mov x16, #0x6000
+2d8: movk x16, #0x7f00, lsl #32
+2dc: blr x16
+2e0: mov x21, x0
+2e4: ldr x0, [sp]
+2e8: ldr x1, [sp, #8]
+2ec: ldr x2, [sp, #16]
+2f0: ldr x3, [sp, #24]
+2f4: ldr x16, [x19, #904]
+2f8: blr x16
+2fc: str x0, [sp, #32]
+300: str d0, [sp, #40]
+304: mov x0, x19
+308: mov x1, x21
+30c: mov x16, #0x7000
+310: movk x16, #0x7f00, lsl #32
+314: blr x16
+318: ldr w9, [sp, #56]
+31c: cbz w9, 0x330
+320: add x0, sp, #0x30
+324: mov x16, #0x3000
+328: movk x16, #0x7f00, lsl #32
+32c: blr x16
+330: ldr x0, [sp, #32]
+334: ldr d0, [sp, #40]
+338: mov x1, x0
+33c: mov x0, x19
+340: mov x16, #0x4000
+344: movk x16, #0x7f00, lsl #32
+348: blr x16
+34c: add sp, sp, #0xe0
+350: ldr x21, [sp, #32]
+354: ldp x19, x20, [sp, #16]
+358: ldp x29, x30, [sp], #48
+35c: ret
 """
 
 
@@ -868,27 +867,28 @@ fc: ldr x9, [x0, #16]
 160: ret
 164: ldr x9, [x19, #920]
 168: ldrb w9, [x9]
-16c: cbz w9, 0x190
+16c: cbz w9, 0x194
 170: mov x0, x19
-174: mov x16, #0x8000
-178: movk x16, #0x7f00, lsl #32
-17c: blr x16
-180: add sp, sp, #0x30
-184: ldp x19, x20, [sp, #16]
-188: ldp x29, x30, [sp], #48
-18c: ret
-190: ldr x0, [sp]
-194: ldr x1, [sp, #8]
-198: ldr x16, [x19, #904]
-19c: blr x16
-1a0: sxtw x0, w0
-1a4: mov x16, #0x10000
-1a8: movk x16, #0xffff, lsl #32
-1ac: blr x16
-1b0: add sp, sp, #0x30
-1b4: ldp x19, x20, [sp, #16]
-1b8: ldp x29, x30, [sp], #48
-1bc: ret
+174: mov x1, xzr
+178: mov x16, #0x8000
+17c: movk x16, #0x7f00, lsl #32
+180: blr x16
+184: add sp, sp, #0x30
+188: ldp x19, x20, [sp, #16]
+18c: ldp x29, x30, [sp], #48
+190: ret
+194: ldr x0, [sp]
+198: ldr x1, [sp, #8]
+19c: ldr x16, [x19, #904]
+1a0: blr x16
+1a4: sxtw x0, w0
+1a8: mov x16, #0x10000
+1ac: movk x16, #0xffff, lsl #32
+1b0: blr x16
+1b4: add sp, sp, #0x30
+1b8: ldp x19, x20, [sp, #16]
+1bc: ldp x29, x30, [sp], #48
+1c0: ret
 """
 
 @pytest.mark.parametrize("restype, argtypes, bracket, rt, expected", [
