@@ -492,7 +492,8 @@ def test_release_gil_struct_argument_is_copied_before_the_gil_is_dropped(fixture
     held up for 50 ms) changes the instance, not the call's argument."""
     from conftest import compile_shared
     shim = compile_shared([_write(tmp_path / "slow_memcpy.c", SLOW_MEMCPY)], tmp_path, "slow_memcpy", ["-ldl"])
-    env = dict(os.environ, LD_PRELOAD=shim,
+    # After any preload already there: under scripts/sanitize.sh the ASan runtime must stay first.
+    env = dict(os.environ, LD_PRELOAD=" ".join(filter(None, [os.environ.get("LD_PRELOAD"), shim])),
                PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(fastffi.__file__)),
                                            os.environ.get("PYTHONPATH", "")]))
     out = subprocess.run([sys.executable, "-c", TEAR_SCRIPT, fixture_lib_path, str(ODD_SIZE)], env=env,
