@@ -70,7 +70,7 @@ class Library:
         return tiers.create(self._handle.symbol(sig.name), sig, handle=self._handle,
                             release_gil=d["release_gil"] if release_gil is None else release_gil,
                             use_errno=d["use_errno"] if use_errno is None else use_errno,
-                            tier=d["tier"] if tier is None else tier)
+                            tier=d["tier"] if tier is None else tier, types=self._types)
 
     def _define(self, definitions: Mapping[str, Any]) -> None:
         sigs = {}
@@ -194,7 +194,8 @@ def function(address: int, restype, argtypes=None, name: str | None = None, *, r
         if argtypes is None:
             raise TypeError("argtypes is required (use [] for no arguments)")
         sig = make_signature(name if name is not None else _address_name(address), restype, argtypes, types)
-    return tiers.create(address, sig, handle=handle, release_gil=release_gil, use_errno=use_errno, tier=tier)
+    return tiers.create(address, sig, handle=handle, release_gil=release_gil, use_errno=use_errno, tier=tier,
+                        types=types)
 
 
 def _address_name(address) -> str:

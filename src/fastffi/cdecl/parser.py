@@ -175,8 +175,10 @@ def function_signature(text: str, ns: Namespace) -> Signature:
         raise SignatureError(f"not a function declaration: {line!r}")
     func = decl.type
     restype = _type_from_ast(func.type, line, ns)
-    argtypes, _ = _parameters(func, line, ns, variadic_ok=False)
-    return Signature(decl.name, restype, argtypes)
+    argtypes, variadic = _parameters(func, line, ns, variadic_ok=True)
+    if variadic and not argtypes:
+        raise SignatureError(f"a variadic function needs at least one fixed argument (C11 6.7.6.3): {line!r}")
+    return Signature(decl.name, restype, argtypes, len(argtypes) if variadic else None)
 
 
 def _parameters(func: c_ast.FuncDecl, line: str, ns, *, variadic_ok: bool):

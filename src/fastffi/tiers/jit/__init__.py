@@ -17,7 +17,7 @@ import threading
 import weakref
 
 from ... import _core
-from ...abi import FP, FP_STRIDE, GP, STACK
+from ...abi import FP, FP_STRIDE, GP, STACK, variadic_refusal
 from ...model.scalars import VOID, Scalar
 from ...model.signature import Signature
 from .. import plan as tier_plan
@@ -77,7 +77,7 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
 
 
 def refusal(sig: Signature) -> str | None:
-    return signature_refusal(sig)
+    return variadic_refusal(sig) or signature_refusal(sig)
 
 
 def loop_refusal(sig: Signature) -> str | None:

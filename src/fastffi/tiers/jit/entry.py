@@ -172,6 +172,8 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
         a.put(a.TSTATE, a.RESULT)
     for i, placement in enumerate(placements):
         a.load_argument(8 * i, *placement)
+    # Vector registers are assigned in order: the highest used plus one.
+    a.set_vector_count(max([p[1] + 1 for p in placements if p[0]], default=0))
     a.call_field(a.FN, rt["fn_target"])
     if bracket or bufs is not None:
         a.save_result(ret_save)
