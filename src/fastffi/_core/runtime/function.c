@@ -386,6 +386,11 @@ static PyObject *get_entry(FunctionObject *f, void *c)
     return PyLong_FromVoidPtr((void *)f->type.ht_type.tp_vectorcall);
 }
 
+static PyObject *get_nfixed(FunctionObject *f, void *c)
+{
+    return f->nfixed < 0 ? Py_NewRef(Py_None) : PyLong_FromSsize_t(f->nfixed);
+}
+
 static PyObject *get_jit_allowed(FunctionObject *f, void *c) { return PyBool_FromLong(f->flags & FN_JIT_ALLOWED); }
 
 static PyGetSetDef function_getset[] = {
@@ -396,6 +401,7 @@ static PyGetSetDef function_getset[] = {
     {"_handle_", (getter)get_handle, NULL, "the library handle, or None", NULL},
     {"_code_", (getter)get_code, NULL, "the JIT tier's code region, or None", NULL},
     {"_entry_", (getter)get_entry, NULL, "address of the entry point calls run (generated code or a C routine)", NULL},
+    {"_nfixed_", (getter)get_nfixed, NULL, "a variadic function's fixed arguments, or None", NULL},
     {"_jit_allowed_", (getter)get_jit_allowed, NULL, "whether the JIT was allowed at creation (fn.map's loops)", NULL},
     {NULL},
 };

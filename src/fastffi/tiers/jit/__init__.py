@@ -119,7 +119,7 @@ def shape_from_plan(sig: Signature, plan, bracket: bool) -> Shape:
         args.append(arg)
         nbufargs += t.kind in _BUFFER_KINDS
     ret = sig.restype.key if isinstance(sig.restype, Scalar) else VOID
-    return Shape(tuple(args), ret, bracket, nbufargs)
+    return Shape(tuple(args), ret, bracket, nbufargs, sig.nfixed is not None)
 
 
 #: (type, plan slot) -> Arg: made once each.
@@ -204,7 +204,7 @@ def install_together(shapes):
 def loop_for(sig: Signature):
     """The sealed batch loop (fn.map) for a JIT-tier function's shape."""
     shape = shape_of(sig, False)
-    key = ("loop", shape.args, shape.ret)
+    key = ("loop", shape.args, shape.ret, shape.variadic)
     with _code_lock:
         hit = _cached(key)
         if hit is None:

@@ -59,7 +59,7 @@ def emitter(record: Recorder):
                       else tuple([arg[1:] for arg in args]))
         keys = [(_entry, len(args), frame, bufs, keep),
                 *[(_argument, arg.type.name, i, bufs, frame, keep) for i, arg in enumerate(args)],
-                (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame)]
+                (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame, shape.variadic)]
         blocks = tables.get(id(rt)) or record.blocks_for(rt)
         return b"".join([blocks.get(key) or record.record(rt, key) for key in keys])
 
@@ -163,7 +163,7 @@ def _unbox(a, rt: dict, kind: str, slot: int) -> None:
 
 
 def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, ret_save: int, bufs,
-          frame: int) -> None:
+          frame: int, variadic: bool = False) -> None:
     """Each slot into the register the classifier gave it, the target
     (bracketed by enter/leave when asked), buffers released, the result
     boxed."""
@@ -172,8 +172,9 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
         a.put(a.TSTATE, a.RESULT)
     for i, placement in enumerate(placements):
         a.load_argument(8 * i, *placement)
-    # Vector registers are assigned in order: the highest used plus one.
-    a.set_vector_count(max([p[1] + 1 for p in placements if p[0]], default=0))
+    if variadic:
+        # Vector registers are assigned in order: the highest used plus one.
+        a.set_vector_count(max([p[1] + 1 for p in placements if p[0]], default=0))
     a.call_field(a.FN, rt["fn_target"])
     if bracket or bufs is not None:
         a.save_result(ret_save)
