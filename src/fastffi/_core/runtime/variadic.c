@@ -83,9 +83,15 @@ static PyObject *raise_too_few(FunctionObject *f, Py_ssize_t given)
     return NULL;
 }
 
+/* A reference is held for the call: converting an argument may run Python
+ * code (__index__, __buffer__) that calls this declaration with other types
+ * and evicts the cache entry `fn` came from. */
 static PyObject *call_found(PyObject *fn, PyObject *const *args, size_t nargsf)
 {
-    return ((PyTypeObject *)fn)->tp_vectorcall(fn, args, nargsf, NULL);
+    Py_INCREF(fn);
+    PyObject *result = ((PyTypeObject *)fn)->tp_vectorcall(fn, args, nargsf, NULL);
+    Py_DECREF(fn);
+    return result;
 }
 
 PyObject *call_variadic(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
@@ -132,7 +138,7 @@ PyObject *call_variadic(PyObject *self, PyObject *const *args, size_t nargsf, Py
         f->vcache[slot].key = key;
         Py_XSETREF(f->vcache[slot].fn, Py_NewRef(fn));
     }
-    PyObject *result = call_found(fn, args, nargsf);
+    PyObject *result = ((PyTypeObject *)fn)->tp_vectorcall(fn, args, nargsf, NULL);
     Py_DECREF(fn);
     return result;
 }
