@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shlex
 import subprocess
+import sys
 import sysconfig
 import threading
 
@@ -17,13 +19,34 @@ FIXTURE_DIR = pathlib.Path(__file__).parent / "fixture"
 DATA = pathlib.Path(__file__).parent / "data"
 
 
+def pytest_configure(config):
+    # scripts/sanitize.sh deselects these: tests that the sanitizers' overhead breaks
+    # (memory growth measured in RSS, wall-clock bounds), not tests that find bugs.
+    config.addinivalue_line("markers", "no_sanitizer: not run under ASan/UBSan (scripts/sanitize.sh): "
+                            "memory-growth and timing-bound tests the sanitizer's overhead breaks")
+
+
+def pytest_terminal_summary(terminalreporter):
+    # The fuzz harnesses' execution count (tests/fuzz/fuzzing.py), when they ran: read from
+    # the module they share, never imported here.  (A conftest.py in tests/fuzz would take
+    # the name "conftest" that the test modules import helpers from.)
+    fuzzing = sys.modules.get("fuzzing")
+    if fuzzing is not None and fuzzing.executions:
+        total = sum(fuzzing.executions.values())
+        parts = ", ".join(f"{name} {n}" for name, n in sorted(fuzzing.executions.items()))
+        terminalreporter.write_line(f"fuzz: {total} executions ({parts}; FASTFFI_FUZZ_EXAMPLES={fuzzing.EXAMPLES})")
+
+
 def compile_shared(sources, out_dir, name, extra_flags=()):
     """Compile C/assembly sources into a shared library; returns its path."""
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC").split()[0] or "cc"
     out = pathlib.Path(out_dir) / f"lib{name}.so"
     # -ffp-contract=off: no fused multiply-add (GCC's default on AArch64), so the
-    # C side rounds exactly as the Python expectations do.
-    cmd = [cc, "-O2", "-ffp-contract=off", "-fPIC", "-shared", "-o", str(out), *map(str, sources), *extra_flags]
+    # C side rounds exactly as the Python expectations do.  FASTFFI_TEST_CFLAGS:
+    # scripts/sanitize.sh instruments the fixtures too, so C reading past a buffer
+    # fastffi handed it is reported.
+    cmd = [cc, "-O2", "-ffp-contract=off", "-fPIC", "-shared", "-o", str(out), *map(str, sources), *extra_flags,
+           *shlex.split(os.environ.get("FASTFFI_TEST_CFLAGS", ""))]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return str(out)
 

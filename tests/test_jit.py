@@ -558,6 +558,7 @@ def _anonymous_kib():
     return total // 1024
 
 
+@pytest.mark.no_sanitizer  # RSS growth: ASan keeps freed blocks in quarantine
 def test_created_and_dropped_functions_are_freed(lib, tier):
     """A Function is a heap type (a reference cycle through its MRO): the cycle
     collector must free it, its plan, its libffi data and its code."""
