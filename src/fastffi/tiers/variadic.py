@@ -31,7 +31,7 @@ from ..errors import FFIError, SignatureError
 from ..model.scalars import Scalar, scalar
 from ..model.signature import Signature
 
-_F64, _I32, _I64, _U32, _U64 = (scalar(n) for n in ("f64", "i32", "i64", "u32", "u64"))
+_BOOL, _F64, _I32, _I64, _U32, _U64 = (scalar(n) for n in ("bool", "f64", "i32", "i64", "u32", "u64"))
 _F32 = scalar("f32")
 _CONST_CHAR_P = resolve_type("const char *")
 _VOID_P = resolve_type("void *")
@@ -61,7 +61,9 @@ def promote(t):
 def _numpy_type(name: str, v, where: str):
     dtype = getattr(v, "dtype", None)
     kind, size = getattr(dtype, "kind", None), getattr(dtype, "itemsize", None)
-    if kind == "b" or (kind in "iu" and size < 4) or (kind == "i" and size == 4):
+    if kind == "b":
+        return _BOOL   # converted as a bool (numpy's too), passed widened as an int
+    if (kind in "iu" and size < 4) or (kind == "i" and size == 4):
         return _I32
     if kind == "u" and size == 4:
         return _U32
@@ -82,7 +84,7 @@ def infer(name: str, position: int, v):
     if v is None:
         return _VOID_P
     if isinstance(v, bool):
-        return _I32
+        return _BOOL   # as the C side types it: 0 or 1, passed widened as an int
     if isinstance(v, int):
         if -_I64_MAX - 1 <= v <= _I64_MAX:
             return _I64
@@ -167,7 +169,7 @@ class Variadic:
 def describe(sig: Signature) -> list[str]:
     """explain()'s lines for a variadic declaration."""
     return [f"variadic: {sig.nfixed} fixed argument{'s' if sig.nfixed != 1 else ''}; each call types the extra "
-            "arguments by value (bool -> i32, int -> i64/u64, float -> f64, str/bytes -> const char *, "
+            "arguments by value (bool -> int, int -> i64/u64, float -> f64, str/bytes -> const char *, "
             "None/buffers/fastffi objects -> void *) and runs the Function fn.variadic(*types) makes for them; "
             "the tier above is that of the fixed arguments alone"]
 
