@@ -276,3 +276,30 @@ def test_variadic_map_on_specialised(lib, tier):
     al = va_al.variadic("f64", "f64")
     x86 = fastffi._core.PLAN_ABI == "sysv-x86_64"
     assert list(al.map(i32([0, 0]), array.array("d", [1.0, 2.0]), 3.0)) == ([2, 2] if x86 else [-1, -1])
+
+
+def test_repeated_types_stay_in_c(lib, monkeypatch):
+    """A call whose promoted types were seen dispatches in C: Python is asked once per types."""
+    from fastffi.tiers import variadic
+    asked = []
+    real = variadic.Variadic.dispatch
+    monkeypatch.setattr(variadic.Variadic, "dispatch", lambda self, fn, extras: asked.append(extras) or
+                        real(self, fn, extras))
+    va_sum = lib.function("long va_sum(int n, ...)")
+    for i in range(5):
+        assert va_sum(2, i, 10) == i + 10
+    assert va_sum(1, True) == 1
+    assert va_sum(1, False) == 0
+    assert asked == [(0, 10), (True,)]
+    # Types only Python knows (a numpy scalar) ask every time, and are right every time.
+    np = pytest.importorskip("numpy")
+    assert va_sum(1, np.int16(-4)) == -4 and va_sum(1, np.int16(5)) == 5
+    assert len(asked) == 4
+
+
+def test_explain_shows_the_variadic_part(lib, tier):
+    va_sum = lib.function("long va_sum(int n, ...)", tier=tier)
+    fn = va_sum.variadic("int", "f32")
+    lines = fn.explain().splitlines()
+    assert lines[:2] == ["i64 va_sum(i32, ..., i32, f64)", f"tier: {tier}"]
+    assert fn.argtypes == ("i32", "i32", "f64") and fn._nfixed_ == 1 and va_sum._nfixed_ == 1
