@@ -94,29 +94,12 @@ static PyObject *call_found(PyObject *fn, PyObject *const *args, size_t nargsf)
     return result;
 }
 
-PyObject *call_variadic(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+/* A miss, or a type only Python knows: Python picks the Function (and says
+ * what is wrong); a key typed here is remembered.  Out of line, so the hit
+ * path saves no registers for it. */
+static COMPAT_NO_INLINE PyObject *dispatch_slow(FunctionObject *f, PyObject *const *args, size_t nargsf,
+                                                Py_ssize_t n, int typed, uint64_t key)
 {
-    FunctionObject *f = (FunctionObject *)self;
-    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
-    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)
-        return raise_kwargs(f);
-    if (n < f->nfixed)
-        return raise_too_few(f, n);
-    /* One nibble per extra argument, none zero: the key also encodes the
-     * count (16 extras at most; more ask Python). */
-    uint64_t key = 0;
-    int typed = n - f->nfixed <= 16;
-    for (Py_ssize_t i = f->nfixed; typed && i < n; i++) {
-        int k = promoted_kind(args[i]);
-        typed = k != 0;
-        key = key << 4 | (uint64_t)k;
-    }
-    if (typed)
-        for (int i = 0; i < FASTFFI_VARIADIC_CACHE; i++)
-            if (f->vcache[i].key == key && f->vcache[i].fn != NULL)
-                return call_found(f->vcache[i].fn, args, nargsf);
-
-    /* A miss, or a type only Python knows. */
     PyObject *extras = PyTuple_New(n - f->nfixed);
     if (extras == NULL)
         return NULL;
@@ -141,6 +124,31 @@ PyObject *call_variadic(PyObject *self, PyObject *const *args, size_t nargsf, Py
     PyObject *result = ((PyTypeObject *)fn)->tp_vectorcall(fn, args, nargsf, NULL);
     Py_DECREF(fn);
     return result;
+}
+
+PyObject *call_variadic(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FunctionObject *f = (FunctionObject *)self;
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)
+        return raise_kwargs(f);
+    if (n < f->nfixed)
+        return raise_too_few(f, n);
+    /* One nibble per extra argument, none zero: the key also encodes the
+     * count (16 extras at most; more ask Python). */
+    uint64_t key = 0;
+    if (n - f->nfixed > 16)
+        return dispatch_slow(f, args, nargsf, n, 0, 0);
+    for (Py_ssize_t i = f->nfixed; i < n; i++) {
+        int k = promoted_kind(args[i]);
+        if (k == 0)
+            return dispatch_slow(f, args, nargsf, n, 0, 0);
+        key = key << 4 | (uint64_t)k;
+    }
+    for (int i = 0; i < FASTFFI_VARIADIC_CACHE; i++)
+        if (f->vcache[i].key == key && f->vcache[i].fn != NULL)
+            return call_found(f->vcache[i].fn, args, nargsf);
+    return dispatch_slow(f, args, nargsf, n, 1, key);
 }
 
 /* fn.variadic(*types): Python makes (and caches) it. */
