@@ -303,3 +303,11 @@ def test_explain_shows_the_variadic_part(lib, tier):
     lines = fn.explain().splitlines()
     assert lines[:2] == ["i64 va_sum(i32, ..., i32, f64)", f"tier: {tier}"]
     assert fn.argtypes == ("i32", "i32", "f64") and fn._nfixed_ == 1 and va_sum._nfixed_ == 1
+
+
+def test_variadic_types_resolve_in_the_functions_namespace(lib):
+    va_sum = lib.function("long va_sum(int n, ...)", types={"count_t": "int"})
+    assert va_sum.variadic("count_t", "count_t")(2, 5, 6) == 11
+    with pytest.raises(SignatureError) as e:
+        lib.function("long va_sum(int n, ...)").variadic("count_t")
+    assert str(e.value) == "va_sum.variadic() type 1: unknown type 'count_t'"
