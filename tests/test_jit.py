@@ -29,7 +29,7 @@ LAYOUT = _core.JIT_RUNTIME["object_layout"]
 # Where the JIT has an emitter but no description of this build's object layout (CPython 3.12+
 # until it learns them), its tests check the documented refusal instead of the code.
 LAYOUT_REFUSAL = None if LAYOUT in layouts.LAYOUTS or tier_jit.emitter() is None else (
-    "the inline fast paths are written for CPython 3.10/3.11 release builds; "
+    "the inline fast paths are written for CPython 3.10-3.15 release builds; "
     f"this build's object layout is {LAYOUT!r}")
 needs_jit = pytest.mark.skipif(not JIT_HERE and LAYOUT_REFUSAL is None, reason="needs the JIT here")
 
@@ -96,15 +96,47 @@ def test_object_layout_refusal_is_explained(lib, monkeypatch):
     fn = lib.function("add_i32", "i32", ["i32", "i32"])
     assert fn.tier == "plan"
     layout = _core.JIT_RUNTIME["object_layout"]
-    assert (f"  jit refused: the inline fast paths are written for CPython 3.10/3.11 release builds; "
+    assert (f"  jit refused: the inline fast paths are written for CPython 3.10-3.15 release builds; "
             f"this build's object layout is {layout!r}") in fn.explain().splitlines()
     assert fn(2, 3) == 5
 
 
 def test_layout_of_this_build_is_named():
-    major, minor = sys.version_info[:2]
-    assert _core.JIT_RUNTIME["object_layout"] == (
-        f"cpython-{major}.{minor}-release" if (major, minor) in ((3, 10), (3, 11)) else "cpython-other")
+    """Release builds of 3.10 and 3.11 have a layout each; 3.12 through 3.15 share one (their
+    cpython/longintrepr.h agree); the JIT runs on every one of them."""
+    version = sys.version_info[:2]
+    special = hasattr(sys, "gettotalrefcount") or not sys._is_gil_enabled() if version >= (3, 13) else (
+        hasattr(sys, "gettotalrefcount"))
+    expected = ("cpython-special-build" if special else f"cpython-3.{version[1]}-release" if version < (3, 12)
+                else "cpython-3.12-release" if version < (3, 16) else "cpython-other")
+    assert _core.JIT_RUNTIME["object_layout"] == expected
+    if expected != "cpython-other" and not special and tier_jit.emitter() is not None:
+        assert tier_jit.layout_refusal() is None and LAYOUT_REFUSAL is None
+
+
+@pytest.mark.skipif(tier_jit.emitter() is None, reason="no JIT emitter for this machine (x86-64 and AArch64 only)")
+def test_jit_runs_on_every_supported_release_build(lib):
+    """3.10 through 3.15 release builds: the JIT is a tier, and a plain function takes it."""
+    if not (3, 10) <= sys.version_info[:2] <= (3, 15) or hasattr(sys, "gettotalrefcount"):
+        assert tier_jit.layout_refusal() is not None   # a layout nobody has described yet
+        return
+    assert tier_jit.layout_refusal() is None
+    if os.environ.get("FASTFFI_TEST_DENY_EXEC"):
+        return
+    assert "jit" in fastffi.available_tiers()
+    fn = lib.function("add_i32", "i32", ["i32", "i32"])
+    assert fn.tier == "jit" and fn(-(2**30) + 1, 2**30 - 1) == 0 and fn(2**30, -1) == 2**30 - 1
+
+
+def test_int_tag_constants_come_from_the_headers():
+    """3.12+: the lv_tag offset, sign mask and compact bound are exported from C (offsetof,
+    _PyLong_SIGN_MASK, 2 << _PyLong_NON_SIZE_BITS) and agree with layouts.py; 3.10-3.11 have no
+    tag, and the emitters take the ob_size scheme."""
+    rt = _core.JIT_RUNTIME
+    if sys.version_info >= (3, 12):
+        assert (rt["long_tag"], rt["long_digit0"], rt["long_sign_mask"], rt["long_compact_below"]) == (16, 24, 3, 16)
+    else:
+        assert "long_tag" not in rt and (rt["ob_size"], rt["long_digit0"]) == (16, 24)
 
 
 def test_layout_table_agrees_with_this_build():
@@ -162,8 +194,164 @@ def test_code_is_shared_by_shape_and_unmapped_with_its_last_function(lib):
     address = f3._code_.address
     del f3
     gc.collect()
-    assert shape not in tier_jit._code_cache
+    assert tier_jit._cached(shape) is None
     assert not [m for m in _maps() if int(m[0].split("-")[0], 16) == address]
+
+
+class _RaisingCache(dict):
+    """A code cache whose lookups and deletions raise, as a KeyboardInterrupt
+    arriving inside them would."""
+
+    def get(self, *args):
+        raise KeyboardInterrupt
+
+    def __delitem__(self, key):
+        raise KeyboardInterrupt
+
+
+def test_code_cache_runs_no_python_when_a_region_dies(lib, monkeypatch):
+    """Issue 12 item 10: a weakref callback runs wherever its region happens to
+    die (inside fn.map(), under Ctrl-C) and its exception is only printed
+    ("Exception ignored in ... forget").  The cache's references have no
+    callback: a region dying runs no Python code at all."""
+    if refused_for_layout():
+        return
+    fn = lib.function("widen_u32", "u64", ["u32"])   # a shape no other test keeps alive
+    assert fn.tier == "jit"
+    assert all(hit[0].__callback__ is None for hit in tier_jit._code_cache.values())
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    monkeypatch.setattr(tier_jit, "_code_cache", _RaisingCache(tier_jit._code_cache))
+    shape = tier_jit.shape_of(make_signature("widen_u32", "u64", ["u32"]), False)
+    ref = dict.get(tier_jit._code_cache, shape)[0]
+    del fn
+    gc.collect()
+    assert ref() is None and unraisable == []
+
+
+def test_code_cache_drops_dead_entries_as_it_grows(lib):
+    """Dead entries are swept when the cache has doubled since the last sweep:
+    creating and dropping functions of ever new shapes keeps it bounded."""
+    if refused_for_layout():
+        return
+    gc.collect()
+    kinds = ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64"]
+    for a in kinds:
+        for b in kinds:
+            for c in kinds[:4]:   # 400 shapes, each installed and dropped at once
+                tier_jit.code_for(tier_jit.shape_of(make_signature("g", "void", [a, b, c]), False))
+    assert len(tier_jit._code_cache) <= tier_jit._sweep_at < 400
+
+
+def test_code_region_takes_only_recorded_emitter_output():
+    """Issue 12 item 11: the code-region constructor is private and is no way to
+    turn arbitrary bytes into executable memory: it installs only what the
+    JIT's emitters produced (recorded as they produce it), each once."""
+    assert not hasattr(_core, "CodeRegion")
+    message = "_CodeRegion: only code emitted by fastffi's JIT can be installed"
+    with pytest.raises(ValueError) as e:
+        _core._CodeRegion((b"\xc3",), "ret")
+    assert str(e.value) == message
+    emitter = tier_jit.emitter()
+    if emitter is None:
+        return
+    code = tier_jit._emitted(emitter.emit(tier_jit.shape_of(make_signature("h", "i64", ["i64"]), False),
+                                          _core.JIT_RUNTIME))
+    tampered = code[:-1] + bytes([code[-1] ^ 1])
+    with pytest.raises(ValueError) as e:
+        _core._CodeRegion((code, tampered), "h")
+    assert str(e.value) == message
+    if not JIT_HERE:
+        return
+    region = _core._CodeRegion((code,), "h")
+    assert region.used == len(code) and region.mapped % _core.page_size() == 0
+    with pytest.raises(ValueError) as e:   # the recording served one installation
+        _core._CodeRegion((code,), "h")
+    assert str(e.value) == message
+
+
+AUDIT_CHILD = textwrap.dedent("""
+    import sys
+    events = []
+    sys.addaudithook(lambda name, args: events.append(args) if name == "fastffi.jit" else None)
+    import fastffi
+    from fastffi.tiers import jit as tier_jit
+    lib = fastffi.dlopen(sys.argv[1])
+    fn = lib.function("add_f64", "f64", ["f64", "f64"])
+    assert fn.tier == "jit" and events == [("add_f64", tier_jit.code_size(fn))], events
+    lib.function("sub_f64", "f64", ["f64", "f64"])   # the same shape: no new code
+    assert len(events) == 1, events
+    from array import array
+    assert list(fn.map(array("d", [1.0, 2.0]), array("d", [0.5, 0.25]))) == [1.5, 2.25]
+    assert [e[0] for e in events] == ["add_f64", "add_f64.map"], events
+    assert events[1][1] > 0
+    print("ok")
+""")
+
+
+@needs_jit
+def test_installing_code_raises_the_fastffi_jit_audit_event(fixture_lib_path):
+    """PEP 578: every installation of generated code raises "fastffi.jit" with
+    (what the code is for, bytes of code), before the code is mapped."""
+    if refused_for_layout():
+        return
+    assert _run_child_code(AUDIT_CHILD, fixture_lib_path) == ["ok"]
+
+
+def _run_child_code(code, *argv):
+    env = {k: v for k, v in os.environ.items() if k != "FASTFFI_TIER"}
+    proc = subprocess.run([sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_call_specialisation_of_a_function(lib):
+    """What CPython's specialising interpreter makes of ``fn(a, b)`` once warm
+    (a Function is a class whose instances' tp_vectorcall is the entry): 3.11
+    specialises the call to PRECALL_BUILTIN_CLASS, 3.12 and later to
+    CALL_BUILTIN_CLASS -- both call tp_vectorcall straight away, the cheapest
+    path a callable other than a Python function gets.  3.10 has no
+    specialisation: CALL_FUNCTION calls through PyObject_Vectorcall."""
+    import dis
+
+    fn = lib.function("add_i32", "i32", ["i32", "i32"])
+
+    def call(fn):
+        return fn(1, 2)
+
+    for _ in range(100):   # past the adaptive counters' warm-up
+        call(fn)
+    adaptive = {"adaptive": True} if sys.version_info >= (3, 11) else {}
+    calls = [i.opname for i in dis.get_instructions(call, **adaptive) if "CALL" in i.opname]
+    expected = (["CALL_FUNCTION"] if sys.version_info < (3, 11)
+                else ["PRECALL_BUILTIN_CLASS", "CALL_ADAPTIVE"] if sys.version_info < (3, 12)
+                else ["CALL_BUILTIN_CLASS"])
+    assert calls == expected
+
+
+def test_bytes_for_a_non_const_pointer_leave_the_inline_path():
+    """bytes passed for a non-const pointer are refused (C may write through
+    it), for a typed pointee size-checked: the JIT's inline bytes path is not
+    emitted for such an argument (decided per signature), the helper raises
+    exactly as the other tiers do; a const char * still takes bytes inline."""
+    if refused_for_layout():
+        return
+    with fastffi.dlopen(None) as libc:
+        memset = libc.function("void *memset(void *s, int c, size_t n)")
+        strlen = libc.function("size_t strlen(const char *s)")
+        assert memset.tier == strlen.tier == "jit"
+        data = b"abcdef"
+        with pytest.raises(TypeError) as e:
+            memset(data, 0x41, 6)
+        assert str(e.value) == ("memset() argument 1: bytes is read-only; pass a bytearray or declare the "
+                                "parameter const")
+        assert data == b"abcdef" and strlen(data) == 6
+        buf = bytearray(b"xyz")
+        memset(buf, 0x41, 2)
+        assert buf == b"AAz"
+    shapes = [tier_jit.shape_of(make_signature("f", "void", [t]), False) for t in ("pointer", "string")]
+    assert [a.bytes_slow for s in shapes for a in s.args] == [False, False]
 
 
 def _mapping_of(address):
@@ -361,17 +549,32 @@ def test_capped_tier_never_probes(fixture_lib_path):
     assert proc.stdout.splitlines() == [f"{below!r} False", f"{below[0]} False"]
 
 
-# ---- x86-64 encoders, checked against objdump ----------------------------------------------------
+# ---- x86-64 encoders, checked against a disassembler -----------------------------------------------
 
-# These only assemble bytes, so they run on any host with an x86-64 objdump
-# (the arm64 root of scripts/test-root.sh installs binutils-x86-64-linux-gnu).
+# These only assemble bytes, so they run on any host.  The oracle is capstone (the test extra
+# installs it), its listing put in objdump's Intel syntax, in which the expected lines are
+# written; where an x86-64 objdump is present it is a second oracle, and both must agree.
 OBJDUMP = shutil.which("x86_64-linux-gnu-objdump") or (shutil.which("objdump") if X86_64 else None)
+_SIZE_PTR = re.compile(r"\b(byte|word|dword|qword|xmmword) ptr\b")
+_DECIMAL = re.compile(r"(?<![\w.])(\d+)\b")
 
 
-def disassemble(code: bytes, tmp_path) -> list[str]:
-    """objdump's Intel-syntax listing of raw x86-64 bytes, one instruction per line."""
-    if OBJDUMP is None:
-        pytest.fail("an x86-64 objdump is required (binutils, or binutils-x86-64-linux-gnu on other hosts)")
+def _capstone_x86_64(code: bytes) -> list[str]:
+    """capstone's listing, spelt as objdump -M intel spells it."""
+    import capstone   # the test extra installs it
+
+    lines, end = [], 0
+    for insn in capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64).disasm(code, 0):
+        text = f"{insn.mnemonic} {insn.op_str}".strip()
+        text = _SIZE_PTR.sub(lambda m: m.group(1).upper() + " PTR", text)
+        text = text.replace(", ", ",").replace(" + ", "+").replace(" - ", "-")
+        lines.append(_DECIMAL.sub(lambda m: hex(int(m.group(1))), text))
+        end = insn.address + insn.size
+    assert end == len(code), f"capstone stopped at byte {end} of {len(code)}"
+    return lines
+
+
+def _objdump_x86_64(code: bytes, tmp_path) -> list[str]:
     path = tmp_path / "code.bin"
     path.write_bytes(code)
     out = subprocess.run([OBJDUMP, "-D", "-b", "binary", "-m", "i386:x86-64", "-M", "intel", str(path)],
@@ -380,7 +583,16 @@ def disassemble(code: bytes, tmp_path) -> list[str]:
     for line in out.splitlines():
         parts = line.split("\t")
         if len(parts) >= 3 and re.match(r"\s*[0-9a-f]+:$", parts[0]):
-            lines.append(" ".join(parts[2].split()))
+            # capstone leaves out an explicit zero displacement ([r13+0x0] is [r13]): so does this.
+            lines.append(" ".join(parts[2].split()).replace("+0x0]", "]"))
+    return lines
+
+
+def disassemble(code: bytes, tmp_path) -> list[str]:
+    """The Intel-syntax listing of raw x86-64 bytes, one instruction per line."""
+    lines = _capstone_x86_64(code)
+    if OBJDUMP is not None:
+        assert _objdump_x86_64(code, tmp_path) == lines, "capstone and objdump disagree"
     return lines
 
 
@@ -394,7 +606,7 @@ R = x86_64
 ENCODERS = [
     (lambda a: a.mov_load(R.RAX, R.RDI, 8), "mov rax,QWORD PTR [rdi+0x8]"),
     (lambda a: a.mov_load(R.R9, R.R12, 0), "mov r9,QWORD PTR [r12]"),
-    (lambda a: a.mov_load(R.RDX, R.R13, 0), "mov rdx,QWORD PTR [r13+0x0]"),
+    (lambda a: a.mov_load(R.RDX, R.R13, 0), "mov rdx,QWORD PTR [r13]"),   # disp8 0: r13 needs one
     (lambda a: a.mov_load(R.RSI, R.RSP, 0x400), "mov rsi,QWORD PTR [rsp+0x400]"),
     (lambda a: a.mov_load(R.R11, R.RBX, 904), "mov r11,QWORD PTR [rbx+0x388]"),
     (lambda a: a.mov_store(R.RSP, 16, R.RAX), "mov QWORD PTR [rsp+0x10],rax"),
@@ -431,6 +643,10 @@ ENCODERS = [
     (lambda a: a.add_imm(R.RSP, 0x30), "add rsp,0x30"),
     (lambda a: a.imul_rr(R.RAX, R.RCX), "imul rax,rcx"),
     (lambda a: a.btr_imm(R.RDX, 63), "btr rdx,0x3f"),
+    (lambda a: a.and_imm8(R.RAX, 3), "and rax,0x3"),
+    (lambda a: a.neg(R.RAX), "neg rax"),
+    (lambda a: a.neg(R.R9), "neg r9"),
+    (lambda a: a.inc(R.RAX), "inc rax"),
     (lambda a: a.movq_xmm_load(3, R.RSP, 0x18), "movq xmm3,QWORD PTR [rsp+0x18]"),
     (lambda a: a.movq_xmm_load(0, R.RDI, 16), "movq xmm0,QWORD PTR [rdi+0x10]"),
     (lambda a: a.movq_xmm_store(R.RSP, 0x28, 0), "movq QWORD PTR [rsp+0x28],xmm0"),
@@ -449,6 +665,43 @@ ENCODERS = [
 @pytest.mark.parametrize("build, listing", ENCODERS, ids=[e[1] for e in ENCODERS])
 def test_x86_64_encoder(build, listing, tmp_path):
     assert disassemble(encoded(build), tmp_path) == [listing]
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda a: a.cmp_mem_imm8(R.RCX, 16, 128), "x86-64: immediate 128 does not fit an 8-bit field (-128..127)"),
+    (lambda a: a.cmpd_mem_imm8(R.RSP, 0, -129), "x86-64: immediate -129 does not fit an 8-bit field (-128..127)"),
+    (lambda a: a.cmpb_mem_imm8(R.RAX, 0, 256), "x86-64: immediate 256 does not fit an 8-bit field (-128..255)"),
+    (lambda a: a.and_imm8(R.RAX, 255), "x86-64: immediate 255 does not fit an 8-bit field (-128..127)"),
+    (lambda a: a.btr_imm(R.RDX, 64), "x86-64: immediate 64 does not fit an 8-bit field (0..63)"),
+    (lambda a: a.mov_load(R.RAX, R.RDI, 1 << 31), "x86-64: 2147483648 does not fit a signed 32-bit field"),
+    (lambda a: a.sub_imm(R.RSP, -(1 << 31) - 1), "x86-64: -2147483649 does not fit a signed 32-bit field"),
+    (lambda a: a.mov_imm32(R.RSI, -1), "x86-64: -1 does not fit an unsigned 32-bit field"),
+    (lambda a: a.mov_imm64(R.RAX, 1 << 64), "x86-64: 18446744073709551616 does not fit a 64-bit immediate"),
+], ids=["cmp_mem_imm8", "cmpd_mem_imm8", "cmpb_mem_imm8", "and_imm8", "btr", "disp32", "imm32", "uimm32", "imm64"])
+def test_x86_64_encoders_refuse_what_does_not_fit(build, message):
+    """Issue 12 item 11: a value outside its field is a ValueError (never
+    masked into another instruction), under python -O too."""
+    with pytest.raises(ValueError) as e:
+        encoded(build)
+    assert str(e.value) == message
+
+
+def test_encoders_refuse_under_python_O():
+    """The range checks are no asserts: ``python -O`` refuses as the normal
+    interpreter does (issue 12: it used to encode ``ldr x0, [x1]``)."""
+    code = textwrap.dedent("""
+        from fastffi.tiers.jit import aarch64, x86_64
+        for encode in (lambda: aarch64.A64().ldr_x(0, 1, 32768), lambda: x86_64.X64().cmp_mem_imm8(1, 0, 300)):
+            try:
+                encode()
+            except ValueError as e:
+                print(e)
+    """)
+    proc = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "AArch64: offset 32768 is not a multiple of 8 in 0..32760 (unsigned scaled 12-bit field)",
+        "x86-64: immediate 300 does not fit an 8-bit field (-128..127)"]
 
 
 def test_x86_64_branches_are_patched(tmp_path):
@@ -483,10 +736,27 @@ def emitted(restype, argtypes, bracket=False):
     return x86_64.emit(sysv_shape(make_signature("f", restype, argtypes), bracket), LISTING_RUNTIME)
 
 
-def test_x86_64_listing_add_i32(tmp_path):
+# (layout, the int fast path between the type check and the store, branch targets: each
+# argument's slow path and done label, the open-library label)
+INT_PATHS = {
+    "cpython-3.11-release": (["mov rax,QWORD PTR [rdi+0x10]", "lea rcx,[rax+0x1]", "cmp rcx,0x2", "ja {slow}",
+                              "mov ecx,DWORD PTR [rdi+0x18]", "imul rax,rcx"],
+                             [("0x9d", "0xd3"), ("0x116", "0x14e")], "0x17c"),
+    # 3.12-3.15: compact iff lv_tag < 16, value = (1 - (lv_tag & 3)) * ob_digit[0]
+    "cpython-3.12-release": (["mov rax,QWORD PTR [rdi+0x10]", "cmp rax,0xf", "ja {slow}",
+                              "mov ecx,DWORD PTR [rdi+0x18]", "and rax,0x3", "neg rax", "inc rax",
+                              "imul rax,rcx"],
+                             [("0xa3", "0xd9"), ("0x122", "0x15a")], "0x188"),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(INT_PATHS))
+def test_x86_64_listing_add_i32(tmp_path, layout):
     rt = _core.JIT_RUNTIME
-    lines = [ADDRESSES.sub(r"\1,ADDR", line) for line in disassemble(emitted("i32", ["i32", "i32"]), tmp_path)]
+    code = x86_64.emit(sysv_shape(make_signature("f", "i32", ["i32", "i32"])), layouts.runtime(layout, rt))
+    lines = [ADDRESSES.sub(r"\1,ADDR", line) for line in disassemble(code, tmp_path)]
     epilogue = ["add rsp,0x30", "pop r13", "pop r12", "pop rbx", "ret"]
+    int_path, targets, open_label = INT_PATHS[layout]
 
     def argument(i, slow, done):
         """Fast path (the value is stored before its range check, which ends
@@ -494,8 +764,7 @@ def test_x86_64_listing_add_i32(tmp_path):
         offset = "+0x8" if i else ""
         return [f"mov rdi,QWORD PTR [r12{offset}]", "movabs rax,ADDR",
                 "cmp rax,QWORD PTR [rdi+0x8]", f"jne {slow}",
-                "mov rax,QWORD PTR [rdi+0x10]", "lea rcx,[rax+0x1]", "cmp rcx,0x2", f"ja {slow}",
-                "mov ecx,DWORD PTR [rdi+0x18]", "imul rax,rcx", f"mov QWORD PTR [rsp{offset}],rax",
+                *[line.format(slow=slow) for line in int_path], f"mov QWORD PTR [rsp{offset}],rax",
                 "movsxd rcx,eax", "cmp rcx,rax", f"je {done}",
                 "mov rdi,rbx", f"mov esi,{hex(i)}", f"mov rdx,QWORD PTR [r12{offset}]",
                 f"lea rcx,[rsp{offset}]", "xor r8d,r8d", "movabs rax,ADDR", "call rax",   # convert
@@ -505,11 +774,13 @@ def test_x86_64_listing_add_i32(tmp_path):
     target = hex(rt["fn_target"])
     assert lines == [
         "push rbx", "push r12", "push r13", "sub rsp,0x30", "mov rbx,rdi", "mov r12,rsi",
-        "test rcx,rcx", "jne 0x5c", "btr rdx,0x3f", "cmp rdx,0x2", "jne 0x3a",
-        f"mov rax,QWORD PTR [rbx+{closed}]", "cmp BYTE PTR [rax],0x0", "je 0x6c",
+        "test rcx,rcx", "jne 0x4c", "btr rdx,0x3f", "cmp rdx,0x2", "je 0x5c",
         "mov rdi,rbx", "mov rsi,rdx", "mov rdx,rcx", "movabs rax,ADDR", "call rax", *epilogue,   # reject
-        "cmp QWORD PTR [rcx+0x10],0x0", "je 0x1b", "jmp 0x3a",                               # kwnames
-        *argument(0, "0xad", "0xe3"), *argument(1, "0x126", "0x15e"),
+        "cmp QWORD PTR [rcx+0x10],0x0", "je 0x1b", "jmp 0x2a",                               # kwnames
+        *argument(0, *targets[0]), *argument(1, *targets[1]),
+        # The closed library, checked after the last conversion (which may close it).
+        f"mov rax,QWORD PTR [rbx+{closed}]", "cmp BYTE PTR [rax],0x0", f"je {open_label}",
+        "mov rdi,rbx", "xor esi,esi", "movabs rax,ADDR", "call rax", *epilogue,                 # closed
         "mov rdi,QWORD PTR [rsp]", "mov rsi,QWORD PTR [rsp+0x8]",
         f"mov r11,QWORD PTR [rbx+{target}]", "call r11",
         "movsxd rdi,eax", "movabs rax,ADDR", "call rax",               # PyLong_FromLong
@@ -532,11 +803,13 @@ def test_x86_64_listing_floats_strings_and_bracket(tmp_path):
     lines = disassemble(emitted("string", ["pointer", "string", "bool", "u8"], bracket=True), tmp_path)
     calls = [lines[i - 1] for i, line in enumerate(lines) if line == "call rax"]
     rt = _core.JIT_RUNTIME
-    order = [next(k for k in ("enter", "leave", "release", "box", "convert", "reject")
+    order = [next(k for k in ("enter", "leave", "release", "box", "convert", "reject", "closed")
                   if f"movabs rax,{hex(rt[k])}" == c) for c in calls]
     # reject in the entry block; each argument's convert call and failure exit
-    # (releasing buffers); enter, the call, leave (errno first), release, box.
-    assert order == ["reject"] + ["convert", "release"] * 4 + ["enter", "leave", "release", "box"]
+    # (releasing buffers); the closed library's exit (its helper releases them); enter,
+    # the call, leave (errno first), release, box.
+    assert order == (["reject"] + ["convert", "release"] * 4 + ["closed"]   # closed releases them itself
+                     + ["enter", "leave", "release", "box"])
     assert "mov QWORD PTR [rsp+0x20],rax" in lines and "movq QWORD PTR [rsp+0x28],xmm0" in lines
 
 

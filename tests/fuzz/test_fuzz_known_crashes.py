@@ -25,7 +25,6 @@ TIERS = fastffi.available_tiers()
 #: issue 12 item -> the reason its cases are expected to fail today.  Delete an entry when
 #: the item's fix is merged (its cases then pass, and strict xfail would fail them).
 XFAIL = {
-    1: "issue 12 item 1: the closed check runs before argument conversion (use after dlclose)",
     "recursion": "fuzz finding (issue 12, 'only the documented classes'): "
                  "a deep declarator raises RecursionError",
     "bool column": "fuzz finding (issue 12, the map() validator): "

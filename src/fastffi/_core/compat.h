@@ -105,28 +105,43 @@ static inline int compat_long_compact_value(PyObject *o, int64_t *v)
 /* ---- the object layout the JIT's inline fast paths assume ---- */
 
 /* The name the JIT emitters look up (JIT_RUNTIME["object_layout"]) to decide
- * whether they may read objects inline.  Described layouts: 3.10 and 3.11
- * release builds -- ints with a signed digit count in ob_size and 30-bit
- * digits, no debug or free-threaded object header.  Anything else is named
- * so that the emitters refuse it rather than guess. */
+ * whether they may read objects inline and how (fastffi/tiers/jit/layouts.py).
+ * Described layouts, release builds only (no debug, trace-refs or
+ * free-threaded object header, not the limited API), 30-bit digits:
+ *   3.10, 3.11: an int's signed digit count in ob_size, ob_digit after the
+ *               PyVarObject header;
+ *   3.12-3.15:  PyLongObject.long_value = {lv_tag, ob_digit}: the digit count
+ *               << _PyLong_NON_SIZE_BITS, the sign in _PyLong_SIGN_MASK (0
+ *               positive, 1 zero, 2 negative; 3.14 adds a flag bit above it on
+ *               small ints), compact iff lv_tag < 2 << _PyLong_NON_SIZE_BITS
+ *               (cpython/longintrepr.h, _PyLong_IsCompact) -- the same in the
+ *               3.12.1, 3.13.0, 3.14 and 3.15 headers.
+ * Anything else is named so that the emitters refuse it rather than guess. */
 #if defined(Py_DEBUG) || defined(Py_TRACE_REFS) || defined(Py_GIL_DISABLED) || defined(Py_LIMITED_API)
 #define COMPAT_OBJECT_LAYOUT "cpython-special-build"
 #elif PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030B0000 && PYLONG_BITS_IN_DIGIT == 30
 #define COMPAT_OBJECT_LAYOUT "cpython-3.10-release"
 #elif PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
 #define COMPAT_OBJECT_LAYOUT "cpython-3.11-release"
+#elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x03100000 && PYLONG_BITS_IN_DIGIT == 30 \
+    && defined(_PyLong_SIGN_MASK) && defined(_PyLong_NON_SIZE_BITS)
+#define COMPAT_OBJECT_LAYOUT "cpython-3.12-release"
 #else
 #define COMPAT_OBJECT_LAYOUT "cpython-other"
 #endif
 
-/* Offset of an int's first digit, published for the emitters where the
- * layout above has one at a fixed place: 3.10-3.11 (ob_digit after the
- * PyVarObject header).  3.12 moved the digits behind lv_tag. */
+/* Where an int keeps what the emitters read, published into JIT_RUNTIME.
+ * 3.10-3.11: ob_digit after the PyVarObject header, the count in ob_size.
+ * 3.12+: lv_tag and ob_digit inside long_value, plus the tag's constants. */
 #if PY_VERSION_HEX < 0x030C0000
-#define COMPAT_HAS_LONG_DIGIT0 1
 #define COMPAT_LONG_DIGIT0_OFFSET offsetof(PyLongObject, ob_digit)
+#define COMPAT_HAS_LONG_TAG 0
 #else
-#define COMPAT_HAS_LONG_DIGIT0 0
+#define COMPAT_LONG_DIGIT0_OFFSET offsetof(PyLongObject, long_value.ob_digit)
+#define COMPAT_HAS_LONG_TAG 1
+#define COMPAT_LONG_TAG_OFFSET offsetof(PyLongObject, long_value.lv_tag)
+#define COMPAT_LONG_SIGN_MASK _PyLong_SIGN_MASK
+#define COMPAT_LONG_COMPACT_BELOW (2 << _PyLong_NON_SIZE_BITS)
 #endif
 
 #endif

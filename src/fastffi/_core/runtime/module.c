@@ -96,7 +96,7 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddObjectRef(m, "LibraryHandle", (PyObject *)&Library_Type) < 0
         || PyModule_AddObjectRef(m, "Function", (PyObject *)&Function_Type) < 0
         || PyModule_AddObjectRef(m, "FFIStructType", (PyObject *)&FFIStructType_Type) < 0
-        || PyModule_AddObjectRef(m, "CodeRegion", (PyObject *)&CodeRegion_Type) < 0
+        || PyModule_AddObjectRef(m, "_CodeRegion", (PyObject *)&CodeRegion_Type) < 0
         || PyModule_AddObjectRef(m, "CString", (PyObject *)&CString_Type) < 0)
         goto fail;
     PyObject *kinds = kinds_table();

@@ -152,28 +152,86 @@ static void *fresh_pages(size_t len)
     return p;
 }
 
-/* CodeRegion(code: bytes): fresh pages, copy, flush, seal.  OSError when the
- * system refuses (the caller falls back to the plan tier). */
+/* ---- which code may be installed ----
+ *
+ * A region holds only what fastffi's emitters produced: each emitted piece of
+ * code is recorded (_jit_record, called by fastffi.tiers.jit on every
+ * emitter's output) and the region constructor takes only recorded pieces,
+ * each once -- so the constructor is no primitive turning arbitrary bytes into
+ * an executable entry.  (Python code in this process can still reach both
+ * private names; the audit event below is what a hardened deployment relies
+ * on, as with ctypes.)  The record is a set of bytes objects, compared by
+ * value; a piece leaves it when a region takes it, so it holds only what is
+ * between emission and installation.  Callers hold the GIL. */
+static PyObject *recorded;
+
+static PyObject *jit_record(PyObject *m, PyObject *code)
+{
+    (void)m;
+    if (!PyBytes_CheckExact(code)) {
+        PyErr_SetString(PyExc_TypeError, "_jit_record: expected bytes");
+        return NULL;
+    }
+    if (recorded == NULL && (recorded = PySet_New(NULL)) == NULL)
+        return NULL;
+    if (PySet_Add(recorded, code) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* Entry points in one region start 16-byte aligned. */
+#define ENTRY_ALIGN 16
+
+/* _CodeRegion(parts: tuple[bytes, ...], what: str): the parts laid end to end,
+ * each at a 16-byte aligned offset (zero padding, never executed), in fresh
+ * pages: copy, flush, seal.  Every part must be a recorded emitter output
+ * (ValueError otherwise); the audit event "fastffi.jit" (what, bytes of code)
+ * is raised before anything is mapped.  OSError when the system refuses
+ * executable memory (the caller falls back to the plan tier). */
 static PyObject *region_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
-    Py_buffer code;
+    PyObject *parts, *what;
     if (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) {
-        PyErr_SetString(PyExc_TypeError, "CodeRegion takes no keyword arguments");
+        PyErr_SetString(PyExc_TypeError, "_CodeRegion takes no keyword arguments");
         return NULL;
     }
-    if (!PyArg_ParseTuple(args, "y*", &code))
+    if (!PyArg_ParseTuple(args, "O!U", &PyTuple_Type, &parts, &what))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(parts);
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "_CodeRegion: no code");
+        return NULL;
+    }
+    size_t used = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *part = PyTuple_GET_ITEM(parts, i);
+        int known = PyBytes_CheckExact(part) && recorded != NULL ? PySet_Contains(recorded, part) : 0;
+        if (known < 0)
+            return NULL;
+        if (!known) {
+            PyErr_SetString(PyExc_ValueError, "_CodeRegion: only code emitted by fastffi's JIT can be installed");
+            return NULL;
+        }
+        used = (used + ENTRY_ALIGN - 1) / ENTRY_ALIGN * ENTRY_ALIGN + (size_t)PyBytes_GET_SIZE(part);
+    }
+    for (Py_ssize_t i = 0; i < n; i++)   /* each recording serves one installation */
+        if (PySet_Discard(recorded, PyTuple_GET_ITEM(parts, i)) < 0)
+            return NULL;
+    if (PySys_Audit("fastffi.jit", "On", what, (Py_ssize_t)used) < 0)
         return NULL;
     size_t page = page_size();
-    size_t len = code.len ? ((size_t)code.len + page - 1) / page * page : page;
-    void *p = fresh_pages(len);
-    if (p == NULL) {
-        PyBuffer_Release(&code);
+    size_t len = used ? (used + page - 1) / page * page : page;
+    char *p = fresh_pages(len);
+    if (p == NULL)
         return PyErr_SetFromErrno(PyExc_OSError);
+    size_t at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {   /* fresh pages are zero: the padding is already there */
+        PyObject *part = PyTuple_GET_ITEM(parts, i);
+        at = (at + ENTRY_ALIGN - 1) / ENTRY_ALIGN * ENTRY_ALIGN;
+        memcpy(p + at, PyBytes_AS_STRING(part), (size_t)PyBytes_GET_SIZE(part));
+        at += (size_t)PyBytes_GET_SIZE(part);
     }
-    memcpy(p, code.buf, (size_t)code.len);
-    __builtin___clear_cache((char *)p, (char *)p + code.len);
-    size_t used = (size_t)code.len;
-    PyBuffer_Release(&code);
+    __builtin___clear_cache(p, p + used);
     if (seal(p, len) != 0) {
         int saved = errno;
         munmap(p, len);
@@ -215,7 +273,7 @@ static PyGetSetDef region_getset[] = {
 
 PyTypeObject CodeRegion_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "fastffi._core.CodeRegion",
+    .tp_name = "fastffi._core._CodeRegion",
     .tp_basicsize = sizeof(CodeRegionObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Generated code in pages sealed read+execute (never writable again).",
@@ -251,5 +309,6 @@ PyMethodDef execmem_methods[] = {
     {"jit_probe_errno", jit_probe_errno, METH_NOARGS, "errno of a failed probe (0 when it succeeded)."},
     {"jit_probe_ran", jit_probe_ran, METH_NOARGS, "Whether the probe has run (does not run it)."},
     {"page_size", get_page_size, METH_NOARGS, "sysconf(_SC_PAGESIZE)."},
+    {"_jit_record", jit_record, METH_O, NULL},
     {NULL},
 };

@@ -31,7 +31,7 @@ int jit_prepare(FunctionObject *f, PyObject *const *spec)
     return 0;
 }
 
-/* The precondition that failed (keywords, arity, closed library). */
+/* The precondition that failed (keywords, arity). */
 static PyObject *fastffi_jit_reject(PyObject *self, size_t nargsf, PyObject *kwnames)
 {
     FunctionObject *f = (FunctionObject *)self;
@@ -131,8 +131,11 @@ int jit_add_runtime(PyObject *m)
     /* layouts */
     OFFSET("ob_type", offsetof(PyObject, ob_type));
     OFFSET("ob_size", offsetof(PyVarObject, ob_size));
-#if COMPAT_HAS_LONG_DIGIT0
     OFFSET("long_digit0", COMPAT_LONG_DIGIT0_OFFSET);
+#if COMPAT_HAS_LONG_TAG
+    OFFSET("long_tag", COMPAT_LONG_TAG_OFFSET);
+    OFFSET("long_sign_mask", COMPAT_LONG_SIGN_MASK);
+    OFFSET("long_compact_below", COMPAT_LONG_COMPACT_BELOW);
 #endif
     OFFSET("float_value", offsetof(PyFloatObject, ob_fval));
     OFFSET("bytes_data", offsetof(PyBytesObject, ob_sval));

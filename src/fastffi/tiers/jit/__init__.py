@@ -20,6 +20,7 @@ from ... import _core
 from ...abi import FP, FP_STRIDE, GP, STACK, variadic_refusal
 from ...model.scalars import VOID, Scalar
 from ...model.signature import Signature
+from .. import checks
 from .. import plan as tier_plan
 from . import aarch64, layouts, x86_64
 from .assembly import Arg, Shape
@@ -42,7 +43,7 @@ def emitter():
 
 def layout_refusal(layout: str = _RT["object_layout"]) -> str | None:
     if layout not in SUPPORTED_LAYOUTS:
-        return (f"the inline fast paths are written for CPython 3.10/3.11 release builds; "
+        return (f"the inline fast paths are written for CPython 3.10-3.15 release builds; "
                 f"this build's object layout is {layout!r}")
     return None
 
@@ -94,35 +95,48 @@ def loop_refusal(sig: Signature) -> str | None:
 _shapes: dict = {}
 
 
+def _bytes_slow(sig: Signature) -> tuple:
+    """Per argument, whether a bytes object leaves the inline path
+    (_core.ARG_BYTES_SLOW): only a declared pointer type (const-ness, pointee)
+    can ask for it, so a signature without one costs one scan."""
+    if all(t.__class__ is not Scalar or t.pointee is None for t in sig.argtypes):
+        return ()
+    return tuple([bool(c & checks.BYTES_SLOW) for c in checks.argument_checks(sig.argtypes)[0]])
+
+
 def shape_of(sig: Signature, bracket: bool) -> Shape:
-    key = (sig.call_key(), bracket)
+    slow = _bytes_slow(sig)   # call_key() sees no pointee or const-ness: the checks are keyed too
+    key = (sig.call_key(), bracket, slow)
     shape = _shapes.get(key)
     if shape is None:
         if len(_shapes) >= 4096:
             _shapes.clear()
-        shape = _shapes[key] = shape_from_plan(sig, tier_plan.build_plan(sig), bracket)
+        shape = _shapes[key] = shape_from_plan(sig, tier_plan.build_plan(sig), bracket, slow)
     return shape
 
 
-def shape_from_plan(sig: Signature, plan, bracket: bool) -> Shape:
-    """The JIT shape of ``sig`` placed by ``plan`` (register-only, scalars)."""
+def shape_from_plan(sig: Signature, plan, bracket: bool, bytes_slow: tuple = ()) -> Shape:
+    """The JIT shape of ``sig`` placed by ``plan`` (register-only, scalars);
+    ``bytes_slow`` as _bytes_slow gives it (empty: none)."""
     args = []
     nbufargs = 0
-    for move, t in zip(plan.moves, sig.argtypes):
-        t = t.key   # a pointer type's pointee changes no code
-        arg = _ARGS.get((t, move.dst))
+    for i, (move, t) in enumerate(zip(plan.moves, sig.argtypes)):
+        t = t.key   # a pointer type's pointee changes no code, only its checks
+        slow = bool(bytes_slow) and bytes_slow[i]
+        arg = _ARGS.get((t, move.dst, slow))
         if arg is None:
             if move.dst >= STACK:
                 raise AssertionError("eligible signatures are register-only")
             fp = move.dst >= FP
-            arg = _ARGS[t, move.dst] = Arg(t, fp, (move.dst - FP) // FP_STRIDE if fp else (move.dst - GP) // 8)
+            arg = _ARGS[t, move.dst, slow] = Arg(t, fp, (move.dst - FP) // FP_STRIDE if fp else (move.dst - GP) // 8,
+                                                 slow)
         args.append(arg)
         nbufargs += t.kind in _BUFFER_KINDS
     ret = sig.restype.key if isinstance(sig.restype, Scalar) else VOID
     return Shape(tuple(args), ret, bracket, nbufargs, sig.nfixed is not None)
 
 
-#: (type, plan slot) -> Arg: made once each.
+#: (type, plan slot, bytes slow) -> Arg: made once each.
 _ARGS: dict = {}
 _BUFFER_KINDS = (_core.KINDS["pointer"][0], _core.KINDS["string"][0])
 
@@ -130,10 +144,14 @@ _BUFFER_KINDS = (_core.KINDS["pointer"][0], _core.KINDS["string"][0])
 _code_lock = threading.Lock()
 #: Shape -> (weak reference to its region, entry offset, bytes of code);
 #: ("loop", args, ret) -> the same for a batch loop.  A plain dict of weak
-#: references whose callbacks drop their own entry: a WeakValueDictionary's
-#: lookups and inserts run Python code (and a missing key raises inside it),
-#: which creation cannot afford.
+#: references: a WeakValueDictionary's lookups and inserts run Python code
+#: (and a missing key raises inside it), which creation cannot afford.  The
+#: references have no callbacks: a callback runs wherever the region happens
+#: to die (inside a map(), under Ctrl-C) and an exception in it is only
+#: printed ("Exception ignored in ...").  Dead entries are dropped instead
+#: when the dict has doubled since the last sweep (_cache), under the lock.
 _code_cache: dict = {}
+_sweep_at = 64
 #: Entry points in one region start 16-byte aligned.
 _ENTRY_ALIGN = 16
 
@@ -148,26 +166,33 @@ def _cached(key):
 
 
 def _cache(key, region, offset: int, size: int) -> None:
-    def forget(ref, key=key):
-        hit = _code_cache.get(key)
-        if hit is not None and hit[0] is ref:
-            del _code_cache[key]
-    _code_cache[key] = (weakref.ref(region, forget), offset, size)
+    global _sweep_at
+    if len(_code_cache) >= _sweep_at:
+        for dead in [k for k, hit in _code_cache.items() if hit[0]() is None]:
+            del _code_cache[dead]
+        _sweep_at = max(64, 2 * len(_code_cache))
+    _code_cache[key] = (weakref.ref(region), offset, size)
 
 
-def _install(keys, codes):
-    """Seal ``codes`` in one fresh mapping, each at an aligned offset (the
-    first at 0), and cache each under its key; the region is returned (the
-    cache only refers to it weakly).  Raises InstallRefused."""
-    parts, offsets, at = [], [], 0
-    for code in codes:
-        pad = -at % _ENTRY_ALIGN
-        parts.append(bytes(pad))   # never executed: every entry starts after it
-        offsets.append(at + pad)
-        parts.append(code)
-        at += pad + len(code)
+def _emitted(code: bytes) -> bytes:
+    """An emitter's output, recorded as such: the code-region constructor
+    installs nothing else (_core/tiers/execmem.c)."""
+    _core._jit_record(code)
+    return code
+
+
+def _install(keys, codes, what: str):
+    """Seal ``codes`` (emitter outputs, each recorded) in one fresh mapping,
+    each at an aligned offset (the first at 0), and cache each under its key;
+    the region is returned (the cache only refers to it weakly).  ``what``
+    names the code in the ``fastffi.jit`` audit event.  Raises InstallRefused."""
+    offsets, at = [], 0
+    for code in codes:   # the constructor lays them out by the same rule
+        at += -at % _ENTRY_ALIGN
+        offsets.append(at)
+        at += len(code)
     try:
-        region = _core.CodeRegion(b"".join(parts))
+        region = _core._CodeRegion(tuple(codes), what)
     except OSError as e:
         raise InstallRefused(f"executable memory refused when installing ({e.strerror or e})") from None
     for key, offset, code in zip(keys, offsets, codes):
@@ -175,13 +200,13 @@ def _install(keys, codes):
     return region
 
 
-def code_for(shape: Shape):
+def code_for(shape: Shape, name: str = ""):
     """(region, entry offset) of ``shape``'s sealed code: shared, or emitted
-    and installed now."""
+    and installed now (for the function ``name``)."""
     with _code_lock:
         hit = _cached(shape)
         if hit is None:
-            hit = _install([shape], [emitter().emit(shape, _RT)]), 0
+            hit = _install([shape], [_emitted(emitter().emit(shape, _RT))], name or shape.describe()), 0
         return hit
 
 
@@ -196,7 +221,8 @@ def install_together(shapes):
         if len(missing) < 2:
             return None
         try:
-            return _install(missing, [emitter().emit(s, _RT) for s in missing])
+            return _install(missing, [_emitted(emitter().emit(s, _RT)) for s in missing],
+                            "; ".join(s.describe() for s in missing))
         except InstallRefused:
             return None
 
@@ -209,7 +235,7 @@ def loop_for(sig: Signature):
         hit = _cached(key)
         if hit is None:
             try:
-                return _install([key], [emitter().emit_loop(shape, _RT)])
+                return _install([key], [_emitted(emitter().emit_loop(shape, _RT))], f"{sig.name}.map")
             except InstallRefused:
                 return None   # the plan loop serves it
         return hit[0]   # loops are installed alone: their code starts the region
@@ -217,7 +243,7 @@ def loop_for(sig: Signature):
 
 def prepare(sig: Signature, flags: int = 0) -> dict:
     # Any option (release_gil, use_errno) puts the enter/leave helpers around the call.
-    region, entry = code_for(shape_of(sig, bool(flags)))
+    region, entry = code_for(shape_of(sig, bool(flags)), sig.name)
     return {"code": region, "entry": entry, "plan": tier_plan.encoded(sig)}
 
 

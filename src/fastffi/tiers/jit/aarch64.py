@@ -41,6 +41,18 @@ SP = ZR = 31                            # sp as a base/ADD operand, xzr/wzr else
 EQ, NE, MI, PL, HI = 0x0, 0x1, 0x4, 0x5, 0x8
 
 
+def _check_imm12(imm: int) -> None:
+    # Range checks raise (never assert): under python -O an assert is gone and
+    # the value would be masked into a wrong instruction.
+    if not 0 <= imm < 4096:
+        raise ValueError(f"AArch64: immediate {imm} does not fit the unsigned 12-bit field (0..4095)")
+
+
+def _check_imm16(imm16: int, shift: int) -> None:
+    if not 0 <= imm16 < 1 << 16 or shift not in (0, 16, 32, 48):
+        raise ValueError(f"AArch64: #{imm16}, lsl #{shift} is not a 16-bit immediate shifted by 0, 16, 32 or 48")
+
+
 class A64:
     """Small encoders, one per instruction form used; every instruction is one
     little-endian 32-bit word."""
@@ -55,7 +67,9 @@ class A64:
     @staticmethod
     def _scaled(offset: int, size: int, limit: int = 4096) -> int:
         """Unsigned offset field of a load/store: offset / size, which must be exact."""
-        assert offset % size == 0 and 0 <= offset // size < limit, (offset, size)
+        if offset % size or not 0 <= offset // size < limit:
+            raise ValueError(f"AArch64: offset {offset} is not a multiple of {size} "
+                             f"in 0..{size * (limit - 1)} (unsigned scaled 12-bit field)")
         return offset // size
 
     # -- loads and stores, [base, #offset] (unsigned scaled offset) --
@@ -107,7 +121,8 @@ class A64:
     # -- register pairs (signed offset / pre-index / post-index, imm7 scaled by 8) --
     @staticmethod
     def _pair(opc: int, rt, rt2, base, off) -> int:
-        assert off % 8 == 0 and -64 <= off // 8 < 64, off
+        if off % 8 or not -64 <= off // 8 < 64:
+            raise ValueError(f"AArch64: pair offset {off} is not a multiple of 8 in -512..504 (imm7)")
         return opc | ((off // 8) & 0x7F) << 15 | rt2 << 10 | base << 5 | rt
 
     def stp_pre(self, rt, rt2, base, off):    # stp xt, xt2, [base, #off]!
@@ -130,11 +145,11 @@ class A64:
         self._w(0x2A0003E0 | rm << 16 | rd)
 
     def movz(self, rd, imm16, shift=0):       # movz xd, #imm16, lsl #shift
-        assert 0 <= imm16 < 1 << 16 and shift in (0, 16, 32, 48)
+        _check_imm16(imm16, shift)
         self._w(0xD2800000 | shift // 16 << 21 | imm16 << 5 | rd)
 
     def movk(self, rd, imm16, shift=0):       # movk xd, #imm16, lsl #shift (keeps the other bits)
-        assert 0 <= imm16 < 1 << 16 and shift in (0, 16, 32, 48)
+        _check_imm16(imm16, shift)
         self._w(0xF2800000 | shift // 16 << 21 | imm16 << 5 | rd)
 
     def mov_imm64(self, rd, value):           # movz + one movk per further non-zero halfword
@@ -147,23 +162,26 @@ class A64:
 
     # -- arithmetic, logic and compares --
     def add_imm(self, rd, rn, imm):           # add xd, xn, #imm12 (rd/rn may be sp)
-        assert 0 <= imm < 4096, imm
+        _check_imm12(imm)
         self._w(0x91000000 | imm << 10 | rn << 5 | rd)
 
     def sub_imm(self, rd, rn, imm):           # sub xd, xn, #imm12 (rd/rn may be sp)
-        assert 0 <= imm < 4096, imm
+        _check_imm12(imm)
         self._w(0xD1000000 | imm << 10 | rn << 5 | rd)
 
     def cmp_imm(self, rn, imm):               # cmp xn, #imm12 (subs xzr, xn, #imm)
-        assert 0 <= imm < 4096, imm
+        _check_imm12(imm)
         self._w(0xF100001F | imm << 10 | rn << 5)
 
     def cmp_w_imm(self, rn, imm):             # cmp wn, #imm12 (subs wzr, wn, #imm)
-        assert 0 <= imm < 4096, imm
+        _check_imm12(imm)
         self._w(0x7100001F | imm << 10 | rn << 5)
 
     def cmp(self, rn, rm):                    # cmp xn, xm (subs xzr, xn, xm)
         self._w(0xEB00001F | rm << 16 | rn << 5)
+
+    def neg(self, rd, rm):                    # neg xd, xm (sub xd, xzr, xm)
+        self._w(0xCB0003E0 | rm << 16 | rd)
 
     def mul(self, rd, rn, rm):                # mul xd, xn, xm (madd xd, xn, xm, xzr)
         self._w(0x9B007C00 | rm << 16 | rn << 5 | rd)
@@ -172,15 +190,17 @@ class A64:
         self._w(0x9B000000 | rm << 16 | ra << 10 | rn << 5 | rd)
 
     def tst_w_low(self, rn, bits):            # tst wn, #(1 << bits) - 1 (ands wzr, wn, #mask: the low bits)
-        assert 0 < bits < 32, bits
+        if not 0 < bits < 32:
+            raise ValueError(f"AArch64: tst of the low {bits} bits has no logical immediate (1..31)")
         self._w(0x7200001F | (bits - 1) << 10 | rn << 5)
 
     def and_imm(self, rd, rn, mask):          # and xd, xn, #mask (one run of ones, rotated)
-        ones = bin(mask).count("1")
-        assert 0 < ones < 64, hex(mask)
+        ones = bin(mask).count("1") if 0 <= mask < 1 << 64 else 0
         run = (1 << ones) - 1
         # The field holds the run at bit 0 and a right rotation (C3.4.2 DecodeBitMasks).
-        immr = next(r for r in range(64) if ((run >> r) | (run << (64 - r))) & ((1 << 64) - 1) == mask)
+        immr = next((r for r in range(64) if ((run >> r) | (run << (64 - r))) & ((1 << 64) - 1) == mask), None)
+        if not 0 < ones < 64 or immr is None:
+            raise ValueError(f"AArch64: {mask:#x} is not a 64-bit logical immediate (one rotated run of ones)")
         self._w(0x92400000 | immr << 16 | (ones - 1) << 10 | rn << 5 | rd)
 
     def cset_w(self, rd, cond):               # cset wd, cond (csinc wd, wzr, wzr, !cond)
@@ -206,7 +226,8 @@ class A64:
         self._bfm(0x53000000, rd, rn, 0, 15)
 
     def ubfx_w(self, rd, rn, lsb, width):     # ubfx wd, wn, #lsb, #width (ubfm wd, wn, #lsb, #lsb+width-1)
-        assert 0 <= lsb and 0 < width and lsb + width <= 32
+        if not (0 <= lsb and 0 < width and lsb + width <= 32):
+            raise ValueError(f"AArch64: bit field #{lsb}, #{width} is outside a 32-bit register")
         self._bfm(0x53000000, rd, rn, lsb, lsb + width - 1)
 
     # -- floating point --
@@ -262,14 +283,16 @@ class A64:
 
 def _patch_imm19(code: bytearray, offset: int, delta: int) -> None:
     """Bits 5..23 of the word at ``offset``: the signed word displacement."""
-    assert delta % 4 == 0 and -(1 << 20) <= delta < 1 << 20, delta
+    if delta % 4 or not -(1 << 20) <= delta < 1 << 20:
+        raise ValueError(f"AArch64: branch displacement {delta} is not a multiple of 4 within +-1 MiB (imm19)")
     (word,) = struct.unpack_from("<I", code, offset)
     struct.pack_into("<I", code, offset, word | ((delta >> 2) & 0x7FFFF) << 5)
 
 
 def _patch_imm26(code: bytearray, offset: int, delta: int) -> None:
     """Bits 0..25 of the word at ``offset``: the signed word displacement."""
-    assert delta % 4 == 0 and -(1 << 27) <= delta < 1 << 27, delta
+    if delta % 4 or not -(1 << 27) <= delta < 1 << 27:
+        raise ValueError(f"AArch64: branch displacement {delta} is not a multiple of 4 within +-128 MiB (imm26)")
     (word,) = struct.unpack_from("<I", code, offset)
     struct.pack_into("<I", code, offset, word | (delta >> 2) & 0x3FFFFFF)
 
@@ -310,15 +333,18 @@ class Operations(A64, isa.Operations):
         elif cls is Imm:
             self.mov_imm64(dst, src.value)
         else:
-            assert src is ZERO, src
+            if src is not ZERO:
+                raise ValueError(f"not an operand: {src!r}")
             self.mov(dst, ZR)
 
     def store(self, base, disp, src, size=8):
         if src is ZERO:
-            assert size == 4
+            if size != 4:
+                raise ValueError(f"ZERO is stored as 4 bytes, not {size}")
             self.str_w(ZR, base, disp)
         else:
-            assert size == 8
+            if size != 8:
+                raise ValueError(f"a register is stored as 8 bytes, not {size}")
             self.str_x(src, base, disp)
 
     def multiply(self, dst, src):
@@ -366,6 +392,15 @@ class Operations(A64, isa.Operations):
         self.cmp_imm(X10, high - low)
         self.b_cond(HI, label)
 
+    def branch_if_above(self, reg, limit, label):
+        self.cmp_imm(reg, limit)
+        self.b_cond(HI, label)
+
+    def one_minus_masked(self, reg, mask):
+        self.and_imm(reg, reg, mask)
+        self.neg(reg, reg)
+        self.add_imm(reg, reg, 1)
+
     def branch_if_finite_single(self, reg, label):
         self.ubfx_w(X10, reg, 23, 8)          # the exponent field
         self.cmp_w_imm(X10, 0xFF)
@@ -382,10 +417,10 @@ class Operations(A64, isa.Operations):
         self.cmp(obj, X10)
         self.b_cond(NE, label)
 
-    def branch_if_nargs_not(self, nargsf, n, flag_bit, label):
+    def branch_if_nargs_is(self, nargsf, n, flag_bit, label):
         self.and_imm(X9, nargsf, (1 << flag_bit) - 1)
         self.cmp_imm(X9, n)
-        self.b_cond(NE, label)
+        self.b_cond(EQ, label)
 
     def unbox_bool(self, obj, true, false, label):
         # The flags of the first compare give the value (cset) and the branch.

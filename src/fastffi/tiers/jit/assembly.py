@@ -28,6 +28,10 @@ class Arg(NamedTuple):
     type: Scalar
     fp: bool        # passed in a floating-point/vector register
     reg: int        # index within its register class
+    # A pointer/string argument whose bytes objects take the slow path (refused
+    # for a non-const pointer, size-checked against a typed pointee:
+    # _core.ARG_BYTES_SLOW, tiers/checks.py); decided per signature.
+    bytes_slow: bool = False
 
 
 class Shape(NamedTuple):

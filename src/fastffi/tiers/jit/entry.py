@@ -2,16 +2,17 @@
 *const *args, size_t nargsf, PyObject *kwnames)``, stated once over the ISA
 operations of ``jit/isa.py``:
 
-1. keywords, arity and closed library are checked (any failure goes to the
-   ``reject`` helper, which raises exactly what every tier raises);
+1. keywords and arity are checked (any failure goes to the ``reject``
+   helper, which raises exactly what every tier raises);
 2. each argument is unboxed into its 8-byte slot in our frame -- inline for
    exact ints that fit in one digit, exact floats, bytes, None, True/False --
    otherwise by the ``convert`` helper, which handles every other case and
    every error;
-3. the enter helper runs when release_gil/use_errno is set;
-4. the slots are loaded into the argument registers the classifier chose,
+3. the closed-library check (after every conversion: one may close it);
+4. the enter helper runs when release_gil/use_errno is set;
+5. the slots are loaded into the argument registers the classifier chose,
    the target is called;
-5. leave helper, buffer release, then the result is truncated to its declared
+6. leave helper, buffer release, then the result is truncated to its declared
    width and boxed by the CPython function for its kind.
 
 The code is laid end to end from blocks recorded once (jit.Recorder), each a
@@ -20,9 +21,12 @@ argument, the call with its result.  Each block carries its own failure
 exits, so no branch crosses a block and a new shape is mostly the
 concatenation of blocks emitted for earlier ones.
 
-The inline int path reads CPython 3.10/3.11's int layout (signed digit count
-in ob_size, 30-bit digits); ``fastffi.tiers.jit`` only emits where
-``JIT_RUNTIME["object_layout"]`` says that is the layout."""
+The inline int path reads the int layout ``JIT_RUNTIME`` describes
+(``isa.Operations.load_compact_int``: 3.10-3.11's signed digit count, 3.12+'s
+tag); ``fastffi.tiers.jit`` only emits where ``JIT_RUNTIME["object_layout"]``
+is one of jit/layouts.py's.  No block touches a reference count: results are
+boxed by CPython's own functions and None/True/False are only compared by
+identity, so immortal objects (3.12+) need nothing here."""
 from __future__ import annotations
 
 from .assembly import Recorder, Shape, frame_of
@@ -56,9 +60,9 @@ def emitter(record: Recorder):
         # Where an f32 loads like an f64, the call's code depends on the
         # registers alone (fewer blocks).
         placements = (tuple([(arg.fp, arg.reg, arg.type.name == "f32") for arg in args]) if single_loads
-                      else tuple([arg[1:] for arg in args]))
+                      else tuple([(arg.fp, arg.reg) for arg in args]))
         keys = [(_entry, len(args), frame, bufs, keep),
-                *[(_argument, arg.type.name, i, bufs, frame, keep) for i, arg in enumerate(args)],
+                *[(_argument, arg.type.name, i, bufs, frame, keep, arg.bytes_slow) for i, arg in enumerate(args)],
                 (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame, shape.variadic)]
         blocks = tables.get(id(rt)) or record.blocks_for(rt)
         return b"".join([blocks.get(key) or record.record(rt, key) for key in keys])
@@ -67,8 +71,8 @@ def emitter(record: Recorder):
 
 
 def _entry(a, rt: dict, n: int, frame: int, bufs, keep: bool) -> None:
-    """Frame, then keywords, arity and closed library; a failure goes to the
-    reject helper."""
+    """Frame, then keywords and arity; a failure goes to the reject helper.
+    (The closed library is checked in the call block, after the arguments.)"""
     fn, args, nargsf, kwnames = a.GP_ARGS[:4]
     a.prologue(frame, keep)
     a.put(a.FN, fn)
@@ -76,9 +80,7 @@ def _entry(a, rt: dict, n: int, frame: int, bufs, keep: bool) -> None:
     # Keyword names: almost always NULL; an empty tuple is allowed too.
     a.branch_if_nonzero(kwnames, "kwnames")
     a.label("kwnames_ok")
-    a.branch_if_nargs_not(nargsf, n, rt["vectorcall_nargs_mask_bit"], "reject")
-    a.put(a.VALUE, Field(a.FN, rt["fn_closed"]))
-    a.branch_if_zero_at(a.VALUE, 0, 1, "accepted")
+    a.branch_if_nargs_is(nargsf, n, rt["vectorcall_nargs_mask_bit"], "accepted")
     a.label("reject")
     a.call(rt["reject"], a.FN, nargsf, kwnames)
     a.epilogue(frame, keep)
@@ -92,14 +94,17 @@ def _entry(a, rt: dict, n: int, frame: int, bufs, keep: bool) -> None:
         a.store(a.SP, bufs + rt["bufs_count"], ZERO, 4)
 
 
-def _argument(a, rt: dict, kind: str, i: int, bufs, frame: int, keep: bool) -> None:
+def _argument(a, rt: dict, kind: str, i: int, bufs, frame: int, keep: bool, bytes_slow: bool) -> None:
     """Argument ``i`` into its slot [SP + 8i]: the inline fast path, which
     ends by branching past the rest; then the convert helper, which handles
-    every other case and raises every error; then this argument's failure
-    exit (release what was acquired, return NULL)."""
+    every other case and raises every error (and applies the argument's
+    checks); then this argument's failure exit (release what was acquired,
+    return NULL).  ``bytes_slow``: a bytes object is left to the helper
+    (_core.ARG_BYTES_SLOW: refused for a non-const pointer, size-checked for
+    a typed one)."""
     slot = 8 * i
     a.put(a.OBJ, Field(a.ARGS, slot))
-    _unbox(a, rt, kind, slot)
+    _unbox(a, rt, kind, slot, bytes_slow)
     a.label("slow")
     a.call(rt["convert"], a.FN, Imm(i), Field(a.ARGS, slot), Address(a.SP, slot),
            ZERO if bufs is None else Address(a.SP, bufs))   # no pointer/string argument: never dereferenced
@@ -111,7 +116,7 @@ def _argument(a, rt: dict, kind: str, i: int, bufs, frame: int, keep: bool) -> N
     a.label("done")
 
 
-def _unbox(a, rt: dict, kind: str, slot: int) -> None:
+def _unbox(a, rt: dict, kind: str, slot: int, bytes_slow: bool = False) -> None:
     """Inline fast path for the object in OBJ into [SP + slot], ending with a
     branch to "done"; anything else goes on to "slow", which follows (and
     overwrites the slot).  Where the last check can end the path, the value
@@ -120,11 +125,7 @@ def _unbox(a, rt: dict, kind: str, slot: int) -> None:
     obj, value, tmp = a.OBJ, a.VALUE, a.TMP
     if kind in ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"):
         a.branch_unless_type(obj, rt["PyLong_Type"], rt["ob_type"], "slow")
-        # One-digit ints: ob_size in {-1, 0, 1}, value = ob_size * digit[0].
-        a.put(value, Field(obj, rt["ob_size"]))
-        a.branch_if_outside(value, -1, 1, "slow")
-        a.put(tmp, Field(obj, rt["long_digit0"], 4))
-        a.multiply(value, tmp)
+        a.load_compact_int(obj, rt, "slow")   # one-digit ints, read as the layout stores them
         a.store(a.SP, slot, value)
         # In range iff extending the low bits of the kind gives the value back.
         if kind in _NARROW_ARGS:
@@ -150,6 +151,11 @@ def _unbox(a, rt: dict, kind: str, slot: int) -> None:
         a.unbox_bool(obj, rt["Py_True"], rt["Py_False"], "slow")
         a.store(a.SP, slot, value)
         a.jump("done")
+    elif kind in ("pointer", "string") and bytes_slow:
+        a.branch_unless_is(obj, rt["Py_None"], "slow")   # NULL; everything else is checked
+        a.put(value, ZERO)
+        a.store(a.SP, slot, value)
+        a.jump("done")
     elif kind in ("pointer", "string"):
         a.branch_unless_type(obj, rt["PyBytes_Type"], rt["ob_type"], "notbytes")
         a.put(value, Address(obj, rt["bytes_data"]))   # immutable, kept alive by the caller
@@ -164,9 +170,21 @@ def _unbox(a, rt: dict, kind: str, slot: int) -> None:
 
 def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, ret_save: int, bufs,
           frame: int, variadic: bool = False) -> None:
-    """Each slot into the register the classifier gave it, the target
-    (bracketed by enter/leave when asked), buffers released, the result
-    boxed."""
+    """The closed-library check, then each slot into the register the
+    classifier gave it, the target (bracketed by enter/leave when asked),
+    buffers released, the result boxed.
+
+    The library is checked here, after the last argument is converted and
+    before the call: a conversion may run Python code (``__index__``,
+    ``__float__``, a buffer export) that closes it, and the target must not be
+    called into an unloaded object.  The failure exit releases the buffers the
+    arguments hold, as the argument blocks' own exits do.  A variadic target
+    is told how many vector registers hold arguments (x86-64 %al)."""
+    a.put(a.VALUE, Field(a.FN, rt["fn_closed"]))
+    a.branch_if_zero_at(a.VALUE, 0, 1, "open")
+    a.call(rt["closed"], a.FN, ZERO if bufs is None else Address(a.SP, bufs))   # releases, raises
+    a.epilogue(frame, keep)
+    a.label("open")
     if bracket:
         a.call(rt["enter"], a.FN)
         a.put(a.TSTATE, a.RESULT)

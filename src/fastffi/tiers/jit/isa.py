@@ -126,6 +126,25 @@ class Operations(ABC):
             self.put(dst, src)
         self.call_abs(address)
 
+    def load_compact_int(self, obj: int, rt: dict, label: str) -> None:
+        """VALUE = the value of the exact int in obj when CPython stores it in
+        one digit (|v| < 2**30), else branch to label; clobbers TMP.  The
+        layout decides how (jit/layouts.py): 3.10-3.11 keep a signed digit
+        count in ob_size, value = ob_size * digit[0] for ob_size in -1..1;
+        3.12+ keep a tag, compact iff tag < long_compact_below, value =
+        (1 - (tag & long_sign_mask)) * digit[0] (_PyLong_CompactValue)."""
+        value, tmp = self.VALUE, self.TMP
+        if "long_tag" in rt:
+            self.put(value, Field(obj, rt["long_tag"]))
+            self.branch_if_above(value, rt["long_compact_below"] - 1, label)
+            self.put(tmp, Field(obj, rt["long_digit0"], 4))
+            self.one_minus_masked(value, rt["long_sign_mask"])
+        else:
+            self.put(value, Field(obj, rt["ob_size"]))
+            self.branch_if_outside(value, -1, 1, label)
+            self.put(tmp, Field(obj, rt["long_digit0"], 4))
+        self.multiply(value, tmp)
+
     # -- moves --
     @abstractmethod
     def put(self, dst: int, src) -> None:
@@ -139,6 +158,11 @@ class Operations(ABC):
     @abstractmethod
     def multiply(self, dst: int, src: int) -> None:
         """dst *= src (the low 64 bits)."""
+
+    @abstractmethod
+    def one_minus_masked(self, reg: int, mask: int) -> None:
+        """reg = 1 - (reg & mask), for a small mask of low bits (the sign of
+        a 3.12+ int tag: 1, 0 or -1)."""
 
     @abstractmethod
     def increment(self, reg: int) -> None:
@@ -190,6 +214,10 @@ class Operations(ABC):
         """Unless low <= reg <= high (signed, low <= 0); clobbers TMP."""
 
     @abstractmethod
+    def branch_if_above(self, reg: int, limit: int, label: str) -> None:
+        """If reg, unsigned, is above ``limit`` (0 <= limit < 256)."""
+
+    @abstractmethod
     def branch_if_finite_single(self, reg: int, label: str) -> None:
         """If the single-precision bits in reg are neither an infinity nor a
         NaN (the exponent is not all ones); clobbers TMP."""
@@ -204,8 +232,8 @@ class Operations(ABC):
         """Unless obj is the object at ``address``; clobbers VALUE and TMP."""
 
     @abstractmethod
-    def branch_if_nargs_not(self, nargsf: int, n: int, flag_bit: int, label: str) -> None:
-        """Unless nargsf, its flag bit cleared (PyVectorcall_NARGS), is n;
+    def branch_if_nargs_is(self, nargsf: int, n: int, flag_bit: int, label: str) -> None:
+        """If nargsf, its flag bit cleared (PyVectorcall_NARGS), is n;
         nargsf may be cleared in place."""
 
     @abstractmethod

@@ -31,6 +31,22 @@ R8, R9, R10, R11, R12, R13, R14, R15 = range(8, 16)
 JE, JNE, JA, JS, JNS = 0x4, 0x5, 0x7, 0x8, 0x9
 
 
+def _imm8(value: int, low: int = -128, high: int = 127) -> int:
+    """An 8-bit immediate field (sign-extended by the instruction unless
+    ``high`` allows more): out of range is a ValueError, never a masked value."""
+    if not low <= value <= high:
+        raise ValueError(f"x86-64: immediate {value} does not fit an 8-bit field ({low}..{high})")
+    return value & 0xFF
+
+
+def _imm32(value: int, signed: bool = True) -> bytes:
+    """A 32-bit immediate or displacement field, little-endian."""
+    low, high = (-(1 << 31), (1 << 31) - 1) if signed else (0, (1 << 32) - 1)
+    if not low <= value <= high:
+        raise ValueError(f"x86-64: {value} does not fit {'a signed' if signed else 'an unsigned'} 32-bit field")
+    return struct.pack("<i" if signed else "<I", value)
+
+
 def _memo(encoder):
     """Encoders are pure functions of their operands: each distinct call is
     encoded once and its bytes reused (emission stays cheap at creation)."""
@@ -74,7 +90,7 @@ class X64:
             return [(reg & 7) << 3 | rm] + sib
         if -128 <= disp <= 127:
             return [0x40 | (reg & 7) << 3 | rm] + sib + [disp & 0xFF]
-        return [0x80 | (reg & 7) << 3 | rm] + sib + list(struct.pack("<i", disp))
+        return [0x80 | (reg & 7) << 3 | rm] + sib + list(_imm32(disp))
 
     @staticmethod
     def _rr(reg: int, rm: int) -> int:
@@ -99,15 +115,17 @@ class X64:
 
     @_memo
     def mov_imm64(self, dst, value):          # movabs dst, imm64
+        if not -(1 << 63) <= value < 1 << 64:
+            raise ValueError(f"x86-64: {value} does not fit a 64-bit immediate")
         self._b(*self._rex(1, 0, dst), 0xB8 + (dst & 7), *struct.pack("<Q", value & (2**64 - 1)))
 
     @_memo
     def mov_imm32(self, dst, value):          # mov dst32, imm32 (zero-extends)
-        self._b(*self._rex(0, 0, dst), 0xB8 + (dst & 7), *struct.pack("<I", value))
+        self._b(*self._rex(0, 0, dst), 0xB8 + (dst & 7), *_imm32(value, signed=False))
 
     @_memo
     def mov_store_imm32(self, base, disp, value):   # mov dword [base+disp], imm32
-        self._b(*self._rex(0, 0, base), 0xC7, *self._mem(0, base, disp), *struct.pack("<i", value))
+        self._b(*self._rex(0, 0, base), 0xC7, *self._mem(0, base, disp), *_imm32(value))
 
     @_memo
     def lea(self, dst, base, disp):           # lea dst, [base+disp]
@@ -203,27 +221,27 @@ class X64:
         if -128 <= value <= 127:
             self._b(*self._rex(1, 0, reg), 0x83, self._rr(7, reg), value & 0xFF)
         else:
-            self._b(*self._rex(1, 0, reg), 0x81, self._rr(7, reg), *struct.pack("<i", value))
+            self._b(*self._rex(1, 0, reg), 0x81, self._rr(7, reg), *_imm32(value))
 
     @_memo
     def cmp_mem_imm8(self, base, disp, value):   # cmp qword [base+disp], imm8
-        self._b(*self._rex(1, 0, base), 0x83, *self._mem(7, base, disp), value & 0xFF)
+        self._b(*self._rex(1, 0, base), 0x83, *self._mem(7, base, disp), _imm8(value))
 
     @_memo
     def cmpb_mem_imm8(self, base, disp, value):  # cmp byte [base+disp], imm8
-        self._b(*self._rex(0, 0, base), 0x80, *self._mem(7, base, disp), value & 0xFF)
+        self._b(*self._rex(0, 0, base), 0x80, *self._mem(7, base, disp), _imm8(value, -128, 255))
 
     @_memo
     def cmpd_mem_imm8(self, base, disp, value):  # cmp dword [base+disp], imm8
-        self._b(*self._rex(0, 0, base), 0x83, *self._mem(7, base, disp), value & 0xFF)
+        self._b(*self._rex(0, 0, base), 0x83, *self._mem(7, base, disp), _imm8(value))
 
     @_memo
     def cmp_r32_imm32(self, reg, value):      # cmp reg32, imm32
-        self._b(*self._rex(0, 0, reg), 0x81, self._rr(7, reg), *struct.pack("<I", value))
+        self._b(*self._rex(0, 0, reg), 0x81, self._rr(7, reg), *_imm32(value, signed=False))
 
     @_memo
     def and_r32_imm32(self, reg, value):      # and reg32, imm32
-        self._b(*self._rex(0, 0, reg), 0x81, self._rr(4, reg), *struct.pack("<I", value))
+        self._b(*self._rex(0, 0, reg), 0x81, self._rr(4, reg), *_imm32(value, signed=False))
 
     @_memo
     def test_rr(self, a, b):                  # test a, b
@@ -239,19 +257,27 @@ class X64:
 
     @_memo
     def sub_imm(self, reg, value):            # sub reg, imm32
-        self._b(*self._rex(1, 0, reg), 0x81, self._rr(5, reg), *struct.pack("<i", value))
+        self._b(*self._rex(1, 0, reg), 0x81, self._rr(5, reg), *_imm32(value))
 
     @_memo
     def add_imm(self, reg, value):            # add reg, imm32
-        self._b(*self._rex(1, 0, reg), 0x81, self._rr(0, reg), *struct.pack("<i", value))
+        self._b(*self._rex(1, 0, reg), 0x81, self._rr(0, reg), *_imm32(value))
 
     @_memo
     def imul_rr(self, dst, src):              # imul dst, src
         self._b(*self._rex(1, dst, src), 0x0F, 0xAF, self._rr(dst, src))
 
     @_memo
+    def and_imm8(self, reg, value):           # and reg, imm8 (sign-extended)
+        self._b(*self._rex(1, 0, reg), 0x83, self._rr(4, reg), _imm8(value))
+
+    @_memo
+    def neg(self, reg):                       # neg reg
+        self._b(*self._rex(1, 0, reg), 0xF7, self._rr(3, reg))
+
+    @_memo
     def btr_imm(self, reg, bit):              # btr reg, imm8
-        self._b(*self._rex(1, 0, reg), 0x0F, 0xBA, self._rr(6, reg), bit)
+        self._b(*self._rex(1, 0, reg), 0x0F, 0xBA, self._rr(6, reg), _imm8(bit, 0, 63))
 
     # -- SSE --
     @_memo
@@ -355,15 +381,18 @@ class Operations(X64, isa.Operations):
         elif cls is Imm:
             self.mov_imm32(dst, src.value)
         else:
-            assert src is ZERO, src
+            if src is not ZERO:
+                raise ValueError(f"not an operand: {src!r}")
             self.xor_r32(dst, dst)
 
     def store(self, base, disp, src, size=8):
         if src is ZERO:
-            assert size == 4
+            if size != 4:
+                raise ValueError(f"ZERO is stored as 4 bytes, not {size}")
             self.mov_store_imm32(base, disp, 0)
         else:
-            assert size == 8
+            if size != 8:
+                raise ValueError(f"a register is stored as 8 bytes, not {size}")
             self.mov_store(base, disp, src)
 
     def multiply(self, dst, src):
@@ -413,6 +442,15 @@ class Operations(X64, isa.Operations):
         self.cmp_imm(RCX, high - low)
         self.jcc(JA, label)
 
+    def branch_if_above(self, reg, limit, label):
+        self.cmp_imm(reg, limit)
+        self.jcc(JA, label)
+
+    def one_minus_masked(self, reg, mask):
+        self.and_imm8(reg, mask)
+        self.neg(reg)
+        self.inc(reg)
+
     def branch_if_finite_single(self, reg, label):
         self.mov_r32(RCX, reg)
         self.and_r32_imm32(RCX, 0x7F800000)
@@ -429,10 +467,10 @@ class Operations(X64, isa.Operations):
         self.cmp_rr(obj, RAX)
         self.jcc(JNE, label)
 
-    def branch_if_nargs_not(self, nargsf, n, flag_bit, label):
+    def branch_if_nargs_is(self, nargsf, n, flag_bit, label):
         self.btr_imm(nargsf, flag_bit)
         self.cmp_imm(nargsf, n)
-        self.jcc(JNE, label)
+        self.jcc(JE, label)
 
     def unbox_bool(self, obj, true, false, label):
         self.mov_imm64(RAX, true)
