@@ -311,3 +311,26 @@ def test_variadic_types_resolve_in_the_functions_namespace(lib):
     with pytest.raises(SignatureError) as e:
         lib.function("long va_sum(int n, ...)").variadic("count_t")
     assert str(e.value) == "va_sum.variadic() type 1: unknown type 'count_t'"
+
+
+def test_sqlite3_mprintf_and_db_config(tier):
+    """sqlite3's variadic entry points: a formatted string sqlite3 allocated (a CString, freed
+    with sqlite3_free) and sqlite3_db_config's (int, int *) variadic pair."""
+    with fastffi.dlopen("libsqlite3.so.0") as sq:
+        mprintf = sq.function("char *sqlite3_mprintf(const char *fmt, ...)", tier=tier)
+        free = sq.function("void sqlite3_free(void *)", tier=tier)
+        s = mprintf(b"%d|%lld|%s|%q|%.3f", 5, -2 ** 40, "a", "it's", 0.5)
+        assert s == "5|-1099511627776|a|it''s|0.500"
+        free(s.address)
+        db = fastffi.new("void *")
+        assert sq.function("int sqlite3_open(const char *, void **)", tier=tier)(b":memory:", db) == 0
+        try:
+            config = sq.function("int sqlite3_db_config(void *db, int op, ...)", tier=tier)
+            SQLITE_DBCONFIG_ENABLE_TRIGGER = 1003
+            out = fastffi.new("i32", -1)
+            assert config(db.value, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, out) == 0
+            assert out.value == 0
+            assert config(db.value, SQLITE_DBCONFIG_ENABLE_TRIGGER, 1, out) == 0
+            assert out.value == 1
+        finally:
+            sq.function("int sqlite3_close(void *)", tier=tier)(db.value)

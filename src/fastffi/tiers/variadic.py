@@ -117,7 +117,7 @@ class Variadic:
     """What a variadic declaration's calls dispatch through: makes and caches
     the Function for each tuple of variadic types."""
 
-    __slots__ = ("create", "sig", "types", "_explicit", "_promoted", "__weakref__")
+    __slots__ = ("create", "sig", "types", "_explicit", "_promoted")
 
     def __init__(self, create, sig: Signature, types=None):
         #: create(concrete Signature) -> Function, on the declaration's options.
