@@ -12,7 +12,8 @@
 #      compile and the link line); check that the installed _core really links libasan.
 #   3. Run pytest on this checkout's tests/ with that venv's python, deselecting the tests marked
 #      no_sanitizer (tests/conftest.py: memory-growth and timing-bound tests that the sanitizer's
-#      overhead, not a bug, breaks).  The test session compiles its C fixture libraries with the
+#      overhead, not a bug, breaks, and the disassembler-oracle tests: capstone's loader uses
+#      RTLD_DEEPBIND, which the ASan runtime refuses).  The test session compiles its C fixture libraries with the
 #      same flags and -fwrapv (FASTFFI_TEST_CFLAGS, read by tests/conftest.py), so a call that
 #      hands C a buffer too small for what the C side reads is caught there too.  Code the JIT
 #      emits and the plan tier's assembly routines are not instrumented; what they touch through

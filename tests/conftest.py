@@ -21,9 +21,11 @@ DATA = pathlib.Path(__file__).parent / "data"
 
 def pytest_configure(config):
     # scripts/sanitize.sh deselects these: tests that the sanitizers' overhead breaks
-    # (memory growth measured in RSS, wall-clock bounds), not tests that find bugs.
+    # (memory growth measured in RSS, wall-clock bounds, an instrumented callee's stack on a
+    # small thread) and the disassembler-oracle tests (capstone's loader uses RTLD_DEEPBIND,
+    # which the ASan runtime refuses); not tests that find bugs.
     config.addinivalue_line("markers", "no_sanitizer: not run under ASan/UBSan (scripts/sanitize.sh): "
-                            "memory-growth and timing-bound tests the sanitizer's overhead breaks")
+                            "tests the sanitizer's overhead or runtime breaks")
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -230,3 +230,31 @@ def test_shared_call(lib, tier):
     struct.pack_into(void.format, void.args, 0, 1234)
     void()
     assert lib.function("get_counter", "i64", [])() == 1234 and len(void.result) == 0
+
+
+def test_bool_columns_holding_other_bytes_are_normalised(lib, tier):
+    """A '?' buffer may hold any byte; C's _Bool only 0 or 1 (widen_bool,
+    compiled, returns its argument's byte).  map() passes nonzero as 1, as numpy
+    reads such a byte and as a call per row converts it -- in every loop."""
+    widen = lib.function("int32_t widen_bool(_Bool x)", tier=tier)
+    raw = bytearray([0, 1, 2, 255, 128, 0])
+    col = memoryview(raw).cast("?")
+    assert widen.map(col).tolist() == [0, 1, 1, 1, 1, 0]
+    assert widen.map(col).tolist() == [widen(v) for v in col.tolist()]
+    assert raw == bytearray([0, 1, 2, 255, 128, 0])   # the caller's buffer is not rewritten
+    assert widen.map(col[::-2]).tolist() == [0, 1, 1]   # strided: bytes 0, 128, 2 read backwards
+    as_numpy = np.frombuffer(bytes(raw), dtype=np.bool_)
+    assert widen.map(as_numpy).tolist() == as_numpy.astype(np.int32).tolist()
+    two = lib.function("int32_t widen_bool(_Bool x)", tier=tier)
+    big = np.zeros(10000, dtype=np.uint8)
+    big[::7] = 7
+    assert two.map(big.view(np.bool_)).tolist() == (big != 0).astype(np.int32).tolist()
+
+
+def test_real_bool_columns_are_passed_in_place():
+    ok = np.array([True, False, True])
+    assert fastffi._core.bool_column_is_0_1(ok.ctypes.data, 1, 3) is True
+    bad = np.array([0, 2, 1], dtype=np.uint8)
+    assert fastffi._core.bool_column_is_0_1(bad.ctypes.data, 1, 3) is False
+    assert fastffi._core.bool_column_is_0_1(bad.ctypes.data, 2, 2) is True   # rows 0 and 2
+    assert fastffi._core.bool_column_is_0_1(bad.ctypes.data + 2, -1, 2) is False

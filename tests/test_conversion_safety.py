@@ -221,6 +221,27 @@ def test_frexp_checks_its_int_pointer(libm, any_tier):
     assert frexp(48.0, np_buf) == 0.75 and np_buf[0] == 6
 
 
+def test_an_empty_buffer_for_a_pointee_c_may_write_is_refused(libc, libm, any_tier):
+    # Every empty bytearray exports CPython's one static empty buffer: a write
+    # through it would change what all of them read.  numpy first: on a
+    # regression its empty array is a small heap block, not static data.
+    frexp = libm.function("double frexp(double x, int *exp)", tier=any_tier)
+    for empty in (np.zeros(0, dtype=np.int32), array.array("i"), fastffi.array("i32", 0),
+                  memoryview(bytearray()), bytearray()):
+        with pytest.raises(ValueError) as info:
+            frexp(48.0, empty)
+        assert str(info.value) == "frexp() argument 2: buffer has 0 bytes, i32 needs 4", type(empty)
+    # bytes stays refused as read-only, before its size is looked at.
+    with pytest.raises(TypeError) as info:
+        frexp(48.0, b"")
+    assert str(info.value) == ("frexp() argument 2: bytes is read-only; pass a bytearray or declare the "
+                               "parameter const")
+    # void * and char * take any memory, an empty buffer too (the length is the caller's).
+    memset = libc.function("void *memset(void *s, int c, size_t n)", tier=any_tier)
+    assert memset(bytearray(), 0x41, 0) is not None
+    assert bytearray() == b""
+
+
 def test_an_empty_buffer_passes_and_a_short_one_does_not(fixture_lib_path, any_tier):
     with fastffi.dlopen(fixture_lib_path) as lib:
         total = lib.function("int64_t conv_sum_i32(const int32_t *p, size_t n)", tier=any_tier)

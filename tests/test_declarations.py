@@ -341,3 +341,85 @@ def test_types_per_call_without_registration(libc):
     assert fn.argtypes == (local, "pointer")
     with pytest.raises(fastffi.SignatureError):
         libc.function(f"struct {name} {SYM}(void)")
+
+
+# ---- nesting limits (fuzz finding: a deep declarator raised RecursionError) ----------
+
+DEEP = [
+    ("int f(int" + "*" * 1000 + ")", "more than 128 levels of declarators and operators"),
+    ("int" + "*" * 1000 + " f(void)", "more than 128 levels of declarators and operators"),
+    ("void f(" + "void (*)(" * 800 + ")" * 800 + ")", "more than 64 levels of brackets"),
+    ("int f(int " + "(" * 3000 + "x" + ")" * 3000 + ")", "more than 64 levels of brackets"),
+    ("int f(enum {A = " + "+".join(["1"] * 3000) + "} x)", "more than 128 levels of declarators and operators"),
+    # pycparser recurses per unary operator: within the bracket limit, past the stack
+    ("int f(enum {A = " + "-" * 3000 + "1} x)", "for the Python stack"),
+]
+
+
+@pytest.mark.parametrize("text, why", DEEP, ids=range(len(DEEP)))
+def test_a_deep_declaration_is_a_signature_error(text, why):
+    with pytest.raises(fastffi.SignatureError) as e:
+        fastffi.function(1, text)
+    assert str(e.value) == f"declaration nests too deeply ({why})"
+    # Nothing is left in a bad state: the same thread's next parse works.
+    assert fastffi.function(1, "int g(char ***p)").argtypes == ("pointer",)
+
+
+def test_sizeof_a_deep_pointer_type_is_a_signature_error():
+    with pytest.raises(fastffi.SignatureError) as e:
+        fastffi.sizeof("int" + "*" * 1000)
+    assert str(e.value) == "declaration nests too deeply (more than 128 levels of declarators and operators)"
+    assert fastffi.sizeof("int" + "*" * 100) == 8
+    assert fastffi.sizeof("char ***") == 8
+
+
+def test_realistic_nesting_parses():
+    # signal(): a function returning a pointer to a function, taking one.
+    fn = fastffi.function(1, "void (*signal(int sig, void (*handler)(int)))(int)")
+    assert fn.argtypes[0] == "i32"
+    # C11 5.2.4.1's minimum: 12 declarators, and 63 levels of parentheses.
+    fastffi.function(1, "int f(int " + "*" * 12 + "p)")
+    fastffi.function(1, "int f(int " + "(" * 63 + "*p" + ")" * 63 + ")")
+
+
+def test_a_deep_declaration_on_a_deep_stack_is_a_signature_error():
+    # Within the limits, but called with little Python stack left.
+    def at_depth(n):
+        if n:
+            return at_depth(n - 1)
+        with pytest.raises(fastffi.SignatureError) as e:
+            fastffi.function(1, "int h(int " + "(" * 60 + "*p" + ")" * 60 + ")")
+        return str(e.value)
+    assert at_depth(sys.getrecursionlimit() - 60) == "declaration nests too deeply (for the Python stack)"
+    assert fastffi.function(1, "int h(int " + "(" * 60 + "*p" + ")" * 60 + ")").argtypes == ("pointer",)
+
+
+# ---- C11 6.7p3: one declaration per identifier in a scope ----------------------------
+
+@pytest.mark.parametrize("text, message", [
+    ("int f(int x, int x)", "duplicate parameter name 'x'\nint f(int x, int x)\n                 ^"),
+    ("int f(int x, const char *y, double *x)",
+     "duplicate parameter name 'x'\nint f(int x, const char *y, double *x)\n" + " " * 35 + "^"),
+    ("int f(void (*cb)(int y, int y))", "duplicate parameter name 'y'\nint f(void (*cb)(int y, int y))\n"
+     + " " * 28 + "^"),
+    ("int f(enum {A, B, A} x)", "duplicate enumeration constant 'A': 'int f(enum {A, B, A} x)'"),
+])
+def test_a_name_declared_twice_in_one_scope_is_refused(text, message):
+    with pytest.raises(fastffi.SignatureError) as e:
+        fastffi.function(1, text)
+    assert str(e.value) == message
+
+
+def test_names_in_different_scopes_and_unnamed_parameters_are_fine():
+    # A function pointer parameter's parameters have their own prototype scope (C11 6.2.1p4).
+    assert fastffi.function(1, "int f(int x, int (*cb)(int x))").argtypes == ("i32", "pointer")
+    assert fastffi.function(1, "int f(int, int)").argtypes == ("i32", "i32")
+
+
+def test_a_struct_with_a_field_declared_twice_is_refused():
+    # In a declaration, struct bodies are refused outright; fastffi.struct checks names.
+    with pytest.raises(fastffi.SignatureError, match="struct definition inside a declaration"):
+        fastffi.function(1, "int f(struct S {int a; int a;} *p)")
+    with pytest.raises(ValueError) as e:
+        fastffi.struct("S", [("a", "i32"), ("a", "i32")])
+    assert str(e.value) == "duplicate field name 'a'"

@@ -662,6 +662,7 @@ ENCODERS = [
 ]
 
 
+@pytest.mark.no_sanitizer  # capstone dlopens with RTLD_DEEPBIND, which the ASan runtime refuses
 @pytest.mark.parametrize("build, listing", ENCODERS, ids=[e[1] for e in ENCODERS])
 def test_x86_64_encoder(build, listing, tmp_path):
     assert disassemble(encoded(build), tmp_path) == [listing]
@@ -704,6 +705,7 @@ def test_encoders_refuse_under_python_O():
         "x86-64: immediate 300 does not fit an 8-bit field (-128..127)"]
 
 
+@pytest.mark.no_sanitizer  # capstone dlopens with RTLD_DEEPBIND, which the ASan runtime refuses
 def test_x86_64_branches_are_patched(tmp_path):
     def build(a):
         a.label("top")
@@ -750,6 +752,7 @@ INT_PATHS = {
 }
 
 
+@pytest.mark.no_sanitizer  # capstone dlopens with RTLD_DEEPBIND, which the ASan runtime refuses
 @pytest.mark.parametrize("layout", sorted(INT_PATHS))
 def test_x86_64_listing_add_i32(tmp_path, layout):
     rt = _core.JIT_RUNTIME
@@ -788,6 +791,7 @@ def test_x86_64_listing_add_i32(tmp_path, layout):
     ]
 
 
+@pytest.mark.no_sanitizer  # capstone dlopens with RTLD_DEEPBIND, which the ASan runtime refuses
 def test_x86_64_listing_floats_strings_and_bracket(tmp_path):
     lines = disassemble(emitted("f64", ["f32", "f64"]), tmp_path)
     start = lines.index("mov rdi,QWORD PTR [r12]")

@@ -38,6 +38,8 @@ COLUMN_FORMATS = {
 _NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
 _OUT_FORMATS = {name: fmts[0] for name, fmts in COLUMN_FORMATS.items()}
 _get_ident = threading.get_ident
+_BOOL = SCALARS["bool"]
+_TO_BOOL = bytes([0] + [1] * 255)
 
 
 def _types_of(fn) -> tuple[Any, list]:
@@ -87,6 +89,13 @@ def _column(fn, i: int, t, col) -> _Column:
         raise TypeError(f"{where}: column items are {mv.itemsize} bytes, {t.__name__} is {t._size_} "
                         f"(an array of structs with exactly the C layout is needed)")
     address = _core.address_of(mv) if mv.nbytes else 0
+    if t is _BOOL and mv.nbytes and not _core.bool_column_is_0_1(address, mv.strides[0], mv.shape[0]):
+        # A byte other than 0/1 (a raw '?' buffer holds anything; numpy bool
+        # arrays only 0/1) reaches C as an invalid _Bool in every loop: take a
+        # normalised copy, nonzero -> 1, as numpy reads such a byte and as a
+        # call per row converts the row's bool.
+        mv = memoryview(mv.tobytes().translate(_TO_BOOL))
+        address = _core.address_of(mv)
     return _Column(address, mv.strides[0], mv.shape[0], mv)
 
 

@@ -452,8 +452,38 @@ static PyObject *run_batch(PyObject *m, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* bool_column_is_0_1(address, stride, rows): whether every byte of a `?`
+ * column is 0 or 1.  A _Bool argument holds only those (x86-64 psABI 3.1.2;
+ * compiled code relies on it, so a 2 can test neither true nor false), while a
+ * buffer holds whatever was stored in it: batch.py normalises a column that
+ * fails.  One OR per row, vectorised when contiguous: what a real bool array
+ * pays. */
+static PyObject *bool_column_is_0_1(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *address;
+    Py_ssize_t stride, rows;
+    if (!PyArg_ParseTuple(args, "Onn", &address, &stride, &rows))
+        return NULL;
+    const unsigned char *p = PyLong_AsVoidPtr(address);
+    if (p == NULL && PyErr_Occurred())
+        return NULL;
+    unsigned char acc = 0;
+    if (stride == 1) {
+        for (Py_ssize_t i = 0; i < rows; i++)
+            acc |= p[i];
+    }
+    else {
+        for (Py_ssize_t i = 0; i < rows; i++)
+            acc |= p[i * stride];
+    }
+    return PyBool_FromLong(acc <= 1);
+}
+
 PyMethodDef batch_methods[] = {
     {"run_batch", run_batch, METH_VARARGS,
      "run_batch(fn, columns, strides, out, out_stride, rows, threads, loop): the native loop of fn.map()."},
+    {"bool_column_is_0_1", bool_column_is_0_1, METH_VARARGS,
+     "bool_column_is_0_1(address, stride, rows): whether every byte of a bool column is 0 or 1."},
     {NULL},
 };

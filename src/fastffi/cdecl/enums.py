@@ -47,6 +47,8 @@ def enumerator_values(node: c_ast.Enum, line: str) -> dict[str, int]:
     values: dict[str, int] = {}
     nxt = 0
     for e in node.values.enumerators:
+        if e.name in values:   # C11 6.7p3: declared twice in one scope
+            raise SignatureError(f"duplicate enumeration constant {e.name!r}: {line!r}")
         if e.value is not None:
             nxt = _evaluate(e.value, values, line)
         values[e.name] = nxt

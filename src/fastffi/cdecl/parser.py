@@ -104,8 +104,44 @@ def _parser() -> c_parser.CParser:
 _SHADOWED = re.compile(r"<declaration>:\d+:\d+: Non-typedef '(\w+)' previously declared as typedef")
 
 
+#: How deeply a declaration may nest: brackets in its text, and nodes in its
+#: syntax tree (a declarator per pointer, array or function level, a parameter
+#: list, an operator of an enum constant's value).  C11 5.2.4.1 asks compilers
+#: for at least 12 declarators and 63 levels of parentheses; both pycparser (a
+#: recursive-descent parser since 3.0) and the resolver below recurse per level,
+#: so a text nested thousands deep would otherwise end in RecursionError.
+MAX_NESTING = 64
+MAX_TREE_DEPTH = 128
+
+
+def _too_deep(detail: str) -> SignatureError:
+    return SignatureError(f"declaration nests too deeply ({detail})")
+
+
+def _check_brackets(toks: list[str]) -> None:
+    depth = 0
+    for tok in toks:
+        if tok in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _too_deep(f"more than {MAX_NESTING} levels of brackets")
+        elif tok in ")]}":
+            depth -= 1
+
+
+def _check_tree_depth(root) -> None:
+    """Walk the tree without recursion: the point is to refuse what recursion cannot take."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise _too_deep(f"more than {MAX_TREE_DEPTH} levels of declarators and operators")
+        stack.extend((child, depth + 1) for _, child in node.children())
+
+
 def _parse(source_line: str, known: frozenset[str]):
     toks = _tokens(source_line)
+    _check_brackets(toks)
     opaque = _opaque_names(toks, known)
     typedefs = set(known | opaque)
     while True:
@@ -113,6 +149,11 @@ def _parse(source_line: str, known: frozenset[str]):
         head = _PREAMBLE + extra
         try:
             ast = _parser().parse(head + source_line + "\n", filename="<declaration>")
+        except RecursionError:
+            # Within the limits above, yet the caller's own stack was deep: the
+            # same error.  A fresh parser next time, whatever state this one kept.
+            _parser_local.parser = None
+            raise _too_deep("for the Python stack") from None
         except c_parser.ParseError as e:
             # The declaration declares one of the namespace's typedef names as
             # something else: it shadows the outer name, as C allows in an
@@ -132,6 +173,7 @@ def _parse(source_line: str, known: frozenset[str]):
                 raise SignatureError(f"not a single type: {source_line[:-len(_VALUE_DECLARATOR)]!r}")
             raise SignatureError(f"one declaration per string: {source_line.rstrip(';')!r} declares "
                                  f"{declared} (declare each function in its own string)")
+        _check_tree_depth(ast.ext[-1])
         return ast.ext[-1]
 
 
@@ -165,7 +207,11 @@ def type_from_text(spec: str, text: str, ns: Namespace):
     """The type a C type text names (``text`` is ``spec`` normalised), parsed."""
     if _IDENT.fullmatch(text) and text not in _C_KEYWORDS:
         raise SignatureError(f"unknown type {spec!r}")
-    return _type_from_ast(*_parse_type_text(text, _known_names(text, ns)), ns)
+    node, line = _parse_type_text(text, _known_names(text, ns))
+    try:
+        return _type_from_ast(node, line, ns)
+    except RecursionError:   # within MAX_TREE_DEPTH, on an already deep stack
+        raise _too_deep("for the Python stack") from None
 
 
 def function_signature(text: str, ns: Namespace) -> Signature:
@@ -174,8 +220,11 @@ def function_signature(text: str, ns: Namespace) -> Signature:
     if not isinstance(decl, c_ast.Decl) or not isinstance(decl.type, c_ast.FuncDecl):
         raise SignatureError(f"not a function declaration: {line!r}")
     func = decl.type
-    restype = _type_from_ast(func.type, line, ns)
-    argtypes, variadic = _parameters(func, line, ns)
+    try:
+        restype = _type_from_ast(func.type, line, ns)
+        argtypes, variadic = _parameters(func, line, ns)
+    except RecursionError:   # within MAX_TREE_DEPTH, on an already deep stack
+        raise _too_deep("for the Python stack") from None
     if variadic and not argtypes:
         raise SignatureError(f"a variadic function needs at least one fixed argument (C11 6.7.6.3): {line!r}")
     return Signature(decl.name, restype, argtypes, len(argtypes) if variadic else None)
@@ -184,6 +233,7 @@ def function_signature(text: str, ns: Namespace) -> Signature:
 def _parameters(func: c_ast.FuncDecl, line: str, ns):
     """(argument types, whether the list ends in ``...``)."""
     argtypes = []
+    names = set()
     params = func.args.params if func.args is not None else []
     for i, p in enumerate(params):
         if isinstance(p, c_ast.EllipsisParam):   # always last (the C grammar)
@@ -191,6 +241,13 @@ def _parameters(func: c_ast.FuncDecl, line: str, ns):
         if isinstance(p, c_ast.ID):   # an old-style parameter name: a type no namespace knows
             raise SignatureError(_with_caret(f"unknown type {p.name!r} used by value is not supported yet",
                                              line, p.coord.column))
+        name = getattr(p, "name", None)
+        if name is not None:
+            # C11 6.7p3: an identifier without linkage declared twice in one
+            # scope (here the prototype's, 6.2.1p4) violates a constraint.
+            if name in names:
+                raise SignatureError(_with_caret(f"duplicate parameter name {name!r}", line, _column(p.type)))
+            names.add(name)
         t = _type_from_ast(p.type, line, ns, parameter=True)
         if t is VOID:
             if len(params) == 1 and not getattr(p, "name", None):

@@ -15,7 +15,9 @@ read by the C core's converters (``_core/runtime/convert.h``, ``ARG_*``).
   bytes or bytearray must hold a NUL within its length.
 * a known pointee ``T``: a fastffi object must hold a ``T`` (its class, an
   array of it, or a box or array of a compatible scalar: :func:`_holders`),
-  and a non-empty buffer at least ``sizeof(T)`` bytes.  A buffer's item
+  and a buffer at least ``sizeof(T)`` bytes -- an empty one passes where the
+  pointee is const (a length of 0 reads nothing), not where C may write
+  through it (``_core/runtime/convert.c``: check_buffer_size).  A buffer's item
   format is not checked (bytes are bytes to C).  ``void *``, pointers to
   character types, to opaque types and to functions take any."""
 from __future__ import annotations

@@ -292,14 +292,17 @@ static int raise_read_only(PyObject *o, ErrCtx ctx)
                                                   "parameter const", short_type_name(o)));
 }
 
-/* A non-empty buffer must hold one pointee; an empty one passes (a C
- * function given a length of 0 reads nothing: crc32(0, b"", 0)). */
-static int check_buffer_size(PyObject *pointee, Py_ssize_t n, ErrCtx ctx)
+/* A buffer must hold one pointee.  An empty one passes for a const pointee
+ * (a C function given a length of 0 reads nothing: crc32(0, b"", 0)), not for
+ * one C may write: CPython gives every empty bytearray the same static
+ * buffer (bytearrayobject.c's _PyByteArray_empty_string), so a write through
+ * it (frexp(x, bytearray())) would change what all of them read. */
+static int check_buffer_size(int checks, PyObject *pointee, Py_ssize_t n, ErrCtx ctx)
 {
     Py_ssize_t need = PyLong_AsSsize_t(PyTuple_GET_ITEM(pointee, POINTEE_SIZE));
     if (need == -1 && PyErr_Occurred())
         return -1;
-    if (n == 0 || n >= need)
+    if (n >= need || (n == 0 && !(checks & ARG_MUTABLE)))
         return 0;
     return raise_with_prefix(PyExc_ValueError, ctx,
                              PyUnicode_FromFormat("buffer has %zd bytes, %U needs %zd", n,
@@ -349,7 +352,7 @@ static int acquire_buffer(int checks, PyObject *pointee, PyObject *o, Slot *out,
         PyBuffer_Release(view);
         return raise_read_only(o, ctx);
     }
-    if ((checks & ARG_TYPED) && check_buffer_size(pointee, view->len, ctx) < 0) {
+    if ((checks & ARG_TYPED) && check_buffer_size(checks, pointee, view->len, ctx) < 0) {
         PyBuffer_Release(view);
         return -1;
     }
@@ -451,7 +454,7 @@ static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *ou
         /* Here only when ARG_BYTES_SLOW is set. */
         if (checks & ARG_MUTABLE)
             return raise_read_only(o, ctx);
-        if ((checks & ARG_TYPED) && check_buffer_size(pointee, PyBytes_GET_SIZE(o), ctx) < 0)
+        if ((checks & ARG_TYPED) && check_buffer_size(checks, pointee, PyBytes_GET_SIZE(o), ctx) < 0)
             return -1;
         out->p = PyBytes_AS_STRING(o);
         return 0;
@@ -461,6 +464,10 @@ static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *ou
             return int_in_range(KIND_POINTER, o, out, ctx);
         if (CData_Check(o)) {
             if ((checks & ARG_TYPED) && check_cdata(pointee, o, ctx) < 0)
+                return -1;
+            /* An empty array: for a pointee C may write, as for an empty buffer. */
+            if ((checks & ARG_TYPED) && ((CDataObject *)o)->size == 0
+                && check_buffer_size(checks, pointee, 0, ctx) < 0)
                 return -1;
             out->p = ((CDataObject *)o)->ptr;
             return 0;
