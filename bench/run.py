@@ -44,6 +44,8 @@ def _parse_args(argv):
     parser.add_argument("--batch", action="store_true",
                         help="also benchmark batched calls (fn.map) against a C loop and numpy")
     parser.add_argument("--creation", action="store_true", help="also measure the cost of creating functions")
+    parser.add_argument("--variadic", action="store_true",
+                        help="also benchmark variadic calls (snprintf, va_sum) against ctypes, cffi and a C loop")
     parser.add_argument("--representation", action="store_true",
                         help="also count what a no-op call costs per callable representation (callgrind)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the report to FILE")
@@ -159,6 +161,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append("\n".join(batch.run(opts.quick)))
         except (ImportError, RuntimeError) as e:
             notes.append(f"--batch: not run: {e}")
+
+    if opts.variadic:
+        from . import variadic
+
+        try:
+            sections.append("\n".join(variadic.run(opts.quick, callgrind=opts.callgrind)))
+        except RuntimeError as e:
+            notes.append(f"--variadic: not run: {e}")
 
     sections.append(report.notes(notes))
     text = "\n\n".join(s for s in sections if s) + "\n"

@@ -137,6 +137,9 @@ class _BrokenFunction:
     def __init__(self, fn, sig, how):
         self.fn, self.sig, self.how = fn, sig, how
 
+    def variadic(self, *types):   # a variadic signature's Function, broken alike
+        return _BrokenFunction(self.fn.variadic(*types), self.sig, self.how)
+
     def __call__(self, *args):
         args = list(args)
         if self.how == "arg":  # the first integer scalar argument arrives off by one

@@ -152,7 +152,7 @@ def _loop(fn):
     if not fn._jit_allowed_ or fn.tier == "libffi":
         return None
     rt, args = _types_of(fn)
-    sig = Signature(fn.__name__, rt, tuple(args))
+    sig = Signature(fn.__name__, rt, tuple(args), fn._nfixed_)   # a variadic target's loop sets %al
     if tier_jit.loop_refusal(sig) is not None:
         return None
     return tier_jit.loop_for(sig)

@@ -58,19 +58,20 @@ class Library:
         ``lib.function("crc32", "u64", ["u64", "pointer", "u32"])`` or
         ``lib.function("unsigned long crc32(unsigned long, const void *, unsigned)")``.
         Options default to those given to :func:`dlopen`."""
-        sig = _signature(name_or_decl, restype, argtypes, types if types is not None else self._types)
-        return self._create(sig, release_gil, use_errno, tier)
+        types = types if types is not None else self._types
+        return self._create(_signature(name_or_decl, restype, argtypes, types), release_gil, use_errno, tier, types)
 
     def symbol(self, name: str) -> int:
         """The address of ``name`` as an int; :class:`SymbolError` if missing."""
         return self._handle.symbol(name)
 
-    def _create(self, sig: Signature, release_gil=None, use_errno=None, tier=None):
+    def _create(self, sig: Signature, release_gil=None, use_errno=None, tier=None, types=None):
         d = self._defaults
         return tiers.create(self._handle.symbol(sig.name), sig, handle=self._handle,
                             release_gil=d["release_gil"] if release_gil is None else release_gil,
                             use_errno=d["use_errno"] if use_errno is None else use_errno,
-                            tier=d["tier"] if tier is None else tier)
+                            tier=d["tier"] if tier is None else tier,
+                            types=self._types if types is None else types)   # what fn.variadic() resolves in
 
     def _define(self, definitions: Mapping[str, Any]) -> None:
         sigs = {}
@@ -194,7 +195,8 @@ def function(address: int, restype, argtypes=None, name: str | None = None, *, r
         if argtypes is None:
             raise TypeError("argtypes is required (use [] for no arguments)")
         sig = make_signature(name if name is not None else _address_name(address), restype, argtypes, types)
-    return tiers.create(address, sig, handle=handle, release_gil=release_gil, use_errno=use_errno, tier=tier)
+    return tiers.create(address, sig, handle=handle, release_gil=release_gil, use_errno=use_errno, tier=tier,
+                        types=types)
 
 
 def _address_name(address) -> str:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from .signatures import FLOATS, INTS, Agg, Arr, Signature, all_leaves, c_type, value_leaves
 
-PRELUDE = r"""#include <stddef.h>
+PRELUDE = r"""#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 """
@@ -124,12 +125,32 @@ def make_expr(scalar: str, x: str) -> str:
 
 
 def prototype(sig: Signature) -> str:
-    params = ", ".join(f"{c_type(t)} a{i}" for i, t in enumerate(sig.args)) or "void"
-    return f"{c_type(sig.ret)} {sig.name}({params})"
+    fixed = sig.args if sig.nfixed is None else sig.args[:sig.nfixed]
+    params = ", ".join(f"{c_type(t)} a{i}" for i, t in enumerate(fixed)) or "void"
+    return f"{c_type(sig.ret)} {sig.name}({params}{', ...' if sig.nfixed is not None else ''})"
+
+
+#: What va_arg reads for a variadic argument of each narrow type (C11 6.5.2.2p6: promoted).
+_PROMOTED = {"bool": "int", "i8": "int", "i16": "int", "u8": "int", "u16": "int", "f32": "double"}
+
+
+def variadic_locals(sig: Signature) -> list:
+    """A variadic function's extra arguments read into the locals a{nfixed}... by va_arg, by
+    their promoted types and converted back, so the rest of the body is the fixed one's."""
+    if sig.nfixed is None:
+        return []
+    lines = ["    va_list ap;", f"    va_start(ap, a{sig.nfixed - 1});"]
+    for i in range(sig.nfixed, len(sig.args)):
+        t = sig.args[i]
+        promoted = _PROMOTED.get(t) if isinstance(t, str) else None
+        read = f"va_arg(ap, {promoted or c_type(t)})"
+        lines.append(f"    {c_type(t)} a{i} = {f'({c_type(t)})' if promoted else ''}{read};")
+    lines.append("    va_end(ap);")
+    return lines
 
 
 def function(sig: Signature) -> str:
-    body = [prototype(sig), "{", f"    uint64_t h = {sig.hash_seed:#x}ull, g;"]
+    body = [prototype(sig), "{", *variadic_locals(sig), f"    uint64_t h = {sig.hash_seed:#x}ull, g;"]
     for i, t in enumerate(sig.args):
         body.append(f"    g = {arg_seed(sig, i):#x}ull;")
         for path, scalar in value_leaves(t):

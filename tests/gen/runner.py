@@ -353,8 +353,13 @@ def run_signature(lib, sig: Signature, layouts: dict, tiers, cells, stats: Stats
     fns = {}
     for tier in tiers:
         try:
-            fns[tier] = lib.function(sig.name, restype, argtypes, tier=tier,
-                                     **{o: True for o in sig.options})
+            if sig.nfixed is None:
+                fns[tier] = lib.function(sig.name, restype, argtypes, tier=tier,
+                                         **{o: True for o in sig.options})
+            else:
+                # Declared with `...`, called through fn.variadic with the rest's types.
+                fns[tier] = lib.function(sig.name, restype, [*argtypes[:sig.nfixed], ...], tier=tier,
+                                         **{o: True for o in sig.options}).variadic(*argtypes[sig.nfixed:])
             stats[f"tier {tier}: accepted"] += 1
         except fastffi.SignatureError as e:
             stats[f"tier {tier}: refused"] += 1

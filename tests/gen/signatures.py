@@ -73,6 +73,7 @@ class Signature:
     tags: tuple = ()  # what the generator aimed at (statistics and reports)
     hash_seed: int = 0  # the initial value of the C checksum
     options: tuple = ()  # function options to create it with: "release_gil", "use_errno"
+    nfixed: int | None = None  # variadic: arguments from nfixed on are passed after `...`
 
     def aggregates(self) -> list:
         """Every aggregate type used, nested ones first, each once."""
@@ -449,7 +450,15 @@ class Generator:
                 self.random_agg(self.agg_size_target(), kind="union") if roll < 0.55 else self.ret_type())
         hash_seed = r.getrandbits(64)
         options = tuple(o for o, p in (("release_gil", 0.25), ("use_errno", 0.15)) if r.random() < p)
-        return Signature(self.seed, self.index, f"f{self.index}", ret, args, tuple(self.tags), hash_seed, options)
+        # Some signatures become variadic from a random argument on, decided by a generator of
+        # their own so the rest of the corpus is what it was before variadic calls existed.
+        v = random.Random(f"fastffi-diff-variadic:{self.seed}:{self.index}")
+        nfixed = None
+        if args and v.random() < VARIADIC_SHARE:
+            nfixed = v.randint(1, len(args))
+            self.tags.append("variadic")
+        return Signature(self.seed, self.index, f"f{self.index}", ret, args, tuple(self.tags), hash_seed, options,
+                         nfixed)
 
     def _reuse(self, args):
         """Sometimes pass one aggregate type several times."""
@@ -520,6 +529,10 @@ class Generator:
             args = [d] * 7 + [self.agg(["f32", "f32"]), self.agg(["f64"]), d]
         ret = self.ret_type()
         return args + tail, ret
+
+
+#: The share of signatures with arguments that are made variadic.
+VARIADIC_SHARE = 0.15
 
 
 def generate(seed: int, index: int) -> Signature:

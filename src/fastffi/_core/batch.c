@@ -149,7 +149,7 @@ static void run_plan_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end, char
             char *out = b->out + (first + r) * b->out_stride;
             if (p->h.ret_indirect)   /* the callee writes the result straight into its row */
                 memcpy(frame + p->h.indirect_dst, &out, sizeof out);
-            p->routine(f->target, frame, p->h.stack_size, ret);
+            p->routine(f->target, frame, p->h.stack_size, ret, p->nvec);
             if (f->retkind == KIND_STRUCT) {
                 for (const PlanMove *q = ret_moves; q < ret_moves + p->h.nret; q++)
                     memcpy(out + q->dst, (char *)ret + q->src, q->size);

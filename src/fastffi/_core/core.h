@@ -17,6 +17,9 @@
 /* Arguments beyond this are refused at creation: it bounds the stack arrays
  * the call paths use instead of heap allocation. */
 #define FASTFFI_MAX_ARGS 256
+/* Per variadic declaration: the per-type-tuple Functions its calls find
+ * without leaving C (runtime/variadic.c). */
+#define FASTFFI_VARIADIC_CACHE 8
 
 /* ---- CData: memory seen from Python (struct, union, array, box instances) ---- */
 typedef struct {
@@ -112,7 +115,23 @@ struct FunctionObject {
     /* Bytes of stack arguments checked against the calling thread's free
      * stack before each call, or 0 (tiers/stack.h). */
     Py_ssize_t stack_check;
+    /* Variadic functions (runtime/variadic.c).  nfixed: the fixed arguments
+     * of a variadic call, or -1.  variadic: on a variadic *declaration*, the
+     * Python object that makes the per-type-tuple Functions calls dispatch
+     * to (fastffi/tiers/variadic.py), else NULL; vcache holds the last few,
+     * keyed by the promoted kinds of the extra arguments. */
+    Py_ssize_t nfixed;
+    PyObject *variadic;
+    struct { uint64_t key; PyObject *fn; } vcache[FASTFFI_VARIADIC_CACHE];
+    unsigned vnext;
 };
+
+/* ---- variadic declarations (runtime/variadic.c) ---- */
+int variadic_prepare(FunctionObject *f, PyObject *variadic);
+void variadic_clear(FunctionObject *f);
+int variadic_traverse(FunctionObject *f, visitproc visit, void *arg);
+PyObject *variadic_method(FunctionObject *f, PyObject *args);
+PyObject *call_variadic(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 
 /* The entry point a call goes through. */
 static inline void function_set_entry(FunctionObject *f, vectorcallfunc entry)

@@ -11,6 +11,8 @@ The frame image the moves write into is defined by the C core
 space for copies the callee receives by reference."""
 from __future__ import annotations
 
+import sys
+
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -121,4 +123,15 @@ def aggregate_refusal(cls) -> str | None:
         return f"{cls.__name__} is an empty struct (not supported by value)"
     if lay.size > MAX_AGGREGATE_BYTES:
         return f"{cls.__name__} is {lay.size} bytes by value (at most {MAX_AGGREGATE_BYTES})"
+    return None
+
+
+def variadic_refusal(sig) -> str | None:
+    """Why a variadic ``sig`` must not be called with the fixed-argument
+    convention here, or None.  x86-64 SysV (with %al set) and AAPCS64 on
+    Linux (AAPCS64 6.4.2: variadic arguments as if named) pass them alike;
+    Apple's arm64 ABI puts every variadic argument on the stack."""
+    if sig.nfixed is not None and sys.platform == "darwin":
+        return ("variadic: Apple arm64 passes variadic arguments on the stack, not as named ones "
+                "(only libffi calls them)")
     return None

@@ -222,23 +222,22 @@ def function_signature(text: str, ns: Namespace) -> Signature:
     func = decl.type
     try:
         restype = _type_from_ast(func.type, line, ns)
-        argtypes, _ = _parameters(func, line, ns, variadic_ok=False)
+        argtypes, variadic = _parameters(func, line, ns)
     except RecursionError:   # within MAX_TREE_DEPTH, on an already deep stack
         raise _too_deep("for the Python stack") from None
-    return Signature(decl.name, restype, argtypes)
+    if variadic and not argtypes:
+        raise SignatureError(f"a variadic function needs at least one fixed argument (C11 6.7.6.3): {line!r}")
+    return Signature(decl.name, restype, argtypes, len(argtypes) if variadic else None)
 
 
-def _parameters(func: c_ast.FuncDecl, line: str, ns, *, variadic_ok: bool):
+def _parameters(func: c_ast.FuncDecl, line: str, ns):
     """(argument types, whether the list ends in ``...``)."""
     argtypes = []
     names = set()
     params = func.args.params if func.args is not None else []
     for i, p in enumerate(params):
-        if isinstance(p, c_ast.EllipsisParam):
-            if variadic_ok:
-                return tuple(argtypes), True
-            raise SignatureError(_with_caret("variadic argument list (...) is not supported yet", line,
-                                             p.coord.column if p.coord else 1))
+        if isinstance(p, c_ast.EllipsisParam):   # always last (the C grammar)
+            return tuple(argtypes), True
         if isinstance(p, c_ast.ID):   # an old-style parameter name: a type no namespace knows
             raise SignatureError(_with_caret(f"unknown type {p.name!r} used by value is not supported yet",
                                              line, p.coord.column))
@@ -322,7 +321,7 @@ def _pointer(target, line: str, ns) -> Scalar:
         return pointer_to(_pointer(target.type, line, ns), "const" in target.quals)
     if isinstance(target, c_ast.FuncDecl):
         restype = _type_from_ast(target.type, line, ns)
-        argtypes, variadic = _parameters(target, line, ns, variadic_ok=True)
+        argtypes, variadic = _parameters(target, line, ns)
         return pointer_to(FunctionType(restype, argtypes, variadic))
     if not isinstance(target, c_ast.TypeDecl):
         return SCALARS["pointer"]   # pointers to arrays: untyped for now

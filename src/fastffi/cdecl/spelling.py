@@ -111,10 +111,20 @@ def make_signature(name: str, restype, argtypes, types=None) -> Signature:
     if isinstance(argtypes, (str, bytes)) or not hasattr(argtypes, "__iter__"):
         raise TypeError(f"argtypes must be a sequence of types, got {type(argtypes).__name__}")
     ns = namespace_for(types) if types is not None else None
+    argtypes = list(argtypes)
+    nfixed = None
+    if argtypes and argtypes[-1] is Ellipsis:
+        # [fixed..., ...]: a variadic function, as `...` in a declaration.
+        argtypes.pop()
+        nfixed = len(argtypes)
+        if not nfixed:
+            raise SignatureError(f"{name}: a variadic function needs at least one fixed argument (C11 6.7.6.3)")
+    if Ellipsis in argtypes:
+        raise SignatureError(f"{name}: ... (Ellipsis) must be the last argument type")
     args = tuple([resolve_type(t, ns) for t in argtypes])
     if VOID in args:
         raise SignatureError("void is not a valid argument type")
-    return Signature(name, resolve_type(restype, ns), args)
+    return Signature(name, resolve_type(restype, ns), args, nfixed)
 
 
 def parse_declaration(text: str, types=None) -> Signature:

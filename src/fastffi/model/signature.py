@@ -24,7 +24,11 @@ class Signature(NamedTuple):
     convention: str = "c"
 
     def __str__(self) -> str:
-        return f"{type_name(self.restype)} {self.name}({', '.join(map(type_name, self.argtypes))})"
+        names = [type_name(t) for t in self.argtypes]
+        if self.nfixed is not None:
+            # The variadic part after `...`: `int printf(string, ..., i64, f64)`.
+            names.insert(self.nfixed, "...")
+        return f"{type_name(self.restype)} {self.name}({', '.join(names)})"
 
     def call_key(self) -> tuple:
         """What the tiers' per-signature caches are keyed by: everything the

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 
 from .. import _core
-from ..abi import Plan, aapcs64, sysv_x86_64
+from ..abi import Plan, aapcs64, sysv_x86_64, variadic_refusal
 from ..model.signature import Signature
 
 NAME = "plan"
@@ -87,6 +87,9 @@ MAX_FRAME = _L["max_frame"]
 
 
 def refusal(sig: Signature) -> str | None:
+    reason = variadic_refusal(sig)
+    if reason:
+        return reason
     result = build_plan(sig)
     if isinstance(result, str):
         return result

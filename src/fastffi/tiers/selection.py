@@ -17,6 +17,7 @@ from . import checks
 from . import jit as tier_jit
 from . import libffi as tier_libffi
 from . import plan as tier_plan
+from . import variadic as tier_variadic
 from .spec import FunctionSpec
 
 #: Every tier fastest first.  A tier module has the same interface:
@@ -65,9 +66,14 @@ def _refusal(tier: str, sig: Signature) -> tuple[str | None, bool]:
 
 
 def create(address: int, sig: Signature, *, handle=None, release_gil: bool = False, use_errno: bool = False,
-           tier: str = "auto"):
+           tier: str = "auto", types=None, _concrete: bool = False):
     """Create the Function object for ``sig`` at ``address`` on the fastest
-    tier that takes it (or exactly ``tier``)."""
+    tier that takes it (or exactly ``tier``).
+
+    A variadic ``sig`` (``nfixed`` set) with only its fixed arguments is a
+    declaration: its calls dispatch by the extra arguments' types to
+    Functions made here again, ``_concrete``, for the whole argument list
+    (tiers/variadic.py); ``types`` is the namespace fn.variadic() resolves in."""
     if not isinstance(address, int) or isinstance(address, bool):
         raise TypeError(f"function address must be an int, got {type(address).__name__}")
     if address == 0:
@@ -92,8 +98,14 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
                 # fn.map() may use an emitted loop even when the call itself
                 # runs on the plan tier (e.g. more than 8 arguments).
                 jit_allowed = "jit" in candidates and (t == "jit" or _platform_refusal("jit") is None)
+                variadic = None
+                if sig.nfixed is not None and not _concrete:
+                    def concrete(full, options=(handle, release_gil, use_errno, tier)):
+                        return create(address, full, handle=options[0], release_gil=options[1],
+                                      use_errno=options[2], tier=options[3], _concrete=True)
+                    variadic = tier_variadic.Variadic(concrete, sig, types)
                 return _make(address, sig, handle, flags | (_core.JIT_ALLOWED if jit_allowed else 0), t, refused,
-                             extra)
+                             extra, variadic)
         refused[t] = reason
     if tier == "auto":
         raise FFIError(f"{sig.name}: no tier accepts this signature: "
@@ -125,7 +137,7 @@ _TIER_CODES = {"jit": _core.TIER_JIT, "plan": _core.TIER_PLAN, "libffi": _core.T
 _new = tuple.__new__
 
 
-def _make(address, sig, handle, flags, tier, refused, extra):
+def _make(address, sig, handle, flags, tier, refused, extra, variadic=None):
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
     args = sig.argtypes
@@ -146,10 +158,11 @@ def _make(address, sig, handle, flags, tier, refused, extra):
         tuple([None if t.__class__ is Scalar else t for t in args]),          # argstructs
         public_type(ret), tuple([public_type(t) for t in args]),              # restype, argtypes
         handle, flags, _TIER_CODES[tier],                                     # lib, flags, tier
-        _Explainer(sig, tier, refused, flags),                                # explanation
+        _Explainer(sig, tier, refused, flags, variadic is not None),          # explanation
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
         argchecks, argpointees,
         _stack_check(sig, tier),                                              # stack_check
+        -1 if sig.nfixed is None else sig.nfixed, variadic,                   # nfixed, variadic
     )))
 
 
@@ -186,10 +199,11 @@ def public_type(t):
 class _Explainer:
     """Builds fn.explain()'s text on first use (creation stays cheap)."""
 
-    __slots__ = ("sig", "tier", "refused", "flags")
+    __slots__ = ("sig", "tier", "refused", "flags", "declaration")
 
-    def __init__(self, sig, tier, refused, flags):
+    def __init__(self, sig, tier, refused, flags, declaration=False):
         self.sig, self.tier, self.refused, self.flags = sig, tier, refused, flags
+        self.declaration = declaration
 
     def __call__(self, fn) -> str:
         lines = [str(self.sig), f"tier: {self.tier}"]
@@ -200,6 +214,8 @@ class _Explainer:
         if options:
             lines.append("options: " + ", ".join(options))
         lines.extend("  " + line for line in _MODULES[self.tier].describe(self.sig, fn))
+        if self.declaration:
+            lines.extend(tier_variadic.describe(self.sig))
         return "\n".join(lines)
 
 

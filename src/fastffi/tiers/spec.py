@@ -32,6 +32,8 @@ class FunctionSpec(NamedTuple):
     argchecks: bytes        #: per argument, what a call checks beyond its kind (``_core.ARG_*``, tiers/checks.py)
     argpointees: tuple      #: per argument, the pointee an ``ARG_TYPED`` argument is checked against, else None
     stack_check: int = 0    #: bytes of stack arguments checked against the thread's free stack per call, or 0
+    nfixed: int = -1        #: a variadic call's fixed arguments (the rest are variadic), or -1: not variadic
+    variadic: Any = None    #: a variadic declaration: its tiers.variadic.Variadic (calls dispatch by type), else None
 
 
 if FunctionSpec._fields != _core.FUNCTION_SPEC_FIELDS:

@@ -152,10 +152,10 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     PyObject *retstruct = spec[SPEC_RETSTRUCT], *argstructs = spec[SPEC_ARGSTRUCTS];
     PyObject *argtypes = spec[SPEC_ARGTYPES], *lib = spec[SPEC_LIB];
     PyObject *argchecks = spec[SPEC_ARGCHECKS], *argpointees = spec[SPEC_ARGPOINTEES];
-    Py_ssize_t retkind, retsize, flags, tier, stack_bytes;
+    Py_ssize_t retkind, retsize, flags, tier, stack_bytes, nfixed;
     if (spec_ssize(spec, SPEC_RETKIND, &retkind) < 0 || spec_ssize(spec, SPEC_RETSIZE, &retsize) < 0 ||
         spec_ssize(spec, SPEC_FLAGS, &flags) < 0 || spec_ssize(spec, SPEC_TIER, &tier) < 0 ||
-        spec_ssize(spec, SPEC_STACK_CHECK, &stack_bytes) < 0)
+        spec_ssize(spec, SPEC_STACK_CHECK, &stack_bytes) < 0 || spec_ssize(spec, SPEC_NFIXED, &nfixed) < 0)
         return NULL;
     if (!PyUnicode_Check(name) || !PyBytes_Check(argkinds) || !PyTuple_Check(argstructs) || !PyTuple_Check(argtypes)
         || !PyBytes_Check(argchecks) || !PyTuple_Check(argpointees)) {
@@ -175,6 +175,10 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         error = PyUnicode_FromString("argchecks/argpointees do not describe pointer arguments");
     else if (retkind < 0 || retkind >= KIND__COUNT)
         error = PyUnicode_FromString("bad return kind");
+    else if (nfixed < -1 || nfixed > nargs)
+        error = PyUnicode_FromString("nfixed must be -1 or at most the number of arguments");
+    else if (spec[SPEC_VARIADIC] != Py_None && nfixed != nargs)
+        error = PyUnicode_FromString("a variadic declaration has its fixed arguments only");
     else if (stack_bytes < 0)
         error = PyUnicode_FromString("stack_check must not be negative");
     else if (tier < 0 || tier >= TIER__COUNT)
@@ -209,6 +213,7 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     f->retkind = (uint8_t)retkind;
     f->retsize = retsize;
     f->stack_check = stack_bytes;
+    f->nfixed = nfixed;
     for (Py_ssize_t i = 0; i < nargs; i++) {
         uint8_t k = (uint8_t)PyBytes_AS_STRING(argkinds)[i];
         f->argkinds[i] = k;
@@ -238,6 +243,16 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         Py_DECREF(f);
         return NULL;
     }
+    if (spec[SPEC_VARIADIC] != Py_None) {
+        /* A declaration: calls type their extra arguments and dispatch
+         * (runtime/variadic.c); the tier's entry, prepared above for the
+         * fixed arguments alone, is what explain() describes. */
+        if (variadic_prepare(f, spec[SPEC_VARIADIC]) < 0) {
+            Py_DECREF(f);
+            return NULL;
+        }
+        function_set_entry(f, call_variadic);
+    }
     return (PyObject *)f;
 }
 
@@ -251,6 +266,8 @@ static int function_traverse(FunctionObject *f, visitproc visit, void *arg)
     Py_VISIT(f->argtypes);
     Py_VISIT(f->explanation);
     Py_VISIT(f->keepalive);
+    if (variadic_traverse(f, visit, arg) < 0)
+        return -1;
     return PyType_Type.tp_traverse((PyObject *)f, visit, arg);
 }
 
@@ -259,6 +276,7 @@ static int function_traverse(FunctionObject *f, visitproc visit, void *arg)
  * type_clear, so it must be named here. */
 static int function_clear(FunctionObject *f)
 {
+    variadic_clear(f);   /* the Functions it dispatched to may refer back (their explain()) */
     return PyType_Type.tp_clear((PyObject *)f);
 }
 
@@ -276,6 +294,7 @@ static void function_dealloc(FunctionObject *f)
     Py_CLEAR(f->argtypes);
     Py_CLEAR(f->explanation);
     Py_CLEAR(f->keepalive);
+    variadic_clear(f);
     PyType_Type.tp_dealloc((PyObject *)f);
 }
 
@@ -325,13 +344,28 @@ static PyObject *forward_to_batch(FunctionObject *f, PyObject *impl, PyObject *a
     return r;
 }
 
+/* A batch converts every row by one signature: a variadic declaration has
+ * none until the extra arguments' types are given. */
+static int refuse_variadic_batch(FunctionObject *f, const char *method)
+{
+    if (f->variadic == NULL)
+        return 0;
+    PyErr_Format(PyExc_TypeError, "%U.%s(): %U() is variadic: give the extra arguments' types, "
+                 "%U.variadic(type, ...).%s(...)", f->name, method, f->name, f->name, method);
+    return -1;
+}
+
 static PyObject *function_map(FunctionObject *f, PyObject *args, PyObject *kwargs)
 {
+    if (refuse_variadic_batch(f, "map") < 0)
+        return NULL;
     return forward_to_batch(f, batch_map, args, kwargs);
 }
 
 static PyObject *function_shared(FunctionObject *f, PyObject *args, PyObject *kwargs)
 {
+    if (refuse_variadic_batch(f, "shared") < 0)
+        return NULL;
     return forward_to_batch(f, batch_shared, args, kwargs);
 }
 
@@ -340,6 +374,8 @@ static PyMethodDef function_methods[] = {
      "The signature, the tier chosen and why each faster tier was refused."},
     {"map", (PyCFunction)(void (*)(void))function_map, METH_VARARGS | METH_KEYWORDS,
      "map(*columns, out=None, threads=1): call once per row of the argument columns, in a native loop."},
+    {"variadic", (PyCFunction)variadic_method, METH_VARARGS,
+     "variadic(*types): the Function for the fixed arguments plus these variadic ones (made once per types)."},
     {"shared", (PyCFunction)(void (*)(void))function_shared, METH_VARARGS | METH_KEYWORDS,
      "shared() -> SharedCall: arguments in a buffer both sides read; sb() calls with what is in it."},
     {NULL},
@@ -348,6 +384,11 @@ static PyMethodDef function_methods[] = {
 static PyObject *get_entry(FunctionObject *f, void *c)
 {
     return PyLong_FromVoidPtr((void *)f->type.ht_type.tp_vectorcall);
+}
+
+static PyObject *get_nfixed(FunctionObject *f, void *c)
+{
+    return f->nfixed < 0 ? Py_NewRef(Py_None) : PyLong_FromSsize_t(f->nfixed);
 }
 
 static PyObject *get_jit_allowed(FunctionObject *f, void *c) { return PyBool_FromLong(f->flags & FN_JIT_ALLOWED); }
@@ -360,6 +401,7 @@ static PyGetSetDef function_getset[] = {
     {"_handle_", (getter)get_handle, NULL, "the library handle, or None", NULL},
     {"_code_", (getter)get_code, NULL, "the JIT tier's code region, or None", NULL},
     {"_entry_", (getter)get_entry, NULL, "address of the entry point calls run (generated code or a C routine)", NULL},
+    {"_nfixed_", (getter)get_nfixed, NULL, "a variadic function's fixed arguments, or None", NULL},
     {"_jit_allowed_", (getter)get_jit_allowed, NULL, "whether the JIT was allowed at creation (fn.map's loops)", NULL},
     {NULL},
 };

@@ -31,7 +31,9 @@
     X(ENTRY, "entry")                  \
     X(ARGCHECKS, "argchecks")          \
     X(ARGPOINTEES, "argpointees")      \
-    X(STACK_CHECK, "stack_check")
+    X(STACK_CHECK, "stack_check")      \
+    X(NFIXED, "nfixed")                \
+    X(VARIADIC, "variadic")
 
 enum {
 #define X(e, name) SPEC_##e,

@@ -70,7 +70,23 @@ int libffi_prepare(FunctionObject *f, PyObject *const *spec)
         else
             f->ffi_argtypes[i - 1] = t;
     }
-    ffi_status status = ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, (unsigned)f->nargs, rtype, f->ffi_argtypes);
+    ffi_status status;
+    if (f->nfixed >= 0) {
+        /* A variadic call.  ffi_prep_cif_var refuses float and types
+         * narrower than int after the fixed arguments (C11 6.5.2.2p6: the
+         * callee reads them promoted): narrow integers -- converted, range
+         * checked and stored widened in their slot -- are described as int;
+         * f32 never reaches here (tiers/variadic.py passes it as f64). */
+        for (Py_ssize_t i = f->nfixed; i < f->nargs; i++) {
+            int k = f->argkinds[i];
+            if (k == KIND_BOOL || k == KIND_I8 || k == KIND_I16 || k == KIND_U8 || k == KIND_U16)
+                f->ffi_argtypes[i] = &ffi_type_sint32;
+        }
+        status = ffi_prep_cif_var(&f->cif, FFI_DEFAULT_ABI, (unsigned)f->nfixed, (unsigned)f->nargs, rtype,
+                                  f->ffi_argtypes);
+    }
+    else
+        status = ffi_prep_cif(&f->cif, FFI_DEFAULT_ABI, (unsigned)f->nargs, rtype, f->ffi_argtypes);
     if (status != FFI_OK) {
         PyErr_Format(SignatureError, "%U: libffi cannot prepare this signature (ffi_prep_cif status %d)",
                      f->name, (int)status);

@@ -132,8 +132,18 @@ int plan_prepare(FunctionObject *f, PyObject *const *spec)
         return -1;
     }
     int uses_fp = 0;
-    for (int i = 0; i < p->h.nmoves; i++)
-        uses_fp |= p->moves[i].dst >= PLAN_FP_OFFSET && p->moves[i].dst < PLAN_INDIRECT_OFFSET;
+    p->nvec = 0;
+    for (int i = 0; i < p->h.nmoves; i++) {
+        uint32_t dst = p->moves[i].dst;
+        if (dst >= PLAN_FP_OFFSET && dst < PLAN_INDIRECT_OFFSET) {
+            /* Vector registers are assigned in order: the highest one used
+             * plus one is the count. */
+            unsigned reg = (dst - PLAN_FP_OFFSET) / 16 + 1;
+            uses_fp = 1;
+            if (reg > p->nvec)
+                p->nvec = reg;
+        }
+    }
     if (p->h.stack_size != 0)
         p->routine = fastffi_plan_call;
     else
@@ -196,7 +206,7 @@ static inline PyObject *plan_run(FunctionObject *f, PyObject *const *args, char 
     }
     FrameUnit ret[PLAN_RET_SIZE / sizeof(FrameUnit)];
     PyThreadState *ts = call_prologue(f);
-    p->routine(f->target, frame, p->h.stack_size, ret);
+    p->routine(f->target, frame, p->h.stack_size, ret, p->nvec);
     call_epilogue(f, ts);
     if (bufs.count)
         buffers_release(&bufs);
@@ -247,13 +257,13 @@ PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
 
 #if PLAN_ABI == PLAN_ABI_NONE
 /* Never reached: plan_prepare refuses every plan on such platforms. */
-void fastffi_plan_call(void (*target)(void), void *frame, size_t stack_size, void *ret_image)
+void fastffi_plan_call(void (*target)(void), void *frame, size_t stack_size, void *ret_image, unsigned nvec)
 {
-    (void)target; (void)frame; (void)stack_size; (void)ret_image;
+    (void)target; (void)frame; (void)stack_size; (void)ret_image; (void)nvec;
     Py_FatalError("fastffi: plan call on a platform without a plan routine");
 }
-void fastffi_plan_call_regs(void (*t)(void), void *fr, size_t s, void *r) { fastffi_plan_call(t, fr, s, r); }
-void fastffi_plan_call_gp(void (*t)(void), void *fr, size_t s, void *r) { fastffi_plan_call(t, fr, s, r); }
+void fastffi_plan_call_regs(void (*t)(void), void *fr, size_t s, void *r, unsigned n) { fastffi_plan_call(t, fr, s, r, n); }
+void fastffi_plan_call_gp(void (*t)(void), void *fr, size_t s, void *r, unsigned n) { fastffi_plan_call(t, fr, s, r, n); }
 #endif
 
 int plan_add_constants(PyObject *m)

@@ -75,13 +75,16 @@ _Static_assert(sizeof(PlanHeader) == 24, "PlanHeader is shared with Python: 24 b
 
 /* The static call routines of this platform's ABI (plan_<abi>.S): the
  * general one, one for plans with no stack arguments, one for plans that use
- * only integer argument registers. */
-typedef void PlanRoutine(void (*target)(void), void *frame, size_t stack_size, void *ret_image);
+ * only integer argument registers.  `nvec` is the number of vector argument
+ * registers the plan loads: x86-64 SysV passes it in %al to every call, and
+ * a variadic callee reads it (psABI 3.5.7); AAPCS64 ignores it. */
+typedef void PlanRoutine(void (*target)(void), void *frame, size_t stack_size, void *ret_image, unsigned nvec);
 PlanRoutine fastffi_plan_call, fastffi_plan_call_regs, fastffi_plan_call_gp;
 
 /* A prepared plan (FunctionObject.plan): validated once, then only read. */
 typedef struct {
     PlanRoutine *routine;
+    unsigned nvec;      /* vector argument registers used (the routine's %al) */
     PlanHeader h;
     PlanMove moves[];   /* h.nmoves argument moves, then h.nret return moves */
 } Plan;

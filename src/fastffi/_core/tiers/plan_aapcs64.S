@@ -1,7 +1,10 @@
 /* The plan tier's call routine for AAPCS64 (Linux).
  *
  *   void fastffi_plan_call(void (*target)(void), void *frame,
- *                          size_t stack_size, void *ret_image)
+ *                          size_t stack_size, void *ret_image, unsigned nvec)
+ *
+ * nvec (x-86-64's %al) means nothing here: AAPCS64 on Linux passes variadic
+ * arguments as if named (AAPCS64 6.4.2), so a variadic call is a plain one.
  *
  * frame (plan.h): x0..x7 at 0..63, v0..v7 at 64 + 16*i, x8 at 192,
  *                 stack area at 208 (stack_size bytes, a multiple of 16).

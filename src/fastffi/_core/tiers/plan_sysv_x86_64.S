@@ -1,7 +1,7 @@
 /* The plan tier's call routines for the System V AMD64 ABI.
  *
  *   void fastffi_plan_call*(void (*target)(void), void *frame,
- *                           size_t stack_size, void *ret_image)
+ *                           size_t stack_size, void *ret_image, unsigned nvec)
  *
  * frame (plan.h): rdi..r9 at 0..47, xmm0..xmm7 at 64 + 16*i,
  *                 stack area at 208 (stack_size bytes, a multiple of 16).
@@ -56,6 +56,9 @@ fastffi_plan_call:
     movq    %rsp, %rbp
     .cfi_def_cfa_register %rbp
     pushq   %rbx
+    /* psABI 3.5.7: %al is the number of vector registers used, read by a
+     * variadic callee; nothing below touches %rax before the call. */
+    movl    %r8d, %eax
     pushq   %r12
     .cfi_offset %rbx, -24
     .cfi_offset %r12, -32
@@ -78,8 +81,6 @@ fastffi_plan_call:
 2:
     LOAD_FP %rbx
     LOAD_GP %rbx
-    /* %al bounds the vector registers used, read by variadic callees. */
-    movl    $8, %eax
     callq   *%r11
     STORE_RETURN
     leaq    -16(%rbp), %rsp
@@ -107,10 +108,10 @@ fastffi_plan_call_regs:
     movq    0(%rsi), %rdi
     movq    16(%rsi), %rdx
     movq    24(%rsi), %rcx
+    movl    %r8d, %eax          /* nvec: %al (psABI 3.5.7), before %r8 is loaded */
     movq    32(%rsi), %r8
     movq    40(%rsi), %r9
     movq    8(%rsi), %rsi       /* last: %rsi was the frame pointer */
-    movl    $8, %eax
     callq   *%r11
     STORE_RETURN
     popq    %r12

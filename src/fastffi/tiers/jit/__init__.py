@@ -17,7 +17,7 @@ import threading
 import weakref
 
 from ... import _core
-from ...abi import FP, FP_STRIDE, GP, STACK
+from ...abi import FP, FP_STRIDE, GP, STACK, variadic_refusal
 from ...model.scalars import VOID, Scalar
 from ...model.signature import Signature
 from .. import checks
@@ -78,7 +78,7 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
 
 
 def refusal(sig: Signature) -> str | None:
-    return signature_refusal(sig)
+    return variadic_refusal(sig) or signature_refusal(sig)
 
 
 def loop_refusal(sig: Signature) -> str | None:
@@ -133,7 +133,7 @@ def shape_from_plan(sig: Signature, plan, bracket: bool, bytes_slow: tuple = ())
         args.append(arg)
         nbufargs += t.kind in _BUFFER_KINDS
     ret = sig.restype.key if isinstance(sig.restype, Scalar) else VOID
-    return Shape(tuple(args), ret, bracket, nbufargs)
+    return Shape(tuple(args), ret, bracket, nbufargs, sig.nfixed is not None)
 
 
 #: (type, plan slot, bytes slow) -> Arg: made once each.
@@ -230,7 +230,7 @@ def install_together(shapes):
 def loop_for(sig: Signature):
     """The sealed batch loop (fn.map) for a JIT-tier function's shape."""
     shape = shape_of(sig, False)
-    key = ("loop", shape.args, shape.ret)
+    key = ("loop", shape.args, shape.ret, shape.variadic)
     with _code_lock:
         hit = _cached(key)
         if hit is None:

@@ -39,6 +39,7 @@ class Shape(NamedTuple):
     ret: Scalar     # VOID included
     bracket: bool   # release_gil or use_errno: call the enter/leave helpers
     nbufargs: int   # pointer/string arguments (buffers a slow path may acquire)
+    variadic: bool = False   # a variadic target: the call says how many vector registers it fills
 
     def describe(self) -> str:
         regs = ", ".join(f"{a.type.name}->{'fp' if a.fp else 'gp'}{a.reg}" for a in self.args)

@@ -63,7 +63,7 @@ def emitter(record: Recorder):
                       else tuple([(arg.fp, arg.reg) for arg in args]))
         keys = [(_entry, len(args), frame, bufs, keep),
                 *[(_argument, arg.type.name, i, bufs, frame, keep, arg.bytes_slow) for i, arg in enumerate(args)],
-                (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame)]
+                (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame, shape.variadic)]
         blocks = tables.get(id(rt)) or record.blocks_for(rt)
         return b"".join([blocks.get(key) or record.record(rt, key) for key in keys])
 
@@ -169,7 +169,7 @@ def _unbox(a, rt: dict, kind: str, slot: int, bytes_slow: bool = False) -> None:
 
 
 def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, ret_save: int, bufs,
-          frame: int) -> None:
+          frame: int, variadic: bool = False) -> None:
     """The closed-library check, then each slot into the register the
     classifier gave it, the target (bracketed by enter/leave when asked),
     buffers released, the result boxed.
@@ -178,7 +178,8 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
     before the call: a conversion may run Python code (``__index__``,
     ``__float__``, a buffer export) that closes it, and the target must not be
     called into an unloaded object.  The failure exit releases the buffers the
-    arguments hold, as the argument blocks' own exits do."""
+    arguments hold, as the argument blocks' own exits do.  A variadic target
+    is told how many vector registers hold arguments (x86-64 %al)."""
     a.put(a.VALUE, Field(a.FN, rt["fn_closed"]))
     a.branch_if_zero_at(a.VALUE, 0, 1, "open")
     a.call(rt["closed"], a.FN, ZERO if bufs is None else Address(a.SP, bufs))   # releases, raises
@@ -189,6 +190,9 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
         a.put(a.TSTATE, a.RESULT)
     for i, placement in enumerate(placements):
         a.load_argument(8 * i, *placement)
+    if variadic:
+        # Vector registers are assigned in order: the highest used plus one.
+        a.set_vector_count(max([p[1] + 1 for p in placements if p[0]], default=0))
     a.call_field(a.FN, rt["fn_target"])
     if bracket or bufs is not None:
         a.save_result(ret_save)

@@ -250,6 +250,11 @@ class Operations(ABC):
     def call_pointer(self, reg: int) -> None:
         """Call the function whose address is in reg."""
 
+    def set_vector_count(self, n: int) -> None:
+        """Before the target's call: tell it ``n`` vector registers hold
+        arguments, where the ABI asks (x86-64 SysV's %al, psABI 3.5.7, read
+        by variadic callees); AAPCS64 has no such register."""
+
     @abstractmethod
     def load_argument(self, disp: int, fp: bool, reg: int, single: bool = False) -> None:
         """The 8-byte slot at [SP + disp] into integer argument register

@@ -490,6 +490,9 @@ class Operations(X64, isa.Operations):
     def call_pointer(self, reg):
         self.call_reg(reg)
 
+    def set_vector_count(self, n):
+        self.mov_imm32(RAX, n)    # %al; RAX holds no argument (psABI 3.5.7)
+
     def load_argument(self, disp, fp, reg, single=False):
         if fp:
             self.movq_xmm_load(reg, RSP, disp)
