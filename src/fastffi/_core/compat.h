@@ -32,9 +32,9 @@
 #define COMPAT_NO_INLINE
 #endif
 
-/* Inline a hot helper the compiler would otherwise keep out of line (GCC 16
- * leaves tiers/plan.c's plan_run, used by two entry points, as a call: a
- * call, six saved registers and the argument moves on every call).
+/* Inline a per-call helper the compiler's heuristics may keep out of line
+ * (GCC 16 keeps tiers/plan.c's plan_run, which two entry points share, as a
+ * call; inlined alone, it pushes convert_value out instead).
  * Py_ALWAYS_INLINE is 3.11+ (empty under Py_DEBUG); 3.10 has only the
  * compiler's spelling. */
 #ifdef Py_ALWAYS_INLINE

@@ -76,7 +76,8 @@ extern const int64_t kind_min[KIND__COUNT];
 extern const uint64_t kind_max[KIND__COUNT];
 extern const uint64_t kind_span[KIND__COUNT];
 
-/* One value of `kind`.  `f` is the function whose argument `i` this is, or
+/* One value of `kind`, always inlined (the per-call fast path of every
+ * tier's conversions).  `f` is the function whose argument `i` this is, or
  * NULL (a struct field, a memory helper): its per-argument checks are read
  * only in the pointer case, and there only for bytes (ARG_BYTES_SLOW) or off
  * the fast path, so other kinds pay nothing for them. */
