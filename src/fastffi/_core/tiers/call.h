@@ -43,20 +43,6 @@ static inline int call_check_open(FunctionObject *f)
     return 0;
 }
 
-/* errno in and out of the thread's copy, out of line: inlined, the
- * thread-local's address (a __tls_get_addr call in a shared object) is
- * computed by GCC 16 ahead of the flag test, on every call of every
- * function; out of line only use_errno calls pay for it. */
-static inline COMPAT_NO_INLINE void call_errno_in(void)
-{
-    errno = fastffi_saved_errno;
-}
-
-static inline COMPAT_NO_INLINE void call_errno_out(void)
-{
-    fastffi_saved_errno = errno;
-}
-
 static inline PyThreadState *call_prologue(FunctionObject *f)
 {
     PyThreadState *ts = NULL;
