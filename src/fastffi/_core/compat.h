@@ -32,6 +32,19 @@
 #define COMPAT_NO_INLINE
 #endif
 
+/* Inline a per-call helper the compiler's heuristics may keep out of line
+ * (GCC 16 keeps tiers/plan.c's plan_run, which two entry points share, as a
+ * call; inlined alone, it pushes convert_value out instead).
+ * Py_ALWAYS_INLINE is 3.11+ (empty under Py_DEBUG); 3.10 has only the
+ * compiler's spelling. */
+#ifdef Py_ALWAYS_INLINE
+#define COMPAT_ALWAYS_INLINE Py_ALWAYS_INLINE
+#elif defined(__GNUC__) || defined(__clang__)
+#define COMPAT_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define COMPAT_ALWAYS_INLINE
+#endif
+
 /* ---- exceptions ---- */
 
 /* The raised exception, normalised, with the error indicator cleared; NULL

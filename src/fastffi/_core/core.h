@@ -160,6 +160,13 @@ PyObject *raise_closed(FunctionObject *f);
 /* ---- errno capture: the thread's copy tiers/call.h swaps in and out around
  * a call; get_errno/set_errno read and write it (runtime/memory.c) ---- */
 extern _Thread_local int fastffi_saved_errno;
+/* errno from and to that copy, for tiers/call.h: out of line (not inline
+ * there) because inlined, the thread-local's address -- a __tls_get_addr
+ * call in a shared object -- was computed by GCC 16 ahead of the use_errno
+ * test, on every call of every function; out of line only use_errno calls
+ * pay for it (tests/test_plan_entry.py). */
+void call_errno_in(void);
+void call_errno_out(void);
 
 /* ---- libffi tier's struct descriptions (tiers/ffi_struct.c) ---- */
 ffi_type *ffi_struct_type_get(PyObject *obj);

@@ -76,11 +76,12 @@ extern const int64_t kind_min[KIND__COUNT];
 extern const uint64_t kind_max[KIND__COUNT];
 extern const uint64_t kind_span[KIND__COUNT];
 
-/* One value of `kind`.  `f` is the function whose argument `i` this is, or
+/* One value of `kind`, always inlined (the per-call fast path of every
+ * tier's conversions).  `f` is the function whose argument `i` this is, or
  * NULL (a struct field, a memory helper): its per-argument checks are read
  * only in the pointer case, and there only for bytes (ARG_BYTES_SLOW) or off
  * the fast path, so other kinds pay nothing for them. */
-static inline int convert_value(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
+static inline COMPAT_ALWAYS_INLINE int convert_value(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
                                 const FunctionObject *f, Py_ssize_t i)
 {
     /* Integers first, without a jump table: they are most arguments. */
@@ -146,7 +147,7 @@ static inline int convert_scalar(int kind, PyObject *o, Slot *out, BufferList *b
 }
 
 /* Argument i (0-based) of `f`, with the checks its signature asks for. */
-static inline int convert_argument(const FunctionObject *f, Py_ssize_t i, int kind, PyObject *o, Slot *out,
+static inline COMPAT_ALWAYS_INLINE int convert_argument(const FunctionObject *f, Py_ssize_t i, int kind, PyObject *o, Slot *out,
                                    BufferList *bufs)
 {
     return convert_value(kind, o, out, bufs, (ErrCtx){f->name, i + 1}, f, i);
@@ -215,6 +216,10 @@ static inline PyObject *box_scalar(int kind, const Slot *r)
  * (FN_STRING_ADDRESS, decided at creation; tested only on the string case). */
 static inline PyObject *box_return(const FunctionObject *f, const Slot *r)
 {
+    /* int, the commonest return, before the jump table (as convert_value
+     * takes integers first). */
+    if (f->retkind == KIND_I32)
+        return PyLong_FromLong((int32_t)r->u);
     return box_value(f->retkind, r, f);
 }
 

@@ -7,6 +7,16 @@
 
 _Thread_local int fastffi_saved_errno;
 
+void call_errno_in(void)
+{
+    errno = fastffi_saved_errno;
+}
+
+void call_errno_out(void)
+{
+    fastffi_saved_errno = errno;
+}
+
 /* A `ptr` argument resolved: the address, and the fastffi object it came
  * from (NULL for an int address or None).  An object's size bounds every
  * access through it; a raw address is trusted, as in C. */

@@ -54,7 +54,7 @@ static inline PyThreadState *call_prologue(FunctionObject *f)
         ts = PyEval_SaveThread();
     }
     if (f->flags & FN_USE_ERRNO)
-        errno = fastffi_saved_errno;
+        call_errno_in();
     return ts;
 }
 
@@ -63,7 +63,7 @@ static inline void call_epilogue(FunctionObject *f, PyThreadState *ts)
     if ((f->flags & FN_CALL_OPTIONS) == 0)
         return;
     if (f->flags & FN_USE_ERRNO)
-        fastffi_saved_errno = errno;
+        call_errno_out();
     if (ts != NULL) {
         PyEval_RestoreThread(ts);
         if (f->lib != NULL)

@@ -161,8 +161,9 @@ void plan_free(FunctionObject *f)
 }
 
 /* The call itself, shared by both entry points below; `frame` and `views`
- * are the caller's stack arrays. */
-static inline PyObject *plan_run(FunctionObject *f, PyObject *const *args, char *frame, Py_buffer *views)
+ * are the caller's stack arrays.  Always inlined: each entry point is then
+ * one straight function. */
+static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObject *const *args, char *frame, Py_buffer *views)
 {
     const Plan *p = (const Plan *)f->plan;
     const PlanMove *m = p->moves, *end = p->moves + p->h.nmoves;
