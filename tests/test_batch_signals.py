@@ -113,11 +113,13 @@ def test_ctrl_c_interrupts_a_long_map(fixture_lib_path, tier, threads):
     p.send_signal(signal.SIGINT)
     sent = time.monotonic()
     try:
-        out, err = p.communicate(timeout=10)
+        out, err = p.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         p.kill()
         raise
-    assert time.monotonic() - sent < 2.0
+    # Well under the uninterrupted run (ROWS rows take tens of seconds), with room for a loaded
+    # 2-core machine: a run beside callgrind benchmarks took 6.4 s to be scheduled and stop.
+    assert time.monotonic() - sent < 10.0
     assert out == ""
     assert p.returncode == -signal.SIGINT   # CPython exits by SIGINT after an uncaught KeyboardInterrupt
     lines = err.strip().splitlines()
