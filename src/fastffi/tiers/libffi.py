@@ -7,7 +7,7 @@ and alignment are compared with ours before anything is trusted."""
 from __future__ import annotations
 
 from .. import _core
-from ..abi import OP_COPY, fp_slot, gp_slot, sysv_x86_64
+from ..abi import OP_COPY, OP_REF, aapcs64, fp_slot, gp_slot, sysv_x86_64
 from ..model.layout import Layout
 from ..model.scalars import Scalar
 from ..model.signature import Signature
@@ -54,7 +54,7 @@ def refusal(sig: Signature) -> str | None:
             reason = struct_refusal(t)
             if reason is not None:
                 return reason if i == 0 else f"argument {i}: {reason}"
-    return _r9_overflow_bug(sig)
+    return _r9_overflow_bug(sig) or _aapcs64_reference_on_stack_crash(sig)
 
 
 def _libffi_version() -> tuple[int, ...]:
@@ -83,6 +83,24 @@ def _r9_overflow_bug(sig: Signature) -> str | None:
             return (f"argument {m.arg + 1}: libffi {_core.LIBFFI_VERSION} passes a struct over 8 bytes starting "
                     f"in r9 wrongly when xmm0 holds an earlier argument (libffi issue #574, fixed upstream by PR #848)")
         xmm0_used |= m.dst == fp_slot(0)
+    return None
+
+
+def _aapcs64_reference_on_stack_crash(sig: Signature) -> str | None:
+    """libffi on AArch64 (seen with Debian's 3.4.4): a call that passes a composite over 16 bytes
+    by reference (AAPCS64 B.4) and also has arguments on the stack segfaults -- ten 60 kB structs
+    by value (the tenth and eleventh addresses go to the stack) crash in ffi_call, five (all in
+    x0-x4) do not, whatever the thread's stack size.  Found by tests/test_big_frames.py under the
+    arm64 harness.  Refused rather than crashed; the plan tier takes these signatures."""
+    if _core.PLAN_ABI != "aapcs64" or all(isinstance(t, Scalar) for t in sig.argtypes):
+        return None
+    plan = aapcs64.classify(sig)
+    if isinstance(plan, str) or plan.stack_size == 0:
+        return None
+    for m in plan.moves:
+        if m.op == OP_REF:
+            return (f"argument {m.arg + 1}: libffi {_core.LIBFFI_VERSION} on AArch64 crashes passing a struct "
+                    f"over 16 bytes by reference when arguments also go on the stack")
     return None
 
 
