@@ -139,9 +139,18 @@ def _check_tree_depth(root) -> None:
         stack.extend((child, depth + 1) for _, child in node.children())
 
 
+_ONLY_ELLIPSIS = re.compile(r"\(\s*(\.\.\.)\s*\)")
+
+
 def _parse(source_line: str, known: frozenset[str]):
     toks = _tokens(source_line)
     _check_brackets(toks)
+    only_ellipsis = _ONLY_ELLIPSIS.search(source_line)
+    if only_ellipsis:
+        # C11 6.7.6.3: '...' follows at least one parameter (C23 lifts that; pycparser's
+        # message for it differs between its 2.x and 3.x releases, so the rule is ours).
+        raise SignatureError(_with_caret("cannot parse declaration: '...' needs at least one fixed parameter "
+                                         "before it (C11 6.7.6.3)", source_line, only_ellipsis.start(1) + 1))
     opaque = _opaque_names(toks, known)
     typedefs = set(known | opaque)
     while True:
