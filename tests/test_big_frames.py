@@ -31,7 +31,7 @@ def refused_by_libffi_on_aarch64(lib, name, types, tier):
     with pytest.raises(fastffi.SignatureError) as e:
         lib.function(name, "i64", types, tier="libffi")
     assert str(e.value) == (f"{name}: tier 'libffi' refused: argument 1: libffi {_core.LIBFFI_VERSION} on AArch64 "
-                            "crashes passing a struct over 16 bytes by reference when arguments also go on the stack")
+                            "crashes passing a struct of 4096 bytes or more by reference when arguments also go on the stack")
     return True
 
 
@@ -190,6 +190,8 @@ def test_libffi_on_aarch64_refuses_references_beside_stack_arguments(monkeypatch
     assert crash(Signature("f", i64, (B60,) + (i64,) * 7)) is None               # nothing on the stack
     assert crash(Signature("f", i64, (i64,) * 9)) is None                        # no reference
     assert crash(Signature("f", i64, (B60,) + (i64,) * 8)) == (
-        f"argument 1: libffi {_core.LIBFFI_VERSION} on AArch64 crashes passing a struct over 16 bytes by "
+        f"argument 1: libffi {_core.LIBFFI_VERSION} on AArch64 crashes passing a struct of 4096 bytes or more by "
         "reference when arguments also go on the stack")
+    small = fastffi.struct("Small24", [("a", "i64"), ("b", "i64"), ("c", "i64")])
+    assert crash(Signature("f", i64, (small,) * 10)) is None                     # called right: the differential
     assert crash(Signature("f", i64, (B60,) * 10)).startswith("argument 1: ")

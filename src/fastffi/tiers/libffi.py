@@ -86,21 +86,28 @@ def _r9_overflow_bug(sig: Signature) -> str | None:
     return None
 
 
+#: Below this size a struct by reference beside stack arguments is called right (thousands of
+#: generated signatures with small structs agree with the C side under the arm64 harness).
+_AAPCS64_LARGE_REFERENCE = 4096
+
+
 def _aapcs64_reference_on_stack_crash(sig: Signature) -> str | None:
-    """libffi on AArch64 (seen with Debian's 3.4.4): a call that passes a composite over 16 bytes
-    by reference (AAPCS64 B.4) and also has arguments on the stack segfaults -- ten 60 kB structs
-    by value (the tenth and eleventh addresses go to the stack) crash in ffi_call, five (all in
-    x0-x4) do not, whatever the thread's stack size.  Found by tests/test_big_frames.py under the
-    arm64 harness.  Refused rather than crashed; the plan tier takes these signatures."""
+    """libffi on AArch64 (seen with Debian's 3.4.4 under qemu-user): a call that passes a large
+    composite by reference (AAPCS64 B.4) and also has arguments on the stack segfaults in ffi_call
+    -- ten 60 kB structs by value (the ninth and tenth addresses go to the stack) crash, five (all
+    in x0-x4) do not, whatever the thread's stack size; small structs beside stack arguments are
+    called right.  Found by tests/test_big_frames.py under the arm64 harness; the cause inside
+    libffi is not pinned down, so the refusal is drawn around what was seen.  The plan tier takes
+    these signatures."""
     if _core.PLAN_ABI != "aapcs64" or all(isinstance(t, Scalar) for t in sig.argtypes):
         return None
     plan = aapcs64.classify(sig)
     if isinstance(plan, str) or plan.stack_size == 0:
         return None
     for m in plan.moves:
-        if m.op == OP_REF:
-            return (f"argument {m.arg + 1}: libffi {_core.LIBFFI_VERSION} on AArch64 crashes passing a struct "
-                    f"over 16 bytes by reference when arguments also go on the stack")
+        if m.op == OP_REF and m.size >= _AAPCS64_LARGE_REFERENCE:
+            return (f"argument {m.arg + 1}: libffi {_core.LIBFFI_VERSION} on AArch64 crashes passing a struct of "
+                    f"{_AAPCS64_LARGE_REFERENCE} bytes or more by reference when arguments also go on the stack")
     return None
 
 
