@@ -286,7 +286,7 @@ static int raise_read_only(PyObject *o, ErrCtx ctx)
 {
     if (PyBytes_Check(o))
         return raise_message(PyExc_TypeError, ctx,
-                                    "bytes is read-only; pass a bytearray or declare the parameter const");
+                             "bytes is read-only; pass a bytearray or declare the parameter const");
     return raise_with_prefix(PyExc_TypeError, ctx,
                              PyUnicode_FromFormat("%s is read-only; pass a writable buffer or declare the "
                                                   "parameter const", short_type_name(o)));

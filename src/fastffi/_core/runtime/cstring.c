@@ -16,19 +16,27 @@ typedef struct {
     void *address;
 } CStringObject;
 
+/* An instance of `cls` (CString or a subclass) with the text of `text` and
+ * `address`, through str.__new__ (see above). */
+static PyObject *cstring_make(PyTypeObject *cls, PyObject *text, void *address)
+{
+    PyObject *args = PyTuple_Pack(1, text);
+    if (args == NULL)
+        return NULL;
+    PyObject *o = PyUnicode_Type.tp_new(cls, args, NULL);
+    Py_DECREF(args);
+    if (o != NULL)
+        ((CStringObject *)o)->address = address;
+    return o;
+}
+
 PyObject *cstring_from(const char *s)
 {
     PyObject *text = PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
     if (text == NULL)
         return NULL;
-    PyObject *args = PyTuple_Pack(1, text);
+    PyObject *o = cstring_make(&CString_Type, text, (void *)s);
     Py_DECREF(text);
-    if (args == NULL)
-        return NULL;
-    PyObject *o = PyUnicode_Type.tp_new(&CString_Type, args, NULL);
-    Py_DECREF(args);
-    if (o != NULL)
-        ((CStringObject *)o)->address = (void *)s;
     return o;
 }
 
@@ -50,14 +58,7 @@ static PyObject *cstring_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs
             PyErr_SetString(PyExc_ValueError, "CString() address must not be NULL (a NULL result is None)");
         return NULL;
     }
-    PyObject *one = PyTuple_Pack(1, text);
-    if (one == NULL)
-        return NULL;
-    PyObject *o = PyUnicode_Type.tp_new(cls, one, NULL);
-    Py_DECREF(one);
-    if (o != NULL)
-        ((CStringObject *)o)->address = p;
-    return o;
+    return cstring_make(cls, text, p);
 }
 
 static PyObject *cstring_get_address(CStringObject *self, void *closure)

@@ -131,15 +131,13 @@ int plan_prepare(FunctionObject *f, PyObject *const *spec)
         PyMem_Free(p);
         return -1;
     }
-    int uses_fp = 0;
     p->nvec = 0;
     for (int i = 0; i < p->h.nmoves; i++) {
         uint32_t dst = p->moves[i].dst;
         if (dst >= PLAN_FP_OFFSET && dst < PLAN_INDIRECT_OFFSET) {
             /* Vector registers are assigned in order: the highest one used
              * plus one is the count. */
-            unsigned reg = (dst - PLAN_FP_OFFSET) / 16 + 1;
-            uses_fp = 1;
+            unsigned reg = (dst - PLAN_FP_OFFSET) / PLAN_FP_STRIDE + 1;
             if (reg > p->nvec)
                 p->nvec = reg;
         }
@@ -147,7 +145,7 @@ int plan_prepare(FunctionObject *f, PyObject *const *spec)
     if (p->h.stack_size != 0)
         p->routine = fastffi_plan_call;
     else
-        p->routine = uses_fp ? fastffi_plan_call_regs : fastffi_plan_call_gp;
+        p->routine = p->nvec != 0 ? fastffi_plan_call_regs : fastffi_plan_call_gp;
     f->plan = p;
     if (p->h.frame_size <= SMALL_FRAME_BYTES && f->nbufargs <= SMALL_BUFFERS)
         function_set_entry(f, call_plan_small);
