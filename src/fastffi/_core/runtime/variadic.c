@@ -53,6 +53,9 @@ int variadic_traverse(FunctionObject *f, visitproc visit, void *arg)
  * passed as a 64-bit integer: on x86-64 SysV and AAPCS64 (the only ABIs with
  * inference, tiers/variadic.py) every integer vararg fills one 8-byte slot or
  * register, so va_arg reading int, long or size_t reads what was passed. */
+_Static_assert(KIND_BOOL < 16 && KIND_I64 < 16 && KIND_F64 < 16 && KIND_POINTER < 16 && KIND_STRING < 16,
+               "call_variadic's key holds each promoted kind in a nibble");
+
 static inline int promoted_kind(PyObject *o)
 {
     PyTypeObject *t = Py_TYPE(o);
