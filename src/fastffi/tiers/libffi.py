@@ -7,10 +7,11 @@ and alignment are compared with ours before anything is trusted."""
 from __future__ import annotations
 
 from .. import _core
-from ..abi import OP_COPY, OP_REF, aapcs64, fp_slot, gp_slot, sysv_x86_64
+from ..abi import OP_COPY, OP_REF, fp_slot, gp_slot
 from ..model.layout import Layout
 from ..model.scalars import Scalar
 from ..model.signature import Signature
+from .plan import build_plan
 
 NAME = "libffi"
 
@@ -74,7 +75,7 @@ def _r9_overflow_bug(sig: Signature) -> str | None:
         return None
     if all(isinstance(t, Scalar) for t in sig.argtypes):
         return None
-    plan = sysv_x86_64.classify(sig)
+    plan = build_plan(sig)   # the plan tier's classification, cached; this ABI's classifier
     if isinstance(plan, str):
         return None
     xmm0_used = False
@@ -101,7 +102,7 @@ def _aapcs64_reference_on_stack_crash(sig: Signature) -> str | None:
     these signatures."""
     if _core.PLAN_ABI != "aapcs64" or all(isinstance(t, Scalar) for t in sig.argtypes):
         return None
-    plan = aapcs64.classify(sig)
+    plan = build_plan(sig)   # the plan tier's classification, cached; this ABI's classifier
     if isinstance(plan, str) or plan.stack_size == 0:
         return None
     for m in plan.moves:

@@ -51,6 +51,10 @@ def inference_refusal() -> str | None:
     return None
 
 
+#: The platform's answer, asked once.
+_INFERENCE_REFUSAL = inference_refusal()
+
+
 def promote(t):
     """The type an explicit variadic type is passed as (see the module)."""
     if t.__class__ is Scalar and t.kind == _F32.kind and t.pointee is None:
@@ -159,7 +163,7 @@ class Variadic:
     def dispatch(self, fn, extras: tuple):
         """The Function a call with these extra arguments runs (the C side
         asks when it cannot type them itself, or has not seen their types)."""
-        reason = inference_refusal()
+        reason = _INFERENCE_REFUSAL
         if reason is not None:
             raise FFIError(f"{self.sig.name}(): {reason}")
         n = self.sig.nfixed
