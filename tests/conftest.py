@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import shlex
 import subprocess
 import sys
@@ -77,6 +78,11 @@ def lib(fixture_lib_path):
     """The fixture library, opened for one test and closed after it."""
     with fastffi.dlopen(fixture_lib_path) as handle:
         yield handle
+
+
+def raises_exact(exc, message):
+    """pytest.raises for exactly this message (docs/errors.md: tests assert the texts exactly)."""
+    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def struct_tier(tier):

@@ -11,7 +11,6 @@ import array
 import ctypes
 import math
 import platform
-import re
 import struct
 
 import numpy as np
@@ -20,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastffi
+from conftest import raises_exact
 
 HYP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -124,10 +124,6 @@ class IntOnly:
 
     def __int__(self):
         return 3
-
-
-def raises_exact(exc, message):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 # --- integers -------------------------------------------------------------------------------------------

@@ -7,16 +7,12 @@ import copy
 import sys
 import gc as pygc
 import pickle
-import re
 
 import pytest
 
 import fastffi
+from conftest import raises_exact
 from fastffi.memory import OwnedAddress, OwnedString
-
-
-def raises_exact(exc, message):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ garbage collection, so cycles through it are collected."""
 from __future__ import annotations
 
 import gc
-import re
 import weakref
 
 import pytest
@@ -14,14 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastffi
+from conftest import raises_exact
 from fastffi import _core
 
 WIDTH = {"bool": 1, "i8": 1, "u8": 1, "i16": 2, "u16": 2, "i32": 4, "u32": 4, "f32": 4,
          "i64": 8, "u64": 8, "f64": 8, "pointer": 8, "string": 8}
-
-
-def raises_exact(exc, message):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def outside(helper, offset, size, obj):

@@ -18,16 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fastffi
-from conftest import struct_tier
+from conftest import raises_exact, struct_tier
 from test_calls import f32, make, wrap_i64
 from layout_oracle import FIXTURE_DECLS, Decl, build
 
 FLT_MAX = struct.unpack("<f", b"\xff\xff\x7f\x7f")[0]
 TINY_F32 = 2.0**-149
-
-
-def raises_exact(exc, message):
-    return pytest.raises(exc, match="^" + re.escape(message) + "$")
 
 
 def T(name):
