@@ -41,6 +41,13 @@ class Shape(NamedTuple):
     nbufargs: int   # pointer/string arguments (buffers a slow path may acquire)
     variadic: bool = False   # a variadic target: the call says how many vector registers it fills
 
+    @property
+    def vector_count(self) -> int:
+        """How many vector registers the arguments fill (x86-64 %al for a
+        variadic target, psABI 3.5.7): they are assigned in order, so the
+        highest used plus one."""
+        return max([a.reg + 1 for a in self.args if a.fp], default=0)
+
     def describe(self) -> str:
         regs = ", ".join(f"{a.type.name}->{'fp' if a.fp else 'gp'}{a.reg}" for a in self.args)
         return f"({regs}) -> {self.ret.name}{' +bracket' if self.bracket else ''}"

@@ -63,7 +63,8 @@ def emitter(record: Recorder):
                       else tuple([(arg.fp, arg.reg) for arg in args]))
         keys = [(_entry, len(args), frame, bufs, keep),
                 *[(_argument, arg.type.name, i, bufs, frame, keep, arg.bytes_slow) for i, arg in enumerate(args)],
-                (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame, shape.variadic)]
+                (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame,
+                 shape.vector_count if shape.variadic else None)]
         blocks = tables.get(id(rt)) or record.blocks_for(rt)
         return b"".join([blocks.get(key) or record.record(rt, key) for key in keys])
 
@@ -169,7 +170,7 @@ def _unbox(a, rt: dict, kind: str, slot: int, bytes_slow: bool = False) -> None:
 
 
 def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, ret_save: int, bufs,
-          frame: int, variadic: bool = False) -> None:
+          frame: int, vector_count: int | None = None) -> None:
     """The closed-library check, then each slot into the register the
     classifier gave it, the target (bracketed by enter/leave when asked),
     buffers released, the result boxed.
@@ -190,9 +191,8 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
         a.put(a.TSTATE, a.RESULT)
     for i, placement in enumerate(placements):
         a.load_argument(8 * i, *placement)
-    if variadic:
-        # Vector registers are assigned in order: the highest used plus one.
-        a.set_vector_count(max([p[1] + 1 for p in placements if p[0]], default=0))
+    if vector_count is not None:   # a variadic target (Shape.vector_count)
+        a.set_vector_count(vector_count)
     a.call_field(a.FN, rt["fn_target"])
     if bracket or bufs is not None:
         a.save_result(ret_save)

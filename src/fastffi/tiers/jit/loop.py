@@ -25,8 +25,7 @@ def emit_loop(a, shape: Shape) -> bytes:
     for i, arg in enumerate(shape.args):
         a.load_column(arg, a.item_address(i))
     if shape.variadic:
-        # x86-64 %al for a variadic target (psABI 3.5.7): registers are assigned in order.
-        a.set_vector_count(max([arg.reg + 1 for arg in shape.args if arg.fp], default=0))
+        a.set_vector_count(shape.vector_count)
     a.call_pointer(a.TARGET)
     if shape.ret.name != "void":
         a.store_result(shape.ret.name, a.output_address())
