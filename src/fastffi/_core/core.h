@@ -73,6 +73,9 @@ enum {
     /* Not a call option: the result is a non-const `char *`, returned as a
      * fastffi.CString carrying its address (runtime/cstring.c). */
     FN_STRING_ADDRESS = 8,
+    /* Not a call option: the result is a function pointer, returned as a
+     * Function of its type made by f->result_maker (None for NULL). */
+    FN_FUNCTION_RESULT = 16,
 };
 
 /* A Function is an immutable heap *type* whose metatype is Function_Type, and
@@ -112,6 +115,7 @@ struct FunctionObject {
     int tier;                    /* TierCode: its row of the tier table (tiers/tier.h) */
     PyObject *explanation;       /* str, or a callable producing it on first use */
     PyObject *keepalive;         /* objects whose memory the tier data points into */
+    PyObject *result_maker;      /* FN_FUNCTION_RESULT: address (int) -> Function, else NULL */
     /* Bytes of stack arguments checked against the calling thread's free
      * stack before each call, or 0 (tiers/stack.h). */
     Py_ssize_t stack_check;
@@ -132,6 +136,10 @@ void variadic_clear(FunctionObject *f);
 int variadic_traverse(FunctionObject *f, visitproc visit, void *arg);
 PyObject *variadic_method(FunctionObject *f, PyObject *args);
 PyObject *call_variadic(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+
+/* A function-pointer result (FN_FUNCTION_RESULT) as a Function: None for
+ * NULL, else what f->result_maker makes of the address (runtime/function.c). */
+PyObject *function_result(const FunctionObject *f, void *address);
 
 /* The entry point a call goes through. */
 static inline void function_set_entry(FunctionObject *f, vectorcallfunc entry)
