@@ -53,14 +53,17 @@ typedef struct {
     PyObject_HEAD
     void *handle;
     PyObject *name;         /* as given by the user, for messages */
-    Py_ssize_t inflight;    /* calls that released the GIL and have not returned */
+    /* 1 while open (close() drops it) plus one per call running: whoever
+     * drops it to 0 does the dlclose.  Only touched with the GIL held. */
+    Py_ssize_t inflight;
     char closed;            /* close() was called: every call refuses */
     char unloaded;          /* dlclose() done (deferred until inflight == 0) */
 } LibraryObject;
 
 extern PyTypeObject Library_Type;
-/* Called with the GIL held when an in-flight call returns. */
-void library_call_finished(LibraryObject *lib);
+/* The last reference to an open-or-running library was dropped (inflight
+ * reached 0, with the GIL held): dlclose now.  Out of line: a cold path. */
+void library_last_call_returned(LibraryObject *lib);
 
 /* ---- Function: the callable ---- */
 enum {
@@ -92,6 +95,7 @@ struct FunctionObject {
     void (*target)(void);
     LibraryObject *lib;          /* NULL for functions made from a raw address */
     const char *closed;          /* &lib->closed, or a constant 0: one load per call */
+    Py_ssize_t *inflight;        /* &lib->inflight, or a counter that never reaches 0 (tiers/call.h) */
     Py_ssize_t nargs;
     int flags;
     int nbufargs;                /* pointer/string arguments: Py_buffer slots a call may need */

@@ -238,10 +238,15 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     if (retkind == KIND_STRUCT)
         f->retstruct = (PyTypeObject *)Py_NewRef(retstruct);
     static const char never_closed = 0;
+    /* A raw address's calls are counted too (one straight line for every
+     * call), on a counter that starts at 1 and so never reaches 0. */
+    static Py_ssize_t no_library_inflight = 1;
     f->closed = &never_closed;
+    f->inflight = &no_library_inflight;
     if (lib != Py_None) {
         f->lib = (LibraryObject *)Py_NewRef(lib);
         f->closed = &f->lib->closed;
+        f->inflight = &f->lib->inflight;
     }
     f->argstructs = Py_NewRef(argstructs);
     f->argpointees = Py_NewRef(argpointees);
