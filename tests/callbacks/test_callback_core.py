@@ -326,15 +326,16 @@ def test_dropping_the_last_reference_retires_it(callback_tier, unraisable):
 
 
 def test_a_cycle_through_func_is_collected(callback_tier, unraisable):
-    holder = {}
+    box = []
 
-    def f(x):
-        return holder["cb"].address != 0
+    def f(x, box=box):
+        return box[0].address != 0
 
-    holder["cb"] = cb = fastffi.callback("int f(int)", f, error=-4, tier=callback_tier)
+    cb = fastffi.callback("int f(int)", f, error=-4, tier=callback_tier)
+    box.append(cb)            # cb -> f -> box -> cb
     call = caller(cb)
     assert call(0) == 1
-    del cb, holder
+    del cb, box
     gc.collect()
     assert call(0) == -4
 
