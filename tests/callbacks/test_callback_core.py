@@ -335,7 +335,7 @@ def test_a_cycle_through_func_is_collected(callback_tier, unraisable):
     box.append(cb)            # cb -> f -> box -> cb
     call = caller(cb)
     assert call(0) == 1
-    del cb, box
+    del cb, box, f
     gc.collect()
     assert call(0) == -4
 
