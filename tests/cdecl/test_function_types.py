@@ -75,14 +75,14 @@ def test_cached_apart_from_declarations():
 
 @pytest.mark.parametrize("spec, message", [
     ("int (*)(const char *, ...)",
-     "a callback cannot be variadic: 'int (*)(const char *, ...)' (its '...' arguments have no types to "
-     "convert them by; only C code reads them, with va_arg)"),
+     "callback 'callback': a variadic callback cannot read its arguments (C has no portable va_list from a "
+     "callee's side)"),
     ("int printf(const char *fmt, ...)",
-     "a callback cannot be variadic: 'int printf(const char *fmt, ...)' (its '...' arguments have no types "
-     "to convert them by; only C code reads them, with va_arg)"),
+     "callback 'printf': a variadic callback cannot read its arguments (C has no portable va_list from a "
+     "callee's side)"),
     (("i32", ["i32", ...]),
-     "a callback cannot be variadic: ('i32', ['i32', Ellipsis]) (its '...' arguments have no types to "
-     "convert them by; only C code reads them, with va_arg)"),
+     "callback 'callback': a variadic callback cannot read its arguments (C has no portable va_list from a "
+     "callee's side)"),
     ("int", "not a function type: 'int'"),
     ("pid_t", "not a function type: 'pid_t'"),
     ("int (**)(int)", "not a function type: 'int (**)(int)'"),

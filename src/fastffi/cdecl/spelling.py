@@ -160,7 +160,7 @@ def parse_function_type(spec, types=None) -> Signature:
             raise TypeError(f"a callback signature tuple is (restype, argtypes), got {len(spec)} items")
         sig = make_signature(CALLBACK_NAME, spec[0], spec[1], types)
         if sig.nfixed is not None:
-            raise SignatureError(_variadic_refusal(f"{spec!r}"))
+            raise SignatureError(_variadic_refusal(CALLBACK_NAME))
         return sig
     if isinstance(spec, Scalar) and isinstance(spec.pointee, FunctionType):
         name, ftype = None, spec.pointee
@@ -177,16 +177,17 @@ def parse_function_type(spec, types=None) -> Signature:
         raise TypeError(f"a callback signature is a C function type, a declaration or (restype, argtypes), "
                         f"got {type(spec).__name__}")
     if ftype.variadic:
-        raise SignatureError(_variadic_refusal(repr(spec) if isinstance(spec, str) else str(ftype)))
+        raise SignatureError(_variadic_refusal(name or CALLBACK_NAME))
     sig = Signature(name or CALLBACK_NAME, ftype.restype, ftype.argtypes)
     if isinstance(spec, str):
         ns.cache(ns.declared, key, sig)
     return sig
 
 
-def _variadic_refusal(what: str) -> str:
-    return (f"a callback cannot be variadic: {what} (its '...' arguments have no types to convert "
-            f"them by; only C code reads them, with va_arg)")
+def _variadic_refusal(name: str) -> str:
+    # docs/errors.md's wording (tiers/callback.py refuses a variadic Signature the same way).
+    return (f"callback {name!r}: a variadic callback cannot read its arguments "
+            f"(C has no portable va_list from a callee's side)")
 
 
 __all__ = ["IDENT", "namespace_for", "normalize", "resolve_type", "resolve_field_type", "make_signature",
