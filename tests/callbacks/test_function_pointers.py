@@ -52,6 +52,14 @@ def test_unexported_function_reached_through_its_pointer(lib, ftier):
     assert "fp_hypot2" not in lib
 
 
+def test_variadic_function_pointer_result(lib, ftier):
+    get = lib.function("long (*fp_pick_variadic(void))(int, ...)", tier=ftier)
+    sum_ints = get()
+    assert sum_ints._nfixed_ == 1
+    assert sum_ints(3, 10, 20, 12) == 42
+    assert sum_ints.variadic("int", "int")(2, 5, 6) == 11
+
+
 def test_list_form_and_typedef(lib, ftier):
     fastffi.define("fp_binop", "int (*)(int, int)")
     try:
