@@ -178,3 +178,16 @@ def test_a_struct_of_function_pointers_matches_ctypes_layout(lib):
     raw = (ctypes.c_void_p * 2).from_buffer(bytearray(bytes(o)))
     assert list(raw) == [lib.symbol("fp_add"), lib.symbol("fp_sub")]
     assert (o.a(1, 2), o.b(1, 2)) == (3, -1)
+
+
+def test_functions_and_the_functions_they_made_are_freed(lib):
+    import gc
+    import weakref
+
+    pick = lib.function(PICK)
+    made = pick(0)
+    refs = [weakref.ref(pick), weakref.ref(made)]
+    assert made(1, 1) == 2
+    del pick, made
+    gc.collect()
+    assert [r() for r in refs] == [None, None]
