@@ -417,16 +417,14 @@ static PyObject *run_batch(PyObject *m, PyObject *args)
     if (rows == 0)
         Py_RETURN_NONE;
 
-    /* The batch counts as in flight while the GIL is released, so close()
-     * from another thread defers the dlclose (library.c). */
     int release = rows >= RELEASE_GIL_ROWS || threads > 1;
     Caller caller = {.check_signals = check_signals};
     clock_gettime(CLOCK_MONOTONIC_COARSE, &caller.last);
-    if (release) {
-        if (f->lib != NULL)
-            f->lib->inflight++;
+    /* Counted in flight whether or not the GIL is released: a callback the
+     * rows call may close the library (tiers/call.h). */
+    ++*f->inflight;
+    if (release)
         caller.ts = PyEval_SaveThread();
-    }
     if (f->flags & FN_USE_ERRNO)
         errno = fastffi_saved_errno;
     if (threads > 1 && rows >= threads)
@@ -435,11 +433,10 @@ static PyObject *run_batch(PyObject *m, PyObject *args)
         run_chunk(&b, 0, rows, &caller);
     if (f->flags & FN_USE_ERRNO)
         fastffi_saved_errno = errno;
-    if (release) {
+    if (release)
         PyEval_RestoreThread(caller.ts);
-        if (f->lib != NULL)
-            library_call_finished(f->lib);
-    }
+    if (--*f->inflight == 0)
+        library_last_call_returned(f->lib);
     if (PyErr_Occurred())                  /* a signal handler raised: KeyboardInterrupt on Ctrl-C */
         return NULL;
     switch (atomic_load(&b.failed)) {

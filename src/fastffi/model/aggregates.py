@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import _core
 from .layout import Layout, compute_layout, size_align
+from .pointers import FunctionType
 from .scalars import Scalar
 from .signature import type_name
 
@@ -84,6 +85,39 @@ def _scalar_field(name: str, context: str, offset: int, t: Scalar):
     return property(get, set, doc=f"{name}: {t.name} at offset {offset}")
 
 
+#: (function type, name) -> a maker of Functions from addresses: installed by
+#: fastffi.tiers at import (the model is below the tiers and cannot import them).
+_function_maker = None
+
+
+def set_function_maker(make) -> None:
+    global _function_maker
+    _function_maker = make
+
+
+def _function_field(name: str, context: str, offset: int, t: Scalar):
+    """A function-pointer field: read as a callable Function of its type
+    (None for NULL), written as an address -- or a Function, by its address."""
+    kind = t.kind
+    maker = None
+
+    def get(self):
+        nonlocal maker
+        address = _read(self, offset, kind)
+        if not address:
+            return None
+        if maker is None:   # made on first read: the tiers are imported by then
+            maker = _function_maker(t.pointee, context)
+        return maker(address)
+
+    def set(self, value):
+        if isinstance(value, _core.Function):
+            value = value.address
+        _write(self, offset, kind, value, context)
+
+    return property(get, set, doc=f"{name}: {t.spelling()} at offset {offset} (read as a Function)")
+
+
 def _struct_field(name: str, context: str, offset: int, cls):
     size = cls._size_
 
@@ -128,6 +162,8 @@ def make_aggregate(name: str, members, pack: int | None, is_union: bool):
         context = f"{name}.{f.name}"
         if f.count is not None:
             namespace[f.name] = _array_field(f.name, context, f.offset, f.type, f.count)
+        elif isinstance(f.type, Scalar) and isinstance(f.type.pointee, FunctionType):
+            namespace[f.name] = _function_field(f.name, context, f.offset, f.type)
         elif isinstance(f.type, Scalar):
             namespace[f.name] = _scalar_field(f.name, context, f.offset, f.type)
         else:

@@ -190,7 +190,11 @@ static inline PyObject *box_value(int kind, const Slot *r, const FunctionObject 
     case KIND_U64: return PyLong_FromUnsignedLongLong(r->u);
     case KIND_F32: return PyFloat_FromDouble(r->f);
     case KIND_F64: return PyFloat_FromDouble(r->d);
-    case KIND_POINTER: return PyLong_FromVoidPtr(r->p);
+    case KIND_POINTER:
+        /* As for strings below: only a pointer result reads the flag. */
+        if (f != NULL && (f->flags & FN_FUNCTION_RESULT))
+            return function_result(f, r->p);
+        return PyLong_FromVoidPtr(r->p);
     case KIND_STRING: {
         if (r->p == NULL)
             Py_RETURN_NONE;

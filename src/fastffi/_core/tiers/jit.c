@@ -88,6 +88,13 @@ static void fastffi_jit_leave(PyObject *self, PyThreadState *ts)
     call_epilogue((FunctionObject *)self, ts);
 }
 
+/* The generated code dropped the in-flight count to 0 (inline, as
+ * call_leave does): the library was closed during the call. */
+static void fastffi_jit_last_call(PyObject *self)
+{
+    library_last_call_returned(((FunctionObject *)self)->lib);
+}
+
 #define ADDR(name, value) \
     if (add_int(d, name, PyLong_FromVoidPtr((void *)(value))) < 0) goto fail;
 #define OFFSET(name, value) \
@@ -116,6 +123,7 @@ int jit_add_runtime(PyObject *m)
     ADDR("none", fastffi_jit_none);
     ADDR("enter", fastffi_jit_enter);
     ADDR("leave", fastffi_jit_leave);
+    ADDR("last_call", fastffi_jit_last_call);
     ADDR("PyLong_FromLong", PyLong_FromLong);
     ADDR("PyLong_FromLongLong", PyLong_FromLongLong);
     ADDR("PyLong_FromUnsignedLongLong", PyLong_FromUnsignedLongLong);
@@ -141,6 +149,7 @@ int jit_add_runtime(PyObject *m)
     OFFSET("bytes_data", offsetof(PyBytesObject, ob_sval));
     OFFSET("fn_target", offsetof(FunctionObject, target));
     OFFSET("fn_closed", offsetof(FunctionObject, closed));
+    OFFSET("fn_inflight", offsetof(FunctionObject, inflight));
     OFFSET("fn_flags", offsetof(FunctionObject, flags));
     OFFSET("fn_argchecks", offsetof(FunctionObject, argchecks));
     OFFSET("sizeof_Py_buffer", sizeof(Py_buffer));

@@ -156,9 +156,11 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
         goto fail;
     }
 
+    call_enter(f);
     PyThreadState *ts = call_prologue(f);
     ffi_call(&f->cif, f->target, rvalue, values);
     call_epilogue(f, ts);
+    call_leave(f);
     buffers_release(&bufs);
 
     if (f->retkind == KIND_STRUCT)

@@ -204,9 +204,11 @@ static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObjec
         goto fail;
     }
     FrameUnit ret[PLAN_RET_SIZE / sizeof(FrameUnit)];
+    call_enter(f);
     PyThreadState *ts = call_prologue(f);
     p->routine(f->target, frame, p->h.stack_size, ret, p->nvec);
     call_epilogue(f, ts);
+    call_leave(f);
     if (bufs.count)
         buffers_release(&bufs);
 
