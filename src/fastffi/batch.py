@@ -39,6 +39,7 @@ _NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
 _OUT_FORMATS = {name: fmts[0] for name, fmts in COLUMN_FORMATS.items()}
 _get_ident = threading.get_ident
 _BOOL = SCALARS["bool"]
+_POINTER = SCALARS["pointer"].kind
 _TO_BOOL = bytes([0] + [1] * 255)
 
 
@@ -66,8 +67,10 @@ class _Column:
 
 def _column(fn, i: int, t, col) -> _Column:
     where = f"{fn.__name__}.map() argument {i + 1}"
-    if isinstance(t, Scalar) and (col is None or isinstance(col, (int, float))):
-        # Broadcast: one value for every row, range-checked like an argument.
+    if isinstance(t, Scalar) and (col is None or isinstance(col, (int, float))
+                                  or (t.kind == _POINTER and isinstance(col, _core.Callback))):
+        # Broadcast: one value for every row, range-checked like an argument
+        # (a Callback: its address, the box keeping it alive).
         box = _core.cdata_alloc(array_class(t), t.size, t.format, t.size)
         _core.write_scalar(box, 0, t.kind, col, where)
         return _Column(box._address_, 0, None, box)
@@ -179,8 +182,12 @@ def map_rows(fn, *columns, out=None, threads: int = 1):
     if rows:
         # Only the main thread runs signal handlers: elsewhere the loop need
         # not stop to look for them.
+        # A broadcast Callback's exception raised on this thread during the
+        # loop is map()'s, as a call's (_core/callbacks/scope.c).
+        callbacks = tuple(c for c in columns if isinstance(c, _core.Callback))
         _core.run_batch(fn, tuple(c.address for c in cols), tuple(c.stride for c in cols), out_address,
-                        out_stride, rows, threads, _loop(fn), _get_ident() == threading.main_thread().ident)
+                        out_stride, rows, threads, _loop(fn), _get_ident() == threading.main_thread().ident,
+                        callbacks)
     del keep_out, cols  # buffers stayed exported for the whole loop
     return out
 

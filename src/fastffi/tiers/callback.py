@@ -15,8 +15,10 @@ from typing import Any, NamedTuple
 
 from .. import _core
 from ..errors import FFIError, SignatureError
+from ..model.pointers import FunctionType
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
+from . import checks
 from . import libffi as tier_libffi
 from .selection import TIERS, ceiling, public_type
 
@@ -133,6 +135,8 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
 def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key):
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
+    if key is None:   # what a function-pointer parameter is compared with (tiers/checks.py)
+        key = checks.function_key(FunctionType(sig.restype, tuple(sig.argtypes)))
     if not scalar_ret and error == 0:
         error = None      # the default: a zero-filled struct
     return _core.make_callback(CallbackSpec(
@@ -171,5 +175,9 @@ class _Explainer:
                          "FASTFFI_TIER=plan uses the static pool only")
         return "\n".join(lines)
 
+
+# A plain callable passed for a function-pointer parameter runs as a
+# temporary Callback made here (tiers/checks.py, runtime/convert.c).
+checks.temporary_maker = create
 
 __all__ = ["CallbackSpec", "MECHANISMS", "create", "signature_text"]

@@ -37,6 +37,7 @@ from ..model.aggregates import array_class, box_class
 from ..model.namespace import is_aggregate
 from ..model.pointers import FunctionType
 from ..model.scalars import SCALARS, VOID, Scalar
+from ..model.signature import Signature, type_name
 
 try:
     from ..model.pointers import function_key
@@ -51,6 +52,8 @@ except ImportError:   # cb-types' function_key is not on main yet: the same rule
             return ("function", _type_key(t.restype), tuple(_type_key(a) for a in t.argtypes), t.variadic)
         if isinstance(t, Scalar) and t.pointee is not None:
             return ("pointer", t.name, _type_key(t.pointee))
+        if isinstance(t, Scalar) and t.name == "pointer":   # the list form's untyped pointer: void *
+            return ("pointer", "pointer", _type_key(VOID))
         if isinstance(t, Scalar):
             return t.name
         return t
@@ -116,14 +119,29 @@ def function_description(ftype: FunctionType) -> tuple:
     """(function key, signature text, wrap) for a function-pointer
     parameter: ``wrap(func)`` makes the temporary Callback a plain callable
     passed for it runs as, for one call (``_core/runtime/convert.c``)."""
-    return function_key(ftype), str(ftype), _wrapper(ftype)
+    return function_key(ftype), function_pointer_name(ftype), _wrapper(ftype)
+
+
+def function_pointer_name(ftype: FunctionType) -> str:
+    """``i32 (*)(pointer, pointer)``: a function-pointer parameter's type in
+    messages, in the names ``cb.signature`` uses."""
+    args = [type_name(a) for a in ftype.argtypes] + (["..."] if ftype.variadic else [])
+    return f"{type_name(ftype.restype)} (*)({', '.join(args)})"
+
+
+#: make(signature, func) -> Callback, set by tiers/callback.py when it is
+#: imported (fastffi's import does): that module sits above this one (it
+#: imports tiers/selection.py, which imports this), so it is handed in rather
+#: than imported.
+temporary_maker = None
 
 
 def _wrapper(ftype: FunctionType):
+    sig = Signature("callback", ftype.restype, tuple(ftype.argtypes))
+
     def wrap(func):
-        # Imported here: the public callback layer sits above the tiers.
-        from ..callbacks import callback
-        return callback((ftype.restype, ftype.argtypes), func)
+        name = getattr(func, "__name__", None)
+        return temporary_maker(sig._replace(name=name) if isinstance(name, str) else sig, func)
     return wrap
 
 

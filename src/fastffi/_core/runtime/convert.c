@@ -450,9 +450,10 @@ static int convert_callback(int checks, PyObject *pointee, CallbackObject *cb, S
             return -1;
         if (!same)
             return raise_with_prefix(PyExc_TypeError, ctx,
-                                     PyUnicode_FromFormat("callback %R is %U, the parameter is %U", cb->name,
-                                                          cb->signature,
-                                                          PyTuple_GET_ITEM(pointee, FNPOINTEE_SIGNATURE)));
+                                     PyUnicode_FromFormat("expected a callback of type %U, got callback %R of "
+                                                          "type %U",
+                                                          PyTuple_GET_ITEM(pointee, FNPOINTEE_SIGNATURE),
+                                                          cb->name, cb->signature));
     }
     if (f != NULL)
         scope_push(bufs, (struct CallbackObject *)cb, 0);
