@@ -23,20 +23,21 @@
 
 static pthread_key_t kept_key;
 
-/* Thread exit of a thread that kept a thread state.  The destructor runs
- * while CPython's own thread-specific value (the autoTSS key, which has no
- * destructor) is still readable, so PyGILState_Ensure finds the kept state:
- * Ensure (count 2, takes the GIL), Release(LOCKED) (count 1, keeps it),
- * Release(UNLOCKED) (count 0: the state is cleared and deleted, the GIL
- * released). */
+/* Thread exit of a thread that kept a thread state, `value`.  glibc sets
+ * every key of the exiting thread to NULL before it calls that key's
+ * destructor (nptl's __nptl_deallocate_tsd), so CPython's own key (autoTSS,
+ * created first, no destructor) already reads NULL here and PyGILState_Ensure
+ * would make a second state: the kept one is taken back directly -- the GIL
+ * for it, then cleared (its threading.local values go) and deleted, which
+ * releases the GIL. */
 static void release_kept_state(void *value)
 {
-    (void)value;
     if (!Py_IsInitialized() || compat_is_finalizing())
         return;   /* the interpreter owns (or already freed) every state now */
-    PyGILState_Ensure();
-    PyGILState_Release(PyGILState_LOCKED);
-    PyGILState_Release(PyGILState_UNLOCKED);
+    PyThreadState *ts = value;
+    PyEval_RestoreThread(ts);
+    PyThreadState_Clear(ts);
+    PyThreadState_DeleteCurrent();
 }
 
 int threads_init(void)
@@ -65,7 +66,7 @@ int thread_enter(ThreadEntry *e)
     if (foreign) {
         /* Kept: the matching Release runs at thread exit. */
         PyGILState_Ensure();
-        pthread_setspecific(kept_key, (void *)1);
+        pthread_setspecific(kept_key, PyThreadState_Get());
     }
     return 0;
 }
