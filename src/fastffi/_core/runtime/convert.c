@@ -53,6 +53,11 @@ int convert_init(void)
     return 0;
 }
 
+COMPAT_NO_INLINE int buffers_release_after_call(BufferList *b)
+{
+    return buffers_release(b);
+}
+
 /* ---- messages ---- */
 
 static PyObject *context_prefix(ErrCtx ctx)

@@ -78,6 +78,10 @@ static inline int buffers_release(BufferList *b)
     return raised;
 }
 
+/* The same, out of line: what the tiers run after the call, so their call
+ * paths carry none of the loop (calls that acquired nothing never reach it). */
+int buffers_release_after_call(BufferList *b);
+
 /* Where a message points: "add() argument 2: ..." when index >= 1, or
  * "Point.x: ..." (name is the whole prefix) when index == 0.  The index is
  * a full register so that building one on the fast path is one instruction

@@ -162,7 +162,7 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
     ffi_call(&f->cif, f->target, rvalue, values);
     call_epilogue(f, ts);
     /* The exception a callback passed to the call held (callbacks/scope.c). */
-    if (bufs.count && buffers_release(&bufs)) {
+    if (bufs.count && buffers_release_after_call(&bufs)) {
         Py_XDECREF(result);
         return NULL;
     }

@@ -212,7 +212,7 @@ static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObjec
     /* A callback this call was passed raised while C ran it: that exception
      * is the call's (callbacks/scope.c).  Only calls that acquired something
      * look. */
-    if (bufs.count && buffers_release(&bufs)) {
+    if (bufs.count && buffers_release_after_call(&bufs)) {
         Py_XDECREF(result);
         return NULL;
     }
