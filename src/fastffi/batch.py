@@ -202,7 +202,12 @@ class SharedCall:
     It pays when the caller already holds packed arguments (they are written
     into ``args`` with one ``struct.pack_into`` or a buffer copy); for
     arguments held as Python objects a plain call is as fast or faster.  Not
-    thread-safe: use one per thread."""
+    thread-safe: use one per thread.
+
+    A Callback whose address is written into ``args`` is named in
+    ``callbacks`` (a tuple): the SharedCall keeps it alive, and an exception it
+    raises on this thread while C runs it is raised from ``sb()``, as from a
+    call that was passed it."""
 
     def __init__(self, fn):
         self._fn = fn
@@ -232,10 +237,29 @@ class SharedCall:
         self._columns = tuple(base + o for o in offsets)
         self._strides = (0,) * len(offsets)
         self._loop = _loop(fn)
+        self._callbacks = ()
         assert struct.calcsize(self.format) == total
 
+    @property
+    def callbacks(self) -> tuple:
+        """The Callbacks ``args`` holds the addresses of (see the class)."""
+        return self._callbacks
+
+    @callbacks.setter
+    def callbacks(self, value) -> None:
+        value = tuple(value)
+        for i, cb in enumerate(value):
+            if not isinstance(cb, _core.Callback):
+                raise TypeError(f"{self._fn.__name__}.shared().callbacks: item {i}: expected Callback, "
+                                f"got {type(cb).__name__}")
+        if len(value) > len(self.offsets):
+            raise ValueError(f"{self._fn.__name__}.shared().callbacks: {len(value)} callbacks for "
+                             f"{len(self.offsets)} arguments")
+        self._callbacks = value
+
     def __call__(self):
-        _core.run_batch(self._fn, self._columns, self._strides, self._result._address_, 0, 1, 1, self._loop)
+        _core.run_batch(self._fn, self._columns, self._strides, self._result._address_, 0, 1, 1, self._loop,
+                        False, self._callbacks)
 
     def __repr__(self) -> str:
         return f"<fastffi.SharedCall of {self._fn.__name__} format={self.format!r}>"

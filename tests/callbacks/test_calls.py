@@ -5,6 +5,7 @@ it -- raised from the call that was passed it, on every tier."""
 from __future__ import annotations
 
 import gc
+import struct
 import sys
 import weakref
 
@@ -286,8 +287,7 @@ def test_release_gil_call_holds_the_exception(lib, tier):
 
 
 def test_variadic_call_holds_the_exception(lib, tier):
-    import ctypes.util
-    libc = fastffi.dlopen(ctypes.util.find_library("c"))
+    libc = fastffi.dlopen("libc.so.6")
     # printf-family calls read the pointer as %p: the Callback is its address.
     snprintf = libc.function("int snprintf(char *buf, size_t n, const char *fmt, ...)", tier=tier)
     cb = fastffi.callback("long f(long)", lambda x: x)
@@ -319,3 +319,26 @@ def test_map_holds_the_exception(lib, tier, unraisable):
     cb.close()
     with raises_exact(CallbackClosedError, "cb_call.map() argument 1: callback 'boom' is closed"):
         call.map(cb, fastffi.array("long", [1]), out=out)
+
+
+def test_shared_call_holds_its_callbacks_exception(lib, tier):
+    call = fn(lib, CALL, tier)
+    sb = call.shared()
+
+    def boom(x):
+        raise KeyError(x)
+
+    cb = fastffi.callback("long boom(long)", boom)
+    ok = fastffi.callback("long ok(long)", lambda x: x * 3)
+    struct.pack_into(sb.format, sb.args, 0, ok.address, 5)
+    sb.callbacks = [ok]
+    sb()
+    assert struct.unpack("q", sb.result)[0] == 15
+    struct.pack_into(sb.format, sb.args, 0, cb.address, 6)
+    sb.callbacks = (cb,)
+    with pytest.raises(KeyError) as info:
+        sb()
+    assert info.value.args == (6,)
+    assert sb.callbacks == (cb,)
+    with raises_exact(TypeError, "cb_call.shared().callbacks: item 0: expected Callback, got int"):
+        sb.callbacks = [cb.address]
