@@ -287,6 +287,19 @@ def test_release_gil_call_holds_the_exception(lib, tier):
 
 
 def test_variadic_call_holds_the_exception(lib, tier):
+    call = lib.function("long cb_call_va(long x, ...)", tier=tier)
+    assert call(4, fastffi.callback("long sq(long)", lambda x: x * x)) == 16
+
+    def boom(x):
+        raise KeyError(x)
+
+    with pytest.raises(KeyError) as info:
+        call(9, fastffi.callback("long boom(long)", boom))
+    assert info.value.args == (9,)
+    assert call.variadic("void *")(5, fastffi.callback("long f(long)", lambda x: -x)) == -5
+
+
+def test_variadic_takes_a_callback_as_void_pointer(lib, tier):
     libc = fastffi.dlopen("libc.so.6")
     # printf-family calls read the pointer as %p: the Callback is its address.
     snprintf = libc.function("int snprintf(char *buf, size_t n, const char *fmt, ...)", tier=tier)
