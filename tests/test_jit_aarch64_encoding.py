@@ -755,23 +755,30 @@ fc: ldr x0, [x20, #8]
 310: movk x16, #0x7f00, lsl #32
 314: blr x16
 318: ldr w9, [sp, #56]
-31c: cbz w9, 0x330
+31c: cbz w9, 0x34c
 320: add x0, sp, #0x30
 324: mov x16, #0x3000
 328: movk x16, #0x7f00, lsl #32
 32c: blr x16
-330: ldr x0, [sp, #32]
-334: ldr d0, [sp, #40]
-338: mov x1, x0
-33c: mov x0, x19
-340: mov x16, #0x4000
-344: movk x16, #0x7f00, lsl #32
-348: blr x16
-34c: add sp, sp, #0xe0
-350: ldr x21, [sp, #32]
-354: ldp x19, x20, [sp, #16]
-358: ldp x29, x30, [sp], #48
-35c: ret
+330: cbz w0, 0x34c
+334: mov x0, xzr
+338: add sp, sp, #0xe0
+33c: ldr x21, [sp, #32]
+340: ldp x19, x20, [sp, #16]
+344: ldp x29, x30, [sp], #48
+348: ret
+34c: ldr x0, [sp, #32]
+350: ldr d0, [sp, #40]
+354: mov x1, x0
+358: mov x0, x19
+35c: mov x16, #0x4000
+360: movk x16, #0x7f00, lsl #32
+364: blr x16
+368: add sp, sp, #0xe0
+36c: ldr x21, [sp, #32]
+370: ldp x19, x20, [sp, #16]
+374: ldp x29, x30, [sp], #48
+378: ret
 """
 
 
@@ -949,8 +956,10 @@ def test_every_kind_decodes(ret):
         subs = [t for t in listing if t.startswith("sub sp, sp")]
         adds = [t for t in listing if t.startswith("add sp, sp")]
         # One frame; every exit (reject, each argument's failure, the closed
-        # library, the return) takes it down.
-        assert len(subs) == 1 and len(adds) == len(args) + 3 == listing.count("ret")
+        # library, the return, and -- with a pointer argument, so buffers --
+        # a callback's exception held by the call) takes it down.
+        held = any(t.kind in (SCALARS["pointer"].kind, SCALARS["string"].kind) for t in args)
+        assert len(subs) == 1 and len(adds) == len(args) + 3 + held == listing.count("ret")
         assert {a[4:] for a in adds} == {subs[0][4:]}
         assert int(subs[0].rsplit("#", 1)[1], 16) % 16 == 0
 
