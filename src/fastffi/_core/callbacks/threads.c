@@ -23,13 +23,12 @@
 
 static pthread_key_t kept_key;
 
-/* Thread exit of a thread that kept a thread state, `value`.  glibc sets
- * every key of the exiting thread to NULL before it calls that key's
- * destructor (nptl's __nptl_deallocate_tsd), so CPython's own key (autoTSS,
- * created first, no destructor) already reads NULL here and PyGILState_Ensure
- * would make a second state: the kept one is taken back directly -- the GIL
- * for it, then cleared (its threading.local values go) and deleted, which
- * releases the GIL. */
+/* Thread exit of a thread that kept a thread state (`value`).  By the time
+ * this destructor runs, glibc may already have cleared CPython's own
+ * thread-specific value (its autoTSS key has no destructor; all keys are
+ * cleared in key order), so PyGILState_* would no longer find the state:
+ * the kept state is restored, cleared and deleted directly, which is what
+ * PyGILState_Release does when a thread's count reaches 0. */
 static void release_kept_state(void *value)
 {
     if (!Py_IsInitialized() || compat_is_finalizing())
@@ -56,7 +55,7 @@ int threads_init(void)
 int thread_enter(ThreadEntry *e)
 {
     e->ensured = 0;
-    if (PyGILState_Check())
+    if (compat_thread_holds_gil())
         return 0;
     if (compat_is_finalizing())
         return -1;
@@ -64,9 +63,10 @@ int thread_enter(ThreadEntry *e)
     e->state = PyGILState_Ensure();
     e->ensured = 1;
     if (foreign) {
-        /* Kept: the matching Release runs at thread exit. */
+        /* Kept past PyGILState_Release (its count stays above 0); given
+         * back at thread exit. */
         PyGILState_Ensure();
-        pthread_setspecific(kept_key, PyThreadState_Get());
+        pthread_setspecific(kept_key, PyGILState_GetThisThreadState());
     }
     return 0;
 }
