@@ -5,6 +5,7 @@ it -- raised from the call that was passed it, on every tier."""
 from __future__ import annotations
 
 import gc
+import os
 import struct
 import sys
 import weakref
@@ -355,3 +356,35 @@ def test_shared_call_holds_its_callbacks_exception(lib, tier):
     assert sb.callbacks == (cb,)
     with raises_exact(TypeError, "cb_call.shared().callbacks: item 0: expected Callback, got int"):
         sb.callbacks = [cb.address]
+
+
+def _snapshot():
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return rss, sys.getallocatedblocks()
+
+
+@pytest.mark.no_sanitizer  # RSS growth: ASan keeps freed blocks in quarantine
+def test_many_calls_passed_callbacks_do_not_grow_memory(lib, tier, unraisable):
+    call = fn(lib, CALL, tier)
+    total = fn(lib, "long cb_sum(long (*cb)(long), long n)", tier)
+    cb = fastffi.callback("long f(long)", lambda x: x + 1)
+
+    def boom(x):
+        raise KeyError(x)
+
+    def rounds(n):
+        for i in range(n):
+            assert call(cb, i) == i + 1
+            assert call(lambda x: x, i) == i        # a temporary Callback per call, retired after it
+            with pytest.raises(KeyError):
+                total(boom, 2)                        # held, raised; the second goes to the hook
+        unraisable.clear()
+
+    rounds(6000)   # past the quarantine of retired temporaries (4,096): their slots come back
+    before = _snapshot()
+    rounds(6000)
+    rss, blocks = _snapshot()
+    assert blocks - before[1] < 500, f"allocated blocks grew by {blocks - before[1]}"
+    assert rss - before[0] < 4 * 2**20, f"RSS grew by {(rss - before[0]) / 2**20:.1f} MiB"
