@@ -129,19 +129,24 @@ def function_pointer_name(ftype: FunctionType) -> str:
     return f"{type_name(ftype.restype)} (*)({', '.join(args)})"
 
 
-#: make(signature, func) -> Callback, set by tiers/callback.py when it is
-#: imported (fastffi's import does): that module sits above this one (it
-#: imports tiers/selection.py, which imports this), so it is handed in rather
-#: than imported.
+#: temporary_maker(signature) -> make(func) -> Callback, set by
+#: tiers/callback.py when it is imported (fastffi's import does): that module
+#: sits above this one (it imports tiers/selection.py, which imports this),
+#: so it is handed in rather than imported.
 temporary_maker = None
 
 
 def _wrapper(ftype: FunctionType):
+    """wrap(func) for one parameter type: the Callback's spec is decided on
+    the first call and reused (a call then costs one make_callback)."""
     sig = Signature("callback", ftype.restype, tuple(ftype.argtypes))
+    made = None
 
     def wrap(func):
-        name = getattr(func, "__name__", None)
-        return temporary_maker(sig._replace(name=name) if isinstance(name, str) else sig, func)
+        nonlocal made
+        if made is None:
+            made = temporary_maker(sig)
+        return made(func)
     return wrap
 
 
