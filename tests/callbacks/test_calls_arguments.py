@@ -388,3 +388,21 @@ def test_many_calls_passed_callbacks_do_not_grow_memory(lib, tier, unraisable):
     rss, blocks = _snapshot()
     assert blocks - before[1] < 500, f"allocated blocks grew by {blocks - before[1]}"
     assert rss - before[0] < 4 * 2**20, f"RSS grew by {(rss - before[0]) / 2**20:.1f} MiB"
+
+
+def test_checks_describe_function_pointer_parameters():
+    from fastffi.cdecl.spelling import parse_declaration
+    from fastffi.tiers import checks
+    a = parse_declaration("void qsort(void *b, size_t n, size_t s, int (*compar)(const void *, const void *))")
+    b = parse_declaration("void *bsearch(const void *k, const void *b, size_t n, size_t s, "
+                          "int (*cmp)(const void *x, const void *y))")
+    flags_a, pointees_a = checks.argument_checks(a.argtypes)
+    flags_b, pointees_b = checks.argument_checks(b.argtypes)
+    assert flags_a[3] & checks.FUNCTION and not flags_a[0] & checks.FUNCTION
+    key, text, wrap = pointees_a[3]
+    assert text == "i32 (*)(pointer, pointer)" and callable(wrap)
+    assert pointees_a[0] is None   # void *: any pointer, any Callback
+    # one parameter type, one description (and one maker): names and const do not count
+    assert pointees_b[4] is pointees_a[3]
+    cb = fastffi.callback("int cmp(const void *, const void *)", lambda a, b: 0)
+    assert cb.key == key
