@@ -15,8 +15,10 @@ from typing import Any, NamedTuple
 
 from .. import _core
 from ..errors import FFIError, SignatureError
+from ..model.pointers import FunctionType
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
+from . import checks
 from . import libffi as tier_libffi
 from .selection import TIERS, ceiling, public_type
 
@@ -127,6 +129,12 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
         raise TypeError(f"callback {sig.name!r}: onerror must be None or callable, got {type(onerror).__name__}")
     if tier != "auto" and tier not in MECHANISMS:
         raise ValueError(f"unknown tier {tier!r} (expected 'auto', 'jit', 'plan' or 'libffi')")
+    m, refused = _select(sig, tier)
+    return _core.make_callback(_spec(sig, func, error, onerror, m, refused, _prepare(m, sig), key))
+
+
+def _select(sig: Signature, tier: str) -> tuple[str, dict]:
+    """The mechanism for ``sig`` and why the faster ones were refused."""
     reason = signature_refusal(sig)
     if reason is not None:
         raise SignatureError(f"callback {sig.name!r}: {reason}")
@@ -136,7 +144,7 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     for m in candidates:
         reason = _refusal(m, sig)
         if reason is None:
-            return _make(sig, func, error, onerror, m, refused, _prepare(m, sig), key)
+            return m, refused
         refused[m] = reason
     if tier == "auto":
         raise FFIError(f"callback {sig.name!r}: no mechanism accepts this signature: "
@@ -144,12 +152,33 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     raise FFIError(f"callback {sig.name!r}: tier {candidates[0]!r} refused: {refused[candidates[0]]}")
 
 
-def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key):
+def temporary_maker(sig: Signature):
+    """``make(func)``: a Callback of ``sig`` with the defaults (error 0, no
+    onerror, the best mechanism), named for ``func``, from a spec decided
+    once -- what a plain callable passed for a function-pointer parameter
+    runs as, for one call (tiers/checks.py: one maker per parameter type)."""
+    m, refused = _select(sig, "auto")
+    template = _spec(sig, None, 0, None, m, refused, _prepare(m, sig), None)
+    ret, args = type_name(sig.restype), ", ".join(type_name(t) for t in sig.argtypes)
+
+    def make(func):
+        name = getattr(func, "__name__", None)
+        if not isinstance(name, str) or not callable(func):
+            return create(sig, func)   # its exact errors
+        return _core.make_callback(template._replace(
+            name=name, func=func, signature=f"{ret} {name}({args})",
+            explanation=_Explainer(sig._replace(name=name), m, refused)))
+    return make
+
+
+def _spec(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key) -> CallbackSpec:
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
+    if key is None:   # what a function-pointer parameter is compared with (tiers/checks.py)
+        key = checks.function_key(FunctionType(sig.restype, tuple(sig.argtypes)))
     if not scalar_ret and error == 0:
         error = None      # the default: a zero-filled struct
-    return _core.make_callback(CallbackSpec(
+    return CallbackSpec(
         sig.name, func, onerror, error,
         ret.kind if scalar_ret else _STRUCT,
         bytes([_boxed_kind(t) for t in sig.argtypes]),
@@ -160,7 +189,7 @@ def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, e
         signature_text(sig), key, _CODES[mechanism],
         _Explainer(sig, mechanism, refused),
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
-    ))
+    )
 
 
 def signature_text(sig: Signature) -> str:
@@ -185,5 +214,9 @@ class _Explainer:
                          "FASTFFI_TIER=plan uses the static pool only")
         return "\n".join(lines)
 
+
+# A plain callable passed for a function-pointer parameter runs as a
+# temporary Callback made here (tiers/checks.py, runtime/convert.c).
+checks.temporary_maker = temporary_maker
 
 __all__ = ["CallbackSpec", "MECHANISMS", "available_mechanisms", "create", "signature_text"]

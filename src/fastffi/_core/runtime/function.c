@@ -102,17 +102,25 @@ int function_spec_add_constants(PyObject *m)
 /* The per-argument checks are read by the call path without further
  * checks (runtime/convert.h): flags only on pointer arguments, and a pointee
  * description -- (str, str, int, tuple of CData classes) -- exactly where
- * ARG_TYPED is set. */
+ * ARG_TYPED is set, or (key, str, callable) exactly where ARG_FUNCTION is
+ * (never both: a function is not a typed pointee). */
 static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *argpointees)
 {
     for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(argkinds); i++) {
         uint8_t k = (uint8_t)PyBytes_AS_STRING(argkinds)[i];
         uint8_t c = (uint8_t)PyBytes_AS_STRING(argchecks)[i];
         PyObject *p = PyTuple_GET_ITEM(argpointees, i);
-        if (c & ~(ARG_BYTES_SLOW | ARG_MUTABLE | ARG_NUL | ARG_TYPED))
+        if (c & ~(ARG_BYTES_SLOW | ARG_MUTABLE | ARG_NUL | ARG_TYPED | ARG_FUNCTION))
             return 1;
         if (c != 0 && k != KIND_POINTER && k != KIND_STRING)
             return 1;
+        if (c & ARG_FUNCTION) {
+            if ((c & ARG_TYPED) || k != KIND_POINTER || !PyTuple_Check(p) || PyTuple_GET_SIZE(p) != FNPOINTEE__COUNT
+                || !PyUnicode_Check(PyTuple_GET_ITEM(p, FNPOINTEE_SIGNATURE))
+                || !PyCallable_Check(PyTuple_GET_ITEM(p, FNPOINTEE_WRAP)))
+                return 1;
+            continue;
+        }
         if (!(c & ARG_TYPED)) {
             if (p != Py_None)
                 return 1;

@@ -117,6 +117,7 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "ARG_MUTABLE", ARG_MUTABLE) < 0
         || PyModule_AddIntConstant(m, "ARG_NUL", ARG_NUL) < 0
         || PyModule_AddIntConstant(m, "ARG_TYPED", ARG_TYPED) < 0
+        || PyModule_AddIntConstant(m, "ARG_FUNCTION", ARG_FUNCTION) < 0
         || PyModule_AddIntConstant(m, "CHAR_SIGNED", CHAR_MIN < 0) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIZE", (long)sizeof(wchar_t)) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIGNED", WCHAR_MIN < 0) < 0
