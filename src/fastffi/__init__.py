@@ -13,7 +13,8 @@ when it is created: ``jit``, ``plan`` or ``libffi`` (``fn.tier``, ``fn.explain()
 from __future__ import annotations
 
 from . import _core
-from .errors import FFIError, LibraryClosedError, LibraryError, SignatureError, SymbolError
+from .callbacks import Callback, callback
+from .errors import CallbackClosedError, FFIError, LibraryClosedError, LibraryError, SignatureError, SymbolError
 from .library import (RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE, RTLD_NOLOAD, RTLD_NOW, Library, dlopen,
                       function)
 from .memory import (address_of, gc, get_errno, read, set_errno, to_bytes, to_string, view, write, write_bytes)
@@ -25,7 +26,8 @@ from . import batch as _batch
 # The C core never imports the package: it gets the exceptions it raises and
 # fn.map()/fn.shared()'s Python side here, before any function can be made.
 _core._init(FFIError=FFIError, LibraryClosedError=LibraryClosedError, LibraryError=LibraryError,
-            SymbolError=SymbolError, SignatureError=SignatureError, map=_batch.map_rows, shared=_batch.SharedCall)
+            SymbolError=SymbolError, SignatureError=SignatureError,
+            CallbackClosedError=CallbackClosedError, map=_batch.map_rows, shared=_batch.SharedCall)
 
 
 def jit_supported() -> bool:
@@ -46,12 +48,13 @@ __version__ = "0.1.0"
 LIBFFI_VERSION: str = _core.LIBFFI_VERSION
 
 __all__ = [
-    "dlopen", "function", "Library", "Function", "CString",
+    "dlopen", "function", "Library", "Function", "CString", "callback", "Callback",
     "struct", "union", "define", "undefine", "sizeof", "alignof", "offsetof", "CStruct", "CUnion",
     "new", "array", "Array", "Box",
     "address_of", "to_bytes", "view", "to_string", "read", "write", "write_bytes", "get_errno", "set_errno", "gc",
     "available_tiers", "jit_supported",
     "FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError",
+    "CallbackClosedError",
     "RTLD_NOW", "RTLD_LAZY", "RTLD_LOCAL", "RTLD_GLOBAL", "RTLD_NODELETE", "RTLD_NOLOAD",
     "LIBFFI_VERSION", "__version__",
 ]

@@ -24,4 +24,9 @@ class LibraryClosedError(FFIError, RuntimeError):
     """A function was called after its library was closed."""
 
 
-__all__ = ["FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError"]
+class CallbackClosedError(FFIError, ValueError):
+    """A closed :class:`~fastffi.Callback` was passed to a call, or C called
+    one through its old address (reported to :func:`sys.unraisablehook`)."""
+
+
+__all__ = ["FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError", "CallbackClosedError"]

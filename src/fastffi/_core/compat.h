@@ -77,6 +77,20 @@ static inline void compat_restore_exception(PyObject *exc)
 #endif
 }
 
+/* ---- threads and shutdown (callbacks/callback.c) ---- */
+
+/* Whether the interpreter is finalizing: a callback from C then returns its
+ * error image without running Python.  Py_IsFinalizing became public in
+ * 3.13; before, only the private _Py_IsFinalizing exists. */
+static inline int compat_is_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
+#endif
+}
+
 /* ---- int objects ---- */
 
 /* Sign of an int object (-1, 0, +1); `o` must be an int, so it cannot fail.

@@ -57,7 +57,9 @@ struct CallbackObject {
     PyObject *argstructs;        /* tuple: struct class or None per argument */
     PyObject *explanation;       /* str, or a callable producing it on first use */
     PyObject *keepalive;         /* objects the mechanism's data points into (code region ...) */
+    PyObject *result_where;      /* str: "callback 'cmp' result", the prefix of result messages */
     PyObject *weakreflist;
+    Py_ssize_t *structsizes;     /* per argument, a by-value struct's bytes; NULL without struct arguments */
     int mechanism;               /* CallbackMechanism: its row of the table below */
     Py_ssize_t nargs;
     uint8_t argkinds[FASTFFI_MAX_ARGS];  /* as boxed for func: a non-const char * is KIND_POINTER */
@@ -71,8 +73,10 @@ extern PyObject *CallbackClosedError;
 /* The dispatcher every mechanism calls, from any thread, with or without
  * the GIL.  argp[i] points to argument i in its C representation (a narrow
  * integer at its own width, a struct by value as its bytes: libffi's
- * convention).  Writes the result to `result` (CALLBACK_RESULT_MIN bytes or
- * retsize, whichever is larger) and never fails: errors go where
+ * convention).  Writes the result to `result`: CALLBACK_RESULT_MIN bytes for
+ * a scalar, exactly retsize for a struct (libffi's buffer for a struct
+ * returned in memory is the caller's, of that size), nothing for void; never
+ * fails: errors go where
  * docs/callbacks.md says, and C gets the error image.  errno is preserved. */
 void callback_invoke(CallbackTarget *t, void *const *argp, void *result);
 

@@ -8,6 +8,7 @@
  * uses these needs a Function or a handle, so it cannot run earlier.
  * A second _init (the package imported again) replaces them all. */
 #include "core.h"
+#include "callbacks/callback.h"
 
 PyObject *FFIError, *LibraryClosedError, *LibraryError, *SymbolError, *SignatureError;
 PyObject *batch_map, *batch_shared;
@@ -35,13 +36,14 @@ static const struct {
     {"LibraryError", &LibraryError, NEEDS_EXCEPTION},
     {"SymbolError", &SymbolError, NEEDS_EXCEPTION},
     {"SignatureError", &SignatureError, NEEDS_EXCEPTION},
+    {"CallbackClosedError", &CallbackClosedError, NEEDS_EXCEPTION},
     {"map", &batch_map, NEEDS_CALLABLE},
     {"shared", &batch_shared, NEEDS_CALLABLE},
 };
 #define NINPUTS (sizeof(inputs) / sizeof(inputs[0]))
 
 /* _init(*, FFIError, LibraryClosedError, LibraryError, SymbolError,
- *       SignatureError, map, shared): every keyword required, all checked
+ *       SignatureError, CallbackClosedError, map, shared): every keyword required, all checked
  * before any is kept. */
 static PyObject *core_init(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -72,7 +74,7 @@ static PyObject *core_init(PyObject *module, PyObject *args, PyObject *kwargs)
 
 PyMethodDef init_methods[] = {
     {"_init", (PyCFunction)(void (*)(void))core_init, METH_VARARGS | METH_KEYWORDS,
-     "_init(*, FFIError, LibraryClosedError, LibraryError, SymbolError, SignatureError, map, shared): "
+     "_init(*, FFIError, LibraryClosedError, LibraryError, SymbolError, SignatureError, CallbackClosedError, map, shared): "
      "what the package hands the core at import (fastffi/__init__.py)."},
     {NULL},
 };

@@ -3,6 +3,7 @@
  * alignments come from this compiler, not from a table typed by hand. */
 #include "core.h"
 
+#include "callbacks/callback.h"
 #include "runtime/convert.h"
 #include "runtime/function_spec.h"
 #include "tiers/plan.h"
@@ -77,7 +78,7 @@ static PyObject *kinds_table(void)
 
 PyMODINIT_FUNC PyInit__core(void)
 {
-    if (convert_init() < 0 || cstring_ready() < 0)
+    if (convert_init() < 0 || cstring_ready() < 0 || callback_ready() < 0)
         return NULL;
     PyTypeObject *types[] = {&CData_Type, &Library_Type, &Function_Type, &FFIStructType_Type, &CodeRegion_Type};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -90,7 +91,7 @@ PyMODINIT_FUNC PyInit__core(void)
     if (add_methods(m, memory_methods) < 0 || add_methods(m, cdata_methods) < 0
         || add_methods(m, function_module_methods) < 0 || add_methods(m, execmem_methods) < 0
         || add_methods(m, batch_methods) < 0 || add_methods(m, module_methods) < 0
-        || add_methods(m, init_methods) < 0)
+        || add_methods(m, init_methods) < 0 || add_methods(m, callback_methods) < 0)
         goto fail;
     if (PyModule_AddObjectRef(m, "CData", (PyObject *)&CData_Type) < 0
         || PyModule_AddObjectRef(m, "LibraryHandle", (PyObject *)&Library_Type) < 0
@@ -123,7 +124,7 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "LONG_DOUBLE_SIZE", (long)sizeof(long double)) < 0
         || PyModule_AddStringConstant(m, "LIBFFI_VERSION", FASTFFI_LIBFFI_VERSION) < 0
         || plan_add_constants(m) < 0 || jit_add_runtime(m) < 0 || tiers_add_constants(m) < 0
-        || function_spec_add_constants(m) < 0)
+        || function_spec_add_constants(m) < 0 || callback_add_constants(m) < 0)
         goto fail;
     return m;
 fail:

@@ -1,0 +1,630 @@
+/* fastffi.Callback and the one dispatcher every mechanism ends in.
+ *
+ * An invocation from C:
+ *   1. errno saved (the Python part must not clobber what C sees);
+ *   2. the GIL: already held (called from inside a call, GIL kept) costs one
+ *      check; a thread with a Python thread state takes it back; a thread C
+ *      created gets a thread state once and keeps it for its whole life, so
+ *      threading.local() persists across its calls (threads.c);
+ *   3. a retired target reports CallbackClosedError and returns the error
+ *      image; else each argument is boxed from its C representation and
+ *      `func` is called by vectorcall;
+ *   4. the result is converted with the checks an argument of a call gets
+ *      (OverflowError and TypeError, never truncation) and written;
+ *   5. any exception goes to onerror, or is held by the fastffi call that
+ *      was passed this callback (scope.c), or to sys.unraisablehook -- and
+ *      C gets the error image.  Nothing crosses into C. */
+#include <errno.h>
+
+#include "callbacks/callback.h"
+#include "callbacks/callback_spec.h"
+#include "callbacks/threads.h"
+#include "runtime/convert.h"
+
+PyObject *CallbackClosedError;
+
+/* ---- retirement and quarantine ---- */
+
+/* Retired targets, oldest first.  Only touched with the GIL held (close(),
+ * dealloc), so no lock. */
+static CallbackTarget *quarantine_head, *quarantine_tail;
+static Py_ssize_t quarantine_count;
+
+static void target_free(CallbackTarget *t)
+{
+    if (t->release != NULL)
+        t->release(t);
+    PyMem_RawFree(t->error_image);
+    PyMem_RawFree(t);
+}
+
+/* The callback is gone; its address stays reserved -- a call through it
+ * reports and returns the error image -- until CALLBACK_QUARANTINE later
+ * retirements have passed, and only then goes back to its mechanism. */
+static void target_retire(CallbackTarget *t)
+{
+    t->cb = NULL;
+    t->quarantine_next = NULL;
+    if (quarantine_tail != NULL)
+        quarantine_tail->quarantine_next = t;
+    else
+        quarantine_head = t;
+    quarantine_tail = t;
+    if (++quarantine_count > CALLBACK_QUARANTINE) {
+        CallbackTarget *oldest = quarantine_head;
+        quarantine_head = oldest->quarantine_next;
+        quarantine_count--;
+        target_free(oldest);
+    }
+}
+
+/* ---- converting a result ---- */
+
+static Py_ssize_t result_bytes(Py_ssize_t retsize)
+{
+    return retsize > CALLBACK_RESULT_MIN ? retsize : CALLBACK_RESULT_MIN;
+}
+
+/* `o` as the result C receives, written to `out` (8 bytes for a scalar,
+ * retsize for a struct).  A pointer result must be an address that outlives
+ * the callback: an int, None, a Callback or fastffi memory -- never a str or
+ * bytes, whose memory is freed when the callback returns.  -1 with an
+ * exception set; `out` is untouched then. */
+static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyObject *where, PyObject *o, void *out)
+{
+    ErrCtx ctx = {where, 0};
+    Slot s = {0};
+    if (kind == KIND_VOID)
+        return 0;
+    if (kind == KIND_STRUCT) {
+        if (!PyObject_TypeCheck(o, (PyTypeObject *)retstruct))
+            return raise_struct_mismatch(retstruct, o, ctx);
+        memcpy(out, ((CDataObject *)o)->ptr, (size_t)retsize);
+        return 0;
+    }
+    if (kind == KIND_POINTER || kind == KIND_STRING) {
+        if (o == Py_None)
+            s.p = NULL;
+        else if (Callback_Check(o))
+            s.p = ((CallbackObject *)o)->address;
+        else if (CData_Check(o))
+            s.p = ((CDataObject *)o)->ptr;
+        else if (PyLong_Check(o) && !PyBool_Check(o)) {
+            BufferList none = {NULL, 0};
+            if (convert_scalar(kind, o, &s, &none, ctx) < 0)
+                return -1;
+        }
+        else {
+            PyErr_Format(PyExc_TypeError,
+                         "%U: expected an address for %U (an int, None, a Callback or fastffi memory), got %.200s"
+                         "%s", where, kind_name(kind), Py_TYPE(o)->tp_name,
+                         PyUnicode_Check(o) || PyBytes_Check(o)
+                             ? " (its memory would be freed when the callback returns)" : "");
+            return -1;
+        }
+    }
+    else {
+        BufferList none = {NULL, 0};
+        if (convert_scalar(kind, o, &s, &none, ctx) < 0)
+            return -1;
+    }
+    memcpy(out, &s, CALLBACK_RESULT_MIN);
+    return 0;
+}
+
+static void write_error_image(const CallbackTarget *t, void *result)
+{
+    if (t->retkind != KIND_VOID)
+        memcpy(result, t->error_image, (size_t)(t->retkind == KIND_STRUCT ? t->retsize : CALLBACK_RESULT_MIN));
+}
+
+/* ---- the dispatcher ---- */
+
+static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void *p)
+{
+    switch (cb->argkinds[i]) {
+    case KIND_BOOL: return PyBool_FromLong(*(const uint8_t *)p != 0);
+    case KIND_I8: return PyLong_FromLong(*(const int8_t *)p);
+    case KIND_I16: return PyLong_FromLong(*(const int16_t *)p);
+    case KIND_I32: return PyLong_FromLong(*(const int32_t *)p);
+    case KIND_I64: return PyLong_FromLongLong(*(const int64_t *)p);
+    case KIND_U8: return PyLong_FromLong(*(const uint8_t *)p);
+    case KIND_U16: return PyLong_FromLong(*(const uint16_t *)p);
+    case KIND_U32: return PyLong_FromUnsignedLong(*(const uint32_t *)p);
+    case KIND_U64: return PyLong_FromUnsignedLongLong(*(const uint64_t *)p);
+    case KIND_F32: return PyFloat_FromDouble(*(const float *)p);
+    case KIND_F64: return PyFloat_FromDouble(*(const double *)p);
+    case KIND_POINTER: return PyLong_FromVoidPtr(*(void *const *)p);
+    case KIND_STRING: {
+        /* Only `const char *` parameters arrive as str (tiers/callback.py
+         * gives any other `char *` the pointer kind: curl's write buffer is
+         * not NUL-terminated). */
+        const char *s = *(const char *const *)p;
+        if (s == NULL)
+            Py_RETURN_NONE;
+        return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+    }
+    case KIND_STRUCT: {
+        Py_ssize_t size = cb->structsizes[i];
+        PyObject *o = cdata_alloc((PyTypeObject *)PyTuple_GET_ITEM(cb->argstructs, i), size);
+        if (o != NULL)
+            memcpy(((CDataObject *)o)->ptr, p, (size_t)size);
+        return o;
+    }
+    default:
+        PyErr_Format(PyExc_SystemError, "fastffi: cannot box callback argument kind %d", cb->argkinds[i]);
+        return NULL;
+    }
+}
+
+/* The exception set now, from `func` or its result: to onerror, to the
+ * fastffi call holding this callback, or to sys.unraisablehook (with the
+ * Callback as the object).  Writes what C gets. */
+static void callback_failed(CallbackObject *cb, void *result)
+{
+    CallbackTarget *t = cb->target;
+    if (cb->onerror != Py_None) {
+        PyObject *exc = compat_fetch_exception();
+        PyObject *tb = exc != NULL ? PyException_GetTraceback(exc) : NULL;
+        PyObject *value = PyObject_CallFunctionObjArgs(cb->onerror, (PyObject *)Py_TYPE(exc), exc,
+                                                       tb != NULL ? tb : Py_None, NULL);
+        Py_XDECREF(tb);
+        Py_XDECREF(exc);
+        if (value != NULL && value != Py_None
+            && convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, value, result) == 0) {
+            Py_DECREF(value);
+            return;
+        }
+        write_error_image(t, result);
+        if (value == NULL || value != Py_None)
+            PyErr_WriteUnraisable((PyObject *)cb);   /* onerror raised, or returned what C cannot take */
+        Py_XDECREF(value);
+        return;
+    }
+    write_error_image(t, result);
+    if (!callback_scope_hold(cb))
+        PyErr_WriteUnraisable((PyObject *)cb);
+}
+
+static void callback_run(CallbackObject *cb, void *const *argp, void *result)
+{
+    PyObject *stack[FASTFFI_MAX_ARGS];
+    Py_ssize_t n = cb->nargs, i;
+    /* C re-entering Python through callbacks (a comparator that sorts)
+     * counts as recursion: deep enough, RecursionError instead of a
+     * blown C stack. */
+    if (Py_EnterRecursiveCall(" in a fastffi callback")) {
+        callback_failed(cb, result);
+        return;
+    }
+    Py_INCREF(cb);   /* func may close it, or drop the last reference */
+    for (i = 0; i < n; i++) {
+        stack[i] = box_argument(cb, i, argp[i]);
+        if (stack[i] == NULL)
+            break;
+    }
+    PyObject *value = i == n ? PyObject_Vectorcall(cb->func, stack, (size_t)n, NULL) : NULL;
+    while (i > 0)
+        Py_DECREF(stack[--i]);
+    Py_LeaveRecursiveCall();
+    CallbackTarget *t = cb->target;
+    if (value == NULL || convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, value, result) < 0)
+        callback_failed(cb, result);
+    Py_XDECREF(value);
+    Py_DECREF(cb);
+}
+
+void callback_invoke(CallbackTarget *t, void *const *argp, void *result)
+{
+    int saved_errno = errno;
+    ThreadEntry entry;
+    if (thread_enter(&entry) < 0) {
+        /* The interpreter is finalizing: no Python may run. */
+        write_error_image(t, result);
+        errno = saved_errno;
+        return;
+    }
+    CallbackObject *cb = t->cb;   /* read with the GIL: close() runs with it too */
+    if (cb != NULL)
+        callback_run(cb, argp, result);
+    else {
+        write_error_image(t, result);
+        PyErr_Format(CallbackClosedError, "callback '%s' was called after it was closed; C got its error value",
+                     t->name);
+        PyErr_WriteUnraisable(NULL);
+    }
+    thread_leave(&entry);
+    errno = saved_errno;
+}
+
+/* ---- creation ---- */
+
+static const struct {
+    const char *name;
+    int (*prepare)(CallbackObject *cb, PyObject *const *spec);
+} mechanisms[CALLBACK__COUNT] = {
+#define X(code, name, prepare) [CALLBACK_##code] = {name, prepare},
+    FASTFFI_CALLBACK_MECHANISMS(X)
+#undef X
+};
+
+static int spec_index(PyObject *const *spec, int field, const char *name, Py_ssize_t lo, Py_ssize_t hi,
+                      Py_ssize_t *out)
+{
+    Py_ssize_t v = PyLong_Check(spec[field]) ? PyLong_AsSsize_t(spec[field]) : -1;
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (v < lo || v >= hi) {
+        PyErr_Format(PyExc_ValueError, "make_callback: spec.%s out of range", name);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static const char *spec_problem(PyObject *const *spec, Py_ssize_t nargs, Py_ssize_t retkind)
+{
+    if (!PyUnicode_Check(spec[CBSPEC_NAME]) || !PyUnicode_Check(spec[CBSPEC_SIGNATURE]))
+        return "name and signature must be str";
+    if (!PyCallable_Check(spec[CBSPEC_FUNC]))
+        return "func must be callable";
+    if (spec[CBSPEC_ONERROR] != Py_None && !PyCallable_Check(spec[CBSPEC_ONERROR]))
+        return "onerror must be None or callable";
+    if (nargs > FASTFFI_MAX_ARGS)
+        return "too many arguments";
+    if (!PyTuple_Check(spec[CBSPEC_ARGSTRUCTS]) || PyTuple_GET_SIZE(spec[CBSPEC_ARGSTRUCTS]) != nargs
+        || !PyTuple_Check(spec[CBSPEC_ARGTYPES]) || PyTuple_GET_SIZE(spec[CBSPEC_ARGTYPES]) != nargs)
+        return "argstructs and argtypes must be tuples with one entry per argument";
+    PyObject *rs = spec[CBSPEC_RETSTRUCT];
+    if (retkind == KIND_STRUCT && !(PyType_Check(rs) && PyType_IsSubtype((PyTypeObject *)rs, &CData_Type)))
+        return "a struct result needs its CData class";
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        uint8_t k = (uint8_t)PyBytes_AS_STRING(spec[CBSPEC_ARGKINDS])[i];
+        PyObject *s = PyTuple_GET_ITEM(spec[CBSPEC_ARGSTRUCTS], i);
+        if (k == KIND_VOID || k >= KIND__COUNT)
+            return "bad argument kind";
+        if (k == KIND_STRUCT && !(PyType_Check(s) && PyType_IsSubtype((PyTypeObject *)s, &CData_Type)))
+            return "a struct argument needs its CData class";
+    }
+    return NULL;
+}
+
+/* The bytes of a struct class (its `_size_`, set by fastffi.struct). */
+static Py_ssize_t struct_size(PyObject *cls)
+{
+    PyObject *size = PyObject_GetAttrString(cls, "_size_");
+    if (size == NULL)
+        return -1;
+    Py_ssize_t n = PyLong_AsSsize_t(size);
+    Py_DECREF(size);
+    return n;
+}
+
+/* make_callback(spec: CallbackSpec) -> Callback */
+static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
+{
+    (void)module;
+    if (core_require_init() < 0)
+        return NULL;
+    if (!PyTuple_Check(spec_obj) || PyTuple_GET_SIZE(spec_obj) != CBSPEC__COUNT) {
+        PyErr_Format(PyExc_TypeError, "make_callback() takes a CallbackSpec (%d fields), got %.200s", CBSPEC__COUNT,
+                     Py_TYPE(spec_obj)->tp_name);
+        return NULL;
+    }
+    PyObject *const *spec = &PyTuple_GET_ITEM(spec_obj, 0);
+    Py_ssize_t retkind, retsize, mechanism;
+    if (spec_index(spec, CBSPEC_RETKIND, "retkind", 0, KIND__COUNT, &retkind) < 0
+        || spec_index(spec, CBSPEC_RETSIZE, "retsize", 0, PY_SSIZE_T_MAX, &retsize) < 0
+        || spec_index(spec, CBSPEC_MECHANISM, "mechanism", 0, CALLBACK__COUNT, &mechanism) < 0)
+        return NULL;
+    if (!PyBytes_Check(spec[CBSPEC_ARGKINDS])) {
+        PyErr_SetString(PyExc_TypeError, "make_callback: spec.argkinds must be bytes");
+        return NULL;
+    }
+    Py_ssize_t nargs = PyBytes_GET_SIZE(spec[CBSPEC_ARGKINDS]);
+    const char *problem = spec_problem(spec, nargs, retkind);
+    if (problem != NULL) {
+        PyErr_Format(PyExc_ValueError, "make_callback: %s", problem);
+        return NULL;
+    }
+    /* PEP 578: Python code is about to become callable from C. */
+    if (PySys_Audit("fastffi.callback", "OO", spec[CBSPEC_SIGNATURE], spec[CBSPEC_FUNC]) < 0)
+        return NULL;
+
+    CallbackObject *cb = PyObject_GC_New(CallbackObject, &Callback_Type);
+    if (cb == NULL)
+        return NULL;
+    cb->target = NULL;
+    cb->address = NULL;
+    cb->weakreflist = NULL;
+    cb->structsizes = NULL;
+    cb->retstruct = NULL;
+    cb->keepalive = NULL;
+    cb->mechanism = (int)mechanism;
+    cb->nargs = nargs;
+    cb->func = Py_NewRef(spec[CBSPEC_FUNC]);
+    cb->onerror = Py_NewRef(spec[CBSPEC_ONERROR]);
+    cb->name = Py_NewRef(spec[CBSPEC_NAME]);
+    cb->signature = Py_NewRef(spec[CBSPEC_SIGNATURE]);
+    cb->key = Py_NewRef(spec[CBSPEC_KEY]);
+    cb->restype = Py_NewRef(spec[CBSPEC_RESTYPE]);
+    cb->argtypes = Py_NewRef(spec[CBSPEC_ARGTYPES]);
+    cb->argstructs = Py_NewRef(spec[CBSPEC_ARGSTRUCTS]);
+    cb->explanation = Py_NewRef(spec[CBSPEC_EXPLANATION]);
+    cb->result_where = PyUnicode_FromFormat("callback %R result", spec[CBSPEC_NAME]);
+    if (cb->result_where == NULL)
+        goto fail;
+    if (retkind == KIND_STRUCT)
+        cb->retstruct = Py_NewRef(spec[CBSPEC_RETSTRUCT]);
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        cb->argkinds[i] = (uint8_t)PyBytes_AS_STRING(spec[CBSPEC_ARGKINDS])[i];
+        if (cb->argkinds[i] != KIND_STRUCT)
+            continue;
+        if (cb->structsizes == NULL && (cb->structsizes = PyMem_Calloc((size_t)nargs, sizeof(Py_ssize_t))) == NULL) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        if ((cb->structsizes[i] = struct_size(PyTuple_GET_ITEM(cb->argstructs, i))) < 0)
+            goto fail;
+    }
+
+    CallbackTarget *t = PyMem_RawCalloc(1, sizeof(CallbackTarget));
+    if (t == NULL || (t->error_image = PyMem_RawCalloc(1, (size_t)result_bytes(retsize))) == NULL) {
+        PyMem_RawFree(t);
+        PyErr_NoMemory();
+        goto fail;
+    }
+    cb->target = t;
+    t->retkind = (uint8_t)retkind;
+    t->retsize = retsize;
+    const char *name = PyUnicode_AsUTF8(cb->name);
+    if (name == NULL)
+        goto fail;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    /* `error` is converted now, with the result's checks: error=2**40 for an
+     * int callback is an OverflowError here, not a truncated value later.
+     * None is the zero image (for a struct: zero-filled). */
+    PyObject *error = spec[CBSPEC_ERROR];
+    if (error != Py_None && retkind != KIND_VOID) {
+        PyObject *where = PyUnicode_FromFormat("callback %R error value", cb->name);
+        int rc = where == NULL ? -1 : convert_result((int)retkind, cb->retstruct, retsize, where, error, t->error_image);
+        Py_XDECREF(where);
+        if (rc < 0)
+            goto fail;
+    }
+    if (mechanisms[mechanism].prepare(cb, spec) < 0)
+        goto fail;
+    t->cb = cb;
+    PyObject_GC_Track(cb);
+    return (PyObject *)cb;
+
+fail:
+    /* Never handed to C: freed at once, not quarantined. */
+    if (cb->target != NULL) {
+        target_free(cb->target);
+        cb->target = NULL;
+    }
+    Py_DECREF(cb);
+    return NULL;
+}
+
+/* ---- the Python object ---- */
+
+static void callback_close_target(CallbackObject *cb)
+{
+    if (cb->target != NULL) {
+        CallbackTarget *t = cb->target;
+        cb->target = NULL;
+        target_retire(t);
+    }
+}
+
+static int callback_traverse(CallbackObject *cb, visitproc visit, void *arg)
+{
+    Py_VISIT(cb->func);
+    Py_VISIT(cb->onerror);
+    Py_VISIT(cb->explanation);
+    Py_VISIT(cb->retstruct);
+    Py_VISIT(cb->argstructs);
+    Py_VISIT(cb->restype);
+    Py_VISIT(cb->argtypes);
+    Py_VISIT(cb->keepalive);
+    return 0;
+}
+
+/* The collector breaks a cycle through func (a closure that refers to its
+ * own Callback): dropping func retires the callback first, so C never
+ * reaches a half-cleared object. */
+static int callback_clear(CallbackObject *cb)
+{
+    callback_close_target(cb);
+    Py_CLEAR(cb->func);
+    Py_CLEAR(cb->onerror);
+    Py_CLEAR(cb->explanation);
+    return 0;
+}
+
+static void callback_dealloc(CallbackObject *cb)
+{
+    PyObject_GC_UnTrack(cb);
+    if (cb->weakreflist != NULL)
+        PyObject_ClearWeakRefs((PyObject *)cb);
+    callback_clear(cb);
+    Py_CLEAR(cb->name);
+    Py_CLEAR(cb->signature);
+    Py_CLEAR(cb->key);
+    Py_CLEAR(cb->restype);
+    Py_CLEAR(cb->argtypes);
+    Py_CLEAR(cb->retstruct);
+    Py_CLEAR(cb->argstructs);
+    Py_CLEAR(cb->keepalive);
+    Py_CLEAR(cb->result_where);
+    PyMem_Free(cb->structsizes);
+    PyObject_GC_Del(cb);
+}
+
+static PyObject *raise_callback_closed(CallbackObject *cb)
+{
+    PyErr_Format(CallbackClosedError, "callback %R is closed", cb->name);
+    return NULL;
+}
+
+/* Calling a Callback from Python calls func, as C would (no conversion). */
+static PyObject *callback_call(CallbackObject *cb, PyObject *args, PyObject *kwargs)
+{
+    if (cb->target == NULL)
+        return raise_callback_closed(cb);
+    return PyObject_Call(cb->func, args, kwargs);
+}
+
+static PyObject *callback_close(CallbackObject *cb, PyObject *unused)
+{
+    callback_close_target(cb);
+    Py_RETURN_NONE;
+}
+
+static PyObject *callback_enter(CallbackObject *cb, PyObject *unused)
+{
+    if (cb->target == NULL)
+        return raise_callback_closed(cb);
+    return Py_NewRef(cb);
+}
+
+static PyObject *callback_exit(CallbackObject *cb, PyObject *args)
+{
+    callback_close_target(cb);
+    Py_RETURN_NONE;
+}
+
+static PyObject *callback_explain(CallbackObject *cb, PyObject *unused)
+{
+    if (cb->explanation == NULL)
+        return PyUnicode_FromString("");
+    if (!PyUnicode_Check(cb->explanation)) {
+        PyObject *text = PyObject_CallOneArg(cb->explanation, (PyObject *)cb);
+        if (text == NULL)
+            return NULL;
+        Py_SETREF(cb->explanation, text);
+    }
+    return Py_NewRef(cb->explanation);
+}
+
+static PyObject *callback_repr(CallbackObject *cb)
+{
+    if (cb->target == NULL)
+        return PyUnicode_FromFormat("<fastffi.Callback %U, closed>", cb->signature);
+    return PyUnicode_FromFormat("<fastffi.Callback %U at %p, %s>", cb->signature, cb->address,
+                                mechanisms[cb->mechanism].name);
+}
+
+static PyObject *get_address(CallbackObject *cb, void *c) { return PyLong_FromVoidPtr(cb->address); }
+static PyObject *get_signature(CallbackObject *cb, void *c) { return Py_NewRef(cb->signature); }
+static PyObject *get_name(CallbackObject *cb, void *c) { return Py_NewRef(cb->name); }
+static PyObject *get_key(CallbackObject *cb, void *c) { return Py_NewRef(cb->key); }
+static PyObject *get_restype(CallbackObject *cb, void *c) { return Py_NewRef(cb->restype); }
+static PyObject *get_argtypes(CallbackObject *cb, void *c) { return Py_NewRef(cb->argtypes); }
+static PyObject *get_closed(CallbackObject *cb, void *c) { return PyBool_FromLong(cb->target == NULL); }
+static PyObject *get_func(CallbackObject *cb, void *c) { return Py_NewRef(cb->func != NULL ? cb->func : Py_None); }
+static PyObject *get_tier(CallbackObject *cb, void *c) { return PyUnicode_FromString(mechanisms[cb->mechanism].name); }
+
+static PyGetSetDef callback_getset[] = {
+    {"address", (getter)get_address, NULL, "The address C calls: fixed for the callback's life.", NULL},
+    {"signature", (getter)get_signature, NULL, "The C signature, as str.", NULL},
+    {"name", (getter)get_name, NULL, "The declared name (\"callback\" when none was given).", NULL},
+    {"key", (getter)get_key, NULL, "What a function-pointer parameter's type is compared with.", NULL},
+    {"restype", (getter)get_restype, NULL, "The result type.", NULL},
+    {"argtypes", (getter)get_argtypes, NULL, "The argument types.", NULL},
+    {"closed", (getter)get_closed, NULL, "Whether close() retired it.", NULL},
+    {"func", (getter)get_func, NULL, "The Python callable C reaches.", NULL},
+    {"tier", (getter)get_tier, NULL, "The mechanism C reaches it through: 'jit', 'plan' or 'libffi'.", NULL},
+    {NULL},
+};
+
+static PyMethodDef callback_object_methods[] = {
+    {"close", (PyCFunction)callback_close, METH_NOARGS,
+     "Retire the callback: C calls through its address afterwards report CallbackClosedError and return "
+     "its error value.  Idempotent."},
+    {"explain", (PyCFunction)callback_explain, METH_NOARGS, "Why this mechanism was chosen, and how C reaches it."},
+    {"__enter__", (PyCFunction)callback_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)callback_exit, METH_VARARGS, NULL},
+    {NULL},
+};
+
+PyTypeObject Callback_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fastffi.Callback",
+    .tp_doc = "A Python callable C can call: made by fastffi.callback().",
+    .tp_basicsize = sizeof(CallbackObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_dealloc = (destructor)callback_dealloc,
+    .tp_traverse = (traverseproc)callback_traverse,
+    .tp_clear = (inquiry)callback_clear,
+    .tp_call = (ternaryfunc)callback_call,
+    .tp_repr = (reprfunc)callback_repr,
+    .tp_weaklistoffset = offsetof(CallbackObject, weakreflist),
+    .tp_methods = callback_object_methods,
+    .tp_getset = callback_getset,
+};
+
+/* ---- module level ---- */
+
+static PyObject *callback_pool_available(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromSsize_t(pool_available());
+}
+
+static PyObject *callback_quarantined(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromSsize_t(quarantine_count);
+}
+
+PyMethodDef callback_methods[] = {
+    {"make_callback", (PyCFunction)callback_make, METH_O, "make_callback(spec: CallbackSpec) -> Callback"},
+    {"callback_pool_available", (PyCFunction)callback_pool_available, METH_NOARGS,
+     "Slots of the static trampoline pool not in use (live or quarantined)."},
+    {"callback_quarantined", (PyCFunction)callback_quarantined, METH_NOARGS,
+     "Retired callbacks whose addresses are still held back from reuse."},
+    {NULL},
+};
+
+int callback_ready(void)
+{
+    return PyType_Ready(&Callback_Type) < 0 || threads_init() < 0 ? -1 : 0;
+}
+
+int callback_add_constants(PyObject *m)
+{
+    PyObject *fields = PyTuple_New(CBSPEC__COUNT);
+    if (fields == NULL)
+        return -1;
+    static const char *names[CBSPEC__COUNT] = {
+#define X(e, name) [CBSPEC_##e] = name,
+        FASTFFI_CALLBACK_SPEC(X)
+#undef X
+    };
+    for (int i = 0; i < CBSPEC__COUNT; i++) {
+        PyObject *s = PyUnicode_InternFromString(names[i]);
+        if (s == NULL) {
+            Py_DECREF(fields);
+            return -1;
+        }
+        PyTuple_SET_ITEM(fields, i, s);
+    }
+    if (PyModule_AddObject(m, "CALLBACK_SPEC_FIELDS", fields) < 0) {
+        Py_DECREF(fields);
+        return -1;
+    }
+    if (PyModule_AddIntConstant(m, "CALLBACK_QUARANTINE", CALLBACK_QUARANTINE) < 0)
+        return -1;
+#define X(code, name, prepare) \
+    if (PyModule_AddIntConstant(m, "CALLBACK_" #code, CALLBACK_##code) < 0) \
+        return -1;
+    FASTFFI_CALLBACK_MECHANISMS(X)
+#undef X
+    Py_INCREF(&Callback_Type);
+    if (PyModule_AddObject(m, "Callback", (PyObject *)&Callback_Type) < 0) {
+        Py_DECREF(&Callback_Type);
+        return -1;
+    }
+    return 0;
+}

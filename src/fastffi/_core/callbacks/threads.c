@@ -1,0 +1,77 @@
+/* Taking the GIL in a callback.
+ *
+ * Three kinds of caller:
+ *   - a thread that holds the GIL (C called back during a fastffi call):
+ *     one check, no round trip;
+ *   - a Python thread inside a release_gil call: PyGILState_Ensure takes the
+ *     GIL back for its existing thread state;
+ *   - a thread C created, which has no thread state: PyGILState_Ensure
+ *     makes one, and an extra Ensure keeps it past PyGILState_Release, so
+ *     the thread keeps one Python thread state for its whole life --
+ *     threading.local() persists across its calls and each call costs no
+ *     creation (ctypes makes and destroys one every call).  A pthread key
+ *     destructor gives it back when the thread exits.
+ *
+ * Finalization: checked before taking the GIL, best effort.  A thread that
+ * passes the check just before the interpreter starts finalizing can still
+ * reach PyGILState_Ensure afterwards: CPython 3.10-3.13 then end the thread
+ * with pthread_exit, 3.14 and later hang it for good (PyThread_hang_thread,
+ * gh-87135).  docs/callbacks.md says so. */
+#include <pthread.h>
+
+#include "callbacks/threads.h"
+
+static pthread_key_t kept_key;
+
+/* Thread exit of a thread that kept a thread state.  The destructor runs
+ * while CPython's own thread-specific value (the autoTSS key, which has no
+ * destructor) is still readable, so PyGILState_Ensure finds the kept state:
+ * Ensure (count 2, takes the GIL), Release(LOCKED) (count 1, keeps it),
+ * Release(UNLOCKED) (count 0: the state is cleared and deleted, the GIL
+ * released). */
+static void release_kept_state(void *value)
+{
+    (void)value;
+    if (!Py_IsInitialized() || compat_is_finalizing())
+        return;   /* the interpreter owns (or already freed) every state now */
+    PyGILState_Ensure();
+    PyGILState_Release(PyGILState_LOCKED);
+    PyGILState_Release(PyGILState_UNLOCKED);
+}
+
+int threads_init(void)
+{
+    static int done;
+    if (done)
+        return 0;
+    if (pthread_key_create(&kept_key, release_kept_state) != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "fastffi: pthread_key_create failed");
+        return -1;
+    }
+    done = 1;
+    return 0;
+}
+
+int thread_enter(ThreadEntry *e)
+{
+    e->ensured = 0;
+    if (PyGILState_Check())
+        return 0;
+    if (compat_is_finalizing())
+        return -1;
+    int foreign = PyGILState_GetThisThreadState() == NULL;
+    e->state = PyGILState_Ensure();
+    e->ensured = 1;
+    if (foreign) {
+        /* Kept: the matching Release runs at thread exit. */
+        PyGILState_Ensure();
+        pthread_setspecific(kept_key, (void *)1);
+    }
+    return 0;
+}
+
+void thread_leave(ThreadEntry *e)
+{
+    if (e->ensured)
+        PyGILState_Release(e->state);
+}

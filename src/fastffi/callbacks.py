@@ -1,0 +1,86 @@
+"""``fastffi.callback``: Python functions C can call.
+
+    cmp = fastffi.callback("int cmp(const void *a, const void *b)",
+                           lambda a, b: fastffi.read("int", a) - fastffi.read("int", b))
+    libc.qsort(buf, n, 4, cmp)
+
+Arguments reach ``func`` converted like a call's results; its return value is
+converted like a call's argument, with the same checks.  An exception never
+crosses into C: C gets ``error`` (or what ``onerror`` returns), and the
+exception goes to ``onerror``, to the fastffi call that was passed the
+callback (raised from it once C returns), or to :func:`sys.unraisablehook`.
+docs/callbacks.md has the whole story: threads, lifetime, mechanisms."""
+from __future__ import annotations
+
+import re
+
+from . import _core
+from .cdecl.spelling import make_signature, parse_declaration
+from .errors import SignatureError
+from .model.signature import Signature
+from .tiers import callback as _mechanisms
+
+Callback = _core.Callback
+
+# A function type without a declarator name: "int (*)(int)" or "int(int)".
+_POINTER_TYPE = re.compile(r"^(?P<ret>.*?)\(\s*\*\s*\)\s*(?P<params>\(.*\))\s*$", re.S)
+_FUNCTION_TYPE = re.compile(r"^(?P<ret>[^()]*?)\s*(?P<params>\(.*\))\s*$", re.S)
+_DEFAULT_NAME = "callback"
+
+
+def _parse(text: str) -> Signature:
+    """A C function type or declaration as a callback signature."""
+    m = _POINTER_TYPE.match(text)
+    if m is not None:
+        return parse_declaration(f"{m.group('ret').rstrip()} {_DEFAULT_NAME}{m.group('params')}")
+    try:
+        return parse_declaration(text)
+    except SignatureError:
+        # A nameless function type, "int(const void *, const void *)".
+        m = _FUNCTION_TYPE.match(text)
+        if m is None or not m.group("ret").strip():
+            raise
+        return parse_declaration(f"{m.group('ret')} {_DEFAULT_NAME}{m.group('params')}")
+
+
+def _signature(signature) -> Signature:
+    if isinstance(signature, str):
+        sig = _parse(signature)
+    elif isinstance(signature, tuple) and len(signature) == 2:
+        restype, argtypes = signature
+        sig = make_signature(_DEFAULT_NAME, "void" if restype is None else restype, argtypes)
+    else:
+        raise TypeError(f"a callback signature is a C function type or declaration, or (restype, argtypes); "
+                        f"got {type(signature).__name__}")
+    return sig
+
+
+def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto"):
+    """A :class:`Callback` C can call as ``signature``, running ``func``.
+
+    ``signature`` is a C function type or declaration --
+    ``"int(const void *, const void *)"``, ``"int (*)(const void *, const void *)"``,
+    ``"int cmp(const void *a, const void *b)"`` -- or ``(restype, argtypes)``
+    in the names ``lib.function`` takes.  Without ``func``, a decorator.
+
+    ``error`` is what C gets when ``func`` raises (or its result cannot be
+    converted), checked and converted now; ignored for ``void``, None or an
+    instance for a struct result (0 and None: zero-filled).  ``onerror(exc_type,
+    exc, traceback)``, when given, sees the exception first; a non-None value
+    it returns is the result.  ``tier`` asks for a mechanism (``"jit"``,
+    ``"plan"``, ``"libffi"``) as for functions; ``FASTFFI_TIER`` is a ceiling.
+
+    Keep the Callback for as long as C may call it; ``close()`` (or dropping
+    the last reference) retires its address: later calls through it report
+    :class:`~fastffi.CallbackClosedError` and return ``error``."""
+    sig = _signature(signature)
+
+    def make(f):
+        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier)
+
+    if func is None:
+        return make
+    return make(func)
+
+
+__all__ = ["Callback", "callback"]

@@ -1,0 +1,175 @@
+"""Choosing how C reaches a callback, once, when it is made.
+
+Mechanisms, fastest first, named like the call tiers they mirror: ``jit``
+(a per-signature thunk), ``plan`` (a slot of the static trampoline pool,
+assembled into the C core: no executable memory at run time), ``libffi``
+(a libffi closure).  ``tier="auto"``, an exact request and the
+``FASTFFI_TIER`` ceiling behave as they do for functions (tiers/selection.py).
+
+The callee side of a call is the caller's classification read in reverse:
+the pool's dispatcher reads the very plan the plan tier would run to call
+this signature (abi/, tiers/plan.py)."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .. import _core
+from ..errors import FFIError, SignatureError
+from ..model.scalars import Scalar
+from ..model.signature import Signature, type_name
+from . import libffi as tier_libffi
+from .selection import TIERS, ceiling, public_type
+
+MECHANISMS = TIERS
+_CODES = {"jit": _core.CALLBACK_JIT, "plan": _core.CALLBACK_PLAN, "libffi": _core.CALLBACK_LIBFFI}
+
+
+class CallbackSpec(NamedTuple):
+    name: str               #: for messages and repr
+    func: Any               #: the Python callable C reaches
+    onerror: Any            #: None or callable(exc_type, exc, traceback)
+    error: Any              #: the result C gets when Python raised or cannot run (converted in C)
+    retkind: int            #: kind code of the result (``KIND_STRUCT`` for a struct)
+    argkinds: bytes         #: per argument, the kind it is boxed from (a non-const ``char *``: pointer)
+    retstruct: Any          #: the struct/union class of a by-value result, else None
+    retsize: int            #: bytes of the result
+    argstructs: tuple       #: per argument, its struct/union class or None
+    restype: Any            #: what ``cb.restype`` shows
+    argtypes: tuple         #: what ``cb.argtypes`` shows
+    signature: str          #: ``cb.signature``
+    key: Any                #: what a function-pointer parameter's type is compared with
+    mechanism: int          #: ``_core.CALLBACK_JIT``, ``CALLBACK_PLAN`` or ``CALLBACK_LIBFFI``
+    explanation: Any        #: ``cb.explain()``'s text, or a callable making it on first use
+    ffi_structs: Any        #: libffi: ``FFIStructType`` or None for (result, *arguments)
+    plan: bytes | None      #: plan: the encoded classification the pool's dispatcher reads in reverse
+    code: Any               #: jit: the ``CodeRegion`` holding the thunk
+    entry: int              #: jit: the thunk's offset in ``code``
+
+
+if CallbackSpec._fields != _core.CALLBACK_SPEC_FIELDS:
+    raise ImportError(f"fastffi.tiers.callback: CallbackSpec's fields {CallbackSpec._fields} are not the C core's "
+                      f"{_core.CALLBACK_SPEC_FIELDS} (_core/callbacks/callback_spec.h): rebuild, or edit both")
+
+_STRING = _core.KINDS["string"][0]
+_POINTER = _core.KINDS["pointer"][0]
+_STRUCT = _core.KIND_STRUCT
+
+
+def signature_refusal(sig: Signature) -> str | None:
+    """What no mechanism takes."""
+    if sig.nfixed is not None:
+        return "a variadic callback cannot read its arguments (C has no portable va_list from a callee's side)"
+    if len(sig.argtypes) > _core.MAX_ARGS:
+        return f"{len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)"
+    return None
+
+
+def _jit_refusal(sig: Signature) -> str | None:
+    return "no callback thunk emitter in this version (the static pool serves every signature it classifies)"
+
+
+def _plan_refusal(sig: Signature) -> str | None:
+    if _core.callback_pool_available() == 0:
+        return "the static trampoline pool is not built for this platform"
+    return None
+
+
+def _libffi_refusal(sig: Signature) -> str | None:
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        if t.__class__ is not Scalar:
+            reason = tier_libffi.struct_refusal(t)
+            if reason is not None:
+                return reason if i == 0 else f"argument {i}: {reason}"
+    return None
+
+
+_REFUSALS = {"jit": _jit_refusal, "plan": _plan_refusal, "libffi": _libffi_refusal}
+
+
+def _boxed_kind(t) -> int:
+    """How an argument reaches ``func``: as a call's result would, except
+    that only ``const char *`` (and the list form's ``string``) arrives as
+    str -- any other ``char *`` is an address (curl's write buffer is not
+    NUL-terminated: decoding it would read past its end)."""
+    if t.__class__ is not Scalar:
+        return _STRUCT
+    if t.kind == _STRING and t.pointee is not None and not t.const:
+        return _POINTER
+    return t.kind
+
+
+def _prepare(mechanism: str, sig: Signature) -> dict:
+    if mechanism == "libffi":
+        return {"ffi_structs": tuple(None if t.__class__ is Scalar else tier_libffi.ffi_struct_type(t)
+                                     for t in (sig.restype, *sig.argtypes))}
+    raise FFIError(f"{sig.name}: callback mechanism {mechanism!r} has no preparation")
+
+
+def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", key=None):
+    """The Callback C calls as ``sig``, reaching ``func``."""
+    if not callable(func):
+        raise TypeError(f"callback {sig.name!r}: func must be callable, got {type(func).__name__}")
+    if onerror is not None and not callable(onerror):
+        raise TypeError(f"callback {sig.name!r}: onerror must be None or callable, got {type(onerror).__name__}")
+    if tier != "auto" and tier not in MECHANISMS:
+        raise ValueError(f"unknown tier {tier!r} (expected 'auto', 'jit', 'plan' or 'libffi')")
+    reason = signature_refusal(sig)
+    if reason is not None:
+        raise SignatureError(f"callback {sig.name!r}: {reason}")
+    cap = MECHANISMS.index(ceiling())
+    candidates = list(MECHANISMS[cap:]) if tier == "auto" else [MECHANISMS[max(MECHANISMS.index(tier), cap)]]
+    refused = {m: "above the FASTFFI_TIER ceiling" for m in MECHANISMS[:cap]}
+    for m in candidates:
+        reason = _REFUSALS[m](sig)
+        if reason is None:
+            return _make(sig, func, error, onerror, m, refused, _prepare(m, sig), key)
+        refused[m] = reason
+    if tier == "auto":
+        raise FFIError(f"callback {sig.name!r}: no mechanism accepts this signature: "
+                       + "; ".join(f"{m}: {r}" for m, r in refused.items()))
+    raise FFIError(f"callback {sig.name!r}: tier {candidates[0]!r} refused: {refused[candidates[0]]}")
+
+
+def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key):
+    ret = sig.restype
+    scalar_ret = ret.__class__ is Scalar
+    if not scalar_ret and error == 0:
+        error = None      # the default: a zero-filled struct
+    return _core.make_callback(CallbackSpec(
+        sig.name, func, onerror, error,
+        ret.kind if scalar_ret else _STRUCT,
+        bytes([_boxed_kind(t) for t in sig.argtypes]),
+        None if scalar_ret else ret,
+        ret.size if scalar_ret else ret._size_,
+        tuple([None if t.__class__ is Scalar else t for t in sig.argtypes]),
+        public_type(ret), tuple([public_type(t) for t in sig.argtypes]),
+        signature_text(sig), key, _CODES[mechanism],
+        _Explainer(sig, mechanism, refused),
+        extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
+    ))
+
+
+def signature_text(sig: Signature) -> str:
+    """``int cmp(pointer, pointer)``: what ``cb.signature`` shows."""
+    return f"{type_name(sig.restype)} {sig.name}({', '.join(type_name(t) for t in sig.argtypes)})"
+
+
+class _Explainer:
+    """Builds cb.explain()'s text on first use."""
+
+    __slots__ = ("sig", "mechanism", "refused")
+
+    def __init__(self, sig, mechanism, refused):
+        self.sig, self.mechanism, self.refused = sig, mechanism, refused
+
+    def __call__(self, cb) -> str:
+        lines = [signature_text(self.sig), f"tier: {self.mechanism}"]
+        lines.extend(f"  {m} refused: {r}" for m, r in self.refused.items())
+        if self.mechanism == "libffi":
+            lines.append("  libffi closure (ffi_closure_alloc): libffi's allocator may map writable+executable "
+                         "memory where the system allows it (a double mapping where it does not); "
+                         "FASTFFI_TIER=plan uses the static pool only")
+        return "\n".join(lines)
+
+
+__all__ = ["CallbackSpec", "MECHANISMS", "create", "signature_text"]
