@@ -17,6 +17,7 @@ from .. import _core
 from ..errors import FFIError, SignatureError
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
+from . import callback_pool
 from . import libffi as tier_libffi
 from .selection import TIERS, ceiling, public_type
 
@@ -68,12 +69,6 @@ def _jit_refusal(sig: Signature) -> str | None:
     return "no callback thunk emitter in this version (the static pool serves every signature it classifies)"
 
 
-def _plan_refusal(sig: Signature) -> str | None:
-    if _core.callback_pool_available() == 0:
-        return "the static trampoline pool is not built for this platform"
-    return None
-
-
 def _libffi_refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         if t.__class__ is not Scalar:
@@ -83,7 +78,7 @@ def _libffi_refusal(sig: Signature) -> str | None:
     return None
 
 
-_REFUSALS = {"jit": _jit_refusal, "plan": _plan_refusal, "libffi": _libffi_refusal}
+_REFUSALS = {"jit": _jit_refusal, "plan": callback_pool.refusal, "libffi": _libffi_refusal}
 
 
 def _boxed_kind(t) -> int:
@@ -102,6 +97,8 @@ def _prepare(mechanism: str, sig: Signature) -> dict:
     if mechanism == "libffi":
         return {"ffi_structs": tuple(None if t.__class__ is Scalar else tier_libffi.ffi_struct_type(t)
                                      for t in (sig.restype, *sig.argtypes))}
+    if mechanism == "plan":
+        return callback_pool.prepare(sig)
     raise FFIError(f"{sig.name}: callback mechanism {mechanism!r} has no preparation")
 
 
@@ -169,6 +166,8 @@ class _Explainer:
             lines.append("  libffi closure (ffi_closure_alloc): libffi's allocator may map writable+executable "
                          "memory where the system allows it (a double mapping where it does not); "
                          "FASTFFI_TIER=plan uses the static pool only")
+        elif self.mechanism == "plan":
+            lines.extend("  " + line for line in callback_pool.describe(self.sig, cb))
         return "\n".join(lines)
 
 

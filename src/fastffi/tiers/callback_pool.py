@@ -35,7 +35,7 @@ def platform_refusal() -> str | None:
 
 def available() -> int:
     """Slots neither live nor quarantined."""
-    return _core.pool_available()
+    return _core.callback_pool_available()
 
 
 def refusal(sig: Signature) -> str | None:

@@ -171,28 +171,8 @@ static int take_slot(uint32_t *slot)
 
 static int invalid(CallbackObject *cb, const char *why)
 {
-    PyErr_Format(PyExc_ValueError, "callback %U: invalid plan for the static pool: %s", cb->name, why);
+    PyErr_Format(PyExc_ValueError, "callback %R: invalid plan for the static pool: %s", cb->name, why);
     return -1;
-}
-
-/* The byte size of struct argument i, from its class (argstructs), or -1. */
-static Py_ssize_t struct_size(PyObject *argstructs, Py_ssize_t i)
-{
-    if (!PyTuple_Check(argstructs) || i >= PyTuple_GET_SIZE(argstructs))
-        return -1;
-    PyObject *cls = PyTuple_GET_ITEM(argstructs, i);
-    if (cls == Py_None)
-        return -1;
-    PyObject *size = PyObject_GetAttrString(cls, "_size_");
-    if (size == NULL) {
-        PyErr_Clear();
-        return -1;
-    }
-    Py_ssize_t n = PyLong_AsSsize_t(size);
-    Py_DECREF(size);
-    if (n < 0)
-        PyErr_Clear();
-    return n;
 }
 
 /* Does [at, at+size) lie in the argument registers of the frame image or in
@@ -207,13 +187,13 @@ static int in_frame(const PlanHeader *h, uint32_t at, uint32_t size)
 int pool_prepare(CallbackObject *cb, PyObject *const *spec)
 {
     if ((const unsigned char *)fastffi_pool_slots_end - fastffi_pool_slots != POOL_SLOTS * POOL_SLOT_SIZE) {
-        PyErr_Format(PyExc_SystemError, "callback %U: the static pool was assembled with another slot count",
+        PyErr_Format(PyExc_SystemError, "callback %R: the static pool was assembled with another slot count",
                      cb->name);
         return -1;
     }
     PyObject *plan = spec[CBSPEC_PLAN];
     if (!PyBytes_Check(plan)) {
-        PyErr_Format(PyExc_TypeError, "callback %U: the plan mechanism needs the encoded plan (bytes), not %.100s",
+        PyErr_Format(PyExc_TypeError, "callback %R: the plan mechanism needs the encoded plan (bytes), not %.100s",
                      cb->name, Py_TYPE(plan)->tp_name);
         return -1;
     }
@@ -271,7 +251,7 @@ int pool_prepare(CallbackObject *cb, PyObject *const *spec)
                 why = "a reference outside the frame";
             break;
         case PLAN_OP_COPY: {
-            Py_ssize_t size = struct_size(spec[CBSPEC_ARGSTRUCTS], pm.arg);
+            Py_ssize_t size = cb->structsizes != NULL ? cb->structsizes[pm.arg] : 0;
             if (size <= 0 || (uint64_t)pm.src + pm.size > (uint64_t)size || !in_frame(&h, pm.dst, pm.size)) {
                 why = "a struct piece outside its struct or the frame";
                 break;
@@ -335,7 +315,7 @@ int pool_prepare(CallbackObject *cb, PyObject *const *spec)
     }
     if (take_slot(&m->slot) < 0) {
         PyMem_RawFree(m);
-        PyErr_Format(FFIError, "callback %U: the static pool's %d slots are all in use (live or quarantined)",
+        PyErr_Format(FFIError, "callback %R: the static pool's %d slots are all in use (live or quarantined)",
                      cb->name, POOL_SLOTS);
         return -1;
     }
@@ -356,7 +336,7 @@ Py_ssize_t pool_available(void)
 int pool_prepare(CallbackObject *cb, PyObject *const *spec)
 {
     (void)spec;
-    PyErr_Format(FFIError, "callback %U: no static trampoline pool on this platform "
+    PyErr_Format(FFIError, "callback %R: no static trampoline pool on this platform "
                  "(x86-64 SysV and AArch64 Linux only)", cb->name);
     return -1;
 }
