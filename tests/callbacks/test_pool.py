@@ -304,3 +304,14 @@ def test_the_whole_pool_suite_under_mdwe():
     """, prelude=MDWE, env={"FASTFFI_POOL_UNDER_MDWE": "1"}, timeout=600)
     assert out[0] == "rwx mapping refused"
     assert any(" passed" in line and "failed" not in line for line in out), out
+
+
+def test_an_unwinder_walks_out_of_a_callback_to_its_c_caller(lib):
+    # backtrace() unwinds by .eh_frame: a relay without CFI would end the walk inside it.  The
+    # calls around it go through the plan tier, whose routines carry CFI too (JIT code registers
+    # no unwind tables).
+    finds = lib.function("cbabi_backtrace_finds", "i64", ["string"], tier="plan")
+    probe = lib.function("cbabi_unwind_probe", "i64", ["pointer"], tier="plan")
+    cb = plan_callback(("i64", []), lambda: finds("cbabi_unwind_probe"))
+    assert probe(cb.address) - 1 > 0
+    assert finds("cbabi_unwind_probe") == -1     # not on the stack outside the callback
