@@ -288,22 +288,31 @@ MDWE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.skipif(EMULATED, reason="qemu-user implements no PR_SET_MDWE for its guest (the kernel's prctl "
-                    "would apply to the emulator itself)")
-@pytest.mark.skipif(os.environ.get("FASTFFI_POOL_UNDER_MDWE") == "1", reason="already the MDWE run")
-def test_the_whole_pool_suite_under_mdwe():
+def _policy_prelude(policy):
+    from test_jit import SECCOMP    # the JIT tests' filter: PROT_EXEC refused on anonymous memory
+
+    return MDWE if policy == "mdwe" else SECCOMP
+
+
+@pytest.mark.skipif(EMULATED, reason="qemu-user refuses its guest both PR_SET_MDWE and PR_SET_SECCOMP (EINVAL)")
+@pytest.mark.skipif(os.environ.get("FASTFFI_POOL_UNDER_POLICY") == "1", reason="already the run under a policy")
+@pytest.mark.parametrize("policy", ["mdwe", pytest.param("seccomp", marks=pytest.mark.skipif(
+    fastffi._core.PLAN_ABI != "sysv-x86_64", reason="the seccomp filter is written for x86-64"))])
+def test_the_whole_pool_suite_where_executable_memory_is_refused(policy):
     out = run_child(f"""
-        import pytest, sys, mmap, ctypes
-        # The policy is on: an anonymous writable+executable mapping is refused.
+        import pytest, sys, mmap
+        # The policy is on: anonymous writable+executable memory is refused.
         try:
             mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
             print("rwx mapping allowed")
         except PermissionError:
             print("rwx mapping refused")
         sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", "-x", {__file__!r}]))
-    """, prelude=MDWE, env={"FASTFFI_POOL_UNDER_MDWE": "1"}, timeout=600)
+    """, prelude=_policy_prelude(policy), env={"FASTFFI_POOL_UNDER_POLICY": "1"}, timeout=600)
     assert out[0] == "rwx mapping refused"
-    assert any(" passed" in line and "failed" not in line for line in out), out
+    summary = out[-1]
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, out
+
 
 
 def test_an_unwinder_walks_out_of_a_callback_to_its_c_caller(lib):
