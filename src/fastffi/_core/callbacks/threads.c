@@ -23,20 +23,20 @@
 
 static pthread_key_t kept_key;
 
-/* Thread exit of a thread that kept a thread state.  The destructor runs
- * while CPython's own thread-specific value (the autoTSS key, which has no
- * destructor) is still readable, so PyGILState_Ensure finds the kept state:
- * Ensure (count 2, takes the GIL), Release(LOCKED) (count 1, keeps it),
- * Release(UNLOCKED) (count 0: the state is cleared and deleted, the GIL
- * released). */
+/* Thread exit of a thread that kept a thread state (`value`).  By the time
+ * this destructor runs, glibc may already have cleared CPython's own
+ * thread-specific value (its autoTSS key has no destructor; all keys are
+ * cleared in key order), so PyGILState_* would no longer find the state:
+ * the kept state is restored, cleared and deleted directly, which is what
+ * PyGILState_Release does when a thread's count reaches 0. */
 static void release_kept_state(void *value)
 {
-    (void)value;
     if (!Py_IsInitialized() || compat_is_finalizing())
         return;   /* the interpreter owns (or already freed) every state now */
-    PyGILState_Ensure();
-    PyGILState_Release(PyGILState_LOCKED);
-    PyGILState_Release(PyGILState_UNLOCKED);
+    PyThreadState *ts = value;
+    PyEval_RestoreThread(ts);
+    PyThreadState_Clear(ts);
+    PyThreadState_DeleteCurrent();
 }
 
 int threads_init(void)
@@ -63,9 +63,10 @@ int thread_enter(ThreadEntry *e)
     e->state = PyGILState_Ensure();
     e->ensured = 1;
     if (foreign) {
-        /* Kept: the matching Release runs at thread exit. */
+        /* Kept past PyGILState_Release (its count stays above 0); given
+         * back at thread exit. */
         PyGILState_Ensure();
-        pthread_setspecific(kept_key, (void *)1);
+        pthread_setspecific(kept_key, PyGILState_GetThisThreadState());
     }
     return 0;
 }
