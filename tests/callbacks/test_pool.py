@@ -324,3 +324,12 @@ def test_an_unwinder_walks_out_of_a_callback_to_its_c_caller(lib):
     cb = plan_callback(("i64", []), lambda: finds("cbabi_unwind_probe"))
     assert probe(cb.address) - 1 > 0
     assert finds("cbabi_unwind_probe") == -1     # not on the stack outside the callback
+
+
+def test_a_struct_result_in_memory_returns_its_address(lib):
+    # psABI 3.2.3: the callee returns the hidden result address in %rax (an assembly caller reads it).
+    cb = plan_callback((I64X3, ["i64"]), lambda x: I64X3(a=1, b=2, c=3))
+    out = I64X3(a=0, b=0, c=0)
+    address = fastffi.address_of(out)
+    assert lib.function("cbabi_sret_rax", "u64", ["pointer", "pointer"])(cb.address, address) == address
+    assert (out.a, out.b, out.c) == (1, 2, 3)

@@ -12,7 +12,7 @@ reads to find each argument where a caller put it."""
 from __future__ import annotations
 
 from .. import _core
-from ..abi import OP_COPY, STACK, variadic_refusal
+from ..abi import OP_COPY, STACK
 from ..model.signature import Signature
 from . import plan as tier_plan
 
@@ -43,13 +43,7 @@ def refusal(sig: Signature) -> str | None:
     reason = platform_refusal()
     if reason:
         return reason
-    if sig.nfixed is not None:
-        # A variadic callee finds its extra arguments by va_arg, which only
-        # C's own prologue can set up (psABI 3.5.7 register save area).
-        return "variadic callbacks are not supported (C calls them through va_list)"
-    reason = variadic_refusal(sig)
-    if reason:
-        return reason
+    # Variadic signatures never get here: tiers/callback.py refuses them for every mechanism.
     plan = tier_plan.build_plan(sig)
     if isinstance(plan, str):
         return plan

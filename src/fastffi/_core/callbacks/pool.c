@@ -13,7 +13,11 @@
  * read from any thread without it, hence the atomics.  A slot is given back
  * (release) only when callback.c's quarantine lets go of its target, so a
  * stale address keeps reaching its own retired target -- which reports
- * CallbackClosedError -- for CALLBACK_QUARANTINE later retirements. */
+ * CallbackClosedError -- for CALLBACK_QUARANTINE later retirements.  Past
+ * that window reuse is documented (docs/callbacks.md): a C thread still
+ * calling a slot while its quarantine ends races with the release below.
+ * The free list itself is only touched with the GIL held (prepare, and
+ * release from callback.c's quarantine). */
 #include "callbacks/callback.h"
 #include "callbacks/callback_spec.h"
 #include "tiers/plan.h"
