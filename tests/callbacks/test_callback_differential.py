@@ -9,6 +9,7 @@ Environment (as tests/test_differential.py):
 """
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import tempfile
 
@@ -25,20 +26,23 @@ MAX_REPORT = 10
 
 
 @pytest.fixture(scope="module")
-def workdir():
+def chunks():
+    """The chunks' libraries, compiled ahead two at a time (compiling is most of the time)."""
     given = os.environ.get("FASTFFI_DIFF_CACHE")
-    if given:
-        os.makedirs(given, exist_ok=True)
-        yield given
-    else:
-        with tempfile.TemporaryDirectory(prefix="fastffi_cbdiff_") as d:
-            yield d
+    with tempfile.TemporaryDirectory(prefix="fastffi_cbdiff_") as own:
+        workdir = given or own
+        os.makedirs(workdir, exist_ok=True)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {b: pool.submit(callbacks.build_chunk, SEED, *b, workdir) for b in BOUNDS}
+            yield futures
+            for f in futures.values():
+                f.cancel()
 
 
 @pytest.mark.parametrize("bounds", BOUNDS, ids=[f"{a}-{b}" for a, b in BOUNDS])
-def test_callback_chunk(bounds, workdir):
+def test_callback_chunk(bounds, chunks):
     start, stop = bounds
-    so = callbacks.build_chunk(SEED, start, stop, workdir)
+    so = chunks[bounds].result()
     result = callbacks.check_chunk(so, SEED, start, stop, MECHANISMS)
     bad = result["mismatches"]
     report = "\n\n".join(f"signature {m['index']} (seed {SEED}) on {m['mechanism']}: {m['what']}\n{m['c']}"
