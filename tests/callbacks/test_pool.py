@@ -333,3 +333,27 @@ def test_a_struct_result_in_memory_returns_its_address(lib):
     address = fastffi.address_of(out)
     assert lib.function("cbabi_sret_rax", "u64", ["pointer", "pointer"])(cb.address, address) == address
     assert (out.a, out.b, out.c) == (1, 2, 3)
+
+
+def slot_index(address):
+    """The index slot ``address`` puts in its scratch register, checking the slot's shape."""
+    code = fastffi.to_bytes(address, 16)
+    if ARM64:
+        words = [int.from_bytes(code[i:i + 4], "little") for i in range(0, 16, 4)]
+        assert words[0] == 0xD503245F                            # bti c
+        assert words[1] & 0xFFE0001F == 0xD2800011                # movz x17, #index
+        assert words[2] >> 26 == 0b000101                         # b relay
+        return (words[1] >> 5) & 0xFFFF
+    assert code[:4] == bytes.fromhex("f30f1efa")                  # endbr64
+    assert code[4:6] == bytes.fromhex("41bb")                     # movl $index, %r11d
+    assert code[10] in (0xE9, 0xEB)                               # jmp relay
+    return int.from_bytes(code[6:10], "little")
+
+
+def test_a_slot_is_a_landing_pad_its_index_and_a_jump():
+    cb = plan_callback(("i64", ["i64"]), lambda x: x)
+    index = slot_index(cb.address)
+    assert 0 <= index < callback_pool.SLOTS
+    # Slots are 16 bytes from the pool's start, in index order: the first and the last.
+    base = cb.address - 16 * index
+    assert (slot_index(base), slot_index(base + 16 * (callback_pool.SLOTS - 1))) == (0, callback_pool.SLOTS - 1)
