@@ -493,7 +493,7 @@ SECCOMP = textwrap.dedent("""
     prog = b"".join([
         ins(LD, 0, 0, 4), ins(JEQ, 1, 0, AUDIT_ARCH_X86_64), ins(RET, 0, 0, RET_ALLOW),
         ins(LD, 0, 0, 0),
-        ins(JEQ, 3, 0, NR_MPROTECT), ins(JEQ, 2, 0, NR_PKEY_MPROTECT), ins(JEQ, 4, 0, NR_MMAP),
+        ins(JEQ, 3, 0, NR_MPROTECT), ins(JEQ, 2, 0, NR_PKEY_MPROTECT), ins(JEQ, 3, 0, NR_MMAP),
         ins(RET, 0, 0, RET_ALLOW),
         ins(LD, 0, 0, 32), ins(JSET, 4, 5, PROT_EXEC),
         ins(LD, 0, 0, 32), ins(JSET, 0, 3, PROT_EXEC),

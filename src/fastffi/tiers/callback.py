@@ -18,7 +18,7 @@ from ..errors import FFIError, SignatureError
 from ..model.pointers import FunctionType
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
-from . import checks
+from . import callback_pool, checks
 from . import libffi as tier_libffi
 from .selection import TIERS, ceiling, public_type
 
@@ -70,12 +70,6 @@ def _jit_platform_refusal() -> str | None:
     return "no callback thunk emitter in this version (the static pool serves every signature it classifies)"
 
 
-def _plan_platform_refusal() -> str | None:
-    if _core.callback_pool_available() == 0:
-        return "the static trampoline pool is not built for this platform"
-    return None
-
-
 def _libffi_signature_refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         if t.__class__ is not Scalar:
@@ -87,8 +81,8 @@ def _libffi_signature_refusal(sig: Signature) -> str | None:
 
 #: Per mechanism: why this process cannot use it at all (None: it can), and
 #: why it cannot take one signature.
-_PLATFORM_REFUSALS = {"jit": _jit_platform_refusal, "plan": _plan_platform_refusal, "libffi": lambda: None}
-_SIGNATURE_REFUSALS = {"jit": lambda sig: None, "plan": lambda sig: None, "libffi": _libffi_signature_refusal}
+_PLATFORM_REFUSALS = {"jit": _jit_platform_refusal, "plan": callback_pool.platform_refusal, "libffi": lambda: None}
+_SIGNATURE_REFUSALS = {"jit": lambda sig: None, "plan": callback_pool.refusal, "libffi": _libffi_signature_refusal}
 
 
 def _refusal(mechanism: str, sig: Signature) -> str | None:
@@ -118,6 +112,8 @@ def _prepare(mechanism: str, sig: Signature) -> dict:
     if mechanism == "libffi":
         return {"ffi_structs": tuple(None if t.__class__ is Scalar else tier_libffi.ffi_struct_type(t)
                                      for t in (sig.restype, *sig.argtypes))}
+    if mechanism == "plan":
+        return callback_pool.prepare(sig)
     raise FFIError(f"{sig.name}: callback mechanism {mechanism!r} has no preparation")
 
 
@@ -212,6 +208,8 @@ class _Explainer:
             lines.append("  libffi closure (ffi_closure_alloc): libffi's allocator may map writable+executable "
                          "memory where the system allows it (a double mapping where it does not); "
                          "FASTFFI_TIER=plan uses the static pool only")
+        elif self.mechanism == "plan":
+            lines.extend("  " + line for line in callback_pool.describe(self.sig, cb))
         return "\n".join(lines)
 
 
