@@ -387,7 +387,10 @@ def test_many_calls_passed_callbacks_do_not_grow_memory(lib, tier, unraisable):
     rounds(6000)
     rss, blocks = _snapshot()
     assert blocks - before[1] < 500, f"allocated blocks grew by {blocks - before[1]}"
-    assert rss - before[0] < 4 * 2**20, f"RSS grew by {(rss - before[0]) / 2**20:.1f} MiB"
+    # Under qemu-user the process's RSS includes the emulator's translation cache, which grows as
+    # each temporary's closure code is first run at a new address: the blocks above are the check.
+    if os.environ.get("FASTFFI_EMULATOR") != "qemu-user":
+        assert rss - before[0] < 4 * 2**20, f"RSS grew by {(rss - before[0]) / 2**20:.1f} MiB"
 
 
 def test_checks_describe_function_pointer_parameters():
