@@ -20,8 +20,13 @@ class SignatureError(FFIError, ValueError):
     """A signature or type cannot be used (unknown, malformed or unsupported)."""
 
 
+class HeaderError(FFIError, OSError):
+    """A header could not be preprocessed: no C preprocessor, or the header
+    was not found (the preprocessor's message is kept)."""
+
+
 class LibraryClosedError(FFIError, RuntimeError):
     """A function was called after its library was closed."""
 
 
-__all__ = ["FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError"]
+__all__ = ["FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError", "HeaderError"]

@@ -24,11 +24,13 @@ class CStruct(_core.CData):
     __slots__ = ()
     _layout_: Layout
     _size_: int = 0
+    #: members of anonymous members, reached as this struct's own
+    _promoted_: tuple = ()
 
     def __init__(self, **fields: Any) -> None:
         known = self._layout_.by_name
         for name, value in fields.items():
-            if name not in known:
+            if name not in known and name not in self._promoted_:
                 raise TypeError(f"{type(self).__name__}() has no field {name!r}")
             setattr(self, name, value)
 
@@ -116,10 +118,14 @@ def _array_field(name: str, context: str, offset: int, elem, count: int):
     return property(get, set, doc=f"{name}: {count} x {type_name(elem)} at offset {offset} (a live view)")
 
 
-def make_aggregate(name: str, members, pack: int | None, is_union: bool):
+def make_aggregate(name: str, members, pack: int | None, is_union: bool, *, member_align: dict | None = None,
+                   min_align: int = 1, anonymous: frozenset = frozenset()):
     """The struct or union class of ``members``: (name, type, count-or-None),
-    types already resolved."""
-    layout = compute_layout(name, members, pack=pack, is_union=is_union)
+    types already resolved.  Members named in ``anonymous`` are C11's
+    anonymous structs and unions (6.7.2.1p13): their members are reached as
+    members of this one."""
+    layout = compute_layout(name, members, pack=pack, is_union=is_union, member_align=member_align,
+                            min_align=min_align)
     namespace: dict[str, Any] = {"__slots__": (), "_layout_": layout, "_size_": layout.size,
                                  "__doc__": f"C {'union' if is_union else 'struct'} {name}"}
     for f in layout.fields:
@@ -132,8 +138,31 @@ def make_aggregate(name: str, members, pack: int | None, is_union: bool):
             namespace[f.name] = _scalar_field(f.name, context, f.offset, f.type)
         else:
             namespace[f.name] = _struct_field(f.name, context, f.offset, f.type)
+    for f in layout.fields:
+        if f.name in anonymous:
+            for inner in _member_names(f.type):
+                if inner in namespace:
+                    raise ValueError(f"{name}: member {inner!r} is declared twice (C11 6.7.2.1p13)")
+                namespace[inner] = _promoted_field(f.name, inner)
+    namespace["_promoted_"] = tuple(n for f in layout.fields if f.name in anonymous for n in _member_names(f.type))
     base = CUnion if is_union else CStruct
     return type(name, (base,), namespace)
+
+
+def _member_names(cls) -> list[str]:
+    """The names a struct's members are reached by, promoted ones included."""
+    return [f.name for f in cls._layout_.fields] + list(cls._promoted_)
+
+
+def _promoted_field(outer: str, inner: str):
+    """A member of an anonymous member, reached through it."""
+    def get(self):
+        return getattr(getattr(self, outer), inner)
+
+    def set(self, value):
+        setattr(getattr(self, outer), inner, value)
+
+    return property(get, set, doc=f"{inner}: a member of the anonymous member {outer}")
 
 
 class CUnion(CStruct):

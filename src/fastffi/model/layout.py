@@ -112,8 +112,14 @@ def _round_up(n: int, align: int) -> int:
     return (n + align - 1) // align * align
 
 
-def compute_layout(name: str, members, *, pack: int | None = None, is_union: bool = False) -> Layout:
-    """Lay out ``members``: a sequence of (name, type, count-or-None)."""
+def compute_layout(name: str, members, *, pack: int | None = None, is_union: bool = False,
+                   member_align: dict | None = None, min_align: int = 1) -> Layout:
+    """Lay out ``members``: a sequence of (name, type, count-or-None).
+
+    ``member_align`` maps member names to GCC's ``__attribute__((aligned(N)))``
+    on the member, and ``min_align`` is the attribute on the struct: each
+    raises an alignment and never lowers it, and a member's own attribute
+    holds inside a packed struct too (GCC manual, "Common Type Attributes")."""
     if pack is not None and (pack <= 0 or pack & (pack - 1)):
         raise ValueError(f"pack must be a power of two, got {pack!r}")
     offset = 0
@@ -124,6 +130,8 @@ def compute_layout(name: str, members, *, pack: int | None = None, is_union: boo
         esize, ealign = size_align(ftype)
         if pack is not None:
             ealign = min(ealign, pack)
+        if member_align and fname in member_align:
+            ealign = max(ealign, member_align[fname])
         total = esize * (count if count is not None else 1)
         if is_union:
             foffset = 0
@@ -134,6 +142,7 @@ def compute_layout(name: str, members, *, pack: int | None = None, is_union: boo
             size = offset
         align = max(align, ealign)
         fields.append(Field(fname, ftype, count, foffset, total))
+    align = max(align, min_align)
     size = _round_up(size, align)
     residues = frozenset().union(*[_placed(f) for f in fields])
     misaligned = any(r for _, r in residues)
