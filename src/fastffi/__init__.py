@@ -13,7 +13,8 @@ when it is created: ``jit``, ``plan`` or ``libffi`` (``fn.tier``, ``fn.explain()
 from __future__ import annotations
 
 from . import _core
-from .errors import FFIError, LibraryClosedError, LibraryError, SignatureError, SymbolError
+from .errors import FFIError, HeaderError, LibraryClosedError, LibraryError, SignatureError, SymbolError
+from .header import Header, cdef, include
 from .library import (RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE, RTLD_NOLOAD, RTLD_NOW, Library, dlopen,
                       function)
 from .memory import (address_of, gc, get_errno, read, set_errno, to_bytes, to_string, view, write, write_bytes)
@@ -46,7 +47,7 @@ __version__ = "0.1.0"
 LIBFFI_VERSION: str = _core.LIBFFI_VERSION
 
 __all__ = [
-    "dlopen", "function", "Library", "Function", "CString",
+    "dlopen", "function", "Library", "cdef", "include", "Header", "HeaderError", "Function", "CString",
     "struct", "union", "define", "undefine", "sizeof", "alignof", "offsetof", "CStruct", "CUnion",
     "new", "array", "Array", "Box",
     "address_of", "to_bytes", "view", "to_string", "read", "write", "write_bytes", "get_errno", "set_errno", "gc",

@@ -187,7 +187,8 @@ def include(header, *, include_dirs=(), defines: Mapping | None = None, cflags=(
         if all(_stat(f) == s for f, s in stamps):
             return h
     text = cpp.preprocess(header, compiler, include_dirs, defines, cflags, prelude)
-    parsed = parse_text(text, header, preprocessed=True, own_file=None)
+    own = os.path.abspath(header) if os.sep in header and os.path.exists(header) else header
+    parsed = parse_text(text, header, preprocessed=True, own_suffix=own)
     h = Header(header, parsed)
     stamps = tuple((f, _stat(f)) for f in parsed.files)
     with _lock:

@@ -77,7 +77,7 @@ _PREPROCESSOR_ONLY = re.compile(r"#\s*(include|if|ifdef|ifndef|elif|else|endif|e
 class _Source:
     """The text with its directive lines taken out, and where each line came from."""
 
-    def __init__(self, text: str, filename: str, *, preprocessed: bool, own_file: str | None):
+    def __init__(self, text: str, filename: str, *, preprocessed: bool, own_suffix: str | None):
         # Line 1 is left empty: the parser's preamble of opaque names goes there,
         # so the text's coordinates are the same before and after it.
         self.lines_file: list[str] = [filename]
@@ -89,7 +89,7 @@ class _Source:
         pack_stack: list[int | None] = []
         pack: int | None = None
         self.files: list[str] = []
-        self.own_file = own_file
+        self.own_file: str | None = None
         raw = text.split("\n")
         k = 0
         while k < len(raw):
@@ -109,7 +109,8 @@ class _Source:
                     current, lineno = m.group(2), int(m.group(1))
                     if current not in self.files and not current.startswith("<"):
                         self.files.append(current)
-                    if self.own_file is None and not current.startswith("<"):
+                    if self.own_file is None and own_suffix and (current == own_suffix
+                                                                  or current.endswith("/" + own_suffix)):
                         self.own_file = current
                     body.append("")
                     self.lines_file.append(current)
@@ -598,10 +599,10 @@ def _c_parser() -> c_parser.CParser:
     return _parser
 
 
-def parse_text(text: str, filename: str, *, preprocessed: bool, own_file: str | None = None,
+def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str | None = None,
                types: dict | None = None) -> Parsed:
     """Parse C text (preprocessed or cdef's) into the tables of a Header."""
-    source = _Source(text, filename, preprocessed=preprocessed, own_file=own_file)
+    source = _Source(text, filename, preprocessed=preprocessed, own_suffix=own_suffix)
     if not preprocessed:
         source.own_file = filename
     try:
