@@ -25,7 +25,7 @@ from ..errors import SignatureError
 from ..model.aggregates import make_aggregate
 from ..model.layout import size_align
 from ..model.pointers import FunctionType, Opaque, pointer_to
-from ..model.scalars import SCALARS, VOID, Scalar, scalar
+from ..model.scalars import C_SPELLINGS, SCALARS, VOID, Scalar, scalar
 from ..model.signature import Signature
 from ..model.typedefs import POSIX_TYPEDEFS
 from . import constants as K
@@ -599,6 +599,12 @@ def _c_parser() -> c_parser.CParser:
     return _parser
 
 
+#: typedef names of the C library a cdef text may use undeclared
+_TYPEDEF_NAMES = frozenset(n for n in list(C_SPELLINGS) + list(POSIX_TYPEDEFS) if re.fullmatch(r"[A-Za-z_]\w*", n)
+                           and n not in ("void", "char", "short", "int", "long", "float", "double", "signed",
+                                         "unsigned", "_Bool", "bool"))
+
+
 def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str | None = None,
                types: dict | None = None) -> Parsed:
     """Parse C text (preprocessed or cdef's) into the tables of a Header."""
@@ -610,7 +616,15 @@ def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str 
     except HeaderSyntax as e:
         line = source.text.count("\n", 0, e.offset) + 1
         raise SignatureError(_located(source, line, 1, str(e))) from None
-    opaque = sorted(set(cleaned.opaque) | {"__builtin_va_list"})
+    opaque = set(cleaned.opaque) | {"__builtin_va_list"}
+    if not preprocessed:
+        # cdef text uses the C library's typedef names (size_t, uint32_t, pid_t) and types= names
+        # without declaring them: declared to the parser unless the text typedefs them itself.
+        used = set(re.findall(r"[A-Za-z_]\w*", cleaned.text))
+        for name in used & (_TYPEDEF_NAMES | set(types or ())):
+            if not re.search(rf"\btypedef\b[^;]*\b{name}\s*;", cleaned.text):
+                opaque.add(name)
+    opaque = sorted(opaque)
     preamble = " ".join(f"typedef int {name};" for name in opaque)
     try:
         ast = _c_parser().parse(preamble + cleaned.text, filename="<header>")
