@@ -203,3 +203,21 @@ def test_own_names_come_from_the_header_file():
     assert {"deflate", "Z_OK", "z_stream", "struct z_stream_s"} <= h.own
     assert "printf" not in h.own and "uLong" not in h.own   # zconf.h's, not zlib.h's
     assert "uLong" in h.types
+
+
+def test_openssl_evp_digest_equals_hashlib():
+    import hashlib
+
+    with fastffi.dlopen("libcrypto.so.3", fastffi.include("openssl/evp.h")) as crypto:
+        md = crypto.EVP_get_digestbyname(b"sha256")
+        ctx = crypto.EVP_MD_CTX_new()
+        assert md and ctx
+        try:
+            assert crypto.EVP_DigestInit_ex(ctx, md, None) == 1
+            assert crypto.EVP_DigestUpdate(ctx, b"fastffi", 7) == 1
+            out = bytearray(crypto.EVP_MAX_MD_SIZE)
+            n = fastffi.new("unsigned int")
+            assert crypto.EVP_DigestFinal_ex(ctx, out, n) == 1
+        finally:
+            crypto.EVP_MD_CTX_free(ctx)
+        assert bytes(out[:n.value]) == hashlib.sha256(b"fastffi").digest()
