@@ -12,7 +12,8 @@ from typing import Any, Mapping
 from . import _core
 from .cdecl.header import Refused
 from .cdecl.spelling import IDENT, make_signature, parse_declaration, resolve_field_type
-from .errors import SignatureError, SymbolError
+from .errors import LibraryError, SignatureError, SymbolError
+from .findlib import find_library, is_short_name
 from .header import Header
 from .model.aggregates import array_class, box_class
 from .model.scalars import Scalar
@@ -260,7 +261,8 @@ def dlopen(name, definitions: "Mapping[str, Any] | Header | None" = None, *, mod
     """Load a shared library.
 
     ``name`` is a path (str or os.PathLike), a bare soname given to the loader as
-    is (``"libz.so.1"``), or None for the running process.  ``definitions`` maps
+    is (``"libz.so.1"``), a short name found the way the dynamic linker finds
+    ``-lz`` (``"z"``, ``"sqlite3"``), or None for the running process.  ``definitions`` maps
     symbol names to ``(restype, argtypes)`` or a C declaration; each becomes
     ``lib[name]`` (and ``lib.name`` unless that would shadow a method).  It
     may be a :class:`~fastffi.header.Header` instead: then every function,
@@ -269,7 +271,13 @@ def dlopen(name, definitions: "Mapping[str, Any] | Header | None" = None, *, mod
     ``mode`` defaults to RTLD_NOW | RTLD_LOCAL.  The other options are the
     defaults of the library's functions.  Raises :class:`LibraryError` with the
     loader's message, or :class:`SymbolError` for a missing definition."""
-    if name is None:
+    if is_short_name(name):
+        found = find_library(name)
+        if found is None:
+            raise LibraryError(f"cannot find library {name!r} (as lib{name}.so in LD_LIBRARY_PATH, "
+                               f"ldconfig's cache or the default directories)")
+        path = os.fsencode(found)
+    elif name is None:
         path = None
     else:
         path = os.fsencode(name)
