@@ -80,7 +80,7 @@ def test_functions_and_refusals(h):
 
 def test_variables_and_repr(h):
     assert h.variables == {"counter": fastffi.types.resolve_type("i32"), "origin": h.type("struct point")}
-    assert repr(h) == "<fastffi.Header '<cdef>': 5 functions, 10 constants, 10 types, 2 variables>"
+    assert repr(h) == "<fastffi.Header '<cdef>': 5 functions, 10 constants, 11 types, 2 variables>"
 
 
 def test_memoised_and_merged(h):

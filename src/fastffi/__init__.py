@@ -43,7 +43,7 @@ Function = _core.Function
 #: What a function declared to return a non-const ``char *`` returns: a str
 #: with ``.address``, the pointer C returned (``free(s.address)``).
 CString = _core.CString
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 LIBFFI_VERSION: str = _core.LIBFFI_VERSION
 
 __all__ = [

@@ -2,30 +2,50 @@
 
 A :class:`Header` is what a header declares -- functions, constants
 (``#define``s and enumerators), types, global variables -- ready for
-:func:`fastffi.dlopen` to bind lazily.  Equal inputs give the same Header
-within a process (so a struct class from one call is the class functions
-bound from another expect); an included header is read again when the
-preprocessor, the flags or any file it read changed."""
+:func:`fastffi.dlopen` to bind lazily: its entries are decoded from compact
+tables (:mod:`fastffi.cdecl.tables`) the first time something asks for them.
+Equal inputs give the same Header within a process (so a struct class from
+one call is the class functions bound from another expect); an included
+header is read again when the preprocessor, the flags or any file it read
+changed, and its tables are cached on disk (:mod:`fastffi.cdecl.cache`)."""
 from __future__ import annotations
 
 import os
 import threading
 from typing import Any, Mapping
 
+from .cdecl import cache as disk
 from .cdecl import preprocess as cpp
-from .cdecl.header import Parsed, Refused, Unsupported, parse_text
+from .cdecl.header import Refused, Unsupported, parse_text
 from .cdecl.spelling import normalize, resolve_type
+from .cdecl.tables import Tables, from_parsed
 from .errors import SignatureError
-from .model.namespace import DEFAULT, Namespace, is_aggregate
+from .model.namespace import DEFAULT, TAG_KINDS, Namespace
+from .version import __version__
 
 
 class Header:
     """What a C header declares (see :func:`cdef` and :func:`include`)."""
 
-    def __init__(self, name: str, parsed: Parsed):
+    def __init__(self, name: str, parts: "tuple[Tables, ...]"):
         self.name = name
-        self._parsed = parsed
+        self._parts = parts   # later parts win (h + other)
+        self._names: frozenset | None = None
         self._namespace: Namespace | None = None
+
+    def _find(self, method: str, name: str):
+        for part in reversed(self._parts):
+            try:
+                return getattr(part, method)(name)
+            except KeyError:
+                continue
+        raise KeyError(name)
+
+    def _keys(self, method: str) -> list[str]:
+        seen: dict[str, None] = {}
+        for part in self._parts:
+            seen.update(dict.fromkeys(getattr(part, method)()))
+        return list(seen)
 
     # ---- tables ----
 
@@ -34,83 +54,107 @@ class Header:
         """name -> Signature; functions that cannot be bound map to a
         :class:`Refused` saying why (a type fastffi lacks, a static inline
         function)."""
-        return dict(self._parsed.functions)
+        return {name: self._find("function", name) for name in self._keys("function_names")}
+
+    def function(self, name: str):
+        """The Signature (or Refused) of one function; KeyError if the header declares none."""
+        return self._find("function", name)
 
     @property
     def constants(self) -> dict[str, Any]:
         """name -> int, float or str: the object-like ``#define``s that are
         constant expressions, and every enumerator."""
-        return dict(self._parsed.constants)
+        out: dict = {}
+        for part in self._parts:
+            out.update(part.constants)
+        return out
 
     @property
     def types(self) -> dict[str, Any]:
         """C name (``"z_stream"``, ``"struct stat"``, ``"enum color"``) -> type,
         for every type fastffi can represent."""
-        return {k: v for k, v in self._parsed.types.items() if not isinstance(v, Unsupported)}
-
-    @property
-    def variables(self) -> dict[str, Any]:
-        """name -> type (``(type, n)`` for an array) of each global variable."""
         out = {}
-        for name, entry in self._parsed.variables.items():
-            if isinstance(entry, Refused):
-                out[name] = entry
-            else:
-                t, count = entry
-                out[name] = t if count is None else (t, count)
+        for name in self._keys("type_names"):
+            t = self._find("type", name)
+            if not isinstance(t, Unsupported):
+                out[name] = t
         return out
-
-    @property
-    def macros(self) -> dict[str, str]:
-        """Function-like macros, by name: listed, never callable."""
-        return dict(self._parsed.macros)
 
     @property
     def unsupported(self) -> dict[str, str]:
         """Types the header declares that fastffi cannot represent, with the reason."""
-        return {k: v.reason for k, v in self._parsed.types.items() if isinstance(v, Unsupported)}
+        out = {}
+        for name in self._keys("type_names"):
+            t = self._find("type", name)
+            if isinstance(t, Unsupported):
+                out[name] = t.reason
+        return out
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        """name -> type (``(type, n)`` for an array) of each global variable,
+        or a :class:`Refused`."""
+        out = {}
+        for name in self._keys("variable_names"):
+            entry = self._find("variable", name)
+            out[name] = entry if isinstance(entry, Refused) or entry[1] is not None else entry[0]
+        return out
+
+    def variable(self, name: str):
+        """(type, count or None) or Refused; KeyError if not declared."""
+        return self._find("variable", name)
+
+    @property
+    def macros(self) -> dict[str, str]:
+        """Function-like macros, by name: listed, never callable."""
+        out: dict = {}
+        for part in self._parts:
+            out.update(part.macros)
+        return out
 
     @property
     def own(self) -> frozenset[str]:
         """The names declared in the header's own file (not in what it includes)."""
-        return frozenset(self._parsed.own)
+        return frozenset().union(*[part.own for part in self._parts])
 
     @property
     def files(self) -> tuple[str, ...]:
-        return tuple(self._parsed.files)
+        """The files the preprocessor read."""
+        return tuple(dict.fromkeys(f for part in self._parts for f in part.files))
 
     def symbol(self, name: str) -> str:
         """The symbol a declared name binds: its asm label's, or the name."""
-        return self._parsed.symbols.get(name, name)
+        for part in reversed(self._parts):
+            if name in part.symbols:
+                return part.symbols[name]
+        return name
 
     def type(self, name: str):
         """The type a C name denotes: ``h.type("struct stat")``, ``h.type("z_stream")``."""
-        text = normalize(name)
-        t = self._parsed.types.get(text)
-        if t is None:
-            raise SignatureError(f"{self.name} declares no type {name!r}")
+        try:
+            t = self._find("type", normalize(name))
+        except KeyError:
+            raise SignatureError(f"{self.name} declares no type {name!r}") from None
         if isinstance(t, Unsupported):
             raise SignatureError(f"{name}: {t.reason}")
         return t
 
-    def names(self) -> set[str]:
+    def names(self) -> frozenset[str]:
         """Every name a Library bound to this header answers to."""
-        p = self._parsed
-        return set(p.functions) | set(p.constants) | set(p.variables) | set(p.macros)
+        if self._names is None:
+            names = set(self._keys("function_names")) | set(self._keys("variable_names"))
+            for part in self._parts:
+                names |= part.constants.keys() | part.macros.keys()
+            self._names = frozenset(names)
+        return self._names
 
     @property
     def namespace(self) -> Namespace:
         """The header's types as a namespace over the default one (what
-        ``lib.function(decl)`` of a library bound to it resolves names in)."""
+        ``lib.function(decl)`` of a library bound to it resolves names in);
+        each type is decoded when a text first names it."""
         if self._namespace is None:
-            ns = Namespace(DEFAULT)
-            for name, t in self.types.items():
-                kind, _, tag = name.partition(" ")
-                if tag and kind in ("struct", "union", "enum"):
-                    ns._tags[kind, tag] = t
-                elif not hasattr(t, "restype"):
-                    ns._typedefs[name] = t
-            self._namespace = ns
+            self._namespace = _HeaderNamespace(self)
         return self._namespace
 
     # ---- merging ----
@@ -118,17 +162,34 @@ class Header:
     def __add__(self, other: "Header") -> "Header":
         if not isinstance(other, Header):
             return NotImplemented
-        a, b = self._parsed, other._parsed
-        merged = Parsed(functions={**a.functions, **b.functions}, constants={**a.constants, **b.constants},
-                        types={**a.types, **b.types}, variables={**a.variables, **b.variables},
-                        symbols={**a.symbols, **b.symbols}, macros={**a.macros, **b.macros},
-                        own=a.own | b.own, files=a.files + [f for f in b.files if f not in a.files])
-        return Header(f"{self.name} + {other.name}", merged)
+        return Header(f"{self.name} + {other.name}", self._parts + other._parts)
 
     def __repr__(self) -> str:
-        p = self._parsed
-        return (f"<fastffi.Header {self.name!r}: {len(p.functions)} functions, {len(p.constants)} constants, "
-                f"{len(self.types)} types, {len(p.variables)} variables>")
+        nfun = len(self._keys("function_names"))
+        ntypes = len(self._keys("type_names"))
+        return (f"<fastffi.Header {self.name!r}: {nfun} functions, {len(self.constants)} constants, "
+                f"{ntypes} types, {len(self._keys('variable_names'))} variables>")
+
+
+class _HeaderNamespace(Namespace):
+    """A header's typedef names and tags, over the default namespace."""
+
+    def __init__(self, header: Header):
+        super().__init__(DEFAULT)
+        self._header = header
+
+    def _header_type(self, key: str):
+        try:
+            t = self._header._find("type", key)
+        except KeyError:
+            return None
+        return None if isinstance(t, Unsupported) or hasattr(t, "restype") else t
+
+    def typedef(self, name: str):
+        return self._header_type(name) or super().typedef(name)
+
+    def tag(self, kind: str, name: str):
+        return self._header_type(f"{kind} {name}") or super().tag(kind, name)
 
 
 _lock = threading.Lock()
@@ -150,53 +211,58 @@ def cdef(text: str, *, types: Mapping | None = None) -> Header:
         if not isinstance(types, Mapping):
             raise TypeError(f"types= must be a mapping of names to types, got {type(types).__name__}")
         resolved = {name: resolve_type(spec) for name, spec in types.items()}
+        for name in resolved:
+            kind, _, tag = name.partition(" ")
+            if not isinstance(name, str) or (tag and kind not in TAG_KINDS):
+                raise TypeError(f"types= maps C names to types, got the key {name!r}")
         key = (text, tuple(sorted((k, id(v)) for k, v in resolved.items())))
     with _lock:
         h = _cdefs.get(key)
     if h is None:
-        h = Header("<cdef>", parse_text(text, "<cdef>", preprocessed=False, types=resolved))
+        tables, _ = from_parsed(parse_text(text, "<cdef>", preprocessed=False, types=resolved))
+        h = Header("<cdef>", (tables,))
         with _lock:
             h = _cdefs.setdefault(key, h)
     return h
 
 
-def _stat(path: str):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
-
-
 def include(header, *, include_dirs=(), defines: Mapping | None = None, cflags=(), prelude: str = "",
-            cc: str | None = None) -> Header:
+            cc: str | None = None, cache: bool = True) -> Header:
     """An installed header, found and preprocessed by the system C
     preprocessor (``cc`` from the argument, ``$CC``, then cc/gcc/clang/cpp):
     ``include("zlib.h")``, ``include("openssl/evp.h")`` or a path.
-    :class:`HeaderError` if there is no preprocessor or no such header."""
+    :class:`HeaderError` if there is no preprocessor or no such header.
+    ``cache=False`` neither reads nor writes the on-disk cache."""
     header = os.fspath(header)
     if not isinstance(header, str):
         raise TypeError(f"include() expected a header name (str), got {type(header).__name__}")
     compiler = cpp.find_compiler(cc)
-    key = (header, tuple(os.fspath(d) for d in include_dirs), tuple(sorted((defines or {}).items())),
-           tuple(cflags), prelude, compiler, _stat(compiler))
+    inputs = (header, tuple(os.fspath(d) for d in include_dirs),
+              tuple(sorted((str(k), None if v is None else str(v)) for k, v in (defines or {}).items())),
+              tuple(cflags), prelude, os.getcwd() if not os.path.isabs(header) and os.sep in header else "",
+              compiler, disk.stamp(compiler))
     with _lock:
-        entry = _includes.get(key)
-    if entry is not None:
-        h, stamps = entry
-        if all(_stat(f) == s for f, s in stamps):
-            return h
-    text = cpp.preprocess(header, compiler, include_dirs, defines, cflags, prelude)
-    own = os.path.abspath(header) if os.sep in header and os.path.exists(header) else header
-    parsed = parse_text(text, header, preprocessed=True, own_suffix=own)
-    h = Header(header, parsed)
-    stamps = tuple((f, _stat(f)) for f in parsed.files)
+        entry = _includes.get(inputs)
+    if entry is not None and all(disk.stamp(f) == s for f, s in entry[1]):
+        return entry[0]
+    k = disk.key(__version__, *inputs)
+    raw = disk.load(k) if cache else None
+    if raw is not None:
+        tables = Tables(raw)
+    else:
+        text = cpp.preprocess(header, compiler, include_dirs, defines, cflags, prelude)
+        own = os.path.abspath(header) if os.sep in header and os.path.exists(header) else header
+        tables, raw = from_parsed(parse_text(text, header, preprocessed=True, own_suffix=own))
+    stamps = tuple((f, disk.stamp(f)) for f in tables.files)
+    if cache and raw is not None and not isinstance(raw, Tables):
+        disk.store(k, stamps, raw)
+    h = Header(header, (tables,))
     with _lock:
-        old = _includes.get(key)
+        old = _includes.get(inputs)
         if old is not None and old[1] == stamps:
             return old[0]
-        _includes[key] = (h, stamps)
+        _includes[inputs] = (h, stamps)
     return h
 
 
-__all__ = ["Header", "Refused", "cdef", "include", "is_aggregate"]
+__all__ = ["Header", "Refused", "cdef", "include"]

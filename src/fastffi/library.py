@@ -123,7 +123,7 @@ class Library:
 
     def __setattr__(self, name: str, value) -> None:
         header = self.__dict__.get("_header")
-        if header is not None and name in header._parsed.variables:
+        if header is not None and name in header.names() and _is_variable(header, name):
             self._write_variable(name, value)
             return
         object.__setattr__(self, name, value)
@@ -131,37 +131,41 @@ class Library:
     # ---- a header's names, bound on first use ----
 
     def _from_header(self, name: str):
-        p = self._header._parsed
-        entry = p.functions.get(name)
-        if entry is not None:
+        h = self._header
+        try:
+            entry = h.function(name)
+        except KeyError:
+            pass
+        else:
             if isinstance(entry, Refused):
                 raise entry.error()
-            fn = self._bound(name, entry)
-            return fn
-        if name in p.variables:
+            return self._bound(name, entry)
+        if _is_variable(h, name):
             return self._read_variable(name)
-        if name in p.constants:
-            value = p.constants[name]
-            if name not in type(self).__dict__:
+        constants = h.constants
+        if name in constants:
+            value = constants[name]
+            if not any(name in c.__dict__ for c in type(self).__mro__):
                 self.__dict__[name] = value   # constants never change: the next read is a plain attribute
             return value
-        if name in p.macros:
-            raise SignatureError(f"{name}: a function-like macro of the header ({p.macros[name]}): "
+        macros = h.macros
+        if name in macros:
+            raise SignatureError(f"{name}: a function-like macro of the header ({macros[name]}): "
                                  f"it is expanded by the C compiler and has no symbol to call")
-        raise SymbolError(f"{name!r} is not declared by {self._header.name!r}")
+        raise SymbolError(f"{name!r} is not declared by {h.name!r}")
 
     def _bound(self, name: str, sig: Signature):
         fn = self.__dict__.get("_functions", {}).get(name)
         if fn is None:
             fn = self._create(sig, symbol=self._header.symbol(name))
             self.__dict__.setdefault("_functions", {})[name] = fn
-            if name not in type(self).__dict__ and not any(name in c.__dict__ for c in type(self).__mro__):
+            if not any(name in c.__dict__ for c in type(self).__mro__):
                 # Cached on the instance: the next lib.name is a plain attribute read.
                 self.__dict__[name] = fn
         return fn
 
     def _variable_entry(self, name: str):
-        entry = self._header._parsed.variables[name]
+        entry = self._header.variable(name)
         if isinstance(entry, Refused):
             raise entry.error()
         return entry
@@ -246,6 +250,14 @@ class Library:
     def __repr__(self) -> str:
         state = " (closed)" if self.closed else ""
         return f"<fastffi.Library {self._name!r}{state}>"
+
+
+def _is_variable(header: Header, name: str) -> bool:
+    try:
+        header.variable(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _view_at(address: int, t, count, owner):

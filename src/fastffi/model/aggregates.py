@@ -26,6 +26,9 @@ class CStruct(_core.CData):
     _size_: int = 0
     #: members of anonymous members, reached as this struct's own
     _promoted_: tuple = ()
+    #: the anonymous members, and members' own alignment attributes (what made the layout)
+    _anonymous_: frozenset = frozenset()
+    _member_align_: dict = {}
 
     def __init__(self, **fields: Any) -> None:
         known = self._layout_.by_name
@@ -144,6 +147,8 @@ def make_aggregate(name: str, members, pack: int | None, is_union: bool, *, memb
                 if inner in namespace:
                     raise ValueError(f"{name}: member {inner!r} is declared twice (C11 6.7.2.1p13)")
                 namespace[inner] = _promoted_field(f.name, inner)
+    namespace["_anonymous_"] = frozenset(anonymous)
+    namespace["_member_align_"] = dict(member_align or {})
     namespace["_promoted_"] = tuple(n for f in layout.fields if f.name in anonymous for n in _member_names(f.type))
     base = CUnion if is_union else CStruct
     return type(name, (base,), namespace)
