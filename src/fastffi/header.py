@@ -249,13 +249,14 @@ def include(header, *, include_dirs=(), defines: Mapping | None = None, cflags=(
     raw = disk.load(k) if cache else None
     if raw is not None:
         tables = Tables(raw)
+        stamps = tuple((f, disk.stamp(f)) for f in tables.files)
     else:
         text = cpp.preprocess(header, compiler, include_dirs, defines, cflags, prelude)
         own = os.path.abspath(header) if os.sep in header and os.path.exists(header) else header
         tables, raw = from_parsed(parse_text(text, header, preprocessed=True, own_suffix=own))
-    stamps = tuple((f, disk.stamp(f)) for f in tables.files)
-    if cache and raw is not None and not isinstance(raw, Tables):
-        disk.store(k, stamps, raw)
+        stamps = tuple((f, disk.stamp(f)) for f in tables.files)
+        if cache:
+            disk.store(k, stamps, raw)
     h = Header(header, (tables,))
     with _lock:
         old = _includes.get(inputs)

@@ -87,3 +87,15 @@ def test_a_corrupt_entry_is_a_miss(cache_dir, monkeypatch):
         p.write_bytes(b"not marshal")
     monkeypatch.setattr(header_module, "_includes", {})
     assert "strlen" in fastffi.include("string.h").functions
+
+
+def test_a_warm_include_does_not_write(cache_dir, monkeypatch):
+    fastffi.include("zlib.h")
+    (entry,) = cache_dir.iterdir()
+    before = entry.stat().st_mtime_ns
+    monkeypatch.setattr(header_module, "_includes", {})
+    from fastffi.cdecl import cache
+
+    monkeypatch.setattr(cache, "store", lambda *a: (_ for _ in ()).throw(AssertionError("stored on a warm include")))
+    fastffi.include("zlib.h")
+    assert entry.stat().st_mtime_ns == before
