@@ -25,7 +25,8 @@ int add(int, int);
 int printf(const char *, ...);
 long double ld(long double);
 static inline int inl(int x) { return x + 1; }
-struct bf { int a:3; };
+struct bf { int a:3; unsigned b:2; int :0; unsigned char c:4; };
+struct ldv { long double x; };
 extern int renamed(int) __asm__("" "real_renamed");
 typedef int register_t __attribute__ ((__mode__ (__DI__)));
 """
@@ -55,6 +56,16 @@ def test_types_and_layouts(h):
     assert h.type("destructor").spelling() == "void (pointer) *"
 
 
+def test_bit_fields(h):
+    bf = h.type("struct bf")
+    assert (sizeof(bf), alignof(bf)) == (8, 4)
+    v = bf(a=-4, b=3, c=15)
+    assert (v.a, v.b, v.c) == (-4, 3, 15)
+    assert bytes(v) == bytes([0b00011100, 0, 0, 0, 15, 0, 0, 0])
+    with pytest.raises(OverflowError, match=r"^bf\.a: 4 does not fit i32:3$"):
+        v.a = 4
+
+
 def test_anonymous_members_read_and_write(h):
     anon = h.type("struct anon")
     assert (sizeof(anon), offsetof(anon, "tail")) == (12, 10)
@@ -71,16 +82,16 @@ def test_functions_and_refusals(h):
     assert f["ld"].reason == "long double has no fastffi type"
     assert f["inl"].kind == "inline"
     assert h.symbol("renamed") == "real_renamed" and h.symbol("add") == "add"
-    assert h.unsupported == {"struct bf": "bitfield member 'a' is not supported yet"}
-    with pytest.raises(SignatureError, match=r"^struct bf: bitfield member 'a' is not supported yet$"):
-        h.type("struct bf")
+    assert h.unsupported == {"struct ldv": "long double has no fastffi type"}
+    with pytest.raises(SignatureError, match=r"^struct ldv: long double has no fastffi type$"):
+        h.type("struct ldv")
     with pytest.raises(SignatureError, match=r"^<cdef> declares no type 'struct nothere'$"):
         h.type("struct nothere")
 
 
 def test_variables_and_repr(h):
     assert h.variables == {"counter": fastffi.types.resolve_type("i32"), "origin": h.type("struct point")}
-    assert repr(h) == "<fastffi.Header '<cdef>': 5 functions, 10 constants, 11 types, 2 variables>"
+    assert repr(h) == "<fastffi.Header '<cdef>': 5 functions, 10 constants, 12 types, 2 variables>"
 
 
 def test_memoised_and_merged(h):

@@ -221,3 +221,20 @@ def test_openssl_evp_digest_equals_hashlib():
         finally:
             crypto.EVP_MD_CTX_free(ctx)
         assert bytes(out[:n.value]) == hashlib.sha256(b"fastffi").digest()
+
+
+def test_regex_h_regcomp_regexec():
+    h = fastffi.include("regex.h")
+    regex_t, regmatch_t = h.type("regex_t"), h.type("regmatch_t")
+    assert any(f.bits is not None for f in regex_t._layout_.fields)   # regex_t has bit-fields
+    with fastffi.dlopen("libc.so.6", h) as libc:
+        rx = regex_t()
+        assert libc.regcomp(rx, b"([a-z]+)-([0-9]+)", libc.REG_EXTENDED) == 0
+        try:
+            assert rx.re_nsub == 2 and rx.__no_sub == 0 and rx.__newline_anchor == 0
+            matches = fastffi.array(regmatch_t, 3)
+            assert libc.regexec(rx, b"id: abc-123!", 3, matches, 0) == 0
+            assert [(m.rm_so, m.rm_eo) for m in matches] == [(4, 11), (4, 7), (8, 11)]
+            assert libc.regexec(rx, b"nothing", 0, None, 0) == libc.REG_NOMATCH
+        finally:
+            libc.regfree(rx)

@@ -456,7 +456,8 @@ class _Builder:
             if isinstance(d, (c_ast.StaticAssert, c_ast.Pragma)):
                 continue
             if getattr(d, "bitsize", None) is not None:
-                raise _Refusal(f"bitfield member {d.name or '(unnamed)'!r} is not supported yet")
+                members.append(self.bit_field(d))
+                continue
             name = d.name
             if name is None:
                 inner = d.type.type if isinstance(d.type, c_ast.TypeDecl) else d.type
@@ -489,6 +490,15 @@ class _Builder:
                                   min_align=attrs.get("aligned", 1), anonymous=frozenset(anonymous))
         except (ValueError, SignatureError) as e:
             raise _Refusal(str(e)) from None
+
+    def bit_field(self, d):
+        t = self.type_of(d.type)
+        width = self.expr(d.bitsize)
+        if not isinstance(width, K.Int) or not isinstance(t, Scalar) or not t.is_integer or t.pointee is not None:
+            raise _Refusal(f"bit-field {d.name or '(unnamed)'!r} is not an integer of constant width")
+        if "mode" in self.attrs(d):
+            raise _Refusal(f"bit-field {d.name!r} has a mode attribute (not supported)")
+        return (d.name, t, None, width.value)
 
     # ---- constants ----
 

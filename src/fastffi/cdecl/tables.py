@@ -18,7 +18,7 @@ A type is written in prefix form, one token per level:
 * ``O:<name>``: an opaque name (``O:FILE``, ``O:struct+sqlite3``).
 
 A struct entry is ``(kind, class name, pack, alignment, members)`` with each
-member ``(name, type, count, alignment, anonymous)``; a refused entry is
+member ``(name, type, count, alignment, anonymous, bit-field width)``; a refused entry is
 ``("!", kind, reason)``."""
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ class _Encoder:
     def aggregate(self, cls):
         lay = cls._layout_
         anonymous, aligns = cls._anonymous_, cls._member_align_
-        members = tuple((f.name, self.type(f.type), -1 if f.count is None else f.count, aligns.get(f.name, 0),
-                         f.name in anonymous) for f in lay.fields)
+        members = tuple((m[0] or "", self.type(m[1]), -1 if m[2] is None else m[2], aligns.get(m[0], 0),
+                         m[0] in anonymous, m[3] if len(m) > 3 else -1) for m in cls._members_)
         return ("union" if lay.is_union else "struct", cls.__name__, lay.pack or 0, lay.align, members)
 
     def type(self, t) -> str:
@@ -207,8 +207,12 @@ class Tables:
     def _aggregate(self, entry):
         kind, name, pack, align, members = entry
         fields, member_align, anonymous = [], {}, set()
-        for fname, enc, count, falign, anon in members:
-            fields.append((fname, self.decode(enc), None if count < 0 else count))
+        for fname, enc, count, falign, anon, bits in members:
+            t = self.decode(enc)
+            if bits >= 0:
+                fields.append((fname or None, t, None, bits))
+            else:
+                fields.append((fname, t, None if count < 0 else count))
             if falign:
                 member_align[fname] = falign
             if anon:

@@ -29,6 +29,8 @@ class CStruct(_core.CData):
     #: the anonymous members, and members' own alignment attributes (what made the layout)
     _anonymous_: frozenset = frozenset()
     _member_align_: dict = {}
+    #: the member table the layout was computed from (unnamed bit-fields too)
+    _members_: tuple = ()
 
     def __init__(self, **fields: Any) -> None:
         known = self._layout_.by_name
@@ -89,6 +91,43 @@ def _scalar_field(name: str, context: str, offset: int, t: Scalar):
     return property(get, set, doc=f"{name}: {t.name} at offset {offset}")
 
 
+def _bit_field(name: str, context: str, f):
+    """A bit-field: the bytes holding its bits are read (and, to write, read,
+    changed and written back) through the instance's buffer; a signed field
+    sign-extends, an unsigned one takes values 0 .. 2**width - 1."""
+    t, width = f.type, f.bits
+    first = f.offset * 8 + f.bit_offset
+    start, end = first // 8, (first + width + 7) // 8
+    shift = first - start * 8
+    mask = (1 << width) - 1
+    signed = t.name[0] == "i"
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, mask)
+    spelling = f"{t.name}:{width}"
+
+    def get(self):
+        raw = int.from_bytes(memoryview(self).cast("B")[start:end], "little")
+        v = (raw >> shift) & mask
+        if t.name == "bool":
+            return bool(v)
+        return v - (1 << width) if signed and v >> (width - 1) else v
+
+    def set(self, value):
+        if isinstance(value, bool) or t.name == "bool":
+            value = int(value) if isinstance(value, (bool, int)) else value
+        try:
+            v = value.__index__()
+        except AttributeError:
+            raise TypeError(f"{context}: expected int, got {type(value).__name__}") from None
+        if not lo <= v <= hi:
+            raise OverflowError(f"{context}: {v!r} does not fit {spelling}")
+        buf = memoryview(self).cast("B")
+        raw = int.from_bytes(buf[start:end], "little")
+        raw = (raw & ~(mask << shift)) | ((v & mask) << shift)
+        buf[start:end] = raw.to_bytes(end - start, "little")
+
+    return property(get, set, doc=f"{name}: {spelling} bit-field at bit {first}")
+
+
 def _struct_field(name: str, context: str, offset: int, cls):
     size = cls._size_
 
@@ -135,7 +174,9 @@ def make_aggregate(name: str, members, pack: int | None, is_union: bool, *, memb
         if f.name.startswith("_") and f.name.endswith("_"):
             raise ValueError(f"field name {f.name!r} is reserved")
         context = f"{name}.{f.name}"
-        if f.count is not None:
+        if f.bits is not None:
+            namespace[f.name] = _bit_field(f.name, context, f)
+        elif f.count is not None:
             namespace[f.name] = _array_field(f.name, context, f.offset, f.type, f.count)
         elif isinstance(f.type, Scalar):
             namespace[f.name] = _scalar_field(f.name, context, f.offset, f.type)
@@ -147,6 +188,7 @@ def make_aggregate(name: str, members, pack: int | None, is_union: bool, *, memb
                 if inner in namespace:
                     raise ValueError(f"{name}: member {inner!r} is declared twice (C11 6.7.2.1p13)")
                 namespace[inner] = _promoted_field(f.name, inner)
+    namespace["_members_"] = tuple(members)
     namespace["_anonymous_"] = frozenset(anonymous)
     namespace["_member_align_"] = dict(member_align or {})
     namespace["_promoted_"] = tuple(n for f in layout.fields if f.name in anonymous for n in _member_names(f.type))
