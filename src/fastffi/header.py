@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from .cdecl import cache as disk
 from .cdecl import preprocess as cpp
-from .cdecl.header import Refused, Unsupported, parse_text
+from .cdecl.entries import Refused, Unsupported
 from .cdecl.spelling import normalize, resolve_type
 from .cdecl.tables import Tables, from_parsed
 from .errors import SignatureError
@@ -219,6 +219,8 @@ def cdef(text: str, *, types: Mapping | None = None) -> Header:
     with _lock:
         h = _cdefs.get(key)
     if h is None:
+        from .cdecl.header import parse_text   # pycparser is imported only when something is parsed
+
         tables, _ = from_parsed(parse_text(text, "<cdef>", preprocessed=False, types=resolved))
         h = Header("<cdef>", (tables,))
         with _lock:
@@ -251,6 +253,8 @@ def include(header, *, include_dirs=(), defines: Mapping | None = None, cflags=(
         tables = Tables(raw)
         stamps = tuple((f, disk.stamp(f)) for f in tables.files)
     else:
+        from .cdecl.header import parse_text   # pycparser is imported only when something is parsed
+
         text = cpp.preprocess(header, compiler, include_dirs, defines, cflags, prelude)
         own = os.path.abspath(header) if os.sep in header and os.path.exists(header) else header
         tables, raw = from_parsed(parse_text(text, header, preprocessed=True, own_suffix=own))

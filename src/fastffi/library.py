@@ -10,7 +10,7 @@ import os
 from typing import Any, Mapping
 
 from . import _core
-from .cdecl.header import Refused
+from .cdecl.entries import Refused
 from .cdecl.spelling import IDENT, make_signature, parse_declaration, resolve_field_type
 from .errors import LibraryError, SignatureError, SymbolError
 from .findlib import find_library, is_short_name

@@ -99,3 +99,15 @@ def test_a_warm_include_does_not_write(cache_dir, monkeypatch):
     monkeypatch.setattr(cache, "store", lambda *a: (_ for _ in ()).throw(AssertionError("stored on a warm include")))
     fastffi.include("zlib.h")
     assert entry.stat().st_mtime_ns == before
+
+
+def test_a_warm_include_needs_no_parser(cache_dir):
+    import subprocess
+    import sys
+
+    script = ("import sys, fastffi\nz = fastffi.dlopen('libz.so.1', fastffi.include('zlib.h'))\n"
+              "assert z.crc32(0, b'abc', 3) == 891568578\nprint('pycparser' in sys.modules)")
+    env = dict(os.environ, FASTFFI_CACHE_DIR=str(cache_dir))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+            .stdout.split() for _ in range(2)]
+    assert runs == [["True"], ["False"]]

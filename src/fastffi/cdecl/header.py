@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from pycparser import c_ast, c_generator, c_parser
@@ -29,42 +28,9 @@ from ..model.scalars import C_SPELLINGS, SCALARS, VOID, Scalar, scalar
 from ..model.signature import Signature
 from ..model.typedefs import POSIX_TYPEDEFS
 from . import constants as K
+from .entries import Parsed, Refused, Unsupported
 from .enums import type_for_values
 from .prepass import OPAQUE_BUILTINS, HeaderSyntax, clean
-
-
-@dataclass(frozen=True)
-class Refused:
-    """A name the header declares that cannot be bound, and why."""
-
-    kind: str      # "function", "inline", "macro", "variable", "type"
-    name: str
-    reason: str
-
-    def error(self) -> SignatureError:
-        return SignatureError(f"{self.name}: {self.reason}")
-
-
-@dataclass(frozen=True)
-class Unsupported:
-    """A type the header names that fastffi has no value for."""
-
-    name: str
-    reason: str
-
-
-@dataclass
-class Parsed:
-    """Everything a header declares."""
-
-    functions: dict = field(default_factory=dict)   # name -> Signature | Refused
-    constants: dict = field(default_factory=dict)   # name -> int | float | str
-    types: dict = field(default_factory=dict)       # "name" / "struct tag" -> type | Unsupported
-    variables: dict = field(default_factory=dict)   # name -> (type, count or None) | Refused
-    symbols: dict = field(default_factory=dict)     # name -> the symbol an asm label names
-    macros: dict = field(default_factory=dict)      # function-like macro name -> its text
-    own: set = field(default_factory=set)           # names declared in the header's own file
-    files: list = field(default_factory=list)       # the files the text came from (line markers)
 
 
 _LINEMARKER = re.compile(r'#\s*(?:line\s+)?(\d+)\s+"((?:\\.|[^"\\])*)"')

@@ -28,7 +28,7 @@ from ..model.aggregates import make_aggregate
 from ..model.pointers import FunctionType, Opaque, pointer_to
 from ..model.scalars import SCALARS, VOID, Scalar
 from ..model.signature import Signature
-from .header import Parsed, Refused, Unsupported
+from .entries import Parsed, Refused, Unsupported
 
 _REFUSED = "!"
 
