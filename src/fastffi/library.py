@@ -7,7 +7,7 @@ in other threads) -- see ``_core/runtime/library.c``."""
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, overload
 
 from . import _core
 from .cdecl.entries import Refused
@@ -267,9 +267,18 @@ def _view_at(address: int, t, count, owner):
     return array_class(t)._over(address, count, owner)
 
 
+@overload
+def dlopen(name, definitions: Header, *, mode: int | None = None, release_gil: bool = False,
+           use_errno: bool = False, tier: str = "auto", types: Mapping | None = None) -> Any: ...
+@overload
+def dlopen(name, definitions: "Mapping[str, Any] | None" = None, *, mode: int | None = None,
+           release_gil: bool = False, use_errno: bool = False, tier: str = "auto",
+           types: Mapping | None = None) -> Library: ...
+
+
 def dlopen(name, definitions: "Mapping[str, Any] | Header | None" = None, *, mode: int | None = None,
            release_gil: bool = False, use_errno: bool = False, tier: str = "auto",
-           types: Mapping | None = None) -> Library:
+           types: Mapping | None = None) -> Any:
     """Load a shared library.
 
     ``name`` is a path (str or os.PathLike), a bare soname given to the loader as
@@ -280,6 +289,8 @@ def dlopen(name, definitions: "Mapping[str, Any] | Header | None" = None, *, mod
     may be a :class:`~fastffi.header.Header` instead: then every function,
     constant and global variable of the header is an attribute, each function
     created on first access (a missing symbol raises :class:`SymbolError` then).
+    Bound to a Header it is typed ``Any``: annotate it with the class that
+    ``python -m fastffi stubgen`` writes (``z: libz.Lib = dlopen(...)``).
     ``mode`` defaults to RTLD_NOW | RTLD_LOCAL.  The other options are the
     defaults of the library's functions.  Raises :class:`LibraryError` with the
     loader's message, or :class:`SymbolError` for a missing definition."""
