@@ -127,3 +127,16 @@ def test_bound_to_the_fixture_library(fixture_lib_path):
         assert lib.add_i32(3, 4) == 7 and lib.SEVEN == 7 and lib["add_i32"] is lib.add_i32
         with pytest.raises(fastffi.SymbolError):
             lib.not_exported
+
+
+def test_enumerators_fold_defines_and_other_enums():
+    h = fastffi.cdef("#define BASE 4\nenum a { X = BASE + 1 };\nenum b { Y = X * 2, Z = sizeof(long) };")
+    assert (h.constants["X"], h.constants["Y"], h.constants["Z"]) == (5, 10, 8)
+
+
+def test_an_enumerator_naming_nothing_refuses_its_enum():
+    h = fastffi.cdef("enum e { A, B = NOPE };\nenum e pick(enum e);\nint take(enum e *);")
+    assert h.constants == {}
+    assert h.unsupported == {"enum e": "enumerator 'B' is not an integer constant expression"}
+    assert h.functions["pick"].reason == "enumerator 'B' is not an integer constant expression"
+    assert str(h.functions["take"]) == "i32 take(pointer)"

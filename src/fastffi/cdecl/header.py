@@ -154,6 +154,9 @@ class _Builder:
                 self.typedefs[name] = t
         self.enum_values: dict[str, int] = {}
         self.anon = 0
+        # macro values folded so far, and those being folded (a macro naming itself is no constant)
+        self.done: dict[str, Any] = {}
+        self.busy: set = set()
 
     # ---- positions ----
 
@@ -361,7 +364,10 @@ class _Builder:
                 else:
                     pointee = named
         elif isinstance(spec, c_ast.Enum):
-            pointee = self.enum(spec)
+            try:
+                pointee = self.enum(spec)
+            except _Refusal:
+                pointee = Opaque(f"enum {spec.name}")
         else:
             t = self.aggregate(spec, None)
             kind = "struct" if isinstance(spec, c_ast.Struct) else "union"
@@ -371,25 +377,37 @@ class _Builder:
     def enum(self, spec: c_ast.Enum):
         if spec.values is None:
             known = self.tags.get(("enum", spec.name)) if spec.name else None
+            if isinstance(known, Unsupported):
+                raise _Refusal(known.reason)
             return known if known is not None else SCALARS["i32"]
-        values = {}
+        values: dict[str, int] = {}
         nxt = 0
+        try:
+            for e in spec.values.enumerators:
+                if e.value is not None:
+                    v = self.expr(e.value)
+                    if not isinstance(v, K.Int):
+                        raise _Refusal(f"enumerator {e.name!r} is not an integer constant expression")
+                    nxt = v.value
+                values[e.name] = nxt
+                self.enum_values[e.name] = nxt   # later enumerators may name earlier ones
+                nxt += 1
+            try:
+                t = type_for_values(values.values(), spec.name or "enum")
+            except SignatureError as err:
+                raise _Refusal(str(err)) from None
+        except _Refusal as r:
+            # None of the enum's constants is given a value, and uses of its type say why.
+            for name in values:
+                self.enum_values.pop(name, None)
+            if spec.name:
+                self.tags["enum", spec.name] = Unsupported(f"enum {spec.name}", str(r))
+                self.out.types[f"enum {spec.name}"] = self.tags["enum", spec.name]
+            raise
         for e in spec.values.enumerators:
-            if e.value is not None:
-                v = self.expr(e.value)
-                if not isinstance(v, K.Int):
-                    raise _Refusal(f"enumerator {e.name!r} is not an integer constant")
-                nxt = v.value
-            values[e.name] = nxt
-            self.enum_values[e.name] = nxt
-            self.out.constants[e.name] = nxt
+            self.out.constants[e.name] = values[e.name]
             if self.is_own(e):
                 self.out.own.add(e.name)
-            nxt += 1
-        try:
-            t = type_for_values(values.values(), spec.name or "enum")
-        except SignatureError as err:
-            raise _Refusal(str(err)) from None
         if spec.name:
             self.tags["enum", spec.name] = t
             self.out.types[f"enum {spec.name}"] = t
@@ -530,8 +548,6 @@ class _Builder:
 
     def fold_defines(self) -> None:
         defines = self.src.defines
-        self.done: dict[str, Any] = {}
-        self.busy: set = set()
         for name, (params, body, where) in defines.items():
             if where in ("<built-in>", "<command-line>"):
                 continue   # the compiler's predefined macros and -D flags
