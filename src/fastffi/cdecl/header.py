@@ -30,6 +30,7 @@ from ..model.typedefs import POSIX_TYPEDEFS
 from . import constants as K
 from .entries import Parsed, Refused, Unsupported
 from .enums import type_for_values
+from .fastdecl import fast_signature
 from .prepass import OPAQUE_BUILTINS, HeaderSyntax, clean
 
 
@@ -126,6 +127,21 @@ class _Refusal(Exception):
     pass
 
 
+class _Names:
+    """The builder's typedef names and tags as the fast declaration path asks for them."""
+
+    def __init__(self, builder):
+        self.b = builder
+
+    def typedef(self, name: str):
+        t = self.b.typedefs.get(name)
+        return None if isinstance(t, Unsupported) else t
+
+    def tag(self, kind: str, name: str):
+        t = self.b.tags.get((kind, name))
+        return t if isinstance(t, type) else None
+
+
 _SPECIFIER_ORDER = {w: i for i, w in enumerate(["signed", "unsigned", "short", "long", "char", "int", "float",
                                                 "double", "_Bool", "void"])}
 _MODES = {"QI": 1, "HI": 2, "SI": 4, "DI": 8, "TI": 16, "word": 8, "pointer": 8, "byte": 1}
@@ -172,12 +188,37 @@ class _Builder:
 
     # ---- walk ----
 
-    def run(self, ast) -> Parsed:
+    def walk(self, ast) -> None:
         for ext in ast.ext:
             try:
                 self.external(ext)
             except _Refusal:
                 pass
+
+    def prototypes(self, spans) -> list[tuple[int, int]]:
+        """Read plain prototypes with the fast declaration path, in the
+        header's names; the spans of those it declines."""
+        names = _Names(self)
+        failed = []
+        text = self.src.text
+        for start, end, decl in spans:
+            body = decl.strip().rstrip(";")
+            while body.startswith("extern") and body[6:7].isspace():
+                body = body[6:].lstrip()
+            sig = fast_signature(body, names)
+            if sig is None or any(isinstance(t, FunctionType) for t in (sig.restype,) + sig.argtypes):
+                failed.append((start, end))
+                continue
+            self.out.functions[sig.name] = sig
+            if sig.name in self.cleaned.asm_labels:
+                self.out.symbols[sig.name] = self.cleaned.asm_labels[sig.name]
+            line = text.count("\n", 0, start + len(decl) - len(decl.lstrip())) + 1
+            if self.src.where(line)[0] == self.src.own_file:
+                self.out.own.add(sig.name)
+        return failed
+
+    def run(self, ast) -> Parsed:
+        self.walk(ast)
         self.fold_defines()
         return self.out
 
@@ -618,8 +659,10 @@ def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str 
                 opaque.add(name)
     opaque = sorted(opaque)
     preamble = " ".join(f"typedef int {name};" for name in opaque)
+    rest, prototypes = _split_prototypes(cleaned.text)
+    prototypes = [(a, b, cleaned.text[a:b]) for a, b in prototypes]
     try:
-        ast = _c_parser().parse(preamble + cleaned.text, filename="<header>")
+        ast = _c_parser().parse(preamble + rest, filename="<header>")
     except c_parser.ParseError as e:
         global _parser
         _parser = None
@@ -628,9 +671,85 @@ def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str 
             raise SignatureError(_located(source, int(m.group(1)), int(m.group(2)), m.group(3))) from None
         raise SignatureError(f"cannot parse {filename}: {e}") from None
     ast.ext = ast.ext[len(opaque):]
-    parsed = _Builder(source, cleaned, filename, types).run(ast)
+    builder = _Builder(source, cleaned, filename, types)
+    builder.walk(ast)
+    failed = builder.prototypes(prototypes)
+    if failed:
+        builder.walk(_parse_again(cleaned.text, failed, builder, source, filename))
+    builder.fold_defines()
+    parsed = builder.out
     parsed.files = list(source.files)
     return parsed
+
+
+#: what makes a file-scope declaration something other than a plain prototype
+_NOT_PROTOTYPE = re.compile(r"\b(?:typedef|static|enum|_Static_assert|_Noreturn|inline)\b|[\[={]")
+
+
+def _split_prototypes(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """The text without its plain file-scope prototypes (blanked, lines kept),
+    and where each was: they are read by the fast declaration path, most
+    declarations of a header being prototypes and pycparser the slow part."""
+    spans = []
+    depth = 0
+    start = 0
+    body = False          # the declaration being scanned has a struct/union/enum body
+    function_body = False
+    for m in re.finditer(r"[{};]", text):
+        c = m.group()
+        if c == "{":
+            if depth == 0:
+                function_body = text[:m.start()].rstrip().endswith(")")
+                body = True
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0 and function_body:
+                start, body, function_body = m.end(), False, False   # an (emptied) inline function ends here
+        elif depth == 0:
+            if not body and "(" in text[start:m.start()] and not _NOT_PROTOTYPE.search(text, start, m.start()):
+                spans.append((start, m.end()))
+            start, body = m.end(), False
+    if not spans:
+        return text, spans
+    pieces, last = [], 0
+    for a, b in spans:
+        pieces.append(text[last:a])
+        pieces.append(re.sub(r"[^\n]", " ", text[a:b]))
+        last = b
+    pieces.append(text[last:])
+    return "".join(pieces), spans
+
+
+def _parse_again(text: str, spans, builder, source, filename):
+    """The prototypes the fast path declined, parsed by pycparser in their
+    places (the rest of the text blanked), the header's typedef names declared."""
+    pieces, last = [], 0
+    for a, b in sorted(spans):
+        pieces.append(re.sub(r"[^\n]", " ", text[last:a]))
+        pieces.append(text[a:b])
+        last = b
+    pieces.append(re.sub(r"[^\n]", " ", text[last:]))
+    body = "".join(pieces)
+    used = builder.cleaned.opaque | {"__builtin_va_list"}   # the builtins the first parse declared
+    names = sorted(n for n in builder.typedefs if re.fullmatch(r"[A-Za-z_]\w*", n) and n not in _C_WORDS
+                   and (n not in OPAQUE_BUILTINS or n in used))
+    preamble = " ".join(f"typedef int {name};" for name in names)
+    try:
+        ast = _c_parser().parse(preamble + body, filename="<header>")
+    except c_parser.ParseError as e:
+        global _parser
+        _parser = None
+        m = re.match(r"<header>:(\d+):(\d+): (.*)", str(e))
+        if m:
+            raise SignatureError(_located(source, int(m.group(1)), int(m.group(2)), m.group(3))) from None
+        raise SignatureError(f"cannot parse {filename}: {e}") from None
+    ast.ext = ast.ext[len(names):]
+    return ast
+
+
+_C_WORDS = frozenset("void char short int long float double signed unsigned _Bool const volatile struct union "
+                     "enum typedef extern static inline".split())
 
 
 def _located(source: _Source, line: int, column: int, message: str) -> str:
