@@ -96,10 +96,10 @@ def run(quick: bool = False) -> list[str]:
                      f"pointers, arrays, enums) | {_best_us(parsed, 50, repeats):.1f} | |")
         counter = itertools.count()
 
-        def fresh(n):
+        def new_text(n):
             for _ in range(n):
                 lib.function(f"int add_i32(int a{next(counter)}, int b)")
-        lines.append(f"| a new declaration text, created (read + function) | {_best_us(fresh, 200, repeats):.1f} | |")
+        lines.append(f"| a new declaration text, created (read + function) | {_best_us(new_text, 200, repeats):.1f} | |")
     finally:
         if was_enabled:
             gc.enable()
