@@ -248,10 +248,9 @@ def include(header, *, include_dirs=(), defines: Mapping | None = None, cflags=(
     if entry is not None and all(disk.stamp(f) == s for f, s in entry[1]):
         return entry[0]
     k = disk.key(__version__, *inputs)
-    raw = disk.load(k) if cache else None
-    if raw is not None:
-        tables = Tables(raw)
-        stamps = tuple((f, disk.stamp(f)) for f in tables.files)
+    stored = disk.load(k) if cache else None
+    if stored is not None:
+        tables, stamps = Tables(stored[0]), tuple(stored[1])
     else:
         from .cdecl.header import parse_text   # pycparser is imported only when something is parsed
 

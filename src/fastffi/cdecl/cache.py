@@ -46,7 +46,7 @@ def key(version: str, *parts) -> str:
 
 
 def load(k: str):
-    """The tables stored under ``k`` if every file they came from is unchanged, else None."""
+    """(tables, stamps) stored under ``k`` if every file they came from is unchanged, else None."""
     path = os.path.join(directory(), k + ".ffh")
     try:
         with open(path, "rb") as f:
@@ -57,7 +57,7 @@ def load(k: str):
     for file, st in stamps:
         if stamp(file) != st:
             return None
-    return tables
+    return tables, stamps
 
 
 def store(k: str, stamps, tables) -> None:
