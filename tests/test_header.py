@@ -140,3 +140,24 @@ def test_an_enumerator_naming_nothing_refuses_its_enum():
     assert h.unsupported == {"enum e": "enumerator 'B' is not an integer constant expression"}
     assert h.functions["pick"].reason == "enumerator 'B' is not an integer constant expression"
     assert str(h.functions["take"]) == "i32 take(pointer)"
+
+
+def test_cdef_from_threads():
+    import threading
+
+    results, errors = {}, []
+
+    def work(i):
+        try:
+            h = fastffi.cdef(f"struct t{i} {{ int a; char b[{i + 1}]; }};\nint f{i}(struct t{i} *);")
+            results[i] = (sizeof(h.type(f"struct t{i}")), str(h.functions[f"f{i}"]))
+        except Exception as e:   # noqa: BLE001 -- reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert results == {i: ((4 + i + 1 + 3) // 4 * 4, f"i32 f{i}(pointer)") for i in range(8)}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 from typing import Any
 
 from pycparser import c_ast, c_generator, c_parser
@@ -622,14 +623,15 @@ class _Builder:
 
 # ---- parsing ----
 
-_parser = None
+_local = threading.local()
 
 
 def _c_parser() -> c_parser.CParser:
-    global _parser
-    if _parser is None:
-        _parser = c_parser.CParser()
-    return _parser
+    # CParser keeps state while it parses: one per thread (two threads may include at once).
+    p = getattr(_local, "parser", None)
+    if p is None:
+        p = _local.parser = c_parser.CParser()
+    return p
 
 
 #: typedef names of the C library a cdef text may use undeclared
@@ -664,8 +666,7 @@ def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str 
     try:
         ast = _c_parser().parse(preamble + rest, filename="<header>")
     except c_parser.ParseError as e:
-        global _parser
-        _parser = None
+        _local.parser = None   # a fresh parser next time, whatever state this one kept
         m = re.match(r"<header>:(\d+):(\d+): (.*)", str(e))
         if m:
             raise SignatureError(_located(source, int(m.group(1)), int(m.group(2)), m.group(3))) from None
@@ -738,8 +739,7 @@ def _parse_again(text: str, spans, builder, source, filename):
     try:
         ast = _c_parser().parse(preamble + body, filename="<header>")
     except c_parser.ParseError as e:
-        global _parser
-        _parser = None
+        _local.parser = None   # a fresh parser next time, whatever state this one kept
         m = re.match(r"<header>:(\d+):(\d+): (.*)", str(e))
         if m:
             raise SignatureError(_located(source, int(m.group(1)), int(m.group(2)), m.group(3))) from None
