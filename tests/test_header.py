@@ -161,3 +161,26 @@ def test_cdef_from_threads():
         t.join()
     assert errors == []
     assert results == {i: ((4 + i + 1 + 3) // 4 * 4, f"i32 f{i}(pointer)") for i in range(8)}
+
+
+@pytest.mark.parametrize("decl, reason", [
+    ("long double f(long double);", "long double has no fastffi type"),
+    ("_Complex double f(void);", "'_Complex double': _Complex has no fastffi type"),
+    ("double _Complex f(void);", "'double _Complex': _Complex has no fastffi type"),
+    ("__int128 f(void);", "__int128 has no fastffi type"),
+    ("int f(unsigned __int128);", "unsigned __int128 has no fastffi type"),
+    ("int f(int, __builtin_va_list);", "va_list has no fastffi type"),
+    ("_Float128 f(void);", "_Float128 has no fastffi type"),
+    ("_Complex _Float128 f(void);", "_Complex _Float128 has no fastffi type"),
+    ("struct inc; struct inc f(void);", "'struct inc' is incomplete (the header declares no members for it)"),
+])
+def test_types_fastffi_lacks_refuse_their_function_by_name(decl, reason):
+    h = fastffi.cdef(decl + "\nint ok(__int128 *p, long double *q);")
+    assert h.functions["f"].reason == reason
+    assert str(h.functions["ok"]) == "i32 ok(pointer, pointer)"   # pointers to them still bind
+
+
+def test_complex_h_with_gnu_source_binds_the_rest():
+    h = fastffi.include("complex.h", defines={"_GNU_SOURCE": None})
+    assert h.functions["cacosf128"].reason == "_Complex _Float128 has no fastffi type"
+    assert h.functions["cacos"].reason == "'double _Complex': _Complex has no fastffi type"

@@ -62,6 +62,7 @@ def test_agrees_with_the_parser_on_generated_declarations():
     "int f(int, void)", "int f(int a[4])", "int f(int (*cb)(int))", "int f(char *const p)", "enum e f(void)",
     "int f(struct nothere v)", "f(int)", "int f(int) g", "int f(int, ...) ;x", "int size_t(int)",
     "int f(int pid_t)", "int f(volatile int *p)", "int f(int x = 1)", "struct { int a; } f(void)",
+    "int f(unsigned __int128)", "int f(unsigned _Float128 x)", "__int128 f(void)",
 ])
 def test_leaves_other_shapes_to_the_parser(text):
     assert fast_signature(text, NS) is None

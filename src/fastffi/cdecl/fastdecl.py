@@ -18,6 +18,7 @@ from ..model.namespace import Namespace
 from ..model.pointers import Opaque, pointer_to
 from ..model.scalars import C_SPELLINGS, VOID, scalar
 from ..model.signature import Signature
+from .prepass import OPAQUE_BUILTINS
 
 _TOKEN = re.compile(r"\s*(?:([A-Za-z_]\w*)|(\.\.\.)|([*(),;]))")
 _SPECIFIERS = frozenset(["void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool"])
@@ -26,7 +27,7 @@ _OTHER_KEYWORDS = frozenset("""
 auto break case continue default do else enum extern for goto if inline register restrict return sizeof
 static switch typedef volatile while _Complex _Atomic _Noreturn _Alignas _Alignof _Thread_local __restrict
 __restrict__ __inline __inline__ __extension__ __const __attribute__ __asm__ struct union const
-""".split()) | _SPECIFIERS
+""".split()) | _SPECIFIERS | {"__int128"} | set(OPAQUE_BUILTINS)   # the compilers' own type names
 _ORDER = {w: i for i, w in enumerate(["signed", "unsigned", "short", "long", "char", "int", "float", "double",
                                        "_Bool", "void"])}
 

@@ -353,6 +353,8 @@ class _Builder:
             text = " ".join(words)
             if "_Complex" in words:
                 raise _Refusal(f"{text!r}: _Complex has no fastffi type")
+            if "__int128" in words:
+                raise _Refusal(f"{text} has no fastffi type")
             if "double" in words and "long" in words:
                 raise _Refusal("long double has no fastffi type")
             if len(words) == 1:

@@ -38,10 +38,12 @@ _FLOAT_N = {"_Float32": "float", "_Float64": "double", "_Float32x": "double"}
 #: parser as opaque names and refused by name wherever one is used by value.
 OPAQUE_BUILTINS = {"__builtin_va_list": "va_list", "_Float128": "_Float128", "__float128": "__float128",
                    "_Float64x": "_Float64x", "_Float128x": "_Float128x", "_Float16": "_Float16",
-                   "__fp16": "__fp16", "__bf16": "__bf16", "__int128": "__int128",
-                   "__uint128": "unsigned __int128", "__int128_t": "__int128",
+                   "__fp16": "__fp16", "__bf16": "__bf16", "__int128_t": "__int128",
                    "__uint128_t": "unsigned __int128", "__ibm128": "__ibm128", "__ieee128": "__ieee128",
                    "_Decimal32": "_Decimal32", "_Decimal64": "_Decimal64", "_Decimal128": "_Decimal128"}
+
+#: ``_Complex _Float128`` and kin: one opaque name each (pycparser takes no specifier before a typedef name)
+OPAQUE_BUILTINS.update({f"__c{name}": f"_Complex {display}" for name, display in list(OPAQUE_BUILTINS.items())})
 
 _AUTO_ALIGN = 16   # __attribute__((aligned)): the target's largest alignment (__BIGGEST_ALIGNMENT__)
 
@@ -173,26 +175,20 @@ def clean(text: str) -> Cleaned:
             if _RENAME[tok]:
                 kept.append(i - 1)
             continue
+        elif tok in ("_Complex", "__complex__") and i + 1 < n and toks[i + 1][1] in OPAQUE_BUILTINS:
+            name = "__c" + toks[i + 1][1]
+            end = toks[i + 1][0] + len(toks[i + 1][1])
+            emit(start, end, name)
+            out.opaque.add(name)
+            kept.append(i + 1)
+            i += 2
+            continue
         elif tok in _FLOAT_N and tok not in typedefd:
             emit(start, start + len(tok), _FLOAT_N[tok])
             kept.append(i)
             i += 1
             continue
-        elif tok == "__int128":
-            prev = toks[kept[-1]][1] if kept else ""
-            if prev in ("unsigned", "signed"):
-                # 'unsigned __int128' is one opaque name, spelled over both tokens
-                pstart = toks[kept[-1]][0]
-                pieces.append(text[last:pstart])
-                span = text[pstart:start + len(tok)]
-                name = "__uint128" if prev == "unsigned" else "__int128"
-                pieces.append(name + _blank(span[len(name):]) if len(span) >= len(name) else name)
-                last = start + len(tok)
-                out.opaque.add(name)
-                i += 1
-                continue
-            out.opaque.add(tok)
-        elif tok in OPAQUE_BUILTINS:
+        elif tok in OPAQUE_BUILTINS:   # (__int128 is not among them: pycparser knows it as a type)
             out.opaque.add(tok)
         elif tok == "{":
             prev = toks[kept[-1]][1] if kept else ""
