@@ -184,3 +184,12 @@ def test_complex_h_with_gnu_source_binds_the_rest():
     h = fastffi.include("complex.h", defines={"_GNU_SOURCE": None})
     assert h.functions["cacosf128"].reason == "_Complex _Float128 has no fastffi type"
     assert h.functions["cacos"].reason == "'double _Complex': _Complex has no fastffi type"
+
+
+def test_aligned_takes_a_constant_expression():
+    h = fastffi.cdef("struct a { char c; long x __attribute__((aligned(2 * sizeof(long)))); }"
+                     " __attribute__((aligned(_Alignof(double) * 4)));")
+    a = h.type("struct a")
+    assert (sizeof(a), alignof(a), offsetof(a, "x")) == (32, 32, 16)
+    h = fastffi.cdef("struct b { int x __attribute__((aligned(3))); };\nint f(struct b);")
+    assert h.unsupported == {"struct b": "aligned(3) is not a constant power of two"}

@@ -9,6 +9,7 @@ import fastffi
 from fastffi.model.scalars import Scalar
 
 HEADERS = ["zlib.h", "sqlite3.h", "stdio.h", "time.h", "sys/stat.h", "netdb.h", "dirent.h", "pthread.h", "regex.h",
+           "sys/rseq.h", "sys/epoll.h", "netinet/in.h", "signal.h", "sys/socket.h", "termios.h",
            "openssl/sha.h"]
 
 

@@ -137,12 +137,13 @@ class _Parser:
     _BINARY = {"*": 10, "/": 10, "%": 10, "+": 9, "-": 9, "<<": 8, ">>": 8, "<": 7, ">": 7, "<=": 7, ">=": 7,
                "==": 6, "!=": 6, "&": 5, "^": 4, "|": 3, "&&": 2, "||": 1}
 
-    def __init__(self, tokens, names: Callable, cast_type: Callable, sizeof: Callable):
+    def __init__(self, tokens, names: Callable, cast_type: Callable, sizeof: Callable, alignof=None):
         self.toks = tokens
         self.i = 0
         self.names = names          # identifier -> value or None
         self.cast_type = cast_type  # list of type tokens -> CastType (None: not a type)
         self.sizeof = sizeof        # list of type tokens -> int or None
+        self.alignof = alignof or (lambda words: None)
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else ("end", "")
@@ -208,17 +209,18 @@ class _Parser:
         if kind == "op" and text in ("-", "+", "~", "!"):
             self.take()
             return _unary(text, self.unary())
-        if kind == "id" and text == "sizeof":
+        if kind == "id" and text in ("sizeof", "_Alignof", "__alignof__", "__alignof", "alignof"):
             self.take()
             if self.peek()[1] == "(":
                 self.take("(")
                 words, end = self._type_tokens()
-                size = self.sizeof(words) if words else None
+                measure = self.sizeof if text == "sizeof" else self.alignof
+                size = measure(words) if words else None
                 if size is None:
-                    raise NotConstant("sizeof")
+                    raise NotConstant(text)
                 self.i = end + 1
                 return Int(size, _ULONG)
-            raise NotConstant("sizeof")
+            raise NotConstant(text)
         if kind == "op" and text == "(":
             self.take()
             words, end = self._type_tokens()
@@ -357,11 +359,11 @@ def _cast(ctype, v):
     return Int(v.value, ctype)
 
 
-def evaluate(tokens, names: Callable, cast_type: Callable, sizeof: Callable):
+def evaluate(tokens, names: Callable, cast_type: Callable, sizeof: Callable, alignof: Callable | None = None):
     """The value of a token list: Int, float or str; None if not constant."""
     if not tokens:
         return None
-    p = _Parser(tokens, names, cast_type, sizeof)
+    p = _Parser(tokens, names, cast_type, sizeof, alignof)
     try:
         value = p.expression()
         if p.i != len(tokens):

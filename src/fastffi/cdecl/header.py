@@ -502,7 +502,7 @@ class _Builder:
                 t, count = self.field_type(d.type)
             if t is VOID:
                 raise _Refusal(f"member {name!r} is void")
-            a = self.attrs(d).get("aligned")
+            a = self.alignment(self.attrs(d).get("aligned"))
             for al in d.align or ():
                 v = self.expr(al.alignment) if not isinstance(al.alignment, c_ast.Typename) else None
                 if isinstance(al.alignment, c_ast.Typename):
@@ -515,7 +515,8 @@ class _Builder:
         name = spec.name or typedef_name or "anonymous"
         try:
             return make_aggregate(name, members, pack, kind == "union", member_align=member_align,
-                                  min_align=attrs.get("aligned", 1), anonymous=frozenset(anonymous))
+                                  min_align=self.alignment(attrs.get("aligned")) or 1,
+                                  anonymous=frozenset(anonymous))
         except (ValueError, SignatureError) as e:
             raise _Refusal(str(e)) from None
 
@@ -528,13 +529,25 @@ class _Builder:
             raise _Refusal(f"bit-field {d.name!r} has a mode attribute (not supported)")
         return (d.name, t, None, width.value)
 
+    def alignment(self, value):
+        """An aligned attribute's value: a number, or a constant expression's text folded here."""
+        if value is None:
+            return None
+        try:
+            v = K.Int(value) if isinstance(value, int) else self.evaluate(K.tokenize(value))
+        except K.NotConstant:
+            v = None
+        if not isinstance(v, K.Int) or v.value <= 0 or v.value & (v.value - 1):   # GCC's own requirement
+            raise _Refusal(f"aligned({value}) is not a constant power of two")
+        return v.value
+
     # ---- constants ----
 
     def expr(self, node):
         return self.evaluate(K.tokenize(_generator.visit(node)))
 
     def evaluate(self, tokens):
-        return K.evaluate(tokens, self.name_value, self.cast_type, self.sizeof)
+        return K.evaluate(tokens, self.name_value, self.cast_type, self.sizeof, self.alignof)
 
     def name_value(self, name: str):
         if name in self.enum_values:
@@ -589,6 +602,12 @@ class _Builder:
         if t is None or isinstance(t, Unsupported) or t is VOID:
             return None
         return size_align(t)[0]
+
+    def alignof(self, words):
+        t = self.resolve_words(words)
+        if t is None or isinstance(t, Unsupported) or t is VOID:
+            return None
+        return size_align(t)[1]
 
     def fold_defines(self) -> None:
         defines = self.src.defines

@@ -53,7 +53,7 @@ class Cleaned:
     text: str
     #: declared name -> the symbol its asm label names
     asm_labels: dict = field(default_factory=dict)
-    #: (line, column) -> {"packed": True, "aligned": N, "mode": "DI", "vector_size": N}
+    #: (line, column) -> {"packed": True, "aligned": N or its expression's text, "mode": "DI", "vector_size": N}
     attributes: dict = field(default_factory=dict)
     #: builtin names the text uses (they need an opaque declaration)
     opaque: set = field(default_factory=set)
@@ -73,7 +73,9 @@ def _layout_attributes(inner: str) -> dict:
             found["packed"] = True
         elif name == "aligned":
             n = _AUTO_ALIGN if arg is None else _small_int(arg)
-            if n is not None:
+            if n is None:
+                found["aligned"] = arg.strip()   # a constant expression: the builder folds it
+            elif isinstance(found.get("aligned", 1), int):
                 found["aligned"] = max(found.get("aligned", 1), n)
         elif name == "mode" and arg:
             found["mode"] = arg.strip().strip("_")
