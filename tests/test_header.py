@@ -193,3 +193,9 @@ def test_aligned_takes_a_constant_expression():
     assert (sizeof(a), alignof(a), offsetof(a, "x")) == (32, 32, 16)
     h = fastffi.cdef("struct b { int x __attribute__((aligned(3))); };\nint f(struct b);")
     assert h.unsupported == {"struct b": "aligned(3) is not a constant power of two"}
+
+
+def test_text_the_parser_gives_up_on_is_a_signature_error():
+    # pycparser 2.x asserts on this one (found by tests/fuzz/test_fuzz_headers.py); 3.x reports it
+    with pytest.raises(SignatureError, match=r"^<cdef>"):
+        fastffi.cdef("typedef struct p { int x, y; } p_t;\nstruct y; } p_t;\n")

@@ -686,6 +686,11 @@ def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str 
     prototypes = [(a, b, cleaned.text[a:b]) for a, b in prototypes]
     try:
         ast = _c_parser().parse(preamble + rest, filename="<header>")
+    except (AssertionError, RecursionError) as e:
+        # pycparser 2.x asserts on some malformed texts (a second '}' after a struct body); very
+        # deep nesting exhausts its recursion.  Either way the text is not C it can read.
+        _local.parser = None
+        raise SignatureError(f"cannot parse {filename}: the C parser gave up ({type(e).__name__})") from None
     except c_parser.ParseError as e:
         _local.parser = None   # a fresh parser next time, whatever state this one kept
         m = re.match(r"<header>:(\d+):(\d+): (.*)", str(e))
@@ -759,6 +764,11 @@ def _parse_again(text: str, spans, builder, source, filename):
     preamble = " ".join(f"typedef int {name};" for name in names)
     try:
         ast = _c_parser().parse(preamble + body, filename="<header>")
+    except (AssertionError, RecursionError) as e:
+        # pycparser 2.x asserts on some malformed texts (a second '}' after a struct body); very
+        # deep nesting exhausts its recursion.  Either way the text is not C it can read.
+        _local.parser = None
+        raise SignatureError(f"cannot parse {filename}: the C parser gave up ({type(e).__name__})") from None
     except c_parser.ParseError as e:
         _local.parser = None   # a fresh parser next time, whatever state this one kept
         m = re.match(r"<header>:(\d+):(\d+): (.*)", str(e))
