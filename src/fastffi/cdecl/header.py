@@ -690,7 +690,7 @@ def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str 
         # pycparser 2.x asserts on some malformed texts (a second '}' after a struct body); very
         # deep nesting exhausts its recursion.  Either way the text is not C it can read.
         _local.parser = None
-        raise SignatureError(f"cannot parse {filename}: the C parser gave up ({type(e).__name__})") from None
+        raise SignatureError(f"{filename}: the C parser gave up on this text ({type(e).__name__})") from None
     except c_parser.ParseError as e:
         _local.parser = None   # a fresh parser next time, whatever state this one kept
         m = re.match(r"<header>:(\d+):(\d+): (.*)", str(e))
@@ -768,7 +768,7 @@ def _parse_again(text: str, spans, builder, source, filename):
         # pycparser 2.x asserts on some malformed texts (a second '}' after a struct body); very
         # deep nesting exhausts its recursion.  Either way the text is not C it can read.
         _local.parser = None
-        raise SignatureError(f"cannot parse {filename}: the C parser gave up ({type(e).__name__})") from None
+        raise SignatureError(f"{filename}: the C parser gave up on this text ({type(e).__name__})") from None
     except c_parser.ParseError as e:
         _local.parser = None   # a fresh parser next time, whatever state this one kept
         m = re.match(r"<header>:(\d+):(\d+): (.*)", str(e))
