@@ -46,6 +46,8 @@ def _parse_args(argv):
     parser.add_argument("--creation", action="store_true", help="also measure the cost of creating functions")
     parser.add_argument("--variadic", action="store_true",
                         help="also benchmark variadic calls (snprintf, va_sum) against ctypes, cffi and a C loop")
+    parser.add_argument("--headers", action="store_true",
+                        help="also measure include() of real headers, cold and warm, against cffi's cdef")
     parser.add_argument("--representation", action="store_true",
                         help="also count what a no-op call costs per callable representation (callgrind)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the report to FILE")
@@ -169,6 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append("\n".join(variadic.run(opts.quick, callgrind=opts.callgrind)))
         except RuntimeError as e:
             notes.append(f"--variadic: not run: {e}")
+
+    if opts.headers:
+        from . import headers
+
+        sections.append("\n".join(headers.run(opts.quick)))
 
     sections.append(report.notes(notes))
     text = "\n\n".join(s for s in sections if s) + "\n"

@@ -22,6 +22,7 @@ from ..model.namespace import DEFAULT, IDENT, Namespace, is_aggregate, overlay
 from ..model.pointers import FunctionType, pointer_to
 from ..model.scalars import VOID, Scalar, scalar
 from ..model.signature import Signature
+from .fastdecl import fast_signature
 
 _ARRAY_SUFFIX = re.compile(r"^(.*?)\s*\[\s*(\d+)\s*\]$", re.S)
 _STAR = re.compile(r"\s*\*\s*")
@@ -128,15 +129,19 @@ def make_signature(name: str, restype, argtypes, types=None) -> Signature:
 
 
 def parse_declaration(text: str, types=None) -> Signature:
-    """Parse one C function declaration (cached by text on its namespace)."""
-    from . import parser   # pycparser is imported only when something is parsed
-
+    """Parse one C function declaration (cached by text on its namespace):
+    the common shapes by :mod:`.fastdecl`, the rest by the C parser."""
     if not isinstance(text, str):
         raise TypeError(f"a declaration is a str, got {type(text).__name__}")
     ns = namespace_for(types)
     sig = ns.declared.get(text)
     if sig is None:
-        sig = ns.cache(ns.declared, text, parser.function_signature(text, ns))
+        sig = fast_signature(text, ns)
+        if sig is None:
+            from . import parser   # pycparser is imported only when something needs it
+
+            sig = parser.function_signature(text, ns)
+        sig = ns.cache(ns.declared, text, sig)
     return sig
 
 
