@@ -16,6 +16,7 @@ ARG_MUTABLE: int
 ARG_NUL: int
 ARG_TYPED: int
 ARG_FUNCTION: int
+FUNCTION_RESULT: int   # the result is a function pointer, made a Function by FunctionSpec.result_maker
 CHAR_SIGNED: int
 WCHAR_SIZE: int
 WCHAR_SIGNED: int
@@ -95,7 +96,7 @@ class LibraryHandle:
     name: object
     closed: bool
     unloaded: bool
-    inflight: int
+    inflight: int   # calls of the library running now ("open" is not one)
     def __init__(self, name: object, path: bytes | None, mode: int) -> None: ...
     def symbol(self, name: str) -> int: ...
     def close(self) -> None: ...

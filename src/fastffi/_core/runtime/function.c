@@ -142,9 +142,6 @@ static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *
     return 0;
 }
 
-/* make_function(spec): spec is a FunctionSpec (runtime/function_spec.h),
- * read by index.  One tuple rather than keywords: parsing keywords would cost
- * more than the rest of this function's checks. */
 PyObject *function_result(const FunctionObject *f, void *address)
 {
     if (address == NULL)
@@ -157,6 +154,9 @@ PyObject *function_result(const FunctionObject *f, void *address)
     return fn;
 }
 
+/* make_function(spec): spec is a FunctionSpec (runtime/function_spec.h),
+ * read by index.  One tuple rather than keywords: parsing keywords would cost
+ * more than the rest of this function's checks. */
 static PyObject *function_make(PyObject *module, PyObject *spec_obj)
 {
     (void)module;
