@@ -1,0 +1,432 @@
+"""Callbacks, ``python -m fastffi bench --callbacks``: C calling Python.
+
+In one run, beside ctypes ``CFUNCTYPE``, cffi ``ffi.callback`` and the
+hand-written floor (handwritten.c: a static slot and ``PyObject_Vectorcall``):
+
+* ns per invocation of ``long cb(long)`` and ``double cb(double, double)``
+  called from a C loop (callback_drivers.c) with the GIL held, with the GIL
+  released around the outer call, and from a thread C created (one thread per
+  loop: the first callback meets a thread Python has never seen);
+* with ``callgrind=True``, instructions per invocation under valgrind;
+* creation time per callback;
+* libc ``qsort`` of 100,000 ints, each peer's comparator reading the two ints
+  through its own FFI's pointer access.
+
+fastffi gets one row per callback mechanism that can run here (``tier=``
+each of ``jit``, ``plan``, ``libffi``; a refusal is a note).  ctypes is
+called through ``PyDLL`` for "GIL held" (``CDLL`` releases it) and ``CDLL``
+otherwise.  cffi releases the GIL around every call, so it has no "held"
+figure.
+
+Per invocation = (t(n) - t(0)) / n with each t the minimum over interleaved
+repeats: the outer call, and for the thread case pthread_create/join, cancel
+out.  Under callgrind the same difference of two segments (split at
+``os.getppid()`` as bench/_cg_worker.py does) gives instructions.
+"""
+from __future__ import annotations
+
+import array
+import ctypes
+import gc
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import build
+from .callgrind import MARKER, read_total, valgrind
+
+CASES = ("long", "double")
+SIGNATURES = {"long": "long cb(long)", "double": "double cb(double, double)"}
+MODES = ("held", "released", "thread")
+MODE_TITLES = {"held": "GIL held", "released": "GIL released", "thread": "foreign thread"}
+FLOOR = "hand-written floor"
+CTYPES = "ctypes"
+QSORT_N = 100_000
+CG_N = 2000
+CREATE_N = 500
+
+
+def py_long(x):
+    return x + 1
+
+
+def py_double(a, b):
+    return a + b
+
+
+def expected(case: str, n: int):
+    """What the driver loop sums to: sum(i + 1) or sum(i + 0.5) for i < n."""
+    return n * (n + 1) // 2 if case == "long" else n * (n - 1) / 2 + 0.5 * n
+
+
+@dataclass
+class Runner:
+    """One (case, mode) of one peer: ``run(n)`` makes n invocations from C."""
+
+    peer: str
+    case: str
+    mode: str
+    run: Callable[[int], object]
+    keep: object = None   # the callback object C holds: alive as long as the runner
+
+
+class Unavailable(Exception):
+    """A peer cannot run here; the message says why."""
+
+
+# ---- the peers' runners -------------------------------------------------------------------
+
+def _fastffi_mechanisms() -> list[str]:
+    from fastffi.tiers.callback import MECHANISMS
+    return list(MECHANISMS)
+
+
+def _fastffi_runners(path: str, notes: list[str]) -> list[Runner]:
+    import fastffi
+
+    lib = fastffi.dlopen(path)
+    drivers = {}
+    for case in CASES:
+        ret = "long" if case == "long" else "double"
+        drivers[case, "held"] = lib.function(f"{ret} cb_loop_{case}(void *cb, long n)")
+        drivers[case, "released"] = lib.function(f"{ret} cb_loop_{case}(void *cb, long n)", release_gil=True)
+        drivers[case, "thread"] = lib.function(f"{ret} cb_thread_{case}(void *cb, long n)", release_gil=True)
+    runners = []
+    for mech in _fastffi_mechanisms():
+        for case in CASES:
+            func = py_long if case == "long" else py_double
+            try:
+                cb = fastffi.callback(SIGNATURES[case], func, tier=mech)
+            except fastffi.FFIError as e:
+                notes.append(f"fastffi {mech}: {e}")
+                break
+            for mode in MODES:
+                drive, address = drivers[case, mode], cb.address
+                runners.append(Runner(f"fastffi {mech}", case, mode,
+                                      lambda n, d=drive, a=address: d(a, n), keep=cb))
+    return runners
+
+
+def _ctypes_runners(path: str) -> list[Runner]:
+    protos = {"long": ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_long),
+              "double": ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double, ctypes.c_double)}
+    results = {"long": ctypes.c_long, "double": ctypes.c_double}
+    py, c = ctypes.PyDLL(path), ctypes.CDLL(path)
+    runners = []
+    for case in CASES:
+        cb = protos[case](py_long if case == "long" else py_double)
+        for mode, lib, name in (("held", py, "loop"), ("released", c, "loop"), ("thread", c, "thread")):
+            fn = getattr(lib, f"cb_{name}_{case}")
+            fn.argtypes = [protos[case], ctypes.c_long]
+            fn.restype = results[case]
+            runners.append(Runner(CTYPES, case, mode, lambda n, f=fn, cb=cb: f(cb, n), keep=cb))
+    return runners
+
+
+def _cffi_runners(path: str, notes: list[str]) -> list[Runner]:
+    try:
+        import cffi
+    except ImportError as e:
+        raise Unavailable(f"cffi is not installed ({e})") from e
+    ffi = cffi.FFI()
+    ffi.cdef("long cb_loop_long(long (*)(long), long); double cb_loop_double(double (*)(double, double), long);"
+             "long cb_thread_long(long (*)(long), long); double cb_thread_double(double (*)(double, double), long);")
+    lib = ffi.dlopen(path)
+    notes.append("cffi: no 'GIL held' figure (cffi releases the GIL around every call)")
+    runners = []
+    for case, ctype in (("long", "long(long)"), ("double", "double(double, double)")):
+        cb = ffi.callback(ctype, py_long if case == "long" else py_double)
+        for mode, name in (("released", "loop"), ("thread", "thread")):
+            fn = getattr(lib, f"cb_{name}_{case}")
+            runners.append(Runner("cffi", case, mode, lambda n, f=fn, cb=cb: f(cb, n), keep=cb))
+    return runners
+
+
+def _floor_runners(artifacts: build.Artifacts) -> list[Runner]:
+    if artifacts.handwritten is None:
+        raise Unavailable("the hand-written extension was not built")
+    hw = build.import_extension(build.HANDWRITTEN_MODULE, artifacts.handwritten)
+    addresses = hw.callback_floor(py_long, py_double)
+    py, c = ctypes.PyDLL(str(artifacts.callbacks)), ctypes.CDLL(str(artifacts.callbacks))
+    results = {"long": ctypes.c_long, "double": ctypes.c_double}
+    # The outer call is made through ctypes: its cost is the same for n = 0
+    # and n calls, so it leaves the figure.
+    runners = []
+    for case in CASES:
+        for mode, lib, name, floor in (("held", py, "loop", "held"), ("released", c, "loop", "ensure"),
+                                       ("thread", c, "thread", "thread")):
+            fn = getattr(lib, f"cb_{name}_{case}")
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_long]
+            fn.restype = results[case]
+            address = addresses[f"{case}_{floor}"]
+            runners.append(Runner(FLOOR, case, mode, lambda n, f=fn, a=address: f(a, n)))
+    return runners
+
+
+def runners(artifacts: build.Artifacts) -> tuple[list[Runner], list[str]]:
+    """Every peer's runners (each checked once), and notes on what cannot run."""
+    if artifacts.callbacks is None:
+        raise RuntimeError("the callback drivers were not built (no C compiler?)")
+    path, notes, out = str(artifacts.callbacks), [], []
+    makers = [("fastffi", lambda: _fastffi_runners(path, notes)), (CTYPES, lambda: _ctypes_runners(path)),
+              ("cffi", lambda: _cffi_runners(path, notes)), (FLOOR, lambda: _floor_runners(artifacts))]
+    for name, make in makers:
+        try:
+            out += make()
+        except Unavailable as e:
+            notes.append(f"{name}: {e}")
+    for r in out:
+        got, want = r.run(100), expected(r.case, 100)
+        if got != want:
+            raise RuntimeError(f"{r.peer}, {r.case}, {r.mode}: the loop summed {got!r}, expected {want!r}")
+    return out, notes
+
+
+# ---- ns per invocation --------------------------------------------------------------------
+
+def _elapsed(run, n: int) -> int:
+    t = time.perf_counter_ns()
+    run(n)
+    return time.perf_counter_ns() - t
+
+
+def measure_ns(rs: list[Runner], repeats: int, sample_ns: int) -> dict[tuple[str, str, str], float]:
+    """{(peer, case, mode): ns per invocation}, min over interleaved repeats."""
+    counts = {}
+    for r in rs:
+        _elapsed(r.run, 200)   # warm-up: the first foreign-thread call makes its thread state
+        per = max(_elapsed(r.run, 200) / 200, 1.0)
+        counts[id(r)] = max(200, int(sample_ns / per))
+    best0 = {id(r): float("inf") for r in rs}
+    best = dict(best0)
+    for _ in range(repeats):
+        for r in rs:
+            best0[id(r)] = min(best0[id(r)], _elapsed(r.run, 0))
+            best[id(r)] = min(best[id(r)], _elapsed(r.run, counts[id(r)]))
+    return {(r.peer, r.case, r.mode): (best[id(r)] - best0[id(r)]) / counts[id(r)] for r in rs}
+
+
+# ---- instructions per invocation (callgrind) ------------------------------------------------
+
+def _label(r: Runner) -> str:
+    return f"{r.peer}|{r.case}|{r.mode}"
+
+
+def measure_instructions(artifacts: build.Artifacts) -> dict[tuple[str, str, str], float]:
+    """{(peer, case, mode): instructions per invocation}: (Ir(CG_N) - Ir(0)) / CG_N."""
+    with tempfile.TemporaryDirectory(prefix="fastffi-cg-cb-") as d:
+        out = Path(d) / "cg"
+        command = [valgrind(), "--tool=callgrind", f"--dump-before={MARKER}", f"--callgrind-out-file={out}",
+                   sys.executable, "-m", f"{__package__}.callbacks", "--cg-worker", str(artifacts.directory)]
+        done = subprocess.run(command, env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True,
+                              cwd=str(build.SOURCE_DIR.parent))
+        if done.returncode != 0:
+            raise RuntimeError(f"callgrind run failed: {done.stderr[-2000:]}")
+        labels = json.loads(done.stdout.splitlines()[-1])
+        dumps = sorted(Path(d).glob("cg.*"), key=lambda p: int(p.suffix[1:]))
+        if len(dumps) != len(labels):
+            raise RuntimeError(f"{len(dumps)} callgrind dumps for {len(labels)} segments")
+        totals = {label: read_total(p) for label, p in zip(labels, dumps)}
+    out = {}
+    for label, total in totals.items():
+        if label.endswith("/N"):
+            key = label[:-2]
+            out[tuple(key.split("|"))] = (total - totals[key + "/0"]) / CG_N
+    return out
+
+
+def _cg_worker(build_dir: str) -> int:
+    gc.disable()
+    rs, _ = runners(build.Artifacts.load(build_dir))
+    for r in rs:
+        r.run(64)   # warm-up: call sites specialised, foreign thread states made
+    labels = ["setup"]
+    os.getppid()    # ends "setup"
+    for r in rs:
+        for suffix, n in (("/0", 0), ("/N", CG_N)):
+            r.run(n)
+            os.getppid()
+            labels.append(_label(r) + suffix)
+    print(json.dumps(labels))
+    return 0
+
+
+# ---- creation -----------------------------------------------------------------------------
+
+def measure_creation(repeats: int) -> dict[str, float]:
+    """{peer: µs to create one callback of ``long cb(long)``} (best of ``repeats``)."""
+    import fastffi
+
+    makers: dict[str, Callable[[], object]] = {}
+    for mech in _fastffi_mechanisms():
+        try:
+            fastffi.callback(SIGNATURES["long"], py_long, tier=mech).close()
+        except fastffi.FFIError:
+            continue
+        makers[f"fastffi {mech}"] = lambda m=mech: fastffi.callback(SIGNATURES["long"], py_long, tier=m)
+    proto = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_long)
+    makers[CTYPES] = lambda: proto(py_long)
+    try:
+        import cffi
+        ffi = cffi.FFI()
+        makers["cffi"] = lambda: ffi.callback("long(long)", py_long)
+    except ImportError:
+        pass
+    best = dict.fromkeys(makers, float("inf"))
+    for _ in range(repeats):
+        for peer, make in makers.items():
+            t = time.perf_counter_ns()
+            made = [make() for _ in range(CREATE_N)]
+            best[peer] = min(best[peer], (time.perf_counter_ns() - t) / CREATE_N / 1000)
+            for cb in made:
+                close = getattr(cb, "close", None)
+                if close is not None:
+                    close()
+            del made
+    return best
+
+
+# ---- qsort --------------------------------------------------------------------------------
+
+def _qsort_values() -> array.array:
+    rng = random.Random(13)
+    return array.array("i", (rng.randrange(-2**20, 2**20) for _ in range(QSORT_N)))
+
+
+def _qsort_sorters(artifacts: build.Artifacts, notes: list[str]) -> dict[str, Callable[[bytearray], None]]:
+    """{peer: sort(buffer)}: libc qsort of the C ints in a bytearray, in place."""
+    import fastffi
+
+    sorters: dict[str, Callable[[bytearray], None]] = {}
+    libc = fastffi.dlopen("libc.so.6")
+    qsort = libc.function("void qsort(void *base, size_t n, size_t size, void *compar)")
+    read = fastffi.read
+    for mech in _fastffi_mechanisms():
+        try:
+            cmp = fastffi.callback("int cmp(const void *a, const void *b)",
+                                   lambda a, b: read(a, "i32") - read(b, "i32"), tier=mech)
+        except fastffi.FFIError:
+            continue
+        sorters[f"fastffi {mech} (read)"] = lambda buf, c=cmp: qsort(buf, QSORT_N, 4, c.address)
+
+    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
+    ccmp = proto(lambda a, b: a[0] - b[0])
+    for loader in (ctypes.CDLL, ctypes.PyDLL):
+        q = loader("libc.so.6").qsort
+        q.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, proto]
+        q.restype = None
+        sorters[f"ctypes {loader.__name__}"] = (
+            lambda buf, q=q: q((ctypes.c_int * QSORT_N).from_buffer(buf), QSORT_N, 4, ccmp))
+
+    try:
+        import cffi
+    except ImportError:
+        notes.append("qsort: cffi is not installed")
+    else:
+        ffi = cffi.FFI()
+        ffi.cdef("void qsort(void *, size_t, size_t, int (*)(const void *, const void *));")
+        fc, cast = ffi.dlopen(None), ffi.cast
+        fcmp = ffi.callback("int(const void *, const void *)",
+                            lambda a, b: cast("int *", a)[0] - cast("int *", b)[0])
+        sorters["cffi (ffi.cast)"] = lambda buf: fc.qsort(ffi.from_buffer(buf), QSORT_N, 4, fcmp)
+
+    if artifacts.handwritten is not None:
+        hw = build.import_extension(build.HANDWRITTEN_MODULE, artifacts.handwritten)
+        sorters[FLOOR + " (ints passed)"] = lambda buf: hw.qsort_ints(buf, lambda x, y: x - y)
+    return sorters
+
+
+def measure_qsort(artifacts: build.Artifacts, repeats: int, notes: list[str]) -> dict[str, float]:
+    """{peer: ms to qsort QSORT_N ints}, best of ``repeats``, every result checked."""
+    values = _qsort_values()
+    raw, want = values.tobytes(), array.array("i", sorted(values)).tobytes()
+    sorters = _qsort_sorters(artifacts, notes)
+    best = dict.fromkeys(sorters, float("inf"))
+    for _ in range(repeats):
+        for peer, sort in sorters.items():
+            buf = bytearray(raw)
+            t = time.perf_counter_ns()
+            sort(buf)
+            best[peer] = min(best[peer], (time.perf_counter_ns() - t) / 1e6)
+            if bytes(buf) != want:
+                raise RuntimeError(f"qsort through {peer} did not sort")
+    return best
+
+
+# ---- report -------------------------------------------------------------------------------
+
+def _peer_order(keys) -> list[str]:
+    peers = []
+    for k in keys:
+        if k not in peers:
+            peers.append(k)
+    return peers
+
+
+def _per_invocation_table(title: str, values: dict, fmt: str) -> list[str]:
+    columns = [(case, mode) for case in CASES for mode in MODES]
+    lines = [f"### {title}", "",
+             "| peer | " + " | ".join(f"`{SIGNATURES[c]}` {MODE_TITLES[m]}" for c, m in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for peer in _peer_order(p for p, _, _ in values):
+        cells = []
+        for case, mode in columns:
+            v, floor = values.get((peer, case, mode)), values.get((FLOOR, case, mode))
+            if v is None:
+                cells.append("—")
+            elif floor and peer != FLOOR:
+                cells.append(f"{v:{fmt}} ({v / floor:.2f}x)")
+            else:
+                cells.append(f"{v:{fmt}}")
+        lines.append(f"| {peer} | " + " | ".join(cells) + " |")
+    lines += ["", "(x: ÷ the hand-written floor in the same column)"]
+    return lines
+
+
+def run(quick: bool = False, callgrind: bool = False) -> list[str]:
+    """Measure everything and return the report lines (markdown)."""
+    artifacts = build.build()
+    repeats = 5 if quick else 25
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        rs, notes = runners(artifacts)
+        ns = measure_ns(rs, repeats, (1 if quick else 3) * 1_000_000)
+        del rs
+        created = measure_creation(3 if quick else 9)
+        sorted_ms = measure_qsort(artifacts, 1 if quick else 3, notes)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    lines = _per_invocation_table(f"Callbacks: ns per invocation from a C loop (min of {repeats} interleaved "
+                                  "repeats, (t(n) - t(0)) / n)", ns, ".1f")
+    if callgrind:
+        if valgrind() is None:
+            notes.append("callbacks --callgrind: valgrind is not installed")
+        else:
+            ir = measure_instructions(artifacts)
+            lines += [""] + _per_invocation_table(
+                f"Callbacks: instructions per invocation (callgrind, (Ir({CG_N}) - Ir(0)) / {CG_N})", ir, ".0f")
+    lines += ["", f"### Callback creation, µs per callback of `long cb(long)` (best of batches of {CREATE_N})", "",
+              "| peer | µs |", "|---|---:|"]
+    lines += [f"| {peer} | {us:.2f} |" for peer, us in created.items()]
+    base = sorted_ms.get("ctypes CDLL")
+    lines += ["", f"### qsort of {QSORT_N:,} ints with a Python comparator reading both ints through the "
+              "peer's pointer access (ms, best of runs)", "", "| peer | ms | ÷ ctypes CDLL |", "|---|---:|---:|"]
+    lines += [f"| {peer} | {ms:.0f} | {'' if not base else f'{ms / base:.2f}'} |" for peer, ms in sorted_ms.items()]
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    return lines
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--cg-worker"]:
+        sys.exit(_cg_worker(sys.argv[2]))
+    print("\n".join(run(quick="--quick" in sys.argv, callgrind="--callgrind" in sys.argv)))
