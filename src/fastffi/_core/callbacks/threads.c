@@ -23,20 +23,20 @@
 
 static pthread_key_t kept_key;
 
-/* Thread exit of a thread that kept a thread state.  The destructor runs
- * while CPython's own thread-specific value (the autoTSS key, which has no
- * destructor) is still readable, so PyGILState_Ensure finds the kept state:
- * Ensure (count 2, takes the GIL), Release(LOCKED) (count 1, keeps it),
- * Release(UNLOCKED) (count 0: the state is cleared and deleted, the GIL
- * released). */
+/* Thread exit of a thread that kept a thread state (the key's value).
+ * CPython's own thread-specific value (the autoTSS key, made earlier, with
+ * no destructor) cannot be relied on here: glibc sets every key's value to
+ * NULL as it walks the keys in order and calls each destructor after, so
+ * PyGILState_Ensure would find no state, make a new one and the Release
+ * pair would abort ("auto-releasing thread-state, but no thread-state").
+ * The kept state is swapped in by hand, cleared and deleted. */
 static void release_kept_state(void *value)
 {
-    (void)value;
     if (!Py_IsInitialized() || compat_is_finalizing())
         return;   /* the interpreter owns (or already freed) every state now */
-    PyGILState_Ensure();
-    PyGILState_Release(PyGILState_LOCKED);
-    PyGILState_Release(PyGILState_UNLOCKED);
+    PyEval_RestoreThread((PyThreadState *)value);
+    PyThreadState_Clear((PyThreadState *)value);
+    PyThreadState_DeleteCurrent();
 }
 
 int threads_init(void)
@@ -65,7 +65,7 @@ int thread_enter(ThreadEntry *e)
     if (foreign) {
         /* Kept: the matching Release runs at thread exit. */
         PyGILState_Ensure();
-        pthread_setspecific(kept_key, (void *)1);
+        pthread_setspecific(kept_key, PyGILState_GetThisThreadState());
     }
     return 0;
 }
