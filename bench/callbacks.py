@@ -307,14 +307,15 @@ def _qsort_sorters(artifacts: build.Artifacts, notes: list[str]) -> dict[str, Ca
     sorters: dict[str, Callable[[bytearray], None]] = {}
     libc = fastffi.dlopen("libc.so.6")
     qsort = libc.function("void qsort(void *base, size_t n, size_t size, void *compar)")
-    read = fastffi.read
+    read, i32 = fastffi.read, fastffi.reader("i32")
+    comparators = {"read": lambda a, b: read(a, "i32") - read(b, "i32"), "reader": lambda a, b: i32(a) - i32(b)}
     for mech in _fastffi_mechanisms():
-        try:
-            cmp = fastffi.callback("int cmp(const void *a, const void *b)",
-                                   lambda a, b: read(a, "i32") - read(b, "i32"), tier=mech)
-        except fastffi.FFIError:
-            continue
-        sorters[f"fastffi {mech} (read)"] = lambda buf, c=cmp: qsort(buf, QSORT_N, 4, c.address)
+        for access, func in comparators.items():
+            try:
+                cmp = fastffi.callback("int cmp(const void *a, const void *b)", func, tier=mech)
+            except fastffi.FFIError:
+                break
+            sorters[f"fastffi {mech} ({access})"] = lambda buf, c=cmp: qsort(buf, QSORT_N, 4, c.address)
 
     proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
     ccmp = proto(lambda a, b: a[0] - b[0])
