@@ -15,6 +15,7 @@ import threading
 import pytest
 
 import fastffi
+from fastffi.tiers import callback as callback_mechanisms
 
 FIXTURE_DIR = pathlib.Path(__file__).parent / "fixture"
 DATA = pathlib.Path(__file__).parent / "data"
@@ -70,6 +71,12 @@ def mini_path(tmp_path_factory):
 @pytest.fixture(params=fastffi.available_tiers())
 def tier(request):
     """Every tier available in this process, fastest first."""
+    return request.param
+
+
+@pytest.fixture(params=callback_mechanisms.available_mechanisms())
+def callback_tier(request):
+    """Each callback mechanism this process can use (tiers/callback.py)."""
     return request.param
 
 

@@ -64,17 +64,17 @@ def signature_refusal(sig: Signature) -> str | None:
     return None
 
 
-def _jit_refusal(sig: Signature) -> str | None:
+def _jit_platform_refusal() -> str | None:
     return "no callback thunk emitter in this version (the static pool serves every signature it classifies)"
 
 
-def _plan_refusal(sig: Signature) -> str | None:
+def _plan_platform_refusal() -> str | None:
     if _core.callback_pool_available() == 0:
         return "the static trampoline pool is not built for this platform"
     return None
 
 
-def _libffi_refusal(sig: Signature) -> str | None:
+def _libffi_signature_refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         if t.__class__ is not Scalar:
             reason = tier_libffi.struct_refusal(t)
@@ -83,7 +83,21 @@ def _libffi_refusal(sig: Signature) -> str | None:
     return None
 
 
-_REFUSALS = {"jit": _jit_refusal, "plan": _plan_refusal, "libffi": _libffi_refusal}
+#: Per mechanism: why this process cannot use it at all (None: it can), and
+#: why it cannot take one signature.
+_PLATFORM_REFUSALS = {"jit": _jit_platform_refusal, "plan": _plan_platform_refusal, "libffi": lambda: None}
+_SIGNATURE_REFUSALS = {"jit": lambda sig: None, "plan": lambda sig: None, "libffi": _libffi_signature_refusal}
+
+
+def _refusal(mechanism: str, sig: Signature) -> str | None:
+    return _PLATFORM_REFUSALS[mechanism]() or _SIGNATURE_REFUSALS[mechanism](sig)
+
+
+def available_mechanisms() -> tuple[str, ...]:
+    """The callback mechanisms this process can use, fastest first, under
+    the FASTFFI_TIER ceiling."""
+    cap = MECHANISMS.index(ceiling())
+    return tuple(m for m in MECHANISMS[cap:] if _PLATFORM_REFUSALS[m]() is None)
 
 
 def _boxed_kind(t) -> int:
@@ -120,7 +134,7 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     candidates = list(MECHANISMS[cap:]) if tier == "auto" else [MECHANISMS[max(MECHANISMS.index(tier), cap)]]
     refused = {m: "above the FASTFFI_TIER ceiling" for m in MECHANISMS[:cap]}
     for m in candidates:
-        reason = _REFUSALS[m](sig)
+        reason = _refusal(m, sig)
         if reason is None:
             return _make(sig, func, error, onerror, m, refused, _prepare(m, sig), key)
         refused[m] = reason
@@ -172,4 +186,4 @@ class _Explainer:
         return "\n".join(lines)
 
 
-__all__ = ["CallbackSpec", "MECHANISMS", "create", "signature_text"]
+__all__ = ["CallbackSpec", "MECHANISMS", "available_mechanisms", "create", "signature_text"]

@@ -90,8 +90,9 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
         else if (CData_Check(o))
             s.p = ((CDataObject *)o)->ptr;
         else if (PyLong_Check(o) && !PyBool_Check(o)) {
+            /* An address, range-checked as any pointer argument is. */
             BufferList none = {NULL, 0};
-            if (convert_scalar(kind, o, &s, &none, ctx) < 0)
+            if (convert_scalar(KIND_POINTER, o, &s, &none, ctx) < 0)
                 return -1;
         }
         else {

@@ -23,19 +23,19 @@
 
 static pthread_key_t kept_key;
 
-/* Thread exit of a thread that kept a thread state (the key's value).
- * CPython's own thread-specific value (the autoTSS key, made earlier, with
- * no destructor) cannot be relied on here: glibc sets every key's value to
- * NULL as it walks the keys in order and calls each destructor after, so
- * PyGILState_Ensure would find no state, make a new one and the Release
- * pair would abort ("auto-releasing thread-state, but no thread-state").
- * The kept state is swapped in by hand, cleared and deleted. */
+/* Thread exit of a thread that kept a thread state (`value`).  By the time
+ * this destructor runs, glibc may already have cleared CPython's own
+ * thread-specific value (its autoTSS key has no destructor; all keys are
+ * cleared in key order), so PyGILState_* would no longer find the state:
+ * the kept state is restored, cleared and deleted directly, which is what
+ * PyGILState_Release does when a thread's count reaches 0. */
 static void release_kept_state(void *value)
 {
     if (!Py_IsInitialized() || compat_is_finalizing())
         return;   /* the interpreter owns (or already freed) every state now */
-    PyEval_RestoreThread((PyThreadState *)value);
-    PyThreadState_Clear((PyThreadState *)value);
+    PyThreadState *ts = value;
+    PyEval_RestoreThread(ts);
+    PyThreadState_Clear(ts);
     PyThreadState_DeleteCurrent();
 }
 
@@ -55,7 +55,7 @@ int threads_init(void)
 int thread_enter(ThreadEntry *e)
 {
     e->ensured = 0;
-    if (PyGILState_Check())
+    if (compat_thread_holds_gil())
         return 0;
     if (compat_is_finalizing())
         return -1;
@@ -63,7 +63,8 @@ int thread_enter(ThreadEntry *e)
     e->state = PyGILState_Ensure();
     e->ensured = 1;
     if (foreign) {
-        /* Kept: the matching Release runs at thread exit. */
+        /* Kept past PyGILState_Release (its count stays above 0); given
+         * back at thread exit. */
         PyGILState_Ensure();
         pthread_setspecific(kept_key, PyGILState_GetThisThreadState());
     }
