@@ -50,6 +50,7 @@ FLOOR = "hand-written floor"
 CTYPES = "ctypes"
 QSORT_N = 100_000
 CG_N = 2000
+CG_QSORT_N = 5000   # under callgrind: ~60,000 comparisons per peer
 CREATE_N = 500
 
 
@@ -234,12 +235,30 @@ def measure_instructions(artifacts: build.Artifacts) -> dict[tuple[str, str, str
         if len(dumps) != len(labels):
             raise RuntimeError(f"{len(dumps)} callgrind dumps for {len(labels)} segments")
         totals = {label: read_total(p) for label, p in zip(labels, dumps)}
-    out = {}
+    out, comparisons = {}, _comparisons(CG_QSORT_N)
     for label, total in totals.items():
         if label.endswith("/N"):
             key = label[:-2]
             out[tuple(key.split("|"))] = (total - totals[key + "/0"]) / CG_N
+        elif label.startswith("qsort|"):
+            out["qsort", label[len("qsort|"):]] = total / comparisons
     return out
+
+
+def _comparisons(n: int) -> int:
+    """How many times glibc's qsort compares while sorting _qsort_values(n): the
+    same for every peer, whose comparators all answer alike."""
+    count = 0
+
+    def cmp(a, b):
+        nonlocal count
+        count += 1
+        return a[0] - b[0]
+
+    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
+    buf = (ctypes.c_int * n)(*_qsort_values(n))
+    ctypes.CDLL("libc.so.6").qsort(buf, ctypes.c_size_t(n), ctypes.c_size_t(4), proto(cmp))
+    return count
 
 
 def _cg_worker(build_dir: str) -> int:
@@ -247,6 +266,10 @@ def _cg_worker(build_dir: str) -> int:
     rs, _ = runners(build.Artifacts.load(build_dir))
     for r in rs:
         r.run(64)   # warm-up: call sites specialised, foreign thread states made
+    raw = _qsort_values(CG_QSORT_N).tobytes()
+    sorters = _qsort_sorters(build.Artifacts.load(build_dir), [], CG_QSORT_N)
+    for sort in sorters.values():
+        sort(bytearray(raw))
     labels = ["setup"]
     os.getppid()    # ends "setup"
     for r in rs:
@@ -254,6 +277,13 @@ def _cg_worker(build_dir: str) -> int:
             r.run(n)
             os.getppid()
             labels.append(_label(r) + suffix)
+    for peer, sort in sorters.items():
+        buf = bytearray(raw)
+        os.getppid()   # ends the copy's segment: the sort's own starts
+        labels.append("qsort-copy|" + peer)
+        sort(buf)
+        os.getppid()
+        labels.append("qsort|" + peer)
     print(json.dumps(labels))
     return 0
 
@@ -295,13 +325,13 @@ def measure_creation(repeats: int) -> dict[str, float]:
 
 # ---- qsort --------------------------------------------------------------------------------
 
-def _qsort_values() -> array.array:
+def _qsort_values(n: int) -> array.array:
     rng = random.Random(13)
-    return array.array("i", (rng.randrange(-2**20, 2**20) for _ in range(QSORT_N)))
+    return array.array("i", (rng.randrange(-2**20, 2**20) for _ in range(n)))
 
 
-def _qsort_sorters(artifacts: build.Artifacts, notes: list[str]) -> dict[str, Callable[[bytearray], None]]:
-    """{peer: sort(buffer)}: libc qsort of the C ints in a bytearray, in place."""
+def _qsort_sorters(artifacts: build.Artifacts, notes: list[str], n: int) -> dict[str, Callable[[bytearray], None]]:
+    """{peer: sort(buffer)}: libc qsort of the n C ints in a bytearray, in place."""
     import fastffi
 
     sorters: dict[str, Callable[[bytearray], None]] = {}
@@ -315,7 +345,7 @@ def _qsort_sorters(artifacts: build.Artifacts, notes: list[str]) -> dict[str, Ca
                 cmp = fastffi.callback("int cmp(const void *a, const void *b)", func, tier=mech)
             except fastffi.FFIError:
                 break
-            sorters[f"fastffi {mech} ({access})"] = lambda buf, c=cmp: qsort(buf, QSORT_N, 4, c.address)
+            sorters[f"fastffi {mech} ({access})"] = lambda buf, c=cmp: qsort(buf, n, 4, c.address)
 
     # ctypes, two ways its users write it: the documentation's comparator
     # typed POINTER(c_int) (ctypes makes the pointer objects, a[0] reads), and
@@ -331,7 +361,7 @@ def _qsort_sorters(artifacts: build.Artifacts, notes: list[str]) -> dict[str, Ca
             q.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, proto]
             q.restype = None
             sorters[f"ctypes {loader.__name__} ({access})"] = (
-                lambda buf, q=q, c=ccmp: q((ctypes.c_int * QSORT_N).from_buffer(buf), QSORT_N, 4, c))
+                lambda buf, q=q, c=ccmp: q((ctypes.c_int * n).from_buffer(buf), n, 4, c))
 
     try:
         import cffi
@@ -343,7 +373,7 @@ def _qsort_sorters(artifacts: build.Artifacts, notes: list[str]) -> dict[str, Ca
         fc, cast = ffi.dlopen(None), ffi.cast
         fcmp = ffi.callback("int(const void *, const void *)",
                             lambda a, b: cast("int *", a)[0] - cast("int *", b)[0])
-        sorters["cffi (ffi.cast)"] = lambda buf: fc.qsort(ffi.from_buffer(buf), QSORT_N, 4, fcmp)
+        sorters["cffi (ffi.cast)"] = lambda buf: fc.qsort(ffi.from_buffer(buf), n, 4, fcmp)
 
     if artifacts.handwritten is not None:
         hw = build.import_extension(build.HANDWRITTEN_MODULE, artifacts.handwritten)
@@ -353,9 +383,9 @@ def _qsort_sorters(artifacts: build.Artifacts, notes: list[str]) -> dict[str, Ca
 
 def measure_qsort(artifacts: build.Artifacts, repeats: int, notes: list[str]) -> dict[str, float]:
     """{peer: ms to qsort QSORT_N ints}, best of ``repeats``, every result checked."""
-    values = _qsort_values()
+    values = _qsort_values(QSORT_N)
     raw, want = values.tobytes(), array.array("i", sorted(values)).tobytes()
-    sorters = _qsort_sorters(artifacts, notes)
+    sorters = _qsort_sorters(artifacts, notes, QSORT_N)
     best = dict.fromkeys(sorters, float("inf"))
     for _ in range(repeats):
         for peer, sort in sorters.items():
@@ -415,13 +445,15 @@ def run(quick: bool = False, callgrind: bool = False) -> list[str]:
             gc.enable()
     lines = _per_invocation_table(f"Callbacks: ns per invocation from a C loop (min of {repeats} interleaved "
                                   "repeats, (t(n) - t(0)) / n)", ns, ".1f")
+    ir = {}
     if callgrind:
         if valgrind() is None:
             notes.append("callbacks --callgrind: valgrind is not installed")
         else:
             ir = measure_instructions(artifacts)
             lines += [""] + _per_invocation_table(
-                f"Callbacks: instructions per invocation (callgrind, (Ir({CG_N}) - Ir(0)) / {CG_N})", ir, ".0f")
+                f"Callbacks: instructions per invocation (callgrind, (Ir({CG_N}) - Ir(0)) / {CG_N})",
+                {k: v for k, v in ir.items() if k[0] != "qsort"}, ".0f")
     lines += ["", f"### Callback creation, µs per callback of `long cb(long)` (best of batches of {CREATE_N})", "",
               "| peer | µs |", "|---|---:|"]
     lines += [f"| {peer} | {us:.2f} |" for peer, us in created.items()]
@@ -430,7 +462,13 @@ def run(quick: bool = False, callgrind: bool = False) -> list[str]:
     base = ctypes_ms.get(base_peer)
     lines += ["", f"### qsort of {QSORT_N:,} ints with a Python comparator reading both ints through the "
               "peer's pointer access (ms, best of runs)", "", f"| peer | ms | ÷ ctypes' fastest here, {base_peer} |", "|---|---:|---:|"]
-    lines += [f"| {peer} | {ms:.0f} | {'' if not base else f'{ms / base:.2f}'} |" for peer, ms in sorted_ms.items()]
+    qsort_ir = {peer: v for (case, peer), v in ir.items() if case == "qsort"}
+    if qsort_ir:
+        lines[-2] += f" instructions per comparison (callgrind, {CG_QSORT_N:,} ints) |"
+        lines[-1] += "---:|"
+    lines += [f"| {peer} | {ms:.0f} | {'' if not base else f'{ms / base:.2f}'} |"
+              + (f" {qsort_ir[peer]:.0f} |" if peer in qsort_ir else (" — |" if qsort_ir else ""))
+              for peer, ms in sorted_ms.items()]
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     return lines

@@ -45,7 +45,7 @@ Function = _core.Function
 #: What a function declared to return a non-const ``char *`` returns: a str
 #: with ``.address``, the pointer C returned (``free(s.address)``).
 CString = _core.CString
-#: What :func:`reader` returns: ``r(ptr, offset=0)`` reads its scalar type.
+#: What a :func:`reader` function is bound to: ``reader("i32").__self__.type == "i32"``.
 Reader = _core.Reader
 __version__ = "0.1.0"
 LIBFFI_VERSION: str = _core.LIBFFI_VERSION

@@ -67,15 +67,17 @@ _core.read_setup(DEFAULT.resolved, _READ_KINDS, _read)
 read = _core.read
 
 
-def reader(type_) -> _core.Reader:
-    """A reader of one scalar type: ``reader("i32")(ptr, offset=0)`` is
+def reader(type_):
+    """A function reading one scalar type: ``reader("i32")(ptr, offset=0)`` is
     ``read(ptr, "i32", offset)`` with the type resolved once, for the hot
     loops -- a qsort comparator, a callback walking a C array.  Same checks
-    and errors as :func:`read`; struct types are read with :func:`read`."""
+    and errors as :func:`read`; struct types are read with :func:`read`.
+    It is a builtin function (the kind of callable CPython calls fastest);
+    its ``__self__`` is a :class:`fastffi.Reader` whose ``.type`` names the type."""
     t = resolve_type(type_, value_only=True)
     if not isinstance(t, Scalar):
         raise TypeError(f"reader(): {t.__name__} is not a scalar type (read a struct with read())")
-    return _core.Reader(t.kind, t.name)
+    return _core.make_reader(t.kind, t.name)
 
 
 def write(ptr, type_, value, offset: int = 0) -> None:

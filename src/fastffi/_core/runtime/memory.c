@@ -32,11 +32,8 @@ static int target_arg(PyObject *o, Target *t)
         t->p = NULL;
         return 0;
     }
-    if (CData_Check(o)) {
-        t->p = ((CDataObject *)o)->ptr;
-        t->obj = o;
-        return 0;
-    }
+    /* An int before CData: a flag test, where CData_Check walks an int's
+     * MRO to say no (no type is both). */
     if (PyLong_Check(o)) {
         if (compat_long_sign(o) < 0) {
             PyErr_Format(PyExc_OverflowError, "%R does not fit pointer", o);
@@ -44,6 +41,11 @@ static int target_arg(PyObject *o, Target *t)
         }
         t->p = (char *)PyLong_AsVoidPtr(o);
         return (t->p == NULL && PyErr_Occurred()) ? -1 : 0;
+    }
+    if (CData_Check(o)) {
+        t->p = ((CDataObject *)o)->ptr;
+        t->obj = o;
+        return 0;
     }
     PyErr_Format(PyExc_TypeError, "expected an address (int), None or a fastffi struct/array/box, got %s",
                  Py_TYPE(o)->tp_name);
@@ -210,24 +212,25 @@ static PyObject *mem_read_setup(PyObject *m, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* Reader: one scalar type's read, the type resolved once --
- * fastffi.reader("i32")(ptr, offset=0). */
+/* reader(type): one scalar type's read with the type resolved once.  The
+ * function is an exact builtin (METH_FASTCALL | METH_KEYWORDS) bound to a
+ * Reader holding the kind, because CPython 3.11 specialises calls to those
+ * only: a plain vectorcall object goes through the generic call path, ~120
+ * instructions more per call (docs/design.md, "What a Function is"). */
 typedef struct {
     PyObject_HEAD
-    vectorcallfunc vectorcall;
     int kind;
     PyObject *name;
 } ReaderObject;
 
-static PyObject *reader_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+static PyObject *reader_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     ReaderObject *r = (ReaderObject *)self;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), offset = 0;
+    Py_ssize_t offset = 0;
     PyObject *off = nargs == 2 ? args[1] : NULL;
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
         PyObject *kw = PyTuple_GET_ITEM(kwnames, 0);
-        if (PyTuple_GET_SIZE(kwnames) > 1 || nargs != 1 || !PyUnicode_Check(kw)
-            || PyUnicode_CompareWithASCIIString(kw, "offset") != 0) {
+        if (PyTuple_GET_SIZE(kwnames) > 1 || nargs != 1 || PyUnicode_CompareWithASCIIString(kw, "offset") != 0) {
             PyErr_Format(PyExc_TypeError, "reader(%U)(): takes (ptr, offset=0)", r->name);
             return NULL;
         }
@@ -249,21 +252,10 @@ static PyObject *reader_call(PyObject *self, PyObject *const *args, size_t nargs
     return read_at(args[0], offset, r->kind);
 }
 
-static PyObject *reader_new(PyTypeObject *type, PyObject *args, PyObject *kw)
-{
-    int kind;
-    PyObject *name;
-    static char *names[] = {"kind", "name", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "iU:Reader", names, &kind, &name) || scalar_kind_arg(kind) < 0)
-        return NULL;
-    ReaderObject *r = (ReaderObject *)type->tp_alloc(type, 0);
-    if (r == NULL)
-        return NULL;
-    r->vectorcall = reader_call;
-    r->kind = kind;
-    r->name = Py_NewRef(name);
-    return (PyObject *)r;
-}
+static PyMethodDef reader_def = {
+    "read", (PyCFunction)(void (*)(void))reader_call, METH_FASTCALL | METH_KEYWORDS,
+    "read(ptr, offset=0)\n--\n\nThe value of this reader's type at ``ptr + offset``, checked as read() checks.",
+};
 
 static void reader_dealloc(PyObject *self)
 {
@@ -273,7 +265,7 @@ static void reader_dealloc(PyObject *self)
 
 static PyObject *reader_repr(PyObject *self)
 {
-    return PyUnicode_FromFormat("<fastffi.reader %U>", ((ReaderObject *)self)->name);
+    return PyUnicode_FromFormat("<fastffi.Reader %U>", ((ReaderObject *)self)->name);
 }
 
 static PyObject *reader_get_type(PyObject *self, void *closure)
@@ -291,15 +283,30 @@ PyTypeObject Reader_Type = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "fastffi.Reader",
     .tp_basicsize = sizeof(ReaderObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc = "Reader(kind, name): reads one scalar type at an address -- r(ptr, offset=0).",
-    .tp_new = reader_new,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "What a reader function is bound to (its __self__): the scalar type it reads.",
     .tp_dealloc = reader_dealloc,
     .tp_repr = reader_repr,
-    .tp_call = PyVectorcall_Call,
-    .tp_vectorcall_offset = offsetof(ReaderObject, vectorcall),
     .tp_getset = reader_getset,
 };
+
+/* make_reader(kind, name) -> the builtin read(ptr, offset=0) of that kind. */
+static PyObject *mem_make_reader(PyObject *m, PyObject *args)
+{
+    (void)m;
+    int kind;
+    PyObject *name;
+    if (!PyArg_ParseTuple(args, "iU:make_reader", &kind, &name) || scalar_kind_arg(kind) < 0)
+        return NULL;
+    ReaderObject *r = PyObject_New(ReaderObject, &Reader_Type);
+    if (r == NULL)
+        return NULL;
+    r->kind = kind;
+    r->name = Py_NewRef(name);
+    PyObject *f = PyCFunction_NewEx(&reader_def, (PyObject *)r, NULL);
+    Py_DECREF(r);
+    return f;
+}
 
 /* The object to keep alive for a pointer value stored into a fastffi object,
  * and the address to store: bytes and CData as they are, a str (`string`
@@ -552,6 +559,7 @@ PyMethodDef memory_methods[] = {
      "read(ptr, type_, offset=0)\n--\n\n"
      "The value of ``type_`` at ``ptr + offset`` (a struct type gives a copy)."},
     {"read_setup", mem_read_setup, METH_VARARGS, "read_setup(resolved, kinds, slow): read()'s tables"},
+    {"make_reader", mem_make_reader, METH_VARARGS, "make_reader(kind, name) -> read(ptr, offset=0) of that kind"},
     {"write_scalar", mem_write_scalar, METH_VARARGS, "write_scalar(ptr, offset, kind, value, context)"},
     {"address_of", mem_address_of, METH_O, "Address of a buffer, struct, array, box or Function."},
     {"to_bytes", mem_to_bytes, METH_VARARGS, "to_bytes(ptr, size) -> bytes (a copy)"},
