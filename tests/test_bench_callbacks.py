@@ -1,0 +1,91 @@
+"""bench/callbacks.py's parts, on a small scale: every peer's C-loop runner sums
+what it must, the hand-written floor reports a raising callable and gives C 0,
+each qsort comparator sorts, and the report has every table.  (The figures
+themselves are BENCHMARKS.md's; this only keeps the harness honest.)"""
+from __future__ import annotations
+
+import array
+import ctypes
+import importlib.util
+import sys
+
+import pytest
+
+from fastffi.bench import build, callbacks
+
+HAVE_CFFI = importlib.util.find_spec("cffi") is not None   # a [bench] extra: CI's test venv has none
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    built = build.build(tmp_path_factory.mktemp("bench-build"))
+    if built.callbacks is None or built.handwritten is None:
+        pytest.fail(f"the benchmark's C parts did not build: {built.notes}")
+    return built
+
+
+def test_every_runner_sums_its_loop(artifacts):
+    runners, notes = callbacks.runners(artifacts)   # each checked with n=100 inside
+    got = {(r.peer, r.case, r.mode) for r in runners}
+    for case in callbacks.CASES:
+        for mode in callbacks.MODES:
+            assert (callbacks.FLOOR, case, mode) in got
+            assert (callbacks.CTYPES, case, mode) in got
+            assert ("fastffi libffi", case, mode) in got
+            assert (("cffi", case, mode) in got) == (HAVE_CFFI and mode != "held")
+    for r in runners:
+        assert r.run(1000) == callbacks.expected(r.case, 1000), (r.peer, r.case, r.mode)
+        assert r.run(0) == 0
+    if HAVE_CFFI:
+        assert "cffi: no 'GIL held' figure (cffi releases the GIL around every call)" in notes
+    else:
+        assert any(n.startswith("cffi: cffi is not installed (") for n in notes), notes
+
+
+def test_expected_sums():
+    assert callbacks.expected("long", 4) == 1 + 2 + 3 + 4
+    assert callbacks.expected("double", 4) == 0.5 + 1.5 + 2.5 + 3.5
+
+
+def test_the_floor_reports_a_raising_callable_and_returns_zero(artifacts, monkeypatch):
+    hw = build.import_extension(build.HANDWRITTEN_MODULE, artifacts.handwritten)
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append((u.exc_type, str(u.exc_value))))
+
+    def bad_long(x):
+        raise KeyError(x)
+
+    addresses = hw.callback_floor(bad_long, lambda a, b: "not a float")
+    lib = ctypes.PyDLL(str(artifacts.callbacks))
+    lib.cb_loop_long.argtypes = lib.cb_loop_double.argtypes = [ctypes.c_void_p, ctypes.c_long]
+    lib.cb_loop_long.restype, lib.cb_loop_double.restype = ctypes.c_long, ctypes.c_double
+    assert lib.cb_loop_long(addresses["long_held"], 2) == 0
+    assert lib.cb_loop_double(addresses["double_held"], 1) == 0.0
+    assert seen == [(KeyError, "0"), (KeyError, "1"), (TypeError, "must be real number, not str")]
+    with pytest.raises(TypeError, match="^expected a callable, got int$"):
+        hw.callback_floor(1, bad_long)
+
+
+def test_every_qsort_comparator_sorts(artifacts):
+    values = callbacks._qsort_values(2000)
+    want = sorted(values)
+    sorters = callbacks._qsort_sorters(artifacts, [], 2000)
+    assert "ctypes CDLL (POINTER(c_int), a[0])" in sorters and "fastffi libffi (reader)" in sorters
+    assert ("cffi (ffi.cast)" in sorters) == HAVE_CFFI
+    for peer, sort in sorters.items():
+        buf = bytearray(values.tobytes())
+        sort(buf)
+        assert array.array("i", bytes(buf)).tolist() == want, peer
+    assert callbacks._comparisons(2000) > 2000
+
+
+def test_report_tables(artifacts, monkeypatch):
+    monkeypatch.setattr(callbacks, "QSORT_N", 2000)
+    monkeypatch.setattr(callbacks, "CREATE_N", 20)
+    monkeypatch.setattr(build, "build", lambda: artifacts)
+    text = "\n".join(callbacks.run(quick=True))
+    for title in ("### Callbacks: ns per invocation from a C loop", "### Callback creation",
+                  "### qsort of 2,000 ints"):
+        assert title in text
+    row = next(line for line in text.splitlines() if line.startswith(f"| {callbacks.FLOOR} |"))
+    assert row.count("|") == 8 and "—" not in row
