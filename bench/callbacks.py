@@ -41,6 +41,7 @@ from typing import Callable
 
 from . import build
 from .callgrind import MARKER, read_total, valgrind
+from .loops import make_loop
 
 CASES = ("long", "double")
 SIGNATURES = {"long": "long cb(long)", "double": "double cb(double, double)"}
@@ -242,6 +243,8 @@ def measure_instructions(artifacts: build.Artifacts) -> dict[tuple[str, str, str
             out[tuple(key.split("|"))] = (total - totals[key + "/0"]) / CG_N
         elif label.startswith("qsort|"):
             out["qsort", label[len("qsort|"):]] = total / comparisons
+        elif label.startswith("read|"):
+            out["read", label[len("read|"):]] = (total - totals["read-empty"]) / CG_N
     return out
 
 
@@ -277,6 +280,16 @@ def _cg_worker(build_dir: str) -> int:
             r.run(n)
             os.getppid()
             labels.append(_label(r) + suffix)
+    readers = _readers()
+    read_loops = {k: make_loop(len(args)) for k, (_, args) in readers.items()}
+    empty = make_loop(None)
+    for k, (fn, args) in readers.items():
+        read_loops[k](fn, args, 64)
+    for label, loop, fn, args in [("read-empty", empty, None, ())] + [
+            ("read|" + k, read_loops[k], fn, args) for k, (fn, args) in readers.items()]:
+        loop(fn, args, CG_N)
+        os.getppid()
+        labels.append(label)
     for peer, sort in sorters.items():
         buf = bytearray(raw)
         os.getppid()   # ends the copy's segment: the sort's own starts
@@ -301,6 +314,8 @@ def measure_creation(repeats: int) -> dict[str, float]:
         except fastffi.FFIError:
             continue
         makers[f"fastffi {mech}"] = lambda m=mech: fastffi.callback(SIGNATURES["long"], py_long, tier=m)
+        makers[f"fastffi {mech}, (restype, argtypes) form"] = (
+            lambda m=mech: fastffi.callback(("i64", ["i64"]), py_long, tier=m))
     proto = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_long)
     makers[CTYPES] = lambda: proto(py_long)
     try:
@@ -321,6 +336,48 @@ def measure_creation(repeats: int) -> dict[str, float]:
                     close()
             del made
     return best
+
+
+# ---- pointer reads ------------------------------------------------------------------------
+
+_CELL = (ctypes.c_int * 1)(-7)   # what the read benchmarks read: alive as long as the module
+
+
+def _readers() -> dict[str, tuple[Callable, tuple]]:
+    """{peer: (fn, args)}: one read of a C int through each FFI's pointer access."""
+    import fastffi
+
+    address = ctypes.addressof(_CELL)
+    out = {"fastffi read(a, \"i32\")": (fastffi.read, (address, "i32")),
+           "fastffi reader(\"i32\")(a)": (fastffi.reader("i32"), (address,)),
+           "ctypes c_int.from_address(a).value": (lambda a: ctypes.c_int.from_address(a).value, (address,)),
+           "ctypes p[0], p a POINTER(c_int)": (lambda p: p[0], (ctypes.cast(address, ctypes.POINTER(ctypes.c_int)),))}
+    try:
+        import cffi
+    except ImportError:
+        pass
+    else:
+        ffi = cffi.FFI()
+        out["cffi ffi.cast(\"int *\", a)[0]"] = (lambda a, cast=ffi.cast: cast("int *", a)[0], (address,))
+        out["cffi p[0], p an int *"] = (lambda p: p[0], (ffi.cast("int *", address),))
+    for name, (fn, args) in out.items():
+        if fn(*args) != -7:
+            raise RuntimeError(f"{name} read {fn(*args)!r}, expected -7")
+    return out
+
+
+def measure_reads(repeats: int) -> dict[str, float]:
+    """{peer: ns per read}, the loop taken off (bench/loops.py)."""
+    readers = _readers()
+    n, empty = 100_000, make_loop(None)
+    loops = {k: make_loop(len(args)) for k, (_, args) in readers.items()}
+    best = dict.fromkeys(readers, float("inf"))
+    best_empty = float("inf")
+    for _ in range(repeats):
+        best_empty = min(best_empty, empty(None, (), n) / n)
+        for k, (fn, args) in readers.items():
+            best[k] = min(best[k], loops[k](fn, args, n) / n)
+    return {k: v - best_empty for k, v in best.items()}
 
 
 # ---- qsort --------------------------------------------------------------------------------
@@ -439,6 +496,7 @@ def run(quick: bool = False, callgrind: bool = False) -> list[str]:
         ns = measure_ns(rs, repeats, (1 if quick else 3) * 1_000_000)
         del rs
         created = measure_creation(3 if quick else 9)
+        reads = measure_reads(3 if quick else 15)
         sorted_ms = measure_qsort(artifacts, 1 if quick else 5, notes)
     finally:
         if gc_was_enabled:
@@ -453,13 +511,19 @@ def run(quick: bool = False, callgrind: bool = False) -> list[str]:
             ir = measure_instructions(artifacts)
             lines += [""] + _per_invocation_table(
                 f"Callbacks: instructions per invocation (callgrind, (Ir({CG_N}) - Ir(0)) / {CG_N})",
-                {k: v for k, v in ir.items() if k[0] != "qsort"}, ".0f")
+                {k: v for k, v in ir.items() if k[0] not in ("qsort", "read")}, ".0f")
     lines += ["", f"### Callback creation, µs per callback of `long cb(long)` (best of batches of {CREATE_N})", "",
               "| peer | µs |", "|---|---:|"]
     lines += [f"| {peer} | {us:.2f} |" for peer, us in created.items()]
     ctypes_ms = {p: ms for p, ms in sorted_ms.items() if p.startswith(CTYPES)}
     base_peer = min(ctypes_ms, key=ctypes_ms.get) if ctypes_ms else None
     base = ctypes_ms.get(base_peer)
+    read_ir = {peer: v for (kind, peer), v in ir.items() if kind == "read"}
+    lines += ["", "### Reading a C int through a pointer (ns per read, the loop taken off"
+              + (f"; instructions per read, callgrind, {CG_N} reads" if read_ir else "") + ")", "",
+              "| access | ns |" + (" instructions |" if read_ir else ""), "|---|---:|" + ("---:|" if read_ir else "")]
+    lines += [f"| {peer} | {v:.1f} |" + (f" {read_ir[peer]:.0f} |" if peer in read_ir else (" — |" if read_ir else ""))
+              for peer, v in reads.items()]
     lines += ["", f"### qsort of {QSORT_N:,} ints with a Python comparator reading both ints through the "
               "peer's pointer access (ms, best of runs)", "", f"| peer | ms | ÷ ctypes' fastest here, {base_peer} |", "|---|---:|---:|"]
     qsort_ir = {peer: v for (case, peer), v in ir.items() if case == "qsort"}

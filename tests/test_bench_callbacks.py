@@ -79,13 +79,20 @@ def test_every_qsort_comparator_sorts(artifacts):
     assert callbacks._comparisons(2000) > 2000
 
 
+def test_every_pointer_read_reads_the_int():
+    readers = callbacks._readers()     # each checked against -7 inside
+    assert {"fastffi read(a, \"i32\")", "fastffi reader(\"i32\")(a)"} <= set(readers)
+    assert ("cffi p[0], p an int *" in readers) == HAVE_CFFI
+    assert all(fn(*args) == -7 for fn, args in readers.values())
+
+
 def test_report_tables(artifacts, monkeypatch):
     monkeypatch.setattr(callbacks, "QSORT_N", 2000)
     monkeypatch.setattr(callbacks, "CREATE_N", 20)
     monkeypatch.setattr(build, "build", lambda: artifacts)
     text = "\n".join(callbacks.run(quick=True))
     for title in ("### Callbacks: ns per invocation from a C loop", "### Callback creation",
-                  "### qsort of 2,000 ints"):
+                  "### qsort of 2,000 ints", "### Reading a C int through a pointer"):
         assert title in text
     row = next(line for line in text.splitlines() if line.startswith(f"| {callbacks.FLOOR} |"))
     assert row.count("|") == 8 and "—" not in row
