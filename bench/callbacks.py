@@ -9,8 +9,11 @@ hand-written floor (handwritten.c: a static slot and ``PyObject_Vectorcall``):
   loop: the first callback meets a thread Python has never seen);
 * with ``callgrind=True``, instructions per invocation under valgrind;
 * creation time per callback;
+* one read of a C int through each FFI's pointer access (ns; instructions
+  with ``callgrind=True``);
 * libc ``qsort`` of 100,000 ints, each peer's comparator reading the two ints
-  through its own FFI's pointer access.
+  through its own FFI's pointer access (ms; with ``callgrind=True`` also
+  instructions per comparison, sorting 5,000 ints).
 
 fastffi gets one row per callback mechanism that can run here (``tier=``
 each of ``jit``, ``plan``, ``libffi``; a refusal is a note).  ctypes is
@@ -51,7 +54,7 @@ FLOOR = "hand-written floor"
 CTYPES = "ctypes"
 QSORT_N = 100_000
 CG_N = 2000
-CG_QSORT_N = 5000   # under callgrind: ~60,000 comparisons per peer
+CG_QSORT_N = 5000   # under callgrind: 55,146 comparisons per peer with glibc 2.36
 CREATE_N = 500
 
 
@@ -221,8 +224,17 @@ def _label(r: Runner) -> str:
     return f"{r.peer}|{r.case}|{r.mode}"
 
 
-def measure_instructions(artifacts: build.Artifacts) -> dict[tuple[str, str, str], float]:
-    """{(peer, case, mode): instructions per invocation}: (Ir(CG_N) - Ir(0)) / CG_N."""
+@dataclass
+class Instructions:
+    """What callgrind counted (every figure deterministic for a build)."""
+
+    per_invocation: dict   #: {(peer, case, mode): (Ir(CG_N) - Ir(0)) / CG_N}
+    reads: dict            #: {access: instructions per read, the loop taken off}
+    qsort: dict            #: {peer: instructions per comparison, sorting CG_QSORT_N ints}
+
+
+def measure_instructions(artifacts: build.Artifacts) -> Instructions:
+    """Run this module's worker under callgrind and read its segments."""
     with tempfile.TemporaryDirectory(prefix="fastffi-cg-cb-") as d:
         out = Path(d) / "cg"
         command = [valgrind(), "--tool=callgrind", f"--dump-before={MARKER}", f"--callgrind-out-file={out}",
@@ -236,15 +248,15 @@ def measure_instructions(artifacts: build.Artifacts) -> dict[tuple[str, str, str
         if len(dumps) != len(labels):
             raise RuntimeError(f"{len(dumps)} callgrind dumps for {len(labels)} segments")
         totals = {label: read_total(p) for label, p in zip(labels, dumps)}
-    out, comparisons = {}, _comparisons(CG_QSORT_N)
+    out, comparisons = Instructions({}, {}, {}), _comparisons(CG_QSORT_N)
     for label, total in totals.items():
         if label.endswith("/N"):
             key = label[:-2]
-            out[tuple(key.split("|"))] = (total - totals[key + "/0"]) / CG_N
+            out.per_invocation[tuple(key.split("|"))] = (total - totals[key + "/0"]) / CG_N
         elif label.startswith("qsort|"):
-            out["qsort", label[len("qsort|"):]] = total / comparisons
+            out.qsort[label[len("qsort|"):]] = total / comparisons
         elif label.startswith("read|"):
-            out["read", label[len("read|"):]] = (total - totals["read-empty"]) / CG_N
+            out.reads[label[len("read|"):]] = (total - totals["read-empty"]) / CG_N
     return out
 
 
@@ -501,38 +513,58 @@ def run(quick: bool = False, callgrind: bool = False) -> list[str]:
     finally:
         if gc_was_enabled:
             gc.enable()
-    lines = _per_invocation_table(f"Callbacks: ns per invocation from a C loop (min of {repeats} interleaved "
-                                  "repeats, (t(n) - t(0)) / n)", ns, ".1f")
-    ir = {}
+    ir = None
     if callgrind:
         if valgrind() is None:
             notes.append("callbacks --callgrind: valgrind is not installed")
         else:
             ir = measure_instructions(artifacts)
-            lines += [""] + _per_invocation_table(
-                f"Callbacks: instructions per invocation (callgrind, (Ir({CG_N}) - Ir(0)) / {CG_N})",
-                {k: v for k, v in ir.items() if k[0] not in ("qsort", "read")}, ".0f")
+    return report(ns, repeats, ir, created, reads, sorted_ms, notes)
+
+
+def _cell(value, fmt: str, base=None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:{fmt}}" + (f" ({value / base:.2f}x)" if base else "")
+
+
+def report(ns: dict, repeats: int, ir: Instructions | None, created: dict, reads: dict, sorted_ms: dict,
+           notes: list[str]) -> list[str]:
+    """The markdown tables (a column of instructions where ``ir`` has them)."""
+    lines = _per_invocation_table(f"Callbacks: ns per invocation from a C loop (min of {repeats} interleaved "
+                                  "repeats, (t(n) - t(0)) / n)", ns, ".1f")
+    if ir is not None:
+        lines += [""] + _per_invocation_table(
+            f"Callbacks: instructions per invocation (callgrind, (Ir({CG_N}) - Ir(0)) / {CG_N})",
+            ir.per_invocation, ".0f")
     lines += ["", f"### Callback creation, µs per callback of `long cb(long)` (best of batches of {CREATE_N})", "",
               "| peer | µs |", "|---|---:|"]
     lines += [f"| {peer} | {us:.2f} |" for peer, us in created.items()]
+
+    read_ir = ir.reads if ir is not None else {}
+    lines += ["", "### Reading a C int through a pointer (ns per read, the loop taken off"
+              + (f"; instructions per read, callgrind, {CG_N} reads" if ir else "") + ")", "",
+              "| access | ns |" + (" instructions |" if ir else ""), "|---|---:|" + ("---:|" if ir else "")]
+    lines += [f"| {peer} | {v:.1f} |" + (f" {_cell(read_ir.get(peer), '.0f')} |" if ir else "")
+              for peer, v in reads.items()]
+
     ctypes_ms = {p: ms for p, ms in sorted_ms.items() if p.startswith(CTYPES)}
     base_peer = min(ctypes_ms, key=ctypes_ms.get) if ctypes_ms else None
-    base = ctypes_ms.get(base_peer)
-    read_ir = {peer: v for (kind, peer), v in ir.items() if kind == "read"}
-    lines += ["", "### Reading a C int through a pointer (ns per read, the loop taken off"
-              + (f"; instructions per read, callgrind, {CG_N} reads" if read_ir else "") + ")", "",
-              "| access | ns |" + (" instructions |" if read_ir else ""), "|---|---:|" + ("---:|" if read_ir else "")]
-    lines += [f"| {peer} | {v:.1f} |" + (f" {read_ir[peer]:.0f} |" if peer in read_ir else (" — |" if read_ir else ""))
-              for peer, v in reads.items()]
-    lines += ["", f"### qsort of {QSORT_N:,} ints with a Python comparator reading both ints through the "
-              "peer's pointer access (ms, best of runs)", "", f"| peer | ms | ÷ ctypes' fastest here, {base_peer} |", "|---|---:|---:|"]
-    qsort_ir = {peer: v for (case, peer), v in ir.items() if case == "qsort"}
-    if qsort_ir:
-        lines[-2] += f" instructions per comparison (callgrind, {CG_QSORT_N:,} ints) |"
-        lines[-1] += "---:|"
-    lines += [f"| {peer} | {ms:.0f} | {'' if not base else f'{ms / base:.2f}'} |"
-              + (f" {qsort_ir[peer]:.0f} |" if peer in qsort_ir else (" — |" if qsort_ir else ""))
-              for peer, ms in sorted_ms.items()]
+    qsort_ir = ir.qsort if ir is not None else {}
+    ctypes_ir = {p: v for p, v in qsort_ir.items() if p.startswith(CTYPES)}
+    ir_base_peer = min(ctypes_ir, key=ctypes_ir.get) if ctypes_ir else None
+    lines += ["", f"### qsort of {QSORT_N:,} ints, a Python comparator reading both ints through the peer's "
+              "pointer access", "",
+              f"ms: best of runs (x: ÷ ctypes' fastest in time here, {base_peer})"
+              + (f"; instructions per comparison: callgrind, sorting {CG_QSORT_N:,} ints "
+                 f"(x: ÷ ctypes' fewest, {ir_base_peer})" if ir else ""), "",
+              "| peer | ms |" + (" instructions per comparison |" if ir else ""),
+              "|---|---:|" + ("---:|" if ir else "")]
+    for peer, ms in sorted_ms.items():
+        row = f"| {peer} | {_cell(ms, '.0f', ctypes_ms.get(base_peer))} |"
+        if ir:
+            row += f" {_cell(qsort_ir.get(peer), '.0f', ctypes_ir.get(ir_base_peer))} |"
+        lines.append(row)
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
     return lines

@@ -96,3 +96,19 @@ def test_report_tables(artifacts, monkeypatch):
         assert title in text
     row = next(line for line in text.splitlines() if line.startswith(f"| {callbacks.FLOOR} |"))
     assert row.count("|") == 8 and "—" not in row
+
+
+def test_report_with_instructions():
+    ns = {(p, c, m): 100.0 for p in ("fastffi plan", callbacks.FLOOR) for c in callbacks.CASES
+          for m in callbacks.MODES}
+    ir = callbacks.Instructions({k: 1000.0 for k in ns} | {(callbacks.FLOOR, "long", "held"): 800.0},
+                                {"fastffi reader": 50.0}, {"fastffi plan (reader)": 2000.0, "ctypes X": 4000.0,
+                                                           "ctypes Y": 5000.0})
+    lines = callbacks.report(ns, 3, ir, {"fastffi plan": 5.0}, {"fastffi reader": 20.0, "ctypes p[0]": 30.0},
+                             {"fastffi plan (reader)": 250.0, "ctypes X": 600.0, "ctypes Y": 500.0}, ["a note"])
+    text = "\n".join(lines)
+    assert "| fastffi plan | 1000 (1.25x) | 1000 (1.00x) |" in text
+    assert "| fastffi reader | 20.0 | 50 |" in text and "| ctypes p[0] | 30.0 | — |" in text
+    assert "(x: ÷ ctypes' fastest in time here, ctypes Y)" in text and "(x: ÷ ctypes' fewest, ctypes X)" in text
+    assert "| fastffi plan (reader) | 250 (0.50x) | 2000 (0.50x) |" in text
+    assert lines[-1] == "- a note"
