@@ -285,6 +285,12 @@ def _cg_worker(build_dir: str) -> int:
     sorters = _qsort_sorters(build.Artifacts.load(build_dir), [], CG_QSORT_N)
     for sort in sorters.values():
         sort(bytearray(raw))
+    readers = _readers()
+    read_loops = {k: make_loop(len(args)) for k, (_, args) in readers.items()}
+    empty = make_loop(None)
+    empty(None, (), 64)
+    for k, (fn, args) in readers.items():
+        read_loops[k](fn, args, 64)
     labels = ["setup"]
     os.getppid()    # ends "setup"
     for r in rs:
@@ -292,11 +298,6 @@ def _cg_worker(build_dir: str) -> int:
             r.run(n)
             os.getppid()
             labels.append(_label(r) + suffix)
-    readers = _readers()
-    read_loops = {k: make_loop(len(args)) for k, (_, args) in readers.items()}
-    empty = make_loop(None)
-    for k, (fn, args) in readers.items():
-        read_loops[k](fn, args, 64)
     for label, loop, fn, args in [("read-empty", empty, None, ())] + [
             ("read|" + k, read_loops[k], fn, args) for k, (fn, args) in readers.items()]:
         loop(fn, args, CG_N)
