@@ -1,12 +1,19 @@
 """bench/callbacks.py's parts, on a small scale: every peer's C-loop runner sums
 what it must, the hand-written floor reports a raising callable and gives C 0,
 each qsort comparator sorts, and the report has every table.  (The figures
-themselves are BENCHMARKS.md's; this only keeps the harness honest.)"""
+themselves are BENCHMARKS.md's; this only keeps the harness honest.)
+
+ctypes and cffi callbacks are libffi closures, whose allocator maps
+writable+executable pages that stay for the life of the process, so every
+check that makes one runs in a child process (_check_* below, one child
+each): the pytest process keeps the no-W+X property tests/test_jit.py asserts."""
 from __future__ import annotations
 
 import array
 import ctypes
 import importlib.util
+import pathlib
+import subprocess
 import sys
 
 import pytest
@@ -24,7 +31,19 @@ def artifacts(tmp_path_factory):
     return built
 
 
+def _in_child(check: str, artifacts) -> None:
+    code = (f"import sys; sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})\n"
+            "from fastffi.bench import build\nimport test_bench_callbacks as t\n"
+            f"t.{check}(build.Artifacts.load({str(artifacts.directory)!r}))\nprint('checked')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.split() == ["checked"], done.stdout + done.stderr[-3000:]
+
+
 def test_every_runner_sums_its_loop(artifacts):
+    _in_child("_check_runners", artifacts)
+
+
+def _check_runners(artifacts):
     runners, notes = callbacks.runners(artifacts)   # each checked with n=100 inside
     got = {(r.peer, r.case, r.mode) for r in runners}
     for case in callbacks.CASES:
@@ -47,10 +66,14 @@ def test_expected_sums():
     assert callbacks.expected("double", 4) == 0.5 + 1.5 + 2.5 + 3.5
 
 
-def test_the_floor_reports_a_raising_callable_and_returns_zero(artifacts, monkeypatch):
+def test_the_floor_reports_a_raising_callable_and_returns_zero(artifacts):
+    _in_child("_check_floor_errors", artifacts)
+
+
+def _check_floor_errors(artifacts):
     hw = build.import_extension(build.HANDWRITTEN_MODULE, artifacts.handwritten)
     seen = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append((u.exc_type, str(u.exc_value))))
+    sys.unraisablehook = lambda u: seen.append((u.exc_type, str(u.exc_value)))
 
     def bad_long(x):
         raise KeyError(x)
@@ -67,6 +90,10 @@ def test_the_floor_reports_a_raising_callable_and_returns_zero(artifacts, monkey
 
 
 def test_every_qsort_comparator_sorts(artifacts):
+    _in_child("_check_qsort", artifacts)
+
+
+def _check_qsort(artifacts):
     values = callbacks._qsort_values(2000)
     want = sorted(values)
     sorters = callbacks._qsort_sorters(artifacts, [], 2000)
@@ -79,17 +106,24 @@ def test_every_qsort_comparator_sorts(artifacts):
     assert callbacks._comparisons(2000) > 2000
 
 
-def test_every_pointer_read_reads_the_int():
+def test_every_pointer_read_reads_the_int(artifacts):
+    _in_child("_check_reads", artifacts)
+
+
+def _check_reads(artifacts):
     readers = callbacks._readers()     # each checked against -7 inside
     assert {"fastffi read(a, \"i32\")", "fastffi reader(\"i32\")(a)"} <= set(readers)
     assert ("cffi p[0], p an int *" in readers) == HAVE_CFFI
     assert all(fn(*args) == -7 for fn, args in readers.values())
 
 
-def test_report_tables(artifacts, monkeypatch):
-    monkeypatch.setattr(callbacks, "QSORT_N", 2000)
-    monkeypatch.setattr(callbacks, "CREATE_N", 20)
-    monkeypatch.setattr(build, "build", lambda: artifacts)
+def test_report_tables(artifacts):
+    _in_child("_check_report", artifacts)
+
+
+def _check_report(artifacts):
+    callbacks.QSORT_N, callbacks.CREATE_N = 2000, 20
+    build.build = lambda: artifacts
     text = "\n".join(callbacks.run(quick=True))
     for title in ("### Callbacks: ns per invocation from a C loop", "### Callback creation",
                   "### qsort of 2,000 ints", "### Reading a C int through a pointer"):
