@@ -51,6 +51,8 @@ def _parse_args(argv):
     parser.add_argument("--callbacks", action="store_true",
                         help="also benchmark callbacks (C calling Python: held, released, foreign thread; "
                              "creation; qsort) against ctypes, cffi and a hand-written floor")
+    parser.add_argument("--headers", action="store_true",
+                        help="also measure include() of real headers, cold and warm, against cffi's cdef")
     parser.add_argument("--representation", action="store_true",
                         help="also count what a no-op call costs per callable representation (callgrind)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the report to FILE")
@@ -182,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections.append("\n".join(callbacks.run(opts.quick, callgrind=opts.callgrind)))
         except RuntimeError as e:
             notes.append(f"--callbacks: not run: {e}")
+    if opts.headers:
+        from . import headers
+
+        sections.append("\n".join(headers.run(opts.quick)))
 
     sections.append(report.notes(notes))
     text = "\n\n".join(s for s in sections if s) + "\n"

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from . import _core
 from .callbacks import Callback, callback
-from .errors import CallbackClosedError, FFIError, LibraryClosedError, LibraryError, SignatureError, SymbolError
+from .errors import (CallbackClosedError, FFIError, HeaderError, LibraryClosedError, LibraryError, SignatureError,
+                     SymbolError)
+from .header import Header, cdef, include
 from .library import (RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE, RTLD_NOLOAD, RTLD_NOW, Library, dlopen,
                       function)
 from .memory import (address_of, gc, get_errno, read, reader, set_errno, to_bytes, to_string, view, write,
@@ -47,11 +49,12 @@ Function = _core.Function
 CString = _core.CString
 #: What a :func:`reader` function is bound to: ``reader("i32").__self__.type == "i32"``.
 Reader = _core.Reader
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 LIBFFI_VERSION: str = _core.LIBFFI_VERSION
 
 __all__ = [
-    "dlopen", "function", "Library", "Function", "CString", "Reader", "callback", "Callback",
+    "dlopen", "function", "Library", "cdef", "include", "Header", "HeaderError", "Function", "CString", "Reader",
+    "callback", "Callback",
     "struct", "union", "define", "undefine", "sizeof", "alignof", "offsetof", "CStruct", "CUnion",
     "new", "array", "Array", "Box",
     "address_of", "to_bytes", "view", "to_string", "read", "reader", "write", "write_bytes", "get_errno", "set_errno",

@@ -11,6 +11,11 @@ MAX_ARGS: int
 RELEASE_GIL: int
 USE_ERRNO: int
 JIT_ALLOWED: int
+ARG_BYTES_SLOW: int
+ARG_MUTABLE: int
+ARG_NUL: int
+ARG_TYPED: int
+ARG_FUNCTION: int
 CHAR_SIGNED: int
 WCHAR_SIZE: int
 WCHAR_SIGNED: int
@@ -143,5 +148,6 @@ def set_errno(value: int) -> int: ...
 def cdata_view(cls: type, address: int | CData, size: int, owner: object = ..., format: str = ..., itemsize: int = ...) -> Any: ...
 def cdata_alloc(cls: type, size: int, format: str = ..., itemsize: int = ...) -> Any: ...
 def run_batch(fn: Function, columns: tuple[int, ...], strides: tuple[int, ...], out: int, out_stride: int,
-              rows: int, threads: int, loop: _CodeRegion | None) -> None: ...
+              rows: int, threads: int, loop: _CodeRegion | None, check_signals: bool = ...,
+              callbacks: tuple[Callback, ...] = ...) -> None: ...
 def bool_column_is_0_1(address: int, stride: int, rows: int) -> bool: ...

@@ -15,8 +15,10 @@ from typing import Any, NamedTuple
 
 from .. import _core
 from ..errors import FFIError, SignatureError
+from ..model.pointers import FunctionType
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
+from . import callback_pool, checks
 from . import libffi as tier_libffi
 from .selection import TIERS, ceiling, public_type
 
@@ -68,12 +70,6 @@ def _jit_platform_refusal() -> str | None:
     return "no callback thunk emitter in this version (the static pool serves every signature it classifies)"
 
 
-def _plan_platform_refusal() -> str | None:
-    if _core.callback_pool_available() == 0:
-        return "the static trampoline pool is not built for this platform"
-    return None
-
-
 def _libffi_signature_refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         if t.__class__ is not Scalar:
@@ -85,8 +81,8 @@ def _libffi_signature_refusal(sig: Signature) -> str | None:
 
 #: Per mechanism: why this process cannot use it at all (None: it can), and
 #: why it cannot take one signature.
-_PLATFORM_REFUSALS = {"jit": _jit_platform_refusal, "plan": _plan_platform_refusal, "libffi": lambda: None}
-_SIGNATURE_REFUSALS = {"jit": lambda sig: None, "plan": lambda sig: None, "libffi": _libffi_signature_refusal}
+_PLATFORM_REFUSALS = {"jit": _jit_platform_refusal, "plan": callback_pool.platform_refusal, "libffi": lambda: None}
+_SIGNATURE_REFUSALS = {"jit": lambda sig: None, "plan": callback_pool.refusal, "libffi": _libffi_signature_refusal}
 
 
 def _refusal(mechanism: str, sig: Signature) -> str | None:
@@ -116,6 +112,8 @@ def _prepare(mechanism: str, sig: Signature) -> dict:
     if mechanism == "libffi":
         return {"ffi_structs": tuple(None if t.__class__ is Scalar else tier_libffi.ffi_struct_type(t)
                                      for t in (sig.restype, *sig.argtypes))}
+    if mechanism == "plan":
+        return callback_pool.prepare(sig)
     raise FFIError(f"{sig.name}: callback mechanism {mechanism!r} has no preparation")
 
 
@@ -127,6 +125,12 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
         raise TypeError(f"callback {sig.name!r}: onerror must be None or callable, got {type(onerror).__name__}")
     if tier != "auto" and tier not in MECHANISMS:
         raise ValueError(f"unknown tier {tier!r} (expected 'auto', 'jit', 'plan' or 'libffi')")
+    m, refused = _select(sig, tier)
+    return _core.make_callback(_spec(sig, func, error, onerror, m, refused, _prepare(m, sig), key))
+
+
+def _select(sig: Signature, tier: str) -> tuple[str, dict]:
+    """The mechanism for ``sig`` and why the faster ones were refused."""
     reason = signature_refusal(sig)
     if reason is not None:
         raise SignatureError(f"callback {sig.name!r}: {reason}")
@@ -136,7 +140,7 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     for m in candidates:
         reason = _refusal(m, sig)
         if reason is None:
-            return _make(sig, func, error, onerror, m, refused, _prepare(m, sig), key)
+            return m, refused
         refused[m] = reason
     if tier == "auto":
         raise FFIError(f"callback {sig.name!r}: no mechanism accepts this signature: "
@@ -144,12 +148,33 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     raise FFIError(f"callback {sig.name!r}: tier {candidates[0]!r} refused: {refused[candidates[0]]}")
 
 
-def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key):
+def temporary_maker(sig: Signature):
+    """``make(func)``: a Callback of ``sig`` with the defaults (error 0, no
+    onerror, the best mechanism), named for ``func``, from a spec decided
+    once -- what a plain callable passed for a function-pointer parameter
+    runs as, for one call (tiers/checks.py: one maker per parameter type)."""
+    m, refused = _select(sig, "auto")
+    template = _spec(sig, None, 0, None, m, refused, _prepare(m, sig), None)
+    ret, args = type_name(sig.restype), ", ".join(type_name(t) for t in sig.argtypes)
+
+    def make(func):
+        name = getattr(func, "__name__", None)
+        if not isinstance(name, str) or not callable(func):
+            return create(sig, func)   # its exact errors
+        return _core.make_callback(template._replace(
+            name=name, func=func, signature=f"{ret} {name}({args})",
+            explanation=_Explainer(sig._replace(name=name), m, refused)))
+    return make
+
+
+def _spec(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key) -> CallbackSpec:
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
+    if key is None:   # what a function-pointer parameter is compared with (tiers/checks.py)
+        key = checks.function_key(FunctionType(sig.restype, tuple(sig.argtypes)))
     if not scalar_ret and error == 0:
         error = None      # the default: a zero-filled struct
-    return _core.make_callback(CallbackSpec(
+    return CallbackSpec(
         sig.name, func, onerror, error,
         ret.kind if scalar_ret else _STRUCT,
         bytes([_boxed_kind(t) for t in sig.argtypes]),
@@ -160,7 +185,7 @@ def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, e
         signature_text(sig), key, _CODES[mechanism],
         _Explainer(sig, mechanism, refused),
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
-    ))
+    )
 
 
 def signature_text(sig: Signature) -> str:
@@ -183,7 +208,13 @@ class _Explainer:
             lines.append("  libffi closure (ffi_closure_alloc): libffi's allocator may map writable+executable "
                          "memory where the system allows it (a double mapping where it does not); "
                          "FASTFFI_TIER=plan uses the static pool only")
+        elif self.mechanism == "plan":
+            lines.extend("  " + line for line in callback_pool.describe(self.sig, cb))
         return "\n".join(lines)
 
+
+# A plain callable passed for a function-pointer parameter runs as a
+# temporary Callback made here (tiers/checks.py, runtime/convert.c).
+checks.temporary_maker = temporary_maker
 
 __all__ = ["CallbackSpec", "MECHANISMS", "available_mechanisms", "create", "signature_text"]

@@ -8,15 +8,3 @@ int thunk_prepare(CallbackObject *cb, PyObject *const *spec)
     PyErr_Format(FFIError, "%U: the jit callback mechanism is not available in this build", cb->name);
     return -1;
 }
-
-int pool_prepare(CallbackObject *cb, PyObject *const *spec)
-{
-    (void)spec;
-    PyErr_Format(FFIError, "%U: the static trampoline pool is not available in this build", cb->name);
-    return -1;
-}
-
-Py_ssize_t pool_available(void)
-{
-    return 0;
-}

@@ -5,6 +5,8 @@
  * one crashes, as in C; NULL is refused whenever bytes would be touched. */
 #include "runtime/convert.h"
 
+#include "callbacks/callback.h"
+
 _Thread_local int fastffi_saved_errno;
 
 void call_errno_in(void)
@@ -341,13 +343,15 @@ static int pointer_to_keep(int kind, PyObject *value, PyObject *context, Slot *v
         *keep = b;
         return 0;
     }
-    Py_buffer view;
+    BufferEntry view;
     BufferList bufs = {&view, 0};
     if (convert_scalar(kind, value, v, &bufs, (ErrCtx){context, 0}) < 0)
         return -1;
     int was_buffer = bufs.count > 0;
     buffers_release(&bufs);
-    if (PyBytes_CheckExact(value) || CData_Check(value) || Function_Check(value)) {
+    if (PyBytes_CheckExact(value) || CData_Check(value) || Function_Check(value) || Callback_Check(value)) {
+        /* A Callback lives as long as the memory holding its address: C
+         * may call through it whenever it reads the pointer. */
         *keep = Py_NewRef(value);
     }
     else if (was_buffer) {
@@ -386,7 +390,7 @@ static PyObject *mem_write_scalar(PyObject *m, PyObject *args)
                              "(it would dangle); pass bytes you keep alive, or an address", context);
                 return NULL;
             }
-            Py_buffer view;
+            BufferEntry view;
             BufferList bufs = {&view, 0};
             if (convert_scalar(kind, value, &v, &bufs, (ErrCtx){context, 0}) < 0)
                 return NULL;
@@ -416,6 +420,8 @@ static PyObject *mem_address_of(PyObject *m, PyObject *o)
         return PyLong_FromVoidPtr(((CDataObject *)o)->ptr);
     if (Function_Check(o))
         return PyLong_FromVoidPtr((void *)((FunctionObject *)o)->target);
+    if (Callback_Check(o))
+        return PyLong_FromVoidPtr(((CallbackObject *)o)->address);
     if (PyObject_CheckBuffer(o)) {
         Py_buffer view;
         if (PyObject_GetBuffer(o, &view, PyBUF_FULL_RO) < 0)

@@ -114,10 +114,12 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "USE_ERRNO", FN_USE_ERRNO) < 0
         || PyModule_AddIntConstant(m, "JIT_ALLOWED", FN_JIT_ALLOWED) < 0
         || PyModule_AddIntConstant(m, "STRING_ADDRESS", FN_STRING_ADDRESS) < 0
+        || PyModule_AddIntConstant(m, "FUNCTION_RESULT", FN_FUNCTION_RESULT) < 0
         || PyModule_AddIntConstant(m, "ARG_BYTES_SLOW", ARG_BYTES_SLOW) < 0
         || PyModule_AddIntConstant(m, "ARG_MUTABLE", ARG_MUTABLE) < 0
         || PyModule_AddIntConstant(m, "ARG_NUL", ARG_NUL) < 0
         || PyModule_AddIntConstant(m, "ARG_TYPED", ARG_TYPED) < 0
+        || PyModule_AddIntConstant(m, "ARG_FUNCTION", ARG_FUNCTION) < 0
         || PyModule_AddIntConstant(m, "CHAR_SIGNED", CHAR_MIN < 0) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIZE", (long)sizeof(wchar_t)) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIGNED", WCHAR_MIN < 0) < 0
