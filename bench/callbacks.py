@@ -98,11 +98,14 @@ def _fastffi_runners(path: str, notes: list[str]) -> list[Runner]:
 
     lib = fastffi.dlopen(path)
     drivers = {}
+    # Declared with their function-pointer parameters and passed the Callback
+    # itself, as users write it (the call checks its signature and holds an
+    # exception for the outer call to raise).
     for case in CASES:
-        ret = "long" if case == "long" else "double"
-        drivers[case, "held"] = lib.function(f"{ret} cb_loop_{case}(void *cb, long n)")
-        drivers[case, "released"] = lib.function(f"{ret} cb_loop_{case}(void *cb, long n)", release_gil=True)
-        drivers[case, "thread"] = lib.function(f"{ret} cb_thread_{case}(void *cb, long n)", release_gil=True)
+        ret, cbtype = ("long", "long (*cb)(long)") if case == "long" else ("double", "double (*cb)(double, double)")
+        drivers[case, "held"] = lib.function(f"{ret} cb_loop_{case}({cbtype}, long n)")
+        drivers[case, "released"] = lib.function(f"{ret} cb_loop_{case}({cbtype}, long n)", release_gil=True)
+        drivers[case, "thread"] = lib.function(f"{ret} cb_thread_{case}({cbtype}, long n)", release_gil=True)
     runners = []
     for mech in _fastffi_mechanisms():
         for case in CASES:
@@ -113,9 +116,8 @@ def _fastffi_runners(path: str, notes: list[str]) -> list[Runner]:
                 notes.append(f"fastffi {mech}: {e}")
                 break
             for mode in MODES:
-                drive, address = drivers[case, mode], cb.address
                 runners.append(Runner(f"fastffi {mech}", case, mode,
-                                      lambda n, d=drive, a=address: d(a, n), keep=cb))
+                                      lambda n, d=drivers[case, mode], c=cb: d(c, n), keep=cb))
     return runners
 
 
@@ -406,7 +408,7 @@ def _qsort_sorters(artifacts: build.Artifacts, notes: list[str], n: int) -> dict
 
     sorters: dict[str, Callable[[bytearray], None]] = {}
     libc = fastffi.dlopen("libc.so.6")
-    qsort = libc.function("void qsort(void *base, size_t n, size_t size, void *compar)")
+    qsort = libc.function("void qsort(void *base, size_t n, size_t size, int (*compar)(const void *, const void *))")
     read, i32 = fastffi.read, fastffi.reader("i32")
     comparators = {"read": lambda a, b: read(a, "i32") - read(b, "i32"), "reader": lambda a, b: i32(a) - i32(b)}
     for mech in _fastffi_mechanisms():
@@ -415,7 +417,7 @@ def _qsort_sorters(artifacts: build.Artifacts, notes: list[str], n: int) -> dict
                 cmp = fastffi.callback("int cmp(const void *a, const void *b)", func, tier=mech)
             except fastffi.FFIError:
                 break
-            sorters[f"fastffi {mech} ({access})"] = lambda buf, c=cmp: qsort(buf, n, 4, c.address)
+            sorters[f"fastffi {mech} ({access})"] = lambda buf, c=cmp: qsort(buf, n, 4, c)
 
     # ctypes, two ways its users write it: the documentation's comparator
     # typed POINTER(c_int) (ctypes makes the pointer objects, a[0] reads), and
