@@ -192,5 +192,6 @@ extern PyMethodDef execmem_methods[];
 
 /* ---- module-level functions from runtime/memory.c ---- */
 extern PyMethodDef memory_methods[];
+extern PyTypeObject Reader_Type;   /* runtime/memory.c */
 
 #endif
