@@ -187,7 +187,7 @@ static void callback_failed(CallbackObject *cb, void *result)
         PyErr_WriteUnraisable((PyObject *)cb);
 }
 
-static void callback_run(CallbackObject *cb, void *const *argp, void *result)
+static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *const *argp, void *result)
 {
     PyObject *stack[FASTFFI_MAX_ARGS];
     Py_ssize_t n = cb->nargs, i;
@@ -209,7 +209,16 @@ static void callback_run(CallbackObject *cb, void *const *argp, void *result)
         Py_DECREF(stack[--i]);
     Py_LeaveRecursiveCall();
     CallbackTarget *t = cb->target;
-    if (value == NULL || convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, value, result) < 0)
+    int kind = t->retkind;
+    int64_t v;
+    /* An exact int for an integer result, an exact float for a double: the
+     * common returns, written without the general conversion. */
+    if (kind >= KIND_I8 && kind <= KIND_U64 && value != NULL && PyLong_CheckExact(value)
+        && compat_long_compact_value(value, &v) && (uint64_t)v - (uint64_t)kind_min[kind] <= kind_span[kind])
+        *(int64_t *)result = v;
+    else if (kind == KIND_F64 && value != NULL && PyFloat_CheckExact(value))
+        *(double *)result = PyFloat_AS_DOUBLE(value);
+    else if (value == NULL || convert_result(kind, cb->retstruct, t->retsize, cb->result_where, value, result) < 0)
         callback_failed(cb, result);
     Py_XDECREF(value);
     Py_DECREF(cb);

@@ -52,11 +52,8 @@ int threads_init(void)
     return 0;
 }
 
-int thread_enter(ThreadEntry *e)
+int thread_enter_slow(ThreadEntry *e)
 {
-    e->ensured = 0;
-    if (compat_thread_holds_gil())
-        return 0;
     if (compat_is_finalizing())
         return -1;
     int foreign = PyGILState_GetThisThreadState() == NULL;
@@ -69,10 +66,4 @@ int thread_enter(ThreadEntry *e)
         pthread_setspecific(kept_key, PyGILState_GetThisThreadState());
     }
     return 0;
-}
-
-void thread_leave(ThreadEntry *e)
-{
-    if (e->ensured)
-        PyGILState_Release(e->state);
 }
