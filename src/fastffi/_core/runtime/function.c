@@ -373,11 +373,14 @@ static PyMethodDef function_methods[] = {
     {"explain", (PyCFunction)function_explain, METH_NOARGS,
      "The signature, the tier chosen and why each faster tier was refused."},
     {"map", (PyCFunction)(void (*)(void))function_map, METH_VARARGS | METH_KEYWORDS,
-     "map(*columns, out=None, threads=1): call once per row of the argument columns, in a native loop."},
+     "map($self, /, *columns, out=None, threads=1)\n--\n\n"
+     "Call once per row of the argument columns, in a native loop."},
     {"variadic", (PyCFunction)variadic_method, METH_VARARGS,
-     "variadic(*types): the Function for the fixed arguments plus these variadic ones (made once per types)."},
+     "variadic($self, /, *types)\n--\n\n"
+     "The Function for the fixed arguments plus these variadic ones (made once per types)."},
     {"shared", (PyCFunction)(void (*)(void))function_shared, METH_VARARGS | METH_KEYWORDS,
-     "shared() -> SharedCall: arguments in a buffer both sides read; sb() calls with what is in it."},
+     "shared($self, /)\n--\n\n"
+     "A SharedCall: arguments in a buffer both sides read; calling it calls with what is in it."},
     {NULL},
 };
 
