@@ -45,7 +45,6 @@ def check_block(block: str, namespace: dict, where: str) -> int:
     tree = ast.parse(block, where)
     lines = block.splitlines()
     for node in tree.body:
-        source = "\n".join(lines[node.lineno - 1:node.end_lineno])
         expected = expected_value(lines[node.end_lineno - 1]) if isinstance(node, ast.Expr) else None
         if expected is not None:
             value = eval(compile(ast.Expression(node.value), where, "eval"), namespace)

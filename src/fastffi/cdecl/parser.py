@@ -360,3 +360,17 @@ def _check_no_definitions(node, line: str) -> None:
                 raise SignatureError(_with_caret("bitfield member is not supported yet", line, d.coord.column))
         raise SignatureError(_with_caret("struct definition inside a declaration is not supported yet "
                                          "(define the type with fastffi.struct)", line, node.coord.column))
+
+
+def parameter_names(text: str, ns: Namespace) -> tuple:
+    """The parameter names a C function declaration gives (None where it gives none), for
+    ``inspect.signature(fn)``: the same cached parse as :func:`function_signature`."""
+    decl, _ = _parse_declaration_text(text, _known_names(text, ns))
+    params = decl.type.args.params if decl.type.args is not None else []
+    names = [getattr(p, "name", None) for p in params if not isinstance(p, c_ast.EllipsisParam)]
+    return () if names == [None] and _is_void(params[0]) else tuple(names)
+
+
+def _is_void(param) -> bool:
+    t = getattr(param, "type", None)
+    return isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) and t.type.names == ["void"]

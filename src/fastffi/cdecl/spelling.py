@@ -140,5 +140,12 @@ def parse_declaration(text: str, types=None) -> Signature:
     return sig
 
 
+def declared_names(text: str, types=None) -> tuple:
+    """The parameter names a declaration gives (None for an unnamed one), in order."""
+    from . import parser
+
+    return parser.parameter_names(text, namespace_for(types))
+
+
 __all__ = ["IDENT", "namespace_for", "normalize", "resolve_type", "resolve_field_type", "make_signature",
-           "parse_declaration"]
+           "parse_declaration", "declared_names"]

@@ -71,6 +71,15 @@ class CStruct(_core.CData):
         _core.copy(new, self, self._size_)
         return new
 
+    # copy.copy and copy.deepcopy copy the bytes into new owned memory (a view's too); what the
+    # original keeps alive for its pointer fields is kept by the copy as well, and not copied:
+    # the copied pointers still point at those very objects.
+    def __copy__(self):
+        return self._copy()
+
+    def __deepcopy__(self, memo):
+        return self._copy()
+
 
 def _scalar_field(name: str, context: str, offset: int, t: Scalar):
     kind = t.kind
@@ -203,6 +212,16 @@ class Array(_core.CData):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({list(self)!r})"
 
+    def __copy__(self):
+        """A new owned array of the same elements (the bytes copied, as for structs)."""
+        cls = type(self)
+        new = _core.cdata_alloc(cls, self._nbytes_, cls._format_, cls._itemsize_)
+        _core.copy(new, self, self._nbytes_)
+        return new
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
 
 #: scalar -> its array class (a struct's is kept on the struct class itself,
 #: so it goes with it)
@@ -272,6 +291,16 @@ class Box(_core.CData):
 
     def __repr__(self) -> str:
         return f"<fastffi box {self._type_.name} value={self.value!r}>"
+
+    def __copy__(self):
+        """A new box holding the same bytes."""
+        t = self._type_
+        new = _core.cdata_alloc(type(self), t.size, t.format, t.size)
+        _core.copy(new, self, t.size)
+        return new
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
 
 
 _boxes: dict = {}

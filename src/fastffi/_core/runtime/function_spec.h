@@ -33,7 +33,9 @@
     X(ARGPOINTEES, "argpointees")      \
     X(STACK_CHECK, "stack_check")      \
     X(NFIXED, "nfixed")                \
-    X(VARIADIC, "variadic")
+    X(VARIADIC, "variadic")            \
+    X(DOC, "doc")                      \
+    X(SIGNATURE, "signature")
 
 enum {
 #define X(e, name) SPEC_##e,
