@@ -28,31 +28,32 @@ _FUNCTION_TYPE = re.compile(r"^(?P<ret>[^()]*?)\s*(?P<params>\(.*\))\s*$", re.S)
 _DEFAULT_NAME = "callback"
 
 
-def _parse(text: str) -> Signature:
-    """A C function type or declaration as a callback signature."""
+def _parse(text: str) -> tuple[Signature, str]:
+    """A C function type or declaration as a callback signature, and the declaration parsed."""
     m = _POINTER_TYPE.match(text)
     if m is not None:
-        return parse_declaration(f"{m.group('ret').rstrip()} {_DEFAULT_NAME}{m.group('params')}")
+        text = f"{m.group('ret').rstrip()} {_DEFAULT_NAME}{m.group('params')}"
+        return parse_declaration(text), text
     try:
-        return parse_declaration(text)
+        return parse_declaration(text), text
     except SignatureError:
         # A nameless function type, "int(const void *, const void *)".
         m = _FUNCTION_TYPE.match(text)
         if m is None or not m.group("ret").strip():
             raise
-        return parse_declaration(f"{m.group('ret')} {_DEFAULT_NAME}{m.group('params')}")
+        text = f"{m.group('ret')} {_DEFAULT_NAME}{m.group('params')}"
+        return parse_declaration(text), text
 
 
-def _signature(signature) -> Signature:
+def _signature(signature) -> tuple[Signature, str | None]:
     if isinstance(signature, str):
-        sig = _parse(signature)
+        return _parse(signature)
     elif isinstance(signature, tuple) and len(signature) == 2:
         restype, argtypes = signature
-        sig = make_signature(_DEFAULT_NAME, "void" if restype is None else restype, argtypes)
+        return make_signature(_DEFAULT_NAME, "void" if restype is None else restype, argtypes), None
     else:
         raise TypeError(f"a callback signature is a C function type or declaration, or (restype, argtypes); "
                         f"got {type(signature).__name__}")
-    return sig
 
 
 def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto"):
@@ -73,10 +74,10 @@ def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto")
     Keep the Callback for as long as C may call it; ``close()`` (or dropping
     the last reference) retires its address: later calls through it report
     :class:`~fastffi.CallbackClosedError` and return ``error``."""
-    sig = _signature(signature)
+    sig, declaration = _signature(signature)
 
     def make(f):
-        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier)
+        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier, declaration=declaration)
 
     if func is None:
         return make

@@ -95,3 +95,23 @@ def test_help_shows_the_declaration(libm):
     text = pydoc.render_doc(fn, renderer=pydoc.plaintext)
     assert "double cbrt(double x);" in text
     assert "cbrt(x: 'double', /) -> 'double'" in text
+
+
+@pytest.mark.parametrize("form, expected", [
+    ("int cmp(const void *a, const void *b)", "(a: 'const void *', b: 'const void *', /) -> 'int32_t'"),
+    ("int(const void *, const void *)", "(arg1: 'const void *', arg2: 'const void *', /) -> 'int32_t'"),
+    ("int (*)(const void *x, int y)", "(x: 'const void *', y: 'int32_t', /) -> 'int32_t'"),
+    (("i64", ["i32", "f64"]), "(arg1: 'int32_t', arg2: 'double', /) -> 'int64_t'"),
+    ("void done(void)", "() -> 'void'"),
+])
+def test_callback_signature(form, expected):
+    with fastffi.callback(form, lambda *args: 0) as cb:
+        assert str(inspect.signature(cb)) == expected
+        assert inspect.signature(cb) is inspect.signature(cb)
+
+
+def test_callback_signature_matches_its_python_call():
+    with fastffi.callback("double twice(double v)", lambda v: 2 * v) as cb:
+        sig = inspect.signature(cb)
+        assert list(sig.parameters) == ["v"]
+        assert cb(*sig.bind(1.5).args) == 3.0

@@ -366,6 +366,8 @@ def parameter_names(text: str, ns: Namespace) -> tuple:
     """The parameter names a C function declaration gives (None where it gives none), for
     ``inspect.signature(fn)``: the same cached parse as :func:`function_signature`."""
     decl, _ = _parse_declaration_text(text, _known_names(text, ns))
+    if not isinstance(decl, c_ast.Decl) or not isinstance(decl.type, c_ast.FuncDecl):
+        return ()
     params = decl.type.args.params if decl.type.args is not None else []
     names = [getattr(p, "name", None) for p in params if not isinstance(p, c_ast.EllipsisParam)]
     return () if names == [None] and _is_void(params[0]) else tuple(names)

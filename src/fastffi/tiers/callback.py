@@ -17,6 +17,7 @@ from .. import _core
 from ..errors import FFIError, SignatureError
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
+from . import introspection
 from . import libffi as tier_libffi
 from .selection import TIERS, ceiling, public_type
 
@@ -44,6 +45,7 @@ class CallbackSpec(NamedTuple):
     plan: bytes | None      #: plan: the encoded classification the pool's dispatcher reads in reverse
     code: Any               #: jit: the ``CodeRegion`` holding the thunk
     entry: int              #: jit: the thunk's offset in ``code``
+    inspect: Any = None     #: ``inspect.signature(cb)``: a callable making it on first use (tiers/introspection.py)
 
 
 if CallbackSpec._fields != _core.CALLBACK_SPEC_FIELDS:
@@ -119,8 +121,10 @@ def _prepare(mechanism: str, sig: Signature) -> dict:
     raise FFIError(f"{sig.name}: callback mechanism {mechanism!r} has no preparation")
 
 
-def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", key=None):
-    """The Callback C calls as ``sig``, reaching ``func``."""
+def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", key=None,
+           declaration: str | None = None):
+    """The Callback C calls as ``sig``, reaching ``func``; ``declaration`` is the C text that
+    declared it, if any (the parameter names ``inspect.signature(cb)`` shows)."""
     if not callable(func):
         raise TypeError(f"callback {sig.name!r}: func must be callable, got {type(func).__name__}")
     if onerror is not None and not callable(onerror):
@@ -136,7 +140,7 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     for m in candidates:
         reason = _refusal(m, sig)
         if reason is None:
-            return _make(sig, func, error, onerror, m, refused, _prepare(m, sig), key)
+            return _make(sig, func, error, onerror, m, refused, _prepare(m, sig), key, declaration)
         refused[m] = reason
     if tier == "auto":
         raise FFIError(f"callback {sig.name!r}: no mechanism accepts this signature: "
@@ -144,7 +148,7 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     raise FFIError(f"callback {sig.name!r}: tier {candidates[0]!r} refused: {refused[candidates[0]]}")
 
 
-def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key):
+def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key, declaration=None):
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
     if not scalar_ret and error == 0:
@@ -160,6 +164,7 @@ def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, e
         signature_text(sig), key, _CODES[mechanism],
         _Explainer(sig, mechanism, refused),
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
+        introspection.SignatureMaker(sig, declaration, None, False),
     ))
 
 
