@@ -45,7 +45,7 @@ class Library:
     def __init__(self, name, handle, *, release_gil: bool, use_errno: bool, tier: str, types):
         self._name = name
         self._handle = handle
-        self._defaults = {"release_gil": release_gil, "use_errno": use_errno, "tier": tier}
+        self._defaults: dict[str, Any] = {"release_gil": release_gil, "use_errno": use_errno, "tier": tier}
         self._types = types
         self._definitions: dict[str, Any] = {}
 

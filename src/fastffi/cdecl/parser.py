@@ -241,7 +241,7 @@ def function_signature(text: str, ns: Namespace) -> Signature:
 
 def _parameters(func: c_ast.FuncDecl, line: str, ns):
     """(argument types, whether the list ends in ``...``)."""
-    argtypes = []
+    argtypes: list = []
     names = set()
     params = func.args.params if func.args is not None else []
     for i, p in enumerate(params):

@@ -6,7 +6,7 @@ Fields are descriptors that read and write that memory in place, so nested
 struct and array fields are live views into their parent."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _core
 from .layout import Layout, compute_layout, size_align
@@ -24,6 +24,12 @@ class CStruct(_core.CData):
     __slots__ = ()
     _layout_: Layout
     _size_: int = 0
+
+    if TYPE_CHECKING:
+        # Fields are descriptors made per class at run time (make_aggregate): to a type
+        # checker any attribute of a struct is a field of unknown type.
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __init__(self, **fields: Any) -> None:
         known = self._layout_.by_name
@@ -159,6 +165,8 @@ class Array(_core.CData):
     __slots__ = ()
     _elem_: Any
     _elem_size_: int
+    _format_: str
+    _itemsize_: int
     _size_ = 0
 
     @classmethod

@@ -53,26 +53,33 @@ class SignatureMaker:
     """Makes ``inspect.signature(fn)`` on first use.  A parameter is named as the declaration
     names it, else ``argN`` (N from 1, as the call errors count); a name that is not a Python
     identifier (a keyword such as ``from``) gets a trailing ``_``.  Every parameter is
-    positional-only (a C call takes no keywords); a variadic declaration ends with ``*args``."""
+    positional-only (a C call takes no keywords); a variadic declaration ends with ``*args``.
 
-    __slots__ = ("sig", "text", "types", "declared")
+    It keeps the C spellings and the declaration's text, not the signature: a struct class
+    must not outlive its functions through their introspection (tests/model/test_namespace.py)."""
+
+    __slots__ = ("spellings", "restype", "text", "types", "declared")
 
     def __init__(self, sig: Signature, text: str | None, types, declared: bool):
-        self.sig, self.text, self.types, self.declared = sig, text, types, declared
+        self.spellings = [_c_type(t) for t in sig.argtypes]
+        self.restype = _c_type(sig.restype)
+        self.text, self.declared = text, declared
+        # A types= mapping only matters for parsing the names again: a plain dict of names.
+        self.types = None if text is None or not types else {k: v for k, v in types.items()}
 
     def __call__(self, fn) -> inspect.Signature:
         names = self._names()
         kind = inspect.Parameter.POSITIONAL_ONLY
         params, used = [], set()
-        for i, t in enumerate(self.sig.argtypes):
+        for i, spelling in enumerate(self.spellings):
             name = names[i] if i < len(names) and names[i] else f"arg{i + 1}"
             if keyword.iskeyword(name) or name in used:
                 name += "_"
             used.add(name)
-            params.append(inspect.Parameter(name, kind, annotation=_annotation(t)))
+            params.append(inspect.Parameter(name, kind, annotation=spelling))
         if self.declared:
             params.append(inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL))
-        return inspect.Signature(params, return_annotation=_annotation(self.sig.restype))
+        return inspect.Signature(params, return_annotation=self.restype)
 
     def _names(self) -> tuple:
         if self.text is None:
@@ -82,12 +89,6 @@ class SignatureMaker:
             return declared_names(self.text, self.types)
         except SignatureError:   # a name since undefined: the types are still known
             return ()
-
-
-def _annotation(t) -> str:
-    """The annotation shown for a type: its C spelling (a string: there is no Python type for
-    ``uint16_t``)."""
-    return _c_type(t)
 
 
 __all__ = ["SignatureMaker", "declaration"]

@@ -112,6 +112,9 @@ class Operations(ABC):
     :meth:`put`."""
 
     GP_ARGS: tuple[int, ...]
+    #: The registers the shared algorithms name (each ISA binds them: x86_64.py, aarch64.py).
+    VALUE: int
+    TMP: int
     #: Whether the entry's frame saves TSTATE's register even without a bracket.
     ALWAYS_SAVES_TSTATE: bool
     #: Whether load_argument reads an f32 as the low half of its slot (the
@@ -146,6 +149,10 @@ class Operations(ABC):
         self.multiply(value, tmp)
 
     # -- moves --
+    @abstractmethod
+    def call_abs(self, address: int) -> None:
+        """Call the absolute ``address``."""
+
     @abstractmethod
     def put(self, dst: int, src) -> None:
         """dst = src (a register, Imm, Field, Address, Extended or ZERO); a
