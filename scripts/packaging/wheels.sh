@@ -25,7 +25,9 @@ trap 'die "line $LINENO: $BASH_COMMAND"' ERR
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fastffi-wheels.XXXXXX")
 cleanup() {
-    # The root copy's mounts go with the private namespace; the copy itself goes here.
+    # The root copy's mounts go with the private namespace; the copy itself goes here
+    # (FASTFFI_KEEP_WORK=1 keeps it, to look at a failure).
+    [[ ${FASTFFI_KEEP_WORK:-0} == 1 ]] && { say "kept $work"; return; }
     [[ -d $work ]] && rm -rf --one-file-system -- "$work"
 }
 trap cleanup EXIT
@@ -101,6 +103,7 @@ fi
 unshare --mount --propagation private bash -Eeuo pipefail -c '
 copy=$1 expected=$2 sdist=$(basename "$3")
 say() { printf "[wheels] %s\n" "$*"; }
+trap '"'"'printf "[wheels] FAILED in the forky copy: line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2'"'"' ERR
 mount -t proc proc "$copy/proc"
 mount --rbind /dev "$copy/dev"
 env=(PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1
