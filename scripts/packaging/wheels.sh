@@ -61,7 +61,8 @@ repair() {   # repair WHEEL DEST: the repaired wheel's path on stdout
 for whl in "$OUT"/raw/*.whl; do
     fixed=$(repair "$whl" "$OUT/wheelhouse")
     tag=$(basename "$fixed" .whl | awk -F- '{print $NF}')
-    unzip -l "$fixed" | grep -q 'fastffi\.libs/libffi-.*\.so' || die "$fixed carries no libffi"
+    listing=$(unzip -l "$fixed")   # (not piped into grep -q: its early exit is a SIGPIPE under pipefail)
+    grep -q 'fastffi\.libs/libffi-.*\.so' <<<"$listing" || die "$fixed carries no libffi"
     [[ $tag == "$EXPECTED_TAG" ]] || die "$(basename "$fixed"): tag $tag, expected $EXPECTED_TAG"
     say "repaired: $(basename "$fixed") (libffi in fastffi.libs/)"
 done
