@@ -107,7 +107,7 @@ say() { printf "[wheels] %s\n" "$*"; }
 trap '"'"'printf "[wheels] FAILED in the forky copy: line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2'"'"' ERR
 mount -t proc proc "$copy/proc"
 mount --rbind /dev "$copy/dev"
-env=(PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1
+env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1
      PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1)
 [[ -s $copy/etc/ssl/certs/fastffi-host-ca.crt ]] && env+=(PIP_CERT=/etc/ssl/certs/fastffi-host-ca.crt)
 in_copy() { chroot "$copy" /usr/bin/env -i "${env[@]}" "$@"; }
