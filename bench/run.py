@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.plot:
         try:
             for name, draw in charts:
-                sections.append(f"![{name}]({draw(pathlib.Path(opts.plot) / name)})")
+                print(f"chart: {draw(pathlib.Path(opts.plot) / name)}", file=sys.stderr)
         except RuntimeError as e:   # no matplotlib
             print(e, file=sys.stderr)
             return 2
