@@ -22,9 +22,13 @@ def check(path: str) -> str | None:
         return f"{len(counts)} colours: no antialiased text"
     if ink < 0.03:
         return f"{ink:.1%} of the pixels differ from the background: nearly empty"
-    # The furo sidebar and the page body differ in shade: a page without its CSS has one shade.
-    left = img.crop((0, 0, width // 5, height)).resize((1, 1)).getpixel((0, 0))
-    middle = img.crop((2 * width // 5, 0, 3 * width // 5, height)).resize((1, 1)).getpixel((0, 0))
+    # The furo sidebar's background and the body's differ in shade: a page without its CSS has
+    # one background everywhere.
+    def background(box):
+        region = img.crop(box)
+        return max(region.getcolors(maxcolors=region.width * region.height))[1]
+    left = background((0, 0, width // 5, height))
+    middle = background((2 * width // 5, 0, 3 * width // 5, height))
     if left == middle:
         return "the sidebar and the body look the same: the theme did not load"
     print(f"{path}: {width}x{height}, {len(counts)} colours, {ink:.1%} ink")
