@@ -1,9 +1,15 @@
 """bench/plot.py: the charts of `python -m fastffi bench --plot DIR` are real PNGs of the values."""
 from __future__ import annotations
 
+import pytest
 from PIL import Image   # matplotlib's own dependency (matplotlib: the test and plot extras)
 
 from fastffi.bench import plot
+
+# matplotlib's C++ font code throws exceptions, which ASan's __cxa_throw interceptor cannot
+# forward when the runtime is LD_PRELOADed into an uninstrumented CPython (CHECK failed in
+# asan_interceptors.cpp): these run in every other suite.
+pytestmark = pytest.mark.no_sanitizer
 
 MACHINE = "- date: 2026-12-03\n- CPU: test CPU, 2 logical cores\n- fastffi: 0.1.0 (libffi 3.4.4)"
 
