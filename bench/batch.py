@@ -46,8 +46,9 @@ def _library() -> str:
     return str(out)
 
 
-def run(quick: bool = False) -> list[str]:
-    """Measure and return the report lines (markdown)."""
+def run(quick: bool = False, data: list | None = None) -> list[str]:
+    """Measure and return the report lines (markdown); each row's (case, ns/row) is also
+    appended to ``data`` when given (the charts of --plot)."""
     import numpy as np
 
     import fastffi
@@ -63,8 +64,10 @@ def run(quick: bool = False) -> list[str]:
     lines = [f"### Batched calls (fn.map), {rows:,} rows, ns per row (best of {repeats})", "",
              "| case | ns/row | note |", "|---|---:|---|"]
 
-    def row(case, ns_total, note=""):
-        lines.append(f"| {case} | {ns_total / rows:.2f} | {note} |")
+    def row(case, ns_total, note="", count=rows):
+        lines.append(f"| {case} | {ns_total / count:.2f} | {note} |")
+        if data is not None:
+            data.append((case, ns_total / count))
 
     # The floor: a C loop through a function pointer; numpy's own add.
     clib = ctypes.CDLL(path)
@@ -104,8 +107,8 @@ def run(quick: bool = False) -> list[str]:
     ws = np.empty(rows // 10)
     t1 = _best(lambda: work.map(xs, out=ws, threads=1), repeats)
     t2 = _best(lambda: work.map(xs, out=ws, threads=2), repeats)
-    lines.append(f"| work_f64 (~50 ns/row), threads=1 | {t1 / len(xs):.2f} | |")
-    lines.append(f"| work_f64 (~50 ns/row), threads=2 | {t2 / len(xs):.2f} | {t1 / t2:.2f}x the one-thread rate |")
+    row("work_f64 (~50 ns/row), threads=1", t1, count=len(xs))
+    row("work_f64 (~50 ns/row), threads=2", t2, f"{t1 / t2:.2f}x the one-thread rate", count=len(xs))
 
     # Per call from a Python loop, for comparison.
     n = rows // 20
@@ -119,8 +122,7 @@ def run(quick: bool = False) -> list[str]:
             for i in range(n):
                 f(i, 1)
         return go
-    lines.append(f"| add(i32,i32) per call from a Python loop: fastffi ({add.tier}) | "
-                 f"{_best(loop(add), repeats) / n:.2f} | |")
-    lines.append(f"| add(i32,i32) per call from a Python loop: ctypes | {_best(loop(cadd), repeats) / n:.2f} | |")
+    row(f"add(i32,i32) per call from a Python loop: fastffi ({add.tier})", _best(loop(add), repeats), count=n)
+    row("add(i32,i32) per call from a Python loop: ctypes", _best(loop(cadd), repeats), count=n)
     lib.close()
     return lines

@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import argparse
+import pathlib
 import sys
 from typing import Sequence
 
-from . import build, callgrind, report, timing
+from . import build, callgrind, plot, report, timing
 from .cases import CASES, CASES_BY_NAME
 from .peers import Unsupported, discover
 
@@ -56,6 +57,8 @@ def _parse_args(argv):
     parser.add_argument("--representation", action="store_true",
                         help="also count what a no-op call costs per callable representation (callgrind)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the report to FILE")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="also draw PNG bar charts of what was measured into DIR (needs matplotlib)")
     opts = parser.parse_args(argv)
 
     opts.cases = list(CASES)
@@ -125,7 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     case_names = [c.name for c in opts.cases]
     peer_names = [p.name for p in peers]
-    sections = ["## fastffi benchmarks", report.machine()]
+    machine = report.machine()
+    sections = ["## fastffi benchmarks", machine]
+    charts = []   # (file name, draw(path)) for --plot
 
     if not opts.no_timing:
         ns, empty_ns = timing.measure(bindings, opts.repeats, opts.sample_ns, _progress)
@@ -134,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"ns/call (min of {opts.repeats} interleaved repeats; the empty loop, "
             f"{empty_ns:.1f} ns/iteration, taken off)", "ns/call", ns, ".1f",
             case_names, peer_names, bases=(CTYPES, HANDWRITTEN))
+        charts.append(("ns_per_call.png", lambda path, ns=ns: plot.grouped(
+            path, "ns per call (lower is better)", "ns/call", case_names, peer_names, ns, machine)))
 
     if opts.callgrind:
         if callgrind.valgrind() is None:
@@ -147,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"instructions/call (callgrind, {opts.calls} calls; the empty loop, "
                 f"{_loop_cost(loop, peer_names)} instructions/iteration, taken off)",
                 "instructions/call", ir, ".0f", case_names, peer_names, bases=(HANDWRITTEN,))
+            charts.append(("instructions_per_call.png", lambda path, ir=ir: plot.grouped(
+                path, "instructions per call, callgrind (lower is better)", "instructions/call",
+                case_names, peer_names, ir, machine)))
 
     if opts.representation:
         from . import representation
@@ -164,8 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.batch:
         from . import batch
 
+        per_row: list[tuple[str, float]] = []
         try:
-            sections.append("\n".join(batch.run(opts.quick)))
+            sections.append("\n".join(batch.run(opts.quick, per_row)))
+            charts.append(("map_ns_per_row.png", lambda path: plot.rows(
+                path, "fn.map(): ns per row (lower is better)", "ns/row", per_row, machine)))
         except (ImportError, RuntimeError) as e:
             notes.append(f"--batch: not run: {e}")
 
@@ -189,6 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sections.append("\n".join(headers.run(opts.quick)))
 
+    if opts.plot:
+        try:
+            for name, draw in charts:
+                print(f"chart: {draw(pathlib.Path(opts.plot) / name)}", file=sys.stderr)
+        except RuntimeError as e:   # no matplotlib
+            print(e, file=sys.stderr)
+            return 2
     sections.append(report.notes(notes))
     text = "\n\n".join(s for s in sections if s) + "\n"
     print(text, end="")

@@ -58,6 +58,14 @@ def _format_char(fmt: str) -> str | None:
     return fmt if len(fmt) == 1 else None
 
 
+def _first(values: tuple[int, ...] | None) -> int:
+    """shape[0] or strides[0] of a memoryview of at least one dimension (typeshed allows None,
+    which only a 0-D view's would be)."""
+    if values is None:
+        raise TypeError("a 0-dimensional buffer is not a column")
+    return values[0]
+
+
 class _Column:
     __slots__ = ("address", "stride", "rows", "keep")
 
@@ -92,14 +100,14 @@ def _column(fn, i: int, t, col) -> _Column:
         raise TypeError(f"{where}: column items are {mv.itemsize} bytes, {t.__name__} is {t._size_} "
                         f"(an array of structs with exactly the C layout is needed)")
     address = _core.address_of(mv) if mv.nbytes else 0
-    if t is _BOOL and mv.nbytes and not _core.bool_column_is_0_1(address, mv.strides[0], mv.shape[0]):
+    if t is _BOOL and mv.nbytes and not _core.bool_column_is_0_1(address, _first(mv.strides), _first(mv.shape)):
         # A byte other than 0/1 (a raw '?' buffer holds anything; numpy bool
         # arrays only 0/1) reaches C as an invalid _Bool in every loop: take a
         # normalised copy, nonzero -> 1, as numpy reads such a byte and as a
         # call per row converts the row's bool.
         mv = memoryview(mv.tobytes().translate(_TO_BOOL))
         address = _core.address_of(mv)
-    return _Column(address, mv.strides[0], mv.shape[0], mv)
+    return _Column(address, _first(mv.strides), _first(mv.shape), mv)
 
 
 def _numpy():
@@ -137,7 +145,7 @@ def _output(fn, rt, out, rows: int):
     mv = memoryview(out)
     if mv.readonly:
         raise TypeError(f"{where}: the output buffer is read-only")
-    if mv.ndim != 1 or mv.shape[0] != rows:
+    if mv.ndim != 1 or _first(mv.shape) != rows:
         raise ValueError(f"{where}: expected a 1-D buffer of {rows} items, got shape {mv.shape}")
     if isinstance(rt, Scalar):
         letter = _format_char(mv.format)
@@ -146,7 +154,7 @@ def _output(fn, rt, out, rows: int):
                             f"(expected {_OUT_FORMATS[rt.name]!r})")
     elif mv.itemsize != rt._size_:
         raise TypeError(f"{where}: items are {mv.itemsize} bytes, {rt.__name__} is {rt._size_}")
-    return out, (_core.address_of(mv) if rows else 0), mv.strides[0], mv
+    return out, (_core.address_of(mv) if rows else 0), _first(mv.strides), mv
 
 
 def _loop(fn):

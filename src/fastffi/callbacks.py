@@ -49,9 +49,11 @@ def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto")
     the last reference) retires its address: later calls through it report
     :class:`~fastffi.CallbackClosedError` and return ``error``."""
     sig = _signature(signature)
+    declaration = signature if isinstance(signature, str) else None
 
     def make(f):
-        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier, key=function_key(sig))
+        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier, key=function_key(sig),
+                                  declaration=declaration)
 
     if func is None:
         return make

@@ -52,7 +52,7 @@ class Library:
         object.__setattr__(self, "_header", header)
         self._name = name
         self._handle = handle
-        self._defaults = {"release_gil": release_gil, "use_errno": use_errno, "tier": tier}
+        self._defaults: dict[str, Any] = {"release_gil": release_gil, "use_errno": use_errno, "tier": tier}
         self._types = types if types is not None or header is None else header.namespace
         self._definitions: dict[str, Any] = {}
 
@@ -66,22 +66,26 @@ class Library:
         ``lib.function("unsigned long crc32(unsigned long, const void *, unsigned)")``.
         Options default to those given to :func:`dlopen`."""
         types = types if types is not None else self._types
-        return self._create(_signature(name_or_decl, restype, argtypes, types), release_gil, use_errno, tier, types)
+        text = name_or_decl if restype is None and argtypes is None else None
+        return self._create(_signature(name_or_decl, restype, argtypes, types), release_gil, use_errno, tier, types,
+                            declaration=text)
 
     def symbol(self, name: str) -> int:
         """The address of ``name`` as an int; :class:`SymbolError` if missing."""
         return self._handle.symbol(name)
 
-    def _create(self, sig: Signature, release_gil=None, use_errno=None, tier=None, types=None, symbol=None):
+    def _create(self, sig: Signature, release_gil=None, use_errno=None, tier=None, types=None, symbol=None,
+                declaration=None):
         d = self._defaults
         return tiers.create(self._handle.symbol(sig.name if symbol is None else symbol), sig, handle=self._handle,
                             release_gil=d["release_gil"] if release_gil is None else release_gil,
                             use_errno=d["use_errno"] if use_errno is None else use_errno,
                             tier=d["tier"] if tier is None else tier,
-                            types=self._types if types is None else types)   # what fn.variadic() resolves in
+                            types=self._types if types is None else types,   # what fn.variadic() resolves in
+                            declaration=declaration)
 
     def _define(self, definitions: Mapping[str, Any]) -> None:
-        sigs = {}
+        sigs, texts = {}, {}
         for symbol, spec in definitions.items():
             if isinstance(spec, str):
                 sig = _signature(spec, None, None, self._types)
@@ -93,11 +97,12 @@ class Library:
                 raise TypeError(f"definition {symbol!r}: expected (restype, argtypes) or a C declaration, "
                                 f"got {spec!r}")
             sigs[symbol] = sig
+            texts[symbol] = spec if isinstance(spec, str) else None
         # Definitions are emitted together: their JIT code shares pages
         # (kept alive here until the functions hold it).
         installed = tiers.install_together(sigs.values(), **self._defaults)
         for symbol, sig in sigs.items():
-            self._definitions[symbol] = self._create(sig)
+            self._definitions[symbol] = self._create(sig, declaration=texts[symbol])
         del installed
 
     def __getitem__(self, name: str):
@@ -332,8 +337,10 @@ def function(address: int, restype, argtypes=None, name: str | None = None, *, r
     if isinstance(address, _Function):
         handle = address._handle_
         address = address.address
+    text = None
     if argtypes is None and isinstance(restype, str) and "(" in restype:
         sig = parse_declaration(restype, types)
+        text = restype
         if name is not None:
             sig = sig._replace(name=name)
     else:
@@ -341,7 +348,7 @@ def function(address: int, restype, argtypes=None, name: str | None = None, *, r
             raise TypeError("argtypes is required (use [] for no arguments)")
         sig = make_signature(name if name is not None else _address_name(address), restype, argtypes, types)
     return tiers.create(address, sig, handle=handle, release_gil=release_gil, use_errno=use_errno, tier=tier,
-                        types=types)
+                        types=types, declaration=text)
 
 
 def _address_name(address) -> str:

@@ -118,6 +118,10 @@ struct FunctionObject {
     PyObject *argtypes;
     int tier;                    /* TierCode: its row of the tier table (tiers/tier.h) */
     PyObject *explanation;       /* str, or a callable producing it on first use */
+    /* inspect.signature(fn): the callable making it (tiers/introspection.py)
+     * until first use, then the inspect.Signature it made (signature_made). */
+    PyObject *signature;
+    int signature_made;
     PyObject *keepalive;         /* objects whose memory the tier data points into */
     PyObject *result_maker;      /* FN_FUNCTION_RESULT: address (int) -> Function, else NULL */
     /* Bytes of stack arguments checked against the calling thread's free

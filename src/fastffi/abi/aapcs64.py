@@ -25,7 +25,7 @@ def hfa(cls) -> tuple[Scalar, int] | None:
         # B.2's quad/short vectors): not an HFA, and no need to expand the
         # layout's arrays (lay.leaves is O(elements)).
         return None
-    offsets = {}
+    offsets: dict[int, Scalar] = {}
     for leaf in lay.leaves:
         if not leaf.type.is_float:
             return None
@@ -145,10 +145,10 @@ def classify(sig: Signature) -> Plan | str:
             nsaa += dwords * 8                                        # C.13
     plan.stack_size = nsaa
     # Scratch copies live after the (16-byte rounded) stack area.
-    base = stack_slot(round_up(nsaa, 16))
+    scratch_base = stack_slot(round_up(nsaa, 16))
     for index, offset in refs:
         m = plan.moves[index]
-        plan.moves[index] = Move(m.op, m.arg, m.dst, size=m.size, src=base + offset, note=m.note)
+        plan.moves[index] = Move(m.op, m.arg, m.dst, size=m.size, src=scratch_base + offset, note=m.note)
     plan.scratch_size = round_up(scratch, 16)
     return plan
 

@@ -251,7 +251,7 @@ def function_signature(text: str, ns: Namespace) -> Signature:
 
 def _parameters(func: c_ast.FuncDecl, line: str, ns):
     """(argument types, whether the list ends in ``...``)."""
-    argtypes = []
+    argtypes: list = []
     names = set()
     params = func.args.params if func.args is not None else []
     for i, p in enumerate(params):
@@ -434,3 +434,19 @@ def function_type(text: str, ns: Namespace) -> tuple[str | None, FunctionType]:
     except RecursionError:   # within MAX_TREE_DEPTH, on an already deep stack
         raise _too_deep("for the Python stack") from None
     return getattr(node, "name", None), ftype
+
+
+def parameter_names(text: str, ns: Namespace) -> tuple:
+    """The parameter names a C function declaration gives (None where it gives none), for
+    ``inspect.signature(fn)``: the same cached parse as :func:`function_signature`."""
+    decl, _ = _parse_declaration_text(text, _known_names(text, ns))
+    if not isinstance(decl, c_ast.Decl) or not isinstance(decl.type, c_ast.FuncDecl):
+        return ()
+    params = decl.type.args.params if decl.type.args is not None else []
+    names = [getattr(p, "name", None) for p in params if not isinstance(p, c_ast.EllipsisParam)]
+    return () if names == [None] and _is_void(params[0]) else tuple(names)
+
+
+def _is_void(param) -> bool:
+    t = getattr(param, "type", None)
+    return isinstance(t, c_ast.TypeDecl) and isinstance(t.type, c_ast.IdentifierType) and t.type.names == ["void"]

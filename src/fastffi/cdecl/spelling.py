@@ -195,5 +195,12 @@ def _variadic_refusal(name: str) -> str:
             f"(C has no portable va_list from a callee's side)")
 
 
+def declared_names(text: str, types=None) -> tuple:
+    """The parameter names a declaration gives (None for an unnamed one), in order."""
+    from . import parser
+
+    return parser.parameter_names(text, namespace_for(types))
+
+
 __all__ = ["IDENT", "namespace_for", "normalize", "resolve_type", "resolve_field_type", "make_signature",
-           "parse_declaration", "parse_function_type"]
+           "parse_declaration", "parse_function_type", "declared_names"]

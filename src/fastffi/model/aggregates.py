@@ -6,7 +6,7 @@ Fields are descriptors that read and write that memory in place, so nested
 struct and array fields are live views into their parent."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _core
 from .layout import Layout, compute_layout, size_align
@@ -32,6 +32,12 @@ class CStruct(_core.CData):
     _member_align_: dict = {}
     #: the member table the layout was computed from (unnamed bit-fields too)
     _members_: tuple = ()
+
+    if TYPE_CHECKING:
+        # Fields are descriptors made per class at run time (make_aggregate): to a type
+        # checker any attribute of a struct is a field of unknown type.
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __init__(self, **fields: Any) -> None:
         known = self._layout_.by_name
@@ -78,6 +84,15 @@ class CStruct(_core.CData):
         new = type(self)()
         _core.copy(new, self, self._size_)
         return new
+
+    # copy.copy and copy.deepcopy copy the bytes into new owned memory (a view's too); what the
+    # original keeps alive for its pointer fields is kept by the copy as well, and not copied:
+    # the copied pointers still point at those very objects.
+    def __copy__(self):
+        return self._copy()
+
+    def __deepcopy__(self, memo):
+        return self._copy()
 
 
 def _scalar_field(name: str, context: str, offset: int, t: Scalar):
@@ -262,6 +277,8 @@ class Array(_core.CData):
     __slots__ = ()
     _elem_: Any
     _elem_size_: int
+    _format_: str
+    _itemsize_: int
     _size_ = 0
 
     @classmethod
@@ -314,6 +331,16 @@ class Array(_core.CData):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({list(self)!r})"
+
+    def __copy__(self):
+        """A new owned array of the same elements (the bytes copied, as for structs)."""
+        cls = type(self)
+        new = _core.cdata_alloc(cls, self._nbytes_, cls._format_, cls._itemsize_)
+        _core.copy(new, self, self._nbytes_)
+        return new
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
 
 
 #: scalar -> its array class (a struct's is kept on the struct class itself,
@@ -384,6 +411,16 @@ class Box(_core.CData):
 
     def __repr__(self) -> str:
         return f"<fastffi box {self._type_.name} value={self.value!r}>"
+
+    def __copy__(self):
+        """A new box holding the same bytes."""
+        t = self._type_
+        new = _core.cdata_alloc(type(self), t.size, t.format, t.size)
+        _core.copy(new, self, t.size)
+        return new
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
 
 
 _boxes: dict = {}

@@ -46,7 +46,7 @@ class Namespace:
     # ---- lookups (parent chain) ----
 
     def _find(self, table: str, key):
-        ns = self
+        ns: Namespace | None = self
         while ns is not None:
             found = getattr(ns, table).get(key)
             if found is not None:

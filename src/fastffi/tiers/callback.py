@@ -18,7 +18,7 @@ from ..errors import FFIError, SignatureError
 from ..model.pointers import FunctionType
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
-from . import callback_pool, checks
+from . import callback_pool, checks, introspection
 from . import libffi as tier_libffi
 from .selection import TIERS, ceiling, public_type
 
@@ -46,6 +46,7 @@ class CallbackSpec(NamedTuple):
     plan: bytes | None      #: plan: the encoded classification the pool's dispatcher reads in reverse
     code: Any               #: jit: the ``CodeRegion`` holding the thunk
     entry: int              #: jit: the thunk's offset in ``code``
+    inspect: Any = None     #: ``inspect.signature(cb)``: a callable making it on first use (tiers/introspection.py)
 
 
 if CallbackSpec._fields != _core.CALLBACK_SPEC_FIELDS:
@@ -117,8 +118,10 @@ def _prepare(mechanism: str, sig: Signature) -> dict:
     raise FFIError(f"{sig.name}: callback mechanism {mechanism!r} has no preparation")
 
 
-def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", key=None):
-    """The Callback C calls as ``sig``, reaching ``func``."""
+def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", key=None,
+           declaration: str | None = None):
+    """The Callback C calls as ``sig``, reaching ``func``; ``declaration`` is the C text that
+    declared it, if any (the parameter names ``inspect.signature(cb)`` shows)."""
     if not callable(func):
         raise TypeError(f"callback {sig.name!r}: func must be callable, got {type(func).__name__}")
     if onerror is not None and not callable(onerror):
@@ -126,7 +129,7 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     if tier != "auto" and tier not in MECHANISMS:
         raise ValueError(f"unknown tier {tier!r} (expected 'auto', 'jit', 'plan' or 'libffi')")
     m, refused = _select(sig, tier)
-    return _core.make_callback(_spec(sig, func, error, onerror, m, refused, _prepare(m, sig), key))
+    return _core.make_callback(_spec(sig, func, error, onerror, m, refused, _prepare(m, sig), key, declaration))
 
 
 def _select(sig: Signature, tier: str) -> tuple[str, dict]:
@@ -167,7 +170,8 @@ def temporary_maker(sig: Signature):
     return make
 
 
-def _spec(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key) -> CallbackSpec:
+def _spec(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key,
+          declaration: str | None = None) -> CallbackSpec:
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
     if key is None:   # what a function-pointer parameter is compared with (tiers/checks.py)
@@ -185,6 +189,7 @@ def _spec(sig: Signature, func, error, onerror, mechanism: str, refused: dict, e
         signature_text(sig), key, _CODES[mechanism],
         _Explainer(sig, mechanism, refused),
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
+        introspection.SignatureMaker(sig, declaration, None, False),
     )
 
 

@@ -186,6 +186,7 @@ def _holders(p) -> tuple | None:
         return (p, array_class(p))
     if p is VOID or not isinstance(p, Scalar):
         return None   # void, an opaque type, a function
+    elems: tuple[Scalar, ...]
     if p.pointee is not None or p.kind in (SCALARS["pointer"].kind, _STRING):
         elems = _POINTER_KINDS   # T **: any pointer box or array
     elif p.is_float:

@@ -7,6 +7,7 @@ resulting :class:`~fastffi.abi.Plan` into the packed records of
 from __future__ import annotations
 
 import struct
+from typing import cast
 
 from .. import _core
 from ..abi import Plan, aapcs64, sysv_x86_64, variadic_refusal
@@ -44,7 +45,7 @@ def _entry(sig: Signature) -> tuple:
     hit = _plans.get(key)
     if hit is None:
         refused = platform_refusal()
-        plan = refused if refused else _CLASSIFIERS[_core.PLAN_ABI].classify(sig)
+        plan = refused if refused else _CLASSIFIERS[cast(str, _core.PLAN_ABI)].classify(sig)
         hit = (plan, None if isinstance(plan, str) else encode(plan))
         if len(_plans) >= _PLANS_LIMIT:
             _plans.clear()
@@ -110,6 +111,6 @@ def prepare(sig: Signature, flags: int = 0) -> dict:
 
 
 def describe(sig: Signature, fn=None) -> list[str]:
-    plan = build_plan(sig)
+    plan = cast(Plan, build_plan(sig))   # described only once the plan tier took sig
     return [f"plan ({plan.abi}), {len(plan.moves)} moves, frame {plan.frame_size} bytes:"] + \
            ["  " + line for line in plan.describe()]

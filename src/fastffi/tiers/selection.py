@@ -15,6 +15,7 @@ from ..model.aggregates import set_function_maker
 from ..model.scalars import Scalar
 from ..model.signature import Signature
 from . import checks, function_pointers
+from . import introspection
 from . import jit as tier_jit
 from . import libffi as tier_libffi
 from . import plan as tier_plan
@@ -67,14 +68,16 @@ def _refusal(tier: str, sig: Signature) -> tuple[str | None, bool]:
 
 
 def create(address: int, sig: Signature, *, handle=None, release_gil: bool = False, use_errno: bool = False,
-           tier: str = "auto", types=None, _concrete: bool = False):
+           tier: str = "auto", types=None, declaration: str | None = None, _concrete: bool = False):
     """Create the Function object for ``sig`` at ``address`` on the fastest
     tier that takes it (or exactly ``tier``).
 
     A variadic ``sig`` (``nfixed`` set) with only its fixed arguments is a
     declaration: its calls dispatch by the extra arguments' types to
     Functions made here again, ``_concrete``, for the whole argument list
-    (tiers/variadic.py); ``types`` is the namespace fn.variadic() resolves in."""
+    (tiers/variadic.py); ``types`` is the namespace fn.variadic() resolves in.  ``declaration``
+    is the C text the function was declared by, if any (``fn.__doc__``, the parameter names of
+    ``inspect.signature(fn)``)."""
     if not isinstance(address, int) or isinstance(address, bool):
         raise TypeError(f"function address must be an int, got {type(address).__name__}")
     if address == 0:
@@ -101,12 +104,13 @@ def create(address: int, sig: Signature, *, handle=None, release_gil: bool = Fal
                 jit_allowed = "jit" in candidates and (t == "jit" or _platform_refusal("jit") is None)
                 variadic = None
                 if sig.nfixed is not None and not _concrete:
-                    def concrete(full, options=(handle, release_gil, use_errno, tier)):
+                    def concrete(full, options=(handle, release_gil, use_errno, tier, types, declaration)):
                         return create(address, full, handle=options[0], release_gil=options[1],
-                                      use_errno=options[2], tier=options[3], _concrete=True)
+                                      use_errno=options[2], tier=options[3], types=options[4],
+                                      declaration=options[5], _concrete=True)
                     variadic = tier_variadic.Variadic(concrete, sig, types)
                 return _make(address, sig, handle, flags | (_core.JIT_ALLOWED if jit_allowed else 0), t, refused,
-                             extra, variadic)
+                             extra, variadic, declaration, types)
         refused[t] = reason
     if tier == "auto":
         raise FFIError(f"{sig.name}: no tier accepts this signature: "
@@ -138,7 +142,7 @@ _TIER_CODES = {"jit": _core.TIER_JIT, "plan": _core.TIER_PLAN, "libffi": _core.T
 _new = tuple.__new__
 
 
-def _make(address, sig, handle, flags, tier, refused, extra, variadic=None):
+def _make(address, sig, handle, flags, tier, refused, extra, variadic=None, text=None, types=None):
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
     args = sig.argtypes
@@ -171,6 +175,8 @@ def _make(address, sig, handle, flags, tier, refused, extra, variadic=None):
         _stack_check(sig, tier),                                              # stack_check
         -1 if sig.nfixed is None else sig.nfixed, variadic,                   # nfixed, variadic
         result_maker,
+        introspection.declaration(sig, text),                                 # doc
+        introspection.SignatureMaker(sig, text, types, variadic is not None),  # signature
     )))
 
 

@@ -35,6 +35,8 @@ class FunctionSpec(NamedTuple):
     nfixed: int = -1        #: a variadic call's fixed arguments (the rest are variadic), or -1: not variadic
     variadic: Any = None    #: a variadic declaration: its tiers.variadic.Variadic (calls dispatch by type), else None
     result_maker: Any = None  #: a function-pointer result: address -> its Function (tiers/function_pointers.py)
+    doc: str | None = None  #: ``fn.__doc__``: the C declaration (tiers/introspection.py)
+    signature: Any = None   #: ``inspect.signature(fn)``: an inspect.Signature, or a callable making it on first use
 
 
 if FunctionSpec._fields != _core.FUNCTION_SPEC_FIELDS:

@@ -24,6 +24,7 @@ Types are the promoted ones of C's default argument promotions (C11
 from __future__ import annotations
 
 import sys
+from typing import Any, cast
 
 from .. import _core
 from ..cdecl.spelling import resolve_type
@@ -64,7 +65,8 @@ def promote(t):
 
 def _numpy_type(name: str, v, where: str):
     dtype = getattr(v, "dtype", None)
-    kind, size = getattr(dtype, "kind", None), getattr(dtype, "itemsize", None)
+    kind: Any = getattr(dtype, "kind", None)
+    size: Any = getattr(dtype, "itemsize", None)
     if kind == "b":
         return _BOOL   # converted as a bool (numpy's too), passed widened as an int
     if (kind in "iu" and size < 4) or (kind == "i" and size == 4):
@@ -166,7 +168,7 @@ class Variadic:
         reason = _INFERENCE_REFUSAL
         if reason is not None:
             raise FFIError(f"{self.sig.name}(): {reason}")
-        n = self.sig.nfixed
+        n = cast(int, self.sig.nfixed)   # a declaration's: always set
         return self._function(tuple([infer(self.sig.name, n + 1 + i, v) for i, v in enumerate(extras)]))
 
 

@@ -361,6 +361,8 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
     cb->argtypes = Py_NewRef(spec[CBSPEC_ARGTYPES]);
     cb->argstructs = Py_NewRef(spec[CBSPEC_ARGSTRUCTS]);
     cb->explanation = Py_NewRef(spec[CBSPEC_EXPLANATION]);
+    cb->inspect = Py_NewRef(spec[CBSPEC_INSPECT]);
+    cb->inspect_made = 0;
     cb->result_where = PyUnicode_FromFormat("callback %R result", spec[CBSPEC_NAME]);
     if (cb->result_where == NULL)
         goto fail;
@@ -434,6 +436,7 @@ static int callback_traverse(CallbackObject *cb, visitproc visit, void *arg)
     Py_VISIT(cb->func);
     Py_VISIT(cb->onerror);
     Py_VISIT(cb->explanation);
+    Py_VISIT(cb->inspect);
     Py_VISIT(cb->retstruct);
     Py_VISIT(cb->argstructs);
     Py_VISIT(cb->restype);
@@ -451,6 +454,7 @@ static int callback_clear(CallbackObject *cb)
     Py_CLEAR(cb->func);
     Py_CLEAR(cb->onerror);
     Py_CLEAR(cb->explanation);
+    Py_CLEAR(cb->inspect);
     return 0;
 }
 
@@ -537,6 +541,21 @@ static PyObject *get_closed(CallbackObject *cb, void *c) { return PyBool_FromLon
 static PyObject *get_func(CallbackObject *cb, void *c) { return Py_NewRef(cb->func != NULL ? cb->func : Py_None); }
 static PyObject *get_tier(CallbackObject *cb, void *c) { return PyUnicode_FromString(mechanisms[cb->mechanism].name); }
 
+/* cb.__signature__, which inspect.signature(cb) reads: made on first use
+ * (tiers/introspection.py), then kept; None once the collector cleared it. */
+static PyObject *get_inspect(CallbackObject *cb, void *c)
+{
+    (void)c;
+    if (!cb->inspect_made && cb->inspect != NULL && cb->inspect != Py_None) {
+        PyObject *sig = PyObject_CallOneArg(cb->inspect, (PyObject *)cb);
+        if (sig == NULL)
+            return NULL;
+        Py_SETREF(cb->inspect, sig);
+        cb->inspect_made = 1;
+    }
+    return Py_NewRef(cb->inspect != NULL ? cb->inspect : Py_None);
+}
+
 static PyGetSetDef callback_getset[] = {
     {"address", (getter)get_address, NULL, "The address C calls: fixed for the callback's life.", NULL},
     {"signature", (getter)get_signature, NULL, "The C signature, as str.", NULL},
@@ -547,6 +566,7 @@ static PyGetSetDef callback_getset[] = {
     {"closed", (getter)get_closed, NULL, "Whether close() retired it.", NULL},
     {"func", (getter)get_func, NULL, "The Python callable C reaches.", NULL},
     {"tier", (getter)get_tier, NULL, "The mechanism C reaches it through: 'jit', 'plan' or 'libffi'.", NULL},
+    {"__signature__", (getter)get_inspect, NULL, "What inspect.signature(cb) returns.", NULL},
     {NULL},
 };
 

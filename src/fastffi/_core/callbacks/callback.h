@@ -56,6 +56,8 @@ struct CallbackObject {
     PyObject *retstruct;         /* struct class of a by-value result, else NULL */
     PyObject *argstructs;        /* tuple: struct class or None per argument */
     PyObject *explanation;       /* str, or a callable producing it on first use */
+    PyObject *inspect;           /* inspect.signature(cb): a callable making it, then what it made */
+    int inspect_made;
     PyObject *keepalive;         /* objects the mechanism's data points into (code region ...) */
     PyObject *result_where;      /* str: "callback 'cmp' result", the prefix of result messages */
     PyObject *weakreflist;

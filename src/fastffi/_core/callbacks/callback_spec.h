@@ -27,7 +27,8 @@
     X(FFI_STRUCTS, "ffi_structs")      \
     X(PLAN, "plan")                    \
     X(CODE, "code")                    \
-    X(ENTRY, "entry")
+    X(ENTRY, "entry")                  \
+    X(INSPECT, "inspect")
 
 enum {
 #define X(e, name) CBSPEC_##e,

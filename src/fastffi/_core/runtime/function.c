@@ -264,6 +264,12 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     f->explanation = Py_NewRef(spec[SPEC_EXPLANATION]);
     if (flags & FN_FUNCTION_RESULT)
         f->result_maker = Py_NewRef(spec[SPEC_RESULT_MAKER]);
+    f->signature = Py_NewRef(spec[SPEC_SIGNATURE]);
+    /* fn.__doc__: type.__doc__ reads a heap type's own dict (PyType_Ready put None there). */
+    if (PyUnicode_Check(spec[SPEC_DOC]) && PyDict_SetItemString(f->type.ht_type.tp_dict, "__doc__", spec[SPEC_DOC]) < 0) {
+        Py_DECREF(f);
+        return NULL;
+    }
 
     const Tier *t = &fastffi_tiers[tier];
     f->tier = (int)tier;
@@ -294,6 +300,7 @@ static int function_traverse(FunctionObject *f, visitproc visit, void *arg)
     Py_VISIT(f->restype);
     Py_VISIT(f->argtypes);
     Py_VISIT(f->explanation);
+    Py_VISIT(f->signature);
     Py_VISIT(f->keepalive);
     Py_VISIT(f->result_maker);
     if (variadic_traverse(f, visit, arg) < 0)
@@ -324,6 +331,7 @@ static void function_dealloc(FunctionObject *f)
     Py_CLEAR(f->restype);
     Py_CLEAR(f->argtypes);
     Py_CLEAR(f->explanation);
+    Py_CLEAR(f->signature);
     Py_CLEAR(f->keepalive);
     Py_CLEAR(f->result_maker);
     variadic_clear(f);
@@ -341,6 +349,22 @@ static PyObject *function_explain(FunctionObject *f, PyObject *unused)
         Py_SETREF(f->explanation, text);
     }
     return Py_NewRef(f->explanation);
+}
+
+/* fn.__signature__, which inspect.signature(fn) reads first: made on first use
+ * (the spec's callable), then kept.  A spec without one gives None, and
+ * inspect then says it has no signature. */
+static PyObject *get_signature(FunctionObject *f, void *c)
+{
+    (void)c;
+    if (!f->signature_made && f->signature != NULL && f->signature != Py_None) {
+        PyObject *sig = PyObject_CallOneArg(f->signature, (PyObject *)f);
+        if (sig == NULL)
+            return NULL;
+        Py_SETREF(f->signature, sig);
+        f->signature_made = 1;
+    }
+    return Py_NewRef(f->signature != NULL ? f->signature : Py_None);
 }
 
 static PyObject *function_repr(FunctionObject *f)
@@ -405,11 +429,14 @@ static PyMethodDef function_methods[] = {
     {"explain", (PyCFunction)function_explain, METH_NOARGS,
      "The signature, the tier chosen and why each faster tier was refused."},
     {"map", (PyCFunction)(void (*)(void))function_map, METH_VARARGS | METH_KEYWORDS,
-     "map(*columns, out=None, threads=1): call once per row of the argument columns, in a native loop."},
+     "map($self, /, *columns, out=None, threads=1)\n--\n\n"
+     "Call once per row of the argument columns, in a native loop."},
     {"variadic", (PyCFunction)variadic_method, METH_VARARGS,
-     "variadic(*types): the Function for the fixed arguments plus these variadic ones (made once per types)."},
+     "variadic($self, /, *types)\n--\n\n"
+     "The Function for the fixed arguments plus these variadic ones (made once per types)."},
     {"shared", (PyCFunction)(void (*)(void))function_shared, METH_VARARGS | METH_KEYWORDS,
-     "shared() -> SharedCall: arguments in a buffer both sides read; sb() calls with what is in it."},
+     "shared($self, /)\n--\n\n"
+     "A SharedCall: arguments in a buffer both sides read; calling it calls with what is in it."},
     {NULL},
 };
 
@@ -430,6 +457,7 @@ static PyGetSetDef function_getset[] = {
     {"restype", (getter)get_restype, NULL, "canonical return type name or struct class", NULL},
     {"argtypes", (getter)get_argtypes, NULL, "tuple of canonical argument types", NULL},
     {"tier", (getter)get_tier, NULL, "the tier that runs this function", NULL},
+    {"__signature__", (getter)get_signature, NULL, "what inspect.signature(fn) returns", NULL},
     {"_handle_", (getter)get_handle, NULL, "the library handle, or None", NULL},
     {"_code_", (getter)get_code, NULL, "the JIT tier's code region, or None", NULL},
     {"_entry_", (getter)get_entry, NULL, "address of the entry point calls run (generated code or a C routine)", NULL},

@@ -34,7 +34,9 @@
     X(STACK_CHECK, "stack_check")      \
     X(NFIXED, "nfixed")                \
     X(VARIADIC, "variadic")            \
-    X(RESULT_MAKER, "result_maker")
+    X(RESULT_MAKER, "result_maker")    \
+    X(DOC, "doc")                      \
+    X(SIGNATURE, "signature")
 
 enum {
 #define X(e, name) SPEC_##e,

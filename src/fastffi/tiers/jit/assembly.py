@@ -18,7 +18,7 @@ the Function it is called with, so functions of the same shape share one
 piece of sealed code (``fastffi.tiers.jit``)."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from ...model.scalars import Scalar
 
@@ -76,7 +76,7 @@ class Labels:
     def __init__(self, code: bytearray):
         self.code = code
         self.at: dict[str, int] = {}
-        self.fixups: list[tuple[int, str, int, object]] = []
+        self.fixups: list[tuple[int, str, int, Callable[[bytearray, int, int], None]]] = []
 
     def place(self, name: str) -> None:
         assert name not in self.at, name

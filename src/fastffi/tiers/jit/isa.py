@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 
 class Imm(NamedTuple):
@@ -112,6 +112,11 @@ class Operations(ABC):
     :meth:`put`."""
 
     GP_ARGS: tuple[int, ...]
+    #: The registers the shared algorithms name (each ISA binds them: x86_64.py, aarch64.py).
+    VALUE: int
+    TMP: int
+    #: The assembler's encoder (an annotation only: an operation of that name would shadow it).
+    call_abs: Callable[[int], None]
     #: Whether the entry's frame saves TSTATE's register even without a bracket.
     ALWAYS_SAVES_TSTATE: bool
     #: Whether load_argument reads an f32 as the low half of its slot (the
