@@ -12,6 +12,8 @@ callback (raised from it once C returns), or to :func:`sys.unraisablehook`.
 docs/callbacks.md has the whole story: threads, lifetime, mechanisms."""
 from __future__ import annotations
 
+import re
+
 from . import _core
 from .cdecl.spelling import parse_function_type
 from .model.pointers import FunctionType, function_key
@@ -28,6 +30,18 @@ def _signature(signature) -> Signature:
         return parse_function_type(signature)
     raise TypeError(f"a callback signature is a C function type or declaration, or (restype, argtypes); "
                     f"got {type(signature).__name__}")
+
+
+# "int (*cmp)(int a)" or "int (*)(int a)": the declaration of a function of that
+# type, whose parameter names inspect.signature(cb) shows.
+_POINTER_DECLARATION = re.compile(r"^(?P<ret>.*?)\(\s*\*\s*(?P<name>\w*)\s*\)\s*(?P<params>\(.*\))\s*;?\s*$", re.S)
+
+
+def _declaration(text: str) -> str:
+    m = _POINTER_DECLARATION.match(text)
+    if m is None:
+        return text
+    return f"{m.group('ret').rstrip()} {m.group('name') or 'callback'}{m.group('params')}"
 
 
 def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto"):
@@ -49,7 +63,7 @@ def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto")
     the last reference) retires its address: later calls through it report
     :class:`~fastffi.CallbackClosedError` and return ``error``."""
     sig = _signature(signature)
-    declaration = signature if isinstance(signature, str) else None
+    declaration = _declaration(signature) if isinstance(signature, str) else None
 
     def make(f):
         return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier, key=function_key(sig),
