@@ -55,8 +55,11 @@ def test_stub_text(stub_dir):
 
 def _mypy(stub_dir, name, source):
     (stub_dir / name).write_text(source)
-    src = pathlib.Path(fastffi.__file__).parent.parent   # fastffi as mypy finds it: its source tree
-    env = dict(os.environ, MYPYPATH=f"{stub_dir}{os.pathsep}{src}")
+    # fastffi as mypy finds it: its source tree for an editable install; an installed package
+    # (CI's) mypy finds in the interpreter's site-packages, which MYPYPATH must not name.
+    src = pathlib.Path(fastffi.__file__).parent.parent
+    paths = [str(stub_dir)] + ([] if src.name in ("site-packages", "dist-packages") else [str(src)])
+    env = dict(os.environ, MYPYPATH=os.pathsep.join(paths))
     return subprocess.run([sys.executable, "-m", "mypy", "--follow-imports=silent", "--no-error-summary",
                            f"--cache-dir={stub_dir / '.mypy_cache'}", str(stub_dir / name)],
                           env=env, capture_output=True, text=True, cwd=stub_dir)
@@ -64,7 +67,7 @@ def _mypy(stub_dir, name, source):
 
 def test_mypy_accepts_a_typed_script(stub_dir):
     done = _mypy(stub_dir, "good.py", GOOD)
-    assert (done.returncode, done.stdout) == (0, "")
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
 
 
 def test_mypy_rejects_a_wrong_one(stub_dir):
