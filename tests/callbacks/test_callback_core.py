@@ -275,7 +275,6 @@ def test_onerror(callback_tier, unraisable):
 
 
 def test_errno_is_what_c_left(lib, callback_tier):
-
     def touch():
         try:
             os.stat("/nonexistent/fastffi")   # sets errno to ENOENT in C
