@@ -18,6 +18,7 @@ from ..errors import FFIError, SignatureError
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
 from . import libffi as tier_libffi
+from .jit import thunk as tier_thunk
 from .selection import TIERS, ceiling, public_type
 
 MECHANISMS = TIERS
@@ -64,10 +65,6 @@ def signature_refusal(sig: Signature) -> str | None:
     return None
 
 
-def _jit_platform_refusal() -> str | None:
-    return "no callback thunk emitter in this version (the static pool serves every signature it classifies)"
-
-
 def _plan_platform_refusal() -> str | None:
     if _core.callback_pool_available() == 0:
         return "the static trampoline pool is not built for this platform"
@@ -85,8 +82,8 @@ def _libffi_signature_refusal(sig: Signature) -> str | None:
 
 #: Per mechanism: why this process cannot use it at all (None: it can), and
 #: why it cannot take one signature.
-_PLATFORM_REFUSALS = {"jit": _jit_platform_refusal, "plan": _plan_platform_refusal, "libffi": lambda: None}
-_SIGNATURE_REFUSALS = {"jit": lambda sig: None, "plan": lambda sig: None, "libffi": _libffi_signature_refusal}
+_PLATFORM_REFUSALS = {"jit": tier_thunk.platform_refusal, "plan": _plan_platform_refusal, "libffi": lambda: None}
+_SIGNATURE_REFUSALS = {"jit": tier_thunk.signature_refusal, "plan": lambda sig: None, "libffi": _libffi_signature_refusal}
 
 
 def _refusal(mechanism: str, sig: Signature) -> str | None:
@@ -112,7 +109,13 @@ def _boxed_kind(t) -> int:
     return t.kind
 
 
+def _boxed_kinds(sig: Signature) -> bytes:
+    return bytes([_boxed_kind(t) for t in sig.argtypes])
+
+
 def _prepare(mechanism: str, sig: Signature) -> dict:
+    if mechanism == "jit":
+        return tier_thunk.prepare(sig, _boxed_kinds(sig))
     if mechanism == "libffi":
         return {"ffi_structs": tuple(None if t.__class__ is Scalar else tier_libffi.ffi_struct_type(t)
                                      for t in (sig.restype, *sig.argtypes))}
@@ -136,7 +139,12 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     for m in candidates:
         reason = _refusal(m, sig)
         if reason is None:
-            return _make(sig, func, error, onerror, m, refused, _prepare(m, sig), key)
+            try:
+                extra = _prepare(m, sig)
+            except tier_thunk.InstallRefused as e:   # executable memory refused after the probe
+                reason = str(e)
+            else:
+                return _make(sig, func, error, onerror, m, refused, extra, key)
         refused[m] = reason
     if tier == "auto":
         raise FFIError(f"callback {sig.name!r}: no mechanism accepts this signature: "
@@ -152,7 +160,7 @@ def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, e
     return _core.make_callback(CallbackSpec(
         sig.name, func, onerror, error,
         ret.kind if scalar_ret else _STRUCT,
-        bytes([_boxed_kind(t) for t in sig.argtypes]),
+        _boxed_kinds(sig),
         None if scalar_ret else ret,
         ret.size if scalar_ret else ret._size_,
         tuple([None if t.__class__ is Scalar else t for t in sig.argtypes]),
@@ -179,6 +187,8 @@ class _Explainer:
     def __call__(self, cb) -> str:
         lines = [signature_text(self.sig), f"tier: {self.mechanism}"]
         lines.extend(f"  {m} refused: {r}" for m, r in self.refused.items())
+        if self.mechanism == "jit":
+            lines.extend("  " + line for line in tier_thunk.describe(self.sig, _boxed_kinds(self.sig), cb))
         if self.mechanism == "libffi":
             lines.append("  libffi closure (ffi_closure_alloc): libffi's allocator may map writable+executable "
                          "memory where the system allows it (a double mapping where it does not); "

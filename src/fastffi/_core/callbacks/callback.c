@@ -161,7 +161,7 @@ static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void
 /* The exception set now, from `func` or its result: to onerror, to the
  * fastffi call holding this callback, or to sys.unraisablehook (with the
  * Callback as the object).  Writes what C gets. */
-static void callback_failed(CallbackObject *cb, void *result)
+void callback_fail(CallbackObject *cb, void *result)
 {
     CallbackTarget *t = cb->target;
     if (cb->onerror != Py_None) {
@@ -187,6 +187,12 @@ static void callback_failed(CallbackObject *cb, void *result)
         PyErr_WriteUnraisable((PyObject *)cb);
 }
 
+int callback_convert_result(CallbackObject *cb, PyObject *o, void *out)
+{
+    CallbackTarget *t = cb->target;
+    return convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, o, out);
+}
+
 static void callback_run(CallbackObject *cb, void *const *argp, void *result)
 {
     PyObject *stack[FASTFFI_MAX_ARGS];
@@ -195,7 +201,7 @@ static void callback_run(CallbackObject *cb, void *const *argp, void *result)
      * counts as recursion: deep enough, RecursionError instead of a
      * blown C stack. */
     if (Py_EnterRecursiveCall(" in a fastffi callback")) {
-        callback_failed(cb, result);
+        callback_fail(cb, result);
         return;
     }
     Py_INCREF(cb);   /* func may close it, or drop the last reference */
@@ -210,7 +216,7 @@ static void callback_run(CallbackObject *cb, void *const *argp, void *result)
     Py_LeaveRecursiveCall();
     CallbackTarget *t = cb->target;
     if (value == NULL || convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, value, result) < 0)
-        callback_failed(cb, result);
+        callback_fail(cb, result);
     Py_XDECREF(value);
     Py_DECREF(cb);
 }
@@ -615,7 +621,7 @@ int callback_add_constants(PyObject *m)
         Py_DECREF(fields);
         return -1;
     }
-    if (PyModule_AddIntConstant(m, "CALLBACK_QUARANTINE", CALLBACK_QUARANTINE) < 0)
+    if (PyModule_AddIntConstant(m, "CALLBACK_QUARANTINE", CALLBACK_QUARANTINE) < 0 || thunk_add_runtime(m) < 0)
         return -1;
 #define X(code, name, prepare) \
     if (PyModule_AddIntConstant(m, "CALLBACK_" #code, CALLBACK_##code) < 0) \
