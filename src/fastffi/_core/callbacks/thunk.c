@@ -25,9 +25,16 @@
 /* Stubs in one block: 64 data words (512 bytes) and 64 stubs of 32 bytes. */
 #define THUNK_STUBS 64
 
+/* What stub i's data word points at: the target (NULL when the stub is
+ * free) and how the body calls func (chosen once, at creation). */
+typedef struct {
+    CallbackTarget *target;
+    vectorcallfunc call;
+} ThunkWord;
+
 typedef struct {
     PyObject_HEAD
-    CallbackTarget **words;    /* THUNK_STUBS data words: the target of each stub, NULL when free */
+    ThunkWord *words;          /* THUNK_STUBS data words */
     PyObject *region;          /* the sealed CodeRegion holding body and stubs (None until installed) */
     size_t stub_offset;        /* offset of stub 0 in the region */
     size_t stub_size;          /* bytes between stubs */
@@ -46,36 +53,40 @@ typedef struct {
 
 /* ---- the helpers the body calls ---- */
 
+/* What the body keeps for thunk_leave, in its frame (THUNK_STATE bytes). */
+typedef struct {
+    PyThreadState *ts;
+    int *errnop;               /* &errno: the same address for the whole call */
+    int saved_errno;
+} ThunkState;
+
 /* The straight line may run: this thread holds the GIL (checked first: no
  * other field may be read without it), the callback is live and the
- * recursion limit is not reached.  Returns the Callback, referenced (func may
- * close it or drop its last reference), with errno saved; NULL sends the
- * body to thunk_generic, which handles every case.  The GIL-held check is
- * PyGILState_Check's: this thread's state is the one holding the GIL. */
-static CallbackObject *thunk_enter(CallbackTarget *t, int *saved_errno)
+ * recursion limit is not reached -- C re-entering Python (a comparator that
+ * sorts) counts as recursion, as in callback.c.  Returns the Callback,
+ * referenced (func may close it or drop its last reference), with errno
+ * saved; NULL sends the body to thunk_generic, which handles every case
+ * (and raises the RecursionError itself). */
+static CallbackObject *thunk_enter(CallbackTarget *t, ThunkState *st)
 {
-    if (t == NULL || !PyGILState_Check())
+    PyThreadState *ts = compat_gil_holder_here();
+    if (t == NULL || ts == NULL)
         return NULL;
     CallbackObject *cb = t->cb;
-    if (cb == NULL)
+    if (cb == NULL || compat_recursion_enter(ts) < 0)
         return NULL;
-    /* C re-entering Python (a comparator that sorts) counts as recursion,
-     * as in callback.c; past the limit the generic path raises and reports
-     * the RecursionError itself. */
-    if (Py_EnterRecursiveCall(" in a fastffi callback")) {
-        PyErr_Clear();
-        return NULL;
-    }
-    *saved_errno = errno;
+    st->ts = ts;
+    st->errnop = &errno;
+    st->saved_errno = *st->errnop;
     Py_INCREF(cb);
     return cb;
 }
 
-static void thunk_leave(CallbackObject *cb, int saved_errno)
+static void thunk_leave(CallbackObject *cb, ThunkState *st)
 {
-    Py_LeaveRecursiveCall();
+    compat_recursion_leave(st->ts);
     Py_DECREF(cb);
-    errno = saved_errno;
+    *st->errnop = st->saved_errno;
 }
 
 /* func raised (value NULL), or returned what the inline checks do not
@@ -125,6 +136,27 @@ static void thunk_generic(CallbackTarget *t, void *const *argp, void *result)
     errno = saved_errno;
 }
 
+/* How the body calls func: PyObject_Vectorcall (a static inline function
+ * on some versions: this gives it one address), or the function's own
+ * vectorcall (thunk_call_of). */
+static PyObject *thunk_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return PyObject_Vectorcall(func, args, nargsf, kwnames);
+}
+
+/* For a Python function (exactly), its own vectorcall, read once: its
+ * result and the error indicator always agree, so the consistency check
+ * PyObject_Vectorcall adds (a SystemError for a C callable returning a
+ * result with an exception set, or NULL without one) has nothing to find.
+ * func never changes for a callback's life.  (3.12+ let an extension replace
+ * a function's vectorcall, PyFunction_SetVectorcall; one replaced after the
+ * callback was made is not seen -- CPython's own still runs the function.) */
+static vectorcallfunc thunk_call_of(PyObject *func)
+{
+    vectorcallfunc own = Py_IS_TYPE(func, &PyFunction_Type) ? PyVectorcall_Function(func) : NULL;
+    return own != NULL ? own : thunk_vectorcall;
+}
+
 /* ---- the block object ---- */
 
 static PyObject *block_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
@@ -137,7 +169,7 @@ static PyObject *block_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     ThunkBlockObject *b = (ThunkBlockObject *)cls->tp_alloc(cls, 0);
     if (b == NULL)
         return NULL;
-    b->words = PyMem_RawCalloc(THUNK_STUBS, sizeof(CallbackTarget *));
+    b->words = PyMem_RawCalloc(THUNK_STUBS, sizeof(ThunkWord));
     if (b->words == NULL) {
         Py_DECREF(b);
         return PyErr_NoMemory();
@@ -186,7 +218,7 @@ static PyObject *block_get_free(ThunkBlockObject *b, void *c) { return PyLong_Fr
 static PyObject *block_get_region(ThunkBlockObject *b, void *c) { return Py_NewRef(b->region); }
 
 static PyGetSetDef block_getset[] = {
-    {"words", (getter)block_get_words, NULL, "address of the data words the stubs read (8 bytes each)", NULL},
+    {"words", (getter)block_get_words, NULL, "address of the data words the stubs read (ThunkWord each)", NULL},
     {"free", (getter)block_get_free, NULL, "stubs not in use (live or quarantined callbacks hold theirs)", NULL},
     {"region", (getter)block_get_region, NULL, "the CodeRegion (None until installed)", NULL},
     {NULL},
@@ -220,7 +252,7 @@ static void thunk_release(CallbackTarget *t)
     ThunkStub *s = t->mech;
     if (s == NULL)
         return;
-    s->block->words[s->index] = NULL;
+    s->block->words[s->index].target = NULL;
     s->block->nfree++;
     Py_DECREF(s->block);
     PyMem_RawFree(s);
@@ -244,7 +276,7 @@ int thunk_prepare(CallbackObject *cb, PyObject *const *spec)
         return -1;
     }
     int i = b->next;
-    while (b->words[i] != NULL)
+    while (b->words[i].target != NULL)
         i = (i + 1) % THUNK_STUBS;
     ThunkStub *s = PyMem_RawMalloc(sizeof(ThunkStub));
     if (s == NULL) {
@@ -254,7 +286,8 @@ int thunk_prepare(CallbackObject *cb, PyObject *const *spec)
     CallbackTarget *t = cb->target;
     s->block = (ThunkBlockObject *)Py_NewRef(code);
     s->index = i;
-    b->words[i] = t;
+    b->words[i].target = t;
+    b->words[i].call = thunk_call_of(cb->func);
     b->nfree--;
     b->next = (i + 1) % THUNK_STUBS;
     t->mech = s;
@@ -274,13 +307,6 @@ static int add_address(PyObject *d, const char *name, PyObject *v)
     return r;
 }
 
-/* PyObject_Vectorcall is a static inline function on some versions: this
- * gives it one address. */
-static PyObject *thunk_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return PyObject_Vectorcall(func, args, nargsf, kwnames);
-}
-
 int thunk_add_runtime(PyObject *m)
 {
     if (PyType_Ready(&ThunkBlock_Type) < 0)
@@ -298,10 +324,13 @@ int thunk_add_runtime(PyObject *m)
     ADDR("thunk_box_failed", thunk_box_failed);
     ADDR("thunk_box_string", thunk_box_string);
     ADDR("thunk_generic", thunk_generic);
-    ADDR("PyObject_Vectorcall", thunk_vectorcall);
     ADDR("Py_DecRef", Py_DecRef);
+    ADDR("dealloc", compat_dealloc);
     OFFSET("cb_func", offsetof(CallbackObject, func));
     OFFSET("thunk_stubs", THUNK_STUBS);
+    OFFSET("sizeof_ThunkState", sizeof(ThunkState));
+    OFFSET("sizeof_ThunkWord", sizeof(ThunkWord));
+    OFFSET("word_call", offsetof(ThunkWord, call));
 #undef ADDR
 #undef OFFSET
     if (PyModule_AddObject(m, "THUNK_RUNTIME", d) < 0)

@@ -177,6 +177,10 @@ class A64:
         _check_imm12(imm)
         self._w(0x7100001F | imm << 10 | rn << 5)
 
+    def subs_imm(self, rd, rn, imm):          # subs xd, xn, #imm12 (sets the flags)
+        _check_imm12(imm)
+        self._w(0xF1000000 | imm << 10 | rn << 5 | rd)
+
     def cmp(self, rn, rm):                    # cmp xn, xm (subs xzr, xn, xm)
         self._w(0xEB00001F | rm << 16 | rn << 5)
 
@@ -490,6 +494,12 @@ class Operations(A64, isa.Operations):
 
     def spill_argument(self, disp, fp, reg):
         (self.str_d if fp else self.str_x)(reg, SP, disp)
+
+    def decrement_branch_if_nonzero(self, base, label):
+        self.ldr_x(X9, base, 0)
+        self.subs_imm(X9, X9, 1)
+        self.str_x(X9, base, 0)
+        self.b_cond(NE, label)
 
     def thunk_stub(self, word, label):
         # bti c; ldr x17, the literal; b label; a fill word; the literal

@@ -299,6 +299,11 @@ class Operations(ABC):
         inverse)."""
 
     @abstractmethod
+    def decrement_branch_if_nonzero(self, base: int, label: str) -> None:
+        """The 8 bytes at [base] -= 1 (a reference count); if the result is
+        not zero, go to label.  Clobbers VALUE."""
+
+    @abstractmethod
     def thunk_stub(self, word: int, label: str) -> None:
         """A callback's entry: the landing pad an indirect call needs
         (endbr64 / bti c), THUNK_DATA = ``word`` (an address), then on to

@@ -7,8 +7,8 @@ Code is shared per call shape (``ThunkShape``: the boxed kind and register of
 each argument, the result kind).  A shape's code is a *block* (_core/callbacks/
 thunk.c): the body, then ``STUBS`` stubs.  Stub i sets ``THUNK_DATA`` to the
 address of data word i -- ordinary read-write memory of the block, never
-executable -- and jumps to the body, which reads the callback's target from
-it.  A callback's address is its stub, so creating one writes a data word and
+executable -- and jumps to the body, which reads the callback's target (and
+how to call its func) from it.  A callback's address is its stub, so creating one writes a data word and
 no code: a sealed page is never written again, and a per-callback prologue
 would need a fresh mapping per callback.
 
@@ -16,7 +16,7 @@ The body, in order:
 
 1. the argument registers are spilled to their 8-byte slots (the helpers it
    calls clobber them);
-2. ``thunk_enter(target, &errno_slot)``: the GIL held by this thread, the
+2. ``thunk_enter(target, &state)``: the GIL held by this thread, the
    callback live, recursion counted, errno saved -- else the generic
    dispatcher ``callback_invoke`` runs with an argp array pointing at the
    slots, which is right for every case (foreign threads, GIL-released calls,
@@ -24,7 +24,8 @@ The body, in order:
 3. each argument boxed by the CPython function for its kind, a narrow integer
    extended from its width first (the bits above it in the register are
    unspecified: psABI 3.2.3, AAPCS64 6.8.2);
-4. ``PyObject_Vectorcall(func, boxed, n, NULL)``, the boxed arguments released;
+4. func called by vectorcall (the data word says how: PyObject_Vectorcall,
+   or a Python function's own vectorcall), the boxed arguments released;
 5. the result unboxed inline for the cases the function entry unboxes inline
    (jit/entry.py's ``_unbox``: one-digit exact ints in range, exact floats,
    True/False, None for a pointer), anything else -- and an exception -- by
@@ -42,7 +43,7 @@ from ...model.scalars import Scalar
 from ...model.signature import Signature
 from .. import plan as tier_plan
 from . import InstallRefused, _code_lock, _emitted, _install, emitter, platform_refusal as jit_platform_refusal
-from .entry import _box, _unbox
+from .entry import _box, _unbox, box_function
 from .isa import ZERO, Address, Field, Imm
 
 #: Stubs per block (THUNK_STUBS in _core/callbacks/thunk.c).
@@ -52,6 +53,7 @@ STUB_SIZE = 32
 _RT = {**_core.JIT_RUNTIME, **_core.THUNK_RUNTIME}
 _KIND_NAMES = {code: name for name, (code, _size, _align) in _core.KINDS.items()}
 _FLOATS = ("f32", "f64")
+_WIDE = ("i64", "u64", "pointer")   # boxed from the whole register
 
 
 class ThunkArg(NamedTuple):
@@ -76,27 +78,29 @@ class ThunkShape(NamedTuple):
 class Frame(NamedTuple):
     """The body's frame: the spilled argument slots from 0, the boxed
     arguments (or the generic path's argp array) at ``boxed``, the result
-    image (8 bytes) at ``ret``, func's return value at ``value`` and the
-    saved errno at ``errno``; ``size`` rounded to 16."""
+    image (8 bytes) at ``ret``, func's return value at ``value`` and what
+    thunk_enter keeps for thunk_leave (a ThunkState) at ``state``; ``size``
+    rounded to 16."""
     boxed: int
     ret: int
     value: int
-    errno: int
+    state: int
     size: int
 
 
-def frame_of(n: int) -> Frame:
-    return Frame(8 * n, 16 * n, 16 * n + 8, 16 * n + 16, (16 * n + 24 + 15) & ~15)
+def frame_of(n: int, rt: dict) -> Frame:
+    state = 16 * n + 16
+    return Frame(8 * n, 16 * n, 16 * n + 8, state, (state + rt["sizeof_ThunkState"] + 15) & ~15)
 
 
 def emit_block(a, rt: dict, shape: ThunkShape, words: int) -> tuple[bytes, int, int]:
     """(code, offset of the first stub, bytes of the body) of a block whose
-    stub i reads the data word at ``words + 8 * i``; ``a`` is an ISA's
+    stub i reads data word i of ``words``; ``a`` is an ISA's
     Operations, ``rt`` the JIT and thunk runtimes together."""
     n = len(shape.args)
-    f = frame_of(n)
+    f = frame_of(n, rt)
     a.label("body")
-    a.prologue(f.size, False)
+    a.prologue(f.size, True)
     for i, arg in enumerate(shape.args):
         if arg.stack >= 0:   # the caller's 8-byte stack slot (psABI 3.2.3, AAPCS64 6.8.2 C.16)
             a.put(a.VALUE, Field(a.SP, f.size + a.THUNK_INCOMING + arg.stack))
@@ -104,17 +108,20 @@ def emit_block(a, rt: dict, shape: ThunkShape, words: int) -> tuple[bytes, int, 
         else:
             a.spill_argument(8 * i, arg.fp, arg.reg)
     a.put(a.ARGS, Field(a.THUNK_DATA, 0))            # the CallbackTarget, kept across calls
-    a.call(rt["thunk_enter"], a.ARGS, Address(a.SP, f.errno))
+    a.put(a.TSTATE, Field(a.THUNK_DATA, rt["word_call"]))   # how func is called, kept too
+    a.call(rt["thunk_enter"], a.ARGS, Address(a.SP, f.state))
     a.branch_if_zero(a.RESULT, "generic")
     a.put(a.FN, a.RESULT)                           # the Callback, referenced
     for i, arg in enumerate(shape.args):
         _box_argument(a, rt, arg, 8 * i)
         a.store(a.SP, f.boxed + 8 * i, a.RESULT)
         a.branch_if_zero(a.RESULT, f"boxfail{i}")
-    a.call(rt["PyObject_Vectorcall"], Field(a.FN, rt["cb_func"]), Address(a.SP, f.boxed), Imm(n), ZERO)
+    for dst, src in zip(a.GP_ARGS, (Field(a.FN, rt["cb_func"]), Address(a.SP, f.boxed), Imm(n), ZERO)):
+        a.put(dst, src)
+    a.call_pointer(a.TSTATE)
     a.store(a.SP, f.value, a.RESULT)
     for i in range(n):
-        a.call(rt["Py_DecRef"], Field(a.SP, f.boxed + 8 * i))
+        _release(a, rt, f.boxed + 8 * i, f"released{i}")
     a.put(a.OBJ, Field(a.SP, f.value))
     a.branch_if_zero(a.OBJ, "raised")
     if shape.ret != "void":
@@ -124,15 +131,15 @@ def emit_block(a, rt: dict, shape: ThunkShape, words: int) -> tuple[bytes, int, 
         a.label("slow")
         a.call(rt["thunk_result"], a.FN, Field(a.SP, f.value), Address(a.SP, f.ret))
         a.label("done")
-    a.call(rt["Py_DecRef"], Field(a.SP, f.value))
+    _release(a, rt, f.value, "released")
     a.label("leave")
-    a.call(rt["thunk_leave"], a.FN, Field(a.SP, f.errno, 4))
+    a.call(rt["thunk_leave"], a.FN, Address(a.SP, f.state))
     a.label("return")
     if shape.ret in _FLOATS:
         a.load_argument(f.ret, True, 0, shape.ret == "f32" and a.SINGLE_LOADS)
     elif shape.ret != "void":
         a.put(a.RESULT, Field(a.SP, f.ret))
-    a.epilogue(f.size, False)
+    a.epilogue(f.size, True)
 
     # Off the straight line.
     a.label("raised")
@@ -153,9 +160,23 @@ def emit_block(a, rt: dict, shape: ThunkShape, words: int) -> tuple[bytes, int, 
     first = body + -body % STUB_SIZE
     for i in range(STUBS):
         a.code += a.FILL * ((first + i * STUB_SIZE - len(a.code)) // len(a.FILL))
-        a.thunk_stub(words + 8 * i, "body")
+        a.thunk_stub(words + rt["sizeof_ThunkWord"] * i, "body")
         assert len(a.code) - (first + i * STUB_SIZE) <= STUB_SIZE
     return a.finish(), first, body
+
+
+def _release(a, rt: dict, disp: int, label: str) -> None:
+    """Py_DECREF of the object at [SP + disp] (never NULL here).  Where
+    objects can be immortal (3.12+, PEP 683: the same release as the int tag
+    of jit/layouts.py) Py_DecRef decides; before, the count is decremented
+    inline and the object deallocated at 0."""
+    if "long_tag" in rt:
+        a.call(rt["Py_DecRef"], Field(a.SP, disp))
+        return
+    a.put(a.OBJ, Field(a.SP, disp))
+    a.decrement_branch_if_nonzero(a.OBJ, label)
+    a.call(rt["dealloc"], a.OBJ)
+    a.label(label)
 
 
 def _box_argument(a, rt: dict, arg: ThunkArg, disp: int) -> None:
@@ -167,6 +188,9 @@ def _box_argument(a, rt: dict, arg: ThunkArg, disp: int) -> None:
         return
     if arg.fp:
         a.load_argument(disp, True, 0, arg.kind == "f32" and a.SINGLE_LOADS)
+    elif arg.kind in _WIDE:
+        a.call(rt[box_function(arg.kind)], Field(a.SP, disp))
+        return
     else:
         a.put(a.RESULT, Field(a.SP, disp))
     _box(a, rt, arg.kind)
