@@ -1,0 +1,188 @@
+"""The AArch64 encodings of the jit callback mechanism's code
+(fastffi/tiers/jit/thunk.py over jit/aarch64.py), checked against a
+disassembler as tests/test_jit_aarch64_encoding.py checks the function entry
+points -- capstone, and GNU objdump for AArch64 where it is installed, must
+agree with the listings below.  Only bytes are assembled, so this runs on any
+host; whether the code runs is shown by tests/callbacks/ on arm64
+(scripts/test-root.sh --arch arm64)."""
+from __future__ import annotations
+
+import pytest
+
+from fastffi.tiers.jit import aarch64, thunk
+from test_jit_aarch64_encoding import RT, _clean, disassemble, fmt, texts
+
+pytestmark = pytest.mark.no_sanitizer   # capstone: see test_jit_aarch64_encoding.py
+
+#: The function entries' fixed runtime, with the thunk helpers at fixed addresses.
+TRT = {**RT, "thunk_enter": 0x7F00_0001_0000, "thunk_leave": 0x7F00_0002_0000, "thunk_result": 0x7F00_0003_0000,
+       "thunk_box_failed": 0x7F00_0004_0000, "thunk_box_string": 0x7F00_0005_0000,
+       "thunk_generic": 0x7F00_0006_0000, "Py_DecRef": 0x7F00_0007_0000, "dealloc": 0x7F00_0008_0000,
+       "cb_func": 32, "thunk_stubs": 64, "sizeof_ThunkState": 24, "sizeof_ThunkWord": 16, "word_call": 8}
+WORDS = 0x5555_0000_1000
+
+
+def test_the_new_encoders():
+    a = aarch64.A64()
+    a.bti_c()
+    a.ldr_literal_x(17, 12)
+    a.ldr_literal_x(3, -8)
+    a.subs_imm(9, 9, 1)
+    assert texts(bytes(a.code)) == ["bti c", "ldr x17, #0x10", "ldr x3, #0x0", "subs x9, x9, #0x1"]
+    with pytest.raises(ValueError, match="literal displacement 6 is not a multiple of 4"):
+        aarch64.A64().ldr_literal_x(17, 6)
+
+
+LONG_CB = """
+    0: stp x29, x30, [sp, #-48]!
+    4: mov x29, sp
+    8: stp x19, x20, [sp, #16]
+    c: str x21, [sp, #32]
+    10: sub sp, sp, #0x40
+    14: str x0, [sp]
+    18: ldr x20, [x17]
+    1c: ldr x21, [x17, #8]
+    20: mov x0, x20
+    24: add x1, sp, #0x20
+    28: mov x16, #0x10000
+    2c: movk x16, #0x7f00, lsl #32
+    30: blr x16
+    34: cbz x0, 0x16c
+    38: mov x19, x0
+    3c: ldr x0, [sp]
+    40: mov x16, #0x20000
+    44: movk x16, #0xffff, lsl #32
+    48: blr x16
+    4c: str x0, [sp, #8]
+    50: cbz x0, 0x14c
+    54: ldr x0, [x19, #32]
+    58: add x1, sp, #0x8
+    5c: mov x2, #0x1
+    60: mov x3, xzr
+    64: blr x21
+    68: str x0, [sp, #24]
+    6c: ldr x0, [sp, #8]
+    70: ldr x9, [x0]
+    74: subs x9, x9, #0x1
+    78: str x9, [x0]
+    7c: b.ne 0x8c
+    80: mov x16, #0x80000
+    84: movk x16, #0x7f00, lsl #32
+    88: blr x16
+    8c: ldr x0, [sp, #24]
+    90: cbz x0, 0x130
+    94: ldr x9, [x0, #8]
+    98: mov x10, #0x5678
+    9c: movk x10, #0x1234, lsl #16
+    a0: movk x10, #0xaaaa, lsl #32
+    a4: cmp x9, x10
+    a8: b.ne 0xcc
+    ac: ldr x9, [x0, #16]
+    b0: add x10, x9, #0x1
+    b4: cmp x10, #0x2
+    b8: b.hi 0xcc
+    bc: ldr w10, [x0, #24]
+    c0: mul x9, x9, x10
+    c4: str x9, [sp, #16]
+    c8: b 0xe4
+    cc: mov x0, x19
+    d0: ldr x1, [sp, #24]
+    d4: add x2, sp, #0x10
+    d8: mov x16, #0x30000
+    dc: movk x16, #0x7f00, lsl #32
+    e0: blr x16
+    e4: ldr x0, [sp, #24]
+    e8: ldr x9, [x0]
+    ec: subs x9, x9, #0x1
+    f0: str x9, [x0]
+    f4: b.ne 0x104
+    f8: mov x16, #0x80000
+    fc: movk x16, #0x7f00, lsl #32
+    100: blr x16
+    104: mov x0, x19
+    108: add x1, sp, #0x20
+    10c: mov x16, #0x20000
+    110: movk x16, #0x7f00, lsl #32
+    114: blr x16
+    118: ldr x0, [sp, #16]
+    11c: add sp, sp, #0x40
+    120: ldr x21, [sp, #32]
+    124: ldp x19, x20, [sp, #16]
+    128: ldp x29, x30, [sp], #48
+    12c: ret
+    130: mov x0, x19
+    134: mov x1, xzr
+    138: add x2, sp, #0x10
+    13c: mov x16, #0x30000
+    140: movk x16, #0x7f00, lsl #32
+    144: blr x16
+    148: b 0x104
+    14c: mov x0, x19
+    150: add x1, sp, #0x8
+    154: mov x2, #0x0
+    158: add x3, sp, #0x10
+    15c: mov x16, #0x40000
+    160: movk x16, #0x7f00, lsl #32
+    164: blr x16
+    168: b 0x104
+    16c: mov x9, sp
+    170: str x9, [sp, #8]
+    174: mov x0, x20
+    178: add x1, sp, #0x8
+    17c: add x2, sp, #0x10
+    180: mov x16, #0x60000
+    184: movk x16, #0x7f00, lsl #32
+    188: blr x16
+    18c: b 0x118
+"""
+
+
+def test_whole_body_of_long_cb_long():
+    """long cb(long): spill x0; the target and the call word from the stub's
+    data (x17); thunk_enter; box; func called through the word (x21);
+    references dropped inline (3.11: no immortal objects); the result unboxed
+    inline, else thunk_result; thunk_leave; x0.  Then the exits: func raised,
+    boxing failed, and the generic dispatcher with argp = the spilled slots."""
+    shape = thunk.ThunkShape((thunk.ThunkArg("i64", False, 0),), "i64")
+    code, first, body = thunk.emit_block(aarch64.Operations(), TRT, shape, WORDS)
+    assert fmt(code[:body]) == _clean(LONG_CB)
+    assert (first, len(code)) == (416, 416 + 64 * thunk.STUB_SIZE - 8)
+
+
+def test_stubs_read_their_own_words():
+    shape = thunk.ThunkShape((thunk.ThunkArg("i64", False, 0),), "i64")
+    code, first, _ = thunk.emit_block(aarch64.Operations(), TRT, shape, WORDS)
+    for i in (0, 1, 63):
+        at = first + i * thunk.STUB_SIZE
+        listing = disassemble(code, at, at + 12)
+        assert listing == [(at, "bti c"), (at + 4, f"ldr x17, #{at + 16:#x}"), (at + 8, "b 0x0")]
+        assert code[at + 12:at + 16] == aarch64.Operations.FILL
+        assert int.from_bytes(code[at + 16:at + 24], "little") == WORDS + 16 * i
+
+
+def test_stack_arguments_narrow_extension_and_f32():
+    """An f32 in s0 (boxed as a double: fcvt), an i32 on the stack (read
+    from above the prologue's 48 bytes and sign-extended from w), a u8 in x1
+    with its upper bits dropped, and an f32 result returned in s0."""
+    shape = thunk.ThunkShape((thunk.ThunkArg("f32", True, 0), thunk.ThunkArg("i32", False, -1, 8),
+                              thunk.ThunkArg("u8", False, 1)), "f32")
+    code, first, body = thunk.emit_block(aarch64.Operations(), TRT, shape, WORDS)
+    listing = texts(code[:body])
+    assert listing[4:9] == ["sub sp, sp, #0x60", "str d0, [sp]", "ldr x9, [sp, #152]", "str x9, [sp, #8]",
+                            "str x1, [sp, #16]"]
+    assert listing[18:20] == ["ldr s0, [sp]", "fcvt d0, s0"]
+    assert "sxtw x0, w0" in listing and "uxtb w0, w0" in listing
+    ret = listing.index("ret")
+    assert listing[ret - 5:ret] == ["ldr s0, [sp, #48]", "add sp, sp, #0x60", "ldr x21, [sp, #32]",
+                                    "ldp x19, x20, [sp, #16]", "ldp x29, x30, [sp], #48"]
+
+
+def test_references_dropped_by_py_decref_where_objects_may_be_immortal():
+    from fastffi.tiers.jit import layouts
+    rt = {**TRT, **layouts.LAYOUTS["cpython-3.12-release"], "object_layout": "cpython-3.12-release"}
+    shape = thunk.ThunkShape((thunk.ThunkArg("i64", False, 0),), "i64")
+    code, _, body = thunk.emit_block(aarch64.Operations(), rt, shape, WORDS)
+    listing = texts(code[:body])
+    assert "subs x9, x9, #0x1" not in listing
+    # thunk_enter, Py_DecRef twice, thunk_result twice, thunk_box_failed, thunk_leave, thunk_generic
+    assert listing.count("movk x16, #0x7f00, lsl #32") == 8
