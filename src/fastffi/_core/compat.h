@@ -151,6 +151,22 @@ static inline void compat_dealloc(PyObject *o)
     _Py_Dealloc(o);
 }
 
+/* Whether this thread holds the GIL.  From 3.12 the current thread state is
+ * thread-local and set exactly while this thread holds the GIL, so one load
+ * answers (PyThreadState_GetUnchecked, public in 3.13; 3.12 exports the same
+ * read as _PyThreadState_UncheckedGet).  Before, the current state is the
+ * process-wide GIL holder: PyGILState_Check compares it with this thread's. */
+static inline int compat_thread_holds_gil(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GetUnchecked() != NULL;
+#elif PY_VERSION_HEX >= 0x030C0000
+    return _PyThreadState_UncheckedGet() != NULL;
+#else
+    return PyGILState_Check();
+#endif
+}
+
 /* ---- int objects ---- */
 
 /* Sign of an int object (-1, 0, +1); `o` must be an int, so it cannot fail.

@@ -55,7 +55,7 @@ int threads_init(void)
 int thread_enter(ThreadEntry *e)
 {
     e->ensured = 0;
-    if (PyGILState_Check())
+    if (compat_thread_holds_gil())
         return 0;
     if (compat_is_finalizing())
         return -1;
