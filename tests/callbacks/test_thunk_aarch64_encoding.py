@@ -144,20 +144,33 @@ def test_whole_body_of_long_cb_long():
     inline, else thunk_result; thunk_leave; x0.  Then the exits: func raised,
     boxing failed, and the generic dispatcher with argp = the spilled slots."""
     shape = thunk.ThunkShape((thunk.ThunkArg("i64", False, 0),), "i64")
-    code, first, body = thunk.emit_block(aarch64.Operations(), TRT, shape, WORDS)
+    code, first, body, _ = thunk.emit_block(aarch64.Operations(), TRT, shape, WORDS)
     assert fmt(code[:body]) == _clean(LONG_CB)
     assert (first, len(code)) == (416, 416 + 64 * thunk.STUB_SIZE - 8)
 
 
 def test_stubs_read_their_own_words():
     shape = thunk.ThunkShape((thunk.ThunkArg("i64", False, 0),), "i64")
-    code, first, _ = thunk.emit_block(aarch64.Operations(), TRT, shape, WORDS)
+    code, first, _, fields = thunk.emit_block(aarch64.Operations(), TRT, shape, WORDS)
     for i in (0, 1, 63):
         at = first + i * thunk.STUB_SIZE
         listing = disassemble(code, at, at + 12)
         assert listing == [(at, "bti c"), (at + 4, f"ldr x17, #{at + 16:#x}"), (at + 8, "b 0x0")]
         assert code[at + 12:at + 16] == aarch64.Operations.FILL
         assert int.from_bytes(code[at + 16:at + 24], "little") == WORDS + 16 * i
+        assert fields[i] == at + 16
+
+
+@pytest.mark.parametrize("isa", ["aarch64", "x86_64"])
+def test_a_block_copied_for_other_words_is_the_block_emitted_for_them(isa):
+    """A new block of a shape is its first one with the stubs' addresses
+    patched (tiers/jit/thunk.py's _relocated): byte for byte what emitting
+    it again would give."""
+    from fastffi.tiers.jit import x86_64
+    ops = {"aarch64": aarch64, "x86_64": x86_64}[isa].Operations
+    shape = thunk.ThunkShape((thunk.ThunkArg("f64", True, 0), thunk.ThunkArg("i16", False, 0)), "u32")
+    template = thunk.emit_block(ops(), TRT, shape, 0)
+    assert thunk._relocated(template, WORDS, 16) == thunk.emit_block(ops(), TRT, shape, WORDS).code
 
 
 def test_stack_arguments_narrow_extension_and_f32():
@@ -166,7 +179,7 @@ def test_stack_arguments_narrow_extension_and_f32():
     with its upper bits dropped, and an f32 result returned in s0."""
     shape = thunk.ThunkShape((thunk.ThunkArg("f32", True, 0), thunk.ThunkArg("i32", False, -1, 8),
                               thunk.ThunkArg("u8", False, 1)), "f32")
-    code, first, body = thunk.emit_block(aarch64.Operations(), TRT, shape, WORDS)
+    code, first, body, _ = thunk.emit_block(aarch64.Operations(), TRT, shape, WORDS)
     listing = texts(code[:body])
     assert listing[4:9] == ["sub sp, sp, #0x60", "str d0, [sp]", "ldr x9, [sp, #152]", "str x9, [sp, #8]",
                             "str x1, [sp, #16]"]
@@ -181,7 +194,7 @@ def test_references_dropped_by_py_decref_where_objects_may_be_immortal():
     from fastffi.tiers.jit import layouts
     rt = {**TRT, **layouts.LAYOUTS["cpython-3.12-release"], "object_layout": "cpython-3.12-release"}
     shape = thunk.ThunkShape((thunk.ThunkArg("i64", False, 0),), "i64")
-    code, _, body = thunk.emit_block(aarch64.Operations(), rt, shape, WORDS)
+    code, _, body, _ = thunk.emit_block(aarch64.Operations(), rt, shape, WORDS)
     listing = texts(code[:body])
     assert "subs x9, x9, #0x1" not in listing
     # thunk_enter, Py_DecRef twice, thunk_result twice, thunk_box_failed, thunk_leave, thunk_generic

@@ -113,9 +113,9 @@ def _boxed_kinds(sig: Signature) -> bytes:
     return bytes([_boxed_kind(t) for t in sig.argtypes])
 
 
-def _prepare(mechanism: str, sig: Signature) -> dict:
+def _prepare(mechanism: str, sig: Signature, argkinds: bytes) -> dict:
     if mechanism == "jit":
-        return tier_thunk.prepare(sig, _boxed_kinds(sig))
+        return tier_thunk.prepare(sig, argkinds)
     if mechanism == "libffi":
         return {"ffi_structs": tuple(None if t.__class__ is Scalar else tier_libffi.ffi_struct_type(t)
                                      for t in (sig.restype, *sig.argtypes))}
@@ -136,15 +136,16 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     cap = MECHANISMS.index(ceiling())
     candidates = list(MECHANISMS[cap:]) if tier == "auto" else [MECHANISMS[max(MECHANISMS.index(tier), cap)]]
     refused = {m: "above the FASTFFI_TIER ceiling" for m in MECHANISMS[:cap]}
+    argkinds = _boxed_kinds(sig)
     for m in candidates:
         reason = _refusal(m, sig)
         if reason is None:
             try:
-                extra = _prepare(m, sig)
+                extra = _prepare(m, sig, argkinds)
             except tier_thunk.InstallRefused as e:   # executable memory refused after the probe
                 reason = str(e)
             else:
-                return _make(sig, func, error, onerror, m, refused, extra, key)
+                return _make(sig, func, error, onerror, m, refused, extra, key, argkinds)
         refused[m] = reason
     if tier == "auto":
         raise FFIError(f"callback {sig.name!r}: no mechanism accepts this signature: "
@@ -152,7 +153,7 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     raise FFIError(f"callback {sig.name!r}: tier {candidates[0]!r} refused: {refused[candidates[0]]}")
 
 
-def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key):
+def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key, argkinds: bytes):
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
     if not scalar_ret and error == 0:
@@ -160,7 +161,7 @@ def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, e
     return _core.make_callback(CallbackSpec(
         sig.name, func, onerror, error,
         ret.kind if scalar_ret else _STRUCT,
-        _boxed_kinds(sig),
+        argkinds,
         None if scalar_ret else ret,
         ret.size if scalar_ret else ret._size_,
         tuple([None if t.__class__ is Scalar else t for t in sig.argtypes]),

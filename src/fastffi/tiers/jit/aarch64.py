@@ -508,7 +508,9 @@ class Operations(A64, isa.Operations):
         self.ldr_literal_x(X17, 12)
         self.b(label)
         self.code += self.FILL
+        field = len(self.code)
         self.code += struct.pack("<Q", word)
+        return field
 
     def loop_prologue(self, nargs):
         # The frame record (x29, x30) and x19..x25 in 80 bytes: sp stays 16-byte aligned.

@@ -307,7 +307,9 @@ class Operations(ABC):
     def thunk_stub(self, word: int, label: str) -> None:
         """A callback's entry: the landing pad an indirect call needs
         (endbr64 / bti c), THUNK_DATA = ``word`` (an address), then on to
-        ``label`` (the shared body, in the same code)."""
+        ``label`` (the shared body, in the same code).  Returns the offset
+        in the code of ``word``'s 8 little-endian bytes (a copy of the code
+        for other words patches them there)."""
 
     # -- the batch loop --
     @abstractmethod

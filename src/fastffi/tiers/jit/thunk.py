@@ -34,6 +34,7 @@ The body, in order:
    into rax/xmm0 (x0/d0)."""
 from __future__ import annotations
 
+import struct
 import weakref
 from typing import NamedTuple
 
@@ -53,6 +54,7 @@ STUB_SIZE = 32
 _RT = {**_core.JIT_RUNTIME, **_core.THUNK_RUNTIME}
 _KIND_NAMES = {code: name for name, (code, _size, _align) in _core.KINDS.items()}
 _FLOATS = ("f32", "f64")
+_pack_address = struct.Struct("<Q").pack_into
 _WIDE = ("i64", "u64", "pointer")   # boxed from the whole register
 
 
@@ -93,10 +95,17 @@ def frame_of(n: int, rt: dict) -> Frame:
     return Frame(8 * n, 16 * n, 16 * n + 8, state, (state + rt["sizeof_ThunkState"] + 15) & ~15)
 
 
-def emit_block(a, rt: dict, shape: ThunkShape, words: int) -> tuple[bytes, int, int]:
-    """(code, offset of the first stub, bytes of the body) of a block whose
-    stub i reads data word i of ``words``; ``a`` is an ISA's
-    Operations, ``rt`` the JIT and thunk runtimes together."""
+class Block(NamedTuple):
+    code: bytes
+    first: int          # offset of stub 0
+    body: int           # bytes of the body
+    fields: tuple       # per stub, the offset of the 8-byte address of its data word
+
+
+def emit_block(a, rt: dict, shape: ThunkShape, words: int) -> Block:
+    """The code of a block whose stub i reads data word i of ``words``;
+    ``a`` is an ISA's Operations, ``rt`` the JIT and thunk runtimes
+    together."""
     n = len(shape.args)
     f = frame_of(n, rt)
     a.label("body")
@@ -158,11 +167,22 @@ def emit_block(a, rt: dict, shape: ThunkShape, words: int) -> tuple[bytes, int, 
 
     body = len(a.code)
     first = body + -body % STUB_SIZE
+    fields = []
     for i in range(STUBS):
         a.code += a.FILL * ((first + i * STUB_SIZE - len(a.code)) // len(a.FILL))
-        a.thunk_stub(words + rt["sizeof_ThunkWord"] * i, "body")
-        assert len(a.code) - (first + i * STUB_SIZE) <= STUB_SIZE
-    return a.finish(), first, body
+        fields.append(a.thunk_stub(words + rt["sizeof_ThunkWord"] * i, "body"))
+        if len(a.code) - (first + i * STUB_SIZE) > STUB_SIZE:
+            raise AssertionError(f"a {a.__class__.__module__} thunk stub is longer than {STUB_SIZE} bytes")
+    return Block(a.finish(), first, body, tuple(fields))
+
+
+def _relocated(block: Block, words: int, word_size: int) -> bytes:
+    """``block`` (emitted for data words at 0) for the data words at ``words``:
+    only the stubs' address fields differ (every branch is relative)."""
+    code = bytearray(block.code)
+    for i, at in enumerate(block.fields):
+        _pack_address(code, at, words + word_size * i)
+    return bytes(code)
 
 
 def _release(a, rt: dict, disp: int, label: str) -> None:
@@ -214,9 +234,23 @@ def signature_refusal(sig: Signature) -> str | None:
     return None
 
 
+#: (Signature.call_key(), argkinds) -> ThunkShape; bounded, holding no class.
+_shapes: dict = {}
+
+
 def shape_of(sig: Signature, argkinds: bytes) -> ThunkShape:
     """Each argument where the plan tier's classifier places it (the caller's
     plan read in reverse); kinds as the callback boxes them."""
+    key = (sig.call_key(), argkinds)
+    shape = _shapes.get(key)
+    if shape is None:
+        if len(_shapes) >= 4096:
+            _shapes.clear()
+        shape = _shapes[key] = _shape_of(sig, argkinds)
+    return shape
+
+
+def _shape_of(sig: Signature, argkinds: bytes) -> ThunkShape:
     args = []
     for k, move in zip(argkinds, tier_plan.build_plan(sig).moves):
         if move.dst >= STACK:
@@ -232,8 +266,9 @@ def shape_of(sig: Signature, argkinds: bytes) -> ThunkShape:
 
 #: ThunkShape -> weak references to its blocks, the one stubs are taken from last.
 _blocks: dict = {}
-#: ThunkShape -> bytes of its body (the same in every block of the shape).
-_body_sizes: dict = {}
+#: ThunkShape -> its Block emitted for data words at 0: each new block of the
+#: shape is a copy with the stubs' addresses patched.
+_templates: dict = {}
 
 
 def _block_for(shape: ThunkShape, name: str):
@@ -250,12 +285,14 @@ def _block_for(shape: ThunkShape, name: str):
         if block is not None and block.free:
             refs.append(refs.pop(k))
             return block
+    template = _templates.get(shape)
+    if template is None:
+        template = _templates[shape] = emit_block(emitter().Operations(), _RT, shape, 0)
     block = _core._ThunkBlock()
-    code, first, body = emit_block(emitter().Operations(), _RT, shape, block.words)
+    code = _relocated(template, block.words, _RT["sizeof_ThunkWord"])
     region = _install([("thunk", shape, block.words)], [_emitted(code)], f"callback {name} {shape.describe()}")
-    block.install(region, first, STUB_SIZE)
+    block.install(region, template.first, STUB_SIZE)
     refs.append(weakref.ref(block))
-    _body_sizes[shape] = body
     return block
 
 
@@ -279,7 +316,7 @@ def describe(sig: Signature, argkinds: bytes, cb) -> list[str]:
     where = ""
     if region is not None:
         where = (f": a {STUB_SIZE}-byte stub at 0x{cb.address:x} (one of {STUBS} in a {region.mapped}-byte "
-                 f"read+execute mapping) jumping to a {_body_sizes[shape]}-byte body shared by every callback "
+                 f"read+execute mapping) jumping to a {_templates[shape].body}-byte body shared by every callback "
                  f"of the shape {shape.describe()}")
     return [f"jit ({emitter().NAME}){where}",
             "  with the GIL held by the calling thread, the arguments are boxed straight into vectorcall "
@@ -288,5 +325,5 @@ def describe(sig: Signature, argkinds: bytes, cb) -> list[str]:
             "  registers as planned:"] + tier_plan.describe(sig)[1:]
 
 
-__all__ = ["InstallRefused", "STUBS", "STUB_SIZE", "ThunkShape", "describe", "emit_block", "platform_refusal",
+__all__ = ["Block", "InstallRefused", "STUBS", "STUB_SIZE", "ThunkShape", "describe", "emit_block", "platform_refusal",
            "prepare", "shape_of", "signature_refusal"]

@@ -548,8 +548,10 @@ class Operations(X64, isa.Operations):
 
     def thunk_stub(self, word, label):
         self.endbr64()
+        field = len(self.code) + 2             # after movabs's REX.W and opcode bytes
         self.mov_imm64(R10, word)
         self.jmp(label)
+        return field
 
     # The loop keeps rbx = row index, rbp = target, r12 = strides, r13 = out,
     # r14 = out stride, r15 = rows; the column bases are copied to its frame.
