@@ -184,6 +184,28 @@ def test_a_closed_callback_reports_and_returns_error(unraisable):
     assert str(report.exc_value) == "callback 'f' was called after it was closed; C got its error value"
 
 
+@pytest.mark.parametrize("tier", ["jit", "libffi"])
+def test_func_may_close_its_own_callback(tier, unraisable):
+    """The invocation keeps the target it began with: a result converted
+    inline or in full, and an exception, still reach C after func closed the
+    callback (once crashed in both the thunk and the generic dispatcher)."""
+    def closing(result):
+        def f(x):
+            cbs[-1].close()
+            if result is None:
+                raise ValueError("closed and failed")
+            return result
+        return f
+
+    cbs, got = [], []
+    for result in (7, 2**40, None):
+        cbs.append(fastffi.callback("long f(long)", closing(result), tier=tier, error=-3))
+        got.append(caller(cbs[-1])(1))
+        assert cbs[-1].closed
+    assert got == [7, 2**40, -3]
+    assert [r.exc_type for r in unraisable] == [ValueError]
+
+
 def test_gil_released_and_foreign_thread_calls(lib):
     idents = set()
 

@@ -47,14 +47,14 @@ LONG_CB = """
     28: mov x16, #0x10000
     2c: movk x16, #0x7f00, lsl #32
     30: blr x16
-    34: cbz x0, 0x16c
+    34: cbz x0, 0x178
     38: mov x19, x0
     3c: ldr x0, [sp]
     40: mov x16, #0x20000
     44: movk x16, #0xffff, lsl #32
     48: blr x16
     4c: str x0, [sp, #8]
-    50: cbz x0, 0x14c
+    50: cbz x0, 0x154
     54: ldr x0, [x19, #32]
     58: add x1, sp, #0x8
     5c: mov x2, #0x1
@@ -70,7 +70,7 @@ LONG_CB = """
     84: movk x16, #0x7f00, lsl #32
     88: blr x16
     8c: ldr x0, [sp, #24]
-    90: cbz x0, 0x130
+    90: cbz x0, 0x134
     94: ldr x9, [x0, #8]
     98: mov x10, #0x5678
     9c: movk x10, #0x1234, lsl #16
@@ -84,56 +84,59 @@ LONG_CB = """
     bc: ldr w10, [x0, #24]
     c0: mul x9, x9, x10
     c4: str x9, [sp, #16]
-    c8: b 0xe4
+    c8: b 0xe8
     cc: mov x0, x19
-    d0: ldr x1, [sp, #24]
-    d4: add x2, sp, #0x10
-    d8: mov x16, #0x30000
-    dc: movk x16, #0x7f00, lsl #32
-    e0: blr x16
-    e4: ldr x0, [sp, #24]
-    e8: ldr x9, [x0]
-    ec: subs x9, x9, #0x1
-    f0: str x9, [x0]
-    f4: b.ne 0x104
-    f8: mov x16, #0x80000
-    fc: movk x16, #0x7f00, lsl #32
-    100: blr x16
-    104: mov x0, x19
-    108: add x1, sp, #0x20
-    10c: mov x16, #0x20000
-    110: movk x16, #0x7f00, lsl #32
-    114: blr x16
-    118: ldr x0, [sp, #16]
-    11c: add sp, sp, #0x40
-    120: ldr x21, [sp, #32]
-    124: ldp x19, x20, [sp, #16]
-    128: ldp x29, x30, [sp], #48
-    12c: ret
-    130: mov x0, x19
-    134: mov x1, xzr
-    138: add x2, sp, #0x10
-    13c: mov x16, #0x30000
-    140: movk x16, #0x7f00, lsl #32
-    144: blr x16
-    148: b 0x104
-    14c: mov x0, x19
-    150: add x1, sp, #0x8
-    154: mov x2, #0x0
-    158: add x3, sp, #0x10
-    15c: mov x16, #0x40000
-    160: movk x16, #0x7f00, lsl #32
-    164: blr x16
-    168: b 0x104
-    16c: mov x9, sp
-    170: str x9, [sp, #8]
-    174: mov x0, x20
-    178: add x1, sp, #0x8
-    17c: add x2, sp, #0x10
-    180: mov x16, #0x60000
-    184: movk x16, #0x7f00, lsl #32
-    188: blr x16
-    18c: b 0x118
+    d0: mov x1, x20
+    d4: ldr x2, [sp, #24]
+    d8: add x3, sp, #0x10
+    dc: mov x16, #0x30000
+    e0: movk x16, #0x7f00, lsl #32
+    e4: blr x16
+    e8: ldr x0, [sp, #24]
+    ec: ldr x9, [x0]
+    f0: subs x9, x9, #0x1
+    f4: str x9, [x0]
+    f8: b.ne 0x108
+    fc: mov x16, #0x80000
+    100: movk x16, #0x7f00, lsl #32
+    104: blr x16
+    108: mov x0, x19
+    10c: add x1, sp, #0x20
+    110: mov x16, #0x20000
+    114: movk x16, #0x7f00, lsl #32
+    118: blr x16
+    11c: ldr x0, [sp, #16]
+    120: add sp, sp, #0x40
+    124: ldr x21, [sp, #32]
+    128: ldp x19, x20, [sp, #16]
+    12c: ldp x29, x30, [sp], #48
+    130: ret
+    134: mov x0, x19
+    138: mov x1, x20
+    13c: mov x2, xzr
+    140: add x3, sp, #0x10
+    144: mov x16, #0x30000
+    148: movk x16, #0x7f00, lsl #32
+    14c: blr x16
+    150: b 0x108
+    154: mov x0, x19
+    158: mov x1, x20
+    15c: add x2, sp, #0x8
+    160: mov x3, #0x0
+    164: add x4, sp, #0x10
+    168: mov x16, #0x40000
+    16c: movk x16, #0x7f00, lsl #32
+    170: blr x16
+    174: b 0x108
+    178: mov x9, sp
+    17c: str x9, [sp, #8]
+    180: mov x0, x20
+    184: add x1, sp, #0x8
+    188: add x2, sp, #0x10
+    18c: mov x16, #0x60000
+    190: movk x16, #0x7f00, lsl #32
+    194: blr x16
+    198: b 0x11c
 """
 
 

@@ -161,9 +161,8 @@ static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void
 /* The exception set now, from `func` or its result: to onerror, to the
  * fastffi call holding this callback, or to sys.unraisablehook (with the
  * Callback as the object).  Writes what C gets. */
-void callback_fail(CallbackObject *cb, void *result)
+void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result)
 {
-    CallbackTarget *t = cb->target;
     if (cb->onerror != Py_None) {
         PyObject *exc = compat_fetch_exception();
         PyObject *tb = exc != NULL ? PyException_GetTraceback(exc) : NULL;
@@ -187,9 +186,8 @@ void callback_fail(CallbackObject *cb, void *result)
         PyErr_WriteUnraisable((PyObject *)cb);
 }
 
-int callback_convert_result(CallbackObject *cb, PyObject *o, void *out)
+int callback_convert_result(CallbackObject *cb, CallbackTarget *t, PyObject *o, void *out)
 {
-    CallbackTarget *t = cb->target;
     return convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, o, out);
 }
 
@@ -197,11 +195,14 @@ static void callback_run(CallbackObject *cb, void *const *argp, void *result)
 {
     PyObject *stack[FASTFFI_MAX_ARGS];
     Py_ssize_t n = cb->nargs, i;
+    /* Read now: func may close the callback (cb->target becomes NULL); the
+     * retired target stays allocated in the quarantine. */
+    CallbackTarget *t = cb->target;
     /* C re-entering Python through callbacks (a comparator that sorts)
      * counts as recursion: deep enough, RecursionError instead of a
      * blown C stack. */
     if (Py_EnterRecursiveCall(" in a fastffi callback")) {
-        callback_fail(cb, result);
+        callback_fail(cb, t, result);
         return;
     }
     Py_INCREF(cb);   /* func may close it, or drop the last reference */
@@ -214,9 +215,8 @@ static void callback_run(CallbackObject *cb, void *const *argp, void *result)
     while (i > 0)
         Py_DECREF(stack[--i]);
     Py_LeaveRecursiveCall();
-    CallbackTarget *t = cb->target;
     if (value == NULL || convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, value, result) < 0)
-        callback_fail(cb, result);
+        callback_fail(cb, t, result);
     Py_XDECREF(value);
     Py_DECREF(cb);
 }

@@ -85,9 +85,10 @@ void callback_invoke(CallbackTarget *t, void *const *argp, void *result);
  * a call's argument into `out` (-1 with an exception set, `out` untouched),
  * and the error rules for the exception set now (onerror, the holding call,
  * sys.unraisablehook), which write what C gets into `result`.  Both with the
- * GIL held and cb live. */
-int callback_convert_result(CallbackObject *cb, PyObject *o, void *out);
-void callback_fail(CallbackObject *cb, void *result);
+ * GIL held; `t` is the target cb had when the invocation began (func may
+ * have closed cb since: its retired target stays in the quarantine). */
+int callback_convert_result(CallbackObject *cb, CallbackTarget *t, PyObject *o, void *out);
+void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result);
 
 /* The mechanisms, as data (like tiers/tier.h): the spec's mechanism code
  * indexes one table of {name, prepare}.  prepare fills cb->address,

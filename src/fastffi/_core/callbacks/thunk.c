@@ -90,20 +90,20 @@ static void thunk_leave(CallbackObject *cb, ThunkState *st)
 }
 
 /* func raised (value NULL), or returned what the inline checks do not
- * convert: the full conversion, and on failure callback.c's error rules
+ * convert (t: the target the body started with -- func may have closed cb): the full conversion, and on failure callback.c's error rules
  * (onerror, the holding call, sys.unraisablehook; C gets the error image). */
-static void thunk_result(CallbackObject *cb, PyObject *value, void *result)
+static void thunk_result(CallbackObject *cb, CallbackTarget *t, PyObject *value, void *result)
 {
-    if (value == NULL || callback_convert_result(cb, value, result) < 0)
-        callback_fail(cb, result);
+    if (value == NULL || callback_convert_result(cb, t, value, result) < 0)
+        callback_fail(cb, t, result);
 }
 
 /* Boxing argument n failed: the n boxed before it are released. */
-static void thunk_box_failed(CallbackObject *cb, PyObject **boxed, Py_ssize_t n, void *result)
+static void thunk_box_failed(CallbackObject *cb, CallbackTarget *t, PyObject **boxed, Py_ssize_t n, void *result)
 {
     while (n > 0)
         Py_DECREF(boxed[--n]);
-    callback_fail(cb, result);
+    callback_fail(cb, t, result);
 }
 
 /* A `const char *` argument arrives as str (None for NULL), as callback.c

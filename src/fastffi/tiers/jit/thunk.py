@@ -138,7 +138,7 @@ def emit_block(a, rt: dict, shape: ThunkShape, words: int) -> Block:
         # is refused by the full conversion (its memory dies with it).
         _unbox(a, rt, shape.ret, f.ret, bytes_slow=True)
         a.label("slow")
-        a.call(rt["thunk_result"], a.FN, Field(a.SP, f.value), Address(a.SP, f.ret))
+        a.call(rt["thunk_result"], a.FN, a.ARGS, Field(a.SP, f.value), Address(a.SP, f.ret))
         a.label("done")
     _release(a, rt, f.value, "released")
     a.label("leave")
@@ -152,11 +152,11 @@ def emit_block(a, rt: dict, shape: ThunkShape, words: int) -> Block:
 
     # Off the straight line.
     a.label("raised")
-    a.call(rt["thunk_result"], a.FN, ZERO, Address(a.SP, f.ret))
+    a.call(rt["thunk_result"], a.FN, a.ARGS, ZERO, Address(a.SP, f.ret))
     a.jump("leave")
     for i in range(n):
         a.label(f"boxfail{i}")
-        a.call(rt["thunk_box_failed"], a.FN, Address(a.SP, f.boxed), Imm(i), Address(a.SP, f.ret))
+        a.call(rt["thunk_box_failed"], a.FN, a.ARGS, Address(a.SP, f.boxed), Imm(i), Address(a.SP, f.ret))
         a.jump("leave")
     a.label("generic")
     for i in range(n):
