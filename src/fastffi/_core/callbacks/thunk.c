@@ -7,10 +7,18 @@
  * then THUNK_STUBS stubs of a few instructions each.  Stub i loads the
  * address of data word i (an ordinary read-write array owned by the block,
  * never executable) into a scratch register and jumps to the body, which
- * reads its CallbackTarget from that word.  A callback's address is its
- * stub: creating one writes a data word, never code -- a sealed page is never
- * written again (tiers/execmem.c), so a per-callback prologue would cost a
- * fresh mapping (a page, an mprotect) per callback.
+ * reads its CallbackTarget (and how to call func) from that word.  A
+ * callback's address is its stub: creating one writes a data word, never
+ * code -- a sealed page is never written again (tiers/execmem.c), so a
+ * per-callback prologue would cost a fresh mapping (a page, an mprotect) per
+ * callback, and PC-relative data beside shared code cannot be per callback.
+ *
+ * Lifetime: a retired callback keeps its stub through the quarantine (a call
+ * reaches callback_invoke, which reports CallbackClosedError); then its word
+ * is cleared (a stale call reaches thunk_generic with NULL: reported, C gets
+ * 0) and the stub may serve a newer callback, as the issue documents for
+ * every mechanism past the quarantine.  A block is freed, and its pages
+ * unmapped, once none of its stubs is held by a live or quarantined target.
  *
  * The body leaves its straight line for the helpers below, which reuse
  * callback.c's conversion and error handling (callback_convert_result,
@@ -22,7 +30,8 @@
 #include "callbacks/callback.h"
 #include "callbacks/callback_spec.h"
 
-/* Stubs in one block: 64 data words (512 bytes) and 64 stubs of 32 bytes. */
+/* Stubs in one block: 64 data words (1 KiB) and 64 stubs of 32 bytes
+ * (tiers/jit/thunk.py's STUB_SIZE), with the body in one or two pages. */
 #define THUNK_STUBS 64
 
 /* What stub i's data word points at: the target (NULL when the stub is
