@@ -302,14 +302,18 @@ def test_a_stub_is_given_back_only_after_the_quarantine():
     cb = jit(text, lambda *a: 0)
     (block,) = [r() for r in thunk._blocks[thunk.shape_of(*_sig(text))]]
     assert block.free == thunk.STUBS - 1
-    cb.close()
-    del cb
-    gc.collect()
-    for _ in range(_core.CALLBACK_QUARANTINE - 1):
+    gc.collect()        # earlier tests' garbage retired now, not during the count below
+    gc.disable()
+    try:
+        cb.close()
+        del cb
+        for _ in range(_core.CALLBACK_QUARANTINE - 1):
+            fastffi.callback("void filler(void)", lambda: None, tier="libffi").close()
+        assert block.free == thunk.STUBS - 1        # still quarantined
         fastffi.callback("void filler(void)", lambda: None, tier="libffi").close()
-    assert block.free == thunk.STUBS - 1        # still quarantined
-    fastffi.callback("void filler(void)", lambda: None, tier="libffi").close()
-    assert block.free == thunk.STUBS
+        assert block.free == thunk.STUBS
+    finally:
+        gc.enable()
 
 
 def _sig(text):
