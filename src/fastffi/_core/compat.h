@@ -114,15 +114,28 @@ static inline PyThreadState *compat_gil_holder_here(void)
 
 /* Py_EnterRecursiveCall / Py_LeaveRecursiveCall for the thread state `ts`
  * that holds the GIL, without raising: -1 when the limit is reached (the
- * caller takes a path that calls Py_EnterRecursiveCall and raises).  3.11
- * counts down the public field recursion_remaining, as its own inline
- * _Py_EnterRecursiveCallTstate does; other versions call the API. */
+ * caller takes a path that calls Py_EnterRecursiveCall and raises).  The
+ * counter is a public field, counted down as CPython's own inline
+ * _Py_EnterRecursiveCallTstate does (_Py_MakeRecCheck): 3.11's
+ * recursion_remaining, 3.12-3.13's c_recursion_remaining (3.12 stops at 0,
+ * 3.13 below it); 3.10 and 3.14+ (which check the stack pointer) call the
+ * API. */
 static inline int compat_recursion_enter(PyThreadState *ts)
 {
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
     if (ts->recursion_remaining-- > 0)
         return 0;
     ts->recursion_remaining++;
+    return -1;
+#elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+    if (ts->c_recursion_remaining-- > 0)
+        return 0;
+    ts->c_recursion_remaining++;
+    return -1;
+#elif PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+    if (ts->c_recursion_remaining-- >= 0)
+        return 0;
+    ts->c_recursion_remaining++;
     return -1;
 #else
     (void)ts;
@@ -137,6 +150,8 @@ static inline void compat_recursion_leave(PyThreadState *ts)
 {
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
     ts->recursion_remaining++;
+#elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000
+    ts->c_recursion_remaining++;
 #else
     (void)ts;
     Py_LeaveRecursiveCall();
@@ -144,8 +159,8 @@ static inline void compat_recursion_leave(PyThreadState *ts)
 }
 
 /* Deallocate an object whose reference count reached 0: what Py_DECREF
- * calls, for code that decrements inline (a callback thunk's body, on
- * 3.10-3.11, whose objects are never immortal).  Private on every version. */
+ * calls, for code that decrements inline (a callback thunk's body).
+ * Private on every version. */
 static inline void compat_dealloc(PyObject *o)
 {
     _Py_Dealloc(o);

@@ -333,7 +333,6 @@ int thunk_add_runtime(PyObject *m)
     ADDR("thunk_box_failed", thunk_box_failed);
     ADDR("thunk_box_string", thunk_box_string);
     ADDR("thunk_generic", thunk_generic);
-    ADDR("Py_DecRef", Py_DecRef);
     ADDR("dealloc", compat_dealloc);
     OFFSET("cb_func", offsetof(CallbackObject, func));
     OFFSET("thunk_stubs", THUNK_STUBS);

@@ -495,6 +495,11 @@ class Operations(A64, isa.Operations):
     def spill_argument(self, disp, fp, reg):
         (self.str_d if fp else self.str_x)(reg, SP, disp)
 
+    def branch_if_low_word_negative(self, base, label):
+        self.ldr_w(X9, base, 0)
+        self.cmp_w_imm(X9, 0)
+        self.b_cond(MI, label)
+
     def decrement_branch_if_nonzero(self, base, label):
         self.ldr_x(X9, base, 0)
         self.subs_imm(X9, X9, 1)

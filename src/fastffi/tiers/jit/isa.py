@@ -299,6 +299,11 @@ class Operations(ABC):
         inverse)."""
 
     @abstractmethod
+    def branch_if_low_word_negative(self, base: int, label: str) -> None:
+        """If the 4 bytes at [base] (the low half of a reference count),
+        as an int32, are negative.  Clobbers VALUE."""
+
+    @abstractmethod
     def decrement_branch_if_nonzero(self, base: int, label: str) -> None:
         """The 8 bytes at [base] -= 1 (a reference count); if the result is
         not zero, go to label.  Clobbers VALUE."""

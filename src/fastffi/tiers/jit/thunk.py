@@ -186,14 +186,15 @@ def _relocated(block: Block, words: int, word_size: int) -> bytes:
 
 
 def _release(a, rt: dict, disp: int, label: str) -> None:
-    """Py_DECREF of the object at [SP + disp] (never NULL here).  Where
-    objects can be immortal (3.12+, PEP 683: the same release as the int tag
-    of jit/layouts.py) Py_DecRef decides; before, the count is decremented
-    inline and the object deallocated at 0."""
-    if "long_tag" in rt:
-        a.call(rt["Py_DecRef"], Field(a.SP, disp))
-        return
+    """Py_DECREF of the object at [SP + disp] (never NULL here), inline: the
+    count decremented, the object deallocated at 0.  Where objects can be
+    immortal (3.12+, PEP 683: the same release as the int tag of
+    jit/layouts.py) an immortal one is left alone, as Py_DECREF does: on
+    LP64 it is one whose count's low 32 bits are negative as an int32
+    (_Py_IsImmortal, 3.12-3.14)."""
     a.put(a.OBJ, Field(a.SP, disp))
+    if "long_tag" in rt:
+        a.branch_if_low_word_negative(a.OBJ, label)
     a.decrement_branch_if_nonzero(a.OBJ, label)
     a.call(rt["dealloc"], a.OBJ)
     a.label(label)

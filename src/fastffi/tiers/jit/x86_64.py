@@ -542,6 +542,10 @@ class Operations(X64, isa.Operations):
         else:
             self.mov_store(RSP, disp, self.GP_ARGS[reg])
 
+    def branch_if_low_word_negative(self, base, label):
+        self.cmpd_mem_imm8(base, 0, 0)
+        self.jcc(JS, label)
+
     def decrement_branch_if_nonzero(self, base, label):
         self.sub_mem_imm8(base, 0, 1)
         self.jcc(JNE, label)
