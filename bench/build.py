@@ -1,10 +1,12 @@
 """Compile the benchmark's C parts into a cache directory keyed by their inputs.
 
-Three artifacts, built together:
+Four artifacts, built together:
 
 - ``libfastffi_bench_targets.so`` from targets.c: the functions benchmarked.
   It is compiled followed by the prototypes of cases.py, so a prototype in
   the table that disagrees with targets.c fails the build.
+- ``libfastffi_bench_callbacks.so`` from callback_drivers.c: the C loops that
+  call a callback (callbacks.py).
 - the hand-written extension from handwritten.c (it dlopens the targets at
   run time, so it does not link to them).
 - the cffi API-mode module, linked to the targets library.
@@ -37,6 +39,7 @@ from . import cases
 SOURCE_DIR = Path(__file__).resolve().parent
 TARGETS_NAME = "fastffi_bench_targets"
 TARGETS_LIB = f"lib{TARGETS_NAME}.so"
+CALLBACKS_LIB = "libfastffi_bench_callbacks.so"
 HANDWRITTEN_MODULE = "_fastffi_bench_handwritten"
 CFFI_MODULE = "_fastffi_bench_cffi"
 EXT_SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
@@ -55,6 +58,7 @@ class Artifacts:
 
     directory: Path
     targets: Path | None = None
+    callbacks: Path | None = None
     handwritten: Path | None = None
     cffi_api: Path | None = None
     notes: list[str] = field(default_factory=list)
@@ -71,6 +75,7 @@ class Artifacts:
         return cls(
             directory=directory,
             targets=existing(TARGETS_LIB),
+            callbacks=existing(CALLBACKS_LIB),
             handwritten=existing(HANDWRITTEN_MODULE + EXT_SUFFIX),
             cffi_api=existing(CFFI_MODULE + EXT_SUFFIX),
             notes=json.loads((directory / NOTES_FILE).read_text()),
@@ -123,7 +128,7 @@ def _cffi_version() -> str | None:
 
 def _cache_key() -> str:
     h = hashlib.sha256()
-    for name in ("targets.c", "handwritten.c", "build.py"):
+    for name in ("targets.c", "callback_drivers.c", "handwritten.c", "build.py"):
         h.update((SOURCE_DIR / name).read_bytes())
     for part in (cases.c_declarations(), sys.version, EXT_SUFFIX,
                  str(_compiler()), str(_cffi_version())):
@@ -139,6 +144,8 @@ def _build_into(directory: Path) -> None:
                      "extension and cffi API mode are not built; only libc cases run")
     else:
         _build_targets(cc, directory)
+        _run_compiler([*cc, *CFLAGS, str(SOURCE_DIR / "callback_drivers.c"),
+                       "-o", str(directory / CALLBACKS_LIB), "-pthread"])
         try:
             _build_handwritten(cc, directory)
         except BuildError as e:
@@ -169,7 +176,7 @@ def _build_targets(cc: list[str], directory: Path) -> None:
 def _build_handwritten(cc: list[str], directory: Path) -> None:
     include = sysconfig.get_paths()["include"]
     _run_compiler([*cc, *CFLAGS, f"-I{include}", str(SOURCE_DIR / "handwritten.c"),
-                   "-o", str(directory / (HANDWRITTEN_MODULE + EXT_SUFFIX)), "-ldl"])
+                   "-o", str(directory / (HANDWRITTEN_MODULE + EXT_SUFFIX)), "-ldl", "-pthread"])
 
 
 def _build_cffi(directory: Path) -> None:

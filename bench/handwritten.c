@@ -23,6 +23,9 @@
 #include <Python.h>
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -304,6 +307,236 @@ w_strlen(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSize_t(strlen_p(s));
 }
 
+/* ---- callbacks: the floor for C calling Python ----
+ *
+ * What a careful extension author writes for one callback: the Python
+ * callable in a static slot, its argument boxed and passed with
+ * PyObject_Vectorcall, its result unboxed with the range check (an error
+ * goes to sys.unraisablehook and C gets 0).  One C function per way of being
+ * reached, each paying only what that way needs:
+ *   *_held     C called it with the GIL held: nothing to acquire;
+ *   *_ensure   the GIL was released around the outer call: PyGILState_Ensure
+ *              finds the caller's thread state and takes the GIL back;
+ *   *_thread   a thread C created: its own thread state, made on its first
+ *              callback and kept (a pthread key destroys it when the thread
+ *              exits), so each call only swaps the GIL in and out.
+ * callback_floor() stores the callables and returns the addresses; the
+ * qsort floor's comparator reads the two ints itself and passes them. */
+
+static PyObject *cb_long_slot, *cb_double_slot, *cmp_slot;
+static PyInterpreterState *cb_interp;
+static pthread_key_t cb_tstate_key;
+static int cb_key_made;
+
+static long
+floor_long_held(long x)
+{
+    PyObject *arg = PyLong_FromLong(x), *r;
+    long v;
+    if (arg == NULL)
+        goto error;
+    r = PyObject_Vectorcall(cb_long_slot, &arg, 1, NULL);
+    Py_DECREF(arg);
+    if (r == NULL)
+        goto error;
+    v = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (v == -1 && PyErr_Occurred())
+        goto error;
+    return v;
+error:
+    PyErr_WriteUnraisable(cb_long_slot);
+    return 0;
+}
+
+static double
+floor_double_held(double a, double b)
+{
+    PyObject *args[2] = {PyFloat_FromDouble(a), PyFloat_FromDouble(b)}, *r;
+    double v;
+    if (args[0] == NULL || args[1] == NULL) {
+        Py_XDECREF(args[0]);
+        Py_XDECREF(args[1]);
+        goto error;
+    }
+    r = PyObject_Vectorcall(cb_double_slot, args, 2, NULL);
+    Py_DECREF(args[0]);
+    Py_DECREF(args[1]);
+    if (r == NULL)
+        goto error;
+    if (to_double(r, &v) < 0) {
+        Py_DECREF(r);
+        goto error;
+    }
+    Py_DECREF(r);
+    return v;
+error:
+    PyErr_WriteUnraisable(cb_double_slot);
+    return 0.0;
+}
+
+static long
+floor_long_ensure(long x)
+{
+    PyGILState_STATE s = PyGILState_Ensure();
+    long v = floor_long_held(x);
+    PyGILState_Release(s);
+    return v;
+}
+
+static double
+floor_double_ensure(double a, double b)
+{
+    PyGILState_STATE s = PyGILState_Ensure();
+    double v = floor_double_held(a, b);
+    PyGILState_Release(s);
+    return v;
+}
+
+/* Runs at the exit of a thread that made a kept thread state: the GIL is
+   not held then, so take it to clear and delete the state. */
+static void
+drop_tstate(void *tstate)
+{
+    PyEval_RestoreThread((PyThreadState *)tstate);
+    PyThreadState_Clear((PyThreadState *)tstate);
+    PyThreadState_DeleteCurrent();
+}
+
+/* This thread's kept state, the GIL taken with it. */
+static void
+enter_kept(void)
+{
+    PyThreadState *t = pthread_getspecific(cb_tstate_key);
+    if (t == NULL) {
+        /* PyThreadState_New does not need the GIL (PyGILState_Ensure calls
+           it without); the key's value must be set before the first swap. */
+        t = PyThreadState_New(cb_interp);
+        pthread_setspecific(cb_tstate_key, t);
+    }
+    PyEval_RestoreThread(t);
+}
+
+static long
+floor_long_thread(long x)
+{
+    long v;
+    enter_kept();
+    v = floor_long_held(x);
+    PyEval_SaveThread();
+    return v;
+}
+
+static double
+floor_double_thread(double a, double b)
+{
+    double v;
+    enter_kept();
+    v = floor_double_held(a, b);
+    PyEval_SaveThread();
+    return v;
+}
+
+static int
+set_slot(PyObject **slot, PyObject *func)
+{
+    if (!PyCallable_Check(func)) {
+        PyErr_Format(PyExc_TypeError, "expected a callable, got %.200s", Py_TYPE(func)->tp_name);
+        return -1;
+    }
+    Py_XSETREF(*slot, Py_NewRef(func));
+    return 0;
+}
+
+static int
+add_address(PyObject *d, const char *name, void (*f)(void))
+{
+    PyObject *a = PyLong_FromVoidPtr((void *)f);
+    int r = a == NULL ? -1 : PyDict_SetItemString(d, name, a);
+    Py_XDECREF(a);
+    return r;
+}
+
+#define ADDR(f) ((void (*)(void))(f))
+
+/* callback_floor(func_long, func_double) -> {name: address}: C functions
+   `long f(long)` and `double f(double, double)` calling the two callables. */
+static PyObject *
+callback_floor(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *d;
+    (void)module;
+    if (nargs != 2)
+        return wrong_count("callback_floor", nargs, 2);
+    if (set_slot(&cb_long_slot, args[0]) < 0 || set_slot(&cb_double_slot, args[1]) < 0)
+        return NULL;
+    if (!cb_key_made) {
+        int err = pthread_key_create(&cb_tstate_key, drop_tstate);
+        if (err != 0) {
+            errno = err;
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        cb_key_made = 1;
+    }
+    cb_interp = PyInterpreterState_Get();
+    d = PyDict_New();
+    if (d == NULL || add_address(d, "long_held", ADDR(floor_long_held)) < 0
+        || add_address(d, "long_ensure", ADDR(floor_long_ensure)) < 0
+        || add_address(d, "long_thread", ADDR(floor_long_thread)) < 0
+        || add_address(d, "double_held", ADDR(floor_double_held)) < 0
+        || add_address(d, "double_ensure", ADDR(floor_double_ensure)) < 0
+        || add_address(d, "double_thread", ADDR(floor_double_thread)) < 0) {
+        Py_XDECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+static int
+floor_compare(const void *a, const void *b)
+{
+    PyObject *args[2], *r;
+    long v;
+    if (PyErr_Occurred())
+        return 0; /* an earlier comparison failed: finish quickly, raise after */
+    args[0] = PyLong_FromLong(*(const int *)a);
+    args[1] = PyLong_FromLong(*(const int *)b);
+    if (args[0] == NULL || args[1] == NULL) {
+        Py_XDECREF(args[0]);
+        Py_XDECREF(args[1]);
+        return 0;
+    }
+    r = PyObject_Vectorcall(cmp_slot, args, 2, NULL);
+    Py_DECREF(args[0]);
+    Py_DECREF(args[1]);
+    if (r == NULL)
+        return 0;
+    v = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (v == -1 && PyErr_Occurred())
+        return 0;
+    return v < 0 ? -1 : v > 0;
+}
+
+/* qsort_ints(buffer, cmp): sort a writable buffer of C ints with qsort,
+   comparing with cmp(x, y) on the ints themselves (the GIL stays held). */
+static PyObject *
+qsort_ints(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    (void)module;
+    if (nargs != 2)
+        return wrong_count("qsort_ints", nargs, 2);
+    if (set_slot(&cmp_slot, args[1]) < 0
+        || PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    qsort(view.buf, (size_t)view.len / sizeof(int), sizeof(int), floor_compare);
+    PyBuffer_Release(&view);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 /* ---- loading ---- */
 
 #define FASTCALL(f) ((PyCFunction)(void (*)(void))(f)) /* silences -Wcast-function-type */
@@ -367,6 +600,10 @@ load(PyObject *module, PyObject *path)
 
 static PyMethodDef module_methods[] = {
     {"load", load, METH_O, "load(path) -> {name: function}: resolve the targets."},
+    {"callback_floor", FASTCALL(callback_floor), METH_FASTCALL,
+     "callback_floor(func_long, func_double) -> {name: address} of the floor's C callbacks."},
+    {"qsort_ints", FASTCALL(qsort_ints), METH_FASTCALL,
+     "qsort_ints(buffer, cmp): qsort C ints, cmp(x, y) given the ints."},
     {NULL, NULL, 0, NULL},
 };
 

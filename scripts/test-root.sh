@@ -102,7 +102,7 @@ case $ARCH in
     arm64) MACHINE=aarch64 EMULATED=1 ARCH_PKGS=binutils-x86-64-linux-gnu ;;
     *) die "--arch must be amd64 or arm64, not $ARCH" ;;
 esac
-INCLUDE=gcc,libc6-dev,libffi-dev,pkg-config,zlib1g,libsqlite3-0,ca-certificates,$ARCH_PKGS
+INCLUDE=gcc,libc6-dev,libffi-dev,pkg-config,zlib1g,libsqlite3-0,zlib1g-dev,libsqlite3-dev,libssl-dev,ca-certificates,$ARCH_PKGS
 for py in "${ROOT_PYTHONS[@]}"; do INCLUDE+=,$py,$py-dev,$py-venv; done
 # The first line of the marker; any change to it rebuilds cached roots.
 RECIPE="v2 $SUITE $ARCH minbase $INCLUDE"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import tempfile
 import re
 import shlex
 import subprocess
@@ -22,6 +23,8 @@ DATA = pathlib.Path(__file__).parent / "data"
 
 
 def pytest_configure(config):
+    # include()'s on-disk cache goes to a directory of this session, not the user's cache
+    os.environ["FASTFFI_CACHE_DIR"] = tempfile.mkdtemp(prefix="fastffi-cache-")
     # scripts/sanitize.sh deselects these: tests that the sanitizers' overhead breaks
     # (memory growth measured in RSS, wall-clock bounds, an instrumented callee's stack on a
     # small thread) and the disassembler-oracle tests (capstone's loader uses RTLD_DEEPBIND,

@@ -117,3 +117,19 @@ def test_make_function_refuses_a_malformed_spec():
     assert _core.make_function(typed._replace(argpointees=(("i32", "i32 *", 4, ()),))) is not None
     with pytest.raises(TypeError, match="spec.tier must be an int"):
         _core.make_function(good._replace(tier="libffi"))
+
+
+def test_make_function_refuses_a_function_result_without_its_maker():
+    from fastffi.tiers.spec import FunctionSpec
+    address = _core.LibraryHandle("libc", None, 2).symbol("abs")
+    i32, pointer = _core.KINDS["i32"][0], _core.KINDS["pointer"][0]
+    good = FunctionSpec(address, "abs", pointer, bytes([i32]), None, 8, (None,), "pointer", ("i32",), None,
+                        _core.FUNCTION_RESULT, _core.TIER_LIBFFI, "", (None, None), None, None, 0, b"\0", (None,),
+                        result_maker=lambda a: ("made", a))
+    assert _core.make_function(good)(-5) == ("made", 5)    # abs(-5) as an address, through the maker
+    assert _core.make_function(good)(0) is None            # NULL never reaches the maker
+    message = "a function-pointer result needs a pointer return kind and a result_maker"
+    for bad in (good._replace(result_maker=None), good._replace(retkind=i32, retsize=4)):
+        with pytest.raises(ValueError) as info:
+            _core.make_function(bad)
+        assert str(info.value) == message

@@ -257,7 +257,8 @@ def test_malformed_declaration_is_a_signature_error(libc):
 
 
 def test_the_parser_is_loaded_only_to_parse():
-    """pycparser is imported by the first declaration, not by import fastffi or the list form."""
+    """pycparser is imported by the first declaration the fast path (cdecl/fastdecl.py) cannot
+    read, not by import fastffi, the list form or a declaration of a common shape."""
     script = textwrap.dedent(f"""
         import sys, fastffi
         libc = fastffi.dlopen(None)
@@ -265,9 +266,11 @@ def test_the_parser_is_loaded_only_to_parse():
         print("pycparser" in sys.modules)
         libc.function("int {SYM}(int)")
         print("pycparser" in sys.modules)
+        libc.function("int {SYM}(int a[4])")
+        print("pycparser" in sys.modules)
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "True"]
+    assert out.split() == ["False", "False", "True"]
 
 
 # ---------------------------------------------------------------- registered structs

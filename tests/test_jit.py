@@ -166,18 +166,33 @@ def _maps():
 
 
 @needs_jit
-def test_code_pages_are_read_execute_and_nothing_is_writable_and_executable(lib):
+def test_code_pages_are_read_execute_and_nothing_is_writable_and_executable(fixture_lib_path):
+    """In a fresh process: libffi's closure allocator (the libffi callback
+    mechanism, which other tests use) may map writable+executable pages of
+    its own; fastffi's JIT and its static callback pool never do."""
     if refused_for_layout():
         return
-    fn = lib.function("add_i32", "i32", ["i32", "i32"])
-    assert fn.tier == "jit"
-    region = fn._code_
-    start = region.address
-    perms = [p for (rng, p, *_rest) in _maps()
-             if int(rng.split("-")[0], 16) <= start < int(rng.split("-")[1], 16)]
-    assert perms == ["r-xp"]
-    assert region.mapped % _core.page_size() == 0 and 0 < region.used <= region.mapped
-    assert not [m for m in _maps() if "w" in m[1] and "x" in m[1]], "no page may be writable and executable"
+    code = textwrap.dedent("""
+        import sys, fastffi
+        from fastffi import _core
+        from fastffi.tiers import callback as mechanisms
+        lib = fastffi.dlopen(sys.argv[1])
+        fn = lib.function("add_i32", "i32", ["i32", "i32"])
+        assert fn.tier == "jit"
+        cbs = [fastffi.callback("long f(long)", abs, tier=t) for t in ("plan", "jit") if t in
+               mechanisms.available_mechanisms()]
+        assert cbs
+        region = fn._code_
+        start = region.address
+        maps = [line.split() for line in open("/proc/self/maps")]
+        perms = [p for (rng, p, *_rest) in maps if int(rng.split("-")[0], 16) <= start < int(rng.split("-")[1], 16)]
+        assert perms == ["r-xp"], perms
+        assert region.mapped % _core.page_size() == 0 and 0 < region.used <= region.mapped
+        assert not [m for m in maps if "w" in m[1] and "x" in m[1]], "no page may be writable and executable"
+        print("ok")
+        """)
+    proc = subprocess.run([sys.executable, "-c", code, fixture_lib_path], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
 
 
 @needs_jit
@@ -493,7 +508,7 @@ SECCOMP = textwrap.dedent("""
     prog = b"".join([
         ins(LD, 0, 0, 4), ins(JEQ, 1, 0, AUDIT_ARCH_X86_64), ins(RET, 0, 0, RET_ALLOW),
         ins(LD, 0, 0, 0),
-        ins(JEQ, 3, 0, NR_MPROTECT), ins(JEQ, 2, 0, NR_PKEY_MPROTECT), ins(JEQ, 4, 0, NR_MMAP),
+        ins(JEQ, 3, 0, NR_MPROTECT), ins(JEQ, 2, 0, NR_PKEY_MPROTECT), ins(JEQ, 3, 0, NR_MMAP),
         ins(RET, 0, 0, RET_ALLOW),
         ins(LD, 0, 0, 32), ins(JSET, 4, 5, PROT_EXEC),
         ins(LD, 0, 0, 32), ins(JSET, 0, 3, PROT_EXEC),
@@ -633,6 +648,10 @@ ENCODERS = [
     (lambda a: a.cmp_imm(R.RDX, 1000), "cmp rdx,0x3e8"),
     (lambda a: a.cmp_mem_imm8(R.RCX, 16, 0), "cmp QWORD PTR [rcx+0x10],0x0"),
     (lambda a: a.cmpb_mem_imm8(R.RAX, 0, 0), "cmp BYTE PTR [rax],0x0"),
+    (lambda a: a.add_mem_imm8(R.RCX, 0, 1), "add QWORD PTR [rcx],0x1"),
+    (lambda a: a.add_mem_imm8(R.R12, 8, 1), "add QWORD PTR [r12+0x8],0x1"),
+    (lambda a: a.sub_mem_imm8(R.RCX, 0, 1), "sub QWORD PTR [rcx],0x1"),
+    (lambda a: a.sub_mem_imm8(R.R13, 0, 1), "sub QWORD PTR [r13],0x1"),   # disp8 0: capstone prints none
     (lambda a: a.cmpd_mem_imm8(R.RSP, 0x58, 0), "cmp DWORD PTR [rsp+0x58],0x0"),
     (lambda a: a.cmp_r32_imm32(R.RCX, 0x7F800000), "cmp ecx,0x7f800000"),
     (lambda a: a.and_r32_imm32(R.RCX, 0x7F800000), "and ecx,0x7f800000"),
@@ -739,16 +758,16 @@ def emitted(restype, argtypes, bracket=False):
 
 
 # (layout, the int fast path between the type check and the store, branch targets: each
-# argument's slow path and done label, the open-library label)
+# argument's slow path and done label, the open-library label, the last-call label)
 INT_PATHS = {
     "cpython-3.11-release": (["mov rax,QWORD PTR [rdi+0x10]", "lea rcx,[rax+0x1]", "cmp rcx,0x2", "ja {slow}",
                               "mov ecx,DWORD PTR [rdi+0x18]", "imul rax,rcx"],
-                             [("0x9d", "0xd3"), ("0x116", "0x14e")], "0x17c"),
+                             [("0x9d", "0xd3"), ("0x116", "0x14e")], "0x17c", "0x1c7"),
     # 3.12-3.15: compact iff lv_tag < 16, value = (1 - (lv_tag & 3)) * ob_digit[0]
     "cpython-3.12-release": (["mov rax,QWORD PTR [rdi+0x10]", "cmp rax,0xf", "ja {slow}",
                               "mov ecx,DWORD PTR [rdi+0x18]", "and rax,0x3", "neg rax", "inc rax",
                               "imul rax,rcx"],
-                             [("0xa3", "0xd9"), ("0x122", "0x15a")], "0x188"),
+                             [("0xa3", "0xd9"), ("0x122", "0x15a")], "0x188", "0x1d3"),
 }
 
 
@@ -759,7 +778,7 @@ def test_x86_64_listing_add_i32(tmp_path, layout):
     code = x86_64.emit(sysv_shape(make_signature("f", "i32", ["i32", "i32"])), layouts.runtime(layout, rt))
     lines = [ADDRESSES.sub(r"\1,ADDR", line) for line in disassemble(code, tmp_path)]
     epilogue = ["add rsp,0x30", "pop r13", "pop r12", "pop rbx", "ret"]
-    int_path, targets, open_label = INT_PATHS[layout]
+    int_path, targets, open_label, last_label = INT_PATHS[layout]
 
     def argument(i, slow, done):
         """Fast path (the value is stored before its range check, which ends
@@ -775,6 +794,7 @@ def test_x86_64_listing_add_i32(tmp_path, layout):
 
     closed = hex(rt["fn_closed"])
     target = hex(rt["fn_target"])
+    inflight = hex(rt["fn_inflight"])
     assert lines == [
         "push rbx", "push r12", "push r13", "sub rsp,0x30", "mov rbx,rdi", "mov r12,rsi",
         "test rcx,rcx", "jne 0x4c", "btr rdx,0x3f", "cmp rdx,0x2", "je 0x5c",
@@ -784,10 +804,16 @@ def test_x86_64_listing_add_i32(tmp_path, layout):
         # The closed library, checked after the last conversion (which may close it).
         f"mov rax,QWORD PTR [rbx+{closed}]", "cmp BYTE PTR [rax],0x0", f"je {open_label}",
         "mov rdi,rbx", "xor esi,esi", "movabs rax,ADDR", "call rax", *epilogue,                 # closed
+        # In flight on the library around the call (tiers/call.h): two instructions in, three out.
+        f"mov rcx,QWORD PTR [rbx+{inflight}]", "add QWORD PTR [rcx],0x1",
         "mov rdi,QWORD PTR [rsp]", "mov rsi,QWORD PTR [rsp+0x8]",
         f"mov r11,QWORD PTR [rbx+{target}]", "call r11",
+        f"mov rcx,QWORD PTR [rbx+{inflight}]", "sub QWORD PTR [rcx],0x1", f"je {last_label}",
         "movsxd rdi,eax", "movabs rax,ADDR", "call rax",               # PyLong_FromLong
         *epilogue,
+        # The last call of a library closed meanwhile: boxed, then the helper unloads.
+        "movsxd rdi,eax", "movabs rax,ADDR", "call rax", "mov r12,rax",
+        "mov rdi,rbx", "movabs rax,ADDR", "call rax", "mov rax,r12", *epilogue,
     ]
 
 
@@ -807,13 +833,16 @@ def test_x86_64_listing_floats_strings_and_bracket(tmp_path):
     lines = disassemble(emitted("string", ["pointer", "string", "bool", "u8"], bracket=True), tmp_path)
     calls = [lines[i - 1] for i, line in enumerate(lines) if line == "call rax"]
     rt = _core.JIT_RUNTIME
-    order = [next(k for k in ("enter", "leave", "release", "box", "convert", "reject", "closed")
+    order = [next(k for k in ("enter", "leave", "release", "box", "convert", "reject", "closed", "last_call")
                   if f"movabs rax,{hex(rt[k])}" == c) for c in calls]
     # reject in the entry block; each argument's convert call and failure exit
     # (releasing buffers); the closed library's exit (its helper releases them); enter,
-    # the call, leave (errno first), release, box.
+    # the call, leave (errno first), release -- a callback's exception held by the
+    # call returns NULL from there, the unload helper first on the library's last
+    # call -- then box; the last call of a library closed during it: box, then the
+    # helper that unloads.
     assert order == (["reject"] + ["convert", "release"] * 4 + ["closed"]   # closed releases them itself
-                     + ["enter", "leave", "release", "box"])
+                     + ["enter", "leave", "release", "last_call", "box"] + ["box", "last_call"])
     assert "mov QWORD PTR [rsp+0x20],rax" in lines and "movq QWORD PTR [rsp+0x28],xmm0" in lines
 
 

@@ -324,13 +324,14 @@ def test_refuses_what_it_cannot_encode():
 RT = dict(
     reject=0x7F00_0000_1000, convert=0x7F00_0000_2000, release=0x7F00_0000_3000, box=0x7F00_0000_4000,
     none=0x7F00_0000_5000, enter=0x7F00_0000_6000, leave=0x7F00_0000_7000, closed=0x7F00_0000_8000,
+    last_call=0x7F00_0000_9000,
     PyLong_FromLong=0xFFFF_0001_0000, PyLong_FromLongLong=0xFFFF_0002_0000,
     PyLong_FromUnsignedLongLong=0xFFFF_0003_0000, PyFloat_FromDouble=0xFFFF_0004_0000,
     PyBool_FromLong=0xFFFF_0005_0000,
     PyLong_Type=0xAAAA_1234_5678, PyFloat_Type=0xAAAA_1234_0000, PyBytes_Type=0xAAAA_0000_5678,
     Py_None=0xAAAA_0001_0010, Py_True=0xAAAA_0002_0020, Py_False=0xAAAA_0003_0030,
     ob_type=8, ob_size=16, long_digit0=24, float_value=16, bytes_data=32,
-    fn_target=904, fn_closed=920, fn_flags=936,
+    fn_target=904, fn_closed=920, fn_inflight=928, fn_flags=936,
     sizeof_Py_buffer=80, bufs_views=0, bufs_count=8, sizeof_BufferList=16,
     vectorcall_nargs_mask_bit=63, object_layout="cpython-3.11-release",
 )
@@ -440,18 +441,41 @@ fc: cmp x10, #0x2
 178: ldp x19, x20, [sp, #16]
 17c: ldp x29, x30, [sp], #48
 180: ret
-184: ldr x0, [sp]
-188: ldr x1, [sp, #8]
-18c: ldr x16, [x19, #904]
-190: blr x16
-194: sxtw x0, w0
-198: mov x16, #0x10000
-19c: movk x16, #0xffff, lsl #32
+184: ldr x10, [x19, #928]
+188: ldr x16, [x10]
+18c: add x16, x16, #0x1
+190: str x16, [x10]
+194: ldr x0, [sp]
+198: ldr x1, [sp, #8]
+19c: ldr x16, [x19, #904]
 1a0: blr x16
-1a4: add sp, sp, #0x30
-1a8: ldp x19, x20, [sp, #16]
-1ac: ldp x29, x30, [sp], #48
-1b0: ret
+1a4: ldr x10, [x19, #928]
+1a8: ldr x16, [x10]
+1ac: sub x16, x16, #0x1
+1b0: str x16, [x10]
+1b4: cbz x16, 0x1d8
+1b8: sxtw x0, w0
+1bc: mov x16, #0x10000
+1c0: movk x16, #0xffff, lsl #32
+1c4: blr x16
+1c8: add sp, sp, #0x30
+1cc: ldp x19, x20, [sp, #16]
+1d0: ldp x29, x30, [sp], #48
+1d4: ret
+1d8: sxtw x0, w0
+1dc: mov x16, #0x10000
+1e0: movk x16, #0xffff, lsl #32
+1e4: blr x16
+1e8: mov x20, x0
+1ec: mov x0, x19
+1f0: mov x16, #0x9000
+1f4: movk x16, #0x7f00, lsl #32
+1f8: blr x16
+1fc: mov x0, x20
+200: add sp, sp, #0x30
+204: ldp x19, x20, [sp, #16]
+208: ldp x29, x30, [sp], #48
+20c: ret
 """
 
 F64_F32 = """
@@ -540,17 +564,39 @@ fc: mov x4, xzr
 148: ldp x19, x20, [sp, #16]
 14c: ldp x29, x30, [sp], #48
 150: ret
-154: ldr d0, [sp]
-158: ldr s1, [sp, #8]
-15c: ldr x16, [x19, #904]
-160: blr x16
-164: mov x16, #0x40000
-168: movk x16, #0xffff, lsl #32
-16c: blr x16
-170: add sp, sp, #0x30
-174: ldp x19, x20, [sp, #16]
-178: ldp x29, x30, [sp], #48
-17c: ret
+154: ldr x10, [x19, #928]
+158: ldr x16, [x10]
+15c: add x16, x16, #0x1
+160: str x16, [x10]
+164: ldr d0, [sp]
+168: ldr s1, [sp, #8]
+16c: ldr x16, [x19, #904]
+170: blr x16
+174: ldr x10, [x19, #928]
+178: ldr x16, [x10]
+17c: sub x16, x16, #0x1
+180: str x16, [x10]
+184: cbz x16, 0x1a4
+188: mov x16, #0x40000
+18c: movk x16, #0xffff, lsl #32
+190: blr x16
+194: add sp, sp, #0x30
+198: ldp x19, x20, [sp, #16]
+19c: ldp x29, x30, [sp], #48
+1a0: ret
+1a4: mov x16, #0x40000
+1a8: movk x16, #0xffff, lsl #32
+1ac: blr x16
+1b0: mov x20, x0
+1b4: mov x0, x19
+1b8: mov x16, #0x9000
+1bc: movk x16, #0x7f00, lsl #32
+1c0: blr x16
+1c4: mov x0, x20
+1c8: add sp, sp, #0x30
+1cc: ldp x19, x20, [sp, #16]
+1d0: ldp x29, x30, [sp], #48
+1d4: ret
 """
 
 # Frame: 4 slots (0..31), saved x0/d0 (32, 40), BufferList (48: views, 56:
@@ -736,42 +782,89 @@ fc: ldr x0, [x20, #8]
 2c4: ldp x19, x20, [sp, #16]
 2c8: ldp x29, x30, [sp], #48
 2cc: ret
-2d0: mov x0, x19
-2d4: mov x16, #0x6000
-2d8: movk x16, #0x7f00, lsl #32
-2dc: blr x16
-2e0: mov x21, x0
-2e4: ldr x0, [sp]
-2e8: ldr x1, [sp, #8]
-2ec: ldr x2, [sp, #16]
-2f0: ldr x3, [sp, #24]
-2f4: ldr x16, [x19, #904]
-2f8: blr x16
-2fc: str x0, [sp, #32]
-300: str d0, [sp, #40]
-304: mov x0, x19
-308: mov x1, x21
-30c: mov x16, #0x7000
-310: movk x16, #0x7f00, lsl #32
-314: blr x16
-318: ldr w9, [sp, #56]
-31c: cbz w9, 0x330
-320: add x0, sp, #0x30
-324: mov x16, #0x3000
-328: movk x16, #0x7f00, lsl #32
-32c: blr x16
-330: ldr x0, [sp, #32]
-334: ldr d0, [sp, #40]
-338: mov x1, x0
-33c: mov x0, x19
-340: mov x16, #0x4000
-344: movk x16, #0x7f00, lsl #32
-348: blr x16
-34c: add sp, sp, #0xe0
-350: ldr x21, [sp, #32]
-354: ldp x19, x20, [sp, #16]
-358: ldp x29, x30, [sp], #48
-35c: ret
+2d0: ldr x10, [x19, #928]
+2d4: ldr x16, [x10]
+2d8: add x16, x16, #0x1
+2dc: str x16, [x10]
+2e0: mov x0, x19
+2e4: mov x16, #0x6000
+2e8: movk x16, #0x7f00, lsl #32
+2ec: blr x16
+2f0: mov x21, x0
+2f4: ldr x0, [sp]
+2f8: ldr x1, [sp, #8]
+2fc: ldr x2, [sp, #16]
+300: ldr x3, [sp, #24]
+304: ldr x16, [x19, #904]
+308: blr x16
+30c: str x0, [sp, #32]
+310: str d0, [sp, #40]
+314: mov x0, x19
+318: mov x1, x21
+31c: mov x16, #0x7000
+320: movk x16, #0x7f00, lsl #32
+324: blr x16
+328: ldr w9, [sp, #56]
+32c: cbz w9, 0x398
+330: add x0, sp, #0x30
+334: mov x16, #0x3000
+338: movk x16, #0x7f00, lsl #32
+33c: blr x16
+340: cbz w0, 0x398
+344: ldr x10, [x19, #928]
+348: ldr x16, [x10]
+34c: sub x16, x16, #0x1
+350: str x16, [x10]
+354: cbz x16, 0x370
+358: mov x0, xzr
+35c: add sp, sp, #0xe0
+360: ldr x21, [sp, #32]
+364: ldp x19, x20, [sp, #16]
+368: ldp x29, x30, [sp], #48
+36c: ret
+370: mov x0, x19
+374: mov x16, #0x9000
+378: movk x16, #0x7f00, lsl #32
+37c: blr x16
+380: mov x0, xzr
+384: add sp, sp, #0xe0
+388: ldr x21, [sp, #32]
+38c: ldp x19, x20, [sp, #16]
+390: ldp x29, x30, [sp], #48
+394: ret
+398: ldr x0, [sp, #32]
+39c: ldr d0, [sp, #40]
+3a0: ldr x10, [x19, #928]
+3a4: ldr x16, [x10]
+3a8: sub x16, x16, #0x1
+3ac: str x16, [x10]
+3b0: cbz x16, 0x3dc
+3b4: mov x1, x0
+3b8: mov x0, x19
+3bc: mov x16, #0x4000
+3c0: movk x16, #0x7f00, lsl #32
+3c4: blr x16
+3c8: add sp, sp, #0xe0
+3cc: ldr x21, [sp, #32]
+3d0: ldp x19, x20, [sp, #16]
+3d4: ldp x29, x30, [sp], #48
+3d8: ret
+3dc: mov x1, x0
+3e0: mov x0, x19
+3e4: mov x16, #0x4000
+3e8: movk x16, #0x7f00, lsl #32
+3ec: blr x16
+3f0: mov x20, x0
+3f4: mov x0, x19
+3f8: mov x16, #0x9000
+3fc: movk x16, #0x7f00, lsl #32
+400: blr x16
+404: mov x0, x20
+408: add sp, sp, #0xe0
+40c: ldr x21, [sp, #32]
+410: ldp x19, x20, [sp, #16]
+414: ldp x29, x30, [sp], #48
+418: ret
 """
 
 
@@ -881,18 +974,41 @@ fc: ldr x9, [x0, #16]
 188: ldp x19, x20, [sp, #16]
 18c: ldp x29, x30, [sp], #48
 190: ret
-194: ldr x0, [sp]
-198: ldr x1, [sp, #8]
-19c: ldr x16, [x19, #904]
-1a0: blr x16
-1a4: sxtw x0, w0
-1a8: mov x16, #0x10000
-1ac: movk x16, #0xffff, lsl #32
+194: ldr x10, [x19, #928]
+198: ldr x16, [x10]
+19c: add x16, x16, #0x1
+1a0: str x16, [x10]
+1a4: ldr x0, [sp]
+1a8: ldr x1, [sp, #8]
+1ac: ldr x16, [x19, #904]
 1b0: blr x16
-1b4: add sp, sp, #0x30
-1b8: ldp x19, x20, [sp, #16]
-1bc: ldp x29, x30, [sp], #48
-1c0: ret
+1b4: ldr x10, [x19, #928]
+1b8: ldr x16, [x10]
+1bc: sub x16, x16, #0x1
+1c0: str x16, [x10]
+1c4: cbz x16, 0x1e8
+1c8: sxtw x0, w0
+1cc: mov x16, #0x10000
+1d0: movk x16, #0xffff, lsl #32
+1d4: blr x16
+1d8: add sp, sp, #0x30
+1dc: ldp x19, x20, [sp, #16]
+1e0: ldp x29, x30, [sp], #48
+1e4: ret
+1e8: sxtw x0, w0
+1ec: mov x16, #0x10000
+1f0: movk x16, #0xffff, lsl #32
+1f4: blr x16
+1f8: mov x20, x0
+1fc: mov x0, x19
+200: mov x16, #0x9000
+204: movk x16, #0x7f00, lsl #32
+208: blr x16
+20c: mov x0, x20
+210: add sp, sp, #0x30
+214: ldp x19, x20, [sp, #16]
+218: ldp x29, x30, [sp], #48
+21c: ret
 """
 
 @pytest.mark.parametrize("restype, argtypes, bracket, rt, expected", [
@@ -949,8 +1065,11 @@ def test_every_kind_decodes(ret):
         subs = [t for t in listing if t.startswith("sub sp, sp")]
         adds = [t for t in listing if t.startswith("add sp, sp")]
         # One frame; every exit (reject, each argument's failure, the closed
-        # library, the return) takes it down.
-        assert len(subs) == 1 and len(adds) == len(args) + 3 == listing.count("ret")
+        # library, the return, the return of a library's last call, and -- with a
+        # pointer argument, so buffers -- a callback's exception held by the call,
+        # alone or on the library's last call) takes it down.
+        held = any(t.kind in (SCALARS["pointer"].kind, SCALARS["string"].kind) for t in args)
+        assert len(subs) == 1 and len(adds) == len(args) + 4 + 2 * held == listing.count("ret")
         assert {a[4:] for a in adds} == {subs[0][4:]}
         assert int(subs[0].rsplit("#", 1)[1], 16) % 16 == 0
 
@@ -978,10 +1097,12 @@ def test_add_i32_instruction_count():
     """Instructions on the fast path of add(i32, i32) (two one-digit ints,
     straight through to the return) -- documented in the report, kept here so
     a change shows up.  On it: no keywords, arity right, library open, then
-    per argument an exact int, one digit, in range, then the library open."""
-    for rt, count in ((RT, 59), (RT_3_12, 63)):   # 3.12+: two more per int (the sign of the tag)
+    per argument an exact int, one digit, in range, then the library open, and
+    the in-flight count (4 instructions in, 5 out: AArch64 has no add to
+    memory) not reaching 0."""
+    for rt, count in ((RT, 68), (RT_3_12, 72)):   # 3.12+: two more per int (the sign of the tag)
         code = aarch64.emit(aapcs64_shape("i32", ["i32", "i32"]), rt)
-        run = fast_path(code, [False, True] + [False, False, True] * 2 + [True])
+        run = fast_path(code, [False, True] + [False, False, True] * 2 + [True, False])
         assert len(run) == count, rt["object_layout"]
     assert run.count("blr x16") == 2 and "mov x1, #0x0" not in run   # the target and PyLong_FromLong only
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from . import _core
 from .callbacks import Callback, callback
-from .errors import CallbackClosedError, FFIError, LibraryClosedError, LibraryError, SignatureError, SymbolError
+from .errors import (CallbackClosedError, FFIError, HeaderError, LibraryClosedError, LibraryError, SignatureError,
+                     SymbolError)
+from .header import Header, cdef, include
 from .library import (RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE, RTLD_NOLOAD, RTLD_NOW, Library, dlopen,
                       function)
-from .memory import (address_of, gc, get_errno, read, set_errno, to_bytes, to_string, view, write, write_bytes)
+from .memory import (address_of, gc, get_errno, read, reader, set_errno, to_bytes, to_string, view, write,
+                     write_bytes)
 from .model.aggregates import Array, Box, CStruct, CUnion
 from .tiers.selection import available_tiers
 from .types import alignof, array, define, new, offsetof, sizeof, struct, undefine, union
@@ -44,14 +47,18 @@ Function = _core.Function
 #: What a function declared to return a non-const ``char *`` returns: a str
 #: with ``.address``, the pointer C returned (``free(s.address)``).
 CString = _core.CString
-__version__ = "0.1.0"
+#: What a :func:`reader` function is bound to: ``reader("i32").__self__.type == "i32"``.
+Reader = _core.Reader
+from .version import __version__  # noqa: E402
 LIBFFI_VERSION: str = _core.LIBFFI_VERSION
 
 __all__ = [
-    "dlopen", "function", "Library", "Function", "CString", "callback", "Callback",
+    "dlopen", "function", "Library", "cdef", "include", "Header", "HeaderError", "Function", "CString", "Reader",
+    "callback", "Callback",
     "struct", "union", "define", "undefine", "sizeof", "alignof", "offsetof", "CStruct", "CUnion",
     "new", "array", "Array", "Box",
-    "address_of", "to_bytes", "view", "to_string", "read", "write", "write_bytes", "get_errno", "set_errno", "gc",
+    "address_of", "to_bytes", "view", "to_string", "read", "reader", "write", "write_bytes", "get_errno", "set_errno",
+    "gc",
     "available_tiers", "jit_supported",
     "FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError",
     "CallbackClosedError",

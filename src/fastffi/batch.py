@@ -39,6 +39,7 @@ _NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
 _OUT_FORMATS = {name: fmts[0] for name, fmts in COLUMN_FORMATS.items()}
 _get_ident = threading.get_ident
 _BOOL = SCALARS["bool"]
+_POINTER = SCALARS["pointer"].kind
 _TO_BOOL = bytes([0] + [1] * 255)
 
 
@@ -66,8 +67,10 @@ class _Column:
 
 def _column(fn, i: int, t, col) -> _Column:
     where = f"{fn.__name__}.map() argument {i + 1}"
-    if isinstance(t, Scalar) and (col is None or isinstance(col, (int, float))):
-        # Broadcast: one value for every row, range-checked like an argument.
+    if isinstance(t, Scalar) and (col is None or isinstance(col, (int, float))
+                                  or (t.kind == _POINTER and isinstance(col, _core.Callback))):
+        # Broadcast: one value for every row, range-checked like an argument
+        # (a Callback: its address, the box keeping it alive).
         box = _core.cdata_alloc(array_class(t), t.size, t.format, t.size)
         _core.write_scalar(box, 0, t.kind, col, where)
         return _Column(box._address_, 0, None, box)
@@ -179,8 +182,12 @@ def map_rows(fn, *columns, out=None, threads: int = 1):
     if rows:
         # Only the main thread runs signal handlers: elsewhere the loop need
         # not stop to look for them.
+        # A broadcast Callback's exception raised on this thread during the
+        # loop is map()'s, as a call's (_core/callbacks/scope.c).
+        callbacks = tuple(c for c in columns if isinstance(c, _core.Callback))
         _core.run_batch(fn, tuple(c.address for c in cols), tuple(c.stride for c in cols), out_address,
-                        out_stride, rows, threads, _loop(fn), _get_ident() == threading.main_thread().ident)
+                        out_stride, rows, threads, _loop(fn), _get_ident() == threading.main_thread().ident,
+                        callbacks)
     del keep_out, cols  # buffers stayed exported for the whole loop
     return out
 
@@ -195,7 +202,12 @@ class SharedCall:
     It pays when the caller already holds packed arguments (they are written
     into ``args`` with one ``struct.pack_into`` or a buffer copy); for
     arguments held as Python objects a plain call is as fast or faster.  Not
-    thread-safe: use one per thread."""
+    thread-safe: use one per thread.
+
+    A Callback whose address is written into ``args`` is named in
+    ``callbacks`` (a tuple): the SharedCall keeps it alive, and an exception it
+    raises on this thread while C runs it is raised from ``sb()``, as from a
+    call that was passed it."""
 
     def __init__(self, fn):
         self._fn = fn
@@ -225,10 +237,29 @@ class SharedCall:
         self._columns = tuple(base + o for o in offsets)
         self._strides = (0,) * len(offsets)
         self._loop = _loop(fn)
+        self._callbacks = ()
         assert struct.calcsize(self.format) == total
 
+    @property
+    def callbacks(self) -> tuple:
+        """The Callbacks ``args`` holds the addresses of (see the class)."""
+        return self._callbacks
+
+    @callbacks.setter
+    def callbacks(self, value) -> None:
+        value = tuple(value)
+        for i, cb in enumerate(value):
+            if not isinstance(cb, _core.Callback):
+                raise TypeError(f"{self._fn.__name__}.shared().callbacks: item {i}: expected Callback, "
+                                f"got {type(cb).__name__}")
+        if len(value) > len(self.offsets):
+            raise ValueError(f"{self._fn.__name__}.shared().callbacks: {len(value)} callbacks for "
+                             f"{len(self.offsets)} arguments")
+        self._callbacks = value
+
     def __call__(self):
-        _core.run_batch(self._fn, self._columns, self._strides, self._result._address_, 0, 1, 1, self._loop)
+        _core.run_batch(self._fn, self._columns, self._strides, self._result._address_, 0, 1, 1, self._loop,
+                        False, self._callbacks)
 
     def __repr__(self) -> str:
         return f"<fastffi.SharedCall of {self._fn.__name__} format={self.format!r}>"

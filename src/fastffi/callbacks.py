@@ -12,47 +12,22 @@ callback (raised from it once C returns), or to :func:`sys.unraisablehook`.
 docs/callbacks.md has the whole story: threads, lifetime, mechanisms."""
 from __future__ import annotations
 
-import re
-
 from . import _core
-from .cdecl.spelling import make_signature, parse_declaration
-from .errors import SignatureError
+from .cdecl.spelling import parse_function_type
+from .model.pointers import FunctionType, function_key
 from .model.signature import Signature
 from .tiers import callback as _mechanisms
 
 Callback = _core.Callback
 
-# A function type without a declarator name: "int (*)(int)" or "int(int)".
-_POINTER_TYPE = re.compile(r"^(?P<ret>.*?)\(\s*\*\s*\)\s*(?P<params>\(.*\))\s*$", re.S)
-_FUNCTION_TYPE = re.compile(r"^(?P<ret>[^()]*?)\s*(?P<params>\(.*\))\s*$", re.S)
-_DEFAULT_NAME = "callback"
-
-
-def _parse(text: str) -> Signature:
-    """A C function type or declaration as a callback signature."""
-    m = _POINTER_TYPE.match(text)
-    if m is not None:
-        return parse_declaration(f"{m.group('ret').rstrip()} {_DEFAULT_NAME}{m.group('params')}")
-    try:
-        return parse_declaration(text)
-    except SignatureError:
-        # A nameless function type, "int(const void *, const void *)".
-        m = _FUNCTION_TYPE.match(text)
-        if m is None or not m.group("ret").strip():
-            raise
-        return parse_declaration(f"{m.group('ret')} {_DEFAULT_NAME}{m.group('params')}")
-
-
 def _signature(signature) -> Signature:
-    if isinstance(signature, str):
-        sig = _parse(signature)
-    elif isinstance(signature, tuple) and len(signature) == 2:
-        restype, argtypes = signature
-        sig = make_signature(_DEFAULT_NAME, "void" if restype is None else restype, argtypes)
-    else:
-        raise TypeError(f"a callback signature is a C function type or declaration, or (restype, argtypes); "
-                        f"got {type(signature).__name__}")
-    return sig
+    if isinstance(signature, tuple) and len(signature) == 2 and signature[0] is None:
+        signature = ("void", signature[1])
+    if isinstance(signature, (str, tuple)) or isinstance(getattr(signature, "pointee", None), FunctionType):
+        # cdecl: function types, pointers to them, declarations, typedef names.
+        return parse_function_type(signature)
+    raise TypeError(f"a callback signature is a C function type or declaration, or (restype, argtypes); "
+                    f"got {type(signature).__name__}")
 
 
 def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto"):
@@ -76,7 +51,7 @@ def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto")
     sig = _signature(signature)
 
     def make(f):
-        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier)
+        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier, key=function_key(sig))
 
     if func is None:
         return make

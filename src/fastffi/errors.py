@@ -20,6 +20,11 @@ class SignatureError(FFIError, ValueError):
     """A signature or type cannot be used (unknown, malformed or unsupported)."""
 
 
+class HeaderError(FFIError, OSError):
+    """A header could not be preprocessed: no C preprocessor, or the header
+    was not found (the preprocessor's message is kept)."""
+
+
 class LibraryClosedError(FFIError, RuntimeError):
     """A function was called after its library was closed."""
 
@@ -29,4 +34,5 @@ class CallbackClosedError(FFIError, ValueError):
     one through its old address (reported to :func:`sys.unraisablehook`)."""
 
 
-__all__ = ["FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError", "CallbackClosedError"]
+__all__ = ["FFIError", "LibraryError", "SymbolError", "SignatureError", "LibraryClosedError", "HeaderError",
+           "CallbackClosedError"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import _core
 from .cdecl.spelling import resolve_type
+from .model.namespace import DEFAULT
 from .model.aggregates import Array, CStruct
 from .model.scalars import Scalar
 
@@ -38,14 +39,45 @@ def to_string(ptr, size: int | None = None, encoding: str | None = "utf-8", erro
     return raw if encoding is None else raw.decode(encoding, errors)
 
 
+# read() is _core.read: a scalar type it has seen before -- the same text or
+# Scalar -- is read in C without coming back here; anything else is _read's (the
+# Python function below, before read is rebound to the C one).
+# The C side looks texts up in the default namespace's resolution cache (the
+# one resolve_type consults first, cleared whenever a definition changes) and
+# their types in _READ_KINDS, which only _read fills.
+_READ_KINDS: dict = {}
+_READ_KINDS_LIMIT = 4096   # interned pointer types are many; their reads still work past it, in Python
+
+
 def read(ptr, type_, offset: int = 0):
     """The value of ``type_`` at ``ptr + offset`` (a struct type gives a copy)."""
     t = resolve_type(type_, value_only=True)
     if isinstance(t, Scalar):
-        return _core.read_scalar(ptr, offset, t.kind)
+        value = _core.read_scalar(ptr, offset, t.kind)
+        if len(_READ_KINDS) < _READ_KINDS_LIMIT:
+            _READ_KINDS[t] = t.kind
+        return value
     new = t()
     _core.copy(new, ptr, t._size_, 0, offset, "read")
     return new
+
+
+_read = read   # named read: its argument errors say "read()"
+_core.read_setup(DEFAULT.resolved, _READ_KINDS, _read)
+read = _core.read
+
+
+def reader(type_):
+    """A function reading one scalar type: ``reader("i32")(ptr, offset=0)`` is
+    ``read(ptr, "i32", offset)`` with the type resolved once, for the hot
+    loops -- a qsort comparator, a callback walking a C array.  Same checks
+    and errors as :func:`read`; struct types are read with :func:`read`.
+    It is a builtin function (the kind of callable CPython calls fastest);
+    its ``__self__`` is a :class:`fastffi.Reader` whose ``.type`` names the type."""
+    t = resolve_type(type_, value_only=True)
+    if not isinstance(t, Scalar):
+        raise TypeError(f"reader(): {t.__name__} is not a scalar type (read a struct with read())")
+    return _core.make_reader(t.kind, t.name)
 
 
 def write(ptr, type_, value, offset: int = 0) -> None:

@@ -18,7 +18,7 @@ def struct(name: str, fields: Iterable, pack: int | None = None, *, types=None) 
 
     ``fields`` is a sequence of ``(name, type)``; a type is a canonical name, a
     C spelling, a struct/union class, ``(type, n)`` or ``"type[n]"`` for a fixed
-    array.  ``pack=N`` means ``#pragma pack(N)``.  The layout equals the C
+    array.  ``(name, type, bits)`` is a bit-field of an integer type.  ``pack=N`` means ``#pragma pack(N)``.  The layout equals the C
     compiler's."""
     return make_aggregate(name, _members(fields, types), pack, is_union=False)
 
@@ -33,9 +33,9 @@ def _members(fields, types) -> list[tuple[str, Any, int | None]]:
     members = []
     seen = set()
     for entry in fields:
-        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str)):
-            raise TypeError(f"a field is a (name, type) pair, got {entry!r}")
-        fname, spec = entry
+        if not (isinstance(entry, tuple) and len(entry) in (2, 3) and isinstance(entry[0], str)):
+            raise TypeError(f"a field is a (name, type) pair or a (name, type, bits) bit-field, got {entry!r}")
+        fname, spec = entry[0], entry[1]
         # A name is an attribute and a keyword argument of the class: C's
         # identifier rule keeps both well defined ("a:3" would look like a
         # bit-field that is not one).  C and Python keywords are not refused:
@@ -46,8 +46,25 @@ def _members(fields, types) -> list[tuple[str, Any, int | None]]:
             raise ValueError(f"duplicate field name {fname!r}")
         seen.add(fname)
         ftype, count = resolve_field_type(spec, ns)
-        members.append((fname, ftype, count))
+        if len(entry) == 3:
+            members.append((fname, ftype, count, _bit_width(fname, ftype, count, entry[2])))
+        else:
+            members.append((fname, ftype, count))
     return members
+
+
+def _bit_width(fname: str, ftype, count, bits) -> int:
+    """A bit-field's width: 1 to the width of its integer type (C11 6.7.2.1p4;
+    a zero-width bit-field has no name, so it has no place in a field table)."""
+    if count is not None or not isinstance(ftype, Scalar) or not (ftype.is_integer and ftype.pointee is None):
+        raise TypeError(f"bit-field {fname!r} needs an integer type, got {ftype!r}")
+    if not isinstance(bits, int) or isinstance(bits, bool):
+        raise TypeError(f"bit-field {fname!r}: the width is an int, got {bits!r}")
+    limit = 1 if ftype.name == "bool" else ftype.size * 8
+    if not 1 <= bits <= limit:
+        raise ValueError(f"bit-field {fname!r}: width {bits} is not between 1 and {limit} (the width of "
+                         f"{ftype.name})")
+    return bits
 
 
 def define(name: str, type_) -> None:

@@ -318,9 +318,9 @@ def test_a_stub_is_given_back_only_after_the_quarantine():
 
 def _sig(text):
     from fastffi.callbacks import _signature
-    from fastffi.tiers.callback import _boxed_kinds
+    from fastffi.tiers.callback import _boxed_kind
     sig = _signature(text)
-    return sig, _boxed_kinds(sig)
+    return sig, bytes([_boxed_kind(t) for t in sig.argtypes])
 
 
 # ---- explain() and refusals ----

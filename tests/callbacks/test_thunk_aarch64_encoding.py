@@ -10,7 +10,9 @@ from __future__ import annotations
 import pytest
 
 from fastffi.tiers.jit import aarch64, thunk
-from test_jit_aarch64_encoding import RT, _clean, disassemble, fmt, texts
+import re
+
+from test_jit_aarch64_encoding import RT, _capstone, _clean, _objdump, _objdump_listing, fmt, texts
 
 pytestmark = pytest.mark.no_sanitizer   # capstone: see test_jit_aarch64_encoding.py
 
@@ -20,6 +22,17 @@ TRT = {**RT, "thunk_enter": 0x7F00_0001_0000, "thunk_leave": 0x7F00_0002_0000, "
        "thunk_generic": 0x7F00_0006_0000, "dealloc": 0x7F00_0008_0000,
        "cb_func": 32, "thunk_stubs": 64, "sizeof_ThunkState": 24, "sizeof_ThunkWord": 16, "word_call": 8}
 WORDS = 0x5555_0000_1000
+_LITERAL = re.compile(r"^(ldr [xw]\d+), (0x[0-9a-f]+)$")
+
+
+def disassemble(code: bytes, start: int = 0, stop: int | None = None) -> list[tuple[int, str]]:
+    """test_jit_aarch64_encoding's two oracles, with objdump's spelling of a
+    literal load's target ("ldr x17, 0x10") put in capstone's ("#0x10")."""
+    listing = _capstone(code, start, len(code) if stop is None else stop)
+    if _objdump() is not None:
+        theirs = [(at, _LITERAL.sub(r"\1, #\2", text)) for at, text in _objdump_listing(code, start, stop)]
+        assert theirs == listing, "capstone and objdump disagree"
+    return listing
 
 
 def test_the_new_encoders():
@@ -28,7 +41,7 @@ def test_the_new_encoders():
     a.ldr_literal_x(17, 12)
     a.ldr_literal_x(3, -8)
     a.subs_imm(9, 9, 1)
-    assert texts(bytes(a.code)) == ["bti c", "ldr x17, #0x10", "ldr x3, #0x0", "subs x9, x9, #0x1"]
+    assert [t for _, t in disassemble(bytes(a.code))] == ["bti c", "ldr x17, #0x10", "ldr x3, #0x0", "subs x9, x9, #0x1"]
     with pytest.raises(ValueError, match="literal displacement 6 is not a multiple of 4"):
         aarch64.A64().ldr_literal_x(17, 6)
 

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "tiers/call.h"
+#include "callbacks/callback.h"
 #include "runtime/convert.h"
 #include "tiers/plan.h"
 #include "tiers/stack.h"
@@ -379,25 +380,45 @@ static void run_threaded(Batch *b, Py_ssize_t rows, int threads, Caller *caller)
     pthread_mutex_unlock(&pool_lock);
 }
 
-/* run_batch(fn, columns, strides, out, out_stride, rows, threads, loop, check_signals)
+/* The batch's scope records (callbacks/scope.c): one per Callback a column
+ * holds, so an exception one raises on this thread while the loop runs is
+ * map()'s.  Pushed after the last check that can fail; -1 with TypeError set
+ * for anything that is not a Callback. */
+static int push_callback_scopes(PyObject *callbacks, BufferList *scopes)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(callbacks); i++)
+        if (!Callback_Check(PyTuple_GET_ITEM(callbacks, i))) {
+            PyErr_SetString(PyExc_TypeError, "run_batch: callbacks must be Callback objects");
+            return -1;
+        }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(callbacks); i++)
+        scope_push(scopes, (struct CallbackObject *)PyTuple_GET_ITEM(callbacks, i), 0);
+    return 0;
+}
+
+/* run_batch(fn, columns, strides, out, out_stride, rows, threads, loop, check_signals, callbacks)
  *   columns: tuple of int addresses; strides: tuple of int (0 = broadcast);
  *   out: int address (0 for void); loop: CodeRegion of a JIT loop, or None;
- *   check_signals: the caller is the main thread (only it runs handlers). */
+ *   check_signals: the caller is the main thread (only it runs handlers);
+ *   callbacks: the Callbacks the columns hold (their exceptions are raised
+ *   from the batch, as from a call passed them), at most one per argument. */
 static PyObject *run_batch(PyObject *m, PyObject *args)
 {
     (void)m;
-    PyObject *fn, *cols, *strides, *loop;
+    PyObject *fn, *cols, *strides, *loop, *callbacks = NULL;
     Py_ssize_t rows, out_stride;
     PyObject *out_obj;
     int threads, check_signals = 0;
-    if (!PyArg_ParseTuple(args, "O!O!O!OnniO|p", &Function_Type, &fn, &PyTuple_Type, &cols, &PyTuple_Type,
-                          &strides, &out_obj, &out_stride, &rows, &threads, &loop, &check_signals))
+    if (!PyArg_ParseTuple(args, "O!O!O!OnniO|pO!", &Function_Type, &fn, &PyTuple_Type, &cols, &PyTuple_Type,
+                          &strides, &out_obj, &out_stride, &rows, &threads, &loop, &check_signals, &PyTuple_Type,
+                          &callbacks))
         return NULL;
     FunctionObject *f = (FunctionObject *)fn;
     Batch b = {.f = f, .out_stride = out_stride};
     if (PyTuple_GET_SIZE(cols) != f->nargs || PyTuple_GET_SIZE(strides) != f->nargs || rows < 0
-        || threads < 1 || threads > MAX_THREADS) {
-        PyErr_SetString(PyExc_ValueError, "run_batch: bad columns, rows or threads");
+        || threads < 1 || threads > MAX_THREADS
+        || (callbacks != NULL && PyTuple_GET_SIZE(callbacks) > f->nargs)) {
+        PyErr_SetString(PyExc_ValueError, "run_batch: bad columns, rows, threads or callbacks");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < f->nargs; i++) {
@@ -416,17 +437,19 @@ static PyObject *run_batch(PyObject *m, PyObject *args)
         return raise_closed(f);
     if (rows == 0)
         Py_RETURN_NONE;
+    BufferEntry scope_entries[callbacks != NULL ? PyTuple_GET_SIZE(callbacks) + 1 : 1];
+    BufferList scopes = {scope_entries, 0};
+    if (callbacks != NULL && push_callback_scopes(callbacks, &scopes) < 0)
+        return NULL;
 
-    /* The batch counts as in flight while the GIL is released, so close()
-     * from another thread defers the dlclose (library.c). */
     int release = rows >= RELEASE_GIL_ROWS || threads > 1;
     Caller caller = {.check_signals = check_signals};
     clock_gettime(CLOCK_MONOTONIC_COARSE, &caller.last);
-    if (release) {
-        if (f->lib != NULL)
-            f->lib->inflight++;
+    /* Counted in flight whether or not the GIL is released: a callback the
+     * rows call may close the library (tiers/call.h). */
+    ++*f->inflight;
+    if (release)
         caller.ts = PyEval_SaveThread();
-    }
     if (f->flags & FN_USE_ERRNO)
         errno = fastffi_saved_errno;
     if (threads > 1 && rows >= threads)
@@ -435,11 +458,12 @@ static PyObject *run_batch(PyObject *m, PyObject *args)
         run_chunk(&b, 0, rows, &caller);
     if (f->flags & FN_USE_ERRNO)
         fastffi_saved_errno = errno;
-    if (release) {
+    if (release)
         PyEval_RestoreThread(caller.ts);
-        if (f->lib != NULL)
-            library_call_finished(f->lib);
-    }
+    if (--*f->inflight == 0)
+        library_last_call_returned(f->lib);
+    if (scopes.count && buffers_release(&scopes))   /* a callback raised: map()'s exception */
+        return NULL;
     if (PyErr_Occurred())                  /* a signal handler raised: KeyboardInterrupt on Ctrl-C */
         return NULL;
     switch (atomic_load(&b.failed)) {

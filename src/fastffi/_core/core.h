@@ -53,14 +53,17 @@ typedef struct {
     PyObject_HEAD
     void *handle;
     PyObject *name;         /* as given by the user, for messages */
-    Py_ssize_t inflight;    /* calls that released the GIL and have not returned */
+    /* 1 while open (close() drops it) plus one per call running: whoever
+     * drops it to 0 does the dlclose.  Only touched with the GIL held. */
+    Py_ssize_t inflight;
     char closed;            /* close() was called: every call refuses */
     char unloaded;          /* dlclose() done (deferred until inflight == 0) */
 } LibraryObject;
 
 extern PyTypeObject Library_Type;
-/* Called with the GIL held when an in-flight call returns. */
-void library_call_finished(LibraryObject *lib);
+/* The last reference to an open-or-running library was dropped (inflight
+ * reached 0, with the GIL held): dlclose now.  Out of line: a cold path. */
+void library_last_call_returned(LibraryObject *lib);
 
 /* ---- Function: the callable ---- */
 enum {
@@ -73,6 +76,9 @@ enum {
     /* Not a call option: the result is a non-const `char *`, returned as a
      * fastffi.CString carrying its address (runtime/cstring.c). */
     FN_STRING_ADDRESS = 8,
+    /* Not a call option: the result is a function pointer, returned as a
+     * Function of its type made by f->result_maker (None for NULL). */
+    FN_FUNCTION_RESULT = 16,
 };
 
 /* A Function is an immutable heap *type* whose metatype is Function_Type, and
@@ -89,6 +95,7 @@ struct FunctionObject {
     void (*target)(void);
     LibraryObject *lib;          /* NULL for functions made from a raw address */
     const char *closed;          /* &lib->closed, or a constant 0: one load per call */
+    Py_ssize_t *inflight;        /* &lib->inflight, or a counter that never reaches 0 (tiers/call.h) */
     Py_ssize_t nargs;
     int flags;
     int nbufargs;                /* pointer/string arguments: Py_buffer slots a call may need */
@@ -112,6 +119,7 @@ struct FunctionObject {
     int tier;                    /* TierCode: its row of the tier table (tiers/tier.h) */
     PyObject *explanation;       /* str, or a callable producing it on first use */
     PyObject *keepalive;         /* objects whose memory the tier data points into */
+    PyObject *result_maker;      /* FN_FUNCTION_RESULT: address (int) -> Function, else NULL */
     /* Bytes of stack arguments checked against the calling thread's free
      * stack before each call, or 0 (tiers/stack.h). */
     Py_ssize_t stack_check;
@@ -132,6 +140,10 @@ void variadic_clear(FunctionObject *f);
 int variadic_traverse(FunctionObject *f, visitproc visit, void *arg);
 PyObject *variadic_method(FunctionObject *f, PyObject *args);
 PyObject *call_variadic(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
+
+/* A function-pointer result (FN_FUNCTION_RESULT) as a Function: None for
+ * NULL, else what f->result_maker makes of the address (runtime/function.c). */
+PyObject *function_result(const FunctionObject *f, void *address);
 
 /* The entry point a call goes through. */
 static inline void function_set_entry(FunctionObject *f, vectorcallfunc entry)
@@ -180,5 +192,6 @@ extern PyMethodDef execmem_methods[];
 
 /* ---- module-level functions from runtime/memory.c ---- */
 extern PyMethodDef memory_methods[];
+extern PyTypeObject Reader_Type;   /* runtime/memory.c */
 
 #endif

@@ -142,7 +142,10 @@ def _check_tree_depth(root) -> None:
 _ONLY_ELLIPSIS = re.compile(r"\(\s*(\.\.\.)\s*\)")
 
 
-def _parse(source_line: str, known: frozenset[str]):
+def _parse(source_line: str, known: frozenset[str], wrap: tuple[str, str] = ("", "")):
+    """Parse ``source_line`` after the typedef head.  ``wrap`` is text put
+    around it (its opening part on lines of its own), so that error carets and
+    the syntax tree's columns still point into ``source_line``."""
     toks = _tokens(source_line)
     _check_brackets(toks)
     only_ellipsis = _ONLY_ELLIPSIS.search(source_line)
@@ -157,7 +160,7 @@ def _parse(source_line: str, known: frozenset[str]):
         extra = "".join(f"typedef struct {name} {name};\n" for name in sorted(typedefs))
         head = _PREAMBLE + extra
         try:
-            ast = _parser().parse(head + source_line + "\n", filename="<declaration>")
+            ast = _parser().parse(head + wrap[0] + source_line + wrap[1] + "\n", filename="<declaration>")
         except RecursionError:
             # Within the limits above, yet the caller's own stack was deep: the
             # same error.  A fresh parser next time, whatever state this one kept.
@@ -171,7 +174,8 @@ def _parse(source_line: str, known: frozenset[str]):
             if shadowed and shadowed.group(1) in typedefs:
                 typedefs.discard(shadowed.group(1))
                 continue
-            raise SignatureError(_parse_error_message(str(e), source_line, head.count("\n"))) from None
+            raise SignatureError(_parse_error_message(str(e), source_line,
+                                                      head.count("\n") + wrap[0].count("\n"))) from None
         # One node per typedef line of the head, then what the text declares:
         # "int f(void); int g(void)" and "int f(void), g(void)" are two (C
         # 6.7: each declarator is a declaration of its own), and silently
@@ -190,6 +194,10 @@ def _parse_error_message(message: str, line: str, head_lines: int) -> str:
     m = re.match(r"<declaration>:(\d+):(\d+): (.*)", message)
     if m and int(m.group(1)) == head_lines + 1:
         return _with_caret(f"cannot parse declaration: {m.group(3)}", line, int(m.group(2)))
+    if m and int(m.group(1)) > head_lines + 1:
+        # In the text wrapped around the line (a type name's closing ");"):
+        # the line ended too early.
+        return _with_caret(f"cannot parse declaration: {m.group(3)}", line, len(line) + 1)
     return f"cannot parse declaration {line!r}: {message}"
 
 
@@ -216,6 +224,8 @@ def type_from_text(spec: str, text: str, ns: Namespace):
     """The type a C type text names (``text`` is ``spec`` normalised), parsed."""
     if _IDENT.fullmatch(text) and text not in _C_KEYWORDS:
         raise SignatureError(f"unknown type {spec!r}")
+    if "(" in text:   # the user's spelling, not the normalised one, in error messages
+        return _function_pointer_type(spec, ns)
     node, line = _parse_type_text(text, _known_names(text, ns))
     try:
         return _type_from_ast(node, line, ns)
@@ -360,3 +370,67 @@ def _check_no_definitions(node, line: str) -> None:
                 raise SignatureError(_with_caret("bitfield member is not supported yet", line, d.coord.column))
         raise SignatureError(_with_caret("struct definition inside a declaration is not supported yet "
                                          "(define the type with fastffi.struct)", line, node.coord.column))
+
+
+# ---------------------------------------------------------------------------
+# Function types and function-pointer types as type names.
+#
+# A C type name with an abstract declarator (C11 6.7.7) -- "int (*)(int)",
+# "int(const void *, const void *)" -- has no place for the name a value
+# declaration would add, but it is exactly what may stand as a parameter of a
+# prototype (6.7.6.3p2: a parameter declaration may omit its identifier).  So
+# such a text is parsed as the one parameter of a prototype; a declaration
+# "int cmp(const void *a, const void *b)" is such a parameter too, named.
+
+#: What a type name is wrapped in: the prototype's head on a line of its own,
+#: so that columns in errors and in the tree point into the text itself.
+_TYPE_NAME_WRAP = ("void __fastffi_type(\n", "\n);")
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_type_name(text: str, known: frozenset[str]):
+    """(the parameter node: a Typename or a named Decl, the line)."""
+    line = text.strip().rstrip(";").strip()
+    decl = _parse(line, known, _TYPE_NAME_WRAP)
+    params = decl.type.args.params if decl.type.args is not None else []
+    if len(params) != 1 or isinstance(params[0], c_ast.EllipsisParam):
+        raise SignatureError(f"not a single type: {line!r}")
+    if isinstance(params[0], c_ast.ID):   # an identifier list: a name no namespace knows
+        raise SignatureError(_with_caret(f"unknown type {params[0].name!r}", line, params[0].coord.column))
+    return params[0], line
+
+
+def _function_pointer_type(text: str, ns: Namespace):
+    """A type text with a function declarator: a pointer to a function type
+    (a function type itself is refused as a value, as C has no such values)."""
+    node, line = _parse_type_name(text, _known_names(text, ns))
+    if getattr(node, "name", None):
+        raise SignatureError(f"not a single type: {line!r} declares {node.name!r}")
+    try:
+        return _type_from_ast(node.type, line, ns)
+    except RecursionError:   # within MAX_TREE_DEPTH, on an already deep stack
+        raise _too_deep("for the Python stack") from None
+
+
+def function_type(text: str, ns: Namespace) -> tuple[str | None, FunctionType]:
+    """(the declared name or None, the function type) of a function type, a
+    pointer to one, or a declaration of a function or of a pointer to one --
+    what a callback's signature may be written as."""
+    node, line = _parse_type_name(text, _known_names(text, ns))
+    t = node.type
+    try:
+        if isinstance(t, c_ast.PtrDecl) and isinstance(t.type, c_ast.FuncDecl):
+            t = t.type
+        if isinstance(t, c_ast.FuncDecl):
+            restype = _type_from_ast(t.type, line, ns)
+            argtypes, variadic = _parameters(t, line, ns)
+            ftype = FunctionType(restype, argtypes, variadic)
+        else:
+            # A typedef name of a function-pointer type ("cmp_t"), or not a function type at all.
+            named = _type_from_ast(t, line, ns, parameter=True)
+            ftype = named.pointee if isinstance(named, Scalar) else None
+            if not isinstance(ftype, FunctionType):
+                raise SignatureError(f"not a function type: {line!r}")
+    except RecursionError:   # within MAX_TREE_DEPTH, on an already deep stack
+        raise _too_deep("for the Python stack") from None
+    return getattr(node, "name", None), ftype

@@ -19,9 +19,10 @@ from typing import Any, Mapping
 
 from ..errors import SignatureError
 from ..model.namespace import DEFAULT, IDENT, Namespace, is_aggregate, overlay
-from ..model.pointers import pointer_to
+from ..model.pointers import FunctionType, pointer_to
 from ..model.scalars import VOID, Scalar, scalar
 from ..model.signature import Signature
+from .fastdecl import fast_signature
 
 _ARRAY_SUFFIX = re.compile(r"^(.*?)\s*\[\s*(\d+)\s*\]$", re.S)
 _STAR = re.compile(r"\s*\*\s*")
@@ -128,17 +129,71 @@ def make_signature(name: str, restype, argtypes, types=None) -> Signature:
 
 
 def parse_declaration(text: str, types=None) -> Signature:
-    """Parse one C function declaration (cached by text on its namespace)."""
-    from . import parser   # pycparser is imported only when something is parsed
-
+    """Parse one C function declaration (cached by text on its namespace):
+    the common shapes by :mod:`.fastdecl`, the rest by the C parser."""
     if not isinstance(text, str):
         raise TypeError(f"a declaration is a str, got {type(text).__name__}")
     ns = namespace_for(types)
     sig = ns.declared.get(text)
     if sig is None:
-        sig = ns.cache(ns.declared, text, parser.function_signature(text, ns))
+        sig = fast_signature(text, ns)
+        if sig is None:
+            from . import parser   # pycparser is imported only when something needs it
+
+            sig = parser.function_signature(text, ns)
+        sig = ns.cache(ns.declared, text, sig)
     return sig
 
 
+#: The name of a callback's signature when its text declares none.
+CALLBACK_NAME = "callback"
+
+
+def parse_function_type(spec, types=None) -> Signature:
+    """A callback's signature: a C function type (``"int(const void *, const
+    void *)"``), a pointer to one (``"int (*)(const void *, const void *)"``),
+    a declaration (``"int cmp(const void *a, const void *b)"``), a typedef
+    name of a function-pointer type, a function-pointer type object, or
+    ``(restype, argtypes)`` in the names :func:`make_signature` takes.  The
+    signature is named as declared, else ``"callback"``.
+
+    Variadic types are refused: a callback's arguments are read by its
+    signature's moves, and the ``...`` part has none -- C code reads it with
+    ``va_arg`` (C11 7.16), whose types only the callee's code states."""
+    if isinstance(spec, tuple):
+        if len(spec) != 2:
+            raise TypeError(f"a callback signature tuple is (restype, argtypes), got {len(spec)} items")
+        sig = make_signature(CALLBACK_NAME, spec[0], spec[1], types)
+        if sig.nfixed is not None:
+            raise SignatureError(_variadic_refusal(CALLBACK_NAME))
+        return sig
+    if isinstance(spec, Scalar) and isinstance(spec.pointee, FunctionType):
+        name, ftype = None, spec.pointee
+    elif isinstance(spec, str):
+        ns = namespace_for(types)
+        key = (CALLBACK_NAME, spec)   # apart from parse_declaration's entries for the same text
+        found = ns.declared.get(key)
+        if found is not None:
+            return found
+        from . import parser   # pycparser is imported only when something is parsed
+
+        name, ftype = parser.function_type(spec, ns)
+    else:
+        raise TypeError(f"a callback signature is a C function type, a declaration or (restype, argtypes), "
+                        f"got {type(spec).__name__}")
+    if ftype.variadic:
+        raise SignatureError(_variadic_refusal(name or CALLBACK_NAME))
+    sig = Signature(name or CALLBACK_NAME, ftype.restype, ftype.argtypes)
+    if isinstance(spec, str):
+        ns.cache(ns.declared, key, sig)
+    return sig
+
+
+def _variadic_refusal(name: str) -> str:
+    # docs/errors.md's wording (tiers/callback.py refuses a variadic Signature the same way).
+    return (f"callback {name!r}: a variadic callback cannot read its arguments "
+            f"(C has no portable va_list from a callee's side)")
+
+
 __all__ = ["IDENT", "namespace_for", "normalize", "resolve_type", "resolve_field_type", "make_signature",
-           "parse_declaration"]
+           "parse_declaration", "parse_function_type"]

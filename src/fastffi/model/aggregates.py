@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import _core
 from .layout import Layout, compute_layout, size_align
+from .pointers import FunctionType
 from .scalars import Scalar
 from .signature import type_name
 
@@ -24,11 +25,18 @@ class CStruct(_core.CData):
     __slots__ = ()
     _layout_: Layout
     _size_: int = 0
+    #: members of anonymous members, reached as this struct's own
+    _promoted_: tuple = ()
+    #: the anonymous members, and members' own alignment attributes (what made the layout)
+    _anonymous_: frozenset = frozenset()
+    _member_align_: dict = {}
+    #: the member table the layout was computed from (unnamed bit-fields too)
+    _members_: tuple = ()
 
     def __init__(self, **fields: Any) -> None:
         known = self._layout_.by_name
         for name, value in fields.items():
-            if name not in known:
+            if name not in known and name not in self._promoted_:
                 raise TypeError(f"{type(self).__name__}() has no field {name!r}")
             setattr(self, name, value)
 
@@ -84,6 +92,76 @@ def _scalar_field(name: str, context: str, offset: int, t: Scalar):
     return property(get, set, doc=f"{name}: {t.name} at offset {offset}")
 
 
+#: (function type, name) -> a maker of Functions from addresses: installed by
+#: fastffi.tiers at import (the model is below the tiers and cannot import them).
+_function_maker = None
+
+
+def set_function_maker(make) -> None:
+    global _function_maker
+    _function_maker = make
+
+
+def _function_field(name: str, context: str, offset: int, t: Scalar):
+    """A function-pointer field: read as a callable Function of its type
+    (None for NULL), written as an address -- or a Function, by its address."""
+    kind = t.kind
+    maker = None
+
+    def get(self):
+        nonlocal maker
+        address = _read(self, offset, kind)
+        if not address:
+            return None
+        if maker is None:   # made on first read: the tiers are imported by then
+            maker = _function_maker(t.pointee, context)
+        return maker(address)
+
+    def set(self, value):
+        if isinstance(value, _core.Function):
+            value = value.address
+        _write(self, offset, kind, value, context)
+
+    return property(get, set, doc=f"{name}: {t.spelling()} at offset {offset} (read as a Function)")
+
+
+def _bit_field(name: str, context: str, f):
+    """A bit-field: the bytes holding its bits are read (and, to write, read,
+    changed and written back) through the instance's buffer; a signed field
+    sign-extends, an unsigned one takes values 0 .. 2**width - 1."""
+    t, width = f.type, f.bits
+    first = f.offset * 8 + f.bit_offset
+    start, end = first // 8, (first + width + 7) // 8
+    shift = first - start * 8
+    mask = (1 << width) - 1
+    signed = t.name[0] == "i"
+    lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, mask)
+    spelling = f"{t.name}:{width}"
+
+    def get(self):
+        raw = int.from_bytes(memoryview(self).cast("B")[start:end], "little")
+        v = (raw >> shift) & mask
+        if t.name == "bool":
+            return bool(v)
+        return v - (1 << width) if signed and v >> (width - 1) else v
+
+    def set(self, value):
+        if isinstance(value, bool) or t.name == "bool":
+            value = int(value) if isinstance(value, (bool, int)) else value
+        try:
+            v = value.__index__()
+        except AttributeError:
+            raise TypeError(f"{context}: expected int, got {type(value).__name__}") from None
+        if not lo <= v <= hi:
+            raise OverflowError(f"{context}: {v!r} does not fit {spelling}")
+        buf = memoryview(self).cast("B")
+        raw = int.from_bytes(buf[start:end], "little")
+        raw = (raw & ~(mask << shift)) | ((v & mask) << shift)
+        buf[start:end] = raw.to_bytes(end - start, "little")
+
+    return property(get, set, doc=f"{name}: {spelling} bit-field at bit {first}")
+
+
 def _struct_field(name: str, context: str, offset: int, cls):
     size = cls._size_
 
@@ -116,24 +194,58 @@ def _array_field(name: str, context: str, offset: int, elem, count: int):
     return property(get, set, doc=f"{name}: {count} x {type_name(elem)} at offset {offset} (a live view)")
 
 
-def make_aggregate(name: str, members, pack: int | None, is_union: bool):
+def make_aggregate(name: str, members, pack: int | None, is_union: bool, *, member_align: dict | None = None,
+                   min_align: int = 1, anonymous: frozenset = frozenset()):
     """The struct or union class of ``members``: (name, type, count-or-None),
-    types already resolved."""
-    layout = compute_layout(name, members, pack=pack, is_union=is_union)
+    types already resolved.  Members named in ``anonymous`` are C11's
+    anonymous structs and unions (6.7.2.1p13): their members are reached as
+    members of this one."""
+    layout = compute_layout(name, members, pack=pack, is_union=is_union, member_align=member_align,
+                            min_align=min_align)
     namespace: dict[str, Any] = {"__slots__": (), "_layout_": layout, "_size_": layout.size,
                                  "__doc__": f"C {'union' if is_union else 'struct'} {name}"}
     for f in layout.fields:
         if f.name.startswith("_") and f.name.endswith("_"):
             raise ValueError(f"field name {f.name!r} is reserved")
         context = f"{name}.{f.name}"
-        if f.count is not None:
+        if f.bits is not None:
+            namespace[f.name] = _bit_field(f.name, context, f)
+        elif f.count is not None:
             namespace[f.name] = _array_field(f.name, context, f.offset, f.type, f.count)
+        elif isinstance(f.type, Scalar) and isinstance(f.type.pointee, FunctionType):
+            namespace[f.name] = _function_field(f.name, context, f.offset, f.type)
         elif isinstance(f.type, Scalar):
             namespace[f.name] = _scalar_field(f.name, context, f.offset, f.type)
         else:
             namespace[f.name] = _struct_field(f.name, context, f.offset, f.type)
+    for f in layout.fields:
+        if f.name in anonymous:
+            for inner in _member_names(f.type):
+                if inner in namespace:
+                    raise ValueError(f"{name}: member {inner!r} is declared twice (C11 6.7.2.1p13)")
+                namespace[inner] = _promoted_field(f.name, inner)
+    namespace["_members_"] = tuple(members)
+    namespace["_anonymous_"] = frozenset(anonymous)
+    namespace["_member_align_"] = dict(member_align or {})
+    namespace["_promoted_"] = tuple(n for f in layout.fields if f.name in anonymous for n in _member_names(f.type))
     base = CUnion if is_union else CStruct
     return type(name, (base,), namespace)
+
+
+def _member_names(cls) -> list[str]:
+    """The names a struct's members are reached by, promoted ones included."""
+    return [f.name for f in cls._layout_.fields] + list(cls._promoted_)
+
+
+def _promoted_field(outer: str, inner: str):
+    """A member of an anonymous member, reached through it."""
+    def get(self):
+        return getattr(getattr(self, outer), inner)
+
+    def set(self, value):
+        setattr(getattr(self, outer), inner, value)
+
+    return property(get, set, doc=f"{inner}: a member of the anonymous member {outer}")
 
 
 class CUnion(CStruct):

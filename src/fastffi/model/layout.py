@@ -23,13 +23,20 @@ from .scalars import Scalar
 
 @dataclass(frozen=True)
 class Field:
-    """One member: ``count`` is None for a plain member, N for ``T name[N]``."""
+    """One member: ``count`` is None for a plain member, N for ``T name[N]``.
+
+    A bit-field has ``bits`` (its width) and ``bit_offset``: its first bit,
+    counted from the least significant bit of the byte at ``offset`` (the
+    start of the storage unit of its declared type that holds it, x86-64 and
+    AArch64 being little-endian); the unit is what the ABI classifiers see."""
 
     name: str
     type: Any  # Scalar or a struct/union class
     count: int | None
     offset: int
     size: int  # whole member, array included
+    bits: int | None = None
+    bit_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class Layout:
     #: count -- enough to tell whether a copy placed at any offset has a
     #: misaligned leaf (:func:`_placed`)
     leaf_residues: frozenset
+    #: a bit-field somewhere inside (libffi cannot describe one)
+    has_bitfields: bool = False
 
     @functools.cached_property
     def by_name(self) -> dict[str, Field]:
@@ -80,7 +89,8 @@ class Layout:
         nested classes replaced by their own keys: equal keys classify alike,
         and a key refers to no class (see :func:`type_key`)."""
         return (self.name, self.is_union, self.size, self.align, self.pack,
-                tuple([(f.name, f.offset, f.count, type_key(f.type)) for f in self.fields]))
+                tuple([(f.name, f.offset, f.count, type_key(f.type))
+                       + ((f.bits, f.bit_offset) if f.bits is not None else ()) for f in self.fields]))
 
 
 def size_align(t) -> tuple[int, int]:
@@ -112,33 +122,77 @@ def _round_up(n: int, align: int) -> int:
     return (n + align - 1) // align * align
 
 
-def compute_layout(name: str, members, *, pack: int | None = None, is_union: bool = False) -> Layout:
-    """Lay out ``members``: a sequence of (name, type, count-or-None)."""
+def compute_layout(name: str, members, *, pack: int | None = None, is_union: bool = False,
+                   member_align: dict | None = None, min_align: int = 1) -> Layout:
+    """Lay out ``members``: a sequence of (name, type, count-or-None), or
+    (name, type, None, width) for a bit-field (name None: an unnamed one).
+
+    ``member_align`` maps member names to GCC's ``__attribute__((aligned(N)))``
+    on the member, and ``min_align`` is the attribute on the struct: each
+    raises an alignment and never lowers it, and a member's own attribute
+    holds inside a packed struct too (GCC manual, "Common Type Attributes").
+
+    Bit-fields follow the System V psABI (3.1.2, "Bit-Fields"), which GCC
+    also applies on AAPCS64 (10.1.8.1 there): a bit-field lives in storage
+    units of its declared type and is moved to the next unit rather than
+    straddle one (packed ones, and any under ``pack``, may straddle); a zero-width one ends the unit
+    (C11 6.7.2.1p12); unnamed ones do not affect the alignment of the struct."""
     if pack is not None and (pack <= 0 or pack & (pack - 1)):
         raise ValueError(f"pack must be a power of two, got {pack!r}")
-    offset = 0
-    size = 0
+    bit = 0    # the next free bit of a struct
+    size = 0   # a union's largest member, in bytes
     align = 1
     fields = []
-    for fname, ftype, count in members:
+    bitfields = False
+    for member in members:
+        fname, ftype, count = member[0], member[1], member[2]
+        width = member[3] if len(member) > 3 else None
         esize, ealign = size_align(ftype)
+        natural = ealign
         if pack is not None:
             ealign = min(ealign, pack)
+        if member_align and fname in member_align:
+            ealign = max(ealign, member_align[fname])
+        if width is not None:
+            bitfields = True
+            if width == 0:
+                if not is_union:
+                    bit = _round_up(bit, natural * 8)
+                continue
+            if is_union:
+                start = 0
+                size = max(size, (width + 7) // 8)
+            else:
+                start = bit
+                # GCC checks for a straddled unit only without packing (stor-layout.cc, place_field:
+                # PCC_BITFIELD_TYPE_MATTERS applies when maximum_field_alignment is 0 and the field is
+                # not packed): packed and #pragma pack bit-fields start at the next free bit.
+                if pack is None and start % (ealign * 8) + width > esize * 8:
+                    start = _round_up(start, ealign * 8)
+                bit = start + width
+            if fname is not None:
+                unit = start // (natural * 8) * natural
+                fields.append(Field(fname, ftype, None, unit, esize, width, start - unit * 8))
+                align = max(align, ealign)
+            continue
         total = esize * (count if count is not None else 1)
         if is_union:
             foffset = 0
             size = max(size, total)
         else:
-            foffset = _round_up(offset, ealign)
-            offset = foffset + total
-            size = offset
+            foffset = _round_up((bit + 7) // 8, ealign)
+            bit = (foffset + total) * 8
         align = max(align, ealign)
         fields.append(Field(fname, ftype, count, foffset, total))
+    if not is_union:
+        size = (bit + 7) // 8
+    align = max(align, min_align)
     size = _round_up(size, align)
     residues = frozenset().union(*[_placed(f) for f in fields])
     misaligned = any(r for _, r in residues)
     has_union = is_union or any(not isinstance(f.type, Scalar) and f.type._layout_.has_union for f in fields)
-    return Layout(name, is_union, size, align, pack, tuple(fields), misaligned, has_union, residues)
+    bitfields = bitfields or any(not isinstance(f.type, Scalar) and f.type._layout_.has_bitfields for f in fields)
+    return Layout(name, is_union, size, align, pack, tuple(fields), misaligned, has_union, residues, bitfields)
 
 
 def _placed(f: Field) -> set:

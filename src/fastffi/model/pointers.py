@@ -14,8 +14,9 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from .scalars import SCALARS, Scalar
-from .signature import type_name
+from .layout import type_key
+from .scalars import SCALARS, Scalar, scalar
+from .signature import Signature, type_name
 
 
 @dataclass(frozen=True)
@@ -64,4 +65,47 @@ def pointer_to(pointee, const: bool = False, *, string: bool = False) -> Scalar:
     return t
 
 
-__all__ = ["FunctionType", "Opaque", "pointer_to"]
+def function_key(ftype) -> tuple:
+    """What decides whether a function (a callback) may be passed where a
+    function pointer is declared: ``ftype`` is a :class:`FunctionType`, a
+    pointer type to one or a :class:`~fastffi.model.signature.Signature`.
+
+    C11 6.7.6.3p15: two function types are compatible when their results
+    and their parameters are, and a parameter's qualifiers do not count
+    (a ``const int`` parameter is an ``int`` one); parameter names are no part
+    of a type at all.  Typedef names are resolved before this (a type here
+    is what the name stands for).  Pointers compare by what they point to,
+    const or not -- a callback taking ``void *`` serves a ``const void *``
+    parameter (the qualifier is a promise of the callee, not of the ABI);
+    an aggregate by its layout's key (no class is kept alive by a key)."""
+    if isinstance(ftype, Scalar) and isinstance(ftype.pointee, FunctionType):
+        ftype = ftype.pointee
+    if isinstance(ftype, FunctionType):
+        restype, argtypes, variadic = ftype.restype, ftype.argtypes, ftype.variadic
+    elif isinstance(ftype, Signature):
+        variadic = ftype.nfixed is not None
+        restype, argtypes = ftype.restype, ftype.argtypes[:ftype.nfixed]
+    else:
+        raise TypeError(f"function_key() expected a function type or a signature, got {ftype!r}")
+    return (_key(restype), tuple([_key(t) for t in argtypes]), variadic)
+
+
+#: What an untyped pointer (the canonical ``pointer`` and ``string`` names)
+#: points to: ``void`` and ``char``, as those names are documented to mean.
+_UNTYPED = {"pointer": "void", "string": "char"}
+
+
+def _key(t):
+    if isinstance(t, Scalar):
+        if t.name not in _UNTYPED:
+            return t   # interned: a typedef name or an enum has resolved to the scalar itself
+        pointee = t.pointee if t.pointee is not None else scalar(_UNTYPED[t.name])
+        if isinstance(pointee, FunctionType):
+            return (t.name, function_key(pointee))
+        if isinstance(pointee, Opaque):
+            return (t.name, pointee)
+        return (t.name, _key(pointee))
+    return type_key(t)
+
+
+__all__ = ["FunctionType", "Opaque", "function_key", "pointer_to"]

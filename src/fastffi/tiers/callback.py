@@ -15,8 +15,10 @@ from typing import Any, NamedTuple
 
 from .. import _core
 from ..errors import FFIError, SignatureError
+from ..model.pointers import FunctionType
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
+from . import callback_pool, checks
 from . import libffi as tier_libffi
 from .jit import thunk as tier_thunk
 from .selection import TIERS, ceiling, public_type
@@ -65,12 +67,6 @@ def signature_refusal(sig: Signature) -> str | None:
     return None
 
 
-def _plan_platform_refusal() -> str | None:
-    if _core.callback_pool_available() == 0:
-        return "the static trampoline pool is not built for this platform"
-    return None
-
-
 def _libffi_signature_refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         if t.__class__ is not Scalar:
@@ -82,8 +78,10 @@ def _libffi_signature_refusal(sig: Signature) -> str | None:
 
 #: Per mechanism: why this process cannot use it at all (None: it can), and
 #: why it cannot take one signature.
-_PLATFORM_REFUSALS = {"jit": tier_thunk.platform_refusal, "plan": _plan_platform_refusal, "libffi": lambda: None}
-_SIGNATURE_REFUSALS = {"jit": tier_thunk.signature_refusal, "plan": lambda sig: None, "libffi": _libffi_signature_refusal}
+_PLATFORM_REFUSALS = {"jit": tier_thunk.platform_refusal, "plan": callback_pool.platform_refusal,
+                      "libffi": lambda: None}
+_SIGNATURE_REFUSALS = {"jit": tier_thunk.signature_refusal, "plan": callback_pool.refusal,
+                       "libffi": _libffi_signature_refusal}
 
 
 def _refusal(mechanism: str, sig: Signature) -> str | None:
@@ -109,16 +107,14 @@ def _boxed_kind(t) -> int:
     return t.kind
 
 
-def _boxed_kinds(sig: Signature) -> bytes:
-    return bytes([_boxed_kind(t) for t in sig.argtypes])
-
-
-def _prepare(mechanism: str, sig: Signature, argkinds: bytes) -> dict:
+def _prepare(mechanism: str, sig: Signature) -> dict:
     if mechanism == "jit":
-        return tier_thunk.prepare(sig, argkinds)
+        return tier_thunk.prepare(sig, bytes([_boxed_kind(t) for t in sig.argtypes]))
     if mechanism == "libffi":
         return {"ffi_structs": tuple(None if t.__class__ is Scalar else tier_libffi.ffi_struct_type(t)
                                      for t in (sig.restype, *sig.argtypes))}
+    if mechanism == "plan":
+        return callback_pool.prepare(sig)
     raise FFIError(f"{sig.name}: callback mechanism {mechanism!r} has no preparation")
 
 
@@ -130,22 +126,35 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
         raise TypeError(f"callback {sig.name!r}: onerror must be None or callable, got {type(onerror).__name__}")
     if tier != "auto" and tier not in MECHANISMS:
         raise ValueError(f"unknown tier {tier!r} (expected 'auto', 'jit', 'plan' or 'libffi')")
+    m, refused, extra = _select_prepared(sig, tier)
+    return _core.make_callback(_spec(sig, func, error, onerror, m, refused, extra, key))
+
+
+def _select_prepared(sig: Signature, tier: str) -> tuple[str, dict, dict]:
+    """_select, and the chosen mechanism's preparation.  Executable memory
+    can be refused after the probe allowed it: the jit mechanism records the
+    refusal (its platform refusal from then on) and the choice is made
+    again."""
+    m, refused = _select(sig, tier)
+    try:
+        return m, refused, _prepare(m, sig)
+    except tier_thunk.InstallRefused:
+        m, refused = _select(sig, tier)
+        return m, refused, _prepare(m, sig)
+
+
+def _select(sig: Signature, tier: str) -> tuple[str, dict]:
+    """The mechanism for ``sig`` and why the faster ones were refused."""
     reason = signature_refusal(sig)
     if reason is not None:
         raise SignatureError(f"callback {sig.name!r}: {reason}")
     cap = MECHANISMS.index(ceiling())
     candidates = list(MECHANISMS[cap:]) if tier == "auto" else [MECHANISMS[max(MECHANISMS.index(tier), cap)]]
     refused = {m: "above the FASTFFI_TIER ceiling" for m in MECHANISMS[:cap]}
-    argkinds = _boxed_kinds(sig)
     for m in candidates:
         reason = _refusal(m, sig)
         if reason is None:
-            try:
-                extra = _prepare(m, sig, argkinds)
-            except tier_thunk.InstallRefused as e:   # executable memory refused after the probe
-                reason = str(e)
-            else:
-                return _make(sig, func, error, onerror, m, refused, extra, key, argkinds)
+            return m, refused
         refused[m] = reason
     if tier == "auto":
         raise FFIError(f"callback {sig.name!r}: no mechanism accepts this signature: "
@@ -153,15 +162,36 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
     raise FFIError(f"callback {sig.name!r}: tier {candidates[0]!r} refused: {refused[candidates[0]]}")
 
 
-def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key, argkinds: bytes):
+def temporary_maker(sig: Signature):
+    """``make(func)``: a Callback of ``sig`` with the defaults (error 0, no
+    onerror, the best mechanism), named for ``func``, from a spec decided
+    once -- what a plain callable passed for a function-pointer parameter
+    runs as, for one call (tiers/checks.py: one maker per parameter type)."""
+    m, refused, extra = _select_prepared(sig, "auto")
+    template = _spec(sig, None, 0, None, m, refused, extra, None)
+    ret, args = type_name(sig.restype), ", ".join(type_name(t) for t in sig.argtypes)
+
+    def make(func):
+        name = getattr(func, "__name__", None)
+        if not isinstance(name, str) or not callable(func):
+            return create(sig, func)   # its exact errors
+        return _core.make_callback(template._replace(
+            name=name, func=func, signature=f"{ret} {name}({args})",
+            explanation=_Explainer(sig._replace(name=name), m, refused)))
+    return make
+
+
+def _spec(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key) -> CallbackSpec:
     ret = sig.restype
     scalar_ret = ret.__class__ is Scalar
+    if key is None:   # what a function-pointer parameter is compared with (tiers/checks.py)
+        key = checks.function_key(FunctionType(sig.restype, tuple(sig.argtypes)))
     if not scalar_ret and error == 0:
         error = None      # the default: a zero-filled struct
-    return _core.make_callback(CallbackSpec(
+    return CallbackSpec(
         sig.name, func, onerror, error,
         ret.kind if scalar_ret else _STRUCT,
-        argkinds,
+        bytes([_boxed_kind(t) for t in sig.argtypes]),
         None if scalar_ret else ret,
         ret.size if scalar_ret else ret._size_,
         tuple([None if t.__class__ is Scalar else t for t in sig.argtypes]),
@@ -169,7 +199,7 @@ def _make(sig: Signature, func, error, onerror, mechanism: str, refused: dict, e
         signature_text(sig), key, _CODES[mechanism],
         _Explainer(sig, mechanism, refused),
         extra.get("ffi_structs"), extra.get("plan"), extra.get("code"), extra.get("entry", 0),
-    ))
+    )
 
 
 def signature_text(sig: Signature) -> str:
@@ -188,13 +218,20 @@ class _Explainer:
     def __call__(self, cb) -> str:
         lines = [signature_text(self.sig), f"tier: {self.mechanism}"]
         lines.extend(f"  {m} refused: {r}" for m, r in self.refused.items())
-        if self.mechanism == "jit":
-            lines.extend("  " + line for line in tier_thunk.describe(self.sig, _boxed_kinds(self.sig), cb))
         if self.mechanism == "libffi":
             lines.append("  libffi closure (ffi_closure_alloc): libffi's allocator may map writable+executable "
                          "memory where the system allows it (a double mapping where it does not); "
                          "FASTFFI_TIER=plan uses the static pool only")
+        elif self.mechanism == "plan":
+            lines.extend("  " + line for line in callback_pool.describe(self.sig, cb))
+        elif self.mechanism == "jit":
+            argkinds = bytes([_boxed_kind(t) for t in self.sig.argtypes])
+            lines.extend("  " + line for line in tier_thunk.describe(self.sig, argkinds, cb))
         return "\n".join(lines)
 
+
+# A plain callable passed for a function-pointer parameter runs as a
+# temporary Callback made here (tiers/checks.py, runtime/convert.c).
+checks.temporary_maker = temporary_maker
 
 __all__ = ["CallbackSpec", "MECHANISMS", "available_mechanisms", "create", "signature_text"]

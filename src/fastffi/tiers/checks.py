@@ -19,7 +19,15 @@ read by the C core's converters (``_core/runtime/convert.h``, ``ARG_*``).
   pointee is const (a length of 0 reads nothing), not where C may write
   through it (``_core/runtime/convert.c``: check_buffer_size).  A buffer's item
   format is not checked (bytes are bytes to C).  ``void *``, pointers to
-  character types, to opaque types and to functions take any."""
+  character types and to opaque types take any.
+* a function pointer (``int (*)(const void *, const void *)``): a
+  ``Callback`` must have the parameter's signature -- compared by function
+  key, typedefs resolved, const and names ignored -- and a plain Python
+  callable is wrapped in a temporary Callback of that signature for the call
+  only (``_core.ARG_FUNCTION``; the description carries the key, the
+  signature for messages and the maker, one per parameter type).  Ints,
+  None, Functions and fastffi objects pass as for any pointer; for a
+  ``void *`` any Callback passes."""
 from __future__ import annotations
 
 import weakref
@@ -27,12 +35,34 @@ import weakref
 from .. import _core
 from ..model.aggregates import array_class, box_class
 from ..model.namespace import is_aggregate
+from ..model.pointers import FunctionType
 from ..model.scalars import SCALARS, VOID, Scalar
+from ..model.signature import Signature, type_name
+
+try:
+    from ..model.pointers import function_key
+except ImportError:   # cb-types' function_key is not on main yet: the same rule, locally
+    def function_key(ftype: FunctionType):
+        """Hashable identity of a function type: typedefs are already
+        resolved by the parser; const and parameter names are dropped."""
+        return _type_key(ftype)
+
+    def _type_key(t):
+        if isinstance(t, FunctionType):
+            return ("function", _type_key(t.restype), tuple(_type_key(a) for a in t.argtypes), t.variadic)
+        if isinstance(t, Scalar) and t.pointee is not None:
+            return ("pointer", t.name, _type_key(t.pointee))
+        if isinstance(t, Scalar) and t.name == "pointer":   # the list form's untyped pointer: void *
+            return ("pointer", "pointer", _type_key(VOID))
+        if isinstance(t, Scalar):
+            return t.name
+        return t
 
 BYTES_SLOW = _core.ARG_BYTES_SLOW
 MUTABLE = _core.ARG_MUTABLE
 NUL = _core.ARG_NUL
 TYPED = _core.ARG_TYPED
+FUNCTION = _core.ARG_FUNCTION
 
 _STRING = SCALARS["string"].kind
 _POINTER_KINDS = (SCALARS["pointer"], SCALARS["string"])
@@ -63,6 +93,8 @@ def argument_checks(argtypes) -> tuple[bytes, tuple]:
 
 def _pointer_checks(t: Scalar) -> tuple[int, tuple | None]:
     flags = 0 if t.const else MUTABLE | BYTES_SLOW
+    if isinstance(t.pointee, FunctionType):
+        return flags | FUNCTION, function_description(t.pointee)
     if t.kind == _STRING:   # char *: any memory; a const one is read up to a NUL
         return flags | (NUL if t.const else 0), None
     described = pointee_description(t.pointee)
@@ -81,6 +113,41 @@ def pointee_description(p) -> tuple | None:
         return None
     name = pointee_name(p)
     return name, name + ("*" if name.endswith("*") else " *"), _size(p), holders
+
+
+def function_description(ftype: FunctionType) -> tuple:
+    """(function key, signature text, wrap) for a function-pointer
+    parameter: ``wrap(func)`` makes the temporary Callback a plain callable
+    passed for it runs as, for one call (``_core/runtime/convert.c``)."""
+    return function_key(ftype), function_pointer_name(ftype), _wrapper(ftype)
+
+
+def function_pointer_name(ftype: FunctionType) -> str:
+    """``i32 (*)(pointer, pointer)``: a function-pointer parameter's type in
+    messages, in the names ``cb.signature`` uses."""
+    args = [type_name(a) for a in ftype.argtypes] + (["..."] if ftype.variadic else [])
+    return f"{type_name(ftype.restype)} (*)({', '.join(args)})"
+
+
+#: temporary_maker(signature) -> make(func) -> Callback, set by
+#: tiers/callback.py when it is imported (fastffi's import does): that module
+#: sits above this one (it imports tiers/selection.py, which imports this),
+#: so it is handed in rather than imported.
+temporary_maker = None
+
+
+def _wrapper(ftype: FunctionType):
+    """wrap(func) for one parameter type: the Callback's spec is decided on
+    the first call and reused (a call then costs one make_callback)."""
+    sig = Signature("callback", ftype.restype, tuple(ftype.argtypes))
+    made = None
+
+    def wrap(func):
+        nonlocal made
+        if made is None:
+            made = temporary_maker(sig)
+        return made(func)
+    return wrap
 
 
 def pointee_name(p) -> str:
@@ -133,4 +200,5 @@ def _holders(p) -> tuple | None:
     return tuple([c for e in elems for c in (box_class(e), array_class(e))])
 
 
-__all__ = ["argument_checks", "pointee_description", "pointee_name", "BYTES_SLOW", "MUTABLE", "NUL", "TYPED"]
+__all__ = ["argument_checks", "function_description", "pointee_description", "pointee_name", "BYTES_SLOW",
+           "MUTABLE", "NUL", "TYPED", "FUNCTION"]

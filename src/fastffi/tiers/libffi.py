@@ -29,6 +29,8 @@ def struct_refusal(cls) -> str | None:
     lay = cls._layout_
     if lay.has_union:
         return f"libffi cannot describe unions by value ({cls.__name__})"
+    if lay.has_bitfields:
+        return f"libffi cannot describe bit-fields by value ({cls.__name__})"
     if lay.misaligned:
         return f"libffi cannot describe packed structs with misaligned fields by value ({cls.__name__})"
     if not lay.fields or lay.size == 0:

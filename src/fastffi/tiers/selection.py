@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from .. import _core
 from ..errors import FFIError, SignatureError
+from ..model.aggregates import set_function_maker
 from ..model.scalars import Scalar
 from ..model.signature import Signature
-from . import checks
+from . import checks, function_pointers
 from . import jit as tier_jit
 from . import libffi as tier_libffi
 from . import plan as tier_plan
@@ -147,6 +148,12 @@ def _make(address, sig, handle, flags, tier, refused, extra, variadic=None):
         # free: returned as a CString carrying the address.  `const char *`
         # and the list form's "string" (no pointee) stay plain str.
         flags |= _core.STRING_ADDRESS
+    result_maker = None
+    ftype = function_pointers.pointee_function(ret)
+    if ftype is not None:
+        # A function-pointer result is a Function of its type (None for NULL).
+        flags |= _core.FUNCTION_RESULT
+        result_maker = function_pointers.FunctionMaker(create, ftype, handle)
     argchecks, argpointees = checks.argument_checks(args)
     # In FunctionSpec's field order.
     return _core.make_function(_new(FunctionSpec, (
@@ -163,6 +170,7 @@ def _make(address, sig, handle, flags, tier, refused, extra, variadic=None):
         argchecks, argpointees,
         _stack_check(sig, tier),                                              # stack_check
         -1 if sig.nfixed is None else sig.nfixed, variadic,                   # nfixed, variadic
+        result_maker,
     )))
 
 
@@ -218,5 +226,9 @@ class _Explainer:
             lines.extend(tier_variadic.describe(self.sig))
         return "\n".join(lines)
 
+
+# Struct fields of function-pointer type read as Functions too; the model
+# cannot import the tiers, so it is handed the way to make them.
+set_function_maker(lambda ftype, name: function_pointers.FunctionMaker(create, ftype, None, name))
 
 __all__ = ["TIERS", "available_tiers", "ceiling", "create", "install_together", "public_type"]

@@ -34,6 +34,7 @@ class FunctionSpec(NamedTuple):
     stack_check: int = 0    #: bytes of stack arguments checked against the thread's free stack per call, or 0
     nfixed: int = -1        #: a variadic call's fixed arguments (the rest are variadic), or -1: not variadic
     variadic: Any = None    #: a variadic declaration: its tiers.variadic.Variadic (calls dispatch by type), else None
+    result_maker: Any = None  #: a function-pointer result: address -> its Function (tiers/function_pointers.py)
 
 
 if FunctionSpec._fields != _core.FUNCTION_SPEC_FIELDS:

@@ -15,7 +15,7 @@ Types are the promoted ones of C's default argument promotions (C11
   an ``int``; a struct by value is passed as declared;
 * inferred from a Python value: bool -> int, int -> ``i64`` (``u64`` above
   2**63-1; OverflowError beyond), float -> ``f64``, str/bytes -> ``const char
-  *``, None, buffers, fastffi objects and Functions -> ``void *``; numpy
+  *``, None, buffers, fastffi objects, Functions and Callbacks -> ``void *``; numpy
   scalars by their dtype, promoted.  An int is passed as a 64-bit integer
   whatever the format reads: on the ABIs inference runs on, every integer
   vararg fills one 8-byte little-endian slot or register, so ``va_arg``
@@ -102,7 +102,7 @@ def infer(name: str, position: int, v):
     module = type(v).__module__
     if module == "numpy" and hasattr(v, "dtype"):
         return _numpy_type(name, v, where)
-    if isinstance(v, (_core.CData, _core.Function)) or _is_buffer(v):
+    if isinstance(v, (_core.CData, _core.Function, _core.Callback)) or _is_buffer(v):
         return _VOID_P
     raise TypeError(f"{where}: cannot infer a C type for a variadic argument from {type(v).__name__} "
                     f"(int, float, str, bytes, None, a buffer or a fastffi object; or give the types: "

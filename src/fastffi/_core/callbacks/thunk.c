@@ -268,32 +268,33 @@ static void thunk_release(CallbackTarget *t)
     t->mech = NULL;
 }
 
-/* spec.code is the _ThunkBlock of this callback's shape (tiers/jit/thunk.py
- * chose one with a free stub); the first free stub becomes the callback's
- * address. */
+/* spec.code gives the block (tiers/jit/thunk.py's BlockSource: called, it
+ * returns an installed _ThunkBlock of this callback's shape with a free
+ * stub); the first free stub becomes the callback's address. */
 int thunk_prepare(CallbackObject *cb, PyObject *const *spec)
 {
-    PyObject *code = spec[CBSPEC_CODE];
-    if (Py_TYPE(code) != &ThunkBlock_Type || ((ThunkBlockObject *)code)->region == Py_None) {
-        PyErr_SetString(PyExc_TypeError, "make_callback: a jit callback's spec.code must be an installed _ThunkBlock");
+    PyObject *code = PyObject_CallNoArgs(spec[CBSPEC_CODE]);
+    if (code == NULL)
+        return -1;
+    if (Py_TYPE(code) != &ThunkBlock_Type || ((ThunkBlockObject *)code)->region == Py_None
+        || ((ThunkBlockObject *)code)->nfree == 0) {
+        PyErr_SetString(PyExc_TypeError, "make_callback: a jit callback's spec.code must give an installed "
+                                         "_ThunkBlock with a free stub");
+        Py_DECREF(code);
         return -1;
     }
     ThunkBlockObject *b = (ThunkBlockObject *)code;
-    if (b->nfree == 0) {
-        PyErr_Format(FFIError, "%U: the callback thunk block has no free stub (taken while this callback was "
-                               "being made); create it again", cb->name);
-        return -1;
-    }
     int i = b->next;
     while (b->words[i].target != NULL)
         i = (i + 1) % THUNK_STUBS;
     ThunkStub *s = PyMem_RawMalloc(sizeof(ThunkStub));
     if (s == NULL) {
+        Py_DECREF(code);
         PyErr_NoMemory();
         return -1;
     }
     CallbackTarget *t = cb->target;
-    s->block = (ThunkBlockObject *)Py_NewRef(code);
+    s->block = b;   /* the reference the call gave */
     s->index = i;
     b->words[i].target = t;
     b->words[i].call = thunk_call_of(cb->func);

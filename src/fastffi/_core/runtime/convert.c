@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "callbacks/callback.h"
+
 const int64_t kind_min[KIND__COUNT] = {
     [KIND_BOOL] = 0,
     [KIND_I8] = INT8_MIN, [KIND_I16] = INT16_MIN, [KIND_I32] = INT32_MIN, [KIND_I64] = INT64_MIN,
@@ -49,6 +51,11 @@ int convert_init(void)
             return -1;
     }
     return 0;
+}
+
+COMPAT_NO_INLINE int buffers_release_after_call(BufferList *b)
+{
+    return buffers_release(b);
 }
 
 /* ---- messages ---- */
@@ -272,7 +279,7 @@ static int hold_new_buffer(PyObject *obj, Slot *out, BufferList *bufs)
 {
     if (obj == NULL)
         return -1;
-    Py_buffer *view = &bufs->views[bufs->count];
+    Py_buffer *view = &bufs->views[bufs->count].view;
     int r = PyObject_GetBuffer(obj, view, PyBUF_SIMPLE);
     Py_DECREF(obj);
     if (r < 0)
@@ -338,7 +345,7 @@ static int own_nul_terminated_storage(PyObject *o, const Py_buffer *view)
 
 static int acquire_buffer(int checks, PyObject *pointee, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
 {
-    Py_buffer *view = &bufs->views[bufs->count];
+    Py_buffer *view = &bufs->views[bufs->count].view;
     /* PyBUF_FULL_RO: accept read-only and strided exporters, then insist on
      * C-contiguity (and writability where the pointee is not const)
      * ourselves so the error is ours and says why. */
@@ -422,6 +429,61 @@ static COMPAT_NO_INLINE int convert_str_slow(int checks, PyObject *o, const char
 static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx,
                                 const FunctionObject *f);
 
+/* ---- callbacks ---- */
+
+static int callback_closed(const CallbackObject *cb)
+{
+    return cb->target == NULL || cb->target->cb == NULL;
+}
+
+/* A Callback passed where a pointer goes is its address.  For a
+ * function-pointer parameter (ARG_FUNCTION) its signature must be the
+ * parameter's, compared by function key (typedefs resolved, const and names
+ * ignored: model/pointers.py); for `void *` any Callback passes.  In a call
+ * (`f` set) the call gets a scope record, so an exception the callback
+ * raises while C runs it is raised from the call (callbacks/scope.c); a
+ * store into memory (`f` NULL) pushes none -- the memory keeps the Callback
+ * alive instead (runtime/memory.c). */
+static int convert_callback(int checks, PyObject *pointee, CallbackObject *cb, Slot *out, BufferList *bufs,
+                            ErrCtx ctx, const FunctionObject *f)
+{
+    if (callback_closed(cb))
+        return raise_with_prefix(CallbackClosedError, ctx, PyUnicode_FromFormat("callback %R is closed", cb->name));
+    if (checks & ARG_FUNCTION) {
+        int same = PyObject_RichCompareBool(cb->key, PyTuple_GET_ITEM(pointee, FNPOINTEE_KEY), Py_EQ);
+        if (same < 0)
+            return -1;
+        if (!same)
+            return raise_with_prefix(PyExc_TypeError, ctx,
+                                     PyUnicode_FromFormat("expected a callback of type %U, got callback %R of "
+                                                          "type %U",
+                                                          PyTuple_GET_ITEM(pointee, FNPOINTEE_SIGNATURE),
+                                                          cb->name, cb->signature));
+    }
+    if (f != NULL)
+        scope_push(bufs, (struct CallbackObject *)cb, 0);
+    out->p = cb->address;
+    return 0;
+}
+
+/* A plain Python callable for a function-pointer parameter: wrapped in a
+ * temporary Callback of the parameter's signature for this call only (the
+ * scope record owns it and closes it when the call returns; docs/callbacks.md:
+ * a C library that keeps the pointer needs a Callback the caller keeps). */
+static int wrap_callable(PyObject *pointee, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx)
+{
+    PyObject *made = PyObject_CallOneArg(PyTuple_GET_ITEM(pointee, FNPOINTEE_WRAP), o);
+    if (made == NULL)
+        return -1;
+    if (!Callback_Check(made)) {
+        Py_DECREF(made);
+        return raise_message(PyExc_SystemError, ctx, "the callback maker returned no Callback");
+    }
+    scope_push(bufs, (struct CallbackObject *)made, 1);
+    out->p = ((CallbackObject *)made)->address;
+    return 0;
+}
+
 /* The common case first, in a function small enough to stay cheap: a str
  * for a const char * is its cached UTF-8. */
 int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx, const FunctionObject *f)
@@ -444,7 +506,7 @@ static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *ou
                                 const FunctionObject *f)
 {
     int checks = f != NULL ? f->argchecks[ctx.index - 1] : 0;
-    PyObject *pointee = checks & ARG_TYPED ? PyTuple_GET_ITEM(f->argpointees, ctx.index - 1) : NULL;
+    PyObject *pointee = checks & (ARG_TYPED | ARG_FUNCTION) ? PyTuple_GET_ITEM(f->argpointees, ctx.index - 1) : NULL;
     if (kind == KIND_STRING && PyUnicode_Check(o)) {
         Py_ssize_t size;
         const char *s = PyUnicode_AsUTF8AndSize(o, &size);
@@ -476,6 +538,10 @@ static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *ou
             out->p = (void *)((FunctionObject *)o)->target;
             return 0;
         }
+        if (Callback_Check(o))
+            return convert_callback(checks, pointee, (CallbackObject *)o, out, bufs, ctx, f);
+        if ((checks & ARG_FUNCTION) && PyCallable_Check(o))
+            return wrap_callable(pointee, o, out, bufs, ctx);
     }
     int index_like = Py_TYPE(o)->tp_as_number != NULL && Py_TYPE(o)->tp_as_number->nb_index != NULL;
     if (PyObject_CheckBuffer(o)) {

@@ -18,18 +18,69 @@ typedef union {
     void *p;
 } Slot;
 
+struct CallbackObject;
+
+/* A held-exception scope (callbacks/scope.c): pushed by a conversion that
+ * passes a Callback (or wraps a Python callable for the call), popped when
+ * the call's buffers are released.  It lives in one entry of the call's
+ * BufferList -- the entry a buffer for that argument would have used -- so a
+ * call that is passed no callback pays nothing for it, and the tiers' one
+ * release path pops it.  `marker` is where Py_buffer has `obj` (a common
+ * initial sequence, C11 6.5.2.3p6), which is how the release tells the two
+ * apart. */
+typedef struct ScopeRecord {
+    void *unused;                 /* Py_buffer.buf */
+    PyObject *marker;             /* Py_buffer.obj: &scope_marker */
+    struct ScopeRecord *prev;     /* the record below on this thread's stack */
+    struct CallbackObject *cb;    /* the Callback the call was passed (owned when `owned`) */
+    const void *call;             /* the call's BufferList: records of one call share it */
+    PyObject *held;               /* the exception held for the call, or NULL */
+    int owned;                    /* a temporary Callback wrapping a callable: closed and dropped at pop */
+} ScopeRecord;
+
+typedef union {
+    Py_buffer view;
+    ScopeRecord scope;
+} BufferEntry;
+
+_Static_assert(sizeof(BufferEntry) == sizeof(Py_buffer), "a scope record fits in a Py_buffer entry");
+_Static_assert(offsetof(ScopeRecord, marker) == offsetof(Py_buffer, obj), "the marker is where obj is");
+
 /* Buffers a call has acquired and must release after it returns. */
 typedef struct {
-    Py_buffer *views;
+    BufferEntry *views;
     int count;
 } BufferList;
 
-static inline void buffers_release(BufferList *b)
+/* A zeroed object never used as one: its address marks scope records. */
+extern PyObject scope_marker;
+/* Push a record for `cb` into the next entry of `bufs`; `owned`: the record
+ * takes the reference (a temporary Callback).  Never fails. */
+void scope_push(BufferList *bufs, struct CallbackObject *cb, int owned);
+/* Pop a record: 1 when it held an exception and that exception is now the
+ * current one (the call must return NULL), else 0. */
+int scope_pop(ScopeRecord *r);
+
+/* Release in reverse order, so scope records leave this thread's stack last
+ * in, first out.  Returns 1 when a callback's exception was held for the
+ * call and is now set: the tier drops its result and returns NULL. */
+static inline int buffers_release(BufferList *b)
 {
-    for (int i = 0; i < b->count; i++)
-        PyBuffer_Release(&b->views[i]);
+    int raised = 0;
+    for (int i = b->count; i-- > 0;) {
+        BufferEntry *e = &b->views[i];
+        if (e->view.obj == &scope_marker)
+            raised |= scope_pop(&e->scope);
+        else
+            PyBuffer_Release(&e->view);
+    }
     b->count = 0;
+    return raised;
 }
+
+/* The same, out of line: what the tiers run after the call, so their call
+ * paths carry none of the loop (calls that acquired nothing never reach it). */
+int buffers_release_after_call(BufferList *b);
 
 /* Where a message points: "add() argument 2: ..." when index >= 1, or
  * "Point.x: ..." (name is the whole prefix) when index == 0.  The index is
@@ -50,12 +101,18 @@ enum {
     ARG_MUTABLE = 2,      /* non-const pointee: read-only buffers refused, a str passed as a copy */
     ARG_NUL = 4,          /* const char *: a buffer other than bytes/bytearray must hold a NUL */
     ARG_TYPED = 8,        /* the pointee is known: fastffi objects type-checked, buffers sized */
+    ARG_FUNCTION = 16,    /* a function pointer: a Callback's signature checked, a callable wrapped */
 };
 
 /* The pointee description of an ARG_TYPED argument, a tuple made by
  * fastffi/tiers/checks.py: (pointee name, parameter name, pointee size,
  * accepted CData classes). */
 enum { POINTEE_NAME, POINTEE_PARAM, POINTEE_SIZE, POINTEE_CLASSES, POINTEE__COUNT };
+
+/* The pointee description of an ARG_FUNCTION argument (checks.py): (the
+ * function key a Callback's .key must equal, the parameter's signature for
+ * messages, wrap(callable) -> a temporary Callback of that signature). */
+enum { FNPOINTEE_KEY, FNPOINTEE_SIGNATURE, FNPOINTEE_WRAP, FNPOINTEE__COUNT };
 
 /* Cold paths, in convert.c.  Each returns -1 with an exception set. */
 int convert_int_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
@@ -190,7 +247,11 @@ static inline PyObject *box_value(int kind, const Slot *r, const FunctionObject 
     case KIND_U64: return PyLong_FromUnsignedLongLong(r->u);
     case KIND_F32: return PyFloat_FromDouble(r->f);
     case KIND_F64: return PyFloat_FromDouble(r->d);
-    case KIND_POINTER: return PyLong_FromVoidPtr(r->p);
+    case KIND_POINTER:
+        /* As for strings below: only a pointer result reads the flag. */
+        if (f != NULL && (f->flags & FN_FUNCTION_RESULT))
+            return function_result(f, r->p);
+        return PyLong_FromVoidPtr(r->p);
     case KIND_STRING: {
         if (r->p == NULL)
             Py_RETURN_NONE;

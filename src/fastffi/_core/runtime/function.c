@@ -102,17 +102,25 @@ int function_spec_add_constants(PyObject *m)
 /* The per-argument checks are read by the call path without further
  * checks (runtime/convert.h): flags only on pointer arguments, and a pointee
  * description -- (str, str, int, tuple of CData classes) -- exactly where
- * ARG_TYPED is set. */
+ * ARG_TYPED is set, or (key, str, callable) exactly where ARG_FUNCTION is
+ * (never both: a function is not a typed pointee). */
 static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *argpointees)
 {
     for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(argkinds); i++) {
         uint8_t k = (uint8_t)PyBytes_AS_STRING(argkinds)[i];
         uint8_t c = (uint8_t)PyBytes_AS_STRING(argchecks)[i];
         PyObject *p = PyTuple_GET_ITEM(argpointees, i);
-        if (c & ~(ARG_BYTES_SLOW | ARG_MUTABLE | ARG_NUL | ARG_TYPED))
+        if (c & ~(ARG_BYTES_SLOW | ARG_MUTABLE | ARG_NUL | ARG_TYPED | ARG_FUNCTION))
             return 1;
         if (c != 0 && k != KIND_POINTER && k != KIND_STRING)
             return 1;
+        if (c & ARG_FUNCTION) {
+            if ((c & ARG_TYPED) || k != KIND_POINTER || !PyTuple_Check(p) || PyTuple_GET_SIZE(p) != FNPOINTEE__COUNT
+                || !PyUnicode_Check(PyTuple_GET_ITEM(p, FNPOINTEE_SIGNATURE))
+                || !PyCallable_Check(PyTuple_GET_ITEM(p, FNPOINTEE_WRAP)))
+                return 1;
+            continue;
+        }
         if (!(c & ARG_TYPED)) {
             if (p != Py_None)
                 return 1;
@@ -132,6 +140,18 @@ static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *
         }
     }
     return 0;
+}
+
+PyObject *function_result(const FunctionObject *f, void *address)
+{
+    if (address == NULL)
+        Py_RETURN_NONE;
+    PyObject *addr = PyLong_FromVoidPtr(address);
+    if (addr == NULL || f->result_maker == NULL)   /* cleared by the collector: the address itself */
+        return addr;
+    PyObject *fn = PyObject_CallOneArg(f->result_maker, addr);
+    Py_DECREF(addr);
+    return fn;
 }
 
 /* make_function(spec): spec is a FunctionSpec (runtime/function_spec.h),
@@ -185,6 +205,8 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         error = PyUnicode_FromFormat("the C core has no tier %zd", tier);
     else if (lib != Py_None && Py_TYPE(lib) != &Library_Type)
         error = PyUnicode_FromString("lib must be a LibraryHandle or None");
+    else if ((flags & FN_FUNCTION_RESULT) && (retkind != KIND_POINTER || !PyCallable_Check(spec[SPEC_RESULT_MAKER])))
+        error = PyUnicode_FromString("a function-pointer result needs a pointer return kind and a result_maker");
     else if (retkind == KIND_STRUCT && !(PyType_Check(retstruct) && PyType_IsSubtype((PyTypeObject *)retstruct, &CData_Type)))
         error = PyUnicode_FromString("a struct return needs its CData class");
     if (error != NULL) {
@@ -224,10 +246,15 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     if (retkind == KIND_STRUCT)
         f->retstruct = (PyTypeObject *)Py_NewRef(retstruct);
     static const char never_closed = 0;
+    /* A raw address's calls are counted too (one straight line for every
+     * call), on a counter that starts at 1 and so never reaches 0. */
+    static Py_ssize_t no_library_inflight = 1;
     f->closed = &never_closed;
+    f->inflight = &no_library_inflight;
     if (lib != Py_None) {
         f->lib = (LibraryObject *)Py_NewRef(lib);
         f->closed = &f->lib->closed;
+        f->inflight = &f->lib->inflight;
     }
     f->argstructs = Py_NewRef(argstructs);
     f->argpointees = Py_NewRef(argpointees);
@@ -235,6 +262,8 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     f->restype = Py_NewRef(spec[SPEC_RESTYPE]);
     f->argtypes = Py_NewRef(argtypes);
     f->explanation = Py_NewRef(spec[SPEC_EXPLANATION]);
+    if (flags & FN_FUNCTION_RESULT)
+        f->result_maker = Py_NewRef(spec[SPEC_RESULT_MAKER]);
 
     const Tier *t = &fastffi_tiers[tier];
     f->tier = (int)tier;
@@ -266,6 +295,7 @@ static int function_traverse(FunctionObject *f, visitproc visit, void *arg)
     Py_VISIT(f->argtypes);
     Py_VISIT(f->explanation);
     Py_VISIT(f->keepalive);
+    Py_VISIT(f->result_maker);
     if (variadic_traverse(f, visit, arg) < 0)
         return -1;
     return PyType_Type.tp_traverse((PyObject *)f, visit, arg);
@@ -277,6 +307,7 @@ static int function_traverse(FunctionObject *f, visitproc visit, void *arg)
 static int function_clear(FunctionObject *f)
 {
     variadic_clear(f);   /* the Functions it dispatched to may refer back (their explain()) */
+    Py_CLEAR(f->result_maker);   /* the Functions it made and keeps */
     return PyType_Type.tp_clear((PyObject *)f);
 }
 
@@ -294,6 +325,7 @@ static void function_dealloc(FunctionObject *f)
     Py_CLEAR(f->argtypes);
     Py_CLEAR(f->explanation);
     Py_CLEAR(f->keepalive);
+    Py_CLEAR(f->result_maker);
     variadic_clear(f);
     PyType_Type.tp_dealloc((PyObject *)f);
 }

@@ -33,7 +33,8 @@
     X(ARGPOINTEES, "argpointees")      \
     X(STACK_CHECK, "stack_check")      \
     X(NFIXED, "nfixed")                \
-    X(VARIADIC, "variadic")
+    X(VARIADIC, "variadic")            \
+    X(RESULT_MAKER, "result_maker")
 
 enum {
 #define X(e, name) SPEC_##e,

@@ -1,9 +1,11 @@
 /* Library handles: dlopen/dlsym/dlclose and the lifetime rules.
  *
  * close() marks the handle closed at once, so every function of the library
- * refuses new calls with LibraryClosedError.  Calls that released the GIL may
- * still be running code of the library, so the real dlclose() waits until the
- * last of them returns (`inflight`, only touched with the GIL held).  A handle
+ * refuses new calls with LibraryClosedError.  Calls may still be running code
+ * of the library -- ones that released the GIL, and the one whose callback
+ * called close() -- so the real dlclose() waits until the last of them
+ * returns: `inflight` holds 1 for "open" and one per running call (every
+ * call, tiers/call.h), and whoever drops it to 0 unloads.  A handle
  * that is garbage-collected without close() is not unloaded: raw addresses
  * taken with symbol() may still be in use (ctypes makes the same choice). */
 #include "core.h"
@@ -18,10 +20,9 @@ static void library_unload(LibraryObject *self)
     }
 }
 
-void library_call_finished(LibraryObject *lib)
+void library_last_call_returned(LibraryObject *lib)
 {
-    if (--lib->inflight == 0 && lib->closed)
-        library_unload(lib);
+    library_unload(lib);
 }
 
 /* LibraryHandle(name, path, mode): `path` is the file-system encoded bytes to
@@ -64,6 +65,7 @@ static PyObject *library_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs
         return NULL;
     }
     self->handle = handle;
+    self->inflight = 1;   /* "open" */
     Py_INCREF(name);
     self->name = name;
     return (PyObject *)self;
@@ -108,7 +110,7 @@ static PyObject *library_close(LibraryObject *self, PyObject *unused)
     (void)unused;
     if (!self->closed) {
         self->closed = 1;
-        if (self->inflight == 0)
+        if (--self->inflight == 0)   /* "open" given up; a running call unloads when it returns */
             library_unload(self);
     }
     Py_RETURN_NONE;
@@ -129,7 +131,7 @@ static PyObject *library_get_unloaded(LibraryObject *self, void *closure)
 static PyObject *library_get_inflight(LibraryObject *self, void *closure)
 {
     (void)closure;
-    return PyLong_FromSsize_t(self->inflight);
+    return PyLong_FromSsize_t(self->inflight - !self->closed);   /* the calls, not "open" */
 }
 
 static PyMethodDef library_methods[] = {
@@ -141,7 +143,7 @@ static PyMethodDef library_methods[] = {
 static PyGetSetDef library_getset[] = {
     {"closed", (getter)library_get_closed, NULL, "close() was called", NULL},
     {"unloaded", (getter)library_get_unloaded, NULL, "dlclose() has been done", NULL},
-    {"inflight", (getter)library_get_inflight, NULL, "calls running with the GIL released", NULL},
+    {"inflight", (getter)library_get_inflight, NULL, "calls of the library running now", NULL},
     {NULL},
 };
 

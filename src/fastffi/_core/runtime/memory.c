@@ -5,6 +5,8 @@
  * one crashes, as in C; NULL is refused whenever bytes would be touched. */
 #include "runtime/convert.h"
 
+#include "callbacks/callback.h"
+
 _Thread_local int fastffi_saved_errno;
 
 void call_errno_in(void)
@@ -32,11 +34,8 @@ static int target_arg(PyObject *o, Target *t)
         t->p = NULL;
         return 0;
     }
-    if (CData_Check(o)) {
-        t->p = ((CDataObject *)o)->ptr;
-        t->obj = o;
-        return 0;
-    }
+    /* An int before CData: a flag test, where CData_Check walks an int's
+     * MRO to say no (no type is both). */
     if (PyLong_Check(o)) {
         if (compat_long_sign(o) < 0) {
             PyErr_Format(PyExc_OverflowError, "%R does not fit pointer", o);
@@ -44,6 +43,11 @@ static int target_arg(PyObject *o, Target *t)
         }
         t->p = (char *)PyLong_AsVoidPtr(o);
         return (t->p == NULL && PyErr_Occurred()) ? -1 : 0;
+    }
+    if (CData_Check(o)) {
+        t->p = ((CDataObject *)o)->ptr;
+        t->obj = o;
+        return 0;
     }
     PyErr_Format(PyExc_TypeError, "expected an address (int), None or a fastffi struct/array/box, got %s",
                  Py_TYPE(o)->tp_name);
@@ -135,6 +139,189 @@ static PyObject *mem_read_scalar(PyObject *m, PyObject *args)
     return box_scalar(kind, &v);
 }
 
+/* ---- fastffi.read: the scalar fast path, and Reader ----
+ *
+ * read(ptr, type_, offset=0) resolved its type in Python at every call
+ * (~290 ns); a comparator reading two ints paid that twice per comparison.
+ * Python still decides what a type string means: memory.py hands over the
+ * default namespace's resolution cache (type text -> type; only ever
+ * cleared, never replaced, when a definition changes) and a table of the
+ * Scalar types it has seen -> their kind.  A str found in the first whose
+ * type is in the second, or a Scalar in the second, is read here with the
+ * very checks read_scalar makes; anything else (a struct type, a text not
+ * resolved yet, keywords, an offset that is not an int) goes to memory.py's
+ * read, which resolves and fills the tables. */
+static PyObject *read_resolved, *read_kinds, *read_slow;
+
+static PyObject *read_at(PyObject *ptr_obj, Py_ssize_t offset, int kind)
+{
+    Target t;
+    if (target_arg(ptr_obj, &t) < 0 || check_access("read", &t, offset, kind_width[kind]) < 0)
+        return NULL;
+    Slot v;
+    load_scalar(kind, t.p + offset, &v);
+    return box_scalar(kind, &v);
+}
+
+/* The last type read and its kind: a loop reads one type over and over, and
+ * this saves the second dictionary lookup (~120 instructions).  A type's
+ * kind never changes, so the entry needs no invalidation; it holds a
+ * reference so the address cannot be reused by another object. */
+static PyObject *last_type;
+static int last_kind;
+
+/* The kind memory.py recorded for `spec` (a type text or a type), 0 when
+ * there is none (the slow path decides), -1 with an exception set. */
+static int read_kind(PyObject *spec)
+{
+    PyObject *t = spec;
+    if (PyUnicode_CheckExact(spec)) {
+        t = PyDict_GetItemWithError(read_resolved, spec);
+        if (t == NULL)
+            return PyErr_Occurred() ? -1 : 0;
+    }
+    if (t == last_type)
+        return last_kind;
+    PyObject *k = PyDict_GetItemWithError(read_kinds, t);
+    if (k == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    int kind = (int)PyLong_AsLong(k);   /* a small int memory.py stored */
+    Py_XSETREF(last_type, Py_NewRef(t));
+    last_kind = kind;
+    return kind;
+}
+
+static PyObject *mem_read(PyObject *m, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    (void)m;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (read_slow == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "read(): fastffi.memory has not set up the fast path");
+        return NULL;
+    }
+    if (kwnames == NULL && (nargs == 2 || (nargs == 3 && PyLong_CheckExact(args[2])))) {
+        int kind = read_kind(args[1]);
+        if (kind < 0)
+            return NULL;
+        if (kind > 0) {
+            Py_ssize_t offset = 0;
+            if (nargs == 3 && (offset = PyLong_AsSsize_t(args[2])) == -1 && PyErr_Occurred())
+                return NULL;
+            return read_at(args[0], offset, kind);
+        }
+    }
+    return PyObject_Vectorcall(read_slow, args, nargsf, kwnames);
+}
+
+/* read_setup(resolved, kinds, slow): the tables and the fallback above. */
+static PyObject *mem_read_setup(PyObject *m, PyObject *args)
+{
+    (void)m;
+    PyObject *resolved, *kinds, *slow;
+    if (!PyArg_ParseTuple(args, "O!O!O:read_setup", &PyDict_Type, &resolved, &PyDict_Type, &kinds, &slow))
+        return NULL;
+    Py_XSETREF(read_resolved, Py_NewRef(resolved));
+    Py_XSETREF(read_kinds, Py_NewRef(kinds));
+    Py_XSETREF(read_slow, Py_NewRef(slow));
+    Py_RETURN_NONE;
+}
+
+/* reader(type): one scalar type's read with the type resolved once.  The
+ * function is an exact builtin (METH_FASTCALL | METH_KEYWORDS) bound to a
+ * Reader holding the kind, because CPython 3.11 specialises calls to those
+ * only: a plain vectorcall object goes through the generic call path, ~120
+ * instructions more per call (docs/design.md, "What a Function is"). */
+typedef struct {
+    PyObject_HEAD
+    int kind;
+    PyObject *name;
+} ReaderObject;
+
+static PyObject *reader_call(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    ReaderObject *r = (ReaderObject *)self;
+    Py_ssize_t offset = 0;
+    PyObject *off = nargs == 2 ? args[1] : NULL;
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        PyObject *kw = PyTuple_GET_ITEM(kwnames, 0);
+        if (PyTuple_GET_SIZE(kwnames) > 1 || nargs != 1 || PyUnicode_CompareWithASCIIString(kw, "offset") != 0) {
+            PyErr_Format(PyExc_TypeError, "reader(%U)(): takes (ptr, offset=0)", r->name);
+            return NULL;
+        }
+        off = args[1];
+    }
+    else if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "reader(%U)(): takes (ptr, offset=0), %zd arguments given", r->name, nargs);
+        return NULL;
+    }
+    if (off != NULL) {
+        PyObject *index = PyNumber_Index(off);
+        if (index == NULL)
+            return NULL;
+        offset = PyLong_AsSsize_t(index);
+        Py_DECREF(index);
+        if (offset == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    return read_at(args[0], offset, r->kind);
+}
+
+static PyMethodDef reader_def = {
+    "read", (PyCFunction)(void (*)(void))reader_call, METH_FASTCALL | METH_KEYWORDS,
+    "read(ptr, offset=0)\n--\n\nThe value of this reader's type at ``ptr + offset``, checked as read() checks.",
+};
+
+static void reader_dealloc(PyObject *self)
+{
+    Py_XDECREF(((ReaderObject *)self)->name);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyObject *reader_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<fastffi.Reader %U>", ((ReaderObject *)self)->name);
+}
+
+static PyObject *reader_get_type(PyObject *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(((ReaderObject *)self)->name);
+}
+
+static PyGetSetDef reader_getset[] = {
+    {"type", reader_get_type, NULL, "The scalar type's canonical name.", NULL},
+    {NULL},
+};
+
+PyTypeObject Reader_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fastffi.Reader",
+    .tp_basicsize = sizeof(ReaderObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "What a reader function is bound to (its __self__): the scalar type it reads.",
+    .tp_dealloc = reader_dealloc,
+    .tp_repr = reader_repr,
+    .tp_getset = reader_getset,
+};
+
+/* make_reader(kind, name) -> the builtin read(ptr, offset=0) of that kind. */
+static PyObject *mem_make_reader(PyObject *m, PyObject *args)
+{
+    (void)m;
+    int kind;
+    PyObject *name;
+    if (!PyArg_ParseTuple(args, "iU:make_reader", &kind, &name) || scalar_kind_arg(kind) < 0)
+        return NULL;
+    ReaderObject *r = PyObject_New(ReaderObject, &Reader_Type);
+    if (r == NULL)
+        return NULL;
+    r->kind = kind;
+    r->name = Py_NewRef(name);
+    PyObject *f = PyCFunction_NewEx(&reader_def, (PyObject *)r, NULL);
+    Py_DECREF(r);
+    return f;
+}
+
 /* The object to keep alive for a pointer value stored into a fastffi object,
  * and the address to store: bytes and CData as they are, a str (`string`
  * only) encoded to a fresh bytes, any other buffer as a memoryview -- the
@@ -156,13 +343,15 @@ static int pointer_to_keep(int kind, PyObject *value, PyObject *context, Slot *v
         *keep = b;
         return 0;
     }
-    Py_buffer view;
+    BufferEntry view;
     BufferList bufs = {&view, 0};
     if (convert_scalar(kind, value, v, &bufs, (ErrCtx){context, 0}) < 0)
         return -1;
     int was_buffer = bufs.count > 0;
     buffers_release(&bufs);
-    if (PyBytes_CheckExact(value) || CData_Check(value) || Function_Check(value)) {
+    if (PyBytes_CheckExact(value) || CData_Check(value) || Function_Check(value) || Callback_Check(value)) {
+        /* A Callback lives as long as the memory holding its address: C
+         * may call through it whenever it reads the pointer. */
         *keep = Py_NewRef(value);
     }
     else if (was_buffer) {
@@ -201,7 +390,7 @@ static PyObject *mem_write_scalar(PyObject *m, PyObject *args)
                              "(it would dangle); pass bytes you keep alive, or an address", context);
                 return NULL;
             }
-            Py_buffer view;
+            BufferEntry view;
             BufferList bufs = {&view, 0};
             if (convert_scalar(kind, value, &v, &bufs, (ErrCtx){context, 0}) < 0)
                 return NULL;
@@ -231,6 +420,8 @@ static PyObject *mem_address_of(PyObject *m, PyObject *o)
         return PyLong_FromVoidPtr(((CDataObject *)o)->ptr);
     if (Function_Check(o))
         return PyLong_FromVoidPtr((void *)((FunctionObject *)o)->target);
+    if (Callback_Check(o))
+        return PyLong_FromVoidPtr(((CallbackObject *)o)->address);
     if (PyObject_CheckBuffer(o)) {
         Py_buffer view;
         if (PyObject_GetBuffer(o, &view, PyBUF_FULL_RO) < 0)
@@ -382,6 +573,11 @@ static PyObject *mem_set_errno(PyObject *m, PyObject *arg)
 
 PyMethodDef memory_methods[] = {
     {"read_scalar", mem_read_scalar, METH_VARARGS, "read_scalar(ptr, offset, kind)"},
+    {"read", (PyCFunction)(void (*)(void))mem_read, METH_FASTCALL | METH_KEYWORDS,
+     "read(ptr, type_, offset=0)\n--\n\n"
+     "The value of ``type_`` at ``ptr + offset`` (a struct type gives a copy)."},
+    {"read_setup", mem_read_setup, METH_VARARGS, "read_setup(resolved, kinds, slow): read()'s tables"},
+    {"make_reader", mem_make_reader, METH_VARARGS, "make_reader(kind, name) -> read(ptr, offset=0) of that kind"},
     {"write_scalar", mem_write_scalar, METH_VARARGS, "write_scalar(ptr, offset, kind, value, context)"},
     {"address_of", mem_address_of, METH_O, "Address of a buffer, struct, array, box or Function."},
     {"to_bytes", mem_to_bytes, METH_VARARGS, "to_bytes(ptr, size) -> bytes (a copy)"},

@@ -80,7 +80,8 @@ PyMODINIT_FUNC PyInit__core(void)
 {
     if (convert_init() < 0 || cstring_ready() < 0 || callback_ready() < 0)
         return NULL;
-    PyTypeObject *types[] = {&CData_Type, &Library_Type, &Function_Type, &FFIStructType_Type, &CodeRegion_Type};
+    PyTypeObject *types[] = {&CData_Type, &Library_Type, &Function_Type, &FFIStructType_Type, &CodeRegion_Type,
+                             &Reader_Type};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (PyType_Ready(types[i]) < 0)
             return NULL;
@@ -98,7 +99,8 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddObjectRef(m, "Function", (PyObject *)&Function_Type) < 0
         || PyModule_AddObjectRef(m, "FFIStructType", (PyObject *)&FFIStructType_Type) < 0
         || PyModule_AddObjectRef(m, "_CodeRegion", (PyObject *)&CodeRegion_Type) < 0
-        || PyModule_AddObjectRef(m, "CString", (PyObject *)&CString_Type) < 0)
+        || PyModule_AddObjectRef(m, "CString", (PyObject *)&CString_Type) < 0
+        || PyModule_AddObjectRef(m, "Reader", (PyObject *)&Reader_Type) < 0)
         goto fail;
     PyObject *kinds = kinds_table();
     if (kinds == NULL || PyModule_AddObject(m, "KINDS", kinds) < 0) {
@@ -112,10 +114,12 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "USE_ERRNO", FN_USE_ERRNO) < 0
         || PyModule_AddIntConstant(m, "JIT_ALLOWED", FN_JIT_ALLOWED) < 0
         || PyModule_AddIntConstant(m, "STRING_ADDRESS", FN_STRING_ADDRESS) < 0
+        || PyModule_AddIntConstant(m, "FUNCTION_RESULT", FN_FUNCTION_RESULT) < 0
         || PyModule_AddIntConstant(m, "ARG_BYTES_SLOW", ARG_BYTES_SLOW) < 0
         || PyModule_AddIntConstant(m, "ARG_MUTABLE", ARG_MUTABLE) < 0
         || PyModule_AddIntConstant(m, "ARG_NUL", ARG_NUL) < 0
         || PyModule_AddIntConstant(m, "ARG_TYPED", ARG_TYPED) < 0
+        || PyModule_AddIntConstant(m, "ARG_FUNCTION", ARG_FUNCTION) < 0
         || PyModule_AddIntConstant(m, "CHAR_SIGNED", CHAR_MIN < 0) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIZE", (long)sizeof(wchar_t)) < 0
         || PyModule_AddIntConstant(m, "WCHAR_SIGNED", WCHAR_MIN < 0) < 0

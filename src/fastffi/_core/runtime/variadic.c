@@ -5,7 +5,7 @@
  * is a Function whose entry point is call_variadic.  Each extra argument is
  * typed by its Python value after C's default argument promotions (C11
  * 6.5.2.2p6-7): the common types are typed here -- exact int, float, bool,
- * str, bytes, None, bytearray, fastffi objects -- into a key of one 4-bit
+ * str, bytes, None, bytearray, fastffi objects, Callbacks -- into a key of one 4-bit
  * kind code per extra argument, looked up among the last few Functions this
  * declaration dispatched to; the Function found is then called with the same
  * arguments (its own entry point converts and calls, on its own tier).
@@ -14,6 +14,7 @@
  * types tuple; only a key typed here is remembered here. */
 #include "core.h"
 
+#include "callbacks/callback.h"
 #include "runtime/convert.h"
 
 /* Python's side: Variadic.dispatch(fn, extras) -> Function and
@@ -72,7 +73,7 @@ static inline int promoted_kind(PyObject *o)
         return KIND_F64;
     if (t == &PyUnicode_Type || t == &PyBytes_Type)
         return KIND_STRING;
-    if (o == Py_None || t == &PyByteArray_Type || Function_Check(o) || CData_Check(o))
+    if (o == Py_None || t == &PyByteArray_Type || Function_Check(o) || CData_Check(o) || Callback_Check(o))
         return KIND_POINTER;
     if (t == &PyBool_Type)
         return KIND_BOOL;   /* passed widened, as an int (C's promotion of _Bool) */

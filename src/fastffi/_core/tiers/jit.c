@@ -45,9 +45,10 @@ static PyObject *fastffi_jit_reject(PyObject *self, size_t nargsf, PyObject *kwn
  * conversions acquired and raise.  `bufs` may be NULL (no pointer argument). */
 static PyObject *fastffi_jit_closed(PyObject *self, BufferList *bufs)
 {
+    raise_closed((FunctionObject *)self);
     if (bufs != NULL)
-        buffers_release(bufs);
-    return raise_closed((FunctionObject *)self);
+        buffers_release(bufs);   /* after: a held exception is reported, this one raised */
+    return NULL;
 }
 
 /* Argument i the slow way: every kind, every Python type, the argument's
@@ -58,9 +59,12 @@ static int fastffi_jit_convert(PyObject *self, Py_ssize_t i, PyObject *o, Slot *
     return convert_argument(f, i, f->argkinds[i], o, out, bufs);
 }
 
-static void fastffi_jit_release(BufferList *bufs)
+/* Nonzero: a callback passed to the call raised while C ran it, and that
+ * exception is now set (callbacks/scope.c): the call returns NULL.  An
+ * argument's failure exit ignores it (nothing ran). */
+static int fastffi_jit_release(BufferList *bufs)
 {
-    buffers_release(bufs);
+    return buffers_release(bufs);
 }
 
 /* Box a return value the inline code does not box itself (strings). */
@@ -86,6 +90,13 @@ static PyThreadState *fastffi_jit_enter(PyObject *self)
 static void fastffi_jit_leave(PyObject *self, PyThreadState *ts)
 {
     call_epilogue((FunctionObject *)self, ts);
+}
+
+/* The generated code dropped the in-flight count to 0 (inline, as
+ * call_leave does): the library was closed during the call. */
+static void fastffi_jit_last_call(PyObject *self)
+{
+    library_last_call_returned(((FunctionObject *)self)->lib);
 }
 
 #define ADDR(name, value) \
@@ -116,6 +127,7 @@ int jit_add_runtime(PyObject *m)
     ADDR("none", fastffi_jit_none);
     ADDR("enter", fastffi_jit_enter);
     ADDR("leave", fastffi_jit_leave);
+    ADDR("last_call", fastffi_jit_last_call);
     ADDR("PyLong_FromLong", PyLong_FromLong);
     ADDR("PyLong_FromLongLong", PyLong_FromLongLong);
     ADDR("PyLong_FromUnsignedLongLong", PyLong_FromUnsignedLongLong);
@@ -141,9 +153,10 @@ int jit_add_runtime(PyObject *m)
     OFFSET("bytes_data", offsetof(PyBytesObject, ob_sval));
     OFFSET("fn_target", offsetof(FunctionObject, target));
     OFFSET("fn_closed", offsetof(FunctionObject, closed));
+    OFFSET("fn_inflight", offsetof(FunctionObject, inflight));
     OFFSET("fn_flags", offsetof(FunctionObject, flags));
     OFFSET("fn_argchecks", offsetof(FunctionObject, argchecks));
-    OFFSET("sizeof_Py_buffer", sizeof(Py_buffer));
+    OFFSET("sizeof_Py_buffer", sizeof(BufferEntry));   /* a Py_buffer or a scope record */
     OFFSET("bufs_views", offsetof(BufferList, views));
     OFFSET("bufs_count", offsetof(BufferList, count));
     OFFSET("sizeof_BufferList", sizeof(BufferList));

@@ -10,7 +10,9 @@
  *   3. a struct return gets its new instance first, and libffi writes into it;
  *   4. the closed-library check (call_check_open), ffi_call, with the
  *      GIL/errno handling of tiers/call.h;
- *   5. buffers released, result boxed (narrow integers truncated first).
+ *   5. buffers released (raising instead the exception a callback passed to
+ *      the call held: callbacks/scope.c), result boxed (narrow integers
+ *      truncated first).
  * Nothing is allocated on the heap except the result object (and the struct
  * copies of a release_gil call when they exceed STACK_COPY_BYTES). */
 #include "runtime/convert.h"
@@ -115,7 +117,7 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
      * one extra element keeps zero-length arrays legal. */
     Slot slots[n + 1];
     void *values[n + 1];
-    Py_buffer views[f->nbufargs + 1];
+    BufferEntry views[f->nbufargs + 1];
     BufferList bufs = {views, 0};
 
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -156,10 +158,16 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
         goto fail;
     }
 
+    call_enter(f);
     PyThreadState *ts = call_prologue(f);
     ffi_call(&f->cif, f->target, rvalue, values);
     call_epilogue(f, ts);
-    buffers_release(&bufs);
+    call_leave(f);
+    /* The exception a callback passed to the call held (callbacks/scope.c). */
+    if (bufs.count && buffers_release_after_call(&bufs)) {
+        Py_XDECREF(result);
+        return NULL;
+    }
 
     if (f->retkind == KIND_STRUCT)
         return result;

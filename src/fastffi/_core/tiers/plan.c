@@ -13,7 +13,9 @@
  *   4. the closed library check (call_check_open: nothing after it runs
  *      Python code), then fastffi_plan_call loads the registers, copies the stack area, calls the
  *      target and stores the return registers -- GIL/errno as tiers/call.h;
- *   5. buffers released; the result is boxed or copied out of the return image.
+ *   5. buffers released -- raising instead the exception a callback passed to
+ *      the call held (callbacks/scope.c); the result is boxed or copied out
+ *      of the return image.
  * No classification, no heap allocation besides the result object. */
 #include "tiers/plan.h"
 
@@ -161,7 +163,7 @@ void plan_free(FunctionObject *f)
 /* The call itself, shared by both entry points below; `frame` and `views`
  * are the caller's stack arrays.  Always inlined: each entry point is then
  * one straight function. */
-static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObject *const *args, char *frame, Py_buffer *views)
+static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObject *const *args, char *frame, BufferEntry *views)
 {
     const Plan *p = (const Plan *)f->plan;
     const PlanMove *m = p->moves, *end = p->moves + p->h.nmoves;
@@ -204,11 +206,18 @@ static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObjec
         goto fail;
     }
     FrameUnit ret[PLAN_RET_SIZE / sizeof(FrameUnit)];
+    call_enter(f);
     PyThreadState *ts = call_prologue(f);
     p->routine(f->target, frame, p->h.stack_size, ret, p->nvec);
     call_epilogue(f, ts);
-    if (bufs.count)
-        buffers_release(&bufs);
+    call_leave(f);
+    /* A callback this call was passed raised while C ran it: that exception
+     * is the call's (callbacks/scope.c).  Only calls that acquired something
+     * look. */
+    if (bufs.count && buffers_release_after_call(&bufs)) {
+        Py_XDECREF(result);
+        return NULL;
+    }
 
     if (result == NULL)
         return box_return(f, (const Slot *)((char *)ret + p->h.ret_src));
@@ -228,7 +237,7 @@ PyObject *call_plan_small(PyObject *self, PyObject *const *args, size_t nargsf, 
     if (call_check(f, nargsf, kwnames) < 0)
         return NULL;
     FrameUnit frame[SMALL_FRAME_BYTES / sizeof(FrameUnit)];
-    Py_buffer views[SMALL_BUFFERS];
+    BufferEntry views[SMALL_BUFFERS];
     return plan_run(f, args, (char *)frame, views);
 }
 
@@ -239,7 +248,7 @@ PyObject *call_plan(PyObject *self, PyObject *const *args, size_t nargsf, PyObje
     if (call_check(f, nargsf, kwnames) < 0 || stack_check(f) < 0)
         return NULL;
     const Plan *p = (const Plan *)f->plan;
-    Py_buffer views[f->nbufargs + 1];
+    BufferEntry views[f->nbufargs + 1];
     if (p->h.frame_size <= HEAP_FRAME_BYTES) {
         FrameUnit frame[p->h.frame_size / sizeof(FrameUnit)];
         return plan_run(f, args, (char *)frame, views);

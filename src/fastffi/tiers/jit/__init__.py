@@ -18,6 +18,7 @@ import weakref
 
 from ... import _core
 from ...abi import FP, FP_STRIDE, GP, STACK, variadic_refusal
+from ...model.pointers import FunctionType
 from ...model.scalars import VOID, Scalar
 from ...model.signature import Signature
 from .. import checks
@@ -78,7 +79,17 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
 
 
 def refusal(sig: Signature) -> str | None:
-    return variadic_refusal(sig) or signature_refusal(sig)
+    return variadic_refusal(sig) or function_result_refusal(sig) or signature_refusal(sig)
+
+
+def function_result_refusal(sig: Signature) -> str | None:
+    """The entry point boxes a pointer result as an int inline; a
+    function-pointer result is made a Function by Python code (the plan and
+    libffi tiers' box_return calls it), which the emitted code does not call."""
+    t = sig.restype
+    if t.__class__ is Scalar and isinstance(t.pointee, FunctionType):
+        return "the result is a function pointer (returned as a Function; the JIT returns pointers as ints)"
+    return None
 
 
 def loop_refusal(sig: Signature) -> str | None:

@@ -365,6 +365,19 @@ class Operations(A64, isa.Operations):
     def increment(self, reg):
         self.add_imm(reg, reg, 1)
 
+    # AArch64 has no add to memory: the count goes through IP0 (x16), which
+    # no operand of these operations is (it is the helper-call register).
+    def count_in(self, ptr):
+        self.ldr_x(X16, ptr, 0)
+        self.add_imm(X16, X16, 1)
+        self.str_x(X16, ptr, 0)
+
+    def count_out(self, ptr, label):
+        self.ldr_x(X16, ptr, 0)
+        self.sub_imm(X16, X16, 1)
+        self.str_x(X16, ptr, 0)
+        self.cbz(X16, label)
+
     def load_as_single(self, dst, base, disp):
         self.ldr_d(0, base, disp)
         self.fcvt_sd(0, 0)

@@ -9,11 +9,15 @@ operations of ``jit/isa.py``:
    otherwise by the ``convert`` helper, which handles every other case and
    every error;
 3. the closed-library check (after every conversion: one may close it);
-4. the enter helper runs when release_gil/use_errno is set;
+4. the call is counted in flight on its library; the enter helper runs
+   when release_gil/use_errno is set;
 5. the slots are loaded into the argument registers the classifier chose,
    the target is called;
-6. leave helper, buffer release, then the result is truncated to its declared
-   width and boxed by the CPython function for its kind.
+6. leave helper, buffer release (NULL instead when a callback passed to the
+   call raised while C ran it: the release helper says so), the in-flight
+   count dropped (the last call of a library closed meanwhile unloads it,
+   through a helper), then the result is truncated to its declared width
+   and boxed by the CPython function for its kind.
 
 The code is laid end to end from blocks recorded once (jit.Recorder), each a
 function of a few parameters of the shape: the entry checks, one block per
@@ -186,6 +190,10 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
     a.call(rt["closed"], a.FN, ZERO if bufs is None else Address(a.SP, bufs))   # releases, raises
     a.epilogue(frame, keep)
     a.label("open")
+    # In flight from here (tiers/call.h's call_enter): a callback may close
+    # the library while the target runs; its dlclose waits for count_out.
+    a.put(a.TMP, Field(a.FN, rt["fn_inflight"]))
+    a.count_in(a.TMP)
     if bracket:
         a.call(rt["enter"], a.FN)
         a.put(a.TSTATE, a.RESULT)
@@ -202,9 +210,32 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
         if bufs is not None:
             a.branch_if_zero_at(a.SP, bufs + rt["bufs_count"], 4, "released")
             a.call(rt["release"], Address(a.SP, bufs))
+            # Nonzero: a callback passed to this call raised while C ran it;
+            # its exception is set and is the call's (callbacks/scope.c).
+            a.branch_if_zero(a.RESULT, "released", 4)
+            a.put(a.TMP, Field(a.FN, rt["fn_inflight"]))
+            a.count_out(a.TMP, "raised_last")
+            a.put(a.RESULT, ZERO)
+            a.epilogue(frame, keep)
+            # The held exception stays set: the unload runs no Python.
+            a.label("raised_last")
+            a.call(rt["last_call"], a.FN)
+            a.put(a.RESULT, ZERO)
+            a.epilogue(frame, keep)
             a.label("released")
         a.restore_result(ret_save)
+    a.put(a.TMP, Field(a.FN, rt["fn_inflight"]))
+    a.count_out(a.TMP, "last")
     _box(a, rt, ret)
+    a.epilogue(frame, keep)
+    # The library was closed during the call and this was its last one: box
+    # the result first, keep it in ARGS (callee-saved, no longer needed),
+    # then let the helper dlclose.
+    a.label("last")
+    _box(a, rt, ret)
+    a.put(a.ARGS, a.RESULT)
+    a.call(rt["last_call"], a.FN)
+    a.put(a.RESULT, a.ARGS)
     a.epilogue(frame, keep)
 
 

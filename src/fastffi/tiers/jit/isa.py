@@ -169,6 +169,16 @@ class Operations(ABC):
         """reg += 1."""
 
     @abstractmethod
+    def count_in(self, ptr: int) -> None:
+        """The 8-byte counter at [ptr] += 1 (a call in flight, tiers/call.h)."""
+
+    @abstractmethod
+    def count_out(self, ptr: int, label: str) -> None:
+        """The 8-byte counter at [ptr] -= 1; go to label when it reaches 0.
+        Touches no register but ``ptr`` and, where the ISA needs one, its
+        own scratch: RESULT and the float return register are kept."""
+
+    @abstractmethod
     def load_as_single(self, dst: int, base: int, disp: int) -> None:
         """The double at [base + disp] rounded to single precision (the
         current rounding mode), its 32 bits zero-extended into dst; clobbers

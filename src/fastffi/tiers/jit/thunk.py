@@ -219,7 +219,15 @@ def _box_argument(a, rt: dict, arg: ThunkArg, disp: int) -> None:
 
 # ---- the mechanism (tiers/callback.py) ----
 
+#: Why installing a block was refused, once it was (the probe can allow
+#: executable memory that a later mapping is refused): jit callbacks are then
+#: refused for the rest of the process.
+_install_refused: str | None = None
+
+
 def platform_refusal() -> str | None:
+    if _install_refused is not None:
+        return _install_refused
     reason = jit_platform_refusal()
     if reason is None and not hasattr(emitter(), "Operations"):
         reason = f"the {emitter().NAME} emitter has no callback thunks"
@@ -291,18 +299,39 @@ def _block_for(shape: ThunkShape, name: str):
         template = _templates[shape] = emit_block(emitter().Operations(), _RT, shape, 0)
     block = _core._ThunkBlock()
     code = _relocated(template, block.words, _RT["sizeof_ThunkWord"])
-    region = _install([("thunk", shape, block.words)], [_emitted(code)], f"callback {name} {shape.describe()}")
+    try:
+        region = _install([("thunk", shape, block.words)], [_emitted(code)], f"callback {name} {shape.describe()}")
+    except InstallRefused as e:
+        global _install_refused
+        _install_refused = str(e)
+        raise
     block.install(region, template.first, STUB_SIZE)
     refs.append(weakref.ref(block))
     return block
 
 
+class BlockSource:
+    """spec.code of a jit callback: called by thunk_prepare (with the GIL),
+    it gives a block of the shape with a free stub.  One spec may serve many
+    callbacks (tiers/callback.py's temporary_maker), so the block is taken at
+    each creation, not when the spec is made."""
+
+    __slots__ = ("shape", "name")
+
+    def __init__(self, shape: ThunkShape, name: str):
+        self.shape, self.name = shape, name
+
+    def __call__(self):
+        with _code_lock:   # jit._install's cache is kept under it
+            return _block_for(self.shape, self.name)
+
+
 def prepare(sig: Signature, argkinds: bytes) -> dict:
-    """The spec fields of a jit callback: its shape's block (thunk_prepare
-    takes a free stub of it).  Raises InstallRefused."""
-    shape = shape_of(sig, argkinds)
-    with _code_lock:   # jit._install's cache is kept under it
-        return {"code": _block_for(shape, sig.name), "entry": 0}
+    """The spec fields of a jit callback.  The shape's first block is made
+    now, so a refusal of executable memory (InstallRefused) is seen here."""
+    source = BlockSource(shape_of(sig, argkinds), sig.name)
+    source()
+    return {"code": source, "entry": 0}
 
 
 def describe(sig: Signature, argkinds: bytes, cb) -> list[str]:

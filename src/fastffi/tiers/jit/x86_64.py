@@ -228,6 +228,14 @@ class X64:
         self._b(*self._rex(1, 0, base), 0x83, *self._mem(7, base, disp), _imm8(value))
 
     @_memo
+    def add_mem_imm8(self, base, disp, value):   # add qword [base+disp], imm8
+        self._b(*self._rex(1, 0, base), 0x83, *self._mem(0, base, disp), _imm8(value))
+
+    @_memo
+    def sub_mem_imm8(self, base, disp, value):   # sub qword [base+disp], imm8
+        self._b(*self._rex(1, 0, base), 0x83, *self._mem(5, base, disp), _imm8(value))
+
+    @_memo
     def cmpb_mem_imm8(self, base, disp, value):  # cmp byte [base+disp], imm8
         self._b(*self._rex(0, 0, base), 0x80, *self._mem(7, base, disp), _imm8(value, -128, 255))
 
@@ -408,6 +416,13 @@ class Operations(X64, isa.Operations):
 
     def increment(self, reg):
         self.inc(reg)
+
+    def count_in(self, ptr):
+        self.add_mem_imm8(ptr, 0, 1)
+
+    def count_out(self, ptr, label):
+        self.sub_mem_imm8(ptr, 0, 1)
+        self.jcc(JE, label)
 
     def load_as_single(self, dst, base, disp):
         self.movq_xmm_load(0, base, disp)
