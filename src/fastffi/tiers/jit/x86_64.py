@@ -317,10 +317,6 @@ class X64:
         self._b(0x66, *self._rex(0, xmm, dst), 0x0F, 0x7E, self._rr(xmm, dst))
 
     @_memo
-    def sub_mem_imm8(self, base, disp, value):   # sub qword [base+disp], imm8
-        self._b(*self._rex(1, 0, base), 0x83, *self._mem(5, base, disp), _imm8(value))
-
-    @_memo
     def endbr64(self):                        # endbr64 (CET: a valid indirect branch target)
         self._b(0xF3, 0x0F, 0x1E, 0xFA)
 
