@@ -34,6 +34,7 @@ LIBFFI_VERSION: str
 PLAN_LAYOUT: dict[str, int]
 PLAN_ABI: str | None
 JIT_RUNTIME: dict[str, Any]
+THUNK_RUNTIME: dict[str, int]   # the jit callback mechanism's helpers and sizes (callbacks/thunk.c)
 TIER_JIT: int
 TIER_PLAN: int
 TIER_LIBFFI: int
@@ -148,6 +149,13 @@ class _CodeRegion:   # private: takes only code fastffi's JIT emitted (see tiers
     mapped: int
     used: int
     def __new__(cls, parts: tuple[bytes, ...], what: str, /) -> _CodeRegion: ...
+
+class _ThunkBlock:   # private: the data words of one block of callback thunk stubs (see callbacks/thunk.c)
+    words: int
+    free: int
+    region: _CodeRegion | None
+    def __init__(self) -> None: ...
+    def install(self, region: _CodeRegion, stub_offset: int, stub_size: int, /) -> None: ...
 
 def make_function(spec: FunctionSpec, /) -> Function:
     """A Function from a FunctionSpec (fastffi/tiers/spec.py), read by index."""

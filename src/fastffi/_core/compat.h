@@ -11,6 +11,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* Refused until every global and per-function state is made safe without the GIL
@@ -89,6 +90,80 @@ static inline int compat_is_finalizing(void)
 #else
     return _Py_IsFinalizing();
 #endif
+}
+
+/* This thread's state when this thread holds the GIL, else NULL:
+ * PyGILState_Check's answer without its thread-specific lookup, for a
+ * callback thunk's fast path (callbacks/thunk.c).  3.12+ keep the attached
+ * thread state per thread (NULL once detached): 3.13 made its accessor
+ * public, 3.12 has only the private _PyThreadState_UncheckedGet.  3.10-3.11
+ * keep only the state holding the GIL, process-wide: it is this thread's when
+ * it was made on this thread (a thread state is used only by the thread that
+ * created it; thread_id is PyThread_get_thread_ident's pthread_self()). */
+static inline PyThreadState *compat_gil_holder_here(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyThreadState_GetUnchecked();
+#elif PY_VERSION_HEX >= 0x030C0000
+    return _PyThreadState_UncheckedGet();
+#else
+    PyThreadState *ts = _PyThreadState_UncheckedGet();
+    return ts != NULL && ts->thread_id == (unsigned long)pthread_self() ? ts : NULL;
+#endif
+}
+
+/* Py_EnterRecursiveCall / Py_LeaveRecursiveCall for the thread state `ts`
+ * that holds the GIL, without raising: -1 when the limit is reached (the
+ * caller takes a path that calls Py_EnterRecursiveCall and raises).  The
+ * counter is a public field, counted down as CPython's own inline
+ * _Py_EnterRecursiveCallTstate does (_Py_MakeRecCheck): 3.11's
+ * recursion_remaining, 3.12-3.13's c_recursion_remaining (3.12 stops at 0,
+ * 3.13 below it); 3.10 and 3.14+ (which check the stack pointer) call the
+ * API. */
+static inline int compat_recursion_enter(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+    if (ts->recursion_remaining-- > 0)
+        return 0;
+    ts->recursion_remaining++;
+    return -1;
+#elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+    if (ts->c_recursion_remaining-- > 0)
+        return 0;
+    ts->c_recursion_remaining++;
+    return -1;
+#elif PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+    if (ts->c_recursion_remaining-- >= 0)
+        return 0;
+    ts->c_recursion_remaining++;
+    return -1;
+#else
+    (void)ts;
+    if (Py_EnterRecursiveCall(" in a fastffi callback") == 0)
+        return 0;
+    PyErr_Clear();
+    return -1;
+#endif
+}
+
+static inline void compat_recursion_leave(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+    ts->recursion_remaining++;
+#elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000
+    ts->c_recursion_remaining++;
+#else
+    (void)ts;
+    Py_LeaveRecursiveCall();
+#endif
+}
+
+/* Deallocate an object whose reference count reached 0: what Py_DECREF
+ * calls, for code that decrements inline (a callback thunk's body).
+ * Private on every version. */
+static inline void compat_dealloc(PyObject *o)
+{
+    _Py_Dealloc(o);
 }
 
 /* Whether this thread holds the GIL.  From 3.12 the current thread state is

@@ -20,6 +20,7 @@ from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
 from . import callback_pool, checks, introspection
 from . import libffi as tier_libffi
+from .jit import thunk as tier_thunk
 from .selection import TIERS, ceiling, public_type
 
 MECHANISMS = TIERS
@@ -67,10 +68,6 @@ def signature_refusal(sig: Signature) -> str | None:
     return None
 
 
-def _jit_platform_refusal() -> str | None:
-    return "no callback thunk emitter in this version (the static pool serves every signature it classifies)"
-
-
 def _libffi_signature_refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         if t.__class__ is not Scalar:
@@ -82,8 +79,10 @@ def _libffi_signature_refusal(sig: Signature) -> str | None:
 
 #: Per mechanism: why this process cannot use it at all (None: it can), and
 #: why it cannot take one signature.
-_PLATFORM_REFUSALS = {"jit": _jit_platform_refusal, "plan": callback_pool.platform_refusal, "libffi": lambda: None}
-_SIGNATURE_REFUSALS = {"jit": lambda sig: None, "plan": callback_pool.refusal, "libffi": _libffi_signature_refusal}
+_PLATFORM_REFUSALS = {"jit": tier_thunk.platform_refusal, "plan": callback_pool.platform_refusal,
+                      "libffi": lambda: None}
+_SIGNATURE_REFUSALS = {"jit": tier_thunk.signature_refusal, "plan": callback_pool.refusal,
+                       "libffi": _libffi_signature_refusal}
 
 
 def _refusal(mechanism: str, sig: Signature) -> str | None:
@@ -110,6 +109,8 @@ def _boxed_kind(t) -> int:
 
 
 def _prepare(mechanism: str, sig: Signature) -> dict:
+    if mechanism == "jit":
+        return tier_thunk.prepare(sig, bytes([_boxed_kind(t) for t in sig.argtypes]))
     if mechanism == "libffi":
         return {"ffi_structs": tuple(None if t.__class__ is Scalar else tier_libffi.ffi_struct_type(t)
                                      for t in (sig.restype, *sig.argtypes))}
@@ -128,8 +129,21 @@ def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", k
         raise TypeError(f"callback {sig.name!r}: onerror must be None or callable, got {type(onerror).__name__}")
     if tier != "auto" and tier not in MECHANISMS:
         raise ValueError(f"unknown tier {tier!r} (expected 'auto', 'jit', 'plan' or 'libffi')")
+    m, refused, extra = _select_prepared(sig, tier)
+    return _core.make_callback(_spec(sig, func, error, onerror, m, refused, extra, key, declaration))
+
+
+def _select_prepared(sig: Signature, tier: str) -> tuple[str, dict, dict]:
+    """_select, and the chosen mechanism's preparation.  Executable memory
+    can be refused after the probe allowed it: the jit mechanism records the
+    refusal (its platform refusal from then on) and the choice is made
+    again."""
     m, refused = _select(sig, tier)
-    return _core.make_callback(_spec(sig, func, error, onerror, m, refused, _prepare(m, sig), key, declaration))
+    try:
+        return m, refused, _prepare(m, sig)
+    except tier_thunk.InstallRefused:
+        m, refused = _select(sig, tier)
+        return m, refused, _prepare(m, sig)
 
 
 def _select(sig: Signature, tier: str) -> tuple[str, dict]:
@@ -156,8 +170,8 @@ def temporary_maker(sig: Signature):
     onerror, the best mechanism), named for ``func``, from a spec decided
     once -- what a plain callable passed for a function-pointer parameter
     runs as, for one call (tiers/checks.py: one maker per parameter type)."""
-    m, refused = _select(sig, "auto")
-    template = _spec(sig, None, 0, None, m, refused, _prepare(m, sig), None)
+    m, refused, extra = _select_prepared(sig, "auto")
+    template = _spec(sig, None, 0, None, m, refused, extra, None)
     ret, args = type_name(sig.restype), ", ".join(type_name(t) for t in sig.argtypes)
 
     def make(func):
@@ -215,6 +229,9 @@ class _Explainer:
                          "FASTFFI_TIER=plan uses the static pool only")
         elif self.mechanism == "plan":
             lines.extend("  " + line for line in callback_pool.describe(self.sig, cb))
+        elif self.mechanism == "jit":
+            argkinds = bytes([_boxed_kind(t) for t in self.sig.argtypes])
+            lines.extend("  " + line for line in tier_thunk.describe(self.sig, argkinds, cb))
         return "\n".join(lines)
 
 

@@ -161,9 +161,8 @@ static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void
 /* The exception set now, from `func` or its result: to onerror, to the
  * fastffi call holding this callback, or to sys.unraisablehook (with the
  * Callback as the object).  Writes what C gets. */
-static void callback_failed(CallbackObject *cb, void *result)
+void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result)
 {
-    CallbackTarget *t = cb->target;
     if (cb->onerror != Py_None) {
         PyObject *exc = compat_fetch_exception();
         PyObject *tb = exc != NULL ? PyException_GetTraceback(exc) : NULL;
@@ -187,15 +186,23 @@ static void callback_failed(CallbackObject *cb, void *result)
         PyErr_WriteUnraisable((PyObject *)cb);
 }
 
+int callback_convert_result(CallbackObject *cb, CallbackTarget *t, PyObject *o, void *out)
+{
+    return convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, o, out);
+}
+
 static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *const *argp, void *result)
 {
     PyObject *stack[FASTFFI_MAX_ARGS];
     Py_ssize_t n = cb->nargs, i;
+    /* Read now: func may close the callback (cb->target becomes NULL); the
+     * retired target stays allocated in the quarantine. */
+    CallbackTarget *t = cb->target;
     /* C re-entering Python through callbacks (a comparator that sorts)
      * counts as recursion: deep enough, RecursionError instead of a
      * blown C stack. */
     if (Py_EnterRecursiveCall(" in a fastffi callback")) {
-        callback_failed(cb, result);
+        callback_fail(cb, t, result);
         return;
     }
     Py_INCREF(cb);   /* func may close it, or drop the last reference */
@@ -208,7 +215,6 @@ static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *c
     while (i > 0)
         Py_DECREF(stack[--i]);
     Py_LeaveRecursiveCall();
-    CallbackTarget *t = cb->target;
     int kind = t->retkind;
     int64_t v;
     /* An exact int for an integer result, an exact float for a double: the
@@ -219,7 +225,7 @@ static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *c
     else if (kind == KIND_F64 && value != NULL && PyFloat_CheckExact(value))
         *(double *)result = PyFloat_AS_DOUBLE(value);
     else if (value == NULL || convert_result(kind, cb->retstruct, t->retsize, cb->result_where, value, result) < 0)
-        callback_failed(cb, result);
+        callback_fail(cb, t, result);
     Py_XDECREF(value);
     Py_DECREF(cb);
 }
@@ -644,7 +650,7 @@ int callback_add_constants(PyObject *m)
         Py_DECREF(fields);
         return -1;
     }
-    if (PyModule_AddIntConstant(m, "CALLBACK_QUARANTINE", CALLBACK_QUARANTINE) < 0)
+    if (PyModule_AddIntConstant(m, "CALLBACK_QUARANTINE", CALLBACK_QUARANTINE) < 0 || thunk_add_runtime(m) < 0)
         return -1;
 #define X(code, name, prepare) \
     if (PyModule_AddIntConstant(m, "CALLBACK_" #code, CALLBACK_##code) < 0) \

@@ -82,6 +82,16 @@ extern PyObject *CallbackClosedError;
  * docs/callbacks.md says, and C gets the error image.  errno is preserved. */
 void callback_invoke(CallbackTarget *t, void *const *argp, void *result);
 
+/* For a mechanism's own fast path (callbacks/thunk.c), the dispatcher's
+ * steps it leaves to callback.c: converting func's result with the checks of
+ * a call's argument into `out` (-1 with an exception set, `out` untouched),
+ * and the error rules for the exception set now (onerror, the holding call,
+ * sys.unraisablehook), which write what C gets into `result`.  Both with the
+ * GIL held; `t` is the target cb had when the invocation began (func may
+ * have closed cb since: its retired target stays in the quarantine). */
+int callback_convert_result(CallbackObject *cb, CallbackTarget *t, PyObject *o, void *out);
+void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result);
+
 /* The mechanisms, as data (like tiers/tier.h): the spec's mechanism code
  * indexes one table of {name, prepare}.  prepare fills cb->address,
  * cb->target->mech and ->release from the spec, or returns -1 with an
@@ -99,6 +109,7 @@ typedef enum {
 } CallbackMechanism;
 
 int thunk_prepare(CallbackObject *cb, PyObject *const *spec);     /* tiers/jit's thunks (callbacks/thunk.c) */
+int thunk_add_runtime(PyObject *module);   /* _core.THUNK_RUNTIME, _core._ThunkBlock (callbacks/thunk.c) */
 int pool_prepare(CallbackObject *cb, PyObject *const *spec);      /* callbacks/pool.c */
 int closure_prepare(CallbackObject *cb, PyObject *const *spec);   /* callbacks/closure.c */
 

@@ -31,7 +31,7 @@ NAME = "aapcs64"
 LIMITS = (8, 8)
 
 X0, X1, X2, X3, X4, X5, X6, X7 = range(8)
-X9, X10, X16 = 9, 10, 16                # scratch, scratch, IP0
+X9, X10, X16, X17 = 9, 10, 16, 17       # scratch, scratch, IP0, IP1
 X19, X20, X21 = 19, 20, 21              # callee-saved: fn, args, thread state
 X22, X23, X24, X25 = 22, 23, 24, 25     # callee-saved, used by the batch loop
 FP, LR = 29, 30                         # frame pointer, link register
@@ -177,6 +177,10 @@ class A64:
         _check_imm12(imm)
         self._w(0x7100001F | imm << 10 | rn << 5)
 
+    def subs_imm(self, rd, rn, imm):          # subs xd, xn, #imm12 (sets the flags)
+        _check_imm12(imm)
+        self._w(0xF1000000 | imm << 10 | rn << 5 | rd)
+
     def cmp(self, rn, rm):                    # cmp xn, xm (subs xzr, xn, xm)
         self._w(0xEB00001F | rm << 16 | rn << 5)
 
@@ -272,6 +276,14 @@ class A64:
 
     def cbnz_w(self, rt, label):              # cbnz wt, label (imm19 words, patched)
         self._branch(0x35000000 | rt, label, _patch_imm19)
+
+    def bti_c(self):                          # bti c (a valid target of blr; a hint: a nop without BTI)
+        self._w(0xD503245F)
+
+    def ldr_literal_x(self, rt, delta):       # ldr xt, pc + delta (imm19 words)
+        if delta % 4 or not -(1 << 20) <= delta < 1 << 20:
+            raise ValueError(f"AArch64: literal displacement {delta} is not a multiple of 4 within +-1 MiB (imm19)")
+        self._w(0x58000000 | ((delta >> 2) & 0x7FFFF) << 5 | rt)
 
     def label(self, name):
         self.labels.place(name)
@@ -486,6 +498,37 @@ class Operations(A64, isa.Operations):
         self.ldp(X19, X20, SP, 16)
         self.ldp_post(FP, LR, SP, 48)
         self.ret()
+
+    # Callback thunks (jit/thunk.py): a stub leaves its data word's address
+    # in x17 (IP1), which no argument uses and our calls go around (x16).
+    THUNK_DATA = X17
+    FILL = b"\x00\x00\x00\x00"              # udf #0
+    THUNK_INCOMING = 48                       # the prologue's frame record and x19..x21
+
+    def spill_argument(self, disp, fp, reg):
+        (self.str_d if fp else self.str_x)(reg, SP, disp)
+
+    def branch_if_low_word_negative(self, base, label):
+        self.ldr_w(X9, base, 0)
+        self.cmp_w_imm(X9, 0)
+        self.b_cond(MI, label)
+
+    def decrement_branch_if_nonzero(self, base, label):
+        self.ldr_x(X9, base, 0)
+        self.subs_imm(X9, X9, 1)
+        self.str_x(X9, base, 0)
+        self.b_cond(NE, label)
+
+    def thunk_stub(self, word, label):
+        # bti c; ldr x17, the literal; b label; a fill word; the literal
+        # (8-byte aligned when the stub is).
+        self.bti_c()
+        self.ldr_literal_x(X17, 12)
+        self.b(label)
+        self.code += self.FILL
+        field = len(self.code)
+        self.code += struct.pack("<Q", word)
+        return field
 
     def loop_prologue(self, nargs):
         # The frame record (x29, x30) and x19..x25 in 80 bytes: sp stays 16-byte aligned.

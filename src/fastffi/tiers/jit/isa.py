@@ -296,6 +296,41 @@ class Operations(ABC):
     def epilogue(self, frame: int, keep_tstate: bool) -> None:
         """Undo the prologue and return."""
 
+    # -- callback thunks (jit/thunk.py) --
+    #: The scratch register a thunk stub leaves its data word's address in:
+    #: free at a call's entry (x86-64 %r10, psABI 3.2.3's static chain; AArch64
+    #: x17, IP1, AAPCS64 6.1.1).
+    THUNK_DATA: int
+    #: Bytes that fill the gaps between stubs (never executed: a trap).
+    FILL: bytes
+    #: Bytes between the top of the prologue's frame and the caller's first
+    #: stack argument (what the prologue saved, and a return address).
+    THUNK_INCOMING: int
+
+    @abstractmethod
+    def spill_argument(self, disp: int, fp: bool, reg: int) -> None:
+        """Integer argument register GP_ARGS[reg], or the whole float
+        register ``reg``, to the 8-byte slot [SP + disp] (load_argument's
+        inverse)."""
+
+    @abstractmethod
+    def branch_if_low_word_negative(self, base: int, label: str) -> None:
+        """If the 4 bytes at [base] (the low half of a reference count),
+        as an int32, are negative.  Clobbers VALUE."""
+
+    @abstractmethod
+    def decrement_branch_if_nonzero(self, base: int, label: str) -> None:
+        """The 8 bytes at [base] -= 1 (a reference count); if the result is
+        not zero, go to label.  Clobbers VALUE."""
+
+    @abstractmethod
+    def thunk_stub(self, word: int, label: str) -> None:
+        """A callback's entry: the landing pad an indirect call needs
+        (endbr64 / bti c), THUNK_DATA = ``word`` (an address), then on to
+        ``label`` (the shared body, in the same code).  Returns the offset
+        in the code of ``word``'s 8 little-endian bytes (a copy of the code
+        for other words patches them there)."""
+
     # -- the batch loop --
     @abstractmethod
     def loop_prologue(self, nargs: int) -> None:

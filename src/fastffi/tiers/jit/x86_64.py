@@ -316,6 +316,10 @@ class X64:
     def movd_r32_xmm(self, dst, xmm):         # movd dst32, xmm (zero-extends)
         self._b(0x66, *self._rex(0, xmm, dst), 0x0F, 0x7E, self._rr(xmm, dst))
 
+    @_memo
+    def endbr64(self):                        # endbr64 (CET: a valid indirect branch target)
+        self._b(0xF3, 0x0F, 0x1E, 0xFA)
+
     # -- control flow --
     @_memo
     def push(self, reg):                      # push reg
@@ -536,6 +540,33 @@ class Operations(X64, isa.Operations):
         self.pop(R12)
         self.pop(RBX)
         self.ret()
+
+    # Callback thunks (jit/thunk.py): a stub leaves its data word's address
+    # in r10, the static chain register (psABI 3.2.3), which no argument uses.
+    THUNK_DATA = R10
+    FILL = b"\xcc"                            # int3
+    THUNK_INCOMING = 32                       # r13, r12, rbx pushed, and the return address
+
+    def spill_argument(self, disp, fp, reg):
+        if fp:
+            self.movq_xmm_store(RSP, disp, reg)
+        else:
+            self.mov_store(RSP, disp, self.GP_ARGS[reg])
+
+    def branch_if_low_word_negative(self, base, label):
+        self.cmpd_mem_imm8(base, 0, 0)
+        self.jcc(JS, label)
+
+    def decrement_branch_if_nonzero(self, base, label):
+        self.sub_mem_imm8(base, 0, 1)
+        self.jcc(JNE, label)
+
+    def thunk_stub(self, word, label):
+        self.endbr64()
+        field = len(self.code) + 2             # after movabs's REX.W and opcode bytes
+        self.mov_imm64(R10, word)
+        self.jmp(label)
+        return field
 
     # The loop keeps rbx = row index, rbp = target, r12 = strides, r13 = out,
     # r14 = out stride, r15 = rows; the column bases are copied to its frame.
