@@ -500,8 +500,10 @@ def _per_invocation_table(title: str, values: dict, fmt: str) -> list[str]:
     return lines
 
 
-def run(quick: bool = False, callgrind: bool = False) -> list[str]:
-    """Measure everything and return the report lines (markdown)."""
+def run(quick: bool = False, callgrind: bool = False, per_invocation: dict | None = None) -> list[str]:
+    """Measure everything and return the report lines (markdown).  ``per_invocation``, when
+    given, receives what ``--plot`` draws: {"ns": {("case, mode", peer): ns per invocation}}
+    and, with ``callgrind``, the same for "instructions"."""
     artifacts = build.build()
     repeats = 5 if quick else 25
     gc_was_enabled = gc.isenabled()
@@ -522,6 +524,11 @@ def run(quick: bool = False, callgrind: bool = False) -> list[str]:
             notes.append("callbacks --callgrind: valgrind is not installed")
         else:
             ir = measure_instructions(artifacts)
+    if per_invocation is not None:
+        for unit, values in (("ns", ns), ("instructions", ir.per_invocation if ir is not None else None)):
+            if values is not None:
+                per_invocation[unit] = {(f"{SIGNATURES[case]}, {MODE_TITLES[mode]}", peer): v
+                                        for (peer, case, mode), v in values.items()}
     return report(ns, repeats, ir, created, reads, sorted_ms, notes)
 
 

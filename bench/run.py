@@ -193,10 +193,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.callbacks:
         from . import callbacks
 
+        per_invocation: dict = {}
         try:
-            sections.append("\n".join(callbacks.run(opts.quick, callgrind=opts.callgrind)))
+            sections.append("\n".join(callbacks.run(opts.quick, callgrind=opts.callgrind,
+                                                    per_invocation=per_invocation)))
         except RuntimeError as e:
             notes.append(f"--callbacks: not run: {e}")
+        else:
+            for unit, values in per_invocation.items():
+                cb_cases = sorted({case for case, _ in values})
+                cb_peers = list(dict.fromkeys(peer for _, peer in values))
+                charts.append((f"callback_{unit}_per_invocation.png", lambda path, unit=unit, values=values,
+                               cases=cb_cases, peers=cb_peers: plot.grouped(
+                    path, f"callbacks: {unit} per invocation from a C loop (lower is better)",
+                    f"{unit}/invocation", cases, peers, values, machine)))
     if opts.headers:
         from . import headers
 

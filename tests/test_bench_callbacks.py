@@ -124,7 +124,11 @@ def test_report_tables(artifacts):
 def _check_report(artifacts):
     callbacks.QSORT_N, callbacks.CREATE_N = 2000, 20
     build.build = lambda: artifacts
-    text = "\n".join(callbacks.run(quick=True))
+    per_invocation: dict = {}
+    text = "\n".join(callbacks.run(quick=True, per_invocation=per_invocation))
+    # What --plot draws: one bar per (case and mode, peer), the floor among them.
+    assert list(per_invocation) == ["ns"]   # no callgrind here
+    assert ("long cb(long), GIL held", callbacks.FLOOR) in per_invocation["ns"]
     for title in ("### Callbacks: ns per invocation from a C loop", "### Callback creation",
                   "### qsort of 2,000 ints", "### Reading a C int through a pointer"):
         assert title in text

@@ -62,7 +62,7 @@ class Header:
 
     @property
     def constants(self) -> dict[str, Any]:
-        """name -> int, float or str: the object-like ``#define``s that are
+        """name -> int, float or str: the object-like ``#define`` lines that are
         constant expressions, and every enumerator."""
         out: dict = {}
         for part in self._parts:
