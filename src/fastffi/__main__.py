@@ -53,7 +53,7 @@ def _stubgen(args) -> int:
 
     def exported(symbol: str) -> bool:
         try:
-            lib.symbol(symbol)
+            lib.symbol(symbol)  # type: ignore[union-attr]
         except SymbolError:
             return False
         return True

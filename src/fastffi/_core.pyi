@@ -150,6 +150,7 @@ class _CodeRegion:   # private: takes only code fastffi's JIT emitted (see tiers
     used: int
     def __new__(cls, parts: tuple[bytes, ...], what: str, /) -> _CodeRegion: ...
 
+@final
 class _ThunkBlock:   # private: the data words of one block of callback thunk stubs (see callbacks/thunk.c)
     words: int
     free: int
@@ -176,6 +177,7 @@ def read_scalar(ptr: int | CData | None, offset: int, kind: int) -> Any: ...
 def read(ptr: int | CData | None, type_: Any, offset: int = 0) -> Any: ...
 def read_setup(resolved: dict, kinds: dict, slow: Any) -> None: ...
 
+@final
 class Reader:
     """What a reader function is bound to (its ``__self__``)."""
     type: str

@@ -65,7 +65,7 @@ class Library:
         ``lib.function("crc32", "u64", ["u64", "pointer", "u32"])`` or
         ``lib.function("unsigned long crc32(unsigned long, const void *, unsigned)")``.
         Options default to those given to :func:`dlopen`."""
-        types = types if types is not None else self._types
+        types = types if types is not None else self._types  # type: ignore[assignment]
         text = name_or_decl if restype is None and argtypes is None else None
         return self._create(_signature(name_or_decl, restype, argtypes, types), release_gil, use_errno, tier, types,
                             declaration=text)
@@ -317,7 +317,7 @@ def dlopen(name, definitions: "Mapping[str, Any] | Header | None" = None, *, mod
                   header=header)
     if definitions and header is None:
         try:
-            lib._define(definitions)
+            lib._define(definitions)  # type: ignore[arg-type]
         except BaseException:
             lib.close()
             raise

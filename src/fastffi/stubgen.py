@@ -100,7 +100,7 @@ class _Writer:
     def structs(self) -> list[str]:
         out = []
         seen = set()
-        classes = []
+        classes: list = []
         todo = [t for t in self.h.types.values() if _is_class(t)]
         while todo:   # the header's classes, and those of their members (anonymous ones too)
             cls = todo.pop(0)

@@ -49,8 +49,8 @@ def _members(fields, types) -> list[tuple[str, Any, int | None]]:
         if len(entry) == 3:
             members.append((fname, ftype, count, _bit_width(fname, ftype, count, entry[2])))
         else:
-            members.append((fname, ftype, count))
-    return members
+            members.append((fname, ftype, count))  # type: ignore[arg-type]
+    return members  # type: ignore[return-value]
 
 
 def _bit_width(fname: str, ftype, count, bits) -> int:

@@ -43,7 +43,7 @@ def tokenize(text: str) -> list[tuple[str, str]]:
         kind = m.lastgroup
         if kind != "ws":
             out.append((kind, m.group()))
-    return out
+    return out  # type: ignore[return-value]
 
 
 class Int:

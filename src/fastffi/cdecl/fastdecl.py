@@ -49,7 +49,7 @@ def _tokens(text: str) -> list[str]:
             if text[pos:].strip() == "":
                 break
             raise _Unread
-        out.append(m.group(m.lastindex))
+        out.append(m.group(m.lastindex))  # type: ignore[arg-type]
         pos = m.end()
     return out
 
@@ -168,7 +168,7 @@ def fast_signature(text: str, ns: Namespace) -> Signature | None:
         name = r.name(required=True)
         if r.take() != "(":
             raise _Unread
-        args = []
+        args: list = []
         names = set()
         nfixed = None
         if r.peek() == "void" and r.toks[r.i + 1:r.i + 2] == [")"]:
@@ -197,7 +197,7 @@ def fast_signature(text: str, ns: Namespace) -> Signature | None:
             raise _Unread
     except (_Unread, IndexError):
         return None
-    return Signature(name, restype, tuple(args), nfixed)
+    return Signature(name, restype, tuple(args), nfixed)  # type: ignore[arg-type]
 
 
 __all__ = ["fast_signature"]

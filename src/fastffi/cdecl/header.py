@@ -85,16 +85,16 @@ class _Source:
                     self.lines_no.append(lineno)
                     continue
                 if not preprocessed and _PREPROCESSOR_ONLY.match(directive):
-                    word = _PREPROCESSOR_ONLY.match(directive).group(1)
+                    word = _PREPROCESSOR_ONLY.match(directive).group(1)  # type: ignore[union-attr]
                     raise SignatureError(f"{filename}:{lineno}: #{word} needs a preprocessor: cdef() reads "
                                          f"declarations only; use fastffi.include() for a header\n{line}")
                 d = _DEFINE.match(directive)
                 if d:
                     self.defines[d.group(1)] = (d.group(2), d.group(3).strip(), current)
                 elif _UNDEF.match(directive):
-                    self.defines.pop(_UNDEF.match(directive).group(1), None)
+                    self.defines.pop(_UNDEF.match(directive).group(1), None)  # type: ignore[union-attr]
                 elif _PRAGMA_PACK.match(directive):
-                    arg = [a.strip() for a in _PRAGMA_PACK.match(directive).group(1).split(",") if a.strip()]
+                    arg = [a.strip() for a in _PRAGMA_PACK.match(directive).group(1).split(",") if a.strip()]  # type: ignore[union-attr]
                     if arg[:1] == ["push"]:
                         pack_stack.append(pack)
                         if len(arg) > 1 and arg[-1].isdigit():
@@ -206,7 +206,7 @@ class _Builder:
             body = decl.strip().rstrip(";")
             while body.startswith("extern") and body[6:7].isspace():
                 body = body[6:].lstrip()
-            sig = fast_signature(body, names)
+            sig = fast_signature(body, names)  # type: ignore[arg-type]
             if sig is None or any(isinstance(t, FunctionType) for t in (sig.restype,) + sig.argtypes):
                 failed.append((start, end))
                 continue
@@ -279,7 +279,7 @@ class _Builder:
         return Signature(name, restype, args, len(args) if variadic else None)
 
     def parameters(self, node: c_ast.FuncDecl):
-        args = []
+        args: list = []
         params = node.args.params if node.args is not None else []
         for p in params:
             if isinstance(p, c_ast.EllipsisParam):
@@ -680,10 +680,10 @@ def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str 
         for name in used & (_TYPEDEF_NAMES | set(types or ())):
             if not re.search(rf"\btypedef\b[^;]*\b{name}\s*;", cleaned.text):
                 opaque.add(name)
-    opaque = sorted(opaque)
+    opaque = sorted(opaque)  # type: ignore[assignment]
     preamble = " ".join(f"typedef int {name};" for name in opaque)
     rest, prototypes = _split_prototypes(cleaned.text)
-    prototypes = [(a, b, cleaned.text[a:b]) for a, b in prototypes]
+    prototypes = [(a, b, cleaned.text[a:b]) for a, b in prototypes]  # type: ignore[misc]
     try:
         ast = _c_parser().parse(preamble + rest, filename="<header>")
     except (AssertionError, RecursionError) as e:

@@ -74,13 +74,13 @@ def _layout_attributes(inner: str) -> dict:
         elif name == "aligned":
             n = _AUTO_ALIGN if arg is None else _small_int(arg)
             if n is None:
-                found["aligned"] = arg.strip()   # a constant expression: the builder folds it
+                found["aligned"] = arg.strip()   # type: ignore[assignment]  # a constant expression: the builder folds it
             elif isinstance(found.get("aligned", 1), int):
-                found["aligned"] = max(found.get("aligned", 1), n)
+                found["aligned"] = max(found.get("aligned", 1), n)  # type: ignore[assignment]
         elif name == "mode" and arg:
-            found["mode"] = arg.strip().strip("_")
+            found["mode"] = arg.strip().strip("_")  # type: ignore[assignment]
         elif name == "vector_size" and arg:
-            found["vector_size"] = arg.strip()
+            found["vector_size"] = arg.strip()  # type: ignore[assignment]
     return found
 
 

@@ -90,14 +90,14 @@ class _Encoder:
             if isinstance(f, Refused):
                 functions[name] = (_REFUSED, f.kind, f.reason)
             else:
-                functions[name] = (self.type(f.restype), tuple(self.type(a) for a in f.argtypes),
+                functions[name] = (self.type(f.restype), tuple(self.type(a) for a in f.argtypes),  # type: ignore[assignment]
                                    -1 if f.nfixed is None else f.nfixed)
         variables = {}
         for name, v in p.variables.items():
             if isinstance(v, Refused):
                 variables[name] = (_REFUSED, v.kind, v.reason)
             else:
-                variables[name] = (self.type(v[0]), -1 if v[1] is None else v[1])
+                variables[name] = (self.type(v[0]), -1 if v[1] is None else v[1])  # type: ignore[assignment]
         for key, t in p.types.items():
             if isinstance(t, Unsupported):
                 self.types[key] = (_REFUSED, t.name, t.reason)

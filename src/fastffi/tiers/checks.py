@@ -42,7 +42,7 @@ from ..model.signature import Signature, type_name
 try:
     from ..model.pointers import function_key
 except ImportError:   # cb-types' function_key is not on main yet: the same rule, locally
-    def function_key(ftype: FunctionType):
+    def function_key(ftype: FunctionType):  # type: ignore[misc]
         """Hashable identity of a function type: typedefs are already
         resolved by the parser; const and parameter names are dropped."""
         return _type_key(ftype)
