@@ -251,7 +251,11 @@ def test_onerror(callback_tier, unraisable):
     cb = fastffi.callback("int f(int)", lambda x: 1 // x, onerror=onerror, error=-1, tier=callback_tier)
     assert caller(cb)(0) == 99
     assert caller(cb)(1) == 1
-    assert seen == [(ZeroDivisionError, "integer division or modulo by zero", True)]
+    try:
+        1 // 0
+    except ZeroDivisionError as e:   # its text changed in 3.14
+        text = str(e)
+    assert seen == [(ZeroDivisionError, text, True)]
     assert unraisable == []
 
     quiet = fastffi.callback("int f(int)", lambda x: 1 // x, onerror=lambda *e: None, error=-1, tier=callback_tier)

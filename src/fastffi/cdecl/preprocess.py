@@ -33,7 +33,10 @@ def command(compiler: str, header: str, include_dirs=(), defines=None, cflags=()
     cmd = [compiler]
     if os.path.basename(compiler) != "cpp":
         cmd.append("-E")
-    cmd += ["-dD", "-x", "c"]
+    # pycparser reads C11: the C17 dialect is asked for, so that a compiler defaulting to C23
+    # (GCC 15 and later) does not hand it C23-only declarations (stddef.h's nullptr_t) or
+    # C23 asm labels (glibc's __isoc23_fscanf).  A -std in cflags, later on the line, wins.
+    cmd += ["-dD", "-x", "c", "-std=gnu17"]
     cmd += [f"-I{d}" for d in include_dirs]
     for name, value in (defines or {}).items():
         cmd.append(f"-D{name}" if value is None else f"-D{name}={value}")
