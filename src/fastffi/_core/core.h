@@ -186,6 +186,10 @@ void call_errno_out(void);
 
 /* ---- libffi tier's struct descriptions (tiers/ffi_struct.c) ---- */
 ffi_type *ffi_struct_type_get(PyObject *obj);
+/* libffi's type for a kind: a scalar's from ffi_kind_types, a struct's from its
+ * FFIStructType `struct_desc`; NULL with an exception set when that fails. */
+extern ffi_type *const ffi_kind_types[KIND__COUNT];
+ffi_type *ffi_kind_type(int kind, PyObject *struct_desc);
 extern PyTypeObject FFIStructType_Type;
 
 /* ---- JIT tier (tiers/execmem.c, tiers/jit.c) ---- */

@@ -43,12 +43,6 @@ int closure_prepare(CallbackObject *cb, PyObject *const *spec)
         PyErr_SetString(PyExc_ValueError, "ffi_structs must have one entry per argument plus the result");
         return -1;
     }
-    static ffi_type *scalar_types[KIND__COUNT] = {
-        [KIND_VOID] = &ffi_type_void,
-#define X(e, name, ctype, ffitype) [KIND_##e] = &ffitype,
-        FASTFFI_SCALAR_KINDS(X)
-#undef X
-    };
     CallbackTarget *t = cb->target;
     Closure *c = PyMem_RawCalloc(1, sizeof(Closure));
     if (c == NULL) {
@@ -65,9 +59,8 @@ int closure_prepare(CallbackObject *cb, PyObject *const *spec)
     }
     ffi_type *rtype = NULL;
     for (Py_ssize_t i = 0; i <= cb->nargs; i++) {
-        int kind = i == 0 ? t->retkind : cb->argkinds[i - 1];
-        ffi_type *ft = scalar_types[kind];
-        if (kind == KIND_STRUCT && (ft = ffi_struct_type_get(PyTuple_GET_ITEM(ffi_structs, i))) == NULL)
+        ffi_type *ft = ffi_kind_type(i == 0 ? t->retkind : cb->argkinds[i - 1], PyTuple_GET_ITEM(ffi_structs, i));
+        if (ft == NULL)
             return -1;
         if (i == 0)
             rtype = ft;

@@ -7,6 +7,19 @@
  * reaches here: fastffi.tiers refuses it with the reason. */
 #include "core.h"
 
+/* The libffi type of each scalar kind (and void), from the kinds' one list. */
+ffi_type *const ffi_kind_types[KIND__COUNT] = {
+    [KIND_VOID] = &ffi_type_void,
+#define X(e, name, ctype, ffitype) [KIND_##e] = &ffitype,
+    FASTFFI_SCALAR_KINDS(X)
+#undef X
+};
+
+ffi_type *ffi_kind_type(int kind, PyObject *struct_desc)
+{
+    return kind == KIND_STRUCT ? ffi_struct_type_get(struct_desc) : ffi_kind_types[kind];
+}
+
 typedef struct {
     PyObject_HEAD
     ffi_type type;
@@ -30,11 +43,6 @@ static PyObject *ffistruct_new(PyTypeObject *cls, PyObject *args, PyObject *kwar
         PyErr_SetString(PyExc_ValueError, "libffi cannot describe an empty struct");
         return NULL;
     }
-    static ffi_type *scalar_types[KIND__COUNT] = {
-#define X(e, name, ctype, ffitype) [KIND_##e] = &ffitype,
-        FASTFFI_SCALAR_KINDS(X)
-#undef X
-    };
     FFIStructTypeObject *self = (FFIStructTypeObject *)cls->tp_alloc(cls, 0);
     if (self == NULL)
         return NULL;
@@ -61,7 +69,7 @@ static PyObject *ffistruct_new(PyTypeObject *cls, PyObject *args, PyObject *kwar
             Py_DECREF(self);
             return NULL;
         }
-        self->elements[i] = scalar_types[kind];
+        self->elements[i] = ffi_kind_types[kind];
     }
     self->type.size = 0;
     self->type.alignment = 0;

@@ -47,26 +47,16 @@ int libffi_prepare(FunctionObject *f, PyObject *const *spec)
         PyErr_SetString(PyExc_ValueError, "ffi_structs must have one entry per argument plus the return");
         return -1;
     }
-    static ffi_type *scalar_types[KIND__COUNT] = {
-        [KIND_VOID] = &ffi_type_void,
-#define X(e, name, ctype, ffitype) [KIND_##e] = &ffitype,
-        FASTFFI_SCALAR_KINDS(X)
-#undef X
-    };
     f->ffi_argtypes = PyMem_Calloc((size_t)(f->nargs ? f->nargs : 1), sizeof(ffi_type *));
     if (f->ffi_argtypes == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    ffi_type *rtype = scalar_types[f->retkind];
+    ffi_type *rtype = NULL;
     for (Py_ssize_t i = 0; i <= f->nargs; i++) {
-        int kind = i == 0 ? f->retkind : f->argkinds[i - 1];
-        ffi_type *t = scalar_types[kind];
-        if (kind == KIND_STRUCT) {
-            t = ffi_struct_type_get(PyTuple_GET_ITEM(ffi_structs, i));
-            if (t == NULL)
-                return -1;
-        }
+        ffi_type *t = ffi_kind_type(i == 0 ? f->retkind : f->argkinds[i - 1], PyTuple_GET_ITEM(ffi_structs, i));
+        if (t == NULL)
+            return -1;
         if (i == 0)
             rtype = t;
         else
