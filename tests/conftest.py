@@ -90,6 +90,20 @@ def lib(fixture_lib_path):
         yield handle
 
 
+#: Each scalar kind's extreme values (a pointer's as addresses), as arguments and results
+#: take them (tests/callbacks/).
+SCALAR_LIMITS = {
+    "bool": [False, True],
+    "i8": [-128, 127], "u8": [0, 255],
+    "i16": [-2**15, 2**15 - 1], "u16": [0, 2**16 - 1],
+    "i32": [-2**31, 2**31 - 1], "u32": [0, 2**32 - 1],
+    "i64": [-2**63, 2**63 - 1], "u64": [0, 2**64 - 1],
+    "f32": [-3.4028234663852886e38, 1.401298464324817e-45],
+    "f64": [-1.7976931348623157e308, 5e-324],
+    "pointer": [0, 2**64 - 1],
+}
+
+
 def raises_exact(exc, message):
     """pytest.raises for exactly this message (docs/errors.md: tests assert the texts exactly)."""
     return pytest.raises(exc, match="^" + re.escape(message) + "$")

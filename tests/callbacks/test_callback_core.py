@@ -14,20 +14,8 @@ import pytest
 
 import fastffi
 from fastffi import _core
-from conftest import raises_exact, struct_tier
+from conftest import SCALAR_LIMITS, raises_exact, struct_tier
 from test_audit import run as audit_run
-
-LIMITS = {
-    "bool": [False, True],
-    "i8": [-128, 127], "u8": [0, 255],
-    "i16": [-2**15, 2**15 - 1], "u16": [0, 2**16 - 1],
-    "i32": [-2**31, 2**31 - 1], "u32": [0, 2**32 - 1],
-    "i64": [-2**63, 2**63 - 1], "u64": [0, 2**64 - 1],
-    "f32": [-3.4028234663852886e38, 1.401298464324817e-45],
-    "f64": [-1.7976931348623157e308, 5e-324],
-    "pointer": [0, 2**64 - 1],
-}
-
 
 @pytest.fixture
 def unraisable(monkeypatch):
@@ -122,7 +110,7 @@ def test_creation_is_audited():
 
 # ---- conversions ----
 
-@pytest.mark.parametrize("kind", sorted(LIMITS))
+@pytest.mark.parametrize("kind", sorted(SCALAR_LIMITS))
 def test_every_scalar_at_its_limits_both_ways(kind, callback_tier, tier):
     got = []
 
@@ -132,7 +120,7 @@ def test_every_scalar_at_its_limits_both_ways(kind, callback_tier, tier):
 
     cb = fastffi.callback((kind, [kind]), echo, tier=callback_tier)
     call = caller(cb, tier)
-    for v in LIMITS[kind]:
+    for v in SCALAR_LIMITS[kind]:
         assert call(v) == v
         assert got[-1] == v and type(got[-1]) is type(v)
 

@@ -17,22 +17,10 @@ import pytest
 import fastffi
 from fastffi import _core
 from fastffi.tiers.jit import thunk
-from conftest import raises_exact
+from conftest import SCALAR_LIMITS, raises_exact
 
 pytestmark = pytest.mark.skipif(thunk.platform_refusal() is not None,
                                 reason=f"jit callbacks refused here: {thunk.platform_refusal()}")
-
-LIMITS = {
-    "bool": [False, True],
-    "i8": [-128, 127], "u8": [0, 255],
-    "i16": [-2**15, 2**15 - 1], "u16": [0, 2**16 - 1],
-    "i32": [-2**31, 2**31 - 1], "u32": [0, 2**32 - 1],
-    "i64": [-2**63, 2**63 - 1], "u64": [0, 2**64 - 1],
-    "f32": [-3.4028234663852886e38, 1.401298464324817e-45],
-    "f64": [-1.7976931348623157e308, 5e-324],
-    "pointer": [0, 2**64 - 1],
-}
-
 
 @pytest.fixture
 def unraisable(monkeypatch):
@@ -55,12 +43,12 @@ def caller(cb, **options):
 
 # ---- values both ways ----
 
-@pytest.mark.parametrize("kind", sorted(LIMITS))
+@pytest.mark.parametrize("kind", sorted(SCALAR_LIMITS))
 def test_every_scalar_at_its_limits_both_ways(kind):
     got = []
     cb = jit((kind, [kind]), lambda v: got.append(v) or v)
     call = caller(cb)
-    for v in LIMITS[kind]:
+    for v in SCALAR_LIMITS[kind]:
         assert call(v) == v
         assert got[-1] == v and type(got[-1]) is type(v)
 
