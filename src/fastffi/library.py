@@ -65,9 +65,9 @@ class Library:
         ``lib.function("crc32", "u64", ["u64", "pointer", "u32"])`` or
         ``lib.function("unsigned long crc32(unsigned long, const void *, unsigned)")``.
         Options default to those given to :func:`dlopen`."""
-        types = types if types is not None else self._types  # type: ignore[assignment]
+        scope = types if types is not None else self._types   # a types= mapping or the header's namespace
         text = name_or_decl if restype is None and argtypes is None else None
-        return self._create(_signature(name_or_decl, restype, argtypes, types), release_gil, use_errno, tier, types,
+        return self._create(_signature(name_or_decl, restype, argtypes, scope), release_gil, use_errno, tier, scope,
                             declaration=text)
 
     def symbol(self, name: str) -> int:
@@ -315,9 +315,9 @@ def dlopen(name, definitions: "Mapping[str, Any] | Header | None" = None, *, mod
     header = definitions if isinstance(definitions, Header) else None
     lib = Library(name, handle, release_gil=release_gil, use_errno=use_errno, tier=tier, types=types,
                   header=header)
-    if definitions and header is None:
+    if definitions and not isinstance(definitions, Header):
         try:
-            lib._define(definitions)  # type: ignore[arg-type]
+            lib._define(definitions)
         except BaseException:
             lib.close()
             raise

@@ -84,17 +84,19 @@ class _Source:
                     self.lines_file.append(current)
                     self.lines_no.append(lineno)
                     continue
-                if not preprocessed and _PREPROCESSOR_ONLY.match(directive):
-                    word = _PREPROCESSOR_ONLY.match(directive).group(1)  # type: ignore[union-attr]
-                    raise SignatureError(f"{filename}:{lineno}: #{word} needs a preprocessor: cdef() reads "
+                only = None if preprocessed else _PREPROCESSOR_ONLY.match(directive)
+                if only:
+                    raise SignatureError(f"{filename}:{lineno}: #{only.group(1)} needs a preprocessor: cdef() reads "
                                          f"declarations only; use fastffi.include() for a header\n{line}")
                 d = _DEFINE.match(directive)
+                undef = None if d else _UNDEF.match(directive)
+                packing = None if d or undef else _PRAGMA_PACK.match(directive)
                 if d:
                     self.defines[d.group(1)] = (d.group(2), d.group(3).strip(), current)
-                elif _UNDEF.match(directive):
-                    self.defines.pop(_UNDEF.match(directive).group(1), None)  # type: ignore[union-attr]
-                elif _PRAGMA_PACK.match(directive):
-                    arg = [a.strip() for a in _PRAGMA_PACK.match(directive).group(1).split(",") if a.strip()]  # type: ignore[union-attr]
+                elif undef:
+                    self.defines.pop(undef.group(1), None)
+                elif packing:
+                    arg = [a.strip() for a in packing.group(1).split(",") if a.strip()]
                     if arg[:1] == ["push"]:
                         pack_stack.append(pack)
                         if len(arg) > 1 and arg[-1].isdigit():
@@ -680,10 +682,9 @@ def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str 
         for name in used & (_TYPEDEF_NAMES | set(types or ())):
             if not re.search(rf"\btypedef\b[^;]*\b{name}\s*;", cleaned.text):
                 opaque.add(name)
-    opaque = sorted(opaque)  # type: ignore[assignment]
-    preamble = " ".join(f"typedef int {name};" for name in opaque)
-    rest, prototypes = _split_prototypes(cleaned.text)
-    prototypes = [(a, b, cleaned.text[a:b]) for a, b in prototypes]  # type: ignore[misc]
+    preamble = " ".join(f"typedef int {name};" for name in sorted(opaque))
+    rest, spans = _split_prototypes(cleaned.text)
+    prototypes = [(a, b, cleaned.text[a:b]) for a, b in spans]
     try:
         ast = _c_parser().parse(preamble + rest, filename="<header>")
     except (AssertionError, RecursionError) as e:

@@ -65,7 +65,9 @@ def _blank(s: str) -> str:
 
 def _layout_attributes(inner: str) -> dict:
     """The layout attributes among ``inner``, the text of ``((...))``."""
-    found = {}
+    # packed: True; aligned: an int, or a constant expression's text the builder folds; mode and
+    # vector_size: their argument's text
+    found: dict[str, bool | int | str] = {}
     for m in re.finditer(r"\b_*(packed|aligned|mode|vector_size)_*\b\s*(\(([^()]*(?:\([^()]*\)[^()]*)*)\))?",
                          inner):
         name, arg = m.group(1), m.group(3)
@@ -74,13 +76,15 @@ def _layout_attributes(inner: str) -> dict:
         elif name == "aligned":
             n = _AUTO_ALIGN if arg is None else _small_int(arg)
             if n is None:
-                found["aligned"] = arg.strip()   # type: ignore[assignment]  # a constant expression: the builder folds it
-            elif isinstance(found.get("aligned", 1), int):
-                found["aligned"] = max(found.get("aligned", 1), n)  # type: ignore[assignment]
+                found["aligned"] = arg.strip()
+            else:
+                before = found.get("aligned", 1)
+                if isinstance(before, int):
+                    found["aligned"] = max(before, n)
         elif name == "mode" and arg:
-            found["mode"] = arg.strip().strip("_")  # type: ignore[assignment]
+            found["mode"] = arg.strip().strip("_")
         elif name == "vector_size" and arg:
-            found["vector_size"] = arg.strip()  # type: ignore[assignment]
+            found["vector_size"] = arg.strip()
     return found
 
 

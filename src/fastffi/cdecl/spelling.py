@@ -172,7 +172,7 @@ def parse_function_type(spec, types=None) -> Signature:
     elif isinstance(spec, str):
         ns = namespace_for(types)
         key = (CALLBACK_NAME, spec)   # apart from parse_declaration's entries for the same text
-        found = ns.declared.get(key)  # type: ignore[call-overload]
+        found = ns.declared.get(key)
         if found is not None:
             return found
         from . import parser   # pycparser is imported only when something is parsed
@@ -185,7 +185,7 @@ def parse_function_type(spec, types=None) -> Signature:
         raise SignatureError(_variadic_refusal(name or CALLBACK_NAME))
     sig = Signature(name or CALLBACK_NAME, ftype.restype, ftype.argtypes)
     if isinstance(spec, str):
-        ns.cache(ns.declared, key, sig)  # type: ignore[arg-type]
+        ns.cache(ns.declared, key, sig)
     return sig
 
 
