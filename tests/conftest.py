@@ -84,6 +84,14 @@ def callback_tier(request):
 
 
 @pytest.fixture
+def unraisable(monkeypatch):
+    """The reports (``sys.UnraisableHookArgs``) sys.unraisablehook receives during the test."""
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    return seen
+
+
+@pytest.fixture
 def lib(fixture_lib_path):
     """The fixture library, opened for one test and closed after it."""
     with fastffi.dlopen(fixture_lib_path) as handle:
