@@ -94,13 +94,11 @@ def test_signature_binds_like_the_call(libm):
 def test_help_shows_the_declaration(libm):
     fn = libm.function("double cbrt(double x)")
     text = pydoc.render_doc(fn, renderer=pydoc.plaintext)
+    assert "double cbrt(double x);" in text
+    # 3.14's pydoc prints string annotations unquoted
     if sys.version_info >= (3, 14):
-        # 3.14's pydoc shows the signature unquoted and not the class docstring of a heap type
-        # whose metatype defines __doc__'s getter; fn.__doc__ itself holds the declaration.
-        assert "cbrt(x: double, /)" in text
-        assert fn.__doc__ == "double cbrt(double x);"
+        assert "cbrt(x: double, /) -> double" in text
     else:
-        assert "double cbrt(double x);" in text
         assert "cbrt(x: 'double', /) -> 'double'" in text
 
 
