@@ -246,6 +246,9 @@ class SharedCall:
         self._strides = (0,) * len(offsets)
         self._loop = _loop(fn)
         self._callbacks = ()
+        #: where the _Bool arguments are: ``args`` is raw bytes the caller may fill with
+        #: any value, and C's _Bool holds only 0 or 1 (psABI 3.1.2, AAPCS64 10.1.1)
+        self._bools = tuple(o for o, t in zip(offsets, args) if t is _BOOL)
         assert struct.calcsize(self.format) == total
 
     @property
@@ -266,6 +269,9 @@ class SharedCall:
         self._callbacks = value
 
     def __call__(self):
+        for o in self._bools:   # nonzero is passed as 1, as map() and a plain call do
+            if self.args[o] > 1:
+                self.args[o] = 1
         _core.run_batch(self._fn, self._columns, self._strides, self._result._address_, 0, 1, 1, self._loop,
                         False, self._callbacks)
 
