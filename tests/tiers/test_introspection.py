@@ -120,3 +120,10 @@ def test_callback_signature_matches_its_python_call():
         sig = inspect.signature(cb)
         assert list(sig.parameters) == ["v"]
         assert cb(*sig.bind(1.5).args) == 3.0
+
+
+def test_a_declaration_on_a_library_bound_to_a_header():
+    z = fastffi.dlopen("libz.so.1", fastffi.include("zlib.h"))
+    crc = z.function("uLong crc32(uLong crc, const Bytef *buf, uInt len)")   # the header's typedef names
+    assert crc(0, b"abc", 3) == 0x352441C2
+    assert str(inspect.signature(crc)) == "(crc: 'uint64_t', buf: 'const uint8_t *', len: 'uint32_t', /) -> 'uint64_t'"

@@ -10,6 +10,7 @@ import inspect
 import keyword
 
 from ..errors import SignatureError
+from ..model.namespace import Namespace
 from ..model.scalars import Scalar
 from ..model.signature import Signature
 
@@ -64,8 +65,12 @@ class SignatureMaker:
         self.spellings = [_c_type(t) for t in sig.argtypes]
         self.restype = _c_type(sig.restype)
         self.text, self.declared = text, declared
-        # A types= mapping only matters for parsing the names again: a plain dict of names.
-        self.types = None if text is None or not types else {k: v for k, v in types.items()}
+        # A types= mapping only matters for parsing the names again: a plain dict of names; a
+        # header's namespace (a library bound to a header) is kept as it is.
+        if text is None or not types:
+            self.types = None
+        else:
+            self.types = types if isinstance(types, Namespace) else {k: v for k, v in types.items()}
 
     def __call__(self, fn) -> inspect.Signature:
         names = self._names()
