@@ -171,6 +171,14 @@ class _Builder:
                 self.typedefs[name] = t
         self.enum_values: dict[str, int] = {}
         self.anon = 0
+        # What a `T *` member of an incomplete T is dereferenced as: T's class, once the header
+        # completes it (tables.Tables.resolve answers the same for the cached tables).
+        types_out = self.out.types
+
+        def resolve(name: str):
+            t = types_out.get(name)
+            return t if isinstance(t, type) and hasattr(t, "_layout_") else None
+        self.resolve = resolve
         # macro values folded so far, and those being folded (a macro naming itself is no constant)
         self.done: dict[str, Any] = {}
         self.busy: set = set()
@@ -516,7 +524,7 @@ class _Builder:
         try:
             return make_aggregate(name, members, pack, kind == "union", member_align=member_align,
                                   min_align=self.alignment(attrs.get("aligned")) or 1,
-                                  anonymous=frozenset(anonymous))
+                                  anonymous=frozenset(anonymous), resolve=self.resolve)
         except (ValueError, SignatureError) as e:
             raise _Refusal(str(e)) from None
 

@@ -144,7 +144,7 @@ static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *
 
 PyObject *function_result(const FunctionObject *f, void *address)
 {
-    if (address == NULL)
+    if (address == NULL && !(f->flags & FN_TYPED_POINTER_RESULT))
         Py_RETURN_NONE;
     PyObject *addr = PyLong_FromVoidPtr(address);
     if (addr == NULL || f->result_maker == NULL)   /* cleared by the collector: the address itself */
@@ -205,8 +205,10 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         error = PyUnicode_FromFormat("the C core has no tier %zd", tier);
     else if (lib != Py_None && Py_TYPE(lib) != &Library_Type)
         error = PyUnicode_FromString("lib must be a LibraryHandle or None");
-    else if ((flags & FN_FUNCTION_RESULT) && (retkind != KIND_POINTER || !PyCallable_Check(spec[SPEC_RESULT_MAKER])))
-        error = PyUnicode_FromString("a function-pointer result needs a pointer return kind and a result_maker");
+    else if ((flags & FN_MADE_RESULT) && (retkind != KIND_POINTER || !PyCallable_Check(spec[SPEC_RESULT_MAKER])))
+        error = PyUnicode_FromString("a function-pointer or typed pointer result needs a pointer return kind and a result_maker");
+    else if ((flags & FN_MADE_RESULT) == FN_MADE_RESULT)
+        error = PyUnicode_FromString("a result is a function pointer or a typed pointer, not both");
     else if (retkind == KIND_STRUCT && !(PyType_Check(retstruct) && PyType_IsSubtype((PyTypeObject *)retstruct, &CData_Type)))
         error = PyUnicode_FromString("a struct return needs its CData class");
     if (error != NULL) {
@@ -262,7 +264,7 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     f->restype = Py_NewRef(spec[SPEC_RESTYPE]);
     f->argtypes = Py_NewRef(argtypes);
     f->explanation = Py_NewRef(spec[SPEC_EXPLANATION]);
-    if (flags & FN_FUNCTION_RESULT)
+    if (flags & FN_MADE_RESULT)
         f->result_maker = Py_NewRef(spec[SPEC_RESULT_MAKER]);
     f->signature = Py_NewRef(spec[SPEC_SIGNATURE]);
     /* fn.__doc__: type.__doc__ reads a heap type's own dict (PyType_Ready put None there). */

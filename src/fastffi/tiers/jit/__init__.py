@@ -21,6 +21,7 @@ from ...abi import FP, FP_STRIDE, GP, STACK, variadic_refusal
 from ...model.pointers import FunctionType
 from ...model.scalars import VOID, Scalar
 from ...model.signature import Signature
+from ...model.typed_pointers import typed_pointee
 from .. import checks
 from .. import plan as tier_plan
 from . import aarch64, layouts, x86_64
@@ -89,6 +90,9 @@ def function_result_refusal(sig: Signature) -> str | None:
     t = sig.restype
     if t.__class__ is Scalar and isinstance(t.pointee, FunctionType):
         return "the result is a function pointer (returned as a Function; the JIT returns pointers as ints)"
+    if typed_pointee(t) is not None:
+        return (f"the result is a typed pointer ({t.spelling()}, returned as a fastffi.Pointer; "
+                "the JIT returns pointers as plain ints)")
     return None
 
 
