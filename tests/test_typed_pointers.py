@@ -33,7 +33,7 @@ def h():
 
 @pytest.fixture
 def tp(fixture_lib_path, h, tier):
-    with fastffi.dlopen(fixture_lib_path, h, tier=tier if tier != "jit" else "auto") as lib:
+    with fastffi.dlopen(fixture_lib_path, h, tier=tier) as lib:
         yield lib
 
 
@@ -97,18 +97,17 @@ def test_incomplete_type_refused(tp):
                             "(declared but never defined, so its size and members are unknown)")
 
 
-def test_tiers_and_explain(fixture_lib_path, h, tier):
-    with fastffi.dlopen(fixture_lib_path, h) as lib:
-        fn = lib.function("struct tp_point *tp_array(void)", tier=tier if tier != "jit" else "plan",
-                          types={"struct tp_point": h.type("struct tp_point")})
-        assert fn()[4].y == 9
-        if "jit" in fastffi.available_tiers():
-            with pytest.raises(fastffi.SignatureError) as e:
-                lib.function("struct tp_point *tp_array(void)", tier="jit",
-                             types={"struct tp_point": h.type("struct tp_point")})
-            assert str(e.value) == ("tp_array: tier 'jit' refused: the result is a typed pointer (tp_point *, "
-                                    "returned as a fastffi.Pointer; the JIT returns pointers as plain ints)")
-            assert lib.tp_array_void.tier == "jit"
+def test_every_tier_returns_typed_pointers(fixture_lib_path, h, tier):
+    Point = h.type("struct tp_point")
+    with fastffi.dlopen(fixture_lib_path) as lib:
+        fn = lib.function("struct tp_point *tp_array(void)", tier=tier, types={"struct tp_point": Point})
+        plain = lib.function("void *tp_array_void(void)", tier=tier)
+        assert fn.tier == plain.tier == tier
+        p = fn()
+        assert type(p).__name__ == "Pointer[struct tp_point]" and p[4].y == 9 and p == plain()
+        assert type(plain()) is int
+        none = lib.function("struct tp_node *tp_none(void)", tier=tier, types={"struct tp_node": h.type("struct tp_node")})
+        assert isinstance(none(), Pointer) and none() == 0
 
 
 def test_struct_field_and_read(fixture_lib_path):

@@ -90,9 +90,6 @@ def function_result_refusal(sig: Signature) -> str | None:
     t = sig.restype
     if t.__class__ is Scalar and isinstance(t.pointee, FunctionType):
         return "the result is a function pointer (returned as a Function; the JIT returns pointers as ints)"
-    if typed_pointee(t) is not None:
-        return (f"the result is a typed pointer ({t.spelling()}, returned as a fastffi.Pointer; "
-                "the JIT returns pointers as plain ints)")
     return None
 
 
@@ -121,7 +118,8 @@ def _bytes_slow(sig: Signature) -> tuple:
 
 def shape_of(sig: Signature, bracket: bool) -> Shape:
     slow = _bytes_slow(sig)   # call_key() sees no pointee or const-ness: the checks are keyed too
-    key = (sig.call_key(), bracket, slow)
+    # A typed pointer result is boxed by the core's helper: another shape (call_key() sees no pointee).
+    key = (sig.call_key(), bracket, slow, typed_pointee(sig.restype) is not None)
     shape = _shapes.get(key)
     if shape is None:
         if len(_shapes) >= 4096:
@@ -148,7 +146,7 @@ def shape_from_plan(sig: Signature, plan, bracket: bool, bytes_slow: tuple = ())
         args.append(arg)
         nbufargs += t.kind in _BUFFER_KINDS
     ret = sig.restype.key if isinstance(sig.restype, Scalar) else VOID
-    return Shape(tuple(args), ret, bracket, nbufargs, sig.nfixed is not None)
+    return Shape(tuple(args), ret, bracket, nbufargs, sig.nfixed is not None, typed_pointee(sig.restype) is not None)
 
 
 #: (type, plan slot, bytes slow) -> Arg: made once each.
