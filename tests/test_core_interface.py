@@ -128,8 +128,15 @@ def test_make_function_refuses_a_function_result_without_its_maker():
                         result_maker=lambda a: ("made", a))
     assert _core.make_function(good)(-5) == ("made", 5)    # abs(-5) as an address, through the maker
     assert _core.make_function(good)(0) is None            # NULL never reaches the maker
-    message = "a function-pointer result needs a pointer return kind and a result_maker"
-    for bad in (good._replace(result_maker=None), good._replace(retkind=i32, retsize=4)):
+    message = "a function-pointer or typed pointer result needs a pointer return kind and a result_maker"
+    typed = good._replace(flags=_core.TYPED_POINTER_RESULT)
+    for bad in (good._replace(result_maker=None), good._replace(retkind=i32, retsize=4),
+                typed._replace(result_maker=None), typed._replace(retkind=i32, retsize=4)):
         with pytest.raises(ValueError) as info:
             _core.make_function(bad)
         assert str(info.value) == message
+    # A typed pointer's maker sees NULL too (a Pointer that is 0, as a void * result is).
+    assert _core.make_function(typed)(0) == ("made", 0) and _core.make_function(typed)(-5) == ("made", 5)
+    with pytest.raises(ValueError) as info:
+        _core.make_function(good._replace(flags=_core.FUNCTION_RESULT | _core.TYPED_POINTER_RESULT))
+    assert str(info.value) == "a result is a function pointer or a typed pointer, not both"
