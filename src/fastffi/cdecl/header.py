@@ -210,6 +210,9 @@ class _Builder:
         names = _Names(self)
         failed = []
         text = self.src.text
+        # Line numbers counted on from the previous prototype (the spans are in text
+        # order): counting from the start each time was quadratic in the header's size.
+        line, counted = 1, 0
         for start, end, decl in spans:
             body = decl.strip().rstrip(";")
             while body.startswith("extern") and body[6:7].isspace():
@@ -221,7 +224,9 @@ class _Builder:
             self.out.functions[sig.name] = sig
             if sig.name in self.cleaned.asm_labels:
                 self.out.symbols[sig.name] = self.cleaned.asm_labels[sig.name]
-            line = text.count("\n", 0, start + len(decl) - len(decl.lstrip())) + 1
+            at = start + len(decl) - len(decl.lstrip())
+            line += text.count("\n", counted, at)
+            counted = at
             if self.src.where(line)[0] == self.src.own_file:
                 self.out.own.add(sig.name)
         return failed
@@ -767,7 +772,10 @@ def _parse_again(text: str, spans, builder, source, filename):
     pieces.append(re.sub(r"[^\n]", " ", text[last:]))
     body = "".join(pieces)
     used = builder.cleaned.opaque | {"__builtin_va_list"}   # the builtins the first parse declared
-    names = sorted(n for n in builder.typedefs if re.fullmatch(r"[A-Za-z_]\w*", n) and n not in _C_WORDS
+    # Only the typedef names these prototypes use are declared to the parser: a header's
+    # thousands of others would be most of what it reads (evp.h: ~190 prototypes, ~1,500 names).
+    words = set(re.findall(r"[A-Za-z_]\w*", "".join(pieces[1::2])))
+    names = sorted(n for n in builder.typedefs if n in words and n not in _C_WORDS
                    and (n not in OPAQUE_BUILTINS or n in used))
     preamble = " ".join(f"typedef int {name};" for name in names)
     try:
