@@ -129,14 +129,30 @@ def test_make_function_refuses_a_function_result_without_its_maker():
     assert _core.make_function(good)(-5) == ("made", 5)    # abs(-5) as an address, through the maker
     assert _core.make_function(good)(0) is None            # NULL never reaches the maker
     message = "a function-pointer or typed pointer result needs a pointer return kind and a result_maker"
-    typed = good._replace(flags=_core.TYPED_POINTER_RESULT)
+
+    class P(int):
+        __slots__ = ()
+
+    typed = good._replace(flags=_core.TYPED_POINTER_RESULT, result_maker=P)
     for bad in (good._replace(result_maker=None), good._replace(retkind=i32, retsize=4),
                 typed._replace(result_maker=None), typed._replace(retkind=i32, retsize=4)):
         with pytest.raises(ValueError) as info:
             _core.make_function(bad)
         assert str(info.value) == message
-    # A typed pointer's maker sees NULL too (a Pointer that is 0, as a void * result is).
-    assert _core.make_function(typed)(0) == ("made", 0) and _core.make_function(typed)(-5) == ("made", 5)
+    # A typed pointer's class makes NULL too (a Pointer that is 0, as a void * result is); small
+    # values by calling it, others copied into an instance without the call: the same ints.
+    fn = _core.make_function(typed)
+    for arg, value in ((0, 0), (-5, 5), (-257, 257), (-(2**31 - 1), 2**31 - 1)):
+        assert (type(fn(arg)), fn(arg)) == (P, value)
+    with pytest.raises(ValueError) as info:
+        _core.make_function(typed._replace(result_maker=lambda a: a))
+    assert str(info.value) == "a typed pointer result's result_maker must be an int subclass with int's layout"
+
+    class Fat(int):
+        pass   # a __dict__: not int's layout
+
+    with pytest.raises(ValueError):
+        _core.make_function(typed._replace(result_maker=Fat))
     with pytest.raises(ValueError) as info:
         _core.make_function(good._replace(flags=_core.FUNCTION_RESULT | _core.TYPED_POINTER_RESULT))
     assert str(info.value) == "a result is a function pointer or a typed pointer, not both"

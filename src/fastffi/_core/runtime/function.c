@@ -142,6 +142,16 @@ static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *
     return 0;
 }
 
+/* What compat_long_subtype_copy may make: an int subclass adding no field. */
+static int typed_pointer_class(PyObject *cls)
+{
+    if (!PyType_Check(cls))
+        return 0;
+    PyTypeObject *t = (PyTypeObject *)cls;
+    return PyType_IsSubtype(t, &PyLong_Type) && t->tp_basicsize == PyLong_Type.tp_basicsize
+           && t->tp_itemsize == PyLong_Type.tp_itemsize && t->tp_alloc != NULL;
+}
+
 PyObject *function_result(const FunctionObject *f, void *address)
 {
     if (address == NULL && !(f->flags & FN_TYPED_POINTER_RESULT))
@@ -149,6 +159,16 @@ PyObject *function_result(const FunctionObject *f, void *address)
     PyObject *addr = PyLong_FromVoidPtr(address);
     if (addr == NULL || f->result_maker == NULL)   /* cleared by the collector: the address itself */
         return addr;
+    if ((f->flags & FN_TYPED_POINTER_RESULT) && address > (void *)256) {
+        /* The Pointer class of the result's type (checked at creation to be
+         * an int subclass with int's layout), made without calling it:
+         * calling a class costs ~800 instructions, this ~150 (BENCHMARKS.md). */
+        PyObject *p = compat_long_subtype_copy((PyTypeObject *)f->result_maker, addr);
+        if (p != NULL || PyErr_Occurred()) {
+            Py_DECREF(addr);
+            return p;
+        }
+    }
     PyObject *fn = PyObject_CallOneArg(f->result_maker, addr);
     Py_DECREF(addr);
     return fn;
@@ -209,6 +229,8 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         error = PyUnicode_FromString("a function-pointer or typed pointer result needs a pointer return kind and a result_maker");
     else if ((flags & FN_MADE_RESULT) == FN_MADE_RESULT)
         error = PyUnicode_FromString("a result is a function pointer or a typed pointer, not both");
+    else if ((flags & FN_TYPED_POINTER_RESULT) && !typed_pointer_class(spec[SPEC_RESULT_MAKER]))
+        error = PyUnicode_FromString("a typed pointer result's result_maker must be an int subclass with int's layout");
     else if (retkind == KIND_STRUCT && !(PyType_Check(retstruct) && PyType_IsSubtype((PyTypeObject *)retstruct, &CData_Type)))
         error = PyUnicode_FromString("a struct return needs its CData class");
     if (error != NULL) {
