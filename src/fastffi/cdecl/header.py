@@ -755,10 +755,19 @@ def _split_prototypes(text: str) -> tuple[str, list[tuple[int, int]]]:
     pieces, last = [], 0
     for a, b in spans:
         pieces.append(text[last:a])
-        pieces.append(re.sub(r"[^\n]", " ", text[a:b]))
+        pieces.append(_blank(text[a:b]))
         last = b
     pieces.append(text[last:])
     return "".join(pieces), spans
+
+
+def _blank(chunk: str) -> str:
+    """What stands for ``chunk`` in a text given to pycparser: its newlines, then as many
+    spaces as it has characters after the last one -- so what follows keeps its line and
+    column, and the lexer, which skips whitespace a character at a time, is not handed
+    the blanked characters themselves (most of a header's text, in the second parse)."""
+    lines = chunk.count("\n")
+    return "\n" * lines + " " * (len(chunk) - chunk.rfind("\n") - 1)
 
 
 def _parse_again(text: str, spans, builder, source, filename):
@@ -766,10 +775,10 @@ def _parse_again(text: str, spans, builder, source, filename):
     places (the rest of the text blanked), the header's typedef names declared."""
     pieces, last = [], 0
     for a, b in sorted(spans):
-        pieces.append(re.sub(r"[^\n]", " ", text[last:a]))
+        pieces.append(_blank(text[last:a]))
         pieces.append(text[a:b])
         last = b
-    pieces.append(re.sub(r"[^\n]", " ", text[last:]))
+    pieces.append(_blank(text[last:]))
     body = "".join(pieces)
     used = builder.cleaned.opaque | {"__builtin_va_list"}   # the builtins the first parse declared
     # Only the typedef names these prototypes use are declared to the parser: a header's
