@@ -85,6 +85,10 @@ enum {
      * pointer case of boxing only. */
     FN_TYPED_POINTER_RESULT = 32,
     FN_MADE_RESULT = FN_FUNCTION_RESULT | FN_TYPED_POINTER_RESULT,
+    /* Set by make_function, not by the spec: the typed pointer class adds
+     * nothing to int's layout, so a result is made by copying the address's
+     * int into an instance (compat_long_subtype_copy), not by calling it. */
+    FN_TYPED_POINTER_COPY = 64,
 };
 
 /* A Function is an immutable heap *type* whose metatype is Function_Type, and

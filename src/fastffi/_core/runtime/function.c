@@ -159,8 +159,8 @@ PyObject *function_result(const FunctionObject *f, void *address)
     PyObject *addr = PyLong_FromVoidPtr(address);
     if (addr == NULL || f->result_maker == NULL)   /* cleared by the collector: the address itself */
         return addr;
-    if ((f->flags & FN_TYPED_POINTER_RESULT) && address > (void *)256) {
-        /* The Pointer class of the result's type (checked at creation to be
+    if ((f->flags & FN_TYPED_POINTER_COPY) && address > (void *)256) {
+        /* The Pointer class of the result's type (found at creation to be
          * an int subclass with int's layout), made without calling it:
          * calling a class costs ~800 instructions, this ~150 (BENCHMARKS.md). */
         PyObject *p = compat_long_subtype_copy((PyTypeObject *)f->result_maker, addr);
@@ -229,8 +229,8 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         error = PyUnicode_FromString("a function-pointer or typed pointer result needs a pointer return kind and a result_maker");
     else if ((flags & FN_MADE_RESULT) == FN_MADE_RESULT)
         error = PyUnicode_FromString("a result is a function pointer or a typed pointer, not both");
-    else if ((flags & FN_TYPED_POINTER_RESULT) && !typed_pointer_class(spec[SPEC_RESULT_MAKER]))
-        error = PyUnicode_FromString("a typed pointer result's result_maker must be an int subclass with int's layout");
+    else if (flags & FN_TYPED_POINTER_COPY)
+        error = PyUnicode_FromString("flags: FN_TYPED_POINTER_COPY is make_function's own");
     else if (retkind == KIND_STRUCT && !(PyType_Check(retstruct) && PyType_IsSubtype((PyTypeObject *)retstruct, &CData_Type)))
         error = PyUnicode_FromString("a struct return needs its CData class");
     if (error != NULL) {
@@ -256,6 +256,8 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     f->target = (void (*)(void))target;
     f->nargs = nargs;
     f->flags = (int)flags;
+    if ((flags & FN_TYPED_POINTER_RESULT) && typed_pointer_class(spec[SPEC_RESULT_MAKER]))
+        f->flags |= FN_TYPED_POINTER_COPY;
     f->retkind = (uint8_t)retkind;
     f->retsize = retsize;
     f->stack_check = stack_bytes;
