@@ -183,3 +183,18 @@ def test_million_calls_do_not_grow(fixture_lib_path, h):
         gc.collect()
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert after - before < 2048   # KiB: a leaked int per call would be ~32 MB
+
+
+def test_global_variable_of_a_struct_pointer(fixture_lib_path):
+    h = fastffi.cdef("struct tp_early; extern struct tp_early *tp_head; struct tp_early { int32_t value; "
+                     "struct tp_early *next; };")
+    with fastffi.dlopen(fixture_lib_path, h) as lib:
+        head = lib.tp_head   # declared while struct tp_early was incomplete: completed by the header
+        assert isinstance(head, Pointer) and type(head).__name__ == "Pointer[struct tp_early]"
+        assert (head.contents.value, head.contents.next[0].value) == (20, 30)
+    libc = fastffi.dlopen("libc.so.6", fastffi.include("stdio.h"))
+    # extern FILE *stdin: the header's FILE typedef names struct _IO_FILE before it is complete,
+    # which the header walk keeps as an incomplete type
+    assert isinstance(libc.stdin, Pointer) and libc.fileno(libc.stdin) == 0
+    with pytest.raises(TypeError, match=r"^cannot dereference a FILE \*: FILE is an incomplete type"):
+        libc.stdin.contents
