@@ -159,10 +159,12 @@ PyObject *function_result(const FunctionObject *f, void *address)
     PyObject *addr = PyLong_FromVoidPtr(address);
     if (addr == NULL || f->result_maker == NULL)   /* cleared by the collector: the address itself */
         return addr;
-    if ((f->flags & FN_TYPED_POINTER_COPY) && address > (void *)256) {
+    if ((f->flags & FN_TYPED_POINTER_COPY) && (uintptr_t)address > 256) {
         /* The Pointer class of the result's type (found at creation to be
-         * an int subclass with int's layout), made without calling it:
-         * calling a class costs ~800 instructions, this ~150 (BENCHMARKS.md). */
+         * an int subclass with int's layout), made without calling it: a
+         * call through the class cost ~830 instructions more than a void *
+         * result's, this ~430 (BENCHMARKS.md).  Small values (NULL) may be
+         * cached ints, whose tag 3.14 flags: those call the class. */
         PyObject *p = compat_long_subtype_copy((PyTypeObject *)f->result_maker, addr);
         if (p != NULL || PyErr_Occurred()) {
             Py_DECREF(addr);
