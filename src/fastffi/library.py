@@ -16,7 +16,9 @@ from .errors import LibraryError, SignatureError, SymbolError
 from .findlib import find_library, is_short_name
 from .header import Header
 from .model.aggregates import array_class, box_class
+from .model.pointers import Opaque
 from .model.scalars import Scalar
+from .model.typed_pointers import pointer_class, typed_pointee
 from .model.signature import Signature
 from .tiers import selection as tiers
 
@@ -179,7 +181,9 @@ class Library:
         t, count = self._variable_entry(name)
         address = self._handle.symbol(self._header.symbol(name))
         if count is None and isinstance(t, Scalar):
-            return _core.read_scalar(address, 0, t.kind)
+            value = _core.read_scalar(address, 0, t.kind)
+            pointee = typed_pointee(t)
+            return value if pointee is None else _pointer_class(self._header, pointee)(value)
         return _view_at(address, t, count, self)
 
     def _write_variable(self, name: str, value) -> None:
@@ -255,6 +259,19 @@ class Library:
     def __repr__(self) -> str:
         state = " (closed)" if self.closed else ""
         return f"<fastffi.Library {self._name!r}{state}>"
+
+
+def _pointer_class(header: Header, pointee):
+    """The typed pointer class of a ``T *`` global: a ``T`` incomplete where the
+    global was declared is the one the header completes, if it does."""
+    if isinstance(pointee, Opaque):
+        try:
+            t = header.type(pointee.name)
+        except SignatureError:
+            t = None
+        if isinstance(t, type) and hasattr(t, "_layout_"):
+            pointee = t
+    return pointer_class(pointee)
 
 
 def _is_variable(header: Header, name: str) -> bool:

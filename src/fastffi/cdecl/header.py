@@ -173,6 +173,14 @@ class _Builder:
                 self.typedefs[name] = t
         self.enum_values: dict[str, int] = {}
         self.anon = 0
+        # What a `T *` member of an incomplete T is dereferenced as: T's class, once the header
+        # completes it (tables.Tables.resolve answers the same for the cached tables).
+        types_out = self.out.types
+
+        def resolve(name: str):
+            t = types_out.get(name)
+            return t if isinstance(t, type) and hasattr(t, "_layout_") else None
+        self.resolve = resolve
         # macro values folded so far, and those being folded (a macro naming itself is no constant)
         self.done: dict[str, Any] = {}
         self.busy: set = set()
@@ -204,6 +212,9 @@ class _Builder:
         names = _Names(self)
         failed = []
         text = self.src.text
+        # Line numbers counted on from the previous prototype (the spans are in text
+        # order): counting from the start each time was quadratic in the header's size.
+        line, counted = 1, 0
         for start, end, decl in spans:
             body = decl.strip().rstrip(";")
             while body.startswith("extern") and body[6:7].isspace():
@@ -215,7 +226,9 @@ class _Builder:
             self.out.functions[sig.name] = sig
             if sig.name in self.cleaned.asm_labels:
                 self.out.symbols[sig.name] = self.cleaned.asm_labels[sig.name]
-            line = text.count("\n", 0, start + len(decl) - len(decl.lstrip())) + 1
+            at = start + len(decl) - len(decl.lstrip())
+            line += text.count("\n", counted, at)
+            counted = at
             if self.src.where(line)[0] == self.src.own_file:
                 self.out.own.add(sig.name)
         return failed
@@ -518,7 +531,7 @@ class _Builder:
         try:
             return make_aggregate(name, members, pack, kind == "union", member_align=member_align,
                                   min_align=self.alignment(attrs.get("aligned")) or 1,
-                                  anonymous=frozenset(anonymous))
+                                  anonymous=frozenset(anonymous), resolve=self.resolve)
         except (ValueError, SignatureError) as e:
             raise _Refusal(str(e)) from None
 
@@ -743,10 +756,19 @@ def _split_prototypes(text: str) -> tuple[str, list[tuple[int, int]]]:
     pieces, last = [], 0
     for a, b in spans:
         pieces.append(text[last:a])
-        pieces.append(re.sub(r"[^\n]", " ", text[a:b]))
+        pieces.append(_blank(text[a:b]))
         last = b
     pieces.append(text[last:])
     return "".join(pieces), spans
+
+
+def _blank(chunk: str) -> str:
+    """What stands for ``chunk`` in a text given to pycparser: its newlines, then as many
+    spaces as it has characters after the last one -- so what follows keeps its line and
+    column, and the lexer, which skips whitespace a character at a time, is not handed
+    the blanked characters themselves (most of a header's text, in the second parse)."""
+    lines = chunk.count("\n")
+    return "\n" * lines + " " * (len(chunk) - chunk.rfind("\n") - 1)
 
 
 def _parse_again(text: str, spans, builder, source, filename):
@@ -754,13 +776,16 @@ def _parse_again(text: str, spans, builder, source, filename):
     places (the rest of the text blanked), the header's typedef names declared."""
     pieces, last = [], 0
     for a, b in sorted(spans):
-        pieces.append(re.sub(r"[^\n]", " ", text[last:a]))
+        pieces.append(_blank(text[last:a]))
         pieces.append(text[a:b])
         last = b
-    pieces.append(re.sub(r"[^\n]", " ", text[last:]))
+    pieces.append(_blank(text[last:]))
     body = "".join(pieces)
     used = builder.cleaned.opaque | {"__builtin_va_list"}   # the builtins the first parse declared
-    names = sorted(n for n in builder.typedefs if re.fullmatch(r"[A-Za-z_]\w*", n) and n not in _C_WORDS
+    # Only the typedef names these prototypes use are declared to the parser: a header's
+    # thousands of others would be most of what it reads (evp.h: ~190 prototypes, ~1,500 names).
+    words = set(re.findall(r"[A-Za-z_]\w*", "".join(pieces[1::2])))
+    names = sorted(n for n in builder.typedefs if n in words and n not in _C_WORDS
                    and (n not in OPAQUE_BUILTINS or n in used))
     preamble = " ".join(f"typedef int {name};" for name in names)
     try:

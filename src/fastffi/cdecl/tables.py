@@ -28,6 +28,7 @@ from ..model.aggregates import make_aggregate
 from ..model.pointers import FunctionType, Opaque, pointer_to
 from ..model.scalars import SCALARS, VOID, Scalar
 from ..model.signature import Signature
+from ..model.typed_pointers import typed_pointee
 from .entries import Parsed, Refused, Unsupported
 
 _REFUSED = "!"
@@ -128,7 +129,7 @@ def from_parsed(parsed: Parsed) -> tuple["Tables", dict]:
     classes = {key: cls for cls_id, key in enc.keys.items() for cls in [enc.objects[cls_id]]}
     tables._types.update(classes)
     tables._types.update(parsed.types)
-    tables._functions.update(parsed.functions)
+    tables._functions.update({name: tables.completed(f) for name, f in parsed.functions.items()})
     tables._variables.update(parsed.variables)
     return tables, raw
 
@@ -174,9 +175,32 @@ class Tables:
                 except _Missing as m:
                     f = Refused("function", name, str(m))
                 else:
-                    f = Signature(name, restype, args, None if entry[2] < 0 else entry[2])
+                    f = self.completed(Signature(name, restype, args, None if entry[2] < 0 else entry[2]))
             self._functions[name] = f
         return f
+
+    def completed(self, f):
+        """``f`` with a ``struct T *`` result pointing at ``struct T``'s class
+        when ``T`` was incomplete where ``f`` was declared and the header
+        completes it later (one type in C, C11 6.7.2.3p4): the result is then
+        a typed pointer that can be dereferenced."""
+        if not isinstance(f, Signature):
+            return f
+        ret = f.restype
+        pointee = typed_pointee(ret)
+        if pointee.__class__ is not Opaque:
+            return f
+        cls = self.resolve(pointee.name)
+        return f if cls is None else f._replace(restype=pointer_to(cls, ret.const))
+
+    def resolve(self, name: str):
+        """The struct/union class the header defines for ``name`` (a tag such as
+        ``struct addrinfo`` or a typedef name), else None: what a typed
+        pointer to an incomplete type is dereferenced as."""
+        if name not in self.raw["types"] and name not in self._types:
+            return None
+        t = self.type(name)
+        return t if isinstance(t, type) and hasattr(t, "_layout_") else None
 
     def variable(self, name: str):
         """(type, count or None) or Refused; KeyError if not declared."""
@@ -218,7 +242,7 @@ class Tables:
             if anon:
                 anonymous.add(fname)
         return make_aggregate(name, fields, pack or None, kind == "union", member_align=member_align,
-                              min_align=align, anonymous=frozenset(anonymous))
+                              min_align=align, anonymous=frozenset(anonymous), resolve=self.resolve)
 
     # ---- type texts ----
 

@@ -248,8 +248,9 @@ static inline PyObject *box_value(int kind, const Slot *r, const FunctionObject 
     case KIND_F32: return PyFloat_FromDouble(r->f);
     case KIND_F64: return PyFloat_FromDouble(r->d);
     case KIND_POINTER:
-        /* As for strings below: only a pointer result reads the flag. */
-        if (f != NULL && (f->flags & FN_FUNCTION_RESULT))
+        /* As for strings below: only a pointer result reads the flags
+         * (a function pointer's Function, a typed pointer's Pointer). */
+        if (f != NULL && (f->flags & FN_MADE_RESULT))
             return function_result(f, r->p);
         return PyLong_FromVoidPtr(r->p);
     case KIND_STRING: {
