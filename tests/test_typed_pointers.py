@@ -88,13 +88,10 @@ def test_null_result_is_a_false_pointer(tp):
     assert str(e.value) == "cannot dereference a NULL struct tp_node *"
 
 
-def test_incomplete_type_refused(tp):
+def test_a_pointer_to_an_incomplete_type_is_a_plain_int(tp):
+    # nothing to view: an opaque handle reads as void * does, and its calls pay nothing for Pointer
     p = tp.tp_hidden_get()
-    assert isinstance(p, Pointer) and p == tp.tp_array_void()
-    with pytest.raises(TypeError) as e:
-        p[0]
-    assert str(e.value) == ("cannot dereference a struct tp_hidden *: struct tp_hidden is an incomplete type "
-                            "(declared but never defined, so its size and members are unknown)")
+    assert type(p) is int and p == tp.tp_array_void()
 
 
 def test_every_tier_returns_typed_pointers(fixture_lib_path, h, tier):
@@ -159,9 +156,7 @@ def test_readdir_equals_listdir(tmp_path):
     h = fastffi.include("dirent.h")
     libc = fastffi.dlopen("libc.so.6", h)
     d = libc.opendir(os.fsencode(tmp_path))
-    assert d
-    with pytest.raises(TypeError, match=r"^cannot dereference a DIR \*: DIR is an incomplete type"):
-        d.contents
+    assert d and type(d) is int   # DIR is incomplete: a handle
     names = []
     try:
         while e := libc.readdir(d):
@@ -194,7 +189,5 @@ def test_global_variable_of_a_struct_pointer(fixture_lib_path):
         assert (head.contents.value, head.contents.next[0].value) == (20, 30)
     libc = fastffi.dlopen("libc.so.6", fastffi.include("stdio.h"))
     # extern FILE *stdin: the header's FILE typedef names struct _IO_FILE before it is complete,
-    # which the header walk keeps as an incomplete type
-    assert isinstance(libc.stdin, Pointer) and libc.fileno(libc.stdin) == 0
-    with pytest.raises(TypeError, match=r"^cannot dereference a FILE \*: FILE is an incomplete type"):
-        libc.stdin.contents
+    # which the header walk keeps as an incomplete type: a handle, a plain int
+    assert type(libc.stdin) is int and libc.fileno(libc.stdin) == 0

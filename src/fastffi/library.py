@@ -16,9 +16,8 @@ from .errors import LibraryError, SignatureError, SymbolError
 from .findlib import find_library, is_short_name
 from .header import Header
 from .model.aggregates import array_class, box_class
-from .model.pointers import Opaque
 from .model.scalars import Scalar
-from .model.typed_pointers import pointer_class, typed_pointee
+from .model.typed_pointers import result_class
 from .model.signature import Signature
 from .tiers import selection as tiers
 
@@ -182,8 +181,8 @@ class Library:
         address = self._handle.symbol(self._header.symbol(name))
         if count is None and isinstance(t, Scalar):
             value = _core.read_scalar(address, 0, t.kind)
-            pointee = typed_pointee(t)
-            return value if pointee is None else _pointer_class(self._header, pointee)(value)
+            cls = _pointer_class(self._header, t)
+            return value if cls is None else cls(value)
         return _view_at(address, t, count, self)
 
     def _write_variable(self, name: str, value) -> None:
@@ -261,17 +260,18 @@ class Library:
         return f"<fastffi.Library {self._name!r}{state}>"
 
 
-def _pointer_class(header: Header, pointee):
-    """The typed pointer class of a ``T *`` global: a ``T`` incomplete where the
-    global was declared is the one the header completes, if it does."""
-    if isinstance(pointee, Opaque):
+def _pointer_class(header: Header, t):
+    """The typed pointer class of a ``T *`` global, or None (a plain int): a
+    ``T`` incomplete where the global was declared is the one the header
+    completes, if it does."""
+    def resolve(name: str):
         try:
-            t = header.type(pointee.name)
+            found = header.type(name)
         except SignatureError:
-            t = None
-        if isinstance(t, type) and hasattr(t, "_layout_"):
-            pointee = t
-    return pointer_class(pointee)
+            return None
+        return found if isinstance(found, type) and hasattr(found, "_layout_") else None
+
+    return result_class(t, resolve)
 
 
 def _is_variable(header: Header, name: str) -> bool:

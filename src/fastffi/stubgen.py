@@ -93,13 +93,14 @@ class _Writer:
 
     def pointer(self, t) -> str | None:
         """A typed pointer's stub type (a ``T *`` result or field for a
-        struct/union T reads as fastffi.Pointer[T]; an incomplete T is Any)."""
+        struct/union T reads as fastffi.Pointer[T]), or None: a pointer to a
+        type the header leaves incomplete reads as a plain int."""
         pointee = typed_pointee(t)
         if pointee is None:
             return None
         if not _is_class(pointee):
             pointee = self.h_resolve(pointee.name)
-        return f"fastffi.Pointer[{self.class_name(pointee) if pointee is not None else 'Any'}]"
+        return None if pointee is None else f"fastffi.Pointer[{self.class_name(pointee)}]"
 
     def h_resolve(self, name: str):
         try:

@@ -13,7 +13,7 @@ from .layout import Layout, compute_layout, size_align
 from .pointers import FunctionType
 from .scalars import Scalar
 from .signature import type_name
-from .typed_pointers import pointer_class, typed_pointee
+from .typed_pointers import result_class, typed_pointee
 
 _read = _core.read_scalar
 _write = _core.write_scalar
@@ -143,14 +143,17 @@ def _function_field(name: str, context: str, offset: int, t: Scalar):
 
 def _typed_pointer_field(name: str, context: str, offset: int, t: Scalar, resolve):
     """A ``T *`` field for a struct/union ``T``: read as a typed Pointer
-    (an int with p[i] / p.contents), written as any pointer field is."""
+    (an int with p[i] / p.contents), written as any pointer field is; a plain
+    int while ``T`` is incomplete (model.typed_pointers)."""
     kind = t.kind
     cls = None
 
     def get(self):
         nonlocal cls
-        if cls is None:   # made on first read: ``T`` may be the struct being defined
-            cls = pointer_class(t.pointee, resolve)
+        if cls is None:   # found on a read: ``T`` may be the struct being defined, or defined later
+            cls = result_class(t, resolve)
+            if cls is None:
+                return _read(self, offset, kind)
         return cls(_read(self, offset, kind))
 
     def set(self, value):

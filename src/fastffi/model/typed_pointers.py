@@ -11,9 +11,12 @@ that flag was set (``_core.TYPED_POINTER_RESULT``).
 A pointee may be a name only (:class:`~fastffi.model.pointers.Opaque`): C
 lets ``struct addrinfo { ...; struct addrinfo *ai_next; }`` point to a type
 completed later in the same scope (C11 6.2.5p22, 6.7.2.3p4), so the name is
-looked up when the pointer is first dereferenced -- in the header that
-declared it, or in the default namespace -- and a name nothing defines is an
-incomplete type: dereferencing it raises TypeError."""
+looked up when the pointer is read -- in the header that declared it, or in
+the default namespace.  A pointer to a type nothing defines (``DIR *``,
+``sqlite3_stmt *``, ``FILE *``: handles C keeps opaque on purpose) has nothing
+to view and reads as a plain int, as ``void *`` does: :func:`result_class`
+decides that once per result type, at a function's creation, so such a call
+pays nothing for typed pointers."""
 from __future__ import annotations
 
 import operator
@@ -37,25 +40,13 @@ class Pointer(int, Generic[T]):
     to.  Arithmetic gives plain ints; ``bool(p)`` is False for NULL."""
 
     __slots__ = ()
-    #: the pointee: a struct/union class, or an Opaque name resolved on first use
+    #: the pointee: a struct/union class
     _type_: Any = None
-    _resolve_: Resolve | None = None
     #: the C spelling of the pointer type, for messages and repr
     _spelling_: str = "void *"
 
-    @classmethod
-    def _target(cls):
-        t = cls._type_
-        if isinstance(t, Opaque):
-            found = (cls._resolve_ or _default_resolve)(t.name)
-            if found is None:
-                raise TypeError(f"cannot dereference a {cls._spelling_}: {t.name} is an incomplete type "
-                                "(declared but never defined, so its size and members are unknown)")
-            cls._type_ = t = found
-        return t
-
     def __getitem__(self, index) -> T:
-        t = self._target()
+        t = self._type_
         i = operator.index(index)
         if not self:
             raise ValueError(f"cannot dereference a NULL {self._spelling_}")
@@ -99,42 +90,41 @@ def typed_pointee(t):
 
 _POINTER = _core.KINDS["pointer"][0]
 _lock = threading.Lock()
-#: (Opaque name, resolver) -> class; bounded like every per-declaration cache
-_opaque_classes: dict = {}
-_OPAQUE_LIMIT = 4096
 
 
-def pointer_class(pointee, resolve: Resolve | None = None) -> type[Pointer]:
-    """The :class:`Pointer` class of ``pointee *`` (a struct/union class or
-    an Opaque name; ``resolve`` finds what a name stands for, by default the
-    default namespace).  Made once per pointee."""
+def result_class(t, resolve: Resolve | None = None) -> "type[Pointer] | None":
+    """What a ``t`` read from C is made with: the Pointer class of a typed
+    pointer type whose pointee is, or resolves now to, a struct/union class;
+    None (a plain int) for any other type, an incomplete pointee included."""
+    pointee = typed_pointee(t)
+    if pointee is None:
+        return None
     if isinstance(pointee, Opaque):
-        key = (pointee.name, resolve)
-        with _lock:
-            cls = _opaque_classes.get(key)
-            if cls is None:
-                if len(_opaque_classes) >= _OPAQUE_LIMIT:
-                    _opaque_classes.clear()
-                cls = _opaque_classes[key] = _make(pointee, pointee.name, resolve)
-        return cls
+        pointee = (resolve or _default_resolve)(pointee.name)
+        if pointee is None:
+            return None
+    return pointer_class(pointee)
+
+
+def pointer_class(pointee) -> type[Pointer]:
+    """The :class:`Pointer` class of ``pointee *`` for a struct/union class,
+    made once per pointee."""
     cls = pointee.__dict__.get("_pointer_class_")
     if cls is None:
         with _lock:
             cls = pointee.__dict__.get("_pointer_class_")
             if cls is None:
                 cname = f"{'union' if pointee._layout_.is_union else 'struct'} {pointee.__name__}"
-                cls = _make(pointee, cname, None)
+                cls = _make(pointee, cname)
                 # On the struct class: the pointer class lives exactly as long as it does.
                 type.__setattr__(pointee, "_pointer_class_", cls)
     return cls
 
 
-def _make(pointee, cname: str, resolve):
+def _make(pointee, cname: str):
     spelling = f"{cname} *"
-    return type(f"Pointer[{cname}]", (Pointer,), {"__slots__": (), "_type_": pointee,
-                                                   "_resolve_": None if resolve is None else staticmethod(resolve),
-                                                   "_spelling_": spelling,
+    return type(f"Pointer[{cname}]", (Pointer,), {"__slots__": (), "_type_": pointee, "_spelling_": spelling,
                                                    "__doc__": f"C {spelling}: an address (int) with p[i], p.contents"})
 
 
-__all__ = ["Pointer", "is_typed_pointee", "pointer_class", "typed_pointee"]
+__all__ = ["Pointer", "is_typed_pointee", "pointer_class", "result_class", "typed_pointee"]

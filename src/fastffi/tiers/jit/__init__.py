@@ -21,7 +21,7 @@ from ...abi import FP, FP_STRIDE, GP, STACK, variadic_refusal
 from ...model.pointers import FunctionType
 from ...model.scalars import VOID, Scalar
 from ...model.signature import Signature
-from ...model.typed_pointers import typed_pointee
+from ...model.typed_pointers import result_class
 from .. import checks
 from .. import plan as tier_plan
 from . import aarch64, layouts, x86_64
@@ -119,7 +119,7 @@ def _bytes_slow(sig: Signature) -> tuple:
 def shape_of(sig: Signature, bracket: bool) -> Shape:
     slow = _bytes_slow(sig)   # call_key() sees no pointee or const-ness: the checks are keyed too
     # A typed pointer result is boxed by the core's helper: another shape (call_key() sees no pointee).
-    key = (sig.call_key(), bracket, slow, typed_pointee(sig.restype) is not None)
+    key = (sig.call_key(), bracket, slow, result_class(sig.restype) is not None)
     shape = _shapes.get(key)
     if shape is None:
         if len(_shapes) >= 4096:
@@ -146,7 +146,7 @@ def shape_from_plan(sig: Signature, plan, bracket: bool, bytes_slow: tuple = ())
         args.append(arg)
         nbufargs += t.kind in _BUFFER_KINDS
     ret = sig.restype.key if isinstance(sig.restype, Scalar) else VOID
-    return Shape(tuple(args), ret, bracket, nbufargs, sig.nfixed is not None, typed_pointee(sig.restype) is not None)
+    return Shape(tuple(args), ret, bracket, nbufargs, sig.nfixed is not None, result_class(sig.restype) is not None)
 
 
 #: (type, plan slot, bytes slow) -> Arg: made once each.
