@@ -65,6 +65,12 @@ def signature_refusal(sig: Signature) -> str | None:
         return "a variadic callback cannot read its arguments (C has no portable va_list from a callee's side)"
     if len(sig.argtypes) > _core.MAX_ARGS:
         return f"{len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)"
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        # issue 16: the relays and the dispatcher read and write 8-byte
+        # slots; neither a 16-byte integer nor a wchar_t * is boxed yet.
+        if t.__class__ is Scalar and (t.is_int128 or t.name == "wstring"):
+            where = "the result" if i == 0 else f"argument {i}"
+            return f"{where} is {t.name} (no callback mechanism takes it yet)"
     return None
 
 

@@ -73,7 +73,7 @@ static Py_ssize_t result_bytes(Py_ssize_t retsize)
 static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyObject *where, PyObject *o, void *out)
 {
     ErrCtx ctx = {where, 0};
-    Slot s = {0};
+    Slot s[2] = {{0}};   /* two for i128/u128 (refused by every mechanism today, tiers/callback.py) */
     if (kind == KIND_VOID)
         return 0;
     if (kind == KIND_STRUCT) {
@@ -84,15 +84,15 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
     }
     if (kind == KIND_POINTER || kind == KIND_STRING) {
         if (o == Py_None)
-            s.p = NULL;
+            s[0].p = NULL;
         else if (Callback_Check(o))
-            s.p = ((CallbackObject *)o)->address;
+            s[0].p = ((CallbackObject *)o)->address;
         else if (CData_Check(o))
-            s.p = ((CDataObject *)o)->ptr;
+            s[0].p = ((CDataObject *)o)->ptr;
         else if (PyLong_Check(o) && !PyBool_Check(o)) {
             /* An address, range-checked as any pointer argument is. */
             BufferList none = {NULL, 0};
-            if (convert_scalar(KIND_POINTER, o, &s, &none, ctx) < 0)
+            if (convert_scalar(KIND_POINTER, o, s, &none, ctx) < 0)
                 return -1;
         }
         else {
@@ -106,10 +106,10 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
     }
     else {
         BufferList none = {NULL, 0};
-        if (convert_scalar(kind, o, &s, &none, ctx) < 0)
+        if (convert_scalar(kind, o, s, &none, ctx) < 0)
             return -1;
     }
-    memcpy(out, &s, CALLBACK_RESULT_MIN);
+    memcpy(out, s, CALLBACK_RESULT_MIN);
     return 0;
 }
 
