@@ -397,6 +397,8 @@ class _Builder:
             words = spec.names
             if words == ["char"]:
                 return pointer_to(scalar("char"), const, string=True)
+            if words == ["wchar_t"]:   # issue 16
+                return pointer_to(scalar("wchar_t"), const, wide=True)
             text = " ".join(words)
             pointee = _scalar_of(words)
             if pointee is None:
