@@ -239,3 +239,32 @@ def test_map_refuses_with_the_reason(lib):
         f.map([1, 2])
     assert str(e.value) == ("i128_id.map(): its result is i128 (numpy has no 128-bit integer dtype); "
                             "call i128_id per row")
+
+
+HEADER = """
+typedef __int128 wide_t;
+__int128 i128_id(__int128 x);
+unsigned __int128 u128_id(unsigned __int128);
+__int128_t i128_neg(__int128_t);
+__uint128_t u128_not(__uint128_t);
+wide_t i128_first(wide_t x, long y);
+struct I128One { __int128 v; };
+struct I128One i128_one_twice(struct I128One s);
+int takes_pointer(__int128 *p);
+"""
+
+
+def test_bound_header_functions_are_callable(fixture_lib_path):
+    h = fastffi.cdef(HEADER)
+    assert h.unsupported == {}
+    assert str(h.functions["i128_neg"]) == "i128 i128_neg(i128)"
+    assert str(h.functions["u128_not"]) == "u128 u128_not(u128)"
+    bound = fastffi.dlopen(fixture_lib_path, h)
+    assert bound.i128_id(I128_MIN) == I128_MIN
+    assert bound.u128_id(U128_MAX) == U128_MAX
+    assert bound.i128_neg(-I128_MAX) == I128_MAX
+    assert bound.u128_not(0) == U128_MAX
+    assert bound.i128_first(2**120, 3) == 2**120 + 6
+    One = h.types["struct I128One"]
+    assert (fastffi.sizeof(One), fastffi.alignof(One)) == (16, 16)
+    assert bound.i128_one_twice(One(v=-(2**100))).v == -(2**101)

@@ -135,3 +135,21 @@ def test_callbacks_and_map_refuse_with_the_reason(lib):
         f.map(["a", "b"])
     assert str(e.value) == ("wstr_len.map(): argument 1 is wstring (a wchar_t * column would need a converted "
                             "copy per row); call wstr_len per row")
+
+
+def test_bound_header_functions_are_callable(fixture_lib_path):
+    h = fastffi.cdef("long wstr_len(const wchar_t *s);\nconst wchar_t *wstr_hello(void);\n"
+                     "long wstr_weigh(const wchar_t *);")
+    assert h.unsupported == {}
+    bound = fastffi.dlopen(fixture_lib_path, h)
+    assert bound.wstr_hello() == TEXT
+    assert bound.wstr_len(TEXT) == 9 and bound.wstr_len(None) == -1
+    assert bound.wstr_weigh("ab") == ord("a") + 2 * ord("b")
+
+
+def test_wchar_h_binds_its_wide_string_functions():
+    h = fastffi.include("wchar.h")
+    libc = fastffi.dlopen(None, h)
+    assert libc.wcslen(TEXT) == 9
+    assert libc.wcscmp("a", "a") == 0
+    assert str(h.functions["wcslen"]) == "u64 wcslen(wstring)"
