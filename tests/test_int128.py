@@ -7,6 +7,7 @@ import pytest
 
 import fastffi
 from fastffi import _core
+from fastffi.tiers import callback as callback_mechanisms
 
 I128_MIN, I128_MAX, U128_MAX = -2**127, 2**127 - 1, 2**128 - 1
 X86 = _core.PLAN_ABI == "sysv-x86_64"
@@ -268,3 +269,15 @@ def test_bound_header_functions_are_callable(fixture_lib_path):
     One = h.types["struct I128One"]
     assert (fastffi.sizeof(One), fastffi.alignof(One)) == (16, 16)
     assert bound.i128_one_twice(One(v=-(2**100))).v == -(2**101)
+
+
+def test_callbacks_of_structs_holding_int128(lib):
+    call = lib.function("__int128 i128_call_one(struct I128One (*)(struct I128One, long), __int128)",
+                        types={"struct I128One": I128One})
+    mechanisms = callback_mechanisms.available_mechanisms()
+    if "plan" in mechanisms:
+        cb = fastffi.callback((I128One, [I128One, "i64"]), lambda s, n: I128One(v=s.v * n - 1), tier="plan")
+        assert call(cb, -(2**120)) == -3 * 2**120 - 1
+    with pytest.raises(fastffi.FFIError) as e:
+        fastffi.callback((I128One, [I128One, "i64"]), lambda s, n: s, tier="libffi")
+    assert str(e.value) == "callback 'callback': tier 'libffi' refused: libffi has no __int128 type (I128One)"
