@@ -228,10 +228,46 @@ def test_libffi_refuses_with_the_reason(lib):
     assert str(e.value) == "i128_one_twice: tier 'libffi' refused: libffi has no __int128 type (I128One)"
 
 
+def test_scalar_callbacks_on_the_plan_mechanism(lib):
+    if "plan" not in callback_mechanisms.available_mechanisms():
+        pytest.skip("the static pool is not available here")   # pragma: no cover
+    call = lib.function("__int128 i128_call_scalar(__int128 (*)(__int128, long), __int128)")
+    seen = []
+
+    def f(x, n):
+        seen.append((x, n))
+        return x * 2 + n
+    cb = fastffi.callback("__int128 (*)(__int128, long)", f, tier="plan")
+    assert call(cb, -(2**125)) == -(2**126) - 7
+    assert seen == [(-(2**125), -7)]
+    after5 = lib.function("unsigned __int128 u128_call_after5("
+                          "unsigned __int128 (*)(long, long, long, long, long, unsigned __int128, long), "
+                          "unsigned __int128)")
+    cb5 = fastffi.callback("unsigned __int128 (*)(long, long, long, long, long, unsigned __int128, long)",
+                           lambda a, b, c, d, e, v, g: v - (a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * g), tier="plan")
+    assert after5(cb5, U128_MAX) == U128_MAX - 91
+
+
+def test_callback_result_out_of_range_returns_the_error_value(lib):
+    if "plan" not in callback_mechanisms.available_mechanisms():
+        pytest.skip("the static pool is not available here")   # pragma: no cover
+    call = lib.function("__int128 i128_call_scalar(__int128 (*)(__int128, long), __int128)")
+    errors = []
+    cb = fastffi.callback("__int128 (*)(__int128, long)", lambda x, n: 2**127, error=-(2**126) - 1,
+                          onerror=lambda t, e, tb: errors.append(str(e)), tier="plan")
+    assert call(cb, 1) == -(2**126) - 1
+    assert len(errors) == 1 and errors[0].endswith("170141183460469231731687303715884105728 does not fit i128")
+
+
 def test_callbacks_refuse_with_the_reason():
-    with pytest.raises(fastffi.SignatureError) as e:
-        fastffi.callback("__int128 (*)(int)", lambda x: x)
-    assert str(e.value).endswith("the result is i128 (no callback mechanism takes it yet)")
+    with pytest.raises(fastffi.FFIError) as e:
+        fastffi.callback("__int128 (*)(int)", lambda x: x, tier="libffi")
+    assert str(e.value) == "callback 'callback': tier 'libffi' refused: libffi has no __int128 type"
+    if "jit" in callback_mechanisms.available_mechanisms():
+        with pytest.raises(fastffi.FFIError) as e:
+            fastffi.callback("int (*)(int, unsigned __int128)", lambda x, y: 0, tier="jit")
+        assert str(e.value) == ("callback 'callback': tier 'jit' refused: argument 2 is u128 (the callback thunk "
+                                "boxes 8-byte registers only; the plan mechanism takes it)")
 
 
 def test_map_refuses_with_the_reason(lib):

@@ -66,9 +66,9 @@ def signature_refusal(sig: Signature) -> str | None:
     if len(sig.argtypes) > _core.MAX_ARGS:
         return f"{len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)"
     for i, t in enumerate((sig.restype, *sig.argtypes)):
-        # issue 16: the relays and the dispatcher read and write 8-byte
-        # slots; neither a 16-byte integer nor a wchar_t * is boxed yet.
-        if t.__class__ is Scalar and (t.is_int128 or t.name == "wstring"):
+        # issue 16: a wchar_t * argument would need its str made per call,
+        # a result a copy that outlives the callback; neither is done yet.
+        if t.__class__ is Scalar and t.name == "wstring":
             where = "the result" if i == 0 else f"argument {i}"
             return f"{where} is {t.name} (no callback mechanism takes it yet)"
     return None
@@ -76,6 +76,8 @@ def signature_refusal(sig: Signature) -> str | None:
 
 def _libffi_signature_refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
+        if t.__class__ is Scalar and t.is_int128:
+            return "libffi has no __int128 type" if i == 0 else f"argument {i}: libffi has no __int128 type"
         if t.__class__ is not Scalar:
             reason = tier_libffi.struct_refusal(t)
             if reason is not None:
