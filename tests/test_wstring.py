@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import fastffi
+from fastffi.tiers import callback as callback_mechanisms
 
 TIERS = [t for t in fastffi.available_tiers() if t != "jit"]   # the JIT refuses wstring (tested below)
 TEXT = "h\u00e9llo \u20ac \U0001F600"
@@ -126,10 +127,7 @@ def test_jit_refuses_with_the_reason(lib):
     assert f.tier in TIERS
 
 
-def test_callbacks_and_map_refuse_with_the_reason(lib):
-    with pytest.raises(fastffi.SignatureError) as e:
-        fastffi.callback("int (*)(const wchar_t *)", lambda s: 0)
-    assert str(e.value).endswith("argument 1 is wstring (no callback mechanism takes it yet)")
+def test_map_refuses_with_the_reason(lib):
     f = lib.function("long wstr_len(const wchar_t *)")
     with pytest.raises(TypeError) as e:
         f.map(["a", "b"])
@@ -153,3 +151,38 @@ def test_wchar_h_binds_its_wide_string_functions():
     assert libc.wcslen(TEXT) == 9
     assert libc.wcscmp("a", "a") == 0
     assert str(h.functions["wcslen"]) == "u64 wcslen(wstring)"
+
+
+def test_callbacks_on_the_plan_and_libffi_mechanisms(lib):
+    call = lib.function("long wstr_call(long (*)(const wchar_t *), const wchar_t *)")
+    result = lib.function("long wstr_call_result(const wchar_t *(*)(void))")
+    keep = fastffi.array("wchar_t", [ord(c) for c in TEXT] + [0])
+    for mechanism in [m for m in callback_mechanisms.available_mechanisms() if m != "jit"]:
+        seen = []
+        cb = fastffi.callback("long (*)(const wchar_t *)", lambda s: seen.append(s) or len(s), tier=mechanism)
+        assert call(cb, TEXT) == 9 and seen == [TEXT]
+        none = fastffi.callback("long (*)(const wchar_t *)", lambda s: -1 if s is None else 1, tier=mechanism)
+        assert call(none, None) == -1
+        back = fastffi.callback("const wchar_t *(*)(void)", lambda: keep, tier=mechanism)
+        assert result(back) == 9
+
+
+def test_callback_results_must_outlive_the_callback(lib):
+    result = lib.function("long wstr_call_result(const wchar_t *(*)(void))")
+    keep = fastffi.array("wchar_t", [ord("x"), 0])
+    errors = []
+    cb = fastffi.callback("const wchar_t *f(void)", lambda: "abc", error=keep,
+                          onerror=lambda t, e, tb: errors.append(str(e)))
+    assert result(cb) == 1
+    assert errors == [(
+        "callback 'f' result: expected an address for wstring (an int, None, a Callback or fastffi memory), "
+        "got str (its memory would be freed when the callback returns)")]
+
+
+def test_jit_thunk_refuses_with_the_reason():
+    if "jit" not in callback_mechanisms.available_mechanisms():
+        pytest.skip("no jit callback mechanism here")   # pragma: no cover
+    with pytest.raises(fastffi.FFIError) as e:
+        fastffi.callback("long (*)(const wchar_t *)", len, tier="jit")
+    assert str(e.value) == ("callback 'callback': tier 'jit' refused: argument 1 is wstring (the callback thunk "
+                            "boxes no wide strings; the plan mechanism takes it)")

@@ -55,6 +55,7 @@ if CallbackSpec._fields != _core.CALLBACK_SPEC_FIELDS:
                       f"{_core.CALLBACK_SPEC_FIELDS} (_core/callbacks/callback_spec.h): rebuild, or edit both")
 
 _STRING = _core.KINDS["string"][0]
+_WSTRING = _core.KINDS["wstring"][0]
 _POINTER = _core.KINDS["pointer"][0]
 _STRUCT = _core.KIND_STRUCT
 
@@ -65,12 +66,6 @@ def signature_refusal(sig: Signature) -> str | None:
         return "a variadic callback cannot read its arguments (C has no portable va_list from a callee's side)"
     if len(sig.argtypes) > _core.MAX_ARGS:
         return f"{len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)"
-    for i, t in enumerate((sig.restype, *sig.argtypes)):
-        # issue 16: a wchar_t * argument would need its str made per call,
-        # a result a copy that outlives the callback; neither is done yet.
-        if t.__class__ is Scalar and t.name == "wstring":
-            where = "the result" if i == 0 else f"argument {i}"
-            return f"{where} is {t.name} (no callback mechanism takes it yet)"
     return None
 
 
@@ -111,8 +106,8 @@ def _boxed_kind(t) -> int:
     NUL-terminated: decoding it would read past its end)."""
     if t.__class__ is not Scalar:
         return _STRUCT
-    if t.kind == _STRING and t.pointee is not None and not t.const:
-        return _POINTER
+    if t.kind in (_STRING, _WSTRING) and t.pointee is not None and not t.const:
+        return _POINTER   # (wchar_t * too, issue 16: a buffer C fills need not be terminated)
     return t.kind
 
 

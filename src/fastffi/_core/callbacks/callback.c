@@ -82,7 +82,7 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
         memcpy(out, ((CDataObject *)o)->ptr, (size_t)retsize);
         return 0;
     }
-    if (kind == KIND_POINTER || kind == KIND_STRING) {
+    if (kind == KIND_POINTER || kind == KIND_STRING || kind == KIND_WSTRING) {
         if (o == Py_None)
             s[0].p = NULL;
         else if (Callback_Check(o))
@@ -144,6 +144,8 @@ static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void
         memcpy(s, p, sizeof s);
         return box_int128(cb->argkinds[i], s);
     }
+    case KIND_WSTRING:   /* issue 16: only `const wchar_t *` parameters, as for strings below */
+        return box_wstring(*(const wchar_t *const *)p);
     case KIND_STRING: {
         /* Only `const char *` parameters arrive as str (tiers/callback.py
          * gives any other `char *` the pointer kind: curl's write buffer is
