@@ -186,3 +186,12 @@ def test_jit_thunk_refuses_with_the_reason():
         fastffi.callback("long (*)(const wchar_t *)", len, tier="jit")
     assert str(e.value) == ("callback 'callback': tier 'jit' refused: argument 1 is wstring (the callback thunk "
                             "boxes no wide strings; the plan mechanism takes it)")
+
+
+def test_struct_field_keeps_its_copy(lib):
+    W = fastffi.struct("WField", [("s", "const wchar_t *"), ("n", "i32")])
+    w = W()
+    w.s = "h\u00e9llo"
+    del W
+    assert w.s == "h\u00e9llo"
+    assert lib.function("long wstr_len(const wchar_t *)")(w.s) == 5
