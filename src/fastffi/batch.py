@@ -169,10 +169,24 @@ def _loop(fn):
     return tier_jit.loop_for(sig)
 
 
+#: issue 16's types that map() does not take, and why.
+_NO_COLUMNS = {"i128": "numpy has no 128-bit integer dtype", "u128": "numpy has no 128-bit integer dtype",
+               "wstring": "a wchar_t * column would need a converted copy per row"}
+
+
+def _refuse_issue16(fn, rt, args) -> None:
+    for i, t in enumerate((rt, *args)):
+        why = _NO_COLUMNS.get(t.name) if isinstance(t, Scalar) else None
+        if why:
+            where = "its result" if i == 0 else f"argument {i}"
+            raise TypeError(f"{fn.__name__}.map(): {where} is {t.name} ({why}); call {fn.__name__} per row")
+
+
 def map_rows(fn, *columns, out=None, threads: int = 1):
     """Call ``fn`` once per row; see :mod:`fastffi.batch`.  Returns ``out`` (a new
     numpy array when None), or None for a void function."""
     rt, args = _types_of(fn)
+    _refuse_issue16(fn, rt, args)
     if len(columns) != len(args):
         raise TypeError(f"{fn.__name__}.map() takes {len(args)} column{'s' if len(args) != 1 else ''} "
                         f"({len(columns)} given)")

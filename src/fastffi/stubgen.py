@@ -69,6 +69,8 @@ class _Writer:
         if t is VOID:
             return "None"
         if isinstance(t, Scalar):
+            if t.name == "wstring":   # issue 16: str in, str out (None is NULL)
+                return "Union[str, None]"
             if t.pointee is not None or t.name in ("pointer", "string"):
                 if t.name == "string":
                     if argument:

@@ -124,6 +124,8 @@ class _Reader:
             if not stars:
                 return pointee
         elif named is not None:
+            if stars and named == "wchar_t":   # issue 16: wchar_t * is the wstring kind
+                return self._stars(pointer_to(scalar("wchar_t"), const, wide=True), stars - 1)
             t = _scalar_of([named]) if named in C_SPELLINGS else None
             if t is None:
                 t = ns.typedef(named)

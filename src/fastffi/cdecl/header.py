@@ -163,7 +163,9 @@ class _Builder:
         self.out = Parsed()
         self.typedefs: dict[str, Any] = {name: SCALARS[c] for name, c in POSIX_TYPEDEFS.items()}
         for name, display in OPAQUE_BUILTINS.items():
-            self.typedefs[name] = Unsupported(display, f"{display} has no fastffi type")
+            # __int128_t / __uint128_t are declared to the parser as opaque names, but they are
+            # scalars now (issue 16).
+            self.typedefs[name] = scalar(name) or Unsupported(display, f"{display} has no fastffi type")
         self.tags: dict[tuple[str, str], Any] = {}
         for name, t in (types or {}).items():   # types=: names the text uses and does not define
             kind, _, tag = name.partition(" ")
@@ -412,6 +414,8 @@ class _Builder:
             words = spec.names
             if words == ["char"]:
                 return pointer_to(scalar("char"), const, string=True)
+            if words == ["wchar_t"]:   # issue 16
+                return pointer_to(scalar("wchar_t"), const, wide=True)
             text = " ".join(words)
             pointee = _scalar_of(words)
             if pointee is None:
@@ -673,7 +677,8 @@ def _c_parser() -> c_parser.CParser:
 #: typedef names of the C library a cdef text may use undeclared
 _TYPEDEF_NAMES = frozenset(n for n in list(C_SPELLINGS) + list(POSIX_TYPEDEFS) if re.fullmatch(r"[A-Za-z_]\w*", n)
                            and n not in ("void", "char", "short", "int", "long", "float", "double", "signed",
-                                         "unsigned", "_Bool", "bool"))
+                                         "unsigned", "_Bool", "bool",
+                                         "__int128"))   # a keyword to pycparser (issue 16)
 
 
 def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str | None = None,

@@ -34,8 +34,10 @@ _ASM = frozenset(["__asm__", "__asm", "asm"])
 #: the narrower _FloatN types are their base types (ISO/IEC TS 18661-3) unless a header typedefs them
 _FLOAT_N = {"_Float32": "float", "_Float64": "double", "_Float32x": "double"}
 
-#: The compiler's builtin types fastffi has no scalar for: declared to the
-#: parser as opaque names and refused by name wherever one is used by value.
+#: The compiler's builtin types pycparser does not know: declared to the
+#: parser as opaque names and refused by name wherever one is used by value --
+#: except __int128_t/__uint128_t, which the header builder resolves to the
+#: i128/u128 scalars (issue 16).
 OPAQUE_BUILTINS = {"__builtin_va_list": "va_list", "_Float128": "_Float128", "__float128": "__float128",
                    "_Float64x": "_Float64x", "_Float128x": "_Float128x", "_Float16": "_Float16",
                    "__fp16": "__fp16", "__bf16": "__bf16", "__int128_t": "__int128",

@@ -77,7 +77,7 @@ def _resolve_text(spec: str, ns: Namespace) -> Any:
     typed = _POINTER_SPELLINGS.get(text)
     if typed is not None:
         pointee, const, string = typed
-        return pointer_to(scalar(pointee), const, string=string)
+        return pointer_to(scalar(pointee), const, string=string == "s", wide=string == "w")
     t = scalar(text)
     if t is not None:
         return t
@@ -90,8 +90,9 @@ def _resolve_text(spec: str, ns: Namespace) -> Any:
 
 
 #: The pointer spellings the scalar table knows, as the typed pointers they are.
-_POINTER_SPELLINGS = {"void *": ("void", False, False), "const void *": ("void", True, False),
-                      "char *": ("char", False, True), "const char *": ("char", True, True)}
+_POINTER_SPELLINGS = {"void *": ("void", False, ""), "const void *": ("void", True, ""),
+                      "char *": ("char", False, "s"), "const char *": ("char", True, "s"),
+                      "wchar_t *": ("wchar_t", False, "w"), "const wchar_t *": ("wchar_t", True, "w")}
 
 
 def resolve_field_type(spec, types=None) -> tuple[Any, int | None]:

@@ -10,7 +10,7 @@ types) loads its tables and builds nothing else.
 A type is written in prefix form, one token per level:
 
 * ``i32``, ``f64``, ``void`` ...: the canonical scalar;
-* ``P`` / ``Pc`` (pointer, to const), ``S`` / ``Sc`` (``char *``) then the pointee;
+* ``P`` / ``Pc`` (pointer, to const), ``S`` / ``Sc`` (``char *``), ``W`` / ``Wc`` (``wchar_t *``) then the pointee;
 * ``F<n>`` / ``V<n>``: a function type (``V`` variadic) of n arguments,
   then its result and argument types;
 * ``T:<key>``: an entry of the type table (``T:struct+stat``; ``+`` stands for
@@ -68,7 +68,7 @@ class _Encoder:
         if isinstance(t, Scalar):
             if t.pointee is None:
                 return t.name
-            head = ("S" if t.name == "string" else "P") + ("c" if t.const else "")
+            head = {"string": "S", "wstring": "W"}.get(t.name, "P") + ("c" if t.const else "")
             return f"{head} {self.pointee(t.pointee)}"
         if t is VOID:
             return "void"
@@ -263,7 +263,7 @@ class Tables:
             if isinstance(t, Unsupported):
                 raise _Missing(t.reason)
             return t, i + 1
-        if head in "PS" and tok in ("P", "Pc", "S", "Sc"):
+        if head in "PSW" and tok in ("P", "Pc", "S", "Sc", "W", "Wc"):
             nxt = toks[i + 1]
             if nxt.startswith("O:"):
                 pointee, end = Opaque(nxt[2:].replace("+", " ")), i + 2
@@ -272,7 +272,7 @@ class Tables:
                     pointee, end = self._read(toks, i + 1)
                 except _Missing:
                     pointee, end = Opaque(nxt[2:].replace("+", " ")), _skip(toks, i + 1)
-            return pointer_to(pointee, tok.endswith("c"), string=head == "S"), end
+            return pointer_to(pointee, tok.endswith("c"), string=head == "S", wide=head == "W"), end
         if head in "FV":
             n = int(tok[1:])
             restype, j = self._read(toks, i + 1)

@@ -46,6 +46,7 @@ TYPED = _core.ARG_TYPED
 FUNCTION = _core.ARG_FUNCTION
 
 _STRING = SCALARS["string"].kind
+_WSTRING = SCALARS["wstring"].kind
 _POINTER_KINDS = (SCALARS["pointer"], SCALARS["string"])
 
 #: pointer type -> (flags, pointee description or None).  Pointer types are
@@ -78,6 +79,8 @@ def _pointer_checks(t: Scalar) -> tuple[int, tuple | None]:
         return flags | FUNCTION, function_description(t.pointee)
     if t.kind == _STRING:   # char *: any memory; a const one is read up to a NUL
         return flags | (NUL if t.const else 0), None
+    if t.kind == _WSTRING:   # wchar_t * (issue 16): a str is copied; any memory otherwise
+        return flags, None
     described = pointee_description(t.pointee)
     if described is None:
         return flags, None
@@ -144,6 +147,8 @@ def pointee_name(p) -> str:
             return p.name
         if p.kind == _STRING:
             inner = "char"
+        elif p.kind == _WSTRING:
+            inner = "wchar_t"
         else:
             inner = pointee_name(p.pointee)
         return inner + ("*" if inner.endswith("*") else " *")

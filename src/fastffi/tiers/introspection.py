@@ -19,6 +19,8 @@ _C_NAMES = {
     "void": "void", "bool": "_Bool", "i8": "int8_t", "i16": "int16_t", "i32": "int32_t", "i64": "int64_t",
     "u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t", "f32": "float", "f64": "double",
     "pointer": "void *", "string": "char *",
+    # issue 16
+    "i128": "__int128", "u128": "unsigned __int128", "wstring": "const wchar_t *",
 }
 
 
@@ -40,6 +42,8 @@ def _c_type(t) -> str:
         const = "const " if t.const else ""
         if t.name == "string":
             return f"{const}char *"
+        if t.name == "wstring":
+            return f"{const}wchar_t *"
         target = t.pointee
         if isinstance(target, Scalar) or isinstance(target, type):
             inner = _c_type(target)

@@ -49,6 +49,8 @@ def _repeated(element, count: int) -> list:
 def struct_refusal(cls) -> str | None:
     """Why libffi cannot pass ``cls`` by value, or None."""
     lay = cls._layout_
+    if _holds_int128(lay):
+        return f"libffi has no __int128 type ({cls.__name__})"
     if lay.has_union:
         return f"libffi cannot describe unions by value ({cls.__name__})"
     if lay.has_bitfields:
@@ -73,8 +75,16 @@ def ffi_struct_type(cls):
     return cached
 
 
+def _holds_int128(lay: Layout) -> bool:
+    return any(f.type.is_int128 if isinstance(f.type, Scalar) else _holds_int128(f.type._layout_)
+               for f in lay.fields)
+
+
 def refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
+        if isinstance(t, Scalar) and t.is_int128:
+            # libffi (through 3.5) defines no 128-bit integer ffi_type.
+            return "libffi has no __int128 type" if i == 0 else f"argument {i}: libffi has no __int128 type"
         if not isinstance(t, Scalar):
             reason = struct_refusal(t)
             if reason is not None:

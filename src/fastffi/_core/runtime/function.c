@@ -112,7 +112,7 @@ static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *
         PyObject *p = PyTuple_GET_ITEM(argpointees, i);
         if (c & ~(ARG_BYTES_SLOW | ARG_MUTABLE | ARG_NUL | ARG_TYPED | ARG_FUNCTION))
             return 1;
-        if (c != 0 && k != KIND_POINTER && k != KIND_STRING)
+        if (c != 0 && k != KIND_POINTER && k != KIND_STRING && k != KIND_WSTRING)
             return 1;
         if (c & ARG_FUNCTION) {
             if ((c & ARG_TYPED) || k != KIND_POINTER || !PyTuple_Check(p) || PyTuple_GET_SIZE(p) != FNPOINTEE__COUNT
@@ -268,7 +268,7 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         uint8_t k = (uint8_t)PyBytes_AS_STRING(argkinds)[i];
         f->argkinds[i] = k;
         f->argchecks[i] = (uint8_t)PyBytes_AS_STRING(argchecks)[i];
-        if (k == KIND_POINTER || k == KIND_STRING)
+        if (k == KIND_POINTER || k == KIND_STRING || k == KIND_WSTRING)
             f->nbufargs++;
     }
     if (retkind == KIND_STRUCT)

@@ -70,6 +70,9 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
         if t.__class__ is not Scalar:
             where = "the return" if i == 0 else f"argument {i}"
             return f"{where} is a struct by value (the JIT takes scalars only)"
+        if t.kind in _ISSUE16_REFUSED:   # issue 16: not worth emitting code for yet
+            where = "the return" if i == 0 else f"argument {i}"
+            return f"{where} is {t.name} (the JIT emits no {_ISSUE16_REFUSED[t.kind]}; the plan tier takes it)"
     limits = limits or emitter().LIMITS
     n_fp = [t.is_float for t in sig.argtypes].count(True)
     if n - n_fp > limits[0]:
@@ -77,6 +80,12 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
     if n_fp > limits[1]:
         return f"{n_fp} floating-point arguments (this emitter passes at most {limits[1]} in registers)"
     return None
+
+
+#: issue 16's kinds the emitters do not take: kind -> what the code would need.
+_ISSUE16_REFUSED = {_core.KINDS["i128"][0]: "16-byte integer conversions",
+                    _core.KINDS["u128"][0]: "16-byte integer conversions",
+                    _core.KINDS["wstring"][0]: "wide-string conversions"}
 
 
 def refusal(sig: Signature) -> str | None:
