@@ -191,7 +191,22 @@ int callback_convert_result(CallbackObject *cb, CallbackTarget *t, PyObject *o, 
     return convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, o, out);
 }
 
-static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *const *argp, void *result)
+static PyObject *plain_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return PyObject_Vectorcall(func, args, nargsf, kwnames);
+}
+
+vectorcallfunc callback_call_of(PyObject *func)
+{
+    vectorcallfunc own = Py_IS_TYPE(func, &PyFunction_Type) ? PyVectorcall_Function(func) : NULL;
+    return own != NULL ? own : plain_vectorcall;
+}
+
+/* One invocation with the GIL held by `ts`.  Argument i is at argp[i], or
+ * at frame + off[i] when off is given (callback_invoke_direct): inlined
+ * into both callers, each with its own constant choice. */
+static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, PyThreadState *ts, void *const *argp,
+                                                     const unsigned char *frame, const uint8_t *off, void *result)
 {
     PyObject *stack[FASTFFI_MAX_ARGS];
     Py_ssize_t n = cb->nargs, i;
@@ -200,21 +215,26 @@ static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *c
     CallbackTarget *t = cb->target;
     /* C re-entering Python through callbacks (a comparator that sorts)
      * counts as recursion: deep enough, RecursionError instead of a
-     * blown C stack. */
-    if (Py_EnterRecursiveCall(" in a fastffi callback")) {
+     * blown C stack.  The counter is moved inline; at the limit the API
+     * call raises the RecursionError. */
+    int counted = compat_recursion_enter(ts) == 0;
+    if (!counted && Py_EnterRecursiveCall(" in a fastffi callback")) {
         callback_fail(cb, t, result);
         return;
     }
     Py_INCREF(cb);   /* func may close it, or drop the last reference */
     for (i = 0; i < n; i++) {
-        stack[i] = box_argument(cb, i, argp[i]);
+        stack[i] = box_argument(cb, i, off != NULL ? (const void *)(frame + off[i]) : argp[i]);
         if (stack[i] == NULL)
             break;
     }
-    PyObject *value = i == n ? PyObject_Vectorcall(cb->func, stack, (size_t)n, NULL) : NULL;
+    PyObject *value = i == n ? cb->call(cb->func, stack, (size_t)n, NULL) : NULL;
     while (i > 0)
         Py_DECREF(stack[--i]);
-    Py_LeaveRecursiveCall();
+    if (counted)
+        compat_recursion_leave(ts);
+    else
+        Py_LeaveRecursiveCall();
     int kind = t->retkind;
     int64_t v;
     /* An exact int for an integer result, an exact float for a double: the
@@ -230,27 +250,44 @@ static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *c
     Py_DECREF(cb);
 }
 
-void callback_invoke(CallbackTarget *t, void *const *argp, void *result)
+static void report_retired(const CallbackTarget *t, void *result)
 {
-    int saved_errno = errno;
+    write_error_image(t, result);
+    PyErr_Format(CallbackClosedError, "callback '%s' was called after it was closed; C got its error value",
+                 t->name);
+    PyErr_WriteUnraisable(NULL);
+}
+
+static inline COMPAT_ALWAYS_INLINE void invoke(CallbackTarget *t, void *const *argp, const unsigned char *frame,
+                                               const uint8_t *off, void *result)
+{
+    int *errnop = &errno;   /* one thread-local address for the whole call */
+    int saved_errno = *errnop;
     ThreadEntry entry;
-    if (thread_enter(&entry) < 0) {
+    PyThreadState *ts = thread_enter(&entry);
+    if (ts == NULL) {
         /* The interpreter is finalizing: no Python may run. */
         write_error_image(t, result);
-        errno = saved_errno;
+        *errnop = saved_errno;
         return;
     }
     CallbackObject *cb = t->cb;   /* read with the GIL: close() runs with it too */
     if (cb != NULL)
-        callback_run(cb, argp, result);
-    else {
-        write_error_image(t, result);
-        PyErr_Format(CallbackClosedError, "callback '%s' was called after it was closed; C got its error value",
-                     t->name);
-        PyErr_WriteUnraisable(NULL);
-    }
+        callback_run(cb, ts, argp, frame, off, result);
+    else
+        report_retired(t, result);
     thread_leave(&entry);
-    errno = saved_errno;
+    *errnop = saved_errno;
+}
+
+void callback_invoke(CallbackTarget *t, void *const *argp, void *result)
+{
+    invoke(t, argp, NULL, NULL, result);
+}
+
+void callback_invoke_direct(CallbackTarget *t, const unsigned char *frame, const uint8_t *off, void *result)
+{
+    invoke(t, NULL, frame, off, result);
 }
 
 /* ---- creation ---- */
@@ -359,6 +396,7 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
     cb->mechanism = (int)mechanism;
     cb->nargs = nargs;
     cb->func = Py_NewRef(spec[CBSPEC_FUNC]);
+    cb->call = callback_call_of(cb->func);
     cb->onerror = Py_NewRef(spec[CBSPEC_ONERROR]);
     cb->name = Py_NewRef(spec[CBSPEC_NAME]);
     cb->signature = Py_NewRef(spec[CBSPEC_SIGNATURE]);

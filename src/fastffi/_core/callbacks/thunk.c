@@ -145,27 +145,6 @@ static void thunk_generic(CallbackTarget *t, void *const *argp, void *result)
     errno = saved_errno;
 }
 
-/* How the body calls func: PyObject_Vectorcall (a static inline function
- * on some versions: this gives it one address), or the function's own
- * vectorcall (thunk_call_of). */
-static PyObject *thunk_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return PyObject_Vectorcall(func, args, nargsf, kwnames);
-}
-
-/* For a Python function (exactly), its own vectorcall, read once: its
- * result and the error indicator always agree, so the consistency check
- * PyObject_Vectorcall adds (a SystemError for a C callable returning a
- * result with an exception set, or NULL without one) has nothing to find.
- * func never changes for a callback's life.  (3.12+ let an extension replace
- * a function's vectorcall, PyFunction_SetVectorcall; one replaced after the
- * callback was made is not seen -- CPython's own still runs the function.) */
-static vectorcallfunc thunk_call_of(PyObject *func)
-{
-    vectorcallfunc own = Py_IS_TYPE(func, &PyFunction_Type) ? PyVectorcall_Function(func) : NULL;
-    return own != NULL ? own : thunk_vectorcall;
-}
-
 /* ---- the block object ---- */
 
 static PyObject *block_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
@@ -297,7 +276,7 @@ int thunk_prepare(CallbackObject *cb, PyObject *const *spec)
     s->block = b;   /* the reference the call gave */
     s->index = i;
     b->words[i].target = t;
-    b->words[i].call = thunk_call_of(cb->func);
+    b->words[i].call = cb->call;   /* callback.c's choice (callback_call_of) */
     b->nfree--;
     b->next = (i + 1) % THUNK_STUBS;
     t->mech = s;
