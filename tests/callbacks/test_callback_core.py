@@ -5,6 +5,7 @@ from their address, and through the fixture's C callers
 (tests/fixture/callback_core.c)."""
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import sys
@@ -370,6 +371,32 @@ def test_a_foreign_thread_keeps_its_thread_state(lib, callback_tier):
     n = 10_000
     assert in_thread(cb.address, n) == n * (n + 1) // 2   # the local persisted over every call
     assert len(idents) == 1 and threading.get_ident() not in idents
+
+
+def test_a_thread_state_another_ffi_makes_per_call_is_used_never_kept(lib, callback_tier):
+    # ctypes makes a thread state for each call of its callback on a C thread and deletes it
+    # after: a fastffi callback run inside (through a GIL-released fastffi call) must attach
+    # that call's state -- never one remembered from an earlier call, which is freed by then.
+    local = threading.local()
+    seen = []
+
+    def f(i):
+        seen.append((local.mark, i))
+        return i
+
+    cb = fastffi.callback("long f(long)", f, tier=callback_tier)
+    sum_calls = lib.function("long cbcore_sum_calls(long (*f)(long), long n)", release_gil=True)
+
+    def outer(i):
+        local.mark = i
+        return sum_calls(cb.address, 3) + i
+
+    proto = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_long)
+    outer_c = proto(outer)
+    in_thread = lib.function("long cbcore_sum_in_thread(long (*f)(long), long n)", release_gil=True)
+    n = 200
+    assert in_thread(ctypes.cast(outer_c, ctypes.c_void_p).value, n) == n * (n - 1) // 2 + 3 * n
+    assert seen == [(i, j) for i in range(n) for j in range(3)]
 
 
 @pytest.mark.no_sanitizer  # RSS growth: ASan keeps freed blocks in quarantine
