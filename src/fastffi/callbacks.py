@@ -66,7 +66,7 @@ def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto")
     declaration = _declaration(signature) if isinstance(signature, str) else None
 
     def make(f):
-        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier, key=function_key(sig),
+        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier, key_of=function_key,
                                   declaration=declaration)
 
     if func is None:

@@ -100,6 +100,56 @@ def test_ceiling_lowers_the_request(monkeypatch):
                                               "  plan refused: above the FASTFFI_TIER ceiling"]
 
 
+# ---- the per-signature spec cache (tiers/callback.py) ----
+
+def test_callbacks_of_one_signature_share_its_spec_but_nothing_of_their_own(lib, callback_tier):
+    # The second and later callbacks of a signature reuse its spec: func, onerror and error
+    # must still be each callback's own.
+    call = lib.function("long cbcore_call_long(long (*f)(long), long x)")
+    seen = []
+
+    def boom(x):
+        raise ValueError(x)
+
+    a = fastffi.callback("long f(long)", lambda x: x + 1, tier=callback_tier)
+    b = fastffi.callback("long f(long)", lambda x: x * 10, error=-3, tier=callback_tier)
+    c = fastffi.callback("long f(long)", boom, error=-4, tier=callback_tier)
+    d = fastffi.callback("long f(long)", boom, error=-5, tier=callback_tier,
+                         onerror=lambda t, e, tb: seen.append(str(e)) or 77)
+    assert len({a.address, b.address, c.address, d.address}) == 4
+    assert {a.tier, b.tier, c.tier, d.tier} == {callback_tier}
+    assert (call(a, 4), call(b, 4), call(d, 9)) == (5, 40, 77)
+    with pytest.raises(ValueError):   # held by the call that was passed c
+        call(c, 1)
+    assert seen == ["9"]
+    with raises_exact(OverflowError, "callback 'f' error value: 1180591620717411303424 does not fit i64"):
+        fastffi.callback("long f(long)", abs, error=2**70, tier=callback_tier)
+
+
+def test_the_cached_spec_keeps_no_func_alive(callback_tier):
+    import weakref
+
+    def f(x):
+        return x
+
+    fastffi.callback("int g(int)", abs, tier=callback_tier).close()   # the signature's spec cached
+    cb = fastffi.callback("int g(int)", f, tier=callback_tier)
+    ref = weakref.ref(f)
+    del f
+    cb.close()
+    del cb
+    gc.collect()
+    assert ref() is None
+
+
+def test_the_ceiling_is_read_at_every_creation_of_a_cached_signature(monkeypatch):
+    first = fastffi.callback(("i32", ["i32"]), abs)
+    monkeypatch.setenv("FASTFFI_TIER", "libffi")
+    assert fastffi.callback(("i32", ["i32"]), abs).tier == "libffi"
+    monkeypatch.delenv("FASTFFI_TIER")
+    assert fastffi.callback(("i32", ["i32"]), abs).tier == first.tier
+
+
 def test_creation_is_audited():
     """In a subprocess: audit hooks cannot be removed (tests/test_audit.py)."""
     events = audit_run("""
