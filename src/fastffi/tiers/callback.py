@@ -56,7 +56,7 @@ if CallbackSpec._fields != _core.CALLBACK_SPEC_FIELDS:
 
 if CallbackSpec._fields[1:4] != ("func", "onerror", "error"):
     # create() rebuilds a cached spec around these three fields by position.
-    raise ImportError(f"fastffi.tiers.callback: CallbackSpec's fields 1-3 must be func, onerror, error")
+    raise ImportError("fastffi.tiers.callback: CallbackSpec's fields 1-3 must be func, onerror, error")
 
 _STRING = _core.KINDS["string"][0]
 _POINTER = _core.KINDS["pointer"][0]
