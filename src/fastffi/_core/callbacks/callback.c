@@ -72,6 +72,8 @@ static Py_ssize_t result_bytes(Py_ssize_t retsize)
  * exception set; `out` is untouched then. */
 static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyObject *where, PyObject *o, void *out)
 {
+    if (where == NULL)
+        return -1;   /* result_where could not make its text: MemoryError set */
     ErrCtx ctx = {where, 0};
     Slot s = {0};
     if (kind == KIND_VOID)
@@ -111,6 +113,16 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
     }
     memcpy(out, &s, CALLBACK_RESULT_MIN);
     return 0;
+}
+
+/* "callback 'cmp' result", the prefix of a result's error messages: made on
+ * first use (most callbacks never need it, and creation stays cheap), NULL
+ * with MemoryError set if it cannot be. */
+static PyObject *result_where(CallbackObject *cb)
+{
+    if (cb->result_where == NULL)
+        cb->result_where = PyUnicode_FromFormat("callback %R result", cb->name);
+    return cb->result_where;
 }
 
 static void write_error_image(const CallbackTarget *t, void *result)
@@ -171,7 +183,7 @@ void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result)
         Py_XDECREF(tb);
         Py_XDECREF(exc);
         if (value != NULL && value != Py_None
-            && convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, value, result) == 0) {
+            && convert_result(t->retkind, cb->retstruct, t->retsize, result_where(cb), value, result) == 0) {
             Py_DECREF(value);
             return;
         }
@@ -188,7 +200,7 @@ void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result)
 
 int callback_convert_result(CallbackObject *cb, CallbackTarget *t, PyObject *o, void *out)
 {
-    return convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, o, out);
+    return convert_result(t->retkind, cb->retstruct, t->retsize, result_where(cb), o, out);
 }
 
 static PyObject *plain_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames)
@@ -244,7 +256,7 @@ static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, PyThrea
         *(int64_t *)result = v;
     else if (kind == KIND_F64 && value != NULL && PyFloat_CheckExact(value))
         *(double *)result = PyFloat_AS_DOUBLE(value);
-    else if (value == NULL || convert_result(kind, cb->retstruct, t->retsize, cb->result_where, value, result) < 0)
+    else if (value == NULL || convert_result(kind, cb->retstruct, t->retsize, result_where(cb), value, result) < 0)
         callback_fail(cb, t, result);
     Py_XDECREF(value);
     Py_DECREF(cb);
@@ -407,9 +419,7 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
     cb->explanation = Py_NewRef(spec[CBSPEC_EXPLANATION]);
     cb->inspect = Py_NewRef(spec[CBSPEC_INSPECT]);
     cb->inspect_made = 0;
-    cb->result_where = PyUnicode_FromFormat("callback %R result", spec[CBSPEC_NAME]);
-    if (cb->result_where == NULL)
-        goto fail;
+    cb->result_where = NULL;   /* made on first use (result_where) */
     if (retkind == KIND_STRUCT)
         cb->retstruct = Py_NewRef(spec[CBSPEC_RETSTRUCT]);
     for (Py_ssize_t i = 0; i < nargs; i++) {
@@ -441,7 +451,12 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
      * int callback is an OverflowError here, not a truncated value later.
      * None is the zero image (for a struct: zero-filled). */
     PyObject *error = spec[CBSPEC_ERROR];
-    if (error != Py_None && retkind != KIND_VOID) {
+    /* The default, error=0, for an integer, floating or pointer result is
+     * the zero image already there (+0.0 and NULL are all-zero bits). */
+    int zero_default = PyLong_CheckExact(error) && compat_long_sign(error) == 0
+                       && ((retkind >= KIND_I8 && retkind <= KIND_U64) || retkind == KIND_F32 || retkind == KIND_F64
+                           || retkind == KIND_POINTER);
+    if (error != Py_None && retkind != KIND_VOID && !zero_default) {
         PyObject *where = PyUnicode_FromFormat("callback %R error value", cb->name);
         int rc = where == NULL ? -1 : convert_result((int)retkind, cb->retstruct, retsize, where, error, t->error_image);
         Py_XDECREF(where);
