@@ -34,16 +34,7 @@ def _best(fn, repeats: int) -> float:
 
 
 def _library() -> str:
-    root = build.cache_root() / "batch"
-    root.mkdir(parents=True, exist_ok=True)
-    source = build.SOURCE_DIR / "batch_targets.c"
-    out = root / f"libbatch_{abs(hash(source.read_bytes())) & 0xFFFFFFFF:x}.so"
-    if not out.exists():
-        cc = build._compiler()
-        if cc is None:
-            raise RuntimeError("a C compiler is needed for the batch benchmarks")
-        build._run_compiler([*cc, "-O2", "-fPIC", "-shared", str(source), "-o", str(out)])
-    return str(out)
+    return build.side_library("batch", "batch_targets.c")
 
 
 def run(quick: bool = False, data: list | None = None) -> list[str]:

@@ -105,6 +105,24 @@ def build(root: Path | None = None) -> Artifacts:
     return Artifacts.load(final)
 
 
+def side_library(name: str, source: str) -> str:
+    """A shared library of one benchmark's own C file (bench/SOURCE), built once
+    per content of the file: its path.  The key is a digest, not hash(): str and
+    bytes hashes change with every process (PYTHONHASHSEED)."""
+    text = (SOURCE_DIR / source).read_bytes()
+    root = cache_root() / name
+    root.mkdir(parents=True, exist_ok=True)
+    out = root / f"lib{name}_{hashlib.sha256(text).hexdigest()[:12]}.so"
+    if not out.exists():
+        cc = _compiler()
+        if cc is None:
+            raise RuntimeError(f"a C compiler is needed for the {name} benchmarks")
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        _run_compiler([*cc, "-O2", "-fPIC", "-shared", str(SOURCE_DIR / source), "-o", str(tmp)])
+        tmp.rename(out)   # atomic: a concurrent run sees the whole library or none
+    return str(out)
+
+
 def import_extension(name: str, path: Path):
     """Import the extension module ``name`` from the file ``path``."""
     spec = importlib.util.spec_from_file_location(name, path)

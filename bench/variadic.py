@@ -32,16 +32,7 @@ FMT = b"%d %f"
 
 
 def _library() -> str:
-    root = build.cache_root() / "variadic"
-    root.mkdir(parents=True, exist_ok=True)
-    source = build.SOURCE_DIR / "variadic_targets.c"
-    out = root / f"libvariadic_{abs(hash(source.read_bytes())) & 0xFFFFFFFF:x}.so"
-    if not out.exists():
-        cc = build._compiler()
-        if cc is None:
-            raise RuntimeError("a C compiler is needed for the variadic benchmarks")
-        build._run_compiler([*cc, "-O2", "-fPIC", "-shared", str(source), "-o", str(out)])
-    return str(out)
+    return build.side_library("variadic", "variadic_targets.c")
 
 
 def _peers(path: str) -> list[tuple[str, str, object, tuple]]:

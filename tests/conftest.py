@@ -83,6 +83,21 @@ def callback_tier(request):
     return request.param
 
 
+@pytest.fixture(scope="module")
+def fixture_lib(fixture_lib_path):
+    """The fixture library, open for a whole module (what hypothesis tests can use)."""
+    with fastffi.dlopen(fixture_lib_path) as handle:
+        yield handle
+
+
+@pytest.fixture
+def unraisable(monkeypatch):
+    """The reports (``sys.UnraisableHookArgs``) sys.unraisablehook receives during the test."""
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    return seen
+
+
 @pytest.fixture
 def lib(fixture_lib_path):
     """The fixture library, opened for one test and closed after it."""

@@ -232,6 +232,15 @@ def test_shared_call(lib, tier):
     assert lib.function("get_counter", "i64", [])() == 1234 and len(void.result) == 0
 
 
+def test_shared_call_passes_a_bool_byte_other_than_0_1_as_1(lib, tier):
+    widen = lib.function("int32_t widen_bool(_Bool x)", tier=tier)
+    sb = widen.shared()
+    for byte, expected in [(0, 0), (1, 1), (2, 1), (255, 1), (128, 1)]:
+        sb.args[0] = byte
+        sb()
+        assert struct.unpack("i", sb.result)[0] == expected == widen(bool(byte))
+
+
 def test_bool_columns_holding_other_bytes_are_normalised(lib, tier):
     """A '?' buffer may hold any byte; C's _Bool only 0 or 1 (widen_bool,
     compiled, returns its argument's byte).  map() passes nonzero as 1, as numpy

@@ -128,8 +128,32 @@ def test_make_function_refuses_a_function_result_without_its_maker():
                         result_maker=lambda a: ("made", a))
     assert _core.make_function(good)(-5) == ("made", 5)    # abs(-5) as an address, through the maker
     assert _core.make_function(good)(0) is None            # NULL never reaches the maker
-    message = "a function-pointer result needs a pointer return kind and a result_maker"
-    for bad in (good._replace(result_maker=None), good._replace(retkind=i32, retsize=4)):
+    message = "a function-pointer or typed pointer result needs a pointer return kind and a result_maker"
+
+    class P(int):
+        __slots__ = ()
+
+    typed = good._replace(flags=_core.TYPED_POINTER_RESULT, result_maker=P)
+    for bad in (good._replace(result_maker=None), good._replace(retkind=i32, retsize=4),
+                typed._replace(result_maker=None), typed._replace(retkind=i32, retsize=4)):
         with pytest.raises(ValueError) as info:
             _core.make_function(bad)
         assert str(info.value) == message
+    # A typed pointer's class makes NULL too (a Pointer that is 0, as a void * result is); small
+    # values by calling it, others copied into an instance without the call: the same ints.
+    fn = _core.make_function(typed)
+    for arg, value in ((0, 0), (-5, 5), (-257, 257), (-(2**31 - 1), 2**31 - 1)):
+        assert (type(fn(arg)), fn(arg)) == (P, value)
+    # Any other maker is called (a class with int's layout is only the fast way).
+    class Fat(int):
+        pass   # a __dict__: not int's layout
+
+    for maker, made in ((lambda a: ("made", a), ("made", 100000)), (Fat, Fat(100000))):
+        got = _core.make_function(typed._replace(result_maker=maker))(-100000)
+        assert (type(got), got) == (type(made), made)
+    with pytest.raises(ValueError) as info:
+        _core.make_function(typed._replace(flags=_core.TYPED_POINTER_RESULT | 64))
+    assert str(info.value) == "flags: FN_TYPED_POINTER_COPY is make_function's own"
+    with pytest.raises(ValueError) as info:
+        _core.make_function(good._replace(flags=_core.FUNCTION_RESULT | _core.TYPED_POINTER_RESULT))
+    assert str(info.value) == "a result is a function pointer or a typed pointer, not both"

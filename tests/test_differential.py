@@ -21,7 +21,7 @@ import pytest
 
 import fastffi
 from gen import csource, oracle, runner
-from gen.signatures import Agg, generate
+from gen.signatures import INT128S, INT_LIKE, Agg, generate
 
 SEED = runner.env_int("FASTFFI_DIFF_SEED", runner.DEFAULT_SEED)
 COUNT = runner.env_int("FASTFFI_DIFF_COUNT", runner.DEFAULT_COUNT)
@@ -110,10 +110,18 @@ def test_generator_covers_the_edge_cases():
     assert sum(runner.jit_eligible(s) for s in sigs) >= 200
     scalars = collections.Counter(t for s in sigs for t in s.args if not isinstance(t, Agg))
     assert set(scalars) == set(fastffi_scalars())
+    # issue 16: 16-byte integers after 5 integer-class arguments (x86-64: wholly on the stack,
+    # AArch64: an even pair) and as results
+    assert tags["int128"] >= 150
+    assert sum(any(t in INT128S and sum(a in INT_LIKE for a in s.args[:j]) == 5 for j, t in enumerate(s.args))
+               for s in sigs) >= 10
+    assert sum(s.ret in INT128S for s in sigs) >= 50
 
 
 def fastffi_scalars():
-    return ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "bool", "f32", "f64", "pointer")
+    return ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "bool", "f32", "f64", "pointer",
+            # issue 16
+            "i128", "u128")
 
 
 def test_oracle_values_are_exact():
@@ -125,6 +133,9 @@ def test_oracle_values_are_exact():
             if scalar in ("f32", "f64"):
                 assert oracle.pack_leaf(scalar, v) == oracle.pack_leaf(scalar, oracle.make_value(
                     scalar, oracle.leaf_u64(scalar, v)))
+            elif scalar in INT128S:
+                lo, hi = oracle.leaf_words(scalar, v)
+                assert (hi << 64 | lo) - ((1 << 128) if scalar == "i128" and hi >> 63 else 0) == v
             elif scalar != "pointer":
                 assert oracle.make_value(scalar, oracle.leaf_u64(scalar, v)) == v
 

@@ -168,8 +168,6 @@ def test_cdef_from_threads():
     ("long double f(long double);", "long double has no fastffi type"),
     ("_Complex double f(void);", "'_Complex double': _Complex has no fastffi type"),
     ("double _Complex f(void);", "'double _Complex': _Complex has no fastffi type"),
-    ("__int128 f(void);", "__int128 has no fastffi type"),
-    ("int f(unsigned __int128);", "unsigned __int128 has no fastffi type"),
     ("int f(int, __builtin_va_list);", "va_list has no fastffi type"),
     ("_Float128 f(void);", "_Float128 has no fastffi type"),
     ("_Complex _Float128 f(void);", "_Complex _Float128 has no fastffi type"),

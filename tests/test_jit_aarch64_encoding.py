@@ -1042,7 +1042,8 @@ def test_each_classifier_names_its_own_registers():
 
 # ---- every kind, with the real runtime of this build ----
 
-KINDS = [t for t in SCALARS.values() if isinstance(t, Scalar) and t is not VOID]
+KINDS = [t for t in SCALARS.values() if isinstance(t, Scalar) and t is not VOID
+         and t.name not in ("i128", "u128", "wstring")]   # issue 16: kinds the JIT refuses (test_int128.py)
 
 
 def _real_runtime() -> dict:

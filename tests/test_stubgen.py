@@ -20,6 +20,8 @@ s = libz.z_stream_s()
 s.avail_in = 3
 ok: int = z.deflateInit_(s, z.Z_DEFAULT_COMPRESSION, z.ZLIB_VERSION, fastffi.sizeof(s))
 printed: int = z.gzprintf(None, b"%d %s", 1, b"x")
+g: fastffi.Pointer[libz.gzFile_s] = z.gzdopen(-1, b"rb")
+have: int = g.contents.have if g else 0
 '''
 
 BAD = '''\
@@ -30,6 +32,7 @@ z: libz.Lib = fastffi.dlopen("libz.so.1", fastffi.include("zlib.h"))
 z.crc32("x", b"abc", 3)
 v: int = z.ZLIB_VERSION
 z.Z_OK = 5
+s: libz.z_stream_s = z.gzdopen(-1, b"rb").contents
 '''
 
 
@@ -51,6 +54,8 @@ def test_stub_text(stub_dir):
     assert "    def zlibVersion(self) -> Union[str, None]: ...\n" in text
     assert "class z_stream_s(fastffi.CStruct):\n    next_in: int\n    avail_in: int\n" in text
     assert "#   gzvprintf: va_list has no fastffi type\n" in text
+    # a `T *` result for a struct T is a typed pointer
+    assert "    def gzdopen(self, a0: int, a1: _String, /) -> fastffi.Pointer[gzFile_s]: ...\n" in text
 
 
 def _mypy(stub_dir, name, source):
@@ -77,15 +82,20 @@ def test_mypy_rejects_a_wrong_one(stub_dir):
     assert errors == ['Argument 1 to "crc32" of "Lib" has incompatible type "str"; expected "int"  [arg-type]',
                       'Incompatible types in assignment (expression has type "str", variable has type "int")  '
                       '[assignment]',
-                      'Cannot assign to final attribute "Z_OK"  [misc]']
+                      'Cannot assign to final attribute "Z_OK"  [misc]',
+                      'Incompatible types in assignment (expression has type "gzFile_s", variable has type '
+                      '"z_stream_s")  [assignment]']
 
 
 def test_the_typed_script_is_a_correct_program():
     """What mypy accepted also runs, with the stub's names standing for the real ones."""
     runtime = GOOD.replace("import libz\n", "class libz:\n    Lib = fastffi.Library\n"
-                                             "    z_stream_s = fastffi.include('zlib.h').type('struct z_stream_s')\n")
+                                             "    z_stream_s = fastffi.include('zlib.h').type('struct z_stream_s')\n"
+                                             "    gzFile_s = fastffi.include('zlib.h').type('struct gzFile_s')\n")
     namespace: dict = {}
     exec(runtime, namespace)
     # gzprintf on a NULL gzFile is Z_STREAM_ERROR
     assert (namespace["n"], namespace["ok"], namespace["printed"]) == (891568578, 0, -2)
+    # gzdopen(-1) fails: a NULL typed pointer, false
+    assert (namespace["g"], namespace["have"], type(namespace["g"]).__name__) == (0, 0, "Pointer[struct gzFile_s]")
     namespace["z"].deflateEnd(namespace["s"])

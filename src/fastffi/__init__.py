@@ -22,6 +22,7 @@ from .library import (RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE, RTLD_NO
 from .memory import (address_of, gc, get_errno, read, reader, set_errno, to_bytes, to_string, view, write,
                      write_bytes)
 from .model.aggregates import Array, Box, CStruct, CUnion
+from .model.typed_pointers import Pointer
 from .tiers.selection import available_tiers
 from .types import alignof, array, define, new, offsetof, sizeof, struct, undefine, union
 from . import batch as _batch
@@ -56,7 +57,7 @@ __all__ = [
     "dlopen", "function", "Library", "cdef", "include", "Header", "HeaderError", "Function", "CString", "Reader",
     "callback", "Callback",
     "struct", "union", "define", "undefine", "sizeof", "alignof", "offsetof", "CStruct", "CUnion",
-    "new", "array", "Array", "Box",
+    "new", "array", "Array", "Box", "Pointer",
     "address_of", "to_bytes", "view", "to_string", "read", "reader", "write", "write_bytes", "get_errno", "set_errno",
     "gc",
     "available_tiers", "jit_supported",

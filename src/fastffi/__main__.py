@@ -52,8 +52,9 @@ def _stubgen(args) -> int:
         return 1
 
     def exported(symbol: str) -> bool:
+        assert lib is not None   # asked only when -l named a library
         try:
-            lib.symbol(symbol)  # type: ignore[union-attr]
+            lib.symbol(symbol)
         except SymbolError:
             return False
         return True

@@ -24,6 +24,7 @@ ARG_NUL: int
 ARG_TYPED: int
 ARG_FUNCTION: int
 FUNCTION_RESULT: int   # the result is a function pointer, made a Function by FunctionSpec.result_maker
+TYPED_POINTER_RESULT: int   # the result is T * for a struct/union T, made a Pointer by FunctionSpec.result_maker
 CHAR_SIGNED: int
 WCHAR_SIZE: int
 WCHAR_SIGNED: int

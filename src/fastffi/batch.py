@@ -169,10 +169,24 @@ def _loop(fn):
     return tier_jit.loop_for(sig)
 
 
+#: issue 16's types that map() does not take, and why.
+_NO_COLUMNS = {"i128": "numpy has no 128-bit integer dtype", "u128": "numpy has no 128-bit integer dtype",
+               "wstring": "a wchar_t * column would need a converted copy per row"}
+
+
+def _refuse_issue16(fn, rt, args) -> None:
+    for i, t in enumerate((rt, *args)):
+        why = _NO_COLUMNS.get(t.name) if isinstance(t, Scalar) else None
+        if why:
+            where = "its result" if i == 0 else f"argument {i}"
+            raise TypeError(f"{fn.__name__}.map(): {where} is {t.name} ({why}); call {fn.__name__} per row")
+
+
 def map_rows(fn, *columns, out=None, threads: int = 1):
     """Call ``fn`` once per row; see :mod:`fastffi.batch`.  Returns ``out`` (a new
     numpy array when None), or None for a void function."""
     rt, args = _types_of(fn)
+    _refuse_issue16(fn, rt, args)
     if len(columns) != len(args):
         raise TypeError(f"{fn.__name__}.map() takes {len(args)} column{'s' if len(args) != 1 else ''} "
                         f"({len(columns)} given)")
@@ -246,6 +260,9 @@ class SharedCall:
         self._strides = (0,) * len(offsets)
         self._loop = _loop(fn)
         self._callbacks = ()
+        #: where the _Bool arguments are: ``args`` is raw bytes the caller may fill with
+        #: any value, and C's _Bool holds only 0 or 1 (psABI 3.1.2, AAPCS64 10.1.1)
+        self._bools = tuple(o for o, t in zip(offsets, args) if t is _BOOL)
         assert struct.calcsize(self.format) == total
 
     @property
@@ -266,6 +283,9 @@ class SharedCall:
         self._callbacks = value
 
     def __call__(self):
+        for o in self._bools:   # nonzero is passed as 1, as map() and a plain call do
+            if self.args[o] > 1:
+                self.args[o] = 1
         _core.run_batch(self._fn, self._columns, self._strides, self._result._address_, 0, 1, 1, self._loop,
                         False, self._callbacks)
 

@@ -17,6 +17,7 @@ from .findlib import find_library, is_short_name
 from .header import Header
 from .model.aggregates import array_class, box_class
 from .model.scalars import Scalar
+from .model.typed_pointers import result_class
 from .model.signature import Signature
 from .tiers import selection as tiers
 
@@ -65,9 +66,9 @@ class Library:
         ``lib.function("crc32", "u64", ["u64", "pointer", "u32"])`` or
         ``lib.function("unsigned long crc32(unsigned long, const void *, unsigned)")``.
         Options default to those given to :func:`dlopen`."""
-        types = types if types is not None else self._types  # type: ignore[assignment]
+        scope = types if types is not None else self._types   # a types= mapping or the header's namespace
         text = name_or_decl if restype is None and argtypes is None else None
-        return self._create(_signature(name_or_decl, restype, argtypes, types), release_gil, use_errno, tier, types,
+        return self._create(_signature(name_or_decl, restype, argtypes, scope), release_gil, use_errno, tier, scope,
                             declaration=text)
 
     def symbol(self, name: str) -> int:
@@ -179,7 +180,9 @@ class Library:
         t, count = self._variable_entry(name)
         address = self._handle.symbol(self._header.symbol(name))
         if count is None and isinstance(t, Scalar):
-            return _core.read_scalar(address, 0, t.kind)
+            value = _core.read_scalar(address, 0, t.kind)
+            cls = _pointer_class(self._header, t)
+            return value if cls is None else cls(value)
         return _view_at(address, t, count, self)
 
     def _write_variable(self, name: str, value) -> None:
@@ -257,6 +260,20 @@ class Library:
         return f"<fastffi.Library {self._name!r}{state}>"
 
 
+def _pointer_class(header: Header, t):
+    """The typed pointer class of a ``T *`` global, or None (a plain int): a
+    ``T`` incomplete where the global was declared is the one the header
+    completes, if it does."""
+    def resolve(name: str):
+        try:
+            found = header.type(name)
+        except SignatureError:
+            return None
+        return found if isinstance(found, type) and hasattr(found, "_layout_") else None
+
+    return result_class(t, resolve)
+
+
 def _is_variable(header: Header, name: str) -> bool:
     try:
         header.variable(name)
@@ -315,9 +332,9 @@ def dlopen(name, definitions: "Mapping[str, Any] | Header | None" = None, *, mod
     header = definitions if isinstance(definitions, Header) else None
     lib = Library(name, handle, release_gil=release_gil, use_errno=use_errno, tier=tier, types=types,
                   header=header)
-    if definitions and header is None:
+    if definitions and not isinstance(definitions, Header):
         try:
-            lib._define(definitions)  # type: ignore[arg-type]
+            lib._define(definitions)
         except BaseException:
             lib.close()
             raise

@@ -13,6 +13,7 @@ from .cdecl.spelling import resolve_type
 from .model.namespace import DEFAULT
 from .model.aggregates import Array, CStruct
 from .model.scalars import Scalar
+from .model.typed_pointers import result_class, typed_pointee
 
 address_of = _core.address_of  # documented in _core/runtime/memory.c
 
@@ -54,6 +55,11 @@ def read(ptr, type_, offset: int = 0):
     t = resolve_type(type_, value_only=True)
     if isinstance(t, Scalar):
         value = _core.read_scalar(ptr, offset, t.kind)
+        if typed_pointee(t) is not None:
+            # `T *` for a struct/union T: a typed Pointer, made here (never
+            # entered in _READ_KINDS, whose reads C answers with plain ints).
+            cls = result_class(t)
+            return value if cls is None else cls(value)
         if len(_READ_KINDS) < _READ_KINDS_LIMIT:
             _READ_KINDS[t] = t.kind
         return value

@@ -14,10 +14,12 @@ import keyword
 import re
 
 from .cdecl.entries import Refused
+from .errors import SignatureError
 from .header import Header
 from .library import Library
 from .model.pointers import FunctionType
 from .model.scalars import VOID, Scalar
+from .model.typed_pointers import typed_pointee
 
 #: what a pointer argument accepts (docs/errors.md, "Calls")
 _POINTER_ARG = "_Pointer"
@@ -67,6 +69,8 @@ class _Writer:
         if t is VOID:
             return "None"
         if isinstance(t, Scalar):
+            if t.name == "wstring":   # issue 16: str in, str out (None is NULL)
+                return "Union[str, None]"
             if t.pointee is not None or t.name in ("pointer", "string"):
                 if t.name == "string":
                     if argument:
@@ -77,7 +81,7 @@ class _Writer:
                     if isinstance(pointee, type) and hasattr(pointee, "_layout_"):
                         return f"Union[{self.class_name(pointee)}, _Pointer]"
                     return _POINTER_ARG
-                return "Union[int, None]"
+                return self.pointer(t) or "Union[int, None]"
             if t.name == "bool":
                 return "bool"
             if t.is_float:
@@ -89,12 +93,30 @@ class _Writer:
             return self.class_name(t)
         return "Any"
 
+    def pointer(self, t) -> str | None:
+        """A typed pointer's stub type (a ``T *`` result or field for a
+        struct/union T reads as fastffi.Pointer[T]), or None: a pointer to a
+        type the header leaves incomplete reads as a plain int."""
+        pointee = typed_pointee(t)
+        if pointee is None:
+            return None
+        if not _is_class(pointee):
+            pointee = self.h_resolve(pointee.name)
+        return None if pointee is None else f"fastffi.Pointer[{self.class_name(pointee)}]"
+
+    def h_resolve(self, name: str):
+        try:
+            t = self.h.type(name)
+        except SignatureError:   # not defined by the header: an incomplete type
+            return None
+        return t if _is_class(t) else None
+
     def field(self, f) -> str:
         if f.count is not None:
             return "fastffi.Array"
         t = f.type
         if isinstance(t, Scalar) and (t.pointee is not None or t.name == "pointer"):
-            return "Union[str, None]" if t.name == "string" else "int"
+            return "Union[str, None]" if t.name == "string" else self.pointer(t) or "int"
         return self.value(t, argument=False)
 
     def structs(self) -> list[str]:

@@ -3,7 +3,7 @@ values, ask sizes.  Everything here takes type specifications as people write
 them (:mod:`fastffi.cdecl.spelling`) and builds on the model (:mod:`fastffi.model`)."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from . import _core
 from .cdecl.spelling import IDENT, namespace_for, resolve_field_type, resolve_type
@@ -28,9 +28,10 @@ def union(name: str, fields: Iterable, pack: int | None = None, *, types=None) -
     return make_aggregate(name, _members(fields, types), pack, is_union=True)
 
 
-def _members(fields, types) -> list[tuple[str, Any, int | None]]:
+def _members(fields, types) -> list[tuple]:
+    """(name, type, count) per member, (name, type, None, width) per bit-field: compute_layout's table."""
     ns = namespace_for(types) if types is not None else None   # one types= overlay for every field
-    members = []
+    members: list[tuple] = []
     seen = set()
     for entry in fields:
         if not (isinstance(entry, tuple) and len(entry) in (2, 3) and isinstance(entry[0], str)):
@@ -49,8 +50,8 @@ def _members(fields, types) -> list[tuple[str, Any, int | None]]:
         if len(entry) == 3:
             members.append((fname, ftype, count, _bit_width(fname, ftype, count, entry[2])))
         else:
-            members.append((fname, ftype, count))  # type: ignore[arg-type]
-    return members  # type: ignore[return-value]
+            members.append((fname, ftype, count))
+    return members
 
 
 def _bit_width(fname: str, ftype, count, bits) -> int:

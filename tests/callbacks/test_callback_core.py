@@ -18,14 +18,6 @@ from fastffi import _core
 from conftest import SCALAR_LIMITS, raises_exact, struct_tier
 from test_audit import run as audit_run
 
-@pytest.fixture
-def unraisable(monkeypatch):
-    """The reports sys.unraisablehook receives during the test."""
-    seen = []
-    monkeypatch.setattr(sys, "unraisablehook", seen.append)
-    return seen
-
-
 def caller(cb, tier="auto", **options):
     """A fastffi Function calling `cb` through its address, as C does."""
     return fastffi.function(cb.address, cb.restype, list(cb.argtypes), tier=tier, **options)

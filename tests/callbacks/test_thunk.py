@@ -22,13 +22,6 @@ from conftest import SCALAR_LIMITS, raises_exact
 pytestmark = pytest.mark.skipif(thunk.platform_refusal() is not None,
                                 reason=f"jit callbacks refused here: {thunk.platform_refusal()}")
 
-@pytest.fixture
-def unraisable(monkeypatch):
-    seen = []
-    monkeypatch.setattr(sys, "unraisablehook", seen.append)
-    return seen
-
-
 def jit(signature, func, **options):
     cb = fastffi.callback(signature, func, tier="jit", **options)
     assert cb.tier == "jit"

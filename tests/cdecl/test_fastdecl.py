@@ -28,7 +28,13 @@ def _decl(rnd: random.Random) -> str:
         stars = rnd.choice([0, 0, 1, 1, 2, 3])
         name = f" p{i}" if named and rnd.random() < 0.6 else ""
         return f"{base} {'*' * stars}{name}".replace("  ", " ")
-    params = [one(True, i) for i in range(rnd.randint(0, 6))]
+    def callback(i: int) -> str:
+        inner = [one(rnd.random() < 0.5, 10 + j) for j in range(rnd.randint(0, 3))] or ["void"]
+        if inner != ["void"] and rnd.random() < 0.1:
+            inner.append("...")
+        name = f"cb{i}" if rnd.random() < 0.7 else ""
+        return f"{one(False, 0).strip()} (*{name})({', '.join(inner)})"
+    params = [callback(i) if rnd.random() < 0.15 else one(True, i) for i in range(rnd.randint(0, 6))]
     if params and rnd.random() < 0.15:
         params.append("...")
     if not params and rnd.random() < 0.5:
@@ -45,21 +51,25 @@ def _slow(text):
 
 def test_agrees_with_the_parser_on_generated_declarations():
     rnd = random.Random(15)
-    read = 0
+    read = callbacks = 0
     for _ in range(1500):
         text = _decl(rnd)
         fast = fast_signature(text, NS)
         slow = _slow(text)
         if fast is not None:
             read += 1
+            callbacks += "(*" in text
             assert not isinstance(slow, SignatureError), (text, slow)
             assert fast == slow, text
     assert read > 1000   # the common shapes are read without the parser
+    assert callbacks > 100   # function-pointer parameters too
 
 
 @pytest.mark.parametrize("text", [
     "int f(void x)", "int f(int a, int a)", "int f(...)", "long double f(void)", "int f(unknown_t x)",
-    "int f(int, void)", "int f(int a[4])", "int f(int (*cb)(int))", "int f(char *const p)", "enum e f(void)",
+    "int f(int, void)", "int f(int a[4])", "int f(int (**cb)(int))", "int f(int (*const cb)(int))",
+    "int f(int (*cb)(int (*)(int)))", "int (*f(void))(int)", "int f(int (*cb)(void x))", "int f(int (cb)(int))",
+    "int f(int (*cb)(int a, int a))", "int f(char *const p)", "enum e f(void)",
     "int f(struct nothere v)", "f(int)", "int f(int) g", "int f(int, ...) ;x", "int size_t(int)",
     "int f(int pid_t)", "int f(volatile int *p)", "int f(int x = 1)", "struct { int a; } f(void)",
     "int f(unsigned __int128)", "int f(unsigned _Float128 x)", "__int128 f(void)",

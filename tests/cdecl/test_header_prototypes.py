@@ -7,7 +7,8 @@ import fastffi.header as header_module
 from fastffi.cdecl import header as front_end
 
 
-@pytest.mark.parametrize("name", ["zlib.h", "sqlite3.h", "stdio.h", "netdb.h", "math.h", "pthread.h"])
+@pytest.mark.parametrize("name", ["zlib.h", "sqlite3.h", "stdio.h", "netdb.h", "math.h", "pthread.h", "openssl/evp.h",
+                                  "stdlib.h", "signal.h", "png.h", "regex.h", "dirent.h"])
 def test_fast_prototypes_equal_the_parsers(name, monkeypatch):
     monkeypatch.setattr(header_module, "_includes", {})
     fast = fastffi.include(name, cache=False)
@@ -23,6 +24,8 @@ def test_fast_prototypes_equal_the_parsers(name, monkeypatch):
         {k: [t.spelling() if hasattr(t, "spelling") else t.__name__ for t in v.argtypes]
          for k, v in s.items() if hasattr(v, "argtypes")}
     assert fast.own == slow.own
+    # the whole table -- functions, types, variables, constants, as the cache stores it -- is the same
+    assert fast._parts[0].raw == slow._parts[0].raw
     assert {k: fast.symbol(k) for k in f} == {k: slow.symbol(k) for k in s}
 
 

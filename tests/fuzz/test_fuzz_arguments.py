@@ -24,7 +24,6 @@ import struct
 import sys
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -213,12 +212,6 @@ def check(outcomes, model, args):
         assert first[0] == "raise" and issubclass(first[1], model[1]), (args, first, model)
     else:
         assert _same(first, model), (args, first, model)
-
-
-@pytest.fixture(scope="module")
-def fixture_lib(fixture_lib_path):
-    with fastffi.dlopen(fixture_lib_path) as lib:
-        yield lib
 
 
 def _fold(bits):

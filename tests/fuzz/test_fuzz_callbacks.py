@@ -34,12 +34,6 @@ TYPES = ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "bo
 C_NAMES = {"ptr": "void *", "bool": "bool"}
 
 
-@pytest.fixture(scope="module")
-def fixture_lib(fixture_lib_path):
-    with fastffi.dlopen(fixture_lib_path) as lib:
-        yield lib
-
-
 class Index:
     def __init__(self, v):
         self.v = v

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -57,40 +56,12 @@ _BIG_NUMBER = re.compile(r"\d{5,}|0x[0-9a-fA-F]{4,}|<<")
 ALLOWED = (fastffi.SignatureError, TypeError, ValueError)
 
 
-def _split(text: str) -> list[str]:
-    return re.findall(r"\w+|\s+|.", text, flags=re.S)
-
-
 @st.composite
 def mutated(draw) -> str:
     """A corpus declaration with up to 8 token- or character-level edits, or random tokens."""
     if draw(st.integers(0, 9)) == 0:
         return "".join(draw(st.lists(st.sampled_from(TOKENS), max_size=20)))
-    toks = _split(draw(st.sampled_from(CORPUS)))
-    for _ in range(draw(st.integers(0, 8))):
-        op = draw(st.sampled_from(["insert", "delete", "replace", "duplicate", "char"]))
-        i = draw(st.integers(0, len(toks)))
-        if op == "insert":
-            toks.insert(i, draw(st.sampled_from(TOKENS)))
-        elif toks and op == "delete":
-            del toks[min(i, len(toks) - 1)]
-        elif toks and op == "replace":
-            toks[min(i, len(toks) - 1)] = draw(st.sampled_from(TOKENS))
-        elif toks and op == "duplicate":
-            j = draw(st.integers(i, len(toks)))
-            toks[i:i] = toks[i:j] * draw(st.integers(1, 4))
-        elif op == "char":
-            text = "".join(toks)
-            k = draw(st.integers(0, len(text)))
-            text = text[:k] + draw(st.characters(codec="utf-8", exclude_categories=["Cs"])) + text[k:]
-            toks = _split(text)
-    return "".join(toks)
-
-
-@pytest.fixture(scope="module")
-def fixture_lib(fixture_lib_path):
-    with fastffi.dlopen(fixture_lib_path) as lib:
-        yield lib
+    return draw(fuzzing.mutated_text(CORPUS, TOKENS, repeat=4, characters=True))
 
 
 def _expect_documented(call, *allowed):

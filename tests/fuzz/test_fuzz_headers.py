@@ -6,10 +6,8 @@ exception, no hang, no crash.  The fast declaration path, on mutated
 declarations, either declines (None) or gives exactly what the parser gives."""
 from __future__ import annotations
 
-import re
 
 from hypothesis import given
-from hypothesis import strategies as st
 
 import fastffi
 import fuzzing
@@ -34,26 +32,8 @@ TOKENS = ["int", "unsigned", "char", "long", "double", "void", "_Bool", "const",
           "_Complex", "__builtin_va_list", "_Float128"]
 
 
-def _split(text: str) -> list[str]:
-    return re.findall(r"\w+|\s+|.", text, flags=re.S)
-
-
-@st.composite
-def mutated(draw, corpus) -> str:
-    toks = _split(draw(st.sampled_from(corpus)))
-    for _ in range(draw(st.integers(0, 8))):
-        op = draw(st.sampled_from(["insert", "delete", "replace", "duplicate"]))
-        i = draw(st.integers(0, len(toks)))
-        if op == "insert":
-            toks.insert(i, draw(st.sampled_from(TOKENS)))
-        elif toks and op == "delete":
-            del toks[min(i, len(toks) - 1)]
-        elif toks and op == "replace":
-            toks[min(i, len(toks) - 1)] = draw(st.sampled_from(TOKENS))
-        elif toks and op == "duplicate":
-            j = draw(st.integers(i, len(toks)))
-            toks[i:i] = toks[i:j] * draw(st.integers(1, 3))
-    return "".join(toks)
+def mutated(corpus):
+    return fuzzing.mutated_text(corpus, TOKENS)
 
 
 @fuzzing.settings_for()

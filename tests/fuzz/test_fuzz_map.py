@@ -11,7 +11,6 @@ from __future__ import annotations
 import array
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -84,12 +83,6 @@ def output(draw, restype, rows):
     if draw(st.integers(0, 9)) == 0:
         out.setflags(write=False)
     return out
-
-
-@pytest.fixture(scope="module")
-def fixture_lib(fixture_lib_path):
-    with fastffi.dlopen(fixture_lib_path) as lib:
-        yield lib
 
 
 @fuzzing.settings_for()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import struct
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -89,12 +88,6 @@ def value(draw, position):
     return o, None, [], (TypeError, f"{where}: cannot infer a C type for a variadic argument from "
                                     f"{type(o).__name__} (int, float, str, bytes, None, a buffer or a fastffi "
                                     "object; or give the types: va_hash.variadic(type, ...))")
-
-
-@pytest.fixture(scope="module")
-def fixture_lib(fixture_lib_path):
-    with fastffi.dlopen(fixture_lib_path) as lib:
-        yield lib
 
 
 @fuzzing.settings_for()

@@ -68,8 +68,9 @@ def caller(sig: Signature) -> str:
                   "    uint64_t g0 = 0, g1 = 0;"]
         leaves = value_leaves(sig.ret) if isinstance(sig.ret, Agg) else [("", sig.ret)]
         for path, scalar in leaves:
-            lines.append(f"    g0 = M(g0, {csource.fold_expr(scalar, f'r0{path}')});")
-            lines.append(f"    g1 = M(g1, {csource.fold_expr(scalar, f'r1{path}')});")
+            for e0, e1 in zip(csource.fold_exprs(scalar, f'r0{path}'), csource.fold_exprs(scalar, f'r1{path}')):
+                lines.append(f"    g0 = M(g0, {e0});")
+                lines.append(f"    g1 = M(g1, {e1});")
         lines += ["    cbd_out[2] = g0;", "    cbd_out[3] = g1;"]
     lines.append("}")
     return "\n".join(lines)
@@ -105,7 +106,8 @@ def refusal_allowed(mechanism: str, sig: Signature) -> bool:
     if mechanism == "plan":
         return False
     if mechanism == "libffi":
-        return sig.has_union or sig.has_packed
+        # libffi has no __int128 type (issue 16)
+        return sig.has_union or sig.has_packed or "int128" in sig.tags
     return True
 
 

@@ -22,7 +22,7 @@ oracle.py computes the same quantities in Python from the arguments' Python valu
 """
 from __future__ import annotations
 
-from .signatures import FLOATS, INTS, Agg, Arr, Signature, all_leaves, c_type, value_leaves
+from .signatures import FLOATS, INT128S, INTS, Agg, Arr, Signature, all_leaves, c_type, value_leaves
 
 PRELUDE = r"""#include <stdarg.h>
 #include <stddef.h>
@@ -111,8 +111,22 @@ def fold_expr(scalar: str, expr: str) -> str:
     return f"(uint64_t)({expr})"  # unsigned, _Bool (0 or 1)
 
 
+#: issue 16: a 16-byte integer's high half is derived from its low half with this seed.
+INT128_HIGH_SEED = 0x3C6EF372FE94F82B
+
+
+def fold_exprs(scalar: str, expr: str) -> list:
+    """The uint64 expressions one leaf folds as: two (low, high) for a 16-byte integer."""
+    if scalar in INT128S:
+        return [f"(uint64_t)({expr})", f"(uint64_t)((unsigned __int128)({expr}) >> 64)"]
+    return [fold_expr(scalar, expr)]
+
+
 def make_expr(scalar: str, x: str) -> str:
     """A value of ``scalar`` derived from the uint64 expression ``x``."""
+    if scalar in INT128S:
+        return (f"({c_type(scalar)})(((unsigned __int128)M({x}, {INT128_HIGH_SEED:#x}ull) << 64) "
+                f"| (uint64_t)({x}))")
     if scalar == "f32":
         return f"MF({x})"
     if scalar == "f64":
@@ -154,7 +168,8 @@ def function(sig: Signature) -> str:
     for i, t in enumerate(sig.args):
         body.append(f"    g = {arg_seed(sig, i):#x}ull;")
         for path, scalar in value_leaves(t):
-            body.append(f"    g = M(g, {fold_expr(scalar, f'a{i}{path}')});")
+            for e in fold_exprs(scalar, f'a{i}{path}'):
+                body.append(f"    g = M(g, {e});")
         body.append(f"    diff_args[{i}] = g;")
         body.append("    h = M(h, g);")
     body.append("    diff_hash = h;")

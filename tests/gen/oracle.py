@@ -11,8 +11,8 @@ import math
 import random
 import struct
 
-from .csource import arg_seed, mix
-from .signatures import FLOATS, SIZES, Agg, Signature, all_leaves, value_leaves
+from .csource import INT128_HIGH_SEED, arg_seed, mix
+from .signatures import FLOATS, INT128S, SIZES, Agg, Signature, all_leaves, value_leaves
 
 MASK64 = (1 << 64) - 1
 
@@ -71,8 +71,19 @@ def leaf_u64(scalar: str, value) -> int:
     return int(value) & MASK64  # sign-extended for signed ints, 0/1 for bool
 
 
+def leaf_words(scalar: str, value) -> list:
+    """The uint64 words one leaf folds as (csource.fold_exprs)."""
+    if scalar in INT128S:
+        u = int(value) & ((1 << 128) - 1)
+        return [u & MASK64, u >> 64]
+    return [leaf_u64(scalar, value)]
+
+
 def make_value(scalar: str, x: int):
     """The value C's make_expr(scalar, x) produces from the uint64 ``x``."""
+    if scalar in INT128S:
+        v = mix(x, INT128_HIGH_SEED) << 64 | x
+        return v - (1 << 128) if scalar == "i128" and v >> 127 else v
     if scalar == "f32":
         u = x & 0xFFFFFFFF
         if (u >> 23) & 0xFF == 0xFF:
@@ -175,7 +186,7 @@ def present(rng: random.Random, scalar: str, value):
     if value is None or rng.random() >= 0.15:
         return value
     choice = rng.randrange(3)
-    if choice == 0 and _np is not None:
+    if choice == 0 and _np is not None and scalar in _NP_TYPES:   # numpy has no 128-bit integers
         return getattr(_np, _NP_TYPES[scalar])(value)
     if scalar == "bool":
         return int(value)
@@ -220,9 +231,11 @@ def expected_arg_hashes(sig: Signature, values) -> list:
         g = arg_seed(sig, i)
         if isinstance(t, Agg):
             for (_, s), leaf in zip(value_leaves(t), v.leaves):
-                g = mix(g, leaf_u64(s, leaf))
+                for w in leaf_words(s, leaf):
+                    g = mix(g, w)
         else:
-            g = mix(g, leaf_u64(t, v))
+            for w in leaf_words(t, v):
+                g = mix(g, w)
         out.append(g)
     return out
 

@@ -33,7 +33,7 @@ import tempfile
 import time
 
 from . import csource, oracle
-from .signatures import FLOATS, INT_LIKE, Agg, Arr, Signature, generate, value_leaves
+from .signatures import FLOATS, INT128S, INT_LIKE, Agg, Arr, Signature, generate, value_leaves
 
 CHUNK_SIZE = 250
 CALLS_PER_SIGNATURE = 3
@@ -82,6 +82,8 @@ def jit_eligible(sig: Signature) -> bool:
     8 arguments, at most 6 integer-class and 8 float-class ones."""
     if any(isinstance(t, Agg) for t in (sig.ret, *sig.args)) or len(sig.args) > 8:
         return False
+    if any(t in INT128S for t in (sig.ret, *sig.args)):
+        return False   # issue 16: the JIT refuses 16-byte integers
     return sum(t in INT_LIKE for t in sig.args) <= 6 and sum(t in FLOATS for t in sig.args) <= 8
 
 
@@ -91,7 +93,8 @@ def refusal_allowed(tier: str, sig: Signature, layouts: dict) -> bool:
     if tier == "libffi":
         # libffi cannot describe unions or packed layouts; and a signature hitting libffi bug #848
         # (our own reading of it, from the compiler's layout) may be refused rather than miscalled.
-        return sig.has_union or sig.has_packed or (
+        # libffi has no __int128 type (issue 16).
+        return sig.has_union or sig.has_packed or any(t in INT128S for t in (sig.ret, *sig.args)) or (
             platform.machine().lower() in ("x86_64", "amd64") and oracle.libffi_848_pattern(sig, layouts))
     if tier == "jit":
         return not jit_eligible(sig)

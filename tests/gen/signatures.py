@@ -37,6 +37,12 @@ C_NAMES = {"i8": "int8_t", "i16": "int16_t", "i32": "int32_t", "i64": "int64_t",
            "u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t",
            "bool": "_Bool", "f32": "float", "f64": "double", "pointer": "void *", "void": "void"}
 
+# issue 16: the 16-byte integers, scalar arguments and returns only (the plan tier takes them;
+# libffi and the JIT refuse them, which refusal_allowed permits).
+INT128S = ("i128", "u128")
+SIZES.update({"i128": 16, "u128": 16})
+C_NAMES.update({"i128": "__int128", "u128": "unsigned __int128"})
+
 
 @dataclasses.dataclass(eq=False)
 class Agg:
@@ -452,6 +458,7 @@ class Generator:
         options = tuple(o for o, p in (("release_gil", 0.25), ("use_errno", 0.15)) if r.random() < p)
         # Some signatures become variadic from a random argument on, decided by a generator of
         # their own so the rest of the corpus is what it was before variadic calls existed.
+        ret = _add_int128(self.seed, self.index, args, ret, self.tags)
         v = random.Random(f"fastffi-diff-variadic:{self.seed}:{self.index}")
         nfixed = None
         if args and v.random() < VARIADIC_SHARE:
@@ -534,6 +541,27 @@ class Generator:
 #: The share of signatures with arguments that are made variadic.
 VARIADIC_SHARE = 0.15
 
+#: The share of signatures given 16-byte integer arguments (issue 16).
+INT128_SHARE = 0.12
+
+
+def _add_int128(seed: int, index: int, args: list, ret, tags: list):
+    """Insert 1-3 i128/u128 arguments at random positions of some signatures -- after 5 or 6
+    integers, at odd register numbers, on the stack -- and make half of their scalar returns one,
+    from a generator of their own, so every other signature of the corpus is what it was before
+    they existed.  Returns the (possibly new) return type."""
+    g = random.Random(f"fastffi-diff-int128:{seed}:{index}")
+    if g.random() >= INT128_SHARE or len(args) >= MAX_ARGS:
+        return ret
+    for _ in range(g.randint(1, 3)):
+        if len(args) >= MAX_ARGS:
+            break
+        args.insert(g.randint(0, len(args)), g.choice(INT128S))
+    tags.append("int128")
+    if isinstance(ret, str) and ret != "void" and g.random() < 0.5:
+        ret = g.choice(INT128S)
+    return ret
+
 
 def generate(seed: int, index: int) -> Signature:
     """Signature ``index`` of the run seeded ``seed``."""
@@ -547,4 +575,4 @@ def c_type(t) -> str:
 
 
 __all__ = ["Agg", "Arr", "Signature", "Generator", "generate", "value_leaves", "all_leaves", "approx_layout",
-           "approx_size", "c_type", "SCALARS", "INTS", "FLOATS", "INT_LIKE", "SIZES", "C_NAMES"]
+           "approx_size", "c_type", "SCALARS", "INTS", "FLOATS", "INT_LIKE", "SIZES", "C_NAMES", "INT128S"]

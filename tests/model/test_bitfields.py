@@ -112,6 +112,33 @@ def test_bitfield_zoo_matches_gcc(seed, tmp_path):
             assert getattr(v, mname) == value, (where, mname)
 
 
+# Both ABIs' rule for unnamed bit-fields, whatever the host: the structs are
+# ones the zoo found GCC lays out differently on the two (x86-64 and AArch64
+# figures printed by GCC 12 on each).
+_ANON = [
+    ("struct { unsigned long :22; unsigned short f1:15; }",
+     [(None, "u64", None, 22), ("f1", "u16", None, 15)], None, (6, 2), (8, 8)),
+    ("struct { char p0; short p1; short p2; _Bool f3:1; long :10; long long :30; }",
+     [("p0", "i8", None), ("p1", "i16", None), ("p2", "i16", None), ("f3", "bool", None, 1),
+      (None, "i64", None, 10), (None, "i64", None, 30)], None, (12, 2), (16, 8)),
+    # a zero-width member counts in full on AArch64 even under #pragma pack(4)
+    ("#pragma pack(4) struct { int f0:5; long long :0; unsigned char :8; int p3; long f4:14; "
+     "unsigned short f5:4; unsigned long f6:27; }",
+     [("f0", "i32", None, 5), (None, "i64", None, 0), (None, "u8", None, 8), ("p3", "i32", None),
+      ("f4", "i64", None, 14), ("f5", "u16", None, 4), ("f6", "u64", None, 27)], 4, (24, 4), (24, 8)),
+]
+
+
+@pytest.mark.parametrize("text, members, pack, sysv, aapcs64", _ANON, ids=[t for t, *_ in _ANON])
+def test_unnamed_bit_fields_align_the_struct_only_on_aapcs64(text, members, pack, sysv, aapcs64):
+    from fastffi.model.layout import compute_layout
+    from fastffi.model.scalars import SCALARS
+    typed = [(m[0], SCALARS[m[1]], *m[2:]) for m in members]
+    for rule, expected in ((False, sysv), (True, aapcs64)):
+        layout = compute_layout("S", typed, pack=pack, anon_bitfields_align=rule)
+        assert (layout.size, layout.align) == expected, (text, rule)
+
+
 def test_struct_spec_bit_fields():
     S = fastffi.struct("S", [("flags", "u32", 3), ("mode", "i32", 4), ("ok", "bool", 1), ("tail", "u8")])
     assert (fastffi.sizeof(S), fastffi.alignof(S)) == (4, 4)

@@ -296,4 +296,30 @@ static inline int compat_long_small_address(PyObject *o, uint64_t *v)
 #define COMPAT_LONG_COMPACT_BELOW (2 << _PyLong_NON_SIZE_BITS)
 #endif
 
+/* An instance of `cls` -- an int subclass adding nothing to int's layout
+ * (the caller checked tp_basicsize and tp_itemsize) -- equal to `v`, an
+ * exact int no small-int cache holds (|v| > 256; 3.14 flags cached ones in
+ * lv_tag), as long_subtype_new makes one (allocate, copy the digits) without
+ * calling the class: no argument tuple, no parsing, no __init__.  A typed
+ * pointer result is one per call (runtime/function.c).  NULL if the layout is
+ * not one described above (the caller then calls the class). */
+static inline PyObject *compat_long_subtype_copy(PyTypeObject *cls, PyObject *v)
+{
+#if defined(Py_DEBUG) || defined(Py_TRACE_REFS) || defined(Py_GIL_DISABLED) || defined(Py_LIMITED_API)
+    (void)cls, (void)v;
+    return NULL;
+#else
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_ssize_t n = (Py_ssize_t)(((PyLongObject *)v)->long_value.lv_tag >> _PyLong_NON_SIZE_BITS);
+#else
+    Py_ssize_t n = Py_ABS(Py_SIZE(v));
+#endif
+    PyObject *o = cls->tp_alloc(cls, n);
+    if (o != NULL)
+        memcpy((char *)o + sizeof(PyObject), (const char *)v + sizeof(PyObject),
+               (size_t)(PyLong_Type.tp_basicsize - (Py_ssize_t)sizeof(PyObject) + n * PyLong_Type.tp_itemsize));
+    return o;
+#endif
+}
+
 #endif

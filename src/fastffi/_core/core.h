@@ -79,6 +79,16 @@ enum {
     /* Not a call option: the result is a function pointer, returned as a
      * Function of its type made by f->result_maker (None for NULL). */
     FN_FUNCTION_RESULT = 16,
+    /* Not a call option: the result is `T *` for a struct/union T, returned
+     * as f->result_maker(address), the type's fastffi Pointer class (an int
+     * subclass; NULL too, as 0).  Read, with FN_FUNCTION_RESULT, in the
+     * pointer case of boxing only. */
+    FN_TYPED_POINTER_RESULT = 32,
+    FN_MADE_RESULT = FN_FUNCTION_RESULT | FN_TYPED_POINTER_RESULT,
+    /* Set by make_function, not by the spec: the typed pointer class adds
+     * nothing to int's layout, so a result is made by copying the address's
+     * int into an instance (compat_long_subtype_copy), not by calling it. */
+    FN_TYPED_POINTER_COPY = 64,
 };
 
 /* A Function is an immutable heap *type* whose metatype is Function_Type, and
@@ -123,7 +133,7 @@ struct FunctionObject {
     PyObject *signature;
     int signature_made;
     PyObject *keepalive;         /* objects whose memory the tier data points into */
-    PyObject *result_maker;      /* FN_FUNCTION_RESULT: address (int) -> Function, else NULL */
+    PyObject *result_maker;      /* FN_MADE_RESULT: address (int) -> Function / Pointer, else NULL */
     /* Bytes of stack arguments checked against the calling thread's free
      * stack before each call, or 0 (tiers/stack.h). */
     Py_ssize_t stack_check;
@@ -145,8 +155,9 @@ int variadic_traverse(FunctionObject *f, visitproc visit, void *arg);
 PyObject *variadic_method(FunctionObject *f, PyObject *args);
 PyObject *call_variadic(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 
-/* A function-pointer result (FN_FUNCTION_RESULT) as a Function: None for
- * NULL, else what f->result_maker makes of the address (runtime/function.c). */
+/* A pointer result that f->result_maker makes an object of (FN_MADE_RESULT):
+ * a function pointer's Function (None for NULL), a typed pointer's Pointer
+ * (runtime/function.c). */
 PyObject *function_result(const FunctionObject *f, void *address);
 
 /* The entry point a call goes through. */

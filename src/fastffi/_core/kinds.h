@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <wchar.h>
 
 #define FASTFFI_SCALAR_KINDS(X)                      \
     X(BOOL,    "bool",    bool,        ffi_type_uint8)  \
@@ -24,7 +25,14 @@
     X(F32,     "f32",     float,       ffi_type_float)  \
     X(F64,     "f64",     double,      ffi_type_double) \
     X(POINTER, "pointer", void *,      ffi_type_pointer) \
-    X(STRING,  "string",  const char *, ffi_type_pointer)
+    X(STRING,  "string",  const char *, ffi_type_pointer) \
+    /* issue 16, integers and wide strings.  libffi has no __int128 type:   \
+     * ffi_type_void is a placeholder no call ever reads -- the libffi tier, \
+     * its callback closures and its struct descriptions refuse i128/u128   \
+     * first (fastffi/tiers/libffi.py), with that reason. */                \
+    X(I128,    "i128",    __int128,     ffi_type_void)  \
+    X(U128,    "u128",    unsigned __int128, ffi_type_void) \
+    X(WSTRING, "wstring", const wchar_t *, ffi_type_pointer)
 
 typedef enum {
     KIND_VOID = 0,
@@ -38,5 +46,9 @@ typedef enum {
 static inline int kind_is_signed(int k) { return k >= KIND_I8 && k <= KIND_I64; }
 static inline int kind_is_unsigned(int k) { return k >= KIND_U8 && k <= KIND_U64; }
 static inline int kind_is_float(int k) { return k == KIND_F32 || k == KIND_F64; }
+/* The 16-byte integers: converted and stored as two eightbytes, low first
+ * (both targets are little-endian; psABI 3.2.3 and AAPCS64 C.9 place the
+ * low half in the lower-numbered register). */
+static inline int kind_is_int128(int k) { return k == KIND_I128 || k == KIND_U128; }
 
 #endif

@@ -85,7 +85,10 @@ def scalar_move(i: int, t: Scalar, dst: int, where: str) -> Move:
     key = (i, t, dst, where)
     move = _SCALAR_MOVES.get(key)
     if move is None:
-        move = _SCALAR_MOVES[key] = Move(OP_SCALAR, i, dst, kind=t.kind,
+        # A 16-byte integer is one 16-byte store: its two eightbytes go to
+        # adjacent frame slots (consecutive registers, or a 16-aligned stack
+        # slot), so the C side stays one move per argument.
+        move = _SCALAR_MOVES[key] = Move(OP_SCALAR, i, dst, kind=t.kind, size=t.size if t.is_int128 else 8,
                                          note=f"arg {i + 1} {t.name}{extension(t)} -> {where}")
     return move
 

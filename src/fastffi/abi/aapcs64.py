@@ -77,11 +77,29 @@ def classify(sig: Signature) -> Plan | str:
             plan.indirect_dst = INDIRECT
             plan.ret_note = f"ret {ret.__name__} in memory: result address -> x8"
     elif ret.name != "void":
-        scalar_return(plan, ret, *((RET_FP, "v0") if ret.is_float else (RET_GP, "x0")))
+        # 6.9: a 16-byte integer comes back in x0 (low) and x1 (high).
+        scalar_return(plan, ret, *((RET_FP, "v0") if ret.is_float else
+                                   (RET_GP, "x0:x1") if ret.is_int128 else (RET_GP, "x0")))
 
     for i, t in enumerate(sig.argtypes):
         n = i + 1
         if isinstance(t, Scalar):
+            if t.is_int128:
+                # C.8: 16-byte alignment rounds NGRN up to even; C.9: the
+                # quad goes to x[NGRN], x[NGRN+1].  Otherwise C.11-C.13:
+                # NGRN = 8 and the stack, NSAA rounded up to 16.
+                if ngrn % 2:
+                    ngrn += 1
+                if ngrn + 2 <= NGRN_MAX:
+                    dst, where = gp_slot(ngrn), f"x{ngrn}:x{ngrn + 1}"
+                    ngrn += 2
+                else:
+                    ngrn = NGRN_MAX
+                    nsaa = round_up(nsaa, 16)
+                    dst, where = stack_slot(nsaa), f"stack+{nsaa}"
+                    nsaa += 16
+                plan.moves.append(scalar_move(i, t, dst, where))
+                continue
             if t.is_float and nsrn < NSRN_MAX:                       # C.1
                 dst, where = fp_slot(nsrn), f"v{nsrn}"
                 nsrn += 1

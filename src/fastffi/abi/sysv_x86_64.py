@@ -52,7 +52,10 @@ def _classify(t, offset: int, count: int | None = None) -> list[str] | None:
         words = (nbytes + offset % 8 + 7) // 8
         return [sub[i % len(sub)] for i in range(words)] if sub else []
     if isinstance(t, Scalar):
-        return None if offset % t.size else [scalar_class(t)]
+        if offset % t.size:
+            return None
+        # __int128 is two INTEGER eightbytes (3.2.3, "Arguments of type __int128").
+        return [INTEGER, INTEGER] if t.is_int128 else [scalar_class(t)]
     lay = t._layout_
     words = (lay.size + offset % 8 + 7) // 8
     if words > 2:  # over 16 bytes: no __m256 members here, so MEMORY
@@ -113,10 +116,25 @@ def classify(sig: Signature) -> Plan | str:
                 plan.ret_moves.append(Move(OP_RET_COPY, 0, 8 * i, size=size, src=src,
                                            note=f"ret {ret.__name__} bytes {8 * i}..{8 * i + size} <- {reg}"))
     elif ret.name != "void":
-        scalar_return(plan, ret, *((RET_FP, "xmm0") if ret.is_float else (RET_GP, "rax")))
+        # __int128 comes back in rax (low) and rdx (high), 3.2.3 "Returning of values".
+        scalar_return(plan, ret, *((RET_FP, "xmm0") if ret.is_float else
+                                   (RET_GP, "rax:rdx") if ret.is_int128 else (RET_GP, "rax")))
 
     for i, t in enumerate(sig.argtypes):
         if t.__class__ is Scalar:
+            if t.is_int128:
+                # 3.2.3: two INTEGER eightbytes in the next two free GPRs (no
+                # even-register pairing); if both do not fit, the whole
+                # argument goes on the stack, 16-byte aligned -- and the GPR
+                # left over still takes a later INTEGER argument.
+                if ngp + 2 <= len(GP_REGS):
+                    plan.moves.append(scalar_move(i, t, gp_slot(ngp), f"{GP_REGS[ngp]}:{GP_REGS[ngp + 1]}"))
+                    ngp += 2
+                else:
+                    stack = round_up(stack, 16)
+                    plan.moves.append(scalar_move(i, t, stack_slot(stack), f"stack+{stack}"))
+                    stack += 16
+                continue
             if not t.is_float and ngp < len(GP_REGS):       # INTEGER
                 plan.moves.append(scalar_move(i, t, gp_slot(ngp), GP_REGS[ngp]))
                 ngp += 1
@@ -151,7 +169,9 @@ def classify(sig: Signature) -> Plan | str:
             # MEMORY, or the all-or-nothing rule: "If there are no registers
             # available for any eightbyte of an argument, the whole argument is
             # passed on the stack" -- registers already assigned are undone.
-            # Stack slots are eightbytes; our aggregates are at most 8-aligned.
+            # Stack slots are eightbytes, and an aggregate holding __int128
+            # keeps its 16-byte alignment there (3.2.3, as GCC passes it).
+            stack = round_up(stack, max(8, t._layout_.align))
             plan.moves.append(Move(OP_COPY, i, stack_slot(stack), size=t._size_, src=0,
                                    note=f"arg {n} {t.__name__} copy {t._size_} bytes -> stack+{stack}"))
             stack += round_up(t._size_, 8)

@@ -32,7 +32,7 @@ class NotConstant(Exception):
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
-    out = []
+    out: list[tuple[str, str]] = []
     pos = 0
     n = len(text)
     while pos < n:
@@ -41,9 +41,10 @@ def tokenize(text: str) -> list[tuple[str, str]]:
             raise NotConstant(text[pos:])
         pos = m.end()
         kind = m.lastgroup
+        assert kind is not None   # every alternative of _TOKEN is a named group
         if kind != "ws":
             out.append((kind, m.group()))
-    return out  # type: ignore[return-value]
+    return out
 
 
 class Int:

@@ -5,7 +5,8 @@ and parameters that are each a run of type specifiers (or one typedef name,
 or ``struct``/``union`` and a tag), ``const`` before them, stars after and
 an optional name.  That covers nearly every declaration people write, and
 reading it is a regular expression and a few table lookups (≈ 10 µs) where
-pycparser costs ≈ 1 ms.  Anything else -- function pointers, arrays,
+pycparser costs ≈ 1 ms.  A parameter may be a function pointer too
+(``void (*cb)(int, void *)``, one level).  Anything else -- other function pointers, arrays,
 ``const`` after a star, enums, an unknown type by value, a name that is also
 a typedef -- gets None here and goes to :mod:`.parser`, which gives the same
 answer for what both read (tests/cdecl/test_fastdecl.py checks both agree)
@@ -15,8 +16,8 @@ from __future__ import annotations
 import re
 
 from ..model.namespace import Namespace
-from ..model.pointers import Opaque, pointer_to
-from ..model.scalars import C_SPELLINGS, VOID, scalar
+from ..model.pointers import FunctionType, Opaque, pointer_to
+from ..model.scalars import C_SPELLINGS, VOID, Scalar, scalar
 from ..model.signature import Signature
 from .prepass import OPAQUE_BUILTINS
 
@@ -123,6 +124,8 @@ class _Reader:
             if not stars:
                 return pointee
         elif named is not None:
+            if stars and named == "wchar_t":   # issue 16: wchar_t * is the wstring kind
+                return self._stars(pointer_to(scalar("wchar_t"), const, wide=True), stars - 1)
             t = _scalar_of([named]) if named in C_SPELLINGS else None
             if t is None:
                 t = ns.typedef(named)
@@ -140,6 +143,60 @@ class _Reader:
         for _ in range(n):
             t = pointer_to(t, False)
         return t
+
+    def parameters(self, outer: bool) -> tuple[list, int | None]:
+        """The parameters after a ``(``, through the ``)``: their types and the
+        fixed-argument count of a ``...`` list (None without one).  A parameter
+        may be a function pointer, ``T (*name)(parameters)`` (``outer``: not
+        inside one already -- deeper nesting goes to the parser)."""
+        args: list = []
+        names = set()
+        nfixed = None
+        if self.peek() == "void" and self.toks[self.i + 1:self.i + 2] == [")"]:
+            self.take()
+        elif self.peek() != ")":
+            while True:
+                if self.peek() == "...":
+                    self.take()
+                    if not args or self.peek() != ")":
+                        raise _Unread
+                    nfixed = len(args)
+                    break
+                t = self.type()
+                if self.peek() == "(" and outer:
+                    t = self.function_pointer(t)
+                    pname = self.name(required=False)
+                    if self.take() != ")" or self.take() != "(":
+                        raise _Unread
+                    inner, inner_fixed = self.parameters(False)
+                    t = pointer_to(FunctionType(t, tuple(inner), inner_fixed is not None))
+                elif t is VOID:
+                    raise _Unread
+                else:
+                    pname = self.name(required=False)
+                if pname is not None:
+                    if pname in names:
+                        raise _Unread
+                    names.add(pname)
+                args.append(t)
+                if self.peek() != ",":
+                    break
+                self.take()
+        if self.take() != ")":
+            raise _Unread
+        return args, nfixed
+
+    def function_pointer(self, restype):
+        """At ``(*`` after a parameter's result type: past the ``*``.
+        C11 6.7.6.3p8: such a parameter is a pointer to a function returning
+        ``restype`` -- one star only here (a pointer to a function pointer, and
+        a qualified one, go to the parser)."""
+        self.take()
+        if self.take() != "*" or self.peek() in ("*", "const", "volatile", "restrict", "("):
+            raise _Unread
+        if isinstance(restype, type) or restype is VOID or isinstance(restype, Scalar):
+            return restype
+        raise _Unread
 
     def name(self, required: bool) -> str | None:
         tok = self.peek()
@@ -168,32 +225,8 @@ def fast_signature(text: str, ns: Namespace) -> Signature | None:
         name = r.name(required=True)
         if r.take() != "(":
             raise _Unread
-        args: list = []
-        names = set()
-        nfixed = None
-        if r.peek() == "void" and r.toks[r.i + 1:r.i + 2] == [")"]:
-            r.take()
-        elif r.peek() != ")":
-            while True:
-                if r.peek() == "...":
-                    r.take()
-                    if not args or r.peek() != ")":
-                        raise _Unread
-                    nfixed = len(args)
-                    break
-                t = r.type()
-                if t is VOID:
-                    raise _Unread
-                pname = r.name(required=False)
-                if pname is not None:
-                    if pname in names:
-                        raise _Unread
-                    names.add(pname)
-                args.append(t)
-                if r.peek() != ",":
-                    break
-                r.take()
-        if r.take() != ")" or r.i != len(toks):
+        args, nfixed = r.parameters(True)
+        if r.i != len(toks):
             raise _Unread
     except (_Unread, IndexError):
         return None

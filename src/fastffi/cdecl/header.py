@@ -84,17 +84,19 @@ class _Source:
                     self.lines_file.append(current)
                     self.lines_no.append(lineno)
                     continue
-                if not preprocessed and _PREPROCESSOR_ONLY.match(directive):
-                    word = _PREPROCESSOR_ONLY.match(directive).group(1)  # type: ignore[union-attr]
-                    raise SignatureError(f"{filename}:{lineno}: #{word} needs a preprocessor: cdef() reads "
+                only = None if preprocessed else _PREPROCESSOR_ONLY.match(directive)
+                if only:
+                    raise SignatureError(f"{filename}:{lineno}: #{only.group(1)} needs a preprocessor: cdef() reads "
                                          f"declarations only; use fastffi.include() for a header\n{line}")
                 d = _DEFINE.match(directive)
+                undef = None if d else _UNDEF.match(directive)
+                packing = None if d or undef else _PRAGMA_PACK.match(directive)
                 if d:
                     self.defines[d.group(1)] = (d.group(2), d.group(3).strip(), current)
-                elif _UNDEF.match(directive):
-                    self.defines.pop(_UNDEF.match(directive).group(1), None)  # type: ignore[union-attr]
-                elif _PRAGMA_PACK.match(directive):
-                    arg = [a.strip() for a in _PRAGMA_PACK.match(directive).group(1).split(",") if a.strip()]  # type: ignore[union-attr]
+                elif undef:
+                    self.defines.pop(undef.group(1), None)
+                elif packing:
+                    arg = [a.strip() for a in packing.group(1).split(",") if a.strip()]
                     if arg[:1] == ["push"]:
                         pack_stack.append(pack)
                         if len(arg) > 1 and arg[-1].isdigit():
@@ -161,7 +163,9 @@ class _Builder:
         self.out = Parsed()
         self.typedefs: dict[str, Any] = {name: SCALARS[c] for name, c in POSIX_TYPEDEFS.items()}
         for name, display in OPAQUE_BUILTINS.items():
-            self.typedefs[name] = Unsupported(display, f"{display} has no fastffi type")
+            # __int128_t / __uint128_t are declared to the parser as opaque names, but they are
+            # scalars now (issue 16).
+            self.typedefs[name] = scalar(name) or Unsupported(display, f"{display} has no fastffi type")
         self.tags: dict[tuple[str, str], Any] = {}
         for name, t in (types or {}).items():   # types=: names the text uses and does not define
             kind, _, tag = name.partition(" ")
@@ -171,6 +175,14 @@ class _Builder:
                 self.typedefs[name] = t
         self.enum_values: dict[str, int] = {}
         self.anon = 0
+        # What a `T *` member of an incomplete T is dereferenced as: T's class, once the header
+        # completes it (tables.Tables.resolve answers the same for the cached tables).
+        types_out = self.out.types
+
+        def resolve(name: str):
+            t = types_out.get(name)
+            return t if isinstance(t, type) and hasattr(t, "_layout_") else None
+        self.resolve = resolve
         # macro values folded so far, and those being folded (a macro naming itself is no constant)
         self.done: dict[str, Any] = {}
         self.busy: set = set()
@@ -202,6 +214,9 @@ class _Builder:
         names = _Names(self)
         failed = []
         text = self.src.text
+        # Line numbers counted on from the previous prototype (the spans are in text
+        # order): counting from the start each time was quadratic in the header's size.
+        line, counted = 1, 0
         for start, end, decl in spans:
             body = decl.strip().rstrip(";")
             while body.startswith("extern") and body[6:7].isspace():
@@ -213,7 +228,9 @@ class _Builder:
             self.out.functions[sig.name] = sig
             if sig.name in self.cleaned.asm_labels:
                 self.out.symbols[sig.name] = self.cleaned.asm_labels[sig.name]
-            line = text.count("\n", 0, start + len(decl) - len(decl.lstrip())) + 1
+            at = start + len(decl) - len(decl.lstrip())
+            line += text.count("\n", counted, at)
+            counted = at
             if self.src.where(line)[0] == self.src.own_file:
                 self.out.own.add(sig.name)
         return failed
@@ -397,6 +414,8 @@ class _Builder:
             words = spec.names
             if words == ["char"]:
                 return pointer_to(scalar("char"), const, string=True)
+            if words == ["wchar_t"]:   # issue 16
+                return pointer_to(scalar("wchar_t"), const, wide=True)
             text = " ".join(words)
             pointee = _scalar_of(words)
             if pointee is None:
@@ -516,7 +535,7 @@ class _Builder:
         try:
             return make_aggregate(name, members, pack, kind == "union", member_align=member_align,
                                   min_align=self.alignment(attrs.get("aligned")) or 1,
-                                  anonymous=frozenset(anonymous))
+                                  anonymous=frozenset(anonymous), resolve=self.resolve)
         except (ValueError, SignatureError) as e:
             raise _Refusal(str(e)) from None
 
@@ -658,7 +677,8 @@ def _c_parser() -> c_parser.CParser:
 #: typedef names of the C library a cdef text may use undeclared
 _TYPEDEF_NAMES = frozenset(n for n in list(C_SPELLINGS) + list(POSIX_TYPEDEFS) if re.fullmatch(r"[A-Za-z_]\w*", n)
                            and n not in ("void", "char", "short", "int", "long", "float", "double", "signed",
-                                         "unsigned", "_Bool", "bool"))
+                                         "unsigned", "_Bool", "bool",
+                                         "__int128"))   # a keyword to pycparser (issue 16)
 
 
 def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str | None = None,
@@ -680,10 +700,9 @@ def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str 
         for name in used & (_TYPEDEF_NAMES | set(types or ())):
             if not re.search(rf"\btypedef\b[^;]*\b{name}\s*;", cleaned.text):
                 opaque.add(name)
-    opaque = sorted(opaque)  # type: ignore[assignment]
-    preamble = " ".join(f"typedef int {name};" for name in opaque)
-    rest, prototypes = _split_prototypes(cleaned.text)
-    prototypes = [(a, b, cleaned.text[a:b]) for a, b in prototypes]  # type: ignore[misc]
+    preamble = " ".join(f"typedef int {name};" for name in sorted(opaque))
+    rest, spans = _split_prototypes(cleaned.text)
+    prototypes = [(a, b, cleaned.text[a:b]) for a, b in spans]
     try:
         ast = _c_parser().parse(preamble + rest, filename="<header>")
     except (AssertionError, RecursionError) as e:
@@ -742,10 +761,19 @@ def _split_prototypes(text: str) -> tuple[str, list[tuple[int, int]]]:
     pieces, last = [], 0
     for a, b in spans:
         pieces.append(text[last:a])
-        pieces.append(re.sub(r"[^\n]", " ", text[a:b]))
+        pieces.append(_blank(text[a:b]))
         last = b
     pieces.append(text[last:])
     return "".join(pieces), spans
+
+
+def _blank(chunk: str) -> str:
+    """What stands for ``chunk`` in a text given to pycparser: its newlines, then as many
+    spaces as it has characters after the last one -- so what follows keeps its line and
+    column, and the lexer, which skips whitespace a character at a time, is not handed
+    the blanked characters themselves (most of a header's text, in the second parse)."""
+    lines = chunk.count("\n")
+    return "\n" * lines + " " * (len(chunk) - chunk.rfind("\n") - 1)
 
 
 def _parse_again(text: str, spans, builder, source, filename):
@@ -753,13 +781,16 @@ def _parse_again(text: str, spans, builder, source, filename):
     places (the rest of the text blanked), the header's typedef names declared."""
     pieces, last = [], 0
     for a, b in sorted(spans):
-        pieces.append(re.sub(r"[^\n]", " ", text[last:a]))
+        pieces.append(_blank(text[last:a]))
         pieces.append(text[a:b])
         last = b
-    pieces.append(re.sub(r"[^\n]", " ", text[last:]))
+    pieces.append(_blank(text[last:]))
     body = "".join(pieces)
     used = builder.cleaned.opaque | {"__builtin_va_list"}   # the builtins the first parse declared
-    names = sorted(n for n in builder.typedefs if re.fullmatch(r"[A-Za-z_]\w*", n) and n not in _C_WORDS
+    # Only the typedef names these prototypes use are declared to the parser: a header's
+    # thousands of others would be most of what it reads (evp.h: ~190 prototypes, ~1,500 names).
+    words = set(re.findall(r"[A-Za-z_]\w*", "".join(pieces[1::2])))
+    names = sorted(n for n in builder.typedefs if n in words and n not in _C_WORDS
                    and (n not in OPAQUE_BUILTINS or n in used))
     preamble = " ".join(f"typedef int {name};" for name in names)
     try:

@@ -33,7 +33,7 @@ _C_KEYWORDS = frozenset("""
 auto break case char const continue default do double else enum extern float for goto if inline int
 long register restrict return short signed sizeof static struct switch typedef union unsigned void
 volatile while _Bool _Complex _Atomic _Noreturn _Alignas _Alignof _Thread_local __restrict
-__restrict__ __inline __inline__ __extension__ __const
+__restrict__ __inline __inline__ __extension__ __const __int128
 """.split())
 
 #: Single-word spellings that are typedefs rather than keywords.
@@ -350,6 +350,8 @@ def _pointer(target, line: str, ns) -> Scalar:
         words = spec.names
         if words == ["char"]:
             return pointer_to(scalar("char"), const, string=True)
+        if words == ["wchar_t"]:   # issue 16: wchar_t * is the wstring kind
+            return pointer_to(scalar("wchar_t"), const, wide=True)
         pointee = _scalar_of(words) or ns.typedef(" ".join(words)) or Opaque(" ".join(words))
     elif isinstance(spec, c_ast.Enum):
         pointee = enum_type(spec, ns, line)

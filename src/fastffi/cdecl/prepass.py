@@ -34,8 +34,10 @@ _ASM = frozenset(["__asm__", "__asm", "asm"])
 #: the narrower _FloatN types are their base types (ISO/IEC TS 18661-3) unless a header typedefs them
 _FLOAT_N = {"_Float32": "float", "_Float64": "double", "_Float32x": "double"}
 
-#: The compiler's builtin types fastffi has no scalar for: declared to the
-#: parser as opaque names and refused by name wherever one is used by value.
+#: The compiler's builtin types pycparser does not know: declared to the
+#: parser as opaque names and refused by name wherever one is used by value --
+#: except __int128_t/__uint128_t, which the header builder resolves to the
+#: i128/u128 scalars (issue 16).
 OPAQUE_BUILTINS = {"__builtin_va_list": "va_list", "_Float128": "_Float128", "__float128": "__float128",
                    "_Float64x": "_Float64x", "_Float128x": "_Float128x", "_Float16": "_Float16",
                    "__fp16": "__fp16", "__bf16": "__bf16", "__int128_t": "__int128",
@@ -65,7 +67,9 @@ def _blank(s: str) -> str:
 
 def _layout_attributes(inner: str) -> dict:
     """The layout attributes among ``inner``, the text of ``((...))``."""
-    found = {}
+    # packed: True; aligned: an int, or a constant expression's text the builder folds; mode and
+    # vector_size: their argument's text
+    found: dict[str, bool | int | str] = {}
     for m in re.finditer(r"\b_*(packed|aligned|mode|vector_size)_*\b\s*(\(([^()]*(?:\([^()]*\)[^()]*)*)\))?",
                          inner):
         name, arg = m.group(1), m.group(3)
@@ -74,13 +78,15 @@ def _layout_attributes(inner: str) -> dict:
         elif name == "aligned":
             n = _AUTO_ALIGN if arg is None else _small_int(arg)
             if n is None:
-                found["aligned"] = arg.strip()   # type: ignore[assignment]  # a constant expression: the builder folds it
-            elif isinstance(found.get("aligned", 1), int):
-                found["aligned"] = max(found.get("aligned", 1), n)  # type: ignore[assignment]
+                found["aligned"] = arg.strip()
+            else:
+                before = found.get("aligned", 1)
+                if isinstance(before, int):
+                    found["aligned"] = max(before, n)
         elif name == "mode" and arg:
-            found["mode"] = arg.strip().strip("_")  # type: ignore[assignment]
+            found["mode"] = arg.strip().strip("_")
         elif name == "vector_size" and arg:
-            found["vector_size"] = arg.strip()  # type: ignore[assignment]
+            found["vector_size"] = arg.strip()
     return found
 
 

@@ -77,7 +77,7 @@ def _resolve_text(spec: str, ns: Namespace) -> Any:
     typed = _POINTER_SPELLINGS.get(text)
     if typed is not None:
         pointee, const, string = typed
-        return pointer_to(scalar(pointee), const, string=string)
+        return pointer_to(scalar(pointee), const, string=string == "s", wide=string == "w")
     t = scalar(text)
     if t is not None:
         return t
@@ -90,8 +90,9 @@ def _resolve_text(spec: str, ns: Namespace) -> Any:
 
 
 #: The pointer spellings the scalar table knows, as the typed pointers they are.
-_POINTER_SPELLINGS = {"void *": ("void", False, False), "const void *": ("void", True, False),
-                      "char *": ("char", False, True), "const char *": ("char", True, True)}
+_POINTER_SPELLINGS = {"void *": ("void", False, ""), "const void *": ("void", True, ""),
+                      "char *": ("char", False, "s"), "const char *": ("char", True, "s"),
+                      "wchar_t *": ("wchar_t", False, "w"), "const wchar_t *": ("wchar_t", True, "w")}
 
 
 def resolve_field_type(spec, types=None) -> tuple[Any, int | None]:
@@ -172,7 +173,7 @@ def parse_function_type(spec, types=None) -> Signature:
     elif isinstance(spec, str):
         ns = namespace_for(types)
         key = (CALLBACK_NAME, spec)   # apart from parse_declaration's entries for the same text
-        found = ns.declared.get(key)  # type: ignore[call-overload]
+        found = ns.declared.get(key)
         if found is not None:
             return found
         from . import parser   # pycparser is imported only when something is parsed
@@ -185,7 +186,7 @@ def parse_function_type(spec, types=None) -> Signature:
         raise SignatureError(_variadic_refusal(name or CALLBACK_NAME))
     sig = Signature(name or CALLBACK_NAME, ftype.restype, ftype.argtypes)
     if isinstance(spec, str):
-        ns.cache(ns.declared, key, sig)  # type: ignore[arg-type]
+        ns.cache(ns.declared, key, sig)
     return sig
 
 

@@ -10,7 +10,7 @@ types) loads its tables and builds nothing else.
 A type is written in prefix form, one token per level:
 
 * ``i32``, ``f64``, ``void`` ...: the canonical scalar;
-* ``P`` / ``Pc`` (pointer, to const), ``S`` / ``Sc`` (``char *``) then the pointee;
+* ``P`` / ``Pc`` (pointer, to const), ``S`` / ``Sc`` (``char *``), ``W`` / ``Wc`` (``wchar_t *``) then the pointee;
 * ``F<n>`` / ``V<n>``: a function type (``V`` variadic) of n arguments,
   then its result and argument types;
 * ``T:<key>``: an entry of the type table (``T:struct+stat``; ``+`` stands for
@@ -28,6 +28,7 @@ from ..model.aggregates import make_aggregate
 from ..model.pointers import FunctionType, Opaque, pointer_to
 from ..model.scalars import SCALARS, VOID, Scalar
 from ..model.signature import Signature
+from ..model.typed_pointers import typed_pointee
 from .entries import Parsed, Refused, Unsupported
 
 _REFUSED = "!"
@@ -67,7 +68,7 @@ class _Encoder:
         if isinstance(t, Scalar):
             if t.pointee is None:
                 return t.name
-            head = ("S" if t.name == "string" else "P") + ("c" if t.const else "")
+            head = {"string": "S", "wstring": "W"}.get(t.name, "P") + ("c" if t.const else "")
             return f"{head} {self.pointee(t.pointee)}"
         if t is VOID:
             return "void"
@@ -128,7 +129,7 @@ def from_parsed(parsed: Parsed) -> tuple["Tables", dict]:
     classes = {key: cls for cls_id, key in enc.keys.items() for cls in [enc.objects[cls_id]]}
     tables._types.update(classes)
     tables._types.update(parsed.types)
-    tables._functions.update(parsed.functions)
+    tables._functions.update({name: tables.completed(f) for name, f in parsed.functions.items()})
     tables._variables.update(parsed.variables)
     return tables, raw
 
@@ -174,9 +175,32 @@ class Tables:
                 except _Missing as m:
                     f = Refused("function", name, str(m))
                 else:
-                    f = Signature(name, restype, args, None if entry[2] < 0 else entry[2])
+                    f = self.completed(Signature(name, restype, args, None if entry[2] < 0 else entry[2]))
             self._functions[name] = f
         return f
+
+    def completed(self, f):
+        """``f`` with a ``struct T *`` result pointing at ``struct T``'s class
+        when ``T`` was incomplete where ``f`` was declared and the header
+        completes it later (one type in C, C11 6.7.2.3p4): the result is then
+        a typed pointer that can be dereferenced."""
+        if not isinstance(f, Signature):
+            return f
+        ret = f.restype
+        pointee = typed_pointee(ret)
+        if pointee.__class__ is not Opaque:
+            return f
+        cls = self.resolve(pointee.name)
+        return f if cls is None else f._replace(restype=pointer_to(cls, ret.const))
+
+    def resolve(self, name: str):
+        """The struct/union class the header defines for ``name`` (a tag such as
+        ``struct addrinfo`` or a typedef name), else None: what a typed
+        pointer to an incomplete type is dereferenced as."""
+        if name not in self.raw["types"] and name not in self._types:
+            return None
+        t = self.type(name)
+        return t if isinstance(t, type) and hasattr(t, "_layout_") else None
 
     def variable(self, name: str):
         """(type, count or None) or Refused; KeyError if not declared."""
@@ -218,7 +242,7 @@ class Tables:
             if anon:
                 anonymous.add(fname)
         return make_aggregate(name, fields, pack or None, kind == "union", member_align=member_align,
-                              min_align=align, anonymous=frozenset(anonymous))
+                              min_align=align, anonymous=frozenset(anonymous), resolve=self.resolve)
 
     # ---- type texts ----
 
@@ -239,7 +263,7 @@ class Tables:
             if isinstance(t, Unsupported):
                 raise _Missing(t.reason)
             return t, i + 1
-        if head in "PS" and tok in ("P", "Pc", "S", "Sc"):
+        if head in "PSW" and tok in ("P", "Pc", "S", "Sc", "W", "Wc"):
             nxt = toks[i + 1]
             if nxt.startswith("O:"):
                 pointee, end = Opaque(nxt[2:].replace("+", " ")), i + 2
@@ -248,7 +272,7 @@ class Tables:
                     pointee, end = self._read(toks, i + 1)
                 except _Missing:
                     pointee, end = Opaque(nxt[2:].replace("+", " ")), _skip(toks, i + 1)
-            return pointer_to(pointee, tok.endswith("c"), string=head == "S"), end
+            return pointer_to(pointee, tok.endswith("c"), string=head == "S", wide=head == "W"), end
         if head in "FV":
             n = int(tok[1:])
             restype, j = self._read(toks, i + 1)

@@ -13,6 +13,7 @@ from .layout import Layout, compute_layout, size_align
 from .pointers import FunctionType
 from .scalars import Scalar
 from .signature import type_name
+from .typed_pointers import result_class, typed_pointee
 
 _read = _core.read_scalar
 _write = _core.write_scalar
@@ -140,6 +141,27 @@ def _function_field(name: str, context: str, offset: int, t: Scalar):
     return property(get, set, doc=f"{name}: {t.spelling()} at offset {offset} (read as a Function)")
 
 
+def _typed_pointer_field(name: str, context: str, offset: int, t: Scalar, resolve):
+    """A ``T *`` field for a struct/union ``T``: read as a typed Pointer
+    (an int with p[i] / p.contents), written as any pointer field is; a plain
+    int while ``T`` is incomplete (model.typed_pointers)."""
+    kind = t.kind
+    cls = None
+
+    def get(self):
+        nonlocal cls
+        if cls is None:   # found on a read: ``T`` may be the struct being defined, or defined later
+            cls = result_class(t, resolve)
+            if cls is None:
+                return _read(self, offset, kind)
+        return cls(_read(self, offset, kind))
+
+    def set(self, value):
+        _write(self, offset, kind, value, context)
+
+    return property(get, set, doc=f"{name}: {t.spelling()} at offset {offset} (read as a typed pointer)")
+
+
 def _bit_field(name: str, context: str, f):
     """A bit-field: the bytes holding its bits are read (and, to write, read,
     changed and written back) through the instance's buffer; a signed field
@@ -210,9 +232,11 @@ def _array_field(name: str, context: str, offset: int, elem, count: int):
 
 
 def make_aggregate(name: str, members, pack: int | None, is_union: bool, *, member_align: dict | None = None,
-                   min_align: int = 1, anonymous: frozenset = frozenset()):
+                   min_align: int = 1, anonymous: frozenset = frozenset(), resolve=None):
     """The struct or union class of ``members``: (name, type, count-or-None),
-    types already resolved.  Members named in ``anonymous`` are C11's
+    types already resolved.  ``resolve(name)`` finds the struct a ``T *``
+    member names when ``T`` was incomplete at the member (the header that
+    declares it; model.typed_pointers).  Members named in ``anonymous`` are C11's
     anonymous structs and unions (6.7.2.1p13): their members are reached as
     members of this one."""
     layout = compute_layout(name, members, pack=pack, is_union=is_union, member_align=member_align,
@@ -229,6 +253,8 @@ def make_aggregate(name: str, members, pack: int | None, is_union: bool, *, memb
             namespace[f.name] = _array_field(f.name, context, f.offset, f.type, f.count)
         elif isinstance(f.type, Scalar) and isinstance(f.type.pointee, FunctionType):
             namespace[f.name] = _function_field(f.name, context, f.offset, f.type)
+        elif typed_pointee(f.type) is not None:
+            namespace[f.name] = _typed_pointer_field(f.name, context, f.offset, f.type, resolve)
         elif isinstance(f.type, Scalar):
             namespace[f.name] = _scalar_field(f.name, context, f.offset, f.type)
         else:

@@ -18,7 +18,17 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _core
 from .scalars import Scalar
+
+#: Whether an unnamed bit-field's declared type raises the aggregate's
+#: alignment.  The SysV psABI (3.1.2, "Bit-Fields") says unnamed bit-fields do
+#: not affect it; AAPCS64 (10.1.8.1) does not exempt them, so on AArch64 the
+#: container type of `long :22` or of a zero-width `long long :0` counts like a
+#: named member's -- and a zero-width one counts in full even under
+#: ``#pragma pack`` or ``packed``, which never apply to it (GCC, stor-layout.cc,
+#: update_alignment_for_field under TARGET_ALIGN_ANON_BITFIELD).
+HOST_ANON_BITFIELDS_ALIGN = _core.PLAN_ABI == "aapcs64"
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,8 @@ def _round_up(n: int, align: int) -> int:
 
 
 def compute_layout(name: str, members, *, pack: int | None = None, is_union: bool = False,
-                   member_align: dict | None = None, min_align: int = 1) -> Layout:
+                   member_align: dict | None = None, min_align: int = 1,
+                   anon_bitfields_align: bool = HOST_ANON_BITFIELDS_ALIGN) -> Layout:
     """Lay out ``members``: a sequence of (name, type, count-or-None), or
     (name, type, None, width) for a bit-field (name None: an unnamed one).
 
@@ -136,7 +147,8 @@ def compute_layout(name: str, members, *, pack: int | None = None, is_union: boo
     also applies on AAPCS64 (10.1.8.1 there): a bit-field lives in storage
     units of its declared type and is moved to the next unit rather than
     straddle one (packed ones, and any under ``pack``, may straddle); a zero-width one ends the unit
-    (C11 6.7.2.1p12); unnamed ones do not affect the alignment of the struct."""
+    (C11 6.7.2.1p12); unnamed ones affect the alignment of the struct only
+    where ``anon_bitfields_align`` (the host's rule, HOST_ANON_BITFIELDS_ALIGN)."""
     if pack is not None and (pack <= 0 or pack & (pack - 1)):
         raise ValueError(f"pack must be a power of two, got {pack!r}")
     bit = 0    # the next free bit of a struct
@@ -158,6 +170,8 @@ def compute_layout(name: str, members, *, pack: int | None = None, is_union: boo
             if width == 0:
                 if not is_union:
                     bit = _round_up(bit, natural * 8)
+                if anon_bitfields_align:
+                    align = max(align, natural)
                 continue
             if is_union:
                 start = 0
@@ -173,6 +187,7 @@ def compute_layout(name: str, members, *, pack: int | None = None, is_union: boo
             if fname is not None:
                 unit = start // (natural * 8) * natural
                 fields.append(Field(fname, ftype, None, unit, esize, width, start - unit * 8))
+            if fname is not None or anon_bitfields_align:
                 align = max(align, ealign)
             continue
         total = esize * (count if count is not None else 1)

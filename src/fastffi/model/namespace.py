@@ -39,9 +39,10 @@ class Namespace:
         self._typedefs: dict[str, Any] = {}
         self._tags: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        #: type text -> type, and declaration text -> Signature (see cache())
+        #: type text -> type, and declaration text -> Signature (see cache()); a
+        #: callback's declaration is keyed (CALLBACK_NAME, text), apart from a function's
         self.resolved: dict[str, Any] = {}
-        self.declared: dict[str, Any] = {}
+        self.declared: dict[str | tuple[str, str], Any] = {}
 
     # ---- lookups (parent chain) ----
 
@@ -101,7 +102,7 @@ class Namespace:
 
     # ---- caches ----
 
-    def cache(self, table: dict, key: str, value):
+    def cache(self, table: dict, key, value):
         """Store ``value`` under ``key`` in one of this namespace's text caches,
         starting the cache afresh when it is full."""
         if len(table) >= CACHE_LIMIT:

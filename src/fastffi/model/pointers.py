@@ -48,10 +48,11 @@ _interned: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary
 _lock = threading.Lock()
 
 
-def pointer_to(pointee, const: bool = False, *, string: bool = False) -> Scalar:
+def pointer_to(pointee, const: bool = False, *, string: bool = False, wide: bool = False) -> Scalar:
     """The pointer type to ``pointee`` (a type, VOID or an :class:`Opaque`).
-    ``string`` makes it a ``string`` (``char *``) rather than a ``pointer``."""
-    base = SCALARS["string" if string else "pointer"]
+    ``string`` makes it a ``string`` (``char *``) rather than a ``pointer``;
+    ``wide`` a ``wstring`` (``wchar_t *``, issue 16)."""
+    base = SCALARS["wstring" if wide else "string" if string else "pointer"]
     key = (bool(const), base.name)
     with _lock:
         table = _interned.get(pointee)
@@ -92,7 +93,7 @@ def function_key(ftype) -> tuple:
 
 #: What an untyped pointer (the canonical ``pointer`` and ``string`` names)
 #: points to: ``void`` and ``char``, as those names are documented to mean.
-_UNTYPED = {"pointer": "void", "string": "char"}
+_UNTYPED = {"pointer": "void", "string": "char", "wstring": "wchar_t"}
 
 
 def _key(t):

@@ -41,7 +41,14 @@ class Scalar:
     # Cached: classifiers ask at every function creation.
     @functools.cached_property
     def is_integer(self) -> bool:
+        # i128/u128 (issue 16) are integers too: the INTEGER class, two
+        # eightbytes (psABI 3.2.3) / an x-register pair (AAPCS64 C.9).
         return self.name[0] in "iu" or self.name == "bool"
+
+    @functools.cached_property
+    def is_int128(self) -> bool:
+        """``__int128`` / ``unsigned __int128``: 16 bytes, aligned 16."""
+        return self.name in ("i128", "u128")
 
     @functools.cached_property
     def is_float(self) -> bool:
@@ -65,6 +72,9 @@ _FORMATS = {
     "bool": "?", "i8": "b", "i16": "h", "i32": "i", "i64": "q",
     "u8": "B", "u16": "H", "u32": "I", "u64": "Q",
     "f32": "f", "f64": "d", "pointer": "P", "string": "P",
+    # issue 16: no buffer-protocol letter holds a 128-bit integer, so an
+    # element exports as its 16 raw bytes (numpy reads it as S16).
+    "i128": "16s", "u128": "16s", "wstring": "P",
 }
 
 #: Canonical scalar types by name, in kind order.
@@ -109,6 +119,10 @@ C_SPELLINGS: dict[str, str] = {
     **{f"uint{n}_t": f"u{n}" for n in (8, 16, 32, 64)},
     "void *": "pointer", "const void *": "pointer",
     "char *": "string", "const char *": "string",
+    # issue 16
+    "__int128": "i128", "__int128_t": "i128", "signed __int128": "i128", "__int128 signed": "i128",
+    "unsigned __int128": "u128", "__uint128_t": "u128", "__int128 unsigned": "u128",
+    "wchar_t *": "wstring", "const wchar_t *": "wstring",
 }
 
 

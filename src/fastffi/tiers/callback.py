@@ -59,6 +59,7 @@ if CallbackSpec._fields[1:4] != ("func", "onerror", "error"):
     raise ImportError("fastffi.tiers.callback: CallbackSpec's fields 1-3 must be func, onerror, error")
 
 _STRING = _core.KINDS["string"][0]
+_WSTRING = _core.KINDS["wstring"][0]
 _POINTER = _core.KINDS["pointer"][0]
 _STRUCT = _core.KIND_STRUCT
 
@@ -74,6 +75,8 @@ def signature_refusal(sig: Signature) -> str | None:
 
 def _libffi_signature_refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
+        if t.__class__ is Scalar and t.is_int128:
+            return "libffi has no __int128 type" if i == 0 else f"argument {i}: libffi has no __int128 type"
         if t.__class__ is not Scalar:
             reason = tier_libffi.struct_refusal(t)
             if reason is not None:
@@ -107,8 +110,8 @@ def _boxed_kind(t) -> int:
     NUL-terminated: decoding it would read past its end)."""
     if t.__class__ is not Scalar:
         return _STRUCT
-    if t.kind == _STRING and t.pointee is not None and not t.const:
-        return _POINTER
+    if t.kind in (_STRING, _WSTRING) and t.pointee is not None and not t.const:
+        return _POINTER   # (wchar_t * too, issue 16: a buffer C fills need not be terminated)
     return t.kind
 
 

@@ -35,28 +35,9 @@ import weakref
 from .. import _core
 from ..model.aggregates import array_class, box_class
 from ..model.namespace import is_aggregate
-from ..model.pointers import FunctionType
+from ..model.pointers import FunctionType, function_key
 from ..model.scalars import SCALARS, VOID, Scalar
 from ..model.signature import Signature, type_name
-
-try:
-    from ..model.pointers import function_key
-except ImportError:   # cb-types' function_key is not on main yet: the same rule, locally
-    def function_key(ftype: FunctionType):  # type: ignore[misc]
-        """Hashable identity of a function type: typedefs are already
-        resolved by the parser; const and parameter names are dropped."""
-        return _type_key(ftype)
-
-    def _type_key(t):
-        if isinstance(t, FunctionType):
-            return ("function", _type_key(t.restype), tuple(_type_key(a) for a in t.argtypes), t.variadic)
-        if isinstance(t, Scalar) and t.pointee is not None:
-            return ("pointer", t.name, _type_key(t.pointee))
-        if isinstance(t, Scalar) and t.name == "pointer":   # the list form's untyped pointer: void *
-            return ("pointer", "pointer", _type_key(VOID))
-        if isinstance(t, Scalar):
-            return t.name
-        return t
 
 BYTES_SLOW = _core.ARG_BYTES_SLOW
 MUTABLE = _core.ARG_MUTABLE
@@ -65,6 +46,7 @@ TYPED = _core.ARG_TYPED
 FUNCTION = _core.ARG_FUNCTION
 
 _STRING = SCALARS["string"].kind
+_WSTRING = SCALARS["wstring"].kind
 _POINTER_KINDS = (SCALARS["pointer"], SCALARS["string"])
 
 #: pointer type -> (flags, pointee description or None).  Pointer types are
@@ -97,6 +79,8 @@ def _pointer_checks(t: Scalar) -> tuple[int, tuple | None]:
         return flags | FUNCTION, function_description(t.pointee)
     if t.kind == _STRING:   # char *: any memory; a const one is read up to a NUL
         return flags | (NUL if t.const else 0), None
+    if t.kind == _WSTRING:   # wchar_t * (issue 16): a str is copied; any memory otherwise
+        return flags, None
     described = pointee_description(t.pointee)
     if described is None:
         return flags, None
@@ -163,6 +147,8 @@ def pointee_name(p) -> str:
             return p.name
         if p.kind == _STRING:
             inner = "char"
+        elif p.kind == _WSTRING:
+            inner = "wchar_t"
         else:
             inner = pointee_name(p.pointee)
         return inner + ("*" if inner.endswith("*") else " *")

@@ -10,6 +10,7 @@ import inspect
 import keyword
 
 from ..errors import SignatureError
+from ..model.namespace import Namespace
 from ..model.scalars import Scalar
 from ..model.signature import Signature
 
@@ -18,6 +19,8 @@ _C_NAMES = {
     "void": "void", "bool": "_Bool", "i8": "int8_t", "i16": "int16_t", "i32": "int32_t", "i64": "int64_t",
     "u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t", "f32": "float", "f64": "double",
     "pointer": "void *", "string": "char *",
+    # issue 16
+    "i128": "__int128", "u128": "unsigned __int128", "wstring": "const wchar_t *",
 }
 
 
@@ -39,6 +42,8 @@ def _c_type(t) -> str:
         const = "const " if t.const else ""
         if t.name == "string":
             return f"{const}char *"
+        if t.name == "wstring":
+            return f"{const}wchar_t *"
         target = t.pointee
         if isinstance(target, Scalar) or isinstance(target, type):
             inner = _c_type(target)
@@ -64,8 +69,12 @@ class SignatureMaker:
         self.spellings = [_c_type(t) for t in sig.argtypes]
         self.restype = _c_type(sig.restype)
         self.text, self.declared = text, declared
-        # A types= mapping only matters for parsing the names again: a plain dict of names.
-        self.types = None if text is None or not types else {k: v for k, v in types.items()}
+        # A types= mapping only matters for parsing the names again: a plain dict of names; a
+        # header's namespace (a library bound to a header) is kept as it is.
+        if text is None or not types:
+            self.types = None
+        else:
+            self.types = types if isinstance(types, Namespace) else {k: v for k, v in types.items()}
 
     def __call__(self, fn) -> inspect.Signature:
         names = self._names()

@@ -16,17 +16,41 @@ from .plan import build_plan
 NAME = "libffi"
 
 
+#: Array elements past which the rest of an array is described in nested chunks.
+_CHUNK = 64
+
+
 def _elements(layout: Layout) -> tuple:
-    out = []
+    out: list = []
     for f in layout.fields:
         element = f.type.kind if isinstance(f.type, Scalar) else ffi_struct_type(f.type)
-        out.extend([element] * (f.count if f.count is not None else 1))
+        out.extend(_repeated(element, f.count if f.count is not None else 1))
     return tuple(out)
+
+
+def _repeated(element, count: int) -> list:
+    """``count`` copies of ``element`` as libffi elements.  Past _CHUNK copies
+    they are grouped _CHUNK at a time into nested struct types, levels over
+    levels, so ``u8[4000000]`` takes a few hundred elements, not four million:
+    a struct of N copies of T has T's alignment and N * sizeof(T) bytes with no
+    padding (C11 6.7.2.1), so the layout is the same, and an aggregate with
+    over 64 elements is larger than anything passed in registers (SysV psABI
+    3.2.3: over 16 bytes is MEMORY; AAPCS64 5.9.5: an HFA has at most four
+    members), so its classification is the same too."""
+    out: list = []
+    while count > _CHUNK:
+        count, rest = divmod(count, _CHUNK)
+        out.extend([element] * rest)
+        element = _core.FFIStructType((element,) * _CHUNK)
+    out.extend([element] * count)
+    return out
 
 
 def struct_refusal(cls) -> str | None:
     """Why libffi cannot pass ``cls`` by value, or None."""
     lay = cls._layout_
+    if _holds_int128(lay):
+        return f"libffi has no __int128 type ({cls.__name__})"
     if lay.has_union:
         return f"libffi cannot describe unions by value ({cls.__name__})"
     if lay.has_bitfields:
@@ -51,8 +75,16 @@ def ffi_struct_type(cls):
     return cached
 
 
+def _holds_int128(lay: Layout) -> bool:
+    return any(f.type.is_int128 if isinstance(f.type, Scalar) else _holds_int128(f.type._layout_)
+               for f in lay.fields)
+
+
 def refusal(sig: Signature) -> str | None:
     for i, t in enumerate((sig.restype, *sig.argtypes)):
+        if isinstance(t, Scalar) and t.is_int128:
+            # libffi (through 3.5) defines no 128-bit integer ffi_type.
+            return "libffi has no __int128 type" if i == 0 else f"argument {i}: libffi has no __int128 type"
         if not isinstance(t, Scalar):
             reason = struct_refusal(t)
             if reason is not None:

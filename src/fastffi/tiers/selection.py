@@ -14,6 +14,7 @@ from ..errors import FFIError, SignatureError
 from ..model.aggregates import set_function_maker
 from ..model.scalars import Scalar
 from ..model.signature import Signature
+from ..model.typed_pointers import result_class
 from . import checks, function_pointers
 from . import introspection
 from . import jit as tier_jit
@@ -158,6 +159,12 @@ def _make(address, sig, handle, flags, tier, refused, extra, variadic=None, text
         # A function-pointer result is a Function of its type (None for NULL).
         flags |= _core.FUNCTION_RESULT
         result_maker = function_pointers.FunctionMaker(create, ftype, handle)
+    elif scalar_ret and ret.pointee is not None and (typed := result_class(ret)) is not None:
+        # A `T *` result for a struct/union T is a Pointer of T (an int with
+        # p[i] / p.contents): its class made once per T, called by the result
+        # converter only under this flag.  An incomplete T's is a plain int.
+        flags |= _core.TYPED_POINTER_RESULT
+        result_maker = typed
     argchecks, argpointees = checks.argument_checks(args)
     # In FunctionSpec's field order.
     return _core.make_function(_new(FunctionSpec, (

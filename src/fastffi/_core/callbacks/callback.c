@@ -60,9 +60,9 @@ static void target_retire(CallbackTarget *t)
 
 /* ---- converting a result ---- */
 
-static Py_ssize_t result_bytes(Py_ssize_t retsize)
+static Py_ssize_t result_bytes(int retkind, Py_ssize_t retsize)
 {
-    return retsize > CALLBACK_RESULT_MIN ? retsize : CALLBACK_RESULT_MIN;
+    return retsize > CALLBACK_RESULT_BYTES(retkind) ? retsize : CALLBACK_RESULT_BYTES(retkind);
 }
 
 /* `o` as the result C receives, written to `out` (8 bytes for a scalar,
@@ -75,7 +75,7 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
     if (where == NULL)
         return -1;   /* result_where could not make its text: MemoryError set */
     ErrCtx ctx = {where, 0};
-    Slot s = {0};
+    Slot s[2] = {{0}};   /* two for i128/u128 */
     if (kind == KIND_VOID)
         return 0;
     if (kind == KIND_STRUCT) {
@@ -84,17 +84,17 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
         memcpy(out, ((CDataObject *)o)->ptr, (size_t)retsize);
         return 0;
     }
-    if (kind == KIND_POINTER || kind == KIND_STRING) {
+    if (kind == KIND_POINTER || kind == KIND_STRING || kind == KIND_WSTRING) {
         if (o == Py_None)
-            s.p = NULL;
+            s[0].p = NULL;
         else if (Callback_Check(o))
-            s.p = ((CallbackObject *)o)->address;
+            s[0].p = ((CallbackObject *)o)->address;
         else if (CData_Check(o))
-            s.p = ((CDataObject *)o)->ptr;
+            s[0].p = ((CDataObject *)o)->ptr;
         else if (PyLong_Check(o) && !PyBool_Check(o)) {
             /* An address, range-checked as any pointer argument is. */
             BufferList none = {NULL, 0};
-            if (convert_scalar(KIND_POINTER, o, &s, &none, ctx) < 0)
+            if (convert_scalar(KIND_POINTER, o, s, &none, ctx) < 0)
                 return -1;
         }
         else {
@@ -108,10 +108,10 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
     }
     else {
         BufferList none = {NULL, 0};
-        if (convert_scalar(kind, o, &s, &none, ctx) < 0)
+        if (convert_scalar(kind, o, s, &none, ctx) < 0)
             return -1;
     }
-    memcpy(out, &s, CALLBACK_RESULT_MIN);
+    memcpy(out, s, CALLBACK_RESULT_BYTES(kind));
     return 0;
 }
 
@@ -128,7 +128,8 @@ static PyObject *result_where(CallbackObject *cb)
 static void write_error_image(const CallbackTarget *t, void *result)
 {
     if (t->retkind != KIND_VOID)
-        memcpy(result, t->error_image, (size_t)(t->retkind == KIND_STRUCT ? t->retsize : CALLBACK_RESULT_MIN));
+        memcpy(result, t->error_image,
+               (size_t)(t->retkind == KIND_STRUCT ? t->retsize : CALLBACK_RESULT_BYTES(t->retkind)));
 }
 
 /* ---- the dispatcher ---- */
@@ -148,6 +149,15 @@ static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void
     case KIND_F32: return PyFloat_FromDouble(*(const float *)p);
     case KIND_F64: return PyFloat_FromDouble(*(const double *)p);
     case KIND_POINTER: return PyLong_FromVoidPtr(*(void *const *)p);
+    /* issue 16: both eightbytes are adjacent where `p` points (a register
+     * pair spilled in order, or one 16-byte stack slot). */
+    case KIND_I128: case KIND_U128: {
+        Slot s[2];
+        memcpy(s, p, sizeof s);
+        return box_int128(cb->argkinds[i], s);
+    }
+    case KIND_WSTRING:   /* issue 16: only `const wchar_t *` parameters, as for strings below */
+        return box_wstring(*(const wchar_t *const *)p);
     case KIND_STRING: {
         /* Only `const char *` parameters arrive as str (tiers/callback.py
          * gives any other `char *` the pointer kind: curl's write buffer is
@@ -435,7 +445,7 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
     }
 
     CallbackTarget *t = PyMem_RawCalloc(1, sizeof(CallbackTarget));
-    if (t == NULL || (t->error_image = PyMem_RawCalloc(1, (size_t)result_bytes(retsize))) == NULL) {
+    if (t == NULL || (t->error_image = PyMem_RawCalloc(1, (size_t)result_bytes((int)retkind, retsize))) == NULL) {
         PyMem_RawFree(t);
         PyErr_NoMemory();
         goto fail;

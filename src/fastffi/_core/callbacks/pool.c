@@ -269,7 +269,7 @@ int pool_prepare(CallbackObject *cb, PyObject *const *spec)
         switch (pm.op) {
         case PLAN_OP_SCALAR:
             mv->op = POOL_AT;
-            if (!in_frame(&h, pm.dst, 8))
+            if (!in_frame(&h, pm.dst, kind_is_int128(pm.kind) ? 16 : 8))
                 why = "a scalar outside the frame";
             break;
         case PLAN_OP_REF:
@@ -332,7 +332,7 @@ int pool_prepare(CallbackObject *cb, PyObject *const *spec)
         } else {
             m->ret_mode = POOL_RET_SCALAR;
             m->ret_src = h.ret_src;
-            if ((uint32_t)h.ret_src + CALLBACK_RESULT_MIN > PLAN_RET_SIZE)
+            if ((uint32_t)h.ret_src + CALLBACK_RESULT_BYTES(cb->target->retkind) > PLAN_RET_SIZE)
                 why = "a scalar result outside the return image";
         }
     }

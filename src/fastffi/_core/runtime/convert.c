@@ -555,3 +555,138 @@ static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *ou
         return convert_int_slow(KIND_POINTER, o, out, ctx);
     return raise_expected(kind, o, ctx);
 }
+
+/* ---- issue 16: 128-bit integers and wide strings ---- */
+
+/* `v` is an exact int (or __index__'s result).  Split into two eightbytes,
+ * low first, using only the public int API of every supported CPython
+ * (3.13's PyLong_AsNativeBytes is not in 3.10-3.12): the low half is v mod
+ * 2**64, the high half v >> 64 (a floor shift: two's complement), and the
+ * high half must fit int64 (i128) or uint64 (u128, v >= 0).  Never truncated. */
+static int int128_in_range(int kind, PyObject *v, Slot *out, ErrCtx ctx)
+{
+    int overflow = 0;
+    long long s = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (s == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow == 0) {
+        if (s < 0 && kind == KIND_U128)
+            return raise_overflow(kind_name(kind), v, ctx);
+        out[0].i = s;
+        out[1].i = s < 0 ? -1 : 0;
+        return 0;
+    }
+    if (overflow < 0 && kind == KIND_U128)
+        return raise_overflow(kind_name(kind), v, ctx);
+    unsigned long long lo = PyLong_AsUnsignedLongLongMask(v);
+    if (lo == (unsigned long long)-1 && PyErr_Occurred())
+        return -1;
+    PyObject *shift = PyLong_FromLong(64);
+    if (shift == NULL)
+        return -1;
+    PyObject *hi = PyNumber_Rshift(v, shift);
+    Py_DECREF(shift);
+    if (hi == NULL)
+        return -1;
+    int fits;
+    if (kind == KIND_I128) {
+        long long h = PyLong_AsLongLongAndOverflow(hi, &overflow);
+        fits = !(h == -1 && PyErr_Occurred()) && overflow == 0;
+        out[1].i = h;
+    }
+    else {
+        unsigned long long h = PyLong_AsUnsignedLongLong(hi);
+        fits = !(h == (unsigned long long)-1 && PyErr_Occurred());
+        out[1].u = h;
+    }
+    Py_DECREF(hi);
+    if (!fits) {
+        /* i128 reports overflow in `overflow`, u128 as an OverflowError. */
+        if (PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                return -1;
+            PyErr_Clear();
+        }
+        return raise_overflow(kind_name(kind), v, ctx);
+    }
+    out[0].u = lo;
+    return 0;
+}
+
+int convert_int128(int kind, PyObject *o, Slot *out, ErrCtx ctx)
+{
+    if (PyLong_Check(o))
+        return int128_in_range(kind, o, out, ctx);
+    /* float has no __index__: refused, never truncated (as for i64). */
+    if (Py_TYPE(o)->tp_as_number == NULL || Py_TYPE(o)->tp_as_number->nb_index == NULL)
+        return raise_expected(kind, o, ctx);
+    PyObject *v = PyNumber_Index(o);
+    if (v == NULL)
+        return -1;
+    int r = int128_in_range(kind, v, out, ctx);
+    Py_DECREF(v);
+    return r;
+}
+
+PyObject *box_int128(int kind, const Slot *r)
+{
+    uint64_t lo = r[0].u;
+    if (kind == KIND_I128 ? r[1].i == ((int64_t)lo < 0 ? -1 : 0) : r[1].u == 0)
+        return kind == KIND_I128 ? PyLong_FromLongLong((long long)(int64_t)lo) : PyLong_FromUnsignedLongLong(lo);
+    PyObject *hi = kind == KIND_I128 ? PyLong_FromLongLong(r[1].i) : PyLong_FromUnsignedLongLong(r[1].u);
+    PyObject *shift = PyLong_FromLong(64);
+    PyObject *low = PyLong_FromUnsignedLongLong(lo);
+    PyObject *shifted = hi && shift ? PyNumber_Lshift(hi, shift) : NULL;
+    PyObject *result = shifted && low ? PyNumber_Or(shifted, low) : NULL;
+    Py_XDECREF(hi);
+    Py_XDECREF(shift);
+    Py_XDECREF(low);
+    Py_XDECREF(shifted);
+    return result;
+}
+
+/* A str for a wchar_t * parameter: copied into a new NUL-terminated wchar_t
+ * buffer (UTF-32 on Linux, where wchar_t is 4 bytes) that the call holds
+ * in `bufs` -- writable, so a non-const parameter may be written through it.
+ * An embedded NUL is refused as for `string` (C would stop there).  Anything
+ * else goes the way of a char * argument: bytes and buffers are raw memory. */
+PyObject *wstring_copy(PyObject *o, ErrCtx ctx)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(o);
+    Py_ssize_t at = PyUnicode_FindChar(o, 0, 0, n, 1);
+    if (at == -2)
+        return NULL;
+    if (at != -1) {
+        raise_value_error(ctx, "embedded null character");
+        return NULL;
+    }
+    /* With no buffer: the wchar_t count the copy needs, its NUL included. */
+    Py_ssize_t need = PyUnicode_AsWideChar(o, NULL, 0);
+    if (need < 0)
+        return NULL;
+    PyObject *copy = PyByteArray_FromStringAndSize(NULL, need * (Py_ssize_t)sizeof(wchar_t));
+    if (copy == NULL)
+        return NULL;
+    if (PyUnicode_AsWideChar(o, (wchar_t *)PyByteArray_AS_STRING(copy), need) < 0) {
+        Py_DECREF(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+int convert_wstring_slow(PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx, const FunctionObject *f)
+{
+    if (!PyUnicode_Check(o))
+        return convert_pointer_rest(KIND_WSTRING, o, out, bufs, ctx, f);
+    PyObject *copy = wstring_copy(o, ctx);
+    if (copy == NULL)
+        return -1;
+    return hold_new_buffer(copy, out, bufs);
+}
+
+PyObject *box_wstring(const wchar_t *s)
+{
+    if (s == NULL)
+        Py_RETURN_NONE;
+    return PyUnicode_FromWideChar(s, (Py_ssize_t)wcslen(s));
+}

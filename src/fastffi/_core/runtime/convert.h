@@ -118,6 +118,15 @@ enum { FNPOINTEE_KEY, FNPOINTEE_SIGNATURE, FNPOINTEE_WRAP, FNPOINTEE__COUNT };
 int convert_int_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
 int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
 int convert_bool_slow(PyObject *o, Slot *out, ErrCtx ctx);
+/* issue 16: i128/u128 write two slots (out[0] the low eightbyte, out[1] the
+ * high one): every caller passing these kinds gives 16 bytes.  wstring: a
+ * str becomes a NUL-terminated wchar_t copy held in `bufs`. */
+int convert_int128(int kind, PyObject *o, Slot *out, ErrCtx ctx);
+int convert_wstring_slow(PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx, const FunctionObject *f);
+PyObject *box_int128(int kind, const Slot *r);
+/* A str's NUL-terminated wchar_t copy, in a new bytearray (NULL: raised). */
+PyObject *wstring_copy(PyObject *o, ErrCtx ctx);
+PyObject *box_wstring(const wchar_t *s);
 /* `f` NULL: no checks; else the checks of its argument ctx.index - 1. */
 int convert_pointer_slow(int kind, PyObject *o, Slot *out, BufferList *bufs, ErrCtx ctx, const FunctionObject *f);
 int raise_type_error(PyObject *expected, PyObject *o, ErrCtx ctx);
@@ -191,6 +200,23 @@ static inline COMPAT_ALWAYS_INLINE int convert_value(int kind, PyObject *o, Slot
             return 0;
         }
         return convert_pointer_slow(kind, o, out, bufs, ctx, f);
+    /* issue 16 */
+    case KIND_I128:
+    case KIND_U128: {
+        int64_t v;
+        if (PyLong_CheckExact(o) && compat_long_compact_value(o, &v) && (v >= 0 || kind == KIND_I128)) {
+            out[0].i = v;
+            out[1].i = v < 0 ? -1 : 0;
+            return 0;
+        }
+        return convert_int128(kind, o, out, ctx);
+    }
+    case KIND_WSTRING:
+        if (o == Py_None) {
+            out->p = NULL;
+            return 0;
+        }
+        return convert_wstring_slow(o, out, bufs, ctx, f);
     default:
         PyErr_Format(PyExc_SystemError, "fastffi: no converter for kind %d", kind);
         return -1;
@@ -248,8 +274,9 @@ static inline PyObject *box_value(int kind, const Slot *r, const FunctionObject 
     case KIND_F32: return PyFloat_FromDouble(r->f);
     case KIND_F64: return PyFloat_FromDouble(r->d);
     case KIND_POINTER:
-        /* As for strings below: only a pointer result reads the flag. */
-        if (f != NULL && (f->flags & FN_FUNCTION_RESULT))
+        /* As for strings below: only a pointer result reads the flags
+         * (a function pointer's Function, a typed pointer's Pointer). */
+        if (f != NULL && (f->flags & FN_MADE_RESULT))
             return function_result(f, r->p);
         return PyLong_FromVoidPtr(r->p);
     case KIND_STRING: {
@@ -261,6 +288,12 @@ static inline PyObject *box_value(int kind, const Slot *r, const FunctionObject 
             return cstring_from(s);
         return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
     }
+    /* issue 16 */
+    case KIND_I128:
+    case KIND_U128:
+        return box_int128(kind, r);
+    case KIND_WSTRING:
+        return box_wstring((const wchar_t *)r->p);
     default:
         PyErr_Format(PyExc_SystemError, "fastffi: cannot box kind %d", kind);
         return NULL;

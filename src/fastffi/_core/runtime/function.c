@@ -112,7 +112,7 @@ static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *
         PyObject *p = PyTuple_GET_ITEM(argpointees, i);
         if (c & ~(ARG_BYTES_SLOW | ARG_MUTABLE | ARG_NUL | ARG_TYPED | ARG_FUNCTION))
             return 1;
-        if (c != 0 && k != KIND_POINTER && k != KIND_STRING)
+        if (c != 0 && k != KIND_POINTER && k != KIND_STRING && k != KIND_WSTRING)
             return 1;
         if (c & ARG_FUNCTION) {
             if ((c & ARG_TYPED) || k != KIND_POINTER || !PyTuple_Check(p) || PyTuple_GET_SIZE(p) != FNPOINTEE__COUNT
@@ -142,13 +142,35 @@ static int argchecks_invalid(PyObject *argkinds, PyObject *argchecks, PyObject *
     return 0;
 }
 
+/* What compat_long_subtype_copy may make: an int subclass adding no field. */
+static int typed_pointer_class(PyObject *cls)
+{
+    if (!PyType_Check(cls))
+        return 0;
+    PyTypeObject *t = (PyTypeObject *)cls;
+    return PyType_IsSubtype(t, &PyLong_Type) && t->tp_basicsize == PyLong_Type.tp_basicsize
+           && t->tp_itemsize == PyLong_Type.tp_itemsize && t->tp_alloc != NULL;
+}
+
 PyObject *function_result(const FunctionObject *f, void *address)
 {
-    if (address == NULL)
+    if (address == NULL && !(f->flags & FN_TYPED_POINTER_RESULT))
         Py_RETURN_NONE;
     PyObject *addr = PyLong_FromVoidPtr(address);
     if (addr == NULL || f->result_maker == NULL)   /* cleared by the collector: the address itself */
         return addr;
+    if ((f->flags & FN_TYPED_POINTER_COPY) && (uintptr_t)address > 256) {
+        /* The Pointer class of the result's type (found at creation to be
+         * an int subclass with int's layout), made without calling it: a
+         * call through the class cost ~830 instructions more than a void *
+         * result's, this ~430 (BENCHMARKS.md).  Small values (NULL) may be
+         * cached ints, whose tag 3.14 flags: those call the class. */
+        PyObject *p = compat_long_subtype_copy((PyTypeObject *)f->result_maker, addr);
+        if (p != NULL || PyErr_Occurred()) {
+            Py_DECREF(addr);
+            return p;
+        }
+    }
     PyObject *fn = PyObject_CallOneArg(f->result_maker, addr);
     Py_DECREF(addr);
     return fn;
@@ -205,8 +227,12 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         error = PyUnicode_FromFormat("the C core has no tier %zd", tier);
     else if (lib != Py_None && Py_TYPE(lib) != &Library_Type)
         error = PyUnicode_FromString("lib must be a LibraryHandle or None");
-    else if ((flags & FN_FUNCTION_RESULT) && (retkind != KIND_POINTER || !PyCallable_Check(spec[SPEC_RESULT_MAKER])))
-        error = PyUnicode_FromString("a function-pointer result needs a pointer return kind and a result_maker");
+    else if ((flags & FN_MADE_RESULT) && (retkind != KIND_POINTER || !PyCallable_Check(spec[SPEC_RESULT_MAKER])))
+        error = PyUnicode_FromString("a function-pointer or typed pointer result needs a pointer return kind and a result_maker");
+    else if ((flags & FN_MADE_RESULT) == FN_MADE_RESULT)
+        error = PyUnicode_FromString("a result is a function pointer or a typed pointer, not both");
+    else if (flags & FN_TYPED_POINTER_COPY)
+        error = PyUnicode_FromString("flags: FN_TYPED_POINTER_COPY is make_function's own");
     else if (retkind == KIND_STRUCT && !(PyType_Check(retstruct) && PyType_IsSubtype((PyTypeObject *)retstruct, &CData_Type)))
         error = PyUnicode_FromString("a struct return needs its CData class");
     if (error != NULL) {
@@ -232,6 +258,8 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     f->target = (void (*)(void))target;
     f->nargs = nargs;
     f->flags = (int)flags;
+    if ((flags & FN_TYPED_POINTER_RESULT) && typed_pointer_class(spec[SPEC_RESULT_MAKER]))
+        f->flags |= FN_TYPED_POINTER_COPY;
     f->retkind = (uint8_t)retkind;
     f->retsize = retsize;
     f->stack_check = stack_bytes;
@@ -240,7 +268,7 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         uint8_t k = (uint8_t)PyBytes_AS_STRING(argkinds)[i];
         f->argkinds[i] = k;
         f->argchecks[i] = (uint8_t)PyBytes_AS_STRING(argchecks)[i];
-        if (k == KIND_POINTER || k == KIND_STRING)
+        if (k == KIND_POINTER || k == KIND_STRING || k == KIND_WSTRING)
             f->nbufargs++;
     }
     if (retkind == KIND_STRUCT)
@@ -262,7 +290,7 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
     f->restype = Py_NewRef(spec[SPEC_RESTYPE]);
     f->argtypes = Py_NewRef(argtypes);
     f->explanation = Py_NewRef(spec[SPEC_EXPLANATION]);
-    if (flags & FN_FUNCTION_RESULT)
+    if (flags & FN_MADE_RESULT)
         f->result_maker = Py_NewRef(spec[SPEC_RESULT_MAKER]);
     f->signature = Py_NewRef(spec[SPEC_SIGNATURE]);
     /* fn.__doc__: type.__doc__ reads a heap type's own dict (PyType_Ready put None there). */

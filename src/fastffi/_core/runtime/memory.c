@@ -103,6 +103,9 @@ static void store_scalar(int kind, char *p, const Slot *v)
     case KIND_F32: memcpy(p, &v->f, 4); break;
     case KIND_F64: memcpy(p, &v->d, 8); break;
     case KIND_POINTER: case KIND_STRING: memcpy(p, &v->p, sizeof(void *)); break;
+    /* issue 16: two slots, low first (convert_int128) */
+    case KIND_I128: case KIND_U128: memcpy(p, v, 16); break;
+    case KIND_WSTRING: memcpy(p, &v->p, sizeof(void *)); break;
     }
 }
 
@@ -118,6 +121,9 @@ static void load_scalar(int kind, const char *p, Slot *v)
     case KIND_F32: memcpy(&v->f, p, 4); break;
     case KIND_F64: memcpy(&v->d, p, 8); break;
     case KIND_POINTER: case KIND_STRING: memcpy(&v->p, p, sizeof(void *)); break;
+    /* issue 16 */
+    case KIND_I128: case KIND_U128: memcpy(v, p, 16); break;
+    case KIND_WSTRING: memcpy(&v->p, p, sizeof(void *)); break;
     }
 }
 
@@ -141,9 +147,9 @@ static PyObject *mem_read_scalar(PyObject *m, PyObject *args)
     if (!PyArg_ParseTuple(args, "Oni", &ptr_obj, &offset, &kind) || scalar_kind_arg(kind) < 0
         || target_arg(ptr_obj, &t) < 0 || check_access("read", &t, offset, kind_width[kind]) < 0)
         return NULL;
-    Slot v;
-    load_scalar(kind, t.p + offset, &v);
-    return box_scalar(kind, &v);
+    Slot v[2];   /* two for i128/u128 */
+    load_scalar(kind, t.p + offset, v);
+    return box_scalar(kind, v);
 }
 
 /* ---- fastffi.read: the scalar fast path, and Reader ----
@@ -165,9 +171,9 @@ static PyObject *read_at(PyObject *ptr_obj, Py_ssize_t offset, int kind)
     Target t;
     if (target_arg(ptr_obj, &t) < 0 || check_access("read", &t, offset, kind_width[kind]) < 0)
         return NULL;
-    Slot v;
-    load_scalar(kind, t.p + offset, &v);
-    return box_scalar(kind, &v);
+    Slot v[2];   /* two for i128/u128 */
+    load_scalar(kind, t.p + offset, v);
+    return box_scalar(kind, v);
 }
 
 /* The last type read and its kind: a loop reads one type over and over, and
@@ -350,6 +356,14 @@ static int pointer_to_keep(int kind, PyObject *value, PyObject *context, Slot *v
         *keep = b;
         return 0;
     }
+    if (kind == KIND_WSTRING && PyUnicode_Check(value)) {   /* issue 16: the copy lives with the memory */
+        PyObject *copy = wstring_copy(value, (ErrCtx){context, 0});
+        if (copy == NULL)
+            return -1;
+        v->p = PyByteArray_AS_STRING(copy);
+        *keep = copy;
+        return 0;
+    }
     BufferEntry view;
     BufferList bufs = {&view, 0};
     if (convert_scalar(kind, value, v, &bufs, (ErrCtx){context, 0}) < 0)
@@ -386,26 +400,27 @@ static PyObject *mem_write_scalar(PyObject *m, PyObject *args)
     if (!PyArg_ParseTuple(args, "OniOU", &ptr_obj, &offset, &kind, &value, &context) || scalar_kind_arg(kind) < 0
         || target_arg(ptr_obj, &t) < 0 || check_access("write", &t, offset, kind_width[kind]) < 0)
         return NULL;
-    Slot v;
-    if (kind == KIND_POINTER || kind == KIND_STRING) {
+    Slot v[2];   /* two for i128/u128 */
+    if (kind == KIND_POINTER || kind == KIND_STRING || kind == KIND_WSTRING) {
         if (t.obj == NULL) {
             /* Raw memory keeps nothing alive: a str's encoding would die
              * with this call, so it is refused; a buffer's address stays
              * valid as long as the caller keeps the object. */
-            if (kind == KIND_STRING && PyUnicode_Check(value)) {
-                PyErr_Format(PyExc_TypeError, "%U: cannot store a str as a string pointer at a raw address "
-                             "(it would dangle); pass bytes you keep alive, or an address", context);
+            if ((kind == KIND_STRING || kind == KIND_WSTRING) && PyUnicode_Check(value)) {
+                PyErr_Format(PyExc_TypeError, "%U: cannot store a str as a %U pointer at a raw address "
+                             "(it would dangle); pass bytes you keep alive, or an address", context,
+                             kind_name(kind));
                 return NULL;
             }
             BufferEntry view;
             BufferList bufs = {&view, 0};
-            if (convert_scalar(kind, value, &v, &bufs, (ErrCtx){context, 0}) < 0)
+            if (convert_scalar(kind, value, v, &bufs, (ErrCtx){context, 0}) < 0)
                 return NULL;
             buffers_release(&bufs);
         }
         else {
             PyObject *keep;
-            if (pointer_to_keep(kind, value, context, &v, &keep) < 0)
+            if (pointer_to_keep(kind, value, context, v, &keep) < 0)
                 return NULL;
             int rc = cdata_keep(t.obj, t.p + offset, keep);
             Py_XDECREF(keep);
@@ -413,10 +428,10 @@ static PyObject *mem_write_scalar(PyObject *m, PyObject *args)
                 return NULL;
         }
     }
-    else if (convert_scalar(kind, value, &v, NULL, (ErrCtx){context, 0}) < 0) {
+    else if (convert_scalar(kind, value, v, NULL, (ErrCtx){context, 0}) < 0) {
         return NULL;
     }
-    store_scalar(kind, t.p + offset, &v);
+    store_scalar(kind, t.p + offset, v);
     Py_RETURN_NONE;
 }
 

@@ -115,6 +115,7 @@ PyMODINIT_FUNC PyInit__core(void)
         || PyModule_AddIntConstant(m, "JIT_ALLOWED", FN_JIT_ALLOWED) < 0
         || PyModule_AddIntConstant(m, "STRING_ADDRESS", FN_STRING_ADDRESS) < 0
         || PyModule_AddIntConstant(m, "FUNCTION_RESULT", FN_FUNCTION_RESULT) < 0
+        || PyModule_AddIntConstant(m, "TYPED_POINTER_RESULT", FN_TYPED_POINTER_RESULT) < 0
         || PyModule_AddIntConstant(m, "ARG_BYTES_SLOW", ARG_BYTES_SLOW) < 0
         || PyModule_AddIntConstant(m, "ARG_MUTABLE", ARG_MUTABLE) < 0
         || PyModule_AddIntConstant(m, "ARG_NUL", ARG_NUL) < 0

@@ -82,8 +82,15 @@ static int validate(FunctionObject *f, const Plan *p, Py_ssize_t nbytes)
             return plan_invalid(f, "argument index out of range");
         switch (m->op) {
         case PLAN_OP_SCALAR:
-            if (m->kind != f->argkinds[m->arg] || m->dst % 8 || m->dst + 8 > h->frame_size)
+            /* i128/u128 (issue 16) store 16 bytes: two adjacent register
+             * slots or a 16-aligned stack slot, `size` says so. */
+            if (m->kind != f->argkinds[m->arg] || m->dst % 8 || m->size != (kind_is_int128(m->kind) ? 16 : 8)
+                || m->dst + m->size > h->frame_size)
                 return plan_invalid(f, "bad scalar move");
+            if (kind_is_int128(m->kind) && m->dst >= PLAN_STACK_OFFSET && (m->dst - PLAN_STACK_OFFSET) % 16)
+                return plan_invalid(f, "a 16-byte integer's stack slot must be 16-aligned");
+            if (kind_is_int128(m->kind) && m->dst < PLAN_STACK_OFFSET && m->dst + 16 > PLAN_FP_OFFSET)
+                return plan_invalid(f, "a 16-byte integer takes two general registers");
             break;
         case PLAN_OP_COPY:
             if (f->argkinds[m->arg] != KIND_STRUCT || m->dst + m->size > h->frame_size)
@@ -108,7 +115,7 @@ static int validate(FunctionObject *f, const Plan *p, Py_ssize_t nbytes)
     }
     if (h->ret_indirect && (f->retkind != KIND_STRUCT || h->indirect_dst % 8 || h->indirect_dst + 8 > PLAN_STACK_OFFSET))
         return plan_invalid(f, "bad indirect result slot");
-    if (f->retkind != KIND_STRUCT && (h->ret_src % 8 || h->ret_src + 8 > PLAN_RET_SIZE))
+    if (f->retkind != KIND_STRUCT && (h->ret_src % 8 || h->ret_src + (kind_is_int128(f->retkind) ? 16 : 8) > PLAN_RET_SIZE))
         return plan_invalid(f, "bad scalar return slot");
     return 0;
 }

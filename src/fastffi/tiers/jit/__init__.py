@@ -21,6 +21,7 @@ from ...abi import FP, FP_STRIDE, GP, STACK, variadic_refusal
 from ...model.pointers import FunctionType
 from ...model.scalars import VOID, Scalar
 from ...model.signature import Signature
+from ...model.typed_pointers import result_class
 from .. import checks
 from .. import plan as tier_plan
 from . import aarch64, layouts, x86_64
@@ -69,6 +70,9 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
         if t.__class__ is not Scalar:
             where = "the return" if i == 0 else f"argument {i}"
             return f"{where} is a struct by value (the JIT takes scalars only)"
+        if t.kind in _ISSUE16_REFUSED:   # issue 16: not worth emitting code for yet
+            where = "the return" if i == 0 else f"argument {i}"
+            return f"{where} is {t.name} (the JIT emits no {_ISSUE16_REFUSED[t.kind]}; the plan tier takes it)"
     limits = limits or emitter().LIMITS
     n_fp = [t.is_float for t in sig.argtypes].count(True)
     if n - n_fp > limits[0]:
@@ -76,6 +80,12 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
     if n_fp > limits[1]:
         return f"{n_fp} floating-point arguments (this emitter passes at most {limits[1]} in registers)"
     return None
+
+
+#: issue 16's kinds the emitters do not take: kind -> what the code would need.
+_ISSUE16_REFUSED = {_core.KINDS["i128"][0]: "16-byte integer conversions",
+                    _core.KINDS["u128"][0]: "16-byte integer conversions",
+                    _core.KINDS["wstring"][0]: "wide-string conversions"}
 
 
 def refusal(sig: Signature) -> str | None:
@@ -117,7 +127,8 @@ def _bytes_slow(sig: Signature) -> tuple:
 
 def shape_of(sig: Signature, bracket: bool) -> Shape:
     slow = _bytes_slow(sig)   # call_key() sees no pointee or const-ness: the checks are keyed too
-    key = (sig.call_key(), bracket, slow)
+    # A typed pointer result is boxed by the core's helper: another shape (call_key() sees no pointee).
+    key = (sig.call_key(), bracket, slow, result_class(sig.restype) is not None)
     shape = _shapes.get(key)
     if shape is None:
         if len(_shapes) >= 4096:
@@ -144,7 +155,7 @@ def shape_from_plan(sig: Signature, plan, bracket: bool, bytes_slow: tuple = ())
         args.append(arg)
         nbufargs += t.kind in _BUFFER_KINDS
     ret = sig.restype.key if isinstance(sig.restype, Scalar) else VOID
-    return Shape(tuple(args), ret, bracket, nbufargs, sig.nfixed is not None)
+    return Shape(tuple(args), ret, bracket, nbufargs, sig.nfixed is not None, result_class(sig.restype) is not None)
 
 
 #: (type, plan slot, bytes slow) -> Arg: made once each.

@@ -40,6 +40,9 @@ class Shape(NamedTuple):
     bracket: bool   # release_gil or use_errno: call the enter/leave helpers
     nbufargs: int   # pointer/string arguments (buffers a slow path may acquire)
     variadic: bool = False   # a variadic target: the call says how many vector registers it fills
+    #: the pointer result is made an object by the Function's result_maker (a
+    #: typed pointer, model/typed_pointers.py): boxed by the core's helper
+    made_result: bool = False
 
     @property
     def vector_count(self) -> int:

@@ -67,7 +67,8 @@ def emitter(record: Recorder):
                       else tuple([(arg.fp, arg.reg) for arg in args]))
         keys = [(_entry, len(args), frame, bufs, keep),
                 *[(_argument, arg.type.name, i, bufs, frame, keep, arg.bytes_slow) for i, arg in enumerate(args)],
-                (_call, placements, shape.ret.name, shape.bracket, keep, ret_save, bufs, frame,
+                (_call, placements, _MADE if shape.made_result else shape.ret.name, shape.bracket, keep,
+                 ret_save, bufs, frame,
                  shape.vector_count if shape.variadic else None)]
         blocks = tables.get(id(rt)) or record.blocks_for(rt)
         return b"".join([blocks.get(key) or record.record(rt, key) for key in keys])
@@ -239,6 +240,10 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
     a.epilogue(frame, keep)
 
 
+#: The result name of a pointer result boxed by the core's helper (Shape.made_result).
+_MADE = "pointer:made"
+
+
 def _box(a, rt: dict, ret: str) -> None:
     """Truncate the return register to the declared width and box it."""
     if ret == "void":
@@ -247,7 +252,8 @@ def _box(a, rt: dict, ret: str) -> None:
         if ret == "f32":
             a.result_to_double()
         a.call(rt["PyFloat_FromDouble"])
-    elif ret == "string":
+    elif ret == "string" or ret == _MADE:
+        # A str, or a typed pointer's Pointer: box_return reads the Function's flags.
         a.call(rt["box"], a.FN, a.RESULT)
     else:
         a.call(rt[box_function(ret)], Extended(a.RESULT, ret) if ret in _NARROW_RETURNS else a.RESULT)
