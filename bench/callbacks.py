@@ -56,6 +56,7 @@ QSORT_N = 100_000
 CG_N = 2000
 CG_QSORT_N = 5000   # under callgrind: 55,146 comparisons per peer with glibc 2.36
 CREATE_N = 500
+CG_CREATE_N = 200   # under callgrind: callbacks created per segment
 
 
 def py_long(x):
@@ -233,6 +234,7 @@ class Instructions:
     per_invocation: dict   #: {(peer, case, mode): (Ir(CG_N) - Ir(0)) / CG_N}
     reads: dict            #: {access: instructions per read, the loop taken off}
     qsort: dict            #: {peer: instructions per comparison, sorting CG_QSORT_N ints}
+    creation: dict = None  #: {peer: instructions per callback created, CG_CREATE_N of them}
 
 
 def measure_instructions(artifacts: build.Artifacts) -> Instructions:
@@ -250,7 +252,7 @@ def measure_instructions(artifacts: build.Artifacts) -> Instructions:
         if len(dumps) != len(labels):
             raise RuntimeError(f"{len(dumps)} callgrind dumps for {len(labels)} segments")
         totals = {label: read_total(p) for label, p in zip(labels, dumps)}
-    out, comparisons = Instructions({}, {}, {}), _comparisons(CG_QSORT_N)
+    out, comparisons = Instructions({}, {}, {}, {}), _comparisons(CG_QSORT_N)
     for label, total in totals.items():
         if label.endswith("/N"):
             key = label[:-2]
@@ -259,6 +261,8 @@ def measure_instructions(artifacts: build.Artifacts) -> Instructions:
             out.qsort[label[len("qsort|"):]] = total / comparisons
         elif label.startswith("read|"):
             out.reads[label[len("read|"):]] = (total - totals["read-empty"]) / CG_N
+        elif label.startswith("create|"):
+            out.creation[label[len("create|"):]] = total / CG_CREATE_N
     return out
 
 
@@ -293,6 +297,14 @@ def _cg_worker(build_dir: str) -> int:
     empty(None, (), 64)
     for k, (fn, args) in readers.items():
         read_loops[k](fn, args, 64)
+    # As bench/_cg_worker.py does: every invocation and comparison allocates
+    # and frees objects of the 32-byte size class (boxed arguments, results);
+    # an obmalloc pool left one block short of full (or empty) by setup would
+    # make each of them pay a pool state change -- instructions that depend on
+    # what setup left behind, not on the peer.  Freeing every other object of
+    # a block of them leaves every pool of that class half used.
+    ballast = [i + 10**6 for i in range(4000)]
+    del ballast[::2]
     labels = ["setup"]
     os.getppid()    # ends "setup"
     for r in rs:
@@ -305,6 +317,18 @@ def _cg_worker(build_dir: str) -> int:
         loop(fn, args, CG_N)
         os.getppid()
         labels.append(label)
+    makers = _creators()
+    for make in makers.values():   # each signature's first callback: its spec made and cached
+        _close_all([make() for _ in range(2)])
+    for peer, make in makers.items():
+        made = [None] * CG_CREATE_N   # the list made outside the segment
+        os.getppid()
+        labels.append("create-setup|" + peer)
+        for i in range(CG_CREATE_N):
+            made[i] = make()
+        os.getppid()
+        labels.append("create|" + peer)
+        _close_all(made)
     for peer, sort in sorters.items():
         buf = bytearray(raw)
         os.getppid()   # ends the copy's segment: the sort's own starts
@@ -312,14 +336,15 @@ def _cg_worker(build_dir: str) -> int:
         sort(buf)
         os.getppid()
         labels.append("qsort|" + peer)
+    del ballast
     print(json.dumps(labels))
     return 0
 
 
 # ---- creation -----------------------------------------------------------------------------
 
-def measure_creation(repeats: int) -> dict[str, float]:
-    """{peer: µs to create one callback of ``long cb(long)``} (best of ``repeats``)."""
+def _creators() -> dict[str, Callable[[], object]]:
+    """{peer: make()}: one callback of ``long cb(long)`` per call."""
     import fastffi
 
     makers: dict[str, Callable[[], object]] = {}
@@ -339,16 +364,27 @@ def measure_creation(repeats: int) -> dict[str, float]:
         makers["cffi"] = lambda: ffi.callback("long(long)", py_long)
     except ImportError:
         pass
+    return makers
+
+
+def _close_all(made: list) -> None:
+    for cb in made:
+        close = getattr(cb, "close", None)
+        if close is not None:
+            close()
+    made.clear()
+
+
+def measure_creation(repeats: int) -> dict[str, float]:
+    """{peer: µs to create one callback of ``long cb(long)``} (best of ``repeats``)."""
+    makers = _creators()
     best = dict.fromkeys(makers, float("inf"))
     for _ in range(repeats):
         for peer, make in makers.items():
             t = time.perf_counter_ns()
             made = [make() for _ in range(CREATE_N)]
             best[peer] = min(best[peer], (time.perf_counter_ns() - t) / CREATE_N / 1000)
-            for cb in made:
-                close = getattr(cb, "close", None)
-                if close is not None:
-                    close()
+            _close_all(made)
             del made
     return best
 
@@ -547,9 +583,13 @@ def report(ns: dict, repeats: int, ir: Instructions | None, created: dict, reads
         lines += [""] + _per_invocation_table(
             f"Callbacks: instructions per invocation (callgrind, (Ir({CG_N}) - Ir(0)) / {CG_N})",
             ir.per_invocation, ".0f")
-    lines += ["", f"### Callback creation, µs per callback of `long cb(long)` (best of batches of {CREATE_N})", "",
-              "| peer | µs |", "|---|---:|"]
-    lines += [f"| {peer} | {us:.2f} |" for peer, us in created.items()]
+    create_ir = ir.creation if ir is not None and ir.creation else {}
+    lines += ["", f"### Callback creation, µs per callback of `long cb(long)` (best of batches of {CREATE_N}"
+              + (f"; instructions per callback, callgrind, {CG_CREATE_N} callbacks of a signature already seen"
+                 if ir else "") + ")", "",
+              "| peer | µs |" + (" instructions |" if ir else ""), "|---|---:|" + ("---:|" if ir else "")]
+    lines += [f"| {peer} | {us:.2f} |" + (f" {_cell(create_ir.get(peer), '.0f')} |" if ir else "")
+              for peer, us in created.items()]
 
     read_ir = ir.reads if ir is not None else {}
     lines += ["", "### Reading a C int through a pointer (ns per read, the loop taken off"

@@ -12,6 +12,7 @@ callback (raised from it once C returns), or to :func:`sys.unraisablehook`.
 docs/callbacks.md has the whole story: threads, lifetime, mechanisms."""
 from __future__ import annotations
 
+import functools
 import re
 
 from . import _core
@@ -37,6 +38,7 @@ def _signature(signature) -> Signature:
 _POINTER_DECLARATION = re.compile(r"^(?P<ret>.*?)\(\s*\*\s*(?P<name>\w*)\s*\)\s*(?P<params>\(.*\))\s*;?\s*$", re.S)
 
 
+@functools.lru_cache(maxsize=1024)   # a pure function of the text; creation asks at every callback
 def _declaration(text: str) -> str:
     m = _POINTER_DECLARATION.match(text)
     if m is None:
@@ -66,7 +68,7 @@ def callback(signature, func=None, *, error=0, onerror=None, tier: str = "auto")
     declaration = _declaration(signature) if isinstance(signature, str) else None
 
     def make(f):
-        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier, key=function_key(sig),
+        return _mechanisms.create(sig, f, error=error, onerror=onerror, tier=tier, key_of=function_key,
                                   declaration=declaration)
 
     if func is None:

@@ -5,6 +5,7 @@ from their address, and through the fixture's C callers
 (tests/fixture/callback_core.c)."""
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import sys
@@ -89,6 +90,56 @@ def test_ceiling_lowers_the_request(monkeypatch):
     assert cb.tier == "libffi"
     assert cb.explain().splitlines()[2:4] == ["  jit refused: above the FASTFFI_TIER ceiling",
                                               "  plan refused: above the FASTFFI_TIER ceiling"]
+
+
+# ---- the per-signature spec cache (tiers/callback.py) ----
+
+def test_callbacks_of_one_signature_share_its_spec_but_nothing_of_their_own(lib, callback_tier):
+    # The second and later callbacks of a signature reuse its spec: func, onerror and error
+    # must still be each callback's own.
+    call = lib.function("long cbcore_call_long(long (*f)(long), long x)")
+    seen = []
+
+    def boom(x):
+        raise ValueError(x)
+
+    a = fastffi.callback("long f(long)", lambda x: x + 1, tier=callback_tier)
+    b = fastffi.callback("long f(long)", lambda x: x * 10, error=-3, tier=callback_tier)
+    c = fastffi.callback("long f(long)", boom, error=-4, tier=callback_tier)
+    d = fastffi.callback("long f(long)", boom, error=-5, tier=callback_tier,
+                         onerror=lambda t, e, tb: seen.append(str(e)) or 77)
+    assert len({a.address, b.address, c.address, d.address}) == 4
+    assert {a.tier, b.tier, c.tier, d.tier} == {callback_tier}
+    assert (call(a, 4), call(b, 4), call(d, 9)) == (5, 40, 77)
+    with pytest.raises(ValueError):   # held by the call that was passed c
+        call(c, 1)
+    assert seen == ["9"]
+    with raises_exact(OverflowError, "callback 'f' error value: 1180591620717411303424 does not fit i64"):
+        fastffi.callback("long f(long)", abs, error=2**70, tier=callback_tier)
+
+
+def test_the_cached_spec_keeps_no_func_alive(callback_tier):
+    import weakref
+
+    def f(x):
+        return x
+
+    fastffi.callback("int g(int)", abs, tier=callback_tier).close()   # the signature's spec cached
+    cb = fastffi.callback("int g(int)", f, tier=callback_tier)
+    ref = weakref.ref(f)
+    del f
+    cb.close()
+    del cb
+    gc.collect()
+    assert ref() is None
+
+
+def test_the_ceiling_is_read_at_every_creation_of_a_cached_signature(monkeypatch):
+    first = fastffi.callback(("i32", ["i32"]), abs)
+    monkeypatch.setenv("FASTFFI_TIER", "libffi")
+    assert fastffi.callback(("i32", ["i32"]), abs).tier == "libffi"
+    monkeypatch.delenv("FASTFFI_TIER")
+    assert fastffi.callback(("i32", ["i32"]), abs).tier == first.tier
 
 
 def test_creation_is_audited():
@@ -362,6 +413,32 @@ def test_a_foreign_thread_keeps_its_thread_state(lib, callback_tier):
     n = 10_000
     assert in_thread(cb.address, n) == n * (n + 1) // 2   # the local persisted over every call
     assert len(idents) == 1 and threading.get_ident() not in idents
+
+
+def test_a_thread_state_another_ffi_makes_per_call_is_used_never_kept(lib, callback_tier):
+    # ctypes makes a thread state for each call of its callback on a C thread and deletes it
+    # after: a fastffi callback run inside (through a GIL-released fastffi call) must attach
+    # that call's state -- never one remembered from an earlier call, which is freed by then.
+    local = threading.local()
+    seen = []
+
+    def f(i):
+        seen.append((local.mark, i))
+        return i
+
+    cb = fastffi.callback("long f(long)", f, tier=callback_tier)
+    sum_calls = lib.function("long cbcore_sum_calls(long (*f)(long), long n)", release_gil=True)
+
+    def outer(i):
+        local.mark = i
+        return sum_calls(cb.address, 3) + i
+
+    proto = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_long)
+    outer_c = proto(outer)
+    in_thread = lib.function("long cbcore_sum_in_thread(long (*f)(long), long n)", release_gil=True)
+    n = 200
+    assert in_thread(ctypes.cast(outer_c, ctypes.c_void_p).value, n) == n * (n - 1) // 2 + 3 * n
+    assert seen == [(i, j) for i in range(n) for j in range(3)]
 
 
 @pytest.mark.no_sanitizer  # RSS growth: ASan keeps freed blocks in quarantine

@@ -278,6 +278,26 @@ def test_an_exhausted_pool_falls_back_to_libffi_and_explain_says_so():
                    f"FFIError callback 'callback': tier 'plan' refused: {reason}"]
 
 
+def test_the_pool_serves_a_signature_again_once_slots_come_back():
+    # The libffi choice an exhausted pool forced is not remembered for the signature (the
+    # per-signature spec cache, tiers/callback.py): once slots are back, the pool serves it.
+    out = run_child("""
+        import os
+        os.environ['FASTFFI_TIER'] = 'plan'   # below jit: auto starts at the pool
+        import fastffi
+        from fastffi.tiers import callback_pool as pool
+        live = [fastffi.callback(("i64", ["i64"]), lambda x: x) for _ in range(16384)]
+        extra = [fastffi.callback(("i64", ["i64"]), lambda x: x) for _ in range(2)]
+        print(pool.available(), [cb.tier for cb in extra])
+        for cb in live + extra:
+            cb.close()
+        print(pool.available())               # 4,096 of the retired slots stay quarantined
+        again = fastffi.callback(("i64", ["i64"]), lambda x: x + 1)
+        print(again.tier, fastffi.function(again.address, "i64", ["i64"])(41))
+    """)
+    assert out == ["0 ['libffi', 'libffi']", f"{16384 - 4096 + 2}", "plan 42"]
+
+
 # PR_SET_MDWE (65) with PR_MDWE_REFUSE_EXEC_GAIN (1): from here on no mapping of this process
 # may become executable after being writable, nor be mapped writable and executable (Linux 6.3+).
 MDWE = textwrap.dedent("""

@@ -129,7 +129,7 @@ def test_garbage_above_f32_arguments(lib):
     assert bits & 0xFFFFFFFF == 0xC0700000                                 # -3.75 in the low half
 
 
-# ---- errors, closed callbacks, other threads: the generic dispatcher ----
+# ---- errors and closed callbacks: the generic dispatcher ----
 
 def test_an_exception_returns_error_and_reaches_unraisablehook(unraisable):
     def boom(x):
@@ -317,8 +317,9 @@ def test_explain():
         f"  jit ({thunk.emitter().NAME}): a 32-byte stub at 0x{cb.address:x} (one of 64 in a {region.mapped}-byte "
         f"read+execute mapping) jumping to a {body}-byte body shared by every callback of the shape "
         "(i64->gp0, f64->fp0) -> i64",
-        "    with the GIL held by the calling thread, the arguments are boxed straight into vectorcall arguments; "
-        "any other thread, a closed callback or the recursion limit goes to the generic dispatcher",
+        "    on any thread (the GIL taken when the calling thread does not hold it), the arguments are boxed "
+        "straight into vectorcall arguments; a closed callback, the recursion limit or interpreter finalization "
+        "goes to the generic dispatcher",
         "    registers as planned:",
         f"    arg 1 i64 -> {regs[0]}",
         f"    arg 2 f64 -> {regs[1]}",

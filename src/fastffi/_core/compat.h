@@ -223,6 +223,37 @@ static inline int compat_long_compact_value(PyObject *o, int64_t *v)
 #endif
 }
 
+/* The value of a non-negative exact int of at most two 30-bit digits (below
+ * 2**60: every user-space address of x86-64 and AArch64 Linux), for the
+ * address fast path of the memory helpers (runtime/memory.c).  Returns 0
+ * when it is not one (negative, larger, or another digit size): the caller
+ * takes the general conversion, which also raises its errors.  The same
+ * layouts as compat_long_compact_value: 3.10-3.11's signed digit count in
+ * ob_size; 3.12+'s lv_tag, the digit count above _PyLong_NON_SIZE_BITS and
+ * the sign in _PyLong_SIGN_MASK (1: zero, 2: negative). */
+static inline int compat_long_small_address(PyObject *o, uint64_t *v)
+{
+#if PYLONG_BITS_IN_DIGIT != 30
+    (void)o; (void)v;
+    return 0;
+#elif PY_VERSION_HEX >= 0x030C0000
+    uintptr_t tag = ((PyLongObject *)o)->long_value.lv_tag;
+    uintptr_t ndigits = tag >> _PyLong_NON_SIZE_BITS;
+    const digit *d = ((PyLongObject *)o)->long_value.ob_digit;
+    if ((tag & _PyLong_SIGN_MASK) == 2 || ndigits > 2)
+        return 0;
+    *v = ndigits == 0 ? 0 : ndigits == 1 ? (uint64_t)d[0] : (uint64_t)d[0] | (uint64_t)d[1] << 30;
+    return 1;
+#else
+    Py_ssize_t size = Py_SIZE(o);
+    const digit *d = ((PyLongObject *)o)->ob_digit;
+    if (size < 0 || size > 2)
+        return 0;
+    *v = size == 0 ? 0 : size == 1 ? (uint64_t)d[0] : (uint64_t)d[0] | (uint64_t)d[1] << 30;
+    return 1;
+#endif
+}
+
 /* ---- the object layout the JIT's inline fast paths assume ---- */
 
 /* The name the JIT emitters look up (JIT_RUNTIME["object_layout"]) to decide

@@ -54,6 +54,10 @@ if CallbackSpec._fields != _core.CALLBACK_SPEC_FIELDS:
     raise ImportError(f"fastffi.tiers.callback: CallbackSpec's fields {CallbackSpec._fields} are not the C core's "
                       f"{_core.CALLBACK_SPEC_FIELDS} (_core/callbacks/callback_spec.h): rebuild, or edit both")
 
+if CallbackSpec._fields[1:4] != ("func", "onerror", "error"):
+    # create() rebuilds a cached spec around these three fields by position.
+    raise ImportError("fastffi.tiers.callback: CallbackSpec's fields 1-3 must be func, onerror, error")
+
 _STRING = _core.KINDS["string"][0]
 _WSTRING = _core.KINDS["wstring"][0]
 _POINTER = _core.KINDS["pointer"][0]
@@ -122,18 +126,59 @@ def _prepare(mechanism: str, sig: Signature) -> dict:
     raise FFIError(f"{sig.name}: callback mechanism {mechanism!r} has no preparation")
 
 
+#: (signature, tier, FASTFFI_TIER ceiling, key, declaration) -> (mechanism, spec with no func,
+#: onerror or error): what creating a callback of a known signature reuses, so that it costs
+#: the C object and a trampoline slot (a stub, a closure), not the selection and the spec.
+#: Only signatures of scalars that point at no class are cached (``_cacheable``): an entry
+#: never keeps a struct class alive.  Bounded: cleared when it reaches _TEMPLATES_MAX.
+_templates: dict = {}
+_TEMPLATES_MAX = 1024
+
+
+def _cacheable(sig: Signature) -> bool:
+    for t in (sig.restype, *sig.argtypes):
+        if t.__class__ is not Scalar:
+            return False
+        p = t.pointee
+        if p is not None and (p.__class__ is not Scalar or p.pointee is not None):
+            return False
+    return True
+
+
 def create(sig: Signature, func, *, error=0, onerror=None, tier: str = "auto", key=None,
-           declaration: str | None = None):
+           declaration: str | None = None, key_of=None):
     """The Callback C calls as ``sig``, reaching ``func``; ``declaration`` is the C text that
-    declared it, if any (the parameter names ``inspect.signature(cb)`` shows)."""
+    declared it, if any (the parameter names ``inspect.signature(cb)`` shows).  ``key``, or
+    ``key_of(sig)`` computed only when the signature's spec is not cached, is what a
+    function-pointer parameter's type is compared with."""
     if not callable(func):
         raise TypeError(f"callback {sig.name!r}: func must be callable, got {type(func).__name__}")
     if onerror is not None and not callable(onerror):
         raise TypeError(f"callback {sig.name!r}: onerror must be None or callable, got {type(onerror).__name__}")
     if tier != "auto" and tier not in MECHANISMS:
         raise ValueError(f"unknown tier {tier!r} (expected 'auto', 'jit', 'plan' or 'libffi')")
+    ck = (sig, tier, ceiling(), key, key_of, declaration) if _cacheable(sig) else None
+    cached = _templates.get(ck) if ck is not None else None
+    # A cached choice still holds unless it was the pool and the pool is full now (the full
+    # path then picks libffi, or raises the refusal for tier="plan"), or the jit's new block
+    # was refused executable memory (InstallRefused, from its BlockSource in make_callback).
+    if cached is not None and (cached[0] != "plan" or callback_pool.available()):
+        head, tail = cached[1]
+        try:
+            # A plain tuple in CallbackSpec's order: make_callback reads it by index.
+            return _core.make_callback(head + (func, onerror, error) + tail)
+        except tier_thunk.InstallRefused:
+            _templates.pop(ck, None)
+    if key is None and key_of is not None:
+        key = key_of(sig)
     m, refused, extra = _select_prepared(sig, tier)
-    return _core.make_callback(_spec(sig, func, error, onerror, m, refused, extra, key, declaration))
+    spec = _spec(sig, func, error, onerror, m, refused, extra, key, declaration)
+    # Not cached: a choice made because the pool was full (it frees up again).
+    if ck is not None and not ("plan" in refused and callback_pool.available() == 0):
+        if len(_templates) >= _TEMPLATES_MAX:
+            _templates.clear()
+        _templates[ck] = (m, (spec[:1], spec[4:]))   # without func, onerror and error
+    return _core.make_callback(spec)
 
 
 def _select_prepared(sig: Signature, tier: str) -> tuple[str, dict, dict]:

@@ -72,6 +72,8 @@ static Py_ssize_t result_bytes(int retkind, Py_ssize_t retsize)
  * exception set; `out` is untouched then. */
 static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyObject *where, PyObject *o, void *out)
 {
+    if (where == NULL)
+        return -1;   /* result_where could not make its text: MemoryError set */
     ErrCtx ctx = {where, 0};
     Slot s[2] = {{0}};   /* two for i128/u128 */
     if (kind == KIND_VOID)
@@ -111,6 +113,16 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
     }
     memcpy(out, s, CALLBACK_RESULT_BYTES(kind));
     return 0;
+}
+
+/* "callback 'cmp' result", the prefix of a result's error messages: made on
+ * first use (most callbacks never need it, and creation stays cheap), NULL
+ * with MemoryError set if it cannot be. */
+static PyObject *result_where(CallbackObject *cb)
+{
+    if (cb->result_where == NULL)
+        cb->result_where = PyUnicode_FromFormat("callback %R result", cb->name);
+    return cb->result_where;
 }
 
 static void write_error_image(const CallbackTarget *t, void *result)
@@ -181,7 +193,7 @@ void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result)
         Py_XDECREF(tb);
         Py_XDECREF(exc);
         if (value != NULL && value != Py_None
-            && convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, value, result) == 0) {
+            && convert_result(t->retkind, cb->retstruct, t->retsize, result_where(cb), value, result) == 0) {
             Py_DECREF(value);
             return;
         }
@@ -198,10 +210,25 @@ void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result)
 
 int callback_convert_result(CallbackObject *cb, CallbackTarget *t, PyObject *o, void *out)
 {
-    return convert_result(t->retkind, cb->retstruct, t->retsize, cb->result_where, o, out);
+    return convert_result(t->retkind, cb->retstruct, t->retsize, result_where(cb), o, out);
 }
 
-static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *const *argp, void *result)
+static PyObject *plain_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return PyObject_Vectorcall(func, args, nargsf, kwnames);
+}
+
+vectorcallfunc callback_call_of(PyObject *func)
+{
+    vectorcallfunc own = Py_IS_TYPE(func, &PyFunction_Type) ? PyVectorcall_Function(func) : NULL;
+    return own != NULL ? own : plain_vectorcall;
+}
+
+/* One invocation with the GIL held by `ts`.  Argument i is at argp[i], or
+ * at frame + off[i] when off is given (callback_invoke_direct): inlined
+ * into both callers, each with its own constant choice. */
+static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, PyThreadState *ts, void *const *argp,
+                                                     const unsigned char *frame, const uint8_t *off, void *result)
 {
     PyObject *stack[FASTFFI_MAX_ARGS];
     Py_ssize_t n = cb->nargs, i;
@@ -210,21 +237,26 @@ static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *c
     CallbackTarget *t = cb->target;
     /* C re-entering Python through callbacks (a comparator that sorts)
      * counts as recursion: deep enough, RecursionError instead of a
-     * blown C stack. */
-    if (Py_EnterRecursiveCall(" in a fastffi callback")) {
+     * blown C stack.  The counter is moved inline; at the limit the API
+     * call raises the RecursionError. */
+    int counted = compat_recursion_enter(ts) == 0;
+    if (!counted && Py_EnterRecursiveCall(" in a fastffi callback")) {
         callback_fail(cb, t, result);
         return;
     }
     Py_INCREF(cb);   /* func may close it, or drop the last reference */
     for (i = 0; i < n; i++) {
-        stack[i] = box_argument(cb, i, argp[i]);
+        stack[i] = box_argument(cb, i, off != NULL ? (const void *)(frame + off[i]) : argp[i]);
         if (stack[i] == NULL)
             break;
     }
-    PyObject *value = i == n ? PyObject_Vectorcall(cb->func, stack, (size_t)n, NULL) : NULL;
+    PyObject *value = i == n ? cb->call(cb->func, stack, (size_t)n, NULL) : NULL;
     while (i > 0)
         Py_DECREF(stack[--i]);
-    Py_LeaveRecursiveCall();
+    if (counted)
+        compat_recursion_leave(ts);
+    else
+        Py_LeaveRecursiveCall();
     int kind = t->retkind;
     int64_t v;
     /* An exact int for an integer result, an exact float for a double: the
@@ -234,33 +266,50 @@ static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, void *c
         *(int64_t *)result = v;
     else if (kind == KIND_F64 && value != NULL && PyFloat_CheckExact(value))
         *(double *)result = PyFloat_AS_DOUBLE(value);
-    else if (value == NULL || convert_result(kind, cb->retstruct, t->retsize, cb->result_where, value, result) < 0)
+    else if (value == NULL || convert_result(kind, cb->retstruct, t->retsize, result_where(cb), value, result) < 0)
         callback_fail(cb, t, result);
     Py_XDECREF(value);
     Py_DECREF(cb);
 }
 
-void callback_invoke(CallbackTarget *t, void *const *argp, void *result)
+static void report_retired(const CallbackTarget *t, void *result)
 {
-    int saved_errno = errno;
+    write_error_image(t, result);
+    PyErr_Format(CallbackClosedError, "callback '%s' was called after it was closed; C got its error value",
+                 t->name);
+    PyErr_WriteUnraisable(NULL);
+}
+
+static inline COMPAT_ALWAYS_INLINE void invoke(CallbackTarget *t, void *const *argp, const unsigned char *frame,
+                                               const uint8_t *off, void *result)
+{
+    int *errnop = &errno;   /* one thread-local address for the whole call */
+    int saved_errno = *errnop;
     ThreadEntry entry;
-    if (thread_enter(&entry) < 0) {
+    PyThreadState *ts = thread_enter(&entry);
+    if (ts == NULL) {
         /* The interpreter is finalizing: no Python may run. */
         write_error_image(t, result);
-        errno = saved_errno;
+        *errnop = saved_errno;
         return;
     }
     CallbackObject *cb = t->cb;   /* read with the GIL: close() runs with it too */
     if (cb != NULL)
-        callback_run(cb, argp, result);
-    else {
-        write_error_image(t, result);
-        PyErr_Format(CallbackClosedError, "callback '%s' was called after it was closed; C got its error value",
-                     t->name);
-        PyErr_WriteUnraisable(NULL);
-    }
+        callback_run(cb, ts, argp, frame, off, result);
+    else
+        report_retired(t, result);
     thread_leave(&entry);
-    errno = saved_errno;
+    *errnop = saved_errno;
+}
+
+void callback_invoke(CallbackTarget *t, void *const *argp, void *result)
+{
+    invoke(t, argp, NULL, NULL, result);
+}
+
+void callback_invoke_direct(CallbackTarget *t, const unsigned char *frame, const uint8_t *off, void *result)
+{
+    invoke(t, NULL, frame, off, result);
 }
 
 /* ---- creation ---- */
@@ -369,6 +418,7 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
     cb->mechanism = (int)mechanism;
     cb->nargs = nargs;
     cb->func = Py_NewRef(spec[CBSPEC_FUNC]);
+    cb->call = callback_call_of(cb->func);
     cb->onerror = Py_NewRef(spec[CBSPEC_ONERROR]);
     cb->name = Py_NewRef(spec[CBSPEC_NAME]);
     cb->signature = Py_NewRef(spec[CBSPEC_SIGNATURE]);
@@ -379,9 +429,7 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
     cb->explanation = Py_NewRef(spec[CBSPEC_EXPLANATION]);
     cb->inspect = Py_NewRef(spec[CBSPEC_INSPECT]);
     cb->inspect_made = 0;
-    cb->result_where = PyUnicode_FromFormat("callback %R result", spec[CBSPEC_NAME]);
-    if (cb->result_where == NULL)
-        goto fail;
+    cb->result_where = NULL;   /* made on first use (result_where) */
     if (retkind == KIND_STRUCT)
         cb->retstruct = Py_NewRef(spec[CBSPEC_RETSTRUCT]);
     for (Py_ssize_t i = 0; i < nargs; i++) {
@@ -413,7 +461,12 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
      * int callback is an OverflowError here, not a truncated value later.
      * None is the zero image (for a struct: zero-filled). */
     PyObject *error = spec[CBSPEC_ERROR];
-    if (error != Py_None && retkind != KIND_VOID) {
+    /* The default, error=0, for an integer, floating or pointer result is
+     * the zero image already there (+0.0 and NULL are all-zero bits). */
+    int zero_default = PyLong_CheckExact(error) && compat_long_sign(error) == 0
+                       && ((retkind >= KIND_I8 && retkind <= KIND_U64) || retkind == KIND_F32 || retkind == KIND_F64
+                           || retkind == KIND_POINTER);
+    if (error != Py_None && retkind != KIND_VOID && !zero_default) {
         PyObject *where = PyUnicode_FromFormat("callback %R error value", cb->name);
         int rc = where == NULL ? -1 : convert_result((int)retkind, cb->retstruct, retsize, where, error, t->error_image);
         Py_XDECREF(where);

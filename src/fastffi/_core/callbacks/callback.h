@@ -50,6 +50,7 @@ struct CallbackObject {
     CallbackTarget *target;
     void *address;               /* what C calls: fixed for the object's life */
     PyObject *func;              /* the Python callable */
+    vectorcallfunc call;         /* how func is called (callback_call_of): chosen once */
     PyObject *onerror;           /* None or callable(exc_type, exc, tb) */
     PyObject *name;              /* str: messages, repr */
     PyObject *signature;         /* str: "int cmp(pointer, pointer)" */
@@ -83,6 +84,20 @@ extern PyObject *CallbackClosedError;
  * fails: errors go where
  * docs/callbacks.md says, and C gets the error image.  errno is preserved. */
 void callback_invoke(CallbackTarget *t, void *const *argp, void *result);
+
+/* The same for a signature whose arguments are all scalars in registers
+ * (the static pool's direct path, callbacks/pool.c): argument i is at
+ * frame + off[i], a narrow integer in the low bytes of its register's slot
+ * (little-endian: the low bytes come first). */
+void callback_invoke_direct(CallbackTarget *t, const unsigned char *frame, const uint8_t *off, void *result);
+
+/* How to call `func` for the callback's life: a Python function's own
+ * vectorcall (read once: its result and the error indicator always agree,
+ * so PyObject_Vectorcall's consistency check has nothing to find), else a
+ * function doing PyObject_Vectorcall.  (3.12+ let an extension replace a
+ * function's vectorcall, PyFunction_SetVectorcall; one replaced after the
+ * callback was made is not seen -- CPython's own still runs the function.) */
+vectorcallfunc callback_call_of(PyObject *func);
 
 /* For a mechanism's own fast path (callbacks/thunk.c), the dispatcher's
  * steps it leaves to callback.c: converting func's result with the checks of

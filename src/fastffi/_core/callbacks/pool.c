@@ -61,8 +61,17 @@ typedef struct {
 
 enum { POOL_RET_SCALAR = 0, POOL_RET_REGS = 1, POOL_RET_MEMORY = 2 };
 
+/* Arguments a direct plan takes: all in registers (psABI 3.2.3: 6 integer +
+ * 8 SSE; AAPCS64 6.8.2: 8 + 8). */
+#define POOL_DIRECT_MAX 16
+
 typedef struct {
     uint32_t slot;
+    /* Every argument a scalar in one register and the result a scalar: the
+     * dispatcher boxes each argument straight from its register's slot in
+     * the frame image (callback_invoke_direct), reading no move. */
+    uint8_t direct;
+    uint8_t direct_off[POOL_DIRECT_MAX];   /* argument i's offset in the frame image */
     uint32_t temp_size;
     uint16_t nmoves, nret;
     uint8_t ret_mode;
@@ -90,18 +99,12 @@ static void *pool_slot(const unsigned char *frame, const unsigned char *stack_ar
     return at < PLAN_STACK_OFFSET ? (void *)(frame + at) : (void *)(stack_args + (at - PLAN_STACK_OFFSET));
 }
 
-/* Called by the relay (pool_<abi>.S) from any thread, GIL or not. */
-void callback_dispatch_slot(uint32_t index, unsigned char *frame, unsigned char *stack_args,
-                            unsigned char *ret_image)
+/* Every other plan: the moves are walked into argp (structs put back
+ * together in a scratch), and the result goes where its mode says.  Out of
+ * line, so that the direct path's frame stays small. */
+static COMPAT_NO_INLINE void dispatch_moves(CallbackTarget *t, const PoolMech *m, unsigned char *frame,
+                                           unsigned char *stack_args, unsigned char *ret_image)
 {
-    CallbackTarget *t = index < POOL_SLOTS ? __atomic_load_n(&slot_targets[index], __ATOMIC_ACQUIRE) : NULL;
-    if (t == NULL) {
-        /* A slot never handed out (or given back) called anyway: C gets
-         * zeros rather than someone else's callback or a crash. */
-        memset(ret_image, 0, PLAN_RET_SIZE);
-        return;
-    }
-    const PoolMech *m = t->mech;
     void *argp[FASTFFI_MAX_ARGS];
     _Alignas(16) unsigned char temp[POOL_MAX_TEMP];
     _Alignas(16) unsigned char rtemp[POOL_MAX_RETREGS];
@@ -145,6 +148,26 @@ void callback_dispatch_slot(uint32_t index, unsigned char *frame, unsigned char 
         break;
     }
     }
+}
+
+_Static_assert(PLAN_STACK_OFFSET <= 256, "direct_off holds frame-image offsets in a byte");
+
+/* Called by the relay (pool_<abi>.S) from any thread, GIL or not. */
+void callback_dispatch_slot(uint32_t index, unsigned char *frame, unsigned char *stack_args,
+                            unsigned char *ret_image)
+{
+    CallbackTarget *t = index < POOL_SLOTS ? __atomic_load_n(&slot_targets[index], __ATOMIC_ACQUIRE) : NULL;
+    if (t == NULL) {
+        /* A slot never handed out (or given back) called anyway: C gets
+         * zeros rather than someone else's callback or a crash. */
+        memset(ret_image, 0, PLAN_RET_SIZE);
+        return;
+    }
+    const PoolMech *m = t->mech;
+    if (m->direct)
+        callback_invoke_direct(t, frame, m->direct_off, ret_image + m->ret_src);
+    else
+        dispatch_moves(t, m, frame, stack_args, ret_image);
 }
 
 static void pool_release(CallbackTarget *t)
@@ -316,6 +339,17 @@ int pool_prepare(CallbackObject *cb, PyObject *const *spec)
     if (why) {
         PyMem_RawFree(m);
         return invalid(cb, why);
+    }
+    /* The direct path: one move per argument, in order, each a scalar in a
+     * register of the frame image, and a scalar result. */
+    m->direct = m->ret_mode == POOL_RET_SCALAR && cb->nargs <= POOL_DIRECT_MAX && m->nmoves == cb->nargs
+                && m->temp_size == 0;
+    for (unsigned i = 0; i < m->nmoves && m->direct; i++) {
+        const PoolMove *mv = &m->moves[i];
+        if (mv->op != POOL_AT || mv->arg != i || mv->from >= PLAN_STACK_OFFSET || cb->argkinds[i] == KIND_STRUCT)
+            m->direct = 0;
+        else
+            m->direct_off[i] = (uint8_t)mv->from;
     }
     if (take_slot(&m->slot) < 0) {
         PyMem_RawFree(m);

@@ -5,29 +5,32 @@
 #include "core.h"
 
 typedef struct {
-    int ensured;                 /* the GIL was taken here and is given back by thread_leave */
-    PyGILState_STATE state;
+    /* The thread state this entry attached (PyEval_RestoreThread) and
+     * thread_leave detaches again; NULL when the thread already held the
+     * GIL. */
+    PyThreadState *attached;
 } ThreadEntry;
 
-int thread_enter_slow(ThreadEntry *e);
+PyThreadState *thread_enter_slow(ThreadEntry *e);
 int threads_init(void);
 
-/* Hold the GIL: 0, or -1 (nothing taken) when the interpreter is
- * finalizing and no Python may run.  Inline: a callback run while its
- * thread holds the GIL (C called back during a fastffi call) pays one
- * check. */
-static inline int thread_enter(ThreadEntry *e)
+/* Hold the GIL: this thread's state, or NULL (nothing taken) when the
+ * interpreter is finalizing and no Python may run.  Inline: a callback run
+ * while its thread holds the GIL (C called back during a fastffi call) pays
+ * one check. */
+static inline PyThreadState *thread_enter(ThreadEntry *e)
 {
-    e->ensured = 0;
-    if (compat_thread_holds_gil())
-        return 0;
+    PyThreadState *ts = compat_gil_holder_here();
+    e->attached = NULL;
+    if (ts != NULL)
+        return ts;
     return thread_enter_slow(e);
 }
 
 static inline void thread_leave(ThreadEntry *e)
 {
-    if (e->ensured)
-        PyGILState_Release(e->state);
+    if (e->attached != NULL)
+        PyEval_SaveThread();
 }
 
 #endif

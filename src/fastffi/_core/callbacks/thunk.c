@@ -20,15 +20,18 @@
  * every mechanism past the quarantine.  A block is freed, and its pages
  * unmapped, once none of its stubs is held by a live or quarantined target.
  *
- * The body leaves its straight line for the helpers below, which reuse
+ * The body runs its straight line on any thread: thunk_enter takes the GIL
+ * when this thread does not hold it (callbacks/threads.c), thunk_leave gives
+ * it back.  It leaves the straight line for the helpers below, which reuse
  * callback.c's conversion and error handling (callback_convert_result,
- * callback_fail), and for the generic dispatcher callback_invoke whenever
- * the GIL is not held by this thread (foreign threads, GIL-released calls),
- * the callback is retired, or the recursion limit is reached. */
+ * callback_fail), and for the generic dispatcher callback_invoke when the
+ * interpreter is finalizing, the callback is retired, or the recursion limit
+ * is reached. */
 #include <errno.h>
 
 #include "callbacks/callback.h"
 #include "callbacks/callback_spec.h"
+#include "callbacks/threads.h"
 
 /* Stubs in one block: 64 data words (1 KiB) and 64 stubs of 32 bytes
  * (tiers/jit/thunk.py's STUB_SIZE), with the body in one or two pages. */
@@ -65,28 +68,35 @@ typedef struct {
 /* What the body keeps for thunk_leave, in its frame (THUNK_STATE bytes). */
 typedef struct {
     PyThreadState *ts;
+    ThreadEntry entry;         /* the GIL taken by thunk_enter, given back by thunk_leave */
     int *errnop;               /* &errno: the same address for the whole call */
     int saved_errno;
 } ThunkState;
 
-/* The straight line may run: this thread holds the GIL (checked first: no
- * other field may be read without it), the callback is live and the
- * recursion limit is not reached -- C re-entering Python (a comparator that
- * sorts) counts as recursion, as in callback.c.  Returns the Callback,
- * referenced (func may close it or drop its last reference), with errno
- * saved; NULL sends the body to thunk_generic, which handles every case
- * (and raises the RecursionError itself). */
+/* The straight line may run: the GIL held by this thread (taken here when
+ * it is not: a GIL-released call, a thread C created -- callbacks/
+ * threads.c), the callback live and the recursion limit not reached -- C
+ * re-entering Python (a comparator that sorts) counts as recursion, as in
+ * callback.c.  Returns the Callback, referenced (func may close it or drop
+ * its last reference), with errno saved; NULL (the GIL as it was, errno
+ * untouched) sends the body to thunk_generic, which handles every other case
+ * (finalization, a retired callback, and the RecursionError it raises). */
 static CallbackObject *thunk_enter(CallbackTarget *t, ThunkState *st)
 {
-    PyThreadState *ts = compat_gil_holder_here();
-    if (t == NULL || ts == NULL)
+    if (t == NULL)
         return NULL;
-    CallbackObject *cb = t->cb;
-    if (cb == NULL || compat_recursion_enter(ts) < 0)
-        return NULL;
-    st->ts = ts;
     st->errnop = &errno;
     st->saved_errno = *st->errnop;
+    PyThreadState *ts = thread_enter(&st->entry);
+    if (ts == NULL)
+        return NULL;
+    CallbackObject *cb = t->cb;   /* read with the GIL */
+    if (cb == NULL || compat_recursion_enter(ts) < 0) {
+        thread_leave(&st->entry);
+        *st->errnop = st->saved_errno;
+        return NULL;
+    }
+    st->ts = ts;
     Py_INCREF(cb);
     return cb;
 }
@@ -95,6 +105,7 @@ static void thunk_leave(CallbackObject *cb, ThunkState *st)
 {
     compat_recursion_leave(st->ts);
     Py_DECREF(cb);
+    thread_leave(&st->entry);
     *st->errnop = st->saved_errno;
 }
 
@@ -143,27 +154,6 @@ static void thunk_generic(CallbackTarget *t, void *const *argp, void *result)
     PyErr_WriteUnraisable(NULL);
     PyGILState_Release(s);
     errno = saved_errno;
-}
-
-/* How the body calls func: PyObject_Vectorcall (a static inline function
- * on some versions: this gives it one address), or the function's own
- * vectorcall (thunk_call_of). */
-static PyObject *thunk_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    return PyObject_Vectorcall(func, args, nargsf, kwnames);
-}
-
-/* For a Python function (exactly), its own vectorcall, read once: its
- * result and the error indicator always agree, so the consistency check
- * PyObject_Vectorcall adds (a SystemError for a C callable returning a
- * result with an exception set, or NULL without one) has nothing to find.
- * func never changes for a callback's life.  (3.12+ let an extension replace
- * a function's vectorcall, PyFunction_SetVectorcall; one replaced after the
- * callback was made is not seen -- CPython's own still runs the function.) */
-static vectorcallfunc thunk_call_of(PyObject *func)
-{
-    vectorcallfunc own = Py_IS_TYPE(func, &PyFunction_Type) ? PyVectorcall_Function(func) : NULL;
-    return own != NULL ? own : thunk_vectorcall;
 }
 
 /* ---- the block object ---- */
@@ -297,7 +287,7 @@ int thunk_prepare(CallbackObject *cb, PyObject *const *spec)
     s->block = b;   /* the reference the call gave */
     s->index = i;
     b->words[i].target = t;
-    b->words[i].call = thunk_call_of(cb->func);
+    b->words[i].call = cb->call;   /* callback.c's choice (callback_call_of) */
     b->nfree--;
     b->next = (i + 1) % THUNK_STUBS;
     t->mech = s;

@@ -37,6 +37,13 @@ static int target_arg(PyObject *o, Target *t)
     /* An int before CData: a flag test, where CData_Check walks an int's
      * MRO to say no (no type is both). */
     if (PyLong_Check(o)) {
+        uint64_t v;
+        /* An exact int below 2**60 (any user-space address): its digits read
+         * directly, where the general path makes three calls. */
+        if (PyLong_CheckExact(o) && compat_long_small_address(o, &v) && v <= UINTPTR_MAX) {
+            t->p = (char *)(uintptr_t)v;
+            return 0;
+        }
         if (compat_long_sign(o) < 0) {
             PyErr_Format(PyExc_OverflowError, "%R does not fit pointer", o);
             return -1;

@@ -16,11 +16,12 @@ The body, in order:
 
 1. the argument registers are spilled to their 8-byte slots (the helpers it
    calls clobber them);
-2. ``thunk_enter(target, &state)``: the GIL held by this thread, the
-   callback live, recursion counted, errno saved -- else the generic
-   dispatcher ``callback_invoke`` runs with an argp array pointing at the
-   slots, which is right for every case (foreign threads, GIL-released calls,
-   retired callbacks, the recursion limit);
+2. ``thunk_enter(target, &state)``: errno saved, the GIL held by this
+   thread (taken when it is not: a GIL-released call, a thread C created),
+   the callback live, recursion counted -- else the generic dispatcher
+   ``callback_invoke`` runs with an argp array pointing at the slots, which
+   is right for every case (retired callbacks, the recursion limit,
+   interpreter finalization);
 3. each argument boxed by the CPython function for its kind, a narrow integer
    extended from its width first (the bits above it in the register are
    unspecified: psABI 3.2.3, AAPCS64 6.8.2);
@@ -30,7 +31,8 @@ The body, in order:
    (jit/entry.py's ``_unbox``: one-digit exact ints in range, exact floats,
    True/False, None for a pointer), anything else -- and an exception -- by
    ``thunk_result``, which applies callback.c's conversion and error rules;
-6. ``thunk_leave``: recursion, the Callback's reference, errno; the result
+6. ``thunk_leave``: recursion, the Callback's reference, the GIL if
+   thunk_enter took it, errno; the result
    into rax/xmm0 (x0/d0)."""
 from __future__ import annotations
 
@@ -355,9 +357,9 @@ def describe(sig: Signature, argkinds: bytes, cb) -> list[str]:
                  f"read+execute mapping) jumping to a {_templates[shape].body}-byte body shared by every callback "
                  f"of the shape {shape.describe()}")
     return [f"jit ({emitter().NAME}){where}",
-            "  with the GIL held by the calling thread, the arguments are boxed straight into vectorcall "
-            "arguments; any other thread, a closed callback or the recursion limit goes to the generic "
-            "dispatcher",
+            "  on any thread (the GIL taken when the calling thread does not hold it), the arguments are boxed "
+            "straight into vectorcall arguments; a closed callback, the recursion limit or interpreter "
+            "finalization goes to the generic dispatcher",
             "  registers as planned:"] + tier_plan.describe(sig)[1:]
 
 
