@@ -24,7 +24,24 @@
     X(F32,     "f32",     float,       ffi_type_float)  \
     X(F64,     "f64",     double,      ffi_type_double) \
     X(POINTER, "pointer", void *,      ffi_type_pointer) \
-    X(STRING,  "string",  const char *, ffi_type_pointer)
+    X(STRING,  "string",  const char *, ffi_type_pointer) \
+    FASTFFI_WIDE_FLOAT_KINDS(X)
+
+/* The floating kinds wider than a register image, or complex (issue 16):
+ * converted through a 16-byte Wide (runtime/convert.h), not a Slot.  A
+ * libffi without complex types (no FFI_TARGET_HAS_COMPLEX_TYPE) gets void
+ * here and the libffi tier refuses them (tiers/libffi.py). */
+#if defined(FFI_TARGET_HAS_COMPLEX_TYPE)
+#define FASTFFI_FFI_COMPLEX_FLOAT ffi_type_complex_float
+#define FASTFFI_FFI_COMPLEX_DOUBLE ffi_type_complex_double
+#else
+#define FASTFFI_FFI_COMPLEX_FLOAT ffi_type_void
+#define FASTFFI_FFI_COMPLEX_DOUBLE ffi_type_void
+#endif
+#define FASTFFI_WIDE_FLOAT_KINDS(X)                                         \
+    X(C64,        "c64",        float _Complex,  FASTFFI_FFI_COMPLEX_FLOAT)  \
+    X(C128,       "c128",       double _Complex, FASTFFI_FFI_COMPLEX_DOUBLE) \
+    X(LONGDOUBLE, "longdouble", long double,     ffi_type_longdouble)
 
 typedef enum {
     KIND_VOID = 0,
@@ -38,5 +55,7 @@ typedef enum {
 static inline int kind_is_signed(int k) { return k >= KIND_I8 && k <= KIND_I64; }
 static inline int kind_is_unsigned(int k) { return k >= KIND_U8 && k <= KIND_U64; }
 static inline int kind_is_float(int k) { return k == KIND_F32 || k == KIND_F64; }
+/* c64, c128, longdouble: converted and boxed through a Wide (convert.h). */
+static inline int kind_is_wide(int k) { return k == KIND_C64 || k == KIND_C128 || k == KIND_LONGDOUBLE; }
 
 #endif

@@ -126,6 +126,25 @@ def aggregate_refusal(cls) -> str | None:
     return None
 
 
+def wide_refusal(sig) -> str | None:
+    """issue 16: c64, c128 and longdouble (as values or struct fields) move
+    through no 8-byte register image, so the plan moves and the JIT's
+    conversions cannot carry them; only libffi calls them (the x87 return,
+    psABI 3.2.3's X87/X87UP and COMPLEX_X87 classes, and AAPCS64's q registers
+    are libffi's).  None when ``sig`` has none."""
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        where = "the return" if i == 0 else f"argument {i}"
+        if t.__class__ is Scalar:
+            if t.is_wide:
+                return f"{where} is {t.name} (only the libffi tier passes c64/c128/longdouble)"
+        elif t is not None and hasattr(t, "_layout_") and t._layout_.size <= MAX_AGGREGATE_BYTES:
+            for leaf in t._layout_.leaves:
+                if leaf.type.__class__ is Scalar and leaf.type.is_wide:
+                    return (f"{where}: {t.__name__} holds a {leaf.type.name} field "
+                            "(only the libffi tier passes c64/c128/longdouble)")
+    return None
+
+
 def variadic_refusal(sig) -> str | None:
     """Why a variadic ``sig`` must not be called with the fixed-argument
     convention here, or None.  x86-64 SysV (with %al set) and AAPCS64 on

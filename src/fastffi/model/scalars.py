@@ -47,6 +47,17 @@ class Scalar:
     def is_float(self) -> bool:
         return self.name in ("f32", "f64")
 
+    # issue 16: the wide floating kinds (C converts them through a 16-byte Wide).
+    @functools.cached_property
+    def is_complex(self) -> bool:
+        return self.name in ("c64", "c128")
+
+    @functools.cached_property
+    def is_wide(self) -> bool:
+        """c64, c128 and longdouble: kinds no 8-byte register image holds
+        as one value (tiers that move only such images refuse them)."""
+        return self.name in ("c64", "c128", "longdouble")
+
     def __repr__(self) -> str:
         if self.pointee is None:
             return f"<fastffi type {self.name}>"
@@ -65,6 +76,8 @@ _FORMATS = {
     "bool": "?", "i8": "b", "i16": "h", "i32": "i", "i64": "q",
     "u8": "B", "u16": "H", "u32": "I", "u64": "Q",
     "f32": "f", "f64": "d", "pointer": "P", "string": "P",
+    # issue 16: complex and long double (PEP 3118 'Z' prefix; 'g' is long double)
+    "c64": "Zf", "c128": "Zd", "longdouble": "g",
 }
 
 #: Canonical scalar types by name, in kind order.
@@ -109,6 +122,16 @@ C_SPELLINGS: dict[str, str] = {
     **{f"uint{n}_t": f"u{n}" for n in (8, 16, 32, 64)},
     "void *": "pointer", "const void *": "pointer",
     "char *": "string", "const char *": "string",
+    # issue 16: C11 6.7.2 lets the specifiers come in any order; complex.h's
+    # `complex` macro expands to _Complex.
+    **{f"{a} {b}": "c64" for a, b in (("float", "_Complex"), ("_Complex", "float"), ("float", "complex"),
+                                      ("complex", "float"))},
+    **{f"{a} {b}": "c128" for a, b in (("double", "_Complex"), ("_Complex", "double"), ("double", "complex"),
+                                       ("complex", "double"))},
+    "long double": "longdouble", "double long": "longdouble",
+    # the precision-named aliases exist only where they are true
+    **({"f80": "longdouble"} if _core.PLAN_ABI == "sysv-x86_64" else {}),
+    **({"f128": "longdouble"} if _core.PLAN_ABI == "aapcs64" else {}),
 }
 
 

@@ -69,6 +69,9 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
         if t.__class__ is not Scalar:
             where = "the return" if i == 0 else f"argument {i}"
             return f"{where} is a struct by value (the JIT takes scalars only)"
+        if t.is_wide:   # issue 16
+            where = "the return" if i == 0 else f"argument {i}"
+            return f"{where} is {t.name} (the JIT moves 8-byte register images only; libffi takes it)"
     limits = limits or emitter().LIMITS
     n_fp = [t.is_float for t in sig.argtypes].count(True)
     if n - n_fp > limits[0]:
