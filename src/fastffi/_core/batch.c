@@ -174,6 +174,13 @@ static void run_libffi_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end)
         if (f->retkind == KIND_STRUCT) {
             ffi_call(&f->cif, f->target, out, values);
         }
+        else if (kind_is_wide(f->retkind)) {
+            /* issue 16: libffi may store a whole register (or x87's 10
+             * bytes into 16): the row gets exactly the type's size. */
+            Wide r;
+            ffi_call(&f->cif, f->target, &r, values);
+            memcpy(out, &r, (size_t)f->retsize);
+        }
         else {
             Slot r;
             ffi_call(&f->cif, f->target, &r, values);

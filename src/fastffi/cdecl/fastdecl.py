@@ -27,7 +27,8 @@ _OTHER_KEYWORDS = frozenset("""
 auto break case continue default do else enum extern for goto if inline register restrict return sizeof
 static switch typedef volatile while _Complex _Atomic _Noreturn _Alignas _Alignof _Thread_local __restrict
 __restrict__ __inline __inline__ __extension__ __const __attribute__ __asm__ struct union const
-""".split()) | _SPECIFIERS | {"__int128"} | set(OPAQUE_BUILTINS)   # the compilers' own type names
+""".split()) | _SPECIFIERS | {"__int128"} | set(OPAQUE_BUILTINS) \
+    | {"complex"}   # complex.h's macro for _Complex: the parser reads it (issue 16)
 _ORDER = {w: i for i, w in enumerate(["signed", "unsigned", "short", "long", "char", "int", "float", "double",
                                        "_Bool", "void"])}
 

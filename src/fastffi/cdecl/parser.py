@@ -205,10 +205,16 @@ def _with_caret(message: str, line: str, column: int) -> str:
     return f"{message}\n{line}\n{' ' * max(column - 1, 0)}^"
 
 
+#: complex.h's `complex` (C11 7.3.1p4: a macro expanding to _Complex), next
+#: to float/double: a declaration text is not preprocessed (issue 16).
+_COMPLEX_MACRO = re.compile(r"\b(?:(?<=float )|(?<=double ))complex\b|\bcomplex(?=\s+(?:float|double|long)\b)")
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse_declaration_text(text: str, known: frozenset[str]):
     line = text.strip().rstrip(";").strip()
-    return _parse(line + ";", known), line
+    source = _COMPLEX_MACRO.sub("_Complex", line) if "complex" in line else line
+    return _parse(source + ";", known), line
 
 
 #: What a type text is completed with to parse as a declaration.
