@@ -58,7 +58,7 @@ def test_agrees_with_the_parser_on_generated_declarations():
 
 
 @pytest.mark.parametrize("text", [
-    "int f(void x)", "int f(int a, int a)", "int f(...)", "long double f(void)", "int f(unknown_t x)",
+    "int f(void x)", "int f(int a, int a)", "int f(...)", "double complex f(void)", "int f(unknown_t x)",
     "int f(int, void)", "int f(int a[4])", "int f(int (*cb)(int))", "int f(char *const p)", "enum e f(void)",
     "int f(struct nothere v)", "f(int)", "int f(int) g", "int f(int, ...) ;x", "int size_t(int)",
     "int f(int pid_t)", "int f(volatile int *p)", "int f(int x = 1)", "struct { int a; } f(void)",

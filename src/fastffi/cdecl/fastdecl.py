@@ -120,7 +120,7 @@ class _Reader:
                 return self._stars(pointer_to(scalar("char"), const, string=True), stars - 1)
             pointee = _scalar_of(words)
             if pointee is None:
-                raise _Unread   # long double, a misspelling: the parser's message
+                raise _Unread   # a misspelling: the parser's message
             if not stars:
                 return pointee
         elif named is not None:

@@ -65,6 +65,12 @@ def signature_refusal(sig: Signature) -> str | None:
         return "a variadic callback cannot read its arguments (C has no portable va_list from a callee's side)"
     if len(sig.argtypes) > _core.MAX_ARGS:
         return f"{len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)"
+    # issue 16: the dispatcher boxes and converts through 8-byte slots (and
+    # error images); a wide kind would be read or written in part.
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        if t.__class__ is Scalar and t.is_wide:
+            where = "the result" if i == 0 else f"argument {i}"
+            return f"{where} is {t.name} (callbacks do not take c64/c128/longdouble yet)"
     return None
 
 
