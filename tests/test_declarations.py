@@ -189,7 +189,7 @@ def test_long_double_complex_exact_message(libc):
 
 
 def test_long_double_and_complex_declare(libc):
-    # issue 16: these are types now (tests/model/test_floats_ext.py calls them)
+    # issue 16: these are types now (tests/test_floats_ext.py calls them)
     assert str(libc.function(f"long double {SYM}(long double x)").__doc__) == f"long double {SYM}(long double x);"
     assert libc.function(SYM, "f64", ["long double"]).argtypes == ("longdouble",)
     assert libc.function(f"double complex {SYM}(float complex)").argtypes == ("c64",)
