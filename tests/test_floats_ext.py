@@ -1,8 +1,9 @@
 """issue 16: c64 (``float _Complex``), c128 (``double _Complex``) and longdouble (``long double``)
 in calls, results, structs, arrays, boxes, read/write, fn.map, variadic calls and bound headers --
 against libm/complex.h (checked with cmath and numpy, long double to the bit) and the fixture's
-every-position functions (tests/fixture/floats_ext.c).  Only the libffi tier passes them; the plan
-tier, the JIT and callbacks refuse them with the reason (asserted here)."""
+every-position functions (tests/fixture/floats_ext.c), on each tier that passes them: libffi, and
+the plan tier on x86-64 SysV (scalars; structs holding them go to libffi).  The JIT and callbacks
+refuse them with the reason (asserted here)."""
 from __future__ import annotations
 
 import cmath
@@ -26,16 +27,32 @@ def bits(x) -> bytes:
     return LD(x).tobytes()[:LD_BYTES]
 
 
-@pytest.fixture(scope="module")
-def libm():
+PLAN_TAKES_THEM = fastffi.available_tiers().count("plan") == 1 and fastffi._core.PLAN_ABI == "sysv-x86_64"
+WIDE_TIERS = ["libffi"] + (["plan"] if PLAN_TAKES_THEM else [])
+
+
+class _On:
+    """A library whose functions are made on one tier (an exact request: a refusal fails the test)."""
+
+    def __init__(self, lib, tier):
+        self.lib, self.tier = lib, tier
+
+    def function(self, *args, **kw):
+        fn = self.lib.function(*args, tier=kw.pop("tier", self.tier), **kw)
+        assert fn.tier == self.tier
+        return fn
+
+
+@pytest.fixture(scope="module", params=WIDE_TIERS)
+def libm(request):
     with fastffi.dlopen("libm.so.6") as m:
-        yield m
+        yield _On(m, request.param)
 
 
-@pytest.fixture(scope="module")
-def fe(fixture_lib_path):
+@pytest.fixture(scope="module", params=WIDE_TIERS)
+def fe(fixture_lib_path, request):
     with fastffi.dlopen(fixture_lib_path) as handle:
-        yield handle
+        yield _On(handle, request.param)
 
 
 # ---- the types ---------------------------------------------------------------------------------
@@ -134,6 +151,7 @@ def test_mixed(fe):
 
 
 def test_inside_structs_by_value(fe):
+    fe = _On(fe.lib, "libffi")   # structs holding them: libffi only (test_refusals)
     sld = fastffi.struct("fe_sld", [("c", "char"), ("x", "long double")])
     sc64 = fastffi.struct("fe_sc64", [("z", "float _Complex")])
     sc128 = fastffi.struct("fe_sc128", [("z", "double _Complex"), ("n", "int")])
@@ -250,24 +268,54 @@ def test_variadic_long_double():
 
 # ---- refusals -----------------------------------------------------------------------------------
 
-def test_only_libffi_takes_them(fe):
+def test_refusals(fixture_lib_path):
+    fe = fastffi.dlopen(fixture_lib_path)
     f = fe.function("long double fe_ld_id(long double)")
-    assert f.tier == "libffi"
+    assert f.tier == WIDE_TIERS[-1]
+    S = fastffi.struct("FeR", [("x", "long double")])
     if "plan" in fastffi.available_tiers():
-        with raises_exact(fastffi.SignatureError, "fe_c128_id: tier 'plan' refused: the return is c128 "
-                                                  "(only the libffi tier passes c64/c128/longdouble)"):
-            fe.function("double _Complex fe_c128_id(double _Complex)", tier="plan")
-        S = fastffi.struct("FeR", [("x", "long double")])
         with raises_exact(fastffi.SignatureError, "fe_sld_get: tier 'plan' refused: argument 1: FeR holds a "
-                                                  "longdouble field (only the libffi tier passes "
-                                                  "c64/c128/longdouble)"):
-            fe.function("fe_sld_get", "f64", [S], tier="plan")
+                                                  "longdouble field (only the libffi tier passes structs with "
+                                                  "c64/c128/longdouble fields)"):
+            fe.function("fe_sld_get", "longdouble", [S], tier="plan")
+    if "plan" in fastffi.available_tiers() and not PLAN_TAKES_THEM:
+        with raises_exact(fastffi.SignatureError, "fe_c128_id: tier 'plan' refused: the return is c128 "
+                                                  "(only the libffi tier passes c64/c128/longdouble on this ABI)"):
+            fe.function("double _Complex fe_c128_id(double _Complex)", tier="plan")
     if "jit" in fastffi.available_tiers():
         assert "jit refused: the return is longdouble (the JIT moves 8-byte register images only; " \
                "libffi takes it)" in f.explain()
+        with raises_exact(fastffi.SignatureError, "fe_c64_id: tier 'jit' refused: argument 1 is c64 (the JIT "
+                                                  "moves 8-byte register images only; libffi takes it)"):
+            fe.function("int fe_c64_id(float _Complex)", tier="jit")
+
+
+@pytest.mark.skipif(not PLAN_TAKES_THEM, reason="the plan tier passes them on x86-64 SysV only")
+def test_plan_moves_on_x86_64(fixture_lib_path):
+    fe = fastffi.dlopen(fixture_lib_path)
+    f = fe.function("long double fe_mix(int, long double, double _Complex, float _Complex, double, int)")
+    assert f.explain().splitlines()[3:] == [
+        "  plan (sysv-x86_64), 6 moves, frame 224 bytes:",
+        "    arg 1 i32 sext32 -> rdi",
+        "    arg 2 longdouble -> stack+0 (X87: memory)",
+        "    arg 3 c128 -> xmm0, xmm1",
+        "    arg 4 c64 -> xmm2",
+        "    arg 5 f64 -> xmm3",
+        "    arg 6 i32 sext32 -> rsi",
+        "    ret longdouble <- st0 (X87)",
+    ]
+    g = fe.function("double _Complex fe_c128_after8(double, double, double, double, double, double, double,"
+                    " double, double _Complex, double)")
+    # all or nothing (psABI 3.2.3): 8 doubles leave no pair of xmm registers, the whole c128 goes to the stack
+    assert g.explain().splitlines()[-4:] == ["    arg 9 c128 -> stack+0", "    arg 10 f64 -> stack+16",
+                                             "    ret c128 real <- xmm0", "    ret c128 imaginary <- xmm1"]
 
 
 def test_callbacks_refuse_them():
     with raises_exact(fastffi.SignatureError, "callback 'callback': argument 1 is c64 (callbacks do not take "
                                               "c64/c128/longdouble yet)"):
         fastffi.callback("int (*)(float _Complex)", lambda z: 0)
+    S = fastffi.struct("FeCb", [("x", "long double")])
+    with raises_exact(fastffi.SignatureError, "callback 'callback': the result: FeCb holds a longdouble field "
+                                              "(callbacks do not take c64/c128/longdouble yet)"):
+        fastffi.callback((S, []), lambda: 0)

@@ -23,6 +23,7 @@ L = _core.PLAN_LAYOUT
 GP, FP, FP_STRIDE, INDIRECT, STACK = L["gp"], L["fp"], L["fp_stride"], L["indirect"], L["stack"]
 RET_GP, RET_FP = L["ret_gp"], L["ret_fp"]
 OP_SCALAR, OP_COPY, OP_REF, OP_RET_COPY = L["op_scalar"], L["op_copy"], L["op_ref"], L["op_ret_copy"]
+OP_WIDE, OP_RET_WIDE, RET_X87 = L["op_wide"], L["op_ret_wide"], L["ret_x87"]   # issue 16
 
 
 class Move(NamedTuple):
@@ -126,22 +127,35 @@ def aggregate_refusal(cls) -> str | None:
     return None
 
 
-def wide_refusal(sig) -> str | None:
-    """issue 16: c64, c128 and longdouble (as values or struct fields) move
-    through no 8-byte register image, so the plan moves and the JIT's
-    conversions cannot carry them; only libffi calls them (the x87 return,
-    psABI 3.2.3's X87/X87UP and COMPLEX_X87 classes, and AAPCS64's q registers
-    are libffi's).  None when ``sig`` has none."""
+def wide_refusal(sig, scalars: bool = True) -> str | None:
+    """issue 16: what of c64, c128 and longdouble a plan does not carry, or
+    None.  Struct fields of these kinds never (the classifiers' eightbyte and
+    HFA rules are not written for them: libffi passes such structs); the
+    scalars themselves unless ``scalars`` is False (x86-64 SysV moves them:
+    OP_WIDE, and st0 through the x87 routine; AAPCS64's q registers are
+    libffi's for now)."""
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         where = "the return" if i == 0 else f"argument {i}"
         if t.__class__ is Scalar:
-            if t.is_wide:
-                return f"{where} is {t.name} (only the libffi tier passes c64/c128/longdouble)"
-        elif t is not None and hasattr(t, "_layout_") and t._layout_.size <= MAX_AGGREGATE_BYTES:
-            for leaf in t._layout_.leaves:
-                if leaf.type.__class__ is Scalar and leaf.type.is_wide:
-                    return (f"{where}: {t.__name__} holds a {leaf.type.name} field "
-                            "(only the libffi tier passes c64/c128/longdouble)")
+            if t.is_wide and scalars:
+                return f"{where} is {t.name} (only the libffi tier passes c64/c128/longdouble on this ABI)"
+        else:
+            field = wide_field(t)
+            if field is not None:
+                return (f"{where}: {t.__name__} holds a {field.name} field "
+                        "(only the libffi tier passes structs with c64/c128/longdouble fields)")
+    return None
+
+
+def wide_field(cls) -> Scalar | None:
+    """The type of a c64/c128/longdouble field of struct ``cls`` (nested
+    structs and arrays included), or None."""
+    lay = getattr(cls, "_layout_", None)
+    if lay is None or lay.size > MAX_AGGREGATE_BYTES:   # too big for any plan: leaves not walked
+        return None
+    for leaf in lay.leaves:
+        if leaf.type.__class__ is Scalar and leaf.type.is_wide:
+            return leaf.type
     return None
 
 

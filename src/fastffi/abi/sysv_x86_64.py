@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..model.scalars import Scalar
 from ..model.signature import Signature
-from . import (OP_COPY, OP_RET_COPY, RET_FP, RET_GP, Move, Plan, aggregate_refusal, fp_slot, gp_slot, round_up,
-               scalar_move, scalar_return, stack_slot)
+from . import (OP_COPY, OP_RET_COPY, OP_RET_WIDE, OP_WIDE, RET_FP, RET_GP, RET_X87, Move, Plan, aggregate_refusal,
+               fp_slot, gp_slot, round_up, scalar_move, scalar_return, stack_slot)
 
 NAME = "sysv-x86_64"
 GP_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
@@ -112,10 +112,16 @@ def classify(sig: Signature) -> Plan | str:
                     rf += 1
                 plan.ret_moves.append(Move(OP_RET_COPY, 0, 8 * i, size=size, src=src,
                                            note=f"ret {ret.__name__} bytes {8 * i}..{8 * i + size} <- {reg}"))
+    elif ret.is_wide:
+        plan.ret_moves.extend(_wide_return(ret))
     elif ret.name != "void":
         scalar_return(plan, ret, *((RET_FP, "xmm0") if ret.is_float else (RET_GP, "rax")))
 
     for i, t in enumerate(sig.argtypes):
+        if t.__class__ is Scalar and t.is_wide:
+            move, nfp, stack = _wide_argument(i, t, nfp, stack)
+            plan.moves.append(move)
+            continue
         if t.__class__ is Scalar:
             if not t.is_float and ngp < len(GP_REGS):       # INTEGER
                 plan.moves.append(scalar_move(i, t, gp_slot(ngp), GP_REGS[ngp]))
@@ -157,6 +163,41 @@ def classify(sig: Signature) -> Plan | str:
             stack += round_up(t._size_, 8)
     plan.stack_size = stack
     return plan
+
+
+# ---- issue 16: c64, c128, long double (scalars; structs holding them go to libffi) ----
+
+def _wide_return(t: Scalar) -> list[Move]:
+    """psABI 3.2.3 "Returning of values": float _Complex is one SSE eightbyte
+    (xmm0's low 8 bytes: real, imaginary); double _Complex two (xmm0, xmm1 --
+    as GCC returns it); long double class X87, in %st0 (10 bytes of x87
+    extended, stored by the x87 routine)."""
+    if t.name == "c64":
+        return [Move(OP_RET_WIDE, 0, 0, size=8, src=RET_FP, note="ret c64 <- xmm0 (real, imaginary)")]
+    if t.name == "c128":
+        return [Move(OP_RET_WIDE, 0, 0, size=8, src=RET_FP, note="ret c128 real <- xmm0"),
+                Move(OP_RET_WIDE, 0, 8, size=8, src=RET_FP + 16, note="ret c128 imaginary <- xmm1")]
+    return [Move(OP_RET_WIDE, 0, 0, size=10, src=RET_X87, note="ret longdouble <- st0 (X87)")]
+
+
+def _wide_argument(i: int, t: Scalar, nfp: int, stack: int) -> tuple[Move, int, int]:
+    """(move, nfp, stack) for wide argument ``i``.  float _Complex: one SSE
+    eightbyte; double _Complex: two, both in registers or wholly on the stack
+    (3.2.3: "If there are no registers available for any eightbyte of an
+    argument, the whole argument is passed on the stack"); long double: X87
+    and X87UP, always in memory, on a 16-byte boundary (its alignment)."""
+    n = i + 1
+    if t.name == "c64" and nfp < len(FP_REGS):
+        return Move(OP_WIDE, i, fp_slot(nfp), kind=t.kind, size=8,
+                    note=f"arg {n} c64 -> {FP_REGS[nfp]}"), nfp + 1, stack
+    if t.name == "c128" and nfp + 2 <= len(FP_REGS):
+        return Move(OP_WIDE, i, fp_slot(nfp), kind=t.kind, size=8, src=fp_slot(nfp + 1),
+                    note=f"arg {n} c128 -> {FP_REGS[nfp]}, {FP_REGS[nfp + 1]}"), nfp + 2, stack
+    if t.name == "longdouble":
+        stack = round_up(stack, 16)
+    move = Move(OP_WIDE, i, stack_slot(stack), kind=t.kind, size=t.size,
+                note=f"arg {n} {t.name} -> stack+{stack}" + (" (X87: memory)" if t.name == "longdouble" else ""))
+    return move, nfp, stack + round_up(t.size, 8)
 
 
 __all__ = ["NAME", "classify", "aggregate_classes"]

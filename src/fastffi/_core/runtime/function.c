@@ -99,8 +99,8 @@ int function_spec_add_constants(PyObject *m)
     return 0;
 }
 
-/* issue 16: the wide kinds convert through a Wide, which only the libffi
- * tier's call path does (the Slot paths would raise SystemError). */
+/* issue 16: the wide kinds convert through a Wide, which the libffi and plan
+ * tiers' call paths do and the JIT's emitted code does not. */
 static int wide_kinds(Py_ssize_t retkind, PyObject *argkinds)
 {
     if (retkind < KIND__COUNT && kind_is_wide((int)retkind))
@@ -215,8 +215,8 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         error = PyUnicode_FromString("stack_check must not be negative");
     else if (tier < 0 || tier >= TIER__COUNT)
         error = PyUnicode_FromFormat("the C core has no tier %zd", tier);
-    else if (tier != TIER_LIBFFI && wide_kinds(retkind, argkinds))
-        error = PyUnicode_FromString("c64/c128/longdouble are passed by the libffi tier only");
+    else if (tier == TIER_JIT && wide_kinds(retkind, argkinds))
+        error = PyUnicode_FromString("the JIT tier does not pass c64/c128/longdouble");
     else if (lib != Py_None && Py_TYPE(lib) != &Library_Type)
         error = PyUnicode_FromString("lib must be a LibraryHandle or None");
     else if ((flags & FN_FUNCTION_RESULT) && (retkind != KIND_POINTER || !PyCallable_Check(spec[SPEC_RESULT_MAKER])))
