@@ -33,7 +33,7 @@ import tempfile
 import time
 
 from . import csource, oracle
-from .signatures import FLOATS, INT_LIKE, Agg, Arr, Signature, generate, value_leaves
+from .signatures import FLOATS, INT_LIKE, WIDE, Agg, Arr, Signature, generate, value_leaves
 
 CHUNK_SIZE = 250
 CALLS_PER_SIGNATURE = 3
@@ -82,12 +82,15 @@ def jit_eligible(sig: Signature) -> bool:
     8 arguments, at most 6 integer-class and 8 float-class ones."""
     if any(isinstance(t, Agg) for t in (sig.ret, *sig.args)) or len(sig.args) > 8:
         return False
+    if any(t in WIDE for t in (sig.ret, *sig.args)):   # issue 16: the JIT refuses c64/c128/longdouble
+        return False
     return sum(t in INT_LIKE for t in sig.args) <= 6 and sum(t in FLOATS for t in sig.args) <= 8
 
 
 def refusal_allowed(tier: str, sig: Signature, layouts: dict) -> bool:
     if tier == "plan":
-        return False
+        # issue 16: the plan tier passes c64/c128/longdouble on x86-64 SysV only
+        return platform.machine().lower() not in ("x86_64", "amd64") and any(t in WIDE for t in (sig.ret, *sig.args))
     if tier == "libffi":
         # libffi cannot describe unions or packed layouts; and a signature hitting libffi bug #848
         # (our own reading of it, from the compiler's layout) may be refused rather than miscalled.
