@@ -319,3 +319,25 @@ def test_callbacks_refuse_them():
     with raises_exact(fastffi.SignatureError, "callback 'callback': the result: FeCb holds a longdouble field "
                                               "(callbacks do not take c64/c128/longdouble yet)"):
         fastffi.callback((S, []), lambda: 0)
+
+
+def test_stubs_name_their_python_types():
+    from fastffi.stubgen import stub
+    text = stub(fastffi.cdef("double _Complex cz(float _Complex);\nlong double ld(long double);"))
+    assert "    def cz(self, a0: complex, /) -> complex: ...\n" in text
+    assert "    def ld(self, a0: Union[float, int, Any], /) -> Any: ...\n" in text
+
+
+def test_shared_call(libm):
+    ldexpl = libm.function("long double ldexpl(long double, int)")
+    sb = ldexpl.shared()
+    assert (sb.format, sb.offsets) == ("=16si" + "x" * 12, (0, 16))   # their bytes: no struct-module code
+    sb.args[0:16] = (LD(1) / 3).tobytes()
+    sb.args[16:20] = (2).to_bytes(4, "little", signed=True)
+    sb()
+    assert bits(np.frombuffer(sb.result, LD)[0]) == bits(LD(4) / 3)
+    cexp = libm.function("double complex cexp(double complex)")
+    sb = cexp.shared()
+    sb.args[:] = np.complex128(1j).tobytes()
+    sb()
+    assert np.frombuffer(sb.result, np.complex128)[0] == cmath.exp(1j)

@@ -240,7 +240,9 @@ class SharedCall:
             size, a = size_align(t)
             pad = -offset % a
             # '=' mode (no implicit alignment) has no 'P': pointers are 'Q' there.
-            parts.append("x" * pad + (t.format.replace("P", "Q") if isinstance(t, Scalar) else f"{size}s"))
+            # c64/c128/longdouble have no struct-module code: their bytes (issue 16)
+            scalar = isinstance(t, Scalar) and not t.is_wide
+            parts.append("x" * pad + (t.format.replace("P", "Q") if scalar else f"{size}s"))
             offset += pad
             offsets.append(offset)
             offset += size
