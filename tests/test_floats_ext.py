@@ -2,7 +2,7 @@
 in calls, results, structs, arrays, boxes, read/write, fn.map, variadic calls and bound headers --
 against libm/complex.h (checked with cmath and numpy, long double to the bit) and the fixture's
 every-position functions (tests/fixture/floats_ext.c), on each tier that passes them: libffi, and
-the plan tier on x86-64 SysV (scalars; structs holding them go to libffi).  The JIT and callbacks
+the plan tier (scalars; structs holding them go to libffi).  The JIT and callbacks
 refuse them with the reason (asserted here)."""
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def bits(x) -> bytes:
     return LD(x).tobytes()[:LD_BYTES]
 
 
-PLAN_TAKES_THEM = fastffi.available_tiers().count("plan") == 1 and fastffi._core.PLAN_ABI == "sysv-x86_64"
+PLAN_TAKES_THEM = "plan" in fastffi.available_tiers()
 WIDE_TIERS = ["libffi"] + (["plan"] if PLAN_TAKES_THEM else [])
 
 
@@ -278,10 +278,6 @@ def test_refusals(fixture_lib_path):
                                                   "longdouble field (only the libffi tier passes structs with "
                                                   "c64/c128/longdouble fields)"):
             fe.function("fe_sld_get", "longdouble", [S], tier="plan")
-    if "plan" in fastffi.available_tiers() and not PLAN_TAKES_THEM:
-        with raises_exact(fastffi.SignatureError, "fe_c128_id: tier 'plan' refused: the return is c128 "
-                                                  "(only the libffi tier passes c64/c128/longdouble on this ABI)"):
-            fe.function("double _Complex fe_c128_id(double _Complex)", tier="plan")
     if "jit" in fastffi.available_tiers():
         assert "jit refused: the return is longdouble (the JIT moves 8-byte register images only; " \
                "libffi takes it)" in f.explain()
@@ -290,7 +286,7 @@ def test_refusals(fixture_lib_path):
             fe.function("int fe_c64_id(float _Complex)", tier="jit")
 
 
-@pytest.mark.skipif(not PLAN_TAKES_THEM, reason="the plan tier passes them on x86-64 SysV only")
+@pytest.mark.skipif(fastffi._core.PLAN_ABI != "sysv-x86_64", reason="x86-64 SysV's classification")
 def test_plan_moves_on_x86_64(fixture_lib_path):
     fe = fastffi.dlopen(fixture_lib_path)
     f = fe.function("long double fe_mix(int, long double, double _Complex, float _Complex, double, int)")
@@ -309,6 +305,27 @@ def test_plan_moves_on_x86_64(fixture_lib_path):
     # all or nothing (psABI 3.2.3): 8 doubles leave no pair of xmm registers, the whole c128 goes to the stack
     assert g.explain().splitlines()[-4:] == ["    arg 9 c128 -> stack+0", "    arg 10 f64 -> stack+16",
                                              "    ret c128 real <- xmm0", "    ret c128 imaginary <- xmm1"]
+
+
+@pytest.mark.skipif(fastffi._core.PLAN_ABI != "aapcs64", reason="AAPCS64's classification")
+def test_plan_moves_on_aapcs64(fixture_lib_path):
+    fe = fastffi.dlopen(fixture_lib_path)
+    f = fe.function("long double fe_mix(int, long double, double _Complex, float _Complex, double, int)")
+    assert f.explain().splitlines()[3:] == [
+        "  plan (aapcs64), 6 moves, frame 208 bytes:",
+        "    arg 1 i32 sext32 -> x0",
+        "    arg 2 longdouble -> q0",
+        "    arg 3 c128 -> d1, d2",
+        "    arg 4 c64 -> s3, s4",
+        "    arg 5 f64 -> v5",
+        "    arg 6 i32 sext32 -> x1",
+        "    ret longdouble <- q0",
+    ]
+    g = fe.function("double _Complex fe_c128_after8(double, double, double, double, double, double, double,"
+                    " double, double _Complex, double)")
+    # C.3: an HFA that does not fit goes to the stack, and so does every later FP argument
+    assert g.explain().splitlines()[-4:] == ["    arg 9 c128 -> stack+0", "    arg 10 f64 -> stack+16",
+                                             "    ret c128 real <- d0", "    ret c128 imaginary <- d1"]
 
 
 def test_callbacks_refuse_them():

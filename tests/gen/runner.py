@@ -89,8 +89,7 @@ def jit_eligible(sig: Signature) -> bool:
 
 def refusal_allowed(tier: str, sig: Signature, layouts: dict) -> bool:
     if tier == "plan":
-        # issue 16: the plan tier passes c64/c128/longdouble on x86-64 SysV only
-        return platform.machine().lower() not in ("x86_64", "amd64") and any(t in WIDE for t in (sig.ret, *sig.args))
+        return False
     if tier == "libffi":
         # libffi cannot describe unions or packed layouts; and a signature hitting libffi bug #848
         # (our own reading of it, from the compiler's layout) may be refused rather than miscalled.

@@ -141,7 +141,7 @@ static void run_plan_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end, char
                 else if (m->op == PLAN_OP_WIDE) {   /* issue 16: the column holds the value's bytes */
                     memcpy(frame + m->dst, src, m->size);
                     if (m->src != 0)
-                        memcpy(frame + m->src, src + 8, 8);
+                        memcpy(frame + m->src, src + m->size, m->size);
                 }
                 else { /* PLAN_OP_REF: the callee gets a copy it may modify */
                     void *copy = frame + m->src;

@@ -127,23 +127,17 @@ def aggregate_refusal(cls) -> str | None:
     return None
 
 
-def wide_refusal(sig, scalars: bool = True) -> str | None:
-    """issue 16: what of c64, c128 and longdouble a plan does not carry, or
-    None.  Struct fields of these kinds never (the classifiers' eightbyte and
-    HFA rules are not written for them: libffi passes such structs); the
-    scalars themselves unless ``scalars`` is False (x86-64 SysV moves them:
-    OP_WIDE, and st0 through the x87 routine; AAPCS64's q registers are
-    libffi's for now)."""
+def wide_refusal(sig) -> str | None:
+    """issue 16: a struct holding c64, c128 or longdouble fields is not
+    classified here (the eightbyte and HFA rules are written for the other
+    kinds): libffi passes it.  The scalars themselves every classifier
+    moves (OP_WIDE, OP_RET_WIDE).  None when ``sig`` has no such struct."""
     for i, t in enumerate((sig.restype, *sig.argtypes)):
-        where = "the return" if i == 0 else f"argument {i}"
-        if t.__class__ is Scalar:
-            if t.is_wide and scalars:
-                return f"{where} is {t.name} (only the libffi tier passes c64/c128/longdouble on this ABI)"
-        else:
-            field = wide_field(t)
-            if field is not None:
-                return (f"{where}: {t.__name__} holds a {field.name} field "
-                        "(only the libffi tier passes structs with c64/c128/longdouble fields)")
+        field = None if t.__class__ is Scalar else wide_field(t)
+        if field is not None:
+            where = "the return" if i == 0 else f"argument {i}"
+            return (f"{where}: {t.__name__} holds a {field.name} field "
+                    "(only the libffi tier passes structs with c64/c128/longdouble fields)")
     return None
 
 

@@ -45,7 +45,7 @@ def _entry(sig: Signature) -> tuple:
     hit = _plans.get(key)
     if hit is None:
         refused = platform_refusal()
-        refused = refused or wide_refusal(sig, scalars=_core.PLAN_ABI != sysv_x86_64.NAME)
+        refused = refused or wide_refusal(sig)
         plan = refused if refused else _CLASSIFIERS[cast(str, _core.PLAN_ABI)].classify(sig)
         hit = (plan, None if isinstance(plan, str) else encode(plan))
         if len(_plans) >= _PLANS_LIMIT:

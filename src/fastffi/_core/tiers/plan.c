@@ -100,8 +100,8 @@ static int validate(FunctionObject *f, const Plan *p, Py_ssize_t nbytes)
             break;
         case PLAN_OP_WIDE:
             if (m->kind != f->argkinds[m->arg] || !kind_is_wide(m->kind) || m->dst % 8
-                || (m->size != 8 && m->size != 16) || m->dst + m->size > h->frame_size
-                || (m->src != 0 && (m->size != 8 || m->src % 8 || m->src + 8 > h->frame_size)))
+                || (m->size != 4 && m->size != 8 && m->size != 16) || m->dst + m->size > h->frame_size
+                || (m->src != 0 && (m->size > 8 || m->src % 8 || m->src + m->size > h->frame_size)))
                 return plan_invalid(f, "bad wide move");
             break;
         case PLAN_OP_RET_WIDE:
@@ -160,11 +160,6 @@ int plan_prepare(FunctionObject *f, PyObject *const *spec)
     if (f->retkind == KIND_LONGDOUBLE)
         p->routine = fastffi_plan_call_x87;
     else
-#else
-    if (f->retkind == KIND_LONGDOUBLE) {
-        PyMem_Free(p);
-        return plan_invalid(f, "no long double return routine on this ABI");
-    }
 #endif
     if (p->h.stack_size != 0)
         p->routine = fastffi_plan_call;
@@ -204,7 +199,7 @@ static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObjec
                 goto fail;
             memcpy(frame + m->dst, w.b, m->size);
             if (m->src != 0)
-                memcpy(frame + m->src, w.b + 8, 8);
+                memcpy(frame + m->src, w.b + m->size, m->size);
             continue;
         }
         PyObject *cls = PyTuple_GET_ITEM(f->argstructs, m->arg);

@@ -33,9 +33,10 @@ enum {
     PLAN_OP_COPY = 2,     /* struct arg: copy `size` bytes from its offset `src` to frame+dst */
     PLAN_OP_REF = 3,      /* struct arg: copy it whole to frame+src, store that address at frame+dst */
     PLAN_OP_RET_COPY = 4, /* struct return: copy `size` bytes from ret image+src to result+dst */
-    /* issue 16, the wide kinds (x86-64 only; scalars, not struct fields): */
+    /* issue 16, the wide kinds (scalars, not struct fields): */
     PLAN_OP_WIDE = 5,     /* convert args[arg] as `kind` into a Wide; its first `size` bytes to frame+dst and,
-                             when src != 0, its bytes 8..15 to frame+src (c128's second SSE eightbyte) */
+                             when src != 0 (a complex value in two registers), its next `size` bytes --
+                             the imaginary part -- to frame+src */
     PLAN_OP_RET_WIDE = 6, /* wide return: copy `size` bytes from ret image+src to the value's byte dst */
 };
 
