@@ -1042,7 +1042,8 @@ def test_each_classifier_names_its_own_registers():
 
 # ---- every kind, with the real runtime of this build ----
 
-KINDS = [t for t in SCALARS.values() if isinstance(t, Scalar) and t is not VOID]
+# The JIT leaves c64/c128/longdouble to the plan tier (issue 16): not emitted, not here.
+KINDS = [t for t in SCALARS.values() if isinstance(t, Scalar) and t is not VOID and not t.is_wide]
 
 
 def _real_runtime() -> dict:

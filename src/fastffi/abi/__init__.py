@@ -127,20 +127,6 @@ def aggregate_refusal(cls) -> str | None:
     return None
 
 
-def wide_refusal(sig) -> str | None:
-    """issue 16: a struct holding c64, c128 or longdouble fields is not
-    classified here (the eightbyte and HFA rules are written for the other
-    kinds): libffi passes it.  The scalars themselves every classifier
-    moves (OP_WIDE, OP_RET_WIDE).  None when ``sig`` has no such struct."""
-    for i, t in enumerate((sig.restype, *sig.argtypes)):
-        field = None if t.__class__ is Scalar else wide_field(t)
-        if field is not None:
-            where = "the return" if i == 0 else f"argument {i}"
-            return (f"{where}: {t.__name__} holds a {field.name} field "
-                    "(only the libffi tier passes structs with c64/c128/longdouble fields)")
-    return None
-
-
 def wide_field(cls) -> Scalar | None:
     """The type of a c64/c128/longdouble field of struct ``cls`` (nested
     structs and arrays included), or None."""

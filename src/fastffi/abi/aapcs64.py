@@ -6,7 +6,7 @@ Rule numbers are the standard's, section 6.8.2 "Parameter passing rules"
 arguments by natural size and is not targeted."""
 from __future__ import annotations
 
-from ..model.scalars import Scalar
+from ..model.scalars import SCALARS, Scalar
 from ..model.signature import Signature
 from . import (INDIRECT, OP_COPY, OP_REF, OP_RET_COPY, OP_RET_WIDE, OP_WIDE, RET_FP, RET_GP, Move, Plan,
                aggregate_refusal, fp_slot, gp_slot, round_up, scalar_move, scalar_return, stack_slot)
@@ -27,10 +27,11 @@ def hfa(cls) -> tuple[Scalar, int] | None:
         return None
     offsets: dict[int, Scalar] = {}
     for leaf in lay.leaves:
-        if not leaf.type.is_float:
-            return None
-        if offsets.setdefault(leaf.offset, leaf.type) is not leaf.type:
-            return None
+        for offset, t in _hfa_members(leaf.offset, leaf.type):
+            if t is None:
+                return None
+            if offsets.setdefault(offset, t) is not t:
+                return None
     if not offsets:
         return None
     base = next(iter(offsets.values()))
@@ -43,6 +44,18 @@ def hfa(cls) -> tuple[Scalar, int] | None:
             or lay.size != count * base.size:
         return None
     return base, count
+
+
+def _hfa_members(offset: int, t) -> list:
+    """[(offset, floating-point type)] a leaf contributes to an HFA, or [(offset, None)].
+    issue 16: long double (quad precision) is a floating-point type; a complex field is two
+    members of its part type (5.1.2)."""
+    if t.__class__ is Scalar and t.is_complex:
+        part = SCALARS["f32" if t.name == "c64" else "f64"]
+        return [(offset, part), (offset + part.size, part)]
+    if t.__class__ is Scalar and (t.is_float or t.name == "longdouble"):
+        return [(offset, t)]
+    return [(offset, None)]
 
 
 def classify(sig: Signature) -> Plan | str:
@@ -114,7 +127,7 @@ def classify(sig: Signature) -> Plan | str:
                     nsrn += 1
             else:
                 nsrn = NSRN_MAX                                       # C.3: no later FP argument uses v regs
-                nsaa = round_up(nsaa, 8)                              # C.4
+                nsaa = round_up(nsaa, max(8, t._layout_.align))       # C.4 (16 for a quad HFA)
                 plan.moves.append(Move(OP_COPY, i, stack_slot(nsaa), size=size,
                                        note=f"arg {n} {t.__name__} copy {size} bytes -> stack+{nsaa}"))
                 nsaa += round_up(size, 8)

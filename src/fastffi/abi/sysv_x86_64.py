@@ -15,6 +15,7 @@ RET_GP_REGS = ("rax", "rdx")
 RET_FP_REGS = ("xmm0", "xmm1")
 
 INTEGER, SSE, MEMORY, NO_CLASS = "INTEGER", "SSE", "MEMORY", "NO_CLASS"
+X87, X87UP = "X87", "X87UP"   # issue 16: a long double field's two eightbytes
 
 
 def scalar_class(t: Scalar) -> str:
@@ -27,7 +28,7 @@ def _merge(a: str, b: str) -> str:
         return a
     if a == NO_CLASS:
         return b
-    if MEMORY in (a, b):
+    if MEMORY in (a, b) or X87 in (a, b) or X87UP in (a, b):   # (c) ... X87, X87UP: MEMORY
         return MEMORY
     if INTEGER in (a, b):
         return INTEGER
@@ -51,6 +52,13 @@ def _classify(t, offset: int, count: int | None = None) -> list[str] | None:
         nbytes = t._size_ * count if not isinstance(t, Scalar) else t.size * count
         words = (nbytes + offset % 8 + 7) // 8
         return [sub[i % len(sub)] for i in range(words)] if sub else []
+    if isinstance(t, Scalar) and t.is_wide:
+        # issue 16.  long double: X87, X87UP.  A complex field classifies as its two parts (SSE),
+        # however the eightbytes split them (float _Complex at offset 4 spans two).
+        if t.name == "longdouble":
+            return None if offset % 16 else [X87, X87UP]
+        part = t.size // 2
+        return None if offset % part else [SSE] * ((offset % 8 + t.size + 7) // 8)
     if isinstance(t, Scalar):
         return None if offset % t.size else [scalar_class(t)]
     lay = t._layout_
@@ -67,12 +75,15 @@ def _classify(t, offset: int, count: int | None = None) -> list[str] | None:
             classes[pos + i] = _merge(c, classes[pos + i])
     if MEMORY in classes:  # post-merger: one MEMORY eightbyte makes all MEMORY
         return None
+    if X87UP in classes and classes != [X87, X87UP]:   # (c): X87UP not preceded by X87 -- or more
+        return None
     return classes
 
 
 def aggregate_classes(cls) -> list[str]:
     """The class of each eightbyte of a struct/union (psABI 3.2.3): INTEGER,
-    SSE or NO_CLASS (padding only: passed in no register), or [MEMORY]."""
+    SSE or NO_CLASS (padding only: passed in no register), or [MEMORY];
+    [X87, X87UP] for a struct or union of one long double (issue 16)."""
     classes = _classify(cls, 0)
     return [MEMORY] if classes is None else classes
 
@@ -92,7 +103,12 @@ def classify(sig: Signature) -> Plan | str:
         if reason:
             return reason
         classes = aggregate_classes(ret)
-        if classes == [MEMORY]:
+        if classes == [X87, X87UP]:
+            # "If the class is X87, the value is returned on the X87 stack in %st0 together
+            # with X87UP": the x87 routine stores st0's 10 bytes (as GCC returns such a struct).
+            plan.ret_moves.append(Move(OP_RET_COPY, 0, 0, size=10, src=RET_X87,
+                                       note=f"ret {ret.__name__} bytes 0..10 <- st0 (X87)"))
+        elif classes == [MEMORY]:
             # 3.2.3 "Returning of values", MEMORY: the caller passes the result
             # address in %rdi as if it were the first argument; it consumes rdi.
             plan.ret_indirect = True
@@ -139,6 +155,8 @@ def classify(sig: Signature) -> Plan | str:
         if reason:
             return f"argument {n}: {reason}"
         classes = aggregate_classes(t)
+        if classes == [X87, X87UP]:   # "If the class is X87, X87UP ... it is passed in memory"
+            classes = [MEMORY]
         need_gp = classes.count(INTEGER)
         need_fp = classes.count(SSE)
         if classes != [MEMORY] and ngp + need_gp <= len(GP_REGS) and nfp + need_fp <= len(FP_REGS):
@@ -157,7 +175,10 @@ def classify(sig: Signature) -> Plan | str:
             # MEMORY, or the all-or-nothing rule: "If there are no registers
             # available for any eightbyte of an argument, the whole argument is
             # passed on the stack" -- registers already assigned are undone.
-            # Stack slots are eightbytes; our aggregates are at most 8-aligned.
+            # Stack slots are eightbytes; a 16-aligned aggregate (a long double
+            # field) starts on a 16-byte boundary (3.2.3: memory arguments keep
+            # their alignment when it is 16).
+            stack = round_up(stack, max(8, t._layout_.align))
             plan.moves.append(Move(OP_COPY, i, stack_slot(stack), size=t._size_, src=0,
                                    note=f"arg {n} {t.__name__} copy {t._size_} bytes -> stack+{stack}"))
             stack += round_up(t._size_, 8)

@@ -10,7 +10,7 @@ import struct
 from typing import cast
 
 from .. import _core
-from ..abi import Plan, aapcs64, sysv_x86_64, variadic_refusal, wide_refusal
+from ..abi import Plan, aapcs64, sysv_x86_64, variadic_refusal
 from ..model.signature import Signature
 
 NAME = "plan"
@@ -45,7 +45,6 @@ def _entry(sig: Signature) -> tuple:
     hit = _plans.get(key)
     if hit is None:
         refused = platform_refusal()
-        refused = refused or wide_refusal(sig)
         plan = refused if refused else _CLASSIFIERS[cast(str, _core.PLAN_ABI)].classify(sig)
         hit = (plan, None if isinstance(plan, str) else encode(plan))
         if len(_plans) >= _PLANS_LIMIT:

@@ -157,7 +157,12 @@ int plan_prepare(FunctionObject *f, PyObject *const *spec)
         }
     }
 #if PLAN_ABI == PLAN_ABI_SYSV_X86_64
-    if (f->retkind == KIND_LONGDOUBLE)
+    /* A result in st0 (a long double, or a struct of one: class X87) is read
+     * from the image the x87 routine stores. */
+    int x87 = 0;
+    for (int i = p->h.nmoves; i < p->h.nmoves + p->h.nret; i++)
+        x87 |= p->moves[i].src >= PLAN_RET_X87_OFFSET;
+    if (x87)
         p->routine = fastffi_plan_call_x87;
     else
 #endif
