@@ -282,7 +282,8 @@ def test_variadic_long_double():
     snprintf = libc.function("int snprintf(char *buf, size_t n, const char *fmt, ...)")
     buf = bytearray(64)
     assert snprintf.variadic("longdouble")(buf, 64, b"%.20Lf", LD(1) / 3) == 22
-    assert bytes(buf[:22]) == b"0.33333333333333333334"
+    # 1/3 to 64 significand bits (x87) and to 113 (binary128), printed to 20 places
+    assert bytes(buf[:22]) == (b"0.33333333333333333334" if X86_64 else b"0.33333333333333333333")
     eight = [float(i) for i in range(8)]
     n = snprintf.variadic(*["double"] * 8, "long double", "double _Complex")(
         buf, 64, b"%.0f%.0f%.0f%.0f%.0f%.0f%.0f%.0f %.3Lf", *eight, 2.5, 1j)
