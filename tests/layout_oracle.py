@@ -42,6 +42,9 @@ CANONICAL_C = {
     "bool": "_Bool",
     "pointer": "void *",
     "string": "char *",
+    "c64": "float _Complex",       # issue 16
+    "c128": "double _Complex",
+    "longdouble": "long double",
 }
 
 _ARRAY_RE = re.compile(r"^(.*?)\s*\[\s*(\d+)\s*\]$")

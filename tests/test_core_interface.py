@@ -44,7 +44,7 @@ def test_init_checks_every_argument_before_keeping_any():
     out = _run_bare("""
         good = dict(FFIError=Exception, LibraryClosedError=Exception, LibraryError=Exception,
                     SymbolError=Exception, SignatureError=Exception, CallbackClosedError=Exception,
-                    map=print, shared=print)
+                    longdouble=print, map=print, shared=print)
         for bad in ({**good, "map": 1}, {**good, "FFIError": int},
                     {k: v for k, v in good.items() if k != "shared"}, {**good, "extra": 1}):
             try:

@@ -180,25 +180,20 @@ def _split(message, decl):
     return first, line3.index("^")
 
 
-def test_long_double_exact_message(libc):
-    decl = f"double {SYM}(long double x)"
+def test_long_double_complex_exact_message(libc):
+    decl = f"double {SYM}(long double _Complex x)"
     with pytest.raises(fastffi.SignatureError) as info:
         libc.function(decl)
     col = decl.index("long double")
-    assert str(info.value) == f"long double is not supported yet\n{decl}\n{' ' * col}^"
+    assert str(info.value) == f"long double _Complex is not supported yet\n{decl}\n{' ' * col}^"
 
 
-def test_long_double_return(libc):
-    decl = f"long double {SYM}(int)"
-    with pytest.raises(fastffi.SignatureError) as info:
-        libc.function(decl)
-    assert str(info.value) == f"long double is not supported yet\n{decl}\n^"
-
-
-def test_long_double_in_list_form(libc):
-    with pytest.raises(fastffi.SignatureError) as info:
-        libc.function(SYM, "f64", ["long double"])
-    assert "long double is not supported yet" in str(info.value)
+def test_long_double_and_complex_declare(libc):
+    # issue 16: these are types now (tests/test_floats_ext.py calls them)
+    assert str(libc.function(f"long double {SYM}(long double x)").__doc__) == f"long double {SYM}(long double x);"
+    assert libc.function(SYM, "f64", ["long double"]).argtypes == ("longdouble",)
+    assert libc.function(f"double complex {SYM}(float complex)").argtypes == ("c64",)
+    assert libc.function(f"_Complex double {SYM}(double _Complex)").restype == "c128"
 
 
 @pytest.mark.parametrize("decl, token", [

@@ -13,10 +13,12 @@ caught in a child process and reported too) and shows up to 20 of them.
 from __future__ import annotations
 
 import collections
+import math
 import os
 import random
 import time
 
+import numpy as np
 import pytest
 
 import fastffi
@@ -120,8 +122,7 @@ def test_generator_covers_the_edge_cases():
 
 def fastffi_scalars():
     return ("i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "bool", "f32", "f64", "pointer",
-            # issue 16
-            "i128", "u128")
+            "i128", "u128", "c64", "c128", "longdouble")
 
 
 def test_oracle_values_are_exact():
@@ -136,6 +137,12 @@ def test_oracle_values_are_exact():
             elif scalar in INT128S:
                 lo, hi = oracle.leaf_words(scalar, v)
                 assert (hi << 64 | lo) - ((1 << 128) if scalar == "i128" and hi >> 63 else 0) == v
+            elif scalar == "c64":   # parts a float holds exactly
+                assert complex(np.complex64(v)) == v and math.isfinite(abs(v))
+            elif scalar == "c128":
+                assert type(v) is complex and math.isfinite(abs(v))
+            elif scalar == "longdouble":   # finite, sometimes below a double's precision
+                assert type(v) is np.longdouble and np.isfinite(v)
             elif scalar != "pointer":
                 assert oracle.make_value(scalar, oracle.leaf_u64(scalar, v)) == v
 
@@ -168,7 +175,7 @@ class _BrokenFunction:
                 result = not result
             elif isinstance(result, int):
                 result ^= 1
-            elif isinstance(result, float):
+            elif isinstance(result, (float, complex, np.longdouble)):   # bitwise compared: -0.0 too
                 result = -result
         return result
 

@@ -206,10 +206,10 @@ def test_unknown_type_name(mini):
 
 
 def test_not_supported(mini):
-    decl = "double mini_id_f64(long double x)"
+    decl = "double mini_id_f64(long double _Complex x)"
     raises(fastffi.SignatureError,
-           "long double is not supported yet\n"
-           "double mini_id_f64(long double x)\n"
+           "long double _Complex is not supported yet\n"
+           "double mini_id_f64(long double _Complex x)\n"
            "                   ^",
            mini.function, decl)
 

@@ -24,10 +24,10 @@ extern int counter;
 extern struct point origin;
 int add(int, int);
 int printf(const char *, ...);
-long double ld(long double);
+long double _Complex ld(long double);
 static inline int inl(int x) { return x + 1; }
 struct bf { int a:3; unsigned b:2; int :0; unsigned char c:4; };
-struct ldv { long double x; };
+struct ldv { long double _Complex x; };
 extern int renamed(int) __asm__("" "real_renamed");
 typedef int register_t __attribute__ ((__mode__ (__DI__)));
 """
@@ -80,11 +80,12 @@ def test_functions_and_refusals(h):
     f = h.functions
     assert str(f["add"]) == "i32 add(i32, i32)"
     assert f["printf"].nfixed == 1
-    assert f["ld"].reason == "long double has no fastffi type"
+    assert f["ld"].reason == "'long double _Complex': long double _Complex has no fastffi type"
     assert f["inl"].kind == "inline"
     assert h.symbol("renamed") == "real_renamed" and h.symbol("add") == "add"
-    assert h.unsupported == {"struct ldv": "long double has no fastffi type"}
-    with pytest.raises(SignatureError, match=r"^struct ldv: long double has no fastffi type$"):
+    assert h.unsupported == {"struct ldv": "'long double _Complex': long double _Complex has no fastffi type"}
+    with pytest.raises(SignatureError, match=r"^struct ldv: 'long double _Complex': long double _Complex has no "
+                                             r"fastffi type$"):
         h.type("struct ldv")
     with pytest.raises(SignatureError, match=r"^<cdef> declares no type 'struct nothere'$"):
         h.type("struct nothere")
@@ -165,9 +166,8 @@ def test_cdef_from_threads():
 
 
 @pytest.mark.parametrize("decl, reason", [
-    ("long double f(long double);", "long double has no fastffi type"),
-    ("_Complex double f(void);", "'_Complex double': _Complex has no fastffi type"),
-    ("double _Complex f(void);", "'double _Complex': _Complex has no fastffi type"),
+    ("long double _Complex f(long double);", "'long double _Complex': long double _Complex has no fastffi type"),
+    ("_Complex long double f(void);", "'_Complex long double': long double _Complex has no fastffi type"),
     ("int f(int, __builtin_va_list);", "va_list has no fastffi type"),
     ("_Float128 f(void);", "_Float128 has no fastffi type"),
     ("_Complex _Float128 f(void);", "_Complex _Float128 has no fastffi type"),
@@ -182,7 +182,8 @@ def test_types_fastffi_lacks_refuse_their_function_by_name(decl, reason):
 def test_complex_h_with_gnu_source_binds_the_rest():
     h = fastffi.include("complex.h", defines={"_GNU_SOURCE": None})
     assert h.functions["cacosf128"].reason == "_Complex _Float128 has no fastffi type"
-    assert h.functions["cacos"].reason == "'double _Complex': _Complex has no fastffi type"
+    assert str(h.functions["cacos"]) == "c128 cacos(c128)"   # issue 16
+    assert h.functions["cacosl"].reason == "'long double _Complex': long double _Complex has no fastffi type"
 
 
 def test_aligned_takes_a_constant_expression():

@@ -211,6 +211,7 @@ GEN_SCALARS = [
     "i8", "u8", "i16", "u16", "i32", "u32", "i64", "u64", "f32", "f64", "bool", "pointer",
     "char", "unsigned char", "short", "unsigned short", "int", "unsigned int", "long", "long long",
     "float", "double", "size_t", "int16_t", "uint32_t",
+    "c64", "c128", "longdouble", "long double", "double _Complex", "_Complex float",   # issue 16
 ]
 
 

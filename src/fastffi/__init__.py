@@ -26,12 +26,13 @@ from .model.typed_pointers import Pointer
 from .tiers.selection import available_tiers
 from .types import alignof, array, define, new, offsetof, sizeof, struct, undefine, union
 from . import batch as _batch
+from .model import longdouble as _longdouble
 
 # The C core never imports the package: it gets the exceptions it raises and
 # fn.map()/fn.shared()'s Python side here, before any function can be made.
 _core._init(FFIError=FFIError, LibraryClosedError=LibraryClosedError, LibraryError=LibraryError,
             SymbolError=SymbolError, SignatureError=SignatureError,
-            CallbackClosedError=CallbackClosedError, map=_batch.map_rows, shared=_batch.SharedCall)
+            CallbackClosedError=CallbackClosedError, longdouble=_longdouble.box, map=_batch.map_rows, shared=_batch.SharedCall)
 
 
 def jit_supported() -> bool:

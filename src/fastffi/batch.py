@@ -25,6 +25,7 @@ from typing import Any
 from . import _core
 from .model.aggregates import Array, array_class
 from .model.layout import size_align
+from .model.longdouble import numpy_longdouble
 from .model.scalars import SCALARS, VOID, Scalar, scalar
 from .model.signature import Signature, type_name
 from .tiers import jit as tier_jit
@@ -34,6 +35,8 @@ COLUMN_FORMATS = {
     "i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I",
     "i64": "ql", "u64": "QL", "f32": "f", "f64": "d", "bool": "?",
     "pointer": "QLP", "string": "QLP",
+    # issue 16: numpy complex64/complex128/longdouble columns (PEP 3118 formats)
+    "c64": ("Zf",), "c128": ("Zd",), "longdouble": ("g",),
 }
 _NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
 _OUT_FORMATS = {name: fmts[0] for name, fmts in COLUMN_FORMATS.items()}
@@ -55,7 +58,8 @@ def _format_char(fmt: str) -> str | None:
         fmt = fmt[1:]
     elif fmt[:1] in "<>!":
         return None
-    return fmt if len(fmt) == 1 else None
+    # 'Zf'/'Zd': PEP 3118's complex prefix (numpy complex64/complex128 columns)
+    return fmt if len(fmt) == 1 or (len(fmt) == 2 and fmt[0] == "Z") else None
 
 
 def _first(values: tuple[int, ...] | None) -> int:
@@ -73,9 +77,18 @@ class _Column:
         self.address, self.stride, self.rows, self.keep = address, stride, rows, keep
 
 
+def _wide_value(t, col) -> bool:
+    """A single c64/c128 (complex) or longdouble (numpy.longdouble) value to broadcast."""
+    if t.is_complex:
+        return isinstance(col, complex)
+    cls = numpy_longdouble()
+    return cls is not None and isinstance(col, cls)
+
+
 def _column(fn, i: int, t, col) -> _Column:
     where = f"{fn.__name__}.map() argument {i + 1}"
     if isinstance(t, Scalar) and (col is None or isinstance(col, (int, float))
+                                  or (t.is_wide and _wide_value(t, col))
                                   or (t.kind == _POINTER and isinstance(col, _core.Callback))):
         # Broadcast: one value for every row, range-checked like an argument
         # (a Callback: its address, the box keeping it alive).
@@ -122,6 +135,8 @@ def numpy_dtype(t):
     """The numpy dtype with exactly the C layout of a scalar or struct type."""
     np = _numpy()
     if isinstance(t, Scalar):
+        if t.is_complex:   # numpy's dtype() reads no PEP 3118 'Z' prefix
+            return np.dtype(np.complex64 if t.name == "c64" else np.complex128)
         return np.dtype(t.format)   # a buffer-protocol format numpy reads natively
     lay = t._layout_
     names, formats, offsets = [], [], []
@@ -239,7 +254,9 @@ class SharedCall:
             size, a = size_align(t)
             pad = -offset % a
             # '=' mode (no implicit alignment) has no 'P': pointers are 'Q' there.
-            parts.append("x" * pad + (t.format.replace("P", "Q") if isinstance(t, Scalar) else f"{size}s"))
+            # c64/c128/longdouble have no struct-module code: their bytes (issue 16)
+            scalar = isinstance(t, Scalar) and not t.is_wide
+            parts.append("x" * pad + (t.format.replace("P", "Q") if scalar else f"{size}s"))
             offset += pad
             offsets.append(offset)
             offset += size

@@ -86,6 +86,10 @@ class _Writer:
                 return "bool"
             if t.is_float:
                 return "float"
+            if t.is_complex:   # issue 16
+                return "complex"
+            if t.name == "longdouble":   # numpy.longdouble, or float without numpy
+                return "Union[float, int, Any]" if argument else "Any"
             return "int"
         if isinstance(t, FunctionType):
             return "Any"

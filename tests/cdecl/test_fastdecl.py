@@ -66,7 +66,7 @@ def test_agrees_with_the_parser_on_generated_declarations():
 
 
 @pytest.mark.parametrize("text", [
-    "int f(void x)", "int f(int a, int a)", "int f(...)", "long double f(void)", "int f(unknown_t x)",
+    "int f(void x)", "int f(int a, int a)", "int f(...)", "double complex f(void)", "int f(unknown_t x)",
     "int f(int, void)", "int f(int a[4])", "int f(int (**cb)(int))", "int f(int (*const cb)(int))",
     "int f(int (*cb)(int (*)(int)))", "int (*f(void))(int)", "int f(int (*cb)(void x))", "int f(int (cb)(int))",
     "int f(int (*cb)(int a, int a))", "int f(char *const p)", "enum e f(void)",

@@ -38,7 +38,8 @@ uint64_t cbd_get(int i) { return cbd_out[i]; }
 
 
 def callback_signatures(seed: int, start: int, stop: int) -> list:
-    return [s for s in (generate(seed, i) for i in range(start, stop)) if s.nfixed is None]
+    # Callbacks take no c64/c128/longdouble yet (issue 16: refused with the reason, tests/test_floats_ext.py).
+    return [s for s in (generate(seed, i) for i in range(start, stop)) if s.nfixed is None and "wide" not in s.tags]
 
 
 def _value(sig: Signature, i: int, k: int) -> str:

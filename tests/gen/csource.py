@@ -22,7 +22,7 @@ oracle.py computes the same quantities in Python from the arguments' Python valu
 """
 from __future__ import annotations
 
-from .signatures import FLOATS, INT128S, INTS, Agg, Arr, Signature, all_leaves, c_type, value_leaves
+from .signatures import FLOATS, INT128S, INTS, WIDE, Agg, Arr, Signature, all_leaves, c_type, value_leaves
 
 PRELUDE = r"""#include <stdarg.h>
 #include <stddef.h>
@@ -62,6 +62,18 @@ static inline double MD(uint64_t x)
     if (((x >> 52) & 0x7ffu) == 0x7ffu) x ^= 1ull << 62;
     double d; memcpy(&d, &x, 8); return d;
 }
+/* issue 16: complex parts folded by their bits; a long double by the bytes C reads of it
+ * (x87: 8 of significand and 2 of sign/exponent; binary128: all 16). */
+static inline uint64_t BCF(float _Complex z) { return BF(__real__ z) | BF(__imag__ z) << 32; }
+static inline uint64_t BCD(double _Complex z) { return M(BD(__real__ z), BD(__imag__ z)); }
+static inline uint64_t BL(long double x)
+{
+    uint64_t lo, hi = 0;
+    memcpy(&lo, &x, 8);
+    memcpy(&hi, (char *)&x + 8, __LDBL_MANT_DIG__ == 64 ? 2 : 8);
+    return M(lo, hi);
+}
+static inline long double ML(uint64_t x) { return (long double)MD(x) * (1.0L + 0x1p-60L); }
 """
 
 MIX_CONSTANT = 0x9E3779B97F4A7C15
@@ -102,6 +114,8 @@ def arg_seed(sig: Signature, i: int) -> int:
 
 
 def fold_expr(scalar: str, expr: str) -> str:
+    if scalar in WIDE:
+        return {"c64": "BCF", "c128": "BCD", "longdouble": "BL"}[scalar] + f"({expr})"
     if scalar in FLOATS:
         return f"BF({expr})" if scalar == "f32" else f"BD({expr})"
     if scalar == "pointer":
@@ -131,6 +145,12 @@ def make_expr(scalar: str, x: str) -> str:
         return f"MF({x})"
     if scalar == "f64":
         return f"MD({x})"
+    if scalar == "c64":   # __builtin_complex: exactly these parts (x + y*I may change a zero's sign)
+        return f"__builtin_complex(MF({x}), MF(({x}) >> 32))"
+    if scalar == "c128":
+        return f"__builtin_complex(MD({x}), MD(M({x}, 1)))"
+    if scalar == "longdouble":
+        return f"ML({x})"
     if scalar == "bool":
         return f"(_Bool)(({x}) & 1)"
     if scalar == "pointer":

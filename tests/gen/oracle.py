@@ -11,10 +11,31 @@ import math
 import random
 import struct
 
+import numpy as _numpy
+
 from .csource import INT128_HIGH_SEED, arg_seed, mix
-from .signatures import FLOATS, INT128S, SIZES, Agg, Signature, all_leaves, value_leaves
+from .signatures import FLOATS, INT128S, SIZES, WIDE, Agg, Signature, all_leaves, value_leaves
 
 MASK64 = (1 << 64) - 1
+
+# issue 16: long double values are numpy.longdouble (numpy is a test dependency); the bytes C
+# reads of one: x87's 10 (8 of significand, 2 of sign/exponent) or binary128's 16.
+_LD = _numpy.longdouble
+_LD_BYTES = 10 if _numpy.finfo(_LD).nmant == 63 else 16
+
+
+def _ld_bytes(x) -> bytes:
+    return _LD(x).tobytes()[:_LD_BYTES]
+
+
+def _wide_u64(scalar: str, value) -> int:
+    """csource's BCF/BCD/BL."""
+    if scalar == "c64":
+        return f32_bits(value.real) | f32_bits(value.imag) << 32
+    if scalar == "c128":
+        return mix(f64_bits(value.real), f64_bits(value.imag))
+    b = _ld_bytes(value)
+    return mix(int.from_bytes(b[:8], "little"), int.from_bytes(b[8:], "little"))
 
 #: struct-module format of each scalar, little-endian (x86-64 and AArch64 Linux both are)
 FORMATS = {"i8": "<b", "i16": "<h", "i32": "<i", "i64": "<q", "u8": "<B", "u16": "<H", "u32": "<I",
@@ -62,6 +83,8 @@ def f64_bits(x: float) -> int:
 
 def leaf_u64(scalar: str, value) -> int:
     """What the C fold turns a leaf into (csource.fold_expr)."""
+    if scalar in WIDE:
+        return _wide_u64(scalar, value)
     if scalar == "f32":
         return f32_bits(value)
     if scalar == "f64":
@@ -84,6 +107,12 @@ def make_value(scalar: str, x: int):
     if scalar in INT128S:
         v = mix(x, INT128_HIGH_SEED) << 64 | x
         return v - (1 << 128) if scalar == "i128" and v >> 127 else v
+    if scalar == "c64":
+        return complex(make_value("f32", x), make_value("f32", x >> 32))
+    if scalar == "c128":
+        return complex(make_value("f64", x), make_value("f64", mix(x, 1)))
+    if scalar == "longdouble":
+        return _LD(make_value("f64", x)) * (_LD(1) + _LD(2) ** -60)
     if scalar == "f32":
         u = x & 0xFFFFFFFF
         if (u >> 23) & 0xFF == 0xFF:
@@ -120,6 +149,13 @@ _F32_SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 1.401298464324817e-45, -1.40129
 
 def random_value(rng: random.Random, scalar: str):
     """A value of ``scalar``: extremes (min, max, 0, -1, denormals) often, NaN and inf never."""
+    if scalar == "c64":
+        return complex(random_value(rng, "f32"), random_value(rng, "f32"))
+    if scalar == "c128":
+        return complex(random_value(rng, "f64"), random_value(rng, "f64"))
+    if scalar == "longdouble":   # a double, or one with bits below a double's precision
+        d = random_value(rng, "f64")
+        return _LD(d) if rng.random() < 0.3 else _LD(d) * (_LD(1) + _LD(2) ** -61) + _LD(2) ** -70
     r = rng.random()
     if scalar == "bool":
         return r < 0.5
@@ -179,6 +215,22 @@ _NP_TYPES = {"i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8":
 
 
 def present(rng: random.Random, scalar: str, value):
+    if scalar in WIDE:
+        return _present_wide(rng, scalar, value)
+    return _present(rng, scalar, value)
+
+
+def _present_wide(rng: random.Random, scalar: str, value):
+    """A complex sometimes as numpy's complex of its width; a long double that is a double
+    sometimes as that float."""
+    if scalar == "longdouble":
+        return float(value) if _LD(float(value)) == value and rng.random() < 0.5 else value
+    if rng.random() < 0.15:
+        return (_np.complex64 if scalar == "c64" else _np.complex128)(value)
+    return value
+
+
+def _present(rng: random.Random, scalar: str, value):
     """The Python object to pass for ``value``: usually the value itself, sometimes an equal value of
     another accepted type (int/float subclass, numpy scalar, an integral float's int, 0/1 for
     bool), so every tier's slower conversion paths are compared too.  The expected values do not
@@ -268,6 +320,12 @@ def same_scalar(scalar: str, got, expected) -> bool:
     """Exact equality: bitwise for floats, type-exact for ints/bools."""
     if scalar == "void":
         return got is None
+    if scalar in WIDE:
+        if scalar == "longdouble":
+            return type(got) is _LD and _ld_bytes(got) == _ld_bytes(expected)
+        part = "f32" if scalar == "c64" else "f64"
+        return type(got) is complex and all(pack_leaf(part, a) == pack_leaf(part, b)
+                                            for a, b in ((got.real, expected.real), (got.imag, expected.imag)))
     if scalar in FLOATS:
         return type(got) is float and pack_leaf(scalar, got) == pack_leaf(scalar, expected)
     if scalar == "bool":
@@ -355,9 +413,11 @@ def libffi_848_pattern(sig: Signature, layouts: dict) -> bool:
                 return True
             gp += ngp
             sse += nsse
-        elif t in FLOATS:
+        elif t in FLOATS or t == "c64":   # c64: one SSE eightbyte
             sse = min(sse + 1, 8)
-        else:
+        elif t == "c128":                 # two, or wholly on the stack
+            sse = sse + 2 if sse + 2 <= 8 else sse
+        elif t != "longdouble":           # long double: X87, in memory
             gp = min(gp + 1, 6)
     return False
 

@@ -33,7 +33,7 @@ import tempfile
 import time
 
 from . import csource, oracle
-from .signatures import FLOATS, INT128S, INT_LIKE, Agg, Arr, Signature, generate, value_leaves
+from .signatures import FLOATS, INT128S, INT_LIKE, WIDE, Agg, Arr, Signature, generate, value_leaves
 
 CHUNK_SIZE = 250
 CALLS_PER_SIGNATURE = 3
@@ -82,8 +82,8 @@ def jit_eligible(sig: Signature) -> bool:
     8 arguments, at most 6 integer-class and 8 float-class ones."""
     if any(isinstance(t, Agg) for t in (sig.ret, *sig.args)) or len(sig.args) > 8:
         return False
-    if any(t in INT128S for t in (sig.ret, *sig.args)):
-        return False   # issue 16: the JIT refuses 16-byte integers
+    if any(t in INT128S or t in WIDE for t in (sig.ret, *sig.args)):
+        return False   # the JIT refuses 16-byte integers, complex and long double
     return sum(t in INT_LIKE for t in sig.args) <= 6 and sum(t in FLOATS for t in sig.args) <= 8
 
 

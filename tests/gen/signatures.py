@@ -30,12 +30,17 @@ INT_LIKE = INTS + ("bool", "pointer")
 FLOATS = ("f32", "f64")
 SCALARS = INT_LIKE + FLOATS
 
+#: issue 16: complex and long double -- top-level arguments and returns of fixed-argument
+#: signatures only (Generator.widen), never struct fields (fastffi's plan tier leaves those to libffi)
+WIDE = ("c64", "c128", "longdouble")
+
 SIZES = {"i8": 1, "u8": 1, "bool": 1, "i16": 2, "u16": 2, "i32": 4, "u32": 4, "f32": 4,
-         "i64": 8, "u64": 8, "f64": 8, "pointer": 8}
+         "i64": 8, "u64": 8, "f64": 8, "pointer": 8, "c64": 8, "c128": 16, "longdouble": 16}
 
 C_NAMES = {"i8": "int8_t", "i16": "int16_t", "i32": "int32_t", "i64": "int64_t",
            "u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t",
-           "bool": "_Bool", "f32": "float", "f64": "double", "pointer": "void *", "void": "void"}
+           "bool": "_Bool", "f32": "float", "f64": "double", "pointer": "void *", "void": "void",
+           "c64": "float _Complex", "c128": "double _Complex", "longdouble": "long double"}
 
 # issue 16: the 16-byte integers, scalar arguments and returns only (the plan tier takes them;
 # libffi and the JIT refuse them, which refusal_allowed permits).
@@ -464,8 +469,30 @@ class Generator:
         if args and v.random() < VARIADIC_SHARE:
             nfixed = v.randint(1, len(args))
             self.tags.append("variadic")
+        elif nfixed is None:
+            ret = self.widen(args, ret)
         return Signature(self.seed, self.index, f"f{self.index}", ret, args, tuple(self.tags), hash_seed, options,
                          nfixed)
+
+    def widen(self, args, ret):
+        """issue 16: in some fixed-argument signatures, floating scalars become c64 (for f32) and
+        c128 or long double (for f64), in place -- a generator of their own, so the rest of the
+        corpus stays what it was."""
+        w = random.Random(f"fastffi-diff-wide:{self.seed}:{self.index}")
+        if w.random() >= WIDE_SHARE:
+            return ret
+
+        def wide(t):
+            if t == "f32" and w.random() < 0.6:
+                return "c64"
+            if t == "f64" and w.random() < 0.6:
+                return w.choice(("c128", "longdouble"))
+            return t
+        args[:] = [wide(t) if isinstance(t, str) else t for t in args]
+        ret = wide(ret) if isinstance(ret, str) else ret
+        if any(t in WIDE for t in (ret, *args)):
+            self.tags.append("wide")
+        return ret
 
     def _reuse(self, args):
         """Sometimes pass one aggregate type several times."""
@@ -540,6 +567,8 @@ class Generator:
 
 #: The share of signatures with arguments that are made variadic.
 VARIADIC_SHARE = 0.15
+#: the share of fixed-argument signatures Generator.widen considers (issue 16)
+WIDE_SHARE = 0.15
 
 #: The share of signatures given 16-byte integer arguments (issue 16).
 INT128_SHARE = 0.12

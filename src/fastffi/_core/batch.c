@@ -138,6 +138,11 @@ static void run_plan_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end, char
                 if (m->op == PLAN_OP_COPY) {
                     memcpy(frame + m->dst, src + m->src, m->size);
                 }
+                else if (m->op == PLAN_OP_WIDE) {   /* issue 16: the column holds the value's bytes */
+                    memcpy(frame + m->dst, src, m->size);
+                    if (m->src != 0)
+                        memcpy(frame + m->src, src + m->size, m->size);
+                }
                 else { /* PLAN_OP_REF: the callee gets a copy it may modify */
                     void *copy = frame + m->src;
                     memcpy(copy, src, m->size);
@@ -151,7 +156,7 @@ static void run_plan_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end, char
             if (p->h.ret_indirect)   /* the callee writes the result straight into its row */
                 memcpy(frame + p->h.indirect_dst, &out, sizeof out);
             p->routine(f->target, frame, p->h.stack_size, ret, p->nvec);
-            if (f->retkind == KIND_STRUCT) {
+            if (f->retkind == KIND_STRUCT || p->h.nret != 0) {   /* a struct, or a wide scalar's pieces */
                 for (const PlanMove *q = ret_moves; q < ret_moves + p->h.nret; q++)
                     memcpy(out + q->dst, (char *)ret + q->src, q->size);
             }
@@ -173,6 +178,13 @@ static void run_libffi_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end)
         char *out = b->out + row * b->out_stride;
         if (f->retkind == KIND_STRUCT) {
             ffi_call(&f->cif, f->target, out, values);
+        }
+        else if (kind_is_wide(f->retkind)) {
+            /* issue 16: libffi may store a whole register (or x87's 10
+             * bytes into 16): the row gets exactly the type's size. */
+            Wide r;
+            ffi_call(&f->cif, f->target, &r, values);
+            memcpy(out, &r, (size_t)f->retsize);
         }
         else {
             Slot r;

@@ -32,7 +32,24 @@
      * first (fastffi/tiers/libffi.py), with that reason. */                \
     X(I128,    "i128",    __int128,     ffi_type_void)  \
     X(U128,    "u128",    unsigned __int128, ffi_type_void) \
-    X(WSTRING, "wstring", const wchar_t *, ffi_type_pointer)
+    X(WSTRING, "wstring", const wchar_t *, ffi_type_pointer) \
+    FASTFFI_WIDE_FLOAT_KINDS(X)
+
+/* The floating kinds wider than a register image, or complex (issue 16):
+ * converted through a 16-byte Wide (runtime/convert.h), not a Slot.  A
+ * libffi without complex types (no FFI_TARGET_HAS_COMPLEX_TYPE) gets void
+ * here and the libffi tier refuses them (tiers/libffi.py). */
+#if defined(FFI_TARGET_HAS_COMPLEX_TYPE)
+#define FASTFFI_FFI_COMPLEX_FLOAT ffi_type_complex_float
+#define FASTFFI_FFI_COMPLEX_DOUBLE ffi_type_complex_double
+#else
+#define FASTFFI_FFI_COMPLEX_FLOAT ffi_type_void
+#define FASTFFI_FFI_COMPLEX_DOUBLE ffi_type_void
+#endif
+#define FASTFFI_WIDE_FLOAT_KINDS(X)                                         \
+    X(C64,        "c64",        float _Complex,  FASTFFI_FFI_COMPLEX_FLOAT)  \
+    X(C128,       "c128",       double _Complex, FASTFFI_FFI_COMPLEX_DOUBLE) \
+    X(LONGDOUBLE, "longdouble", long double,     ffi_type_longdouble)
 
 typedef enum {
     KIND_VOID = 0,
@@ -50,5 +67,7 @@ static inline int kind_is_float(int k) { return k == KIND_F32 || k == KIND_F64; 
  * (both targets are little-endian; psABI 3.2.3 and AAPCS64 C.9 place the
  * low half in the lower-numbered register). */
 static inline int kind_is_int128(int k) { return k == KIND_I128 || k == KIND_U128; }
+/* c64, c128, longdouble: converted and boxed through a Wide (convert.h). */
+static inline int kind_is_wide(int k) { return k == KIND_C64 || k == KIND_C128 || k == KIND_LONGDOUBLE; }
 
 #endif

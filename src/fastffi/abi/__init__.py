@@ -23,6 +23,7 @@ L = _core.PLAN_LAYOUT
 GP, FP, FP_STRIDE, INDIRECT, STACK = L["gp"], L["fp"], L["fp_stride"], L["indirect"], L["stack"]
 RET_GP, RET_FP = L["ret_gp"], L["ret_fp"]
 OP_SCALAR, OP_COPY, OP_REF, OP_RET_COPY = L["op_scalar"], L["op_copy"], L["op_ref"], L["op_ret_copy"]
+OP_WIDE, OP_RET_WIDE, RET_X87 = L["op_wide"], L["op_ret_wide"], L["ret_x87"]   # issue 16
 
 
 class Move(NamedTuple):
@@ -126,6 +127,18 @@ def aggregate_refusal(cls) -> str | None:
         return f"{cls.__name__} is an empty struct (not supported by value)"
     if lay.size > MAX_AGGREGATE_BYTES:
         return f"{cls.__name__} is {lay.size} bytes by value (at most {MAX_AGGREGATE_BYTES})"
+    return None
+
+
+def wide_field(cls) -> Scalar | None:
+    """The type of a c64/c128/longdouble field of struct ``cls`` (nested
+    structs and arrays included), or None."""
+    lay = getattr(cls, "_layout_", None)
+    if lay is None or lay.size > MAX_AGGREGATE_BYTES:   # too big for any plan: leaves not walked
+        return None
+    for leaf in lay.leaves:
+        if leaf.type.__class__ is Scalar and leaf.type.is_wide:
+            return leaf.type
     return None
 
 

@@ -6,10 +6,10 @@ Rule numbers are the standard's, section 6.8.2 "Parameter passing rules"
 arguments by natural size and is not targeted."""
 from __future__ import annotations
 
-from ..model.scalars import Scalar
+from ..model.scalars import SCALARS, Scalar
 from ..model.signature import Signature
-from . import (INDIRECT, OP_COPY, OP_REF, OP_RET_COPY, RET_FP, RET_GP, Move, Plan, aggregate_refusal, fp_slot,
-               gp_slot, round_up, scalar_move, scalar_return, stack_slot)
+from . import (INDIRECT, OP_COPY, OP_REF, OP_RET_COPY, OP_RET_WIDE, OP_WIDE, RET_FP, RET_GP, Move, Plan,
+               aggregate_refusal, fp_slot, gp_slot, round_up, scalar_move, scalar_return, stack_slot)
 
 NAME = "aapcs64"
 NGRN_MAX = 8  # x0..x7
@@ -27,10 +27,11 @@ def hfa(cls) -> tuple[Scalar, int] | None:
         return None
     offsets: dict[int, Scalar] = {}
     for leaf in lay.leaves:
-        if not leaf.type.is_float:
-            return None
-        if offsets.setdefault(leaf.offset, leaf.type) is not leaf.type:
-            return None
+        for offset, t in _hfa_members(leaf.offset, leaf.type):
+            if t is None:
+                return None
+            if offsets.setdefault(offset, t) is not t:
+                return None
     if not offsets:
         return None
     base = next(iter(offsets.values()))
@@ -43,6 +44,18 @@ def hfa(cls) -> tuple[Scalar, int] | None:
             or lay.size != count * base.size:
         return None
     return base, count
+
+
+def _hfa_members(offset: int, t) -> list:
+    """[(offset, floating-point type)] a leaf contributes to an HFA, or [(offset, None)].
+    issue 16: long double (quad precision) is a floating-point type; a complex field is two
+    members of its part type (5.1.2)."""
+    if t.__class__ is Scalar and t.is_complex:
+        part = SCALARS["f32" if t.name == "c64" else "f64"]
+        return [(offset, part), (offset + part.size, part)]
+    if t.__class__ is Scalar and (t.is_float or t.name == "longdouble"):
+        return [(offset, t)]
+    return [(offset, None)]
 
 
 def classify(sig: Signature) -> Plan | str:
@@ -76,6 +89,8 @@ def classify(sig: Signature) -> Plan | str:
             plan.ret_indirect = True
             plan.indirect_dst = INDIRECT
             plan.ret_note = f"ret {ret.__name__} in memory: result address -> x8"
+    elif ret.is_wide:
+        plan.ret_moves.extend(_wide_return(ret))
     elif ret.name != "void":
         # 6.9: a 16-byte integer comes back in x0 (low) and x1 (high).
         scalar_return(plan, ret, *((RET_FP, "v0") if ret.is_float else
@@ -83,6 +98,10 @@ def classify(sig: Signature) -> Plan | str:
 
     for i, t in enumerate(sig.argtypes):
         n = i + 1
+        if isinstance(t, Scalar) and t.is_wide:
+            move, nsrn, nsaa = _wide_argument(i, t, nsrn, nsaa)
+            plan.moves.append(move)
+            continue
         if isinstance(t, Scalar):
             if t.is_int128:
                 # C.8: 16-byte alignment rounds NGRN up to even; C.9: the
@@ -126,7 +145,7 @@ def classify(sig: Signature) -> Plan | str:
                     nsrn += 1
             else:
                 nsrn = NSRN_MAX                                       # C.3: no later FP argument uses v regs
-                nsaa = round_up(nsaa, 8)                              # C.4
+                nsaa = round_up(nsaa, max(8, t._layout_.align))       # C.4 (16 for a quad HFA)
                 plan.moves.append(Move(OP_COPY, i, stack_slot(nsaa), size=size,
                                        note=f"arg {n} {t.__name__} copy {size} bytes -> stack+{nsaa}"))
                 nsaa += round_up(size, 8)
@@ -169,6 +188,42 @@ def classify(sig: Signature) -> Plan | str:
         plan.moves[index] = Move(m.op, m.arg, m.dst, size=m.size, src=scratch_base + offset, note=m.note)
     plan.scratch_size = round_up(scratch, 16)
     return plan
+
+
+# ---- issue 16: c64, c128, long double (scalars; structs holding them go to libffi) ----
+
+def _wide_return(t: Scalar) -> list[Move]:
+    """6.9: long double (quad precision) comes back in q0; a complex value is an HFA of two
+    (5.1.2: "a complex type ... is treated as ... a composite of two floating-point members"),
+    returned one member per register: s0/s1 or d0/d1."""
+    if t.name == "longdouble":
+        return [Move(OP_RET_WIDE, 0, 0, size=16, src=RET_FP, note="ret longdouble <- q0")]
+    part = t.size // 2
+    reg = "s" if part == 4 else "d"
+    return [Move(OP_RET_WIDE, 0, 0, size=part, src=RET_FP, note=f"ret {t.name} real <- {reg}0"),
+            Move(OP_RET_WIDE, 0, part, size=part, src=RET_FP + 16, note=f"ret {t.name} imaginary <- {reg}1")]
+
+
+def _wide_argument(i: int, t: Scalar, nsrn: int, nsaa: int) -> tuple[Move, int, int]:
+    """(move, nsrn, nsaa) for wide argument ``i``.  long double: C.1, the next v register (as a
+    q register), else C.5/C.6: the stack, 16-aligned.  Complex: an HFA of two members, C.2: two
+    consecutive v registers, else C.3/C.4: no later one either (NSRN = 8), the stack, 8-aligned."""
+    n = i + 1
+    if t.name == "longdouble":
+        if nsrn < NSRN_MAX:
+            return Move(OP_WIDE, i, fp_slot(nsrn), kind=t.kind, size=16, note=f"arg {n} longdouble -> q{nsrn}"), \
+                nsrn + 1, nsaa
+        nsaa = round_up(nsaa, 16)
+        return Move(OP_WIDE, i, stack_slot(nsaa), kind=t.kind, size=16, note=f"arg {n} longdouble -> stack+{nsaa}"), \
+            NSRN_MAX, nsaa + 16
+    part = t.size // 2
+    reg = "s" if part == 4 else "d"
+    if nsrn + 2 <= NSRN_MAX:
+        return Move(OP_WIDE, i, fp_slot(nsrn), kind=t.kind, size=part, src=fp_slot(nsrn + 1),
+                    note=f"arg {n} {t.name} -> {reg}{nsrn}, {reg}{nsrn + 1}"), nsrn + 2, nsaa
+    nsaa = round_up(nsaa, 8)
+    return Move(OP_WIDE, i, stack_slot(nsaa), kind=t.kind, size=t.size, note=f"arg {n} {t.name} -> stack+{nsaa}"), \
+        NSRN_MAX, nsaa + round_up(t.size, 8)
 
 
 __all__ = ["NAME", "classify", "hfa"]

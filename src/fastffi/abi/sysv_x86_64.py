@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..model.scalars import Scalar
 from ..model.signature import Signature
-from . import (OP_COPY, OP_RET_COPY, RET_FP, RET_GP, Move, Plan, aggregate_refusal, fp_slot, gp_slot, round_up,
-               scalar_move, scalar_return, stack_slot)
+from . import (OP_COPY, OP_RET_COPY, OP_RET_WIDE, OP_WIDE, RET_FP, RET_GP, RET_X87, Move, Plan, aggregate_refusal,
+               fp_slot, gp_slot, round_up, scalar_move, scalar_return, stack_slot)
 
 NAME = "sysv-x86_64"
 GP_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
@@ -15,6 +15,7 @@ RET_GP_REGS = ("rax", "rdx")
 RET_FP_REGS = ("xmm0", "xmm1")
 
 INTEGER, SSE, MEMORY, NO_CLASS = "INTEGER", "SSE", "MEMORY", "NO_CLASS"
+X87, X87UP = "X87", "X87UP"   # issue 16: a long double field's two eightbytes
 
 
 def scalar_class(t: Scalar) -> str:
@@ -27,7 +28,7 @@ def _merge(a: str, b: str) -> str:
         return a
     if a == NO_CLASS:
         return b
-    if MEMORY in (a, b):
+    if MEMORY in (a, b) or X87 in (a, b) or X87UP in (a, b):   # (c) ... X87, X87UP: MEMORY
         return MEMORY
     if INTEGER in (a, b):
         return INTEGER
@@ -51,6 +52,13 @@ def _classify(t, offset: int, count: int | None = None) -> list[str] | None:
         nbytes = t._size_ * count if not isinstance(t, Scalar) else t.size * count
         words = (nbytes + offset % 8 + 7) // 8
         return [sub[i % len(sub)] for i in range(words)] if sub else []
+    if isinstance(t, Scalar) and t.is_wide:
+        # issue 16.  long double: X87, X87UP.  A complex field classifies as its two parts (SSE),
+        # however the eightbytes split them (float _Complex at offset 4 spans two).
+        if t.name == "longdouble":
+            return None if offset % 16 else [X87, X87UP]
+        part = t.size // 2
+        return None if offset % part else [SSE] * ((offset % 8 + t.size + 7) // 8)
     if isinstance(t, Scalar):
         if offset % t.size:
             return None
@@ -70,12 +78,15 @@ def _classify(t, offset: int, count: int | None = None) -> list[str] | None:
             classes[pos + i] = _merge(c, classes[pos + i])
     if MEMORY in classes:  # post-merger: one MEMORY eightbyte makes all MEMORY
         return None
+    if X87UP in classes and classes != [X87, X87UP]:   # (c): X87UP not preceded by X87 -- or more
+        return None
     return classes
 
 
 def aggregate_classes(cls) -> list[str]:
     """The class of each eightbyte of a struct/union (psABI 3.2.3): INTEGER,
-    SSE or NO_CLASS (padding only: passed in no register), or [MEMORY]."""
+    SSE or NO_CLASS (padding only: passed in no register), or [MEMORY];
+    [X87, X87UP] for a struct or union of one long double (issue 16)."""
     classes = _classify(cls, 0)
     return [MEMORY] if classes is None else classes
 
@@ -95,7 +106,12 @@ def classify(sig: Signature) -> Plan | str:
         if reason:
             return reason
         classes = aggregate_classes(ret)
-        if classes == [MEMORY]:
+        if classes == [X87, X87UP]:
+            # "If the class is X87, the value is returned on the X87 stack in %st0 together
+            # with X87UP": the x87 routine stores st0's 10 bytes (as GCC returns such a struct).
+            plan.ret_moves.append(Move(OP_RET_COPY, 0, 0, size=10, src=RET_X87,
+                                       note=f"ret {ret.__name__} bytes 0..10 <- st0 (X87)"))
+        elif classes == [MEMORY]:
             # 3.2.3 "Returning of values", MEMORY: the caller passes the result
             # address in %rdi as if it were the first argument; it consumes rdi.
             plan.ret_indirect = True
@@ -115,12 +131,18 @@ def classify(sig: Signature) -> Plan | str:
                     rf += 1
                 plan.ret_moves.append(Move(OP_RET_COPY, 0, 8 * i, size=size, src=src,
                                            note=f"ret {ret.__name__} bytes {8 * i}..{8 * i + size} <- {reg}"))
+    elif ret.is_wide:
+        plan.ret_moves.extend(_wide_return(ret))
     elif ret.name != "void":
         # __int128 comes back in rax (low) and rdx (high), 3.2.3 "Returning of values".
         scalar_return(plan, ret, *((RET_FP, "xmm0") if ret.is_float else
                                    (RET_GP, "rax:rdx") if ret.is_int128 else (RET_GP, "rax")))
 
     for i, t in enumerate(sig.argtypes):
+        if t.__class__ is Scalar and t.is_wide:
+            move, nfp, stack = _wide_argument(i, t, nfp, stack)
+            plan.moves.append(move)
+            continue
         if t.__class__ is Scalar:
             if t.is_int128:
                 # 3.2.3: two INTEGER eightbytes in the next two free GPRs (no
@@ -151,6 +173,8 @@ def classify(sig: Signature) -> Plan | str:
         if reason:
             return f"argument {n}: {reason}"
         classes = aggregate_classes(t)
+        if classes == [X87, X87UP]:   # "If the class is X87, X87UP ... it is passed in memory"
+            classes = [MEMORY]
         need_gp = classes.count(INTEGER)
         need_fp = classes.count(SSE)
         if classes != [MEMORY] and ngp + need_gp <= len(GP_REGS) and nfp + need_fp <= len(FP_REGS):
@@ -169,14 +193,50 @@ def classify(sig: Signature) -> Plan | str:
             # MEMORY, or the all-or-nothing rule: "If there are no registers
             # available for any eightbyte of an argument, the whole argument is
             # passed on the stack" -- registers already assigned are undone.
-            # Stack slots are eightbytes, and an aggregate holding __int128
-            # keeps its 16-byte alignment there (3.2.3, as GCC passes it).
+            # Stack slots are eightbytes, and a 16-aligned aggregate (one holding
+            # __int128 or long double) keeps its alignment there (3.2.3, as GCC
+            # passes it).
             stack = round_up(stack, max(8, t._layout_.align))
             plan.moves.append(Move(OP_COPY, i, stack_slot(stack), size=t._size_, src=0,
                                    note=f"arg {n} {t.__name__} copy {t._size_} bytes -> stack+{stack}"))
             stack += round_up(t._size_, 8)
     plan.stack_size = stack
     return plan
+
+
+# ---- issue 16: c64, c128, long double (scalars; structs holding them go to libffi) ----
+
+def _wide_return(t: Scalar) -> list[Move]:
+    """psABI 3.2.3 "Returning of values": float _Complex is one SSE eightbyte
+    (xmm0's low 8 bytes: real, imaginary); double _Complex two (xmm0, xmm1 --
+    as GCC returns it); long double class X87, in %st0 (10 bytes of x87
+    extended, stored by the x87 routine)."""
+    if t.name == "c64":
+        return [Move(OP_RET_WIDE, 0, 0, size=8, src=RET_FP, note="ret c64 <- xmm0 (real, imaginary)")]
+    if t.name == "c128":
+        return [Move(OP_RET_WIDE, 0, 0, size=8, src=RET_FP, note="ret c128 real <- xmm0"),
+                Move(OP_RET_WIDE, 0, 8, size=8, src=RET_FP + 16, note="ret c128 imaginary <- xmm1")]
+    return [Move(OP_RET_WIDE, 0, 0, size=10, src=RET_X87, note="ret longdouble <- st0 (X87)")]
+
+
+def _wide_argument(i: int, t: Scalar, nfp: int, stack: int) -> tuple[Move, int, int]:
+    """(move, nfp, stack) for wide argument ``i``.  float _Complex: one SSE
+    eightbyte; double _Complex: two, both in registers or wholly on the stack
+    (3.2.3: "If there are no registers available for any eightbyte of an
+    argument, the whole argument is passed on the stack"); long double: X87
+    and X87UP, always in memory, on a 16-byte boundary (its alignment)."""
+    n = i + 1
+    if t.name == "c64" and nfp < len(FP_REGS):
+        return Move(OP_WIDE, i, fp_slot(nfp), kind=t.kind, size=8,
+                    note=f"arg {n} c64 -> {FP_REGS[nfp]}"), nfp + 1, stack
+    if t.name == "c128" and nfp + 2 <= len(FP_REGS):
+        return Move(OP_WIDE, i, fp_slot(nfp), kind=t.kind, size=8, src=fp_slot(nfp + 1),
+                    note=f"arg {n} c128 -> {FP_REGS[nfp]}, {FP_REGS[nfp + 1]}"), nfp + 2, stack
+    if t.name == "longdouble":
+        stack = round_up(stack, 16)
+    move = Move(OP_WIDE, i, stack_slot(stack), kind=t.kind, size=t.size,
+                note=f"arg {n} {t.name} -> stack+{stack}" + (" (X87: memory)" if t.name == "longdouble" else ""))
+    return move, nfp, stack + round_up(t.size, 8)
 
 
 __all__ = ["NAME", "classify", "aggregate_classes"]

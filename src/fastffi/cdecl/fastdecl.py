@@ -28,7 +28,8 @@ _OTHER_KEYWORDS = frozenset("""
 auto break case continue default do else enum extern for goto if inline register restrict return sizeof
 static switch typedef volatile while _Complex _Atomic _Noreturn _Alignas _Alignof _Thread_local __restrict
 __restrict__ __inline __inline__ __extension__ __const __attribute__ __asm__ struct union const
-""".split()) | _SPECIFIERS | {"__int128"} | set(OPAQUE_BUILTINS)   # the compilers' own type names
+""".split()) | _SPECIFIERS | {"__int128"} | set(OPAQUE_BUILTINS) \
+    | {"complex"}   # complex.h's macro for _Complex: the parser reads it (issue 16)
 _ORDER = {w: i for i, w in enumerate(["signed", "unsigned", "short", "long", "char", "int", "float", "double",
                                        "_Bool", "void"])}
 
@@ -120,7 +121,7 @@ class _Reader:
                 return self._stars(pointer_to(scalar("char"), const, string=True), stars - 1)
             pointee = _scalar_of(words)
             if pointee is None:
-                raise _Unread   # long double, a misspelling: the parser's message
+                raise _Unread   # a misspelling: the parser's message
             if not stars:
                 return pointee
         elif named is not None:

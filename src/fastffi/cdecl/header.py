@@ -368,6 +368,9 @@ class _Builder:
             if t is not None:
                 return t
             text = " ".join(words)
+            if "_Complex" in words and "long" in words:
+                # issue 16: x86-64 psABI 3.2.3 class COMPLEX_X87, which libffi lacks
+                raise _Refusal(f"{text!r}: long double _Complex has no fastffi type")
             if "_Complex" in words:
                 raise _Refusal(f"{text!r}: _Complex has no fastffi type")
             if "__int128" in words:

@@ -205,10 +205,16 @@ def _with_caret(message: str, line: str, column: int) -> str:
     return f"{message}\n{line}\n{' ' * max(column - 1, 0)}^"
 
 
+#: complex.h's `complex` (C11 7.3.1p4: a macro expanding to _Complex), next
+#: to float/double: a declaration text is not preprocessed (issue 16).
+_COMPLEX_MACRO = re.compile(r"\b(?:(?<=float )|(?<=double ))complex\b|\bcomplex(?=\s+(?:float|double|long)\b)")
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse_declaration_text(text: str, known: frozenset[str]):
     line = text.strip().rstrip(";").strip()
-    return _parse(line + ";", known), line
+    source = _COMPLEX_MACRO.sub("_Complex", line) if "complex" in line else line
+    return _parse(source + ";", known), line
 
 
 #: What a type text is completed with to parse as a declaration.
@@ -305,8 +311,9 @@ def _type_from_ast(node, line: str, ns, *, parameter: bool = False):
         t = _scalar_of(words)
         if t is not None:
             return t
-        if "double" in words and "long" in words:
-            raise SignatureError(_with_caret("long double is not supported yet", line, column))
+        if "_Complex" in words and "long" in words:
+            # issue 16: x86-64 passes it as class COMPLEX_X87 (psABI 3.2.3), which libffi lacks
+            raise SignatureError(_with_caret("long double _Complex is not supported yet", line, column))
         named = ns.typedef(text)
         if named is not None:
             return named

@@ -54,6 +54,17 @@ class Scalar:
     def is_float(self) -> bool:
         return self.name in ("f32", "f64")
 
+    # issue 16: the wide floating kinds (C converts them through a 16-byte Wide).
+    @functools.cached_property
+    def is_complex(self) -> bool:
+        return self.name in ("c64", "c128")
+
+    @functools.cached_property
+    def is_wide(self) -> bool:
+        """c64, c128 and longdouble: kinds no 8-byte register image holds
+        as one value (tiers that move only such images refuse them)."""
+        return self.name in ("c64", "c128", "longdouble")
+
     def __repr__(self) -> str:
         if self.pointee is None:
             return f"<fastffi type {self.name}>"
@@ -75,6 +86,8 @@ _FORMATS = {
     # issue 16: no buffer-protocol letter holds a 128-bit integer, so an
     # element exports as its 16 raw bytes (numpy reads it as S16).
     "i128": "16s", "u128": "16s", "wstring": "P",
+    # issue 16: complex and long double (PEP 3118 'Z' prefix; 'g' is long double)
+    "c64": "Zf", "c128": "Zd", "longdouble": "g",
 }
 
 #: Canonical scalar types by name, in kind order.
@@ -123,6 +136,16 @@ C_SPELLINGS: dict[str, str] = {
     "__int128": "i128", "__int128_t": "i128", "signed __int128": "i128", "__int128 signed": "i128",
     "unsigned __int128": "u128", "__uint128_t": "u128", "__int128 unsigned": "u128",
     "wchar_t *": "wstring", "const wchar_t *": "wstring",
+    # issue 16: C11 6.7.2 lets the specifiers come in any order; complex.h's
+    # `complex` macro expands to _Complex.
+    **{f"{a} {b}": "c64" for a, b in (("float", "_Complex"), ("_Complex", "float"), ("float", "complex"),
+                                      ("complex", "float"))},
+    **{f"{a} {b}": "c128" for a, b in (("double", "_Complex"), ("_Complex", "double"), ("double", "complex"),
+                                       ("complex", "double"))},
+    "long double": "longdouble", "double long": "longdouble",
+    # the precision-named aliases exist only where they are true
+    **({"f80": "longdouble"} if _core.PLAN_ABI == "sysv-x86_64" else {}),
+    **({"f128": "longdouble"} if _core.PLAN_ABI == "aapcs64" else {}),
 }
 
 

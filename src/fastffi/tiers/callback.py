@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from .. import _core
 from ..errors import FFIError, SignatureError
 from ..model.pointers import FunctionType
+from ..abi import wide_field
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
 from . import callback_pool, checks, introspection
@@ -70,6 +71,15 @@ def signature_refusal(sig: Signature) -> str | None:
         return "a variadic callback cannot read its arguments (C has no portable va_list from a callee's side)"
     if len(sig.argtypes) > _core.MAX_ARGS:
         return f"{len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)"
+    # issue 16: the dispatcher boxes and converts through 8-byte slots (and
+    # error images); a wide kind would be read or written in part.
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        where = "the result" if i == 0 else f"argument {i}"
+        if t.__class__ is Scalar and t.is_wide:
+            return f"{where} is {t.name} (callbacks do not take c64/c128/longdouble yet)"
+        field = None if t.__class__ is Scalar else wide_field(t)
+        if field is not None:
+            return f"{where}: {t.__name__} holds a {field.name} field (callbacks do not take c64/c128/longdouble yet)"
     return None
 
 

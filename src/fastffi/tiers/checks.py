@@ -177,6 +177,8 @@ def _holders(p) -> tuple | None:
         elems = _POINTER_KINDS   # T **: any pointer box or array
     elif p.is_float:
         elems = (p.key,)
+    elif p.is_wide:   # issue 16: c64/c128/longdouble: exactly that type
+        elems = (p.key,)
     elif p.name == "bool":
         elems = (p,)
     elif p.size == 1:

@@ -21,6 +21,7 @@ _C_NAMES = {
     "pointer": "void *", "string": "char *",
     # issue 16
     "i128": "__int128", "u128": "unsigned __int128", "wstring": "const wchar_t *",
+    "c64": "float _Complex", "c128": "double _Complex", "longdouble": "long double",
 }
 
 

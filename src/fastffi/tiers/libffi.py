@@ -7,7 +7,7 @@ and alignment are compared with ours before anything is trusted."""
 from __future__ import annotations
 
 from .. import _core
-from ..abi import OP_COPY, OP_REF, fp_slot, gp_slot
+from ..abi import OP_COPY, OP_REF, fp_slot, gp_slot, sysv_x86_64
 from ..model.layout import Layout
 from ..model.scalars import Scalar
 from ..model.signature import Signature
@@ -89,7 +89,7 @@ def refusal(sig: Signature) -> str | None:
             reason = struct_refusal(t)
             if reason is not None:
                 return reason if i == 0 else f"argument {i}: {reason}"
-    return _r9_overflow_bug(sig) or _aapcs64_reference_on_stack_crash(sig)
+    return _r9_overflow_bug(sig) or _aapcs64_reference_on_stack_crash(sig) or _x87_struct_return(sig)
 
 
 def _libffi_version() -> tuple[int, ...]:
@@ -143,6 +143,20 @@ def _aapcs64_reference_on_stack_crash(sig: Signature) -> str | None:
         if m.op == OP_REF and m.size >= _AAPCS64_LARGE_REFERENCE:
             return (f"argument {m.arg + 1}: libffi {_core.LIBFFI_VERSION} on AArch64 crashes passing a struct of "
                     f"{_AAPCS64_LARGE_REFERENCE} bytes or more by reference when arguments also go on the stack")
+    return None
+
+
+def _x87_struct_return(sig: Signature) -> str | None:
+    """issue 16: a struct (or union) of one long double is returned in %st0 on x86-64 (psABI
+    3.2.3, class X87; GCC does so), and libffi 3.4.4 reads it from memory instead -- the result
+    is garbage and st0 stays pushed, breaking every later x87 operation of the thread (seen with
+    tests/test_floats_ext.py).  Refused; the plan tier returns it right."""
+    ret = sig.restype
+    if _core.PLAN_ABI != "sysv-x86_64" or isinstance(ret, Scalar) or ret._layout_.size > 16:
+        return None
+    if sysv_x86_64.aggregate_classes(ret) == [sysv_x86_64.X87, sysv_x86_64.X87UP]:
+        return (f"libffi {_core.LIBFFI_VERSION} does not return {ret.__name__} (one long double: class X87, "
+                "in st0) as x86-64 compilers do")
     return None
 
 

@@ -18,6 +18,20 @@ typedef union {
     void *p;
 } Slot;
 
+/* A value of a wide kind (kind_is_wide: c64, c128, longdouble), laid out as
+ * in memory: a complex value is its real then its imaginary part (C11
+ * 6.2.5p13), a long double its sizeof(long double) bytes.  Only the tiers,
+ * fields and callbacks that take these kinds use it; the Slot paths never do. */
+typedef union {
+    _Alignas(16) unsigned char b[16];
+    float f[2];
+    double d[2];
+    long double ld;
+} Wide;
+
+_Static_assert(sizeof(long double) <= 16 && sizeof(double _Complex) == 16, "a wide value fits a Wide");
+
+
 struct CallbackObject;
 
 /* A held-exception scope (callbacks/scope.c): pushed by a conversion that
@@ -133,6 +147,14 @@ int raise_type_error(PyObject *expected, PyObject *o, ErrCtx ctx);
 int raise_overflow(PyObject *expected, PyObject *value, ErrCtx ctx);
 int raise_struct_mismatch(PyObject *cls, PyObject *o, ErrCtx ctx);
 PyObject *kind_name(int kind);
+
+/* A wide kind's value from Python (complex, float, int; numpy.longdouble read
+ * exactly from its buffer) and back (complex; numpy.longdouble through the
+ * package's box, runtime/init.c).  In convert_wide.c. */
+int convert_wide(int kind, PyObject *o, Wide *out, ErrCtx ctx);
+PyObject *box_wide(int kind, const Wide *w);
+/* box(raw bytes, float approximation) -> the longdouble result object. */
+extern PyObject *longdouble_box;
 
 /* Inclusive ranges of the integer kinds, indexed by Kind.  kind_span is
  * max - min, so "v in range" is one unsigned compare of v - min.  For the

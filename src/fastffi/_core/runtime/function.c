@@ -99,6 +99,18 @@ int function_spec_add_constants(PyObject *m)
     return 0;
 }
 
+/* issue 16: the wide kinds convert through a Wide, which the libffi and plan
+ * tiers' call paths do and the JIT's emitted code does not. */
+static int wide_kinds(Py_ssize_t retkind, PyObject *argkinds)
+{
+    if (retkind < KIND__COUNT && kind_is_wide((int)retkind))
+        return 1;
+    for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(argkinds); i++)
+        if (kind_is_wide((uint8_t)PyBytes_AS_STRING(argkinds)[i]))
+            return 1;
+    return 0;
+}
+
 /* The per-argument checks are read by the call path without further
  * checks (runtime/convert.h): flags only on pointer arguments, and a pointee
  * description -- (str, str, int, tuple of CData classes) -- exactly where
@@ -225,6 +237,8 @@ static PyObject *function_make(PyObject *module, PyObject *spec_obj)
         error = PyUnicode_FromString("stack_check must not be negative");
     else if (tier < 0 || tier >= TIER__COUNT)
         error = PyUnicode_FromFormat("the C core has no tier %zd", tier);
+    else if (tier == TIER_JIT && wide_kinds(retkind, argkinds))
+        error = PyUnicode_FromString("the JIT tier does not pass c64/c128/longdouble");
     else if (lib != Py_None && Py_TYPE(lib) != &Library_Type)
         error = PyUnicode_FromString("lib must be a LibraryHandle or None");
     else if ((flags & FN_MADE_RESULT) && (retkind != KIND_POINTER || !PyCallable_Check(spec[SPEC_RESULT_MAKER])))

@@ -9,6 +9,7 @@
  * A second _init (the package imported again) replaces them all. */
 #include "core.h"
 #include "callbacks/callback.h"
+#include "runtime/convert.h"
 
 PyObject *FFIError, *LibraryClosedError, *LibraryError, *SymbolError, *SignatureError;
 PyObject *batch_map, *batch_shared;
@@ -37,13 +38,14 @@ static const struct {
     {"SymbolError", &SymbolError, NEEDS_EXCEPTION},
     {"SignatureError", &SignatureError, NEEDS_EXCEPTION},
     {"CallbackClosedError", &CallbackClosedError, NEEDS_EXCEPTION},
+    {"longdouble", &longdouble_box, NEEDS_CALLABLE},
     {"map", &batch_map, NEEDS_CALLABLE},
     {"shared", &batch_shared, NEEDS_CALLABLE},
 };
 #define NINPUTS (sizeof(inputs) / sizeof(inputs[0]))
 
 /* _init(*, FFIError, LibraryClosedError, LibraryError, SymbolError,
- *       SignatureError, CallbackClosedError, map, shared): every keyword required, all checked
+ *       SignatureError, CallbackClosedError, longdouble, map, shared): every keyword required, all checked
  * before any is kept. */
 static PyObject *core_init(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -74,7 +76,7 @@ static PyObject *core_init(PyObject *module, PyObject *args, PyObject *kwargs)
 
 PyMethodDef init_methods[] = {
     {"_init", (PyCFunction)(void (*)(void))core_init, METH_VARARGS | METH_KEYWORDS,
-     "_init(*, FFIError, LibraryClosedError, LibraryError, SymbolError, SignatureError, CallbackClosedError, map, shared): "
+     "_init(*, FFIError, LibraryClosedError, LibraryError, SymbolError, SignatureError, CallbackClosedError, longdouble, map, shared): "
      "what the package hands the core at import (fastffi/__init__.py)."},
     {NULL},
 };

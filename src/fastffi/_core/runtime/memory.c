@@ -109,6 +109,15 @@ static void store_scalar(int kind, char *p, const Slot *v)
     }
 }
 
+/* issue 16: c64/c128/longdouble are boxed from a Wide holding their bytes. */
+static PyObject *load_wide(int kind, const char *p)
+{
+    Wide w;
+    memset(&w, 0, sizeof(w));
+    memcpy(&w, p, (size_t)kind_width[kind]);
+    return box_wide(kind, &w);
+}
+
 /* Load a value of `kind` into a slot laid out like a register image. */
 static void load_scalar(int kind, const char *p, Slot *v)
 {
@@ -147,6 +156,8 @@ static PyObject *mem_read_scalar(PyObject *m, PyObject *args)
     if (!PyArg_ParseTuple(args, "Oni", &ptr_obj, &offset, &kind) || scalar_kind_arg(kind) < 0
         || target_arg(ptr_obj, &t) < 0 || check_access("read", &t, offset, kind_width[kind]) < 0)
         return NULL;
+    if (kind_is_wide(kind))
+        return load_wide(kind, t.p + offset);
     Slot v[2];   /* two for i128/u128 */
     load_scalar(kind, t.p + offset, v);
     return box_scalar(kind, v);
@@ -171,6 +182,8 @@ static PyObject *read_at(PyObject *ptr_obj, Py_ssize_t offset, int kind)
     Target t;
     if (target_arg(ptr_obj, &t) < 0 || check_access("read", &t, offset, kind_width[kind]) < 0)
         return NULL;
+    if (kind_is_wide(kind))
+        return load_wide(kind, t.p + offset);
     Slot v[2];   /* two for i128/u128 */
     load_scalar(kind, t.p + offset, v);
     return box_scalar(kind, v);
@@ -400,6 +413,13 @@ static PyObject *mem_write_scalar(PyObject *m, PyObject *args)
     if (!PyArg_ParseTuple(args, "OniOU", &ptr_obj, &offset, &kind, &value, &context) || scalar_kind_arg(kind) < 0
         || target_arg(ptr_obj, &t) < 0 || check_access("write", &t, offset, kind_width[kind]) < 0)
         return NULL;
+    if (kind_is_wide(kind)) {
+        Wide w;
+        if (convert_wide(kind, value, &w, (ErrCtx){context, 0}) < 0)
+            return NULL;
+        memcpy(t.p + offset, &w, (size_t)kind_width[kind]);
+        Py_RETURN_NONE;
+    }
     Slot v[2];   /* two for i128/u128 */
     if (kind == KIND_POINTER || kind == KIND_STRING || kind == KIND_WSTRING) {
         if (t.obj == NULL) {

@@ -107,6 +107,8 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
      * one extra element keeps zero-length arrays legal. */
     Slot slots[n + 1];
     void *values[n + 1];
+    /* Wide arguments' values, indexed as the slots (only those used are written). */
+    Wide wides[n + 1];
     BufferEntry views[f->nbufargs + 1];
     BufferList bufs = {views, 0};
 
@@ -129,13 +131,25 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
             }
             continue;
         }
+        if (kind_is_wide(kind)) {
+            /* issue 16: c64/c128/longdouble, 16 bytes each at most. */
+            if (convert_wide(kind, o, &wides[i], (ErrCtx){f->name, i + 1}) < 0)
+                goto fail;
+            values[i] = &wides[i];
+            continue;
+        }
         if (convert_argument(f, i, kind, o, &slots[i], &bufs) < 0)
             goto fail;
         values[i] = slot_value_address(kind, &slots[i], f->cif.arg_types[i]->size);
     }
 
     Slot ret;
+    Wide wret;
     void *rvalue = &ret;
+    if (kind_is_wide(f->retkind)) {
+        memset(&wret, 0, sizeof(wret));   /* x87's 10 bytes leave 6 of padding */
+        rvalue = &wret;
+    }
     PyObject *result = NULL;
     if (f->retkind == KIND_STRUCT) {
         result = cdata_alloc(f->retstruct, f->retsize);
@@ -161,6 +175,8 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
 
     if (f->retkind == KIND_STRUCT)
         return result;
+    if (rvalue == &wret)
+        return box_wide(f->retkind, &wret);
     return box_return(f, &ret);
 
 fail:

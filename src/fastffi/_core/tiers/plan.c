@@ -76,7 +76,7 @@ static int validate(FunctionObject *f, const Plan *p, Py_ssize_t nbytes)
     for (int i = 0; i < h->nmoves + h->nret; i++) {
         const PlanMove *m = &p->moves[i];
         int is_ret = i >= h->nmoves;
-        if (is_ret != (m->op == PLAN_OP_RET_COPY))
+        if (is_ret != (m->op == PLAN_OP_RET_COPY || m->op == PLAN_OP_RET_WIDE))
             return plan_invalid(f, "return moves must follow argument moves");
         if (!is_ret && m->arg >= f->nargs)
             return plan_invalid(f, "argument index out of range");
@@ -104,6 +104,16 @@ static int validate(FunctionObject *f, const Plan *p, Py_ssize_t nbytes)
                 return plan_invalid(f, "bad by-reference move");
             if ((Py_ssize_t)m->size > struct_size(f, m->arg))
                 return plan_invalid(f, "copy reads past the end of the struct");
+            break;
+        case PLAN_OP_WIDE:
+            if (m->kind != f->argkinds[m->arg] || !kind_is_wide(m->kind) || m->dst % 8
+                || (m->size != 4 && m->size != 8 && m->size != 16) || m->dst + m->size > h->frame_size
+                || (m->src != 0 && (m->size > 8 || m->src % 8 || m->src + m->size > h->frame_size)))
+                return plan_invalid(f, "bad wide move");
+            break;
+        case PLAN_OP_RET_WIDE:
+            if (!kind_is_wide(f->retkind) || m->src + m->size > PLAN_RET_SIZE || m->dst + m->size > sizeof(Wide))
+                return plan_invalid(f, "bad wide return move");
             break;
         case PLAN_OP_RET_COPY:
             if (f->retkind != KIND_STRUCT || m->src + m->size > PLAN_RET_SIZE || m->dst + m->size > f->retsize)
@@ -142,7 +152,9 @@ int plan_prepare(FunctionObject *f, PyObject *const *spec)
     }
     p->nvec = 0;
     for (int i = 0; i < p->h.nmoves; i++) {
-        uint32_t dst = p->moves[i].dst;
+        const PlanMove *m = &p->moves[i];
+        /* A c128's second eightbyte goes to the register at src (OP_WIDE). */
+        uint32_t dst = m->op == PLAN_OP_WIDE && m->src != 0 ? m->src : m->dst;
         if (dst >= PLAN_FP_OFFSET && dst < PLAN_INDIRECT_OFFSET) {
             /* Vector registers are assigned in order: the highest one used
              * plus one is the count. */
@@ -151,6 +163,16 @@ int plan_prepare(FunctionObject *f, PyObject *const *spec)
                 p->nvec = reg;
         }
     }
+#if PLAN_ABI == PLAN_ABI_SYSV_X86_64
+    /* A result in st0 (a long double, or a struct of one: class X87) is read
+     * from the image the x87 routine stores. */
+    int x87 = 0;
+    for (int i = p->h.nmoves; i < p->h.nmoves + p->h.nret; i++)
+        x87 |= p->moves[i].src >= PLAN_RET_X87_OFFSET;
+    if (x87)
+        p->routine = fastffi_plan_call_x87;
+    else
+#endif
     if (p->h.stack_size != 0)
         p->routine = fastffi_plan_call;
     else
@@ -181,6 +203,15 @@ static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObjec
         if (m->op == PLAN_OP_SCALAR) {
             if (convert_argument(f, m->arg, m->kind, o, (Slot *)(frame + m->dst), &bufs) < 0)
                 goto fail;
+            continue;
+        }
+        if (m->op == PLAN_OP_WIDE) {
+            Wide w;
+            if (convert_wide(m->kind, o, &w, (ErrCtx){f->name, m->arg + 1}) < 0)
+                goto fail;
+            memcpy(frame + m->dst, w.b, m->size);
+            if (m->src != 0)
+                memcpy(frame + m->src, w.b + m->size, m->size);
             continue;
         }
         PyObject *cls = PyTuple_GET_ITEM(f->argstructs, m->arg);
@@ -226,8 +257,17 @@ static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObjec
         return NULL;
     }
 
-    if (result == NULL)
+    if (result == NULL && p->h.nret == 0)
         return box_return(f, (const Slot *)((char *)ret + p->h.ret_src));
+    if (result == NULL) {
+        /* A wide result (the only scalar with return moves): its pieces from
+         * xmm0/xmm1 or st0 into one value. */
+        Wide w;
+        memset(&w, 0, sizeof(w));
+        for (const PlanMove *r = end; r < end + p->h.nret; r++)
+            memcpy(w.b + r->dst, (char *)ret + r->src, r->size);
+        return box_wide(f->retkind, &w);
+    }
     for (const PlanMove *r = end; r < end + p->h.nret; r++)
         memcpy(((CDataObject *)result)->ptr + r->dst, (char *)ret + r->src, r->size);
     return result;
@@ -284,11 +324,12 @@ void fastffi_plan_call_gp(void (*t)(void), void *fr, size_t s, void *r, unsigned
 int plan_add_constants(PyObject *m)
 {
     PyObject *layout = Py_BuildValue(
-        "{sisisisisisisisisisisisisisisisisi}",
+        "{sisisisisisisisisisisisisisisisisisisisi}",
         "gp", PLAN_GP_OFFSET, "fp", PLAN_FP_OFFSET, "fp_stride", PLAN_FP_STRIDE,
         "indirect", PLAN_INDIRECT_OFFSET, "stack", PLAN_STACK_OFFSET,
         "ret_gp", PLAN_RET_GP_OFFSET, "ret_fp", PLAN_RET_FP_OFFSET, "ret_size", PLAN_RET_SIZE,
         "op_scalar", PLAN_OP_SCALAR, "op_copy", PLAN_OP_COPY, "op_ref", PLAN_OP_REF, "op_ret_copy", PLAN_OP_RET_COPY,
+        "op_wide", PLAN_OP_WIDE, "op_ret_wide", PLAN_OP_RET_WIDE, "ret_x87", PLAN_RET_X87_OFFSET,
         "move_size", (int)sizeof(PlanMove), "header_size", (int)sizeof(PlanHeader),
         "abi_sysv_x86_64", PLAN_ABI_SYSV_X86_64, "abi_aapcs64", PLAN_ABI_AAPCS64,
         "max_frame", (int)PLAN_MAX_FRAME);

@@ -24,12 +24,20 @@
 #define PLAN_RET_GP_OFFSET 0      /* rax, rdx | x0, x1 */
 #define PLAN_RET_FP_OFFSET 16     /* xmm0, xmm1 | v0..v3, 16 bytes each */
 #define PLAN_RET_SIZE 80
+/* issue 16: st0 (a long double result, psABI 3.2.3 class X87), stored by
+ * fastffi_plan_call_x87 with fstpt: 10 bytes after xmm1. */
+#define PLAN_RET_X87_OFFSET 48
 
 enum {
     PLAN_OP_SCALAR = 1,   /* convert args[arg] as `kind`; store 8 bytes at frame+dst */
     PLAN_OP_COPY = 2,     /* struct arg: copy `size` bytes from its offset `src` to frame+dst */
     PLAN_OP_REF = 3,      /* struct arg: copy it whole to frame+src, store that address at frame+dst */
     PLAN_OP_RET_COPY = 4, /* struct return: copy `size` bytes from ret image+src to result+dst */
+    /* issue 16, the wide kinds (scalars, not struct fields): */
+    PLAN_OP_WIDE = 5,     /* convert args[arg] as `kind` into a Wide; its first `size` bytes to frame+dst and,
+                             when src != 0 (a complex value in two registers), its next `size` bytes --
+                             the imaginary part -- to frame+src */
+    PLAN_OP_RET_WIDE = 6, /* wide return: copy `size` bytes from ret image+src to the value's byte dst */
 };
 
 typedef struct {
@@ -80,6 +88,12 @@ _Static_assert(sizeof(PlanHeader) == 24, "PlanHeader is shared with Python: 24 b
  * a variadic callee reads it (psABI 3.5.7); AAPCS64 ignores it. */
 typedef void PlanRoutine(void (*target)(void), void *frame, size_t stack_size, void *ret_image, unsigned nvec);
 PlanRoutine fastffi_plan_call, fastffi_plan_call_regs, fastffi_plan_call_gp;
+#if PLAN_ABI == PLAN_ABI_SYSV_X86_64
+/* The general routine that also stores st0 (fstpt) at PLAN_RET_X87_OFFSET:
+ * for long double results only -- popping an empty x87 stack would mark it
+ * invalid for the rest of the thread. */
+PlanRoutine fastffi_plan_call_x87;
+#endif
 
 /* A prepared plan (FunctionObject.plan): validated once, then only read. */
 typedef struct {

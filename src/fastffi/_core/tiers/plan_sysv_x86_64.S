@@ -5,7 +5,8 @@
  *
  * frame (plan.h): rdi..r9 at 0..47, xmm0..xmm7 at 64 + 16*i,
  *                 stack area at 208 (stack_size bytes, a multiple of 16).
- * ret_image:      rax at 0, rdx at 8, xmm0 at 16, xmm1 at 32.
+ * ret_image:      rax at 0, rdx at 8, xmm0 at 16, xmm1 at 32, st0 at 48
+ *                 (fastffi_plan_call_x87 only).
  *
  * Three routines, one chosen per plan at creation: the general one, one for
  * plans with nothing on the stack, and one for plans that use only integer
@@ -91,6 +92,53 @@ fastffi_plan_call:
     ret
     .cfi_endproc
     .size   fastffi_plan_call, .-fastffi_plan_call
+
+/* issue 16: the general routine for a long double result (psABI 3.2.3: class
+ * X87, returned in %st0): after the other return registers, st0 is popped
+ * into the return image at 48 (plan.h PLAN_RET_X87_OFFSET), 10 bytes.  A
+ * routine of its own: only these callees leave a value on the x87 stack. */
+    .globl  fastffi_plan_call_x87
+    .hidden fastffi_plan_call_x87
+    .type   fastffi_plan_call_x87, @function
+    .p2align 4
+fastffi_plan_call_x87:
+    .cfi_startproc
+    pushq   %rbp
+    .cfi_def_cfa_offset 16
+    .cfi_offset %rbp, -16
+    movq    %rsp, %rbp
+    .cfi_def_cfa_register %rbp
+    pushq   %rbx
+    movl    %r8d, %eax
+    pushq   %r12
+    .cfi_offset %rbx, -24
+    .cfi_offset %r12, -32
+    movq    %rdi, %r11
+    movq    %rsi, %rbx
+    movq    %rcx, %r12
+    subq    %rdx, %rsp
+    xorl    %ecx, %ecx
+    testq   %rdx, %rdx
+    jz      2f
+1:  movdqu  208(%rbx,%rcx), %xmm0
+    movdqu  %xmm0, (%rsp,%rcx)
+    addq    $16, %rcx
+    cmpq    %rdx, %rcx
+    jb      1b
+2:
+    LOAD_FP %rbx
+    LOAD_GP %rbx
+    callq   *%r11
+    STORE_RETURN
+    fstpt   48(%r12)
+    leaq    -16(%rbp), %rsp
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    .cfi_def_cfa %rsp, 8
+    ret
+    .cfi_endproc
+    .size   fastffi_plan_call_x87, .-fastffi_plan_call_x87
 
 /* Registers only: nothing on the stack. */
     .globl  fastffi_plan_call_regs

@@ -70,9 +70,9 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
         if t.__class__ is not Scalar:
             where = "the return" if i == 0 else f"argument {i}"
             return f"{where} is a struct by value (the JIT takes scalars only)"
-        if t.kind in _ISSUE16_REFUSED:   # issue 16: not worth emitting code for yet
+        if t.kind in _REFUSED_KINDS:
             where = "the return" if i == 0 else f"argument {i}"
-            return f"{where} is {t.name} (the JIT emits no {_ISSUE16_REFUSED[t.kind]}; the plan tier takes it)"
+            return f"{where} is {t.name} ({_REFUSED_KINDS[t.kind]}; the plan tier takes it)"
     limits = limits or emitter().LIMITS
     n_fp = [t.is_float for t in sig.argtypes].count(True)
     if n - n_fp > limits[0]:
@@ -83,9 +83,13 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
 
 
 #: issue 16's kinds the emitters do not take: kind -> what the code would need.
-_ISSUE16_REFUSED = {_core.KINDS["i128"][0]: "16-byte integer conversions",
-                    _core.KINDS["u128"][0]: "16-byte integer conversions",
-                    _core.KINDS["wstring"][0]: "wide-string conversions"}
+#: Kinds the JIT emits no code for, and why: rare in hot calls, and each
+#: would need conversions of its own in every encoder.
+_REFUSED_KINDS = {
+    **{_core.KINDS[k][0]: "the JIT emits no 16-byte integer conversions" for k in ("i128", "u128")},
+    _core.KINDS["wstring"][0]: "the JIT emits no wide-string conversions",
+    **{_core.KINDS[k][0]: "the JIT moves 8-byte register images only" for k in ("c64", "c128", "longdouble")},
+}
 
 
 def refusal(sig: Signature) -> str | None:
