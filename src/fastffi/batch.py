@@ -35,7 +35,7 @@ COLUMN_FORMATS = {
     "i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": "I",
     "i64": "ql", "u64": "QL", "f32": "f", "f64": "d", "bool": "?",
     "pointer": "QLP", "string": "QLP",
-    # issue 16: numpy complex64/complex128/longdouble columns (PEP 3118 formats)
+    # numpy complex64/complex128/longdouble columns (PEP 3118 formats)
     "c64": ("Zf",), "c128": ("Zd",), "longdouble": ("g",),
 }
 _NATIVE_PREFIXES = ("@", "=", "<" if sys.byteorder == "little" else ">")
@@ -184,12 +184,12 @@ def _loop(fn):
     return tier_jit.loop_for(sig)
 
 
-#: issue 16's types that map() does not take, and why.
+#: the types that map() does not take, and why.
 _NO_COLUMNS = {"i128": "numpy has no 128-bit integer dtype", "u128": "numpy has no 128-bit integer dtype",
                "wstring": "a wchar_t * column would need a converted copy per row"}
 
 
-def _refuse_issue16(fn, rt, args) -> None:
+def _refuse_unmappable(fn, rt, args) -> None:
     for i, t in enumerate((rt, *args)):
         why = _NO_COLUMNS.get(t.name) if isinstance(t, Scalar) else None
         if why:
@@ -201,7 +201,7 @@ def map_rows(fn, *columns, out=None, threads: int = 1):
     """Call ``fn`` once per row; see :mod:`fastffi.batch`.  Returns ``out`` (a new
     numpy array when None), or None for a void function."""
     rt, args = _types_of(fn)
-    _refuse_issue16(fn, rt, args)
+    _refuse_unmappable(fn, rt, args)
     if len(columns) != len(args):
         raise TypeError(f"{fn.__name__}.map() takes {len(args)} column{'s' if len(args) != 1 else ''} "
                         f"({len(columns)} given)")
@@ -254,7 +254,7 @@ class SharedCall:
             size, a = size_align(t)
             pad = -offset % a
             # '=' mode (no implicit alignment) has no 'P': pointers are 'Q' there.
-            # c64/c128/longdouble have no struct-module code: their bytes (issue 16)
+            # c64/c128/longdouble have no struct-module code: their bytes
             scalar = isinstance(t, Scalar) and not t.is_wide
             parts.append("x" * pad + (t.format.replace("P", "Q") if scalar else f"{size}s"))
             offset += pad

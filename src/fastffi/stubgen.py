@@ -69,7 +69,7 @@ class _Writer:
         if t is VOID:
             return "None"
         if isinstance(t, Scalar):
-            if t.name == "wstring":   # issue 16: str in, str out (None is NULL)
+            if t.name == "wstring":   # str in, str out (None is NULL)
                 return "Union[str, None]"
             if t.pointee is not None or t.name in ("pointer", "string"):
                 if t.name == "string":
@@ -86,7 +86,7 @@ class _Writer:
                 return "bool"
             if t.is_float:
                 return "float"
-            if t.is_complex:   # issue 16
+            if t.is_complex:
                 return "complex"
             if t.name == "longdouble":   # numpy.longdouble, or float without numpy
                 return "Union[float, int, Any]" if argument else "Any"

@@ -138,7 +138,7 @@ static void run_plan_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end, char
                 if (m->op == PLAN_OP_COPY) {
                     memcpy(frame + m->dst, src + m->src, m->size);
                 }
-                else if (m->op == PLAN_OP_WIDE) {   /* issue 16: the column holds the value's bytes */
+                else if (m->op == PLAN_OP_WIDE) {   /* the column holds the value's bytes */
                     memcpy(frame + m->dst, src, m->size);
                     if (m->src != 0)
                         memcpy(frame + m->src, src + m->size, m->size);
@@ -180,7 +180,7 @@ static void run_libffi_rows(const Batch *b, Py_ssize_t start, Py_ssize_t end)
             ffi_call(&f->cif, f->target, out, values);
         }
         else if (kind_is_wide(f->retkind)) {
-            /* issue 16: libffi may store a whole register (or x87's 10
+            /* libffi may store a whole register (or x87's 10
              * bytes into 16): the row gets exactly the type's size. */
             Wide r;
             ffi_call(&f->cif, f->target, &r, values);

@@ -26,7 +26,7 @@
     X(F64,     "f64",     double,      ffi_type_double) \
     X(POINTER, "pointer", void *,      ffi_type_pointer) \
     X(STRING,  "string",  const char *, ffi_type_pointer) \
-    /* issue 16, integers and wide strings.  libffi has no __int128 type:   \
+    /* 128-bit integers and wide strings.  libffi has no __int128 type:     \
      * ffi_type_void is a placeholder no call ever reads -- the libffi tier, \
      * its callback closures and its struct descriptions refuse i128/u128   \
      * first (fastffi/tiers/libffi.py), with that reason. */                \
@@ -35,7 +35,7 @@
     X(WSTRING, "wstring", const wchar_t *, ffi_type_pointer) \
     FASTFFI_WIDE_FLOAT_KINDS(X)
 
-/* The floating kinds wider than a register image, or complex (issue 16):
+/* The floating kinds wider than a register image, or complex:
  * converted through a 16-byte Wide (runtime/convert.h), not a Slot.  A
  * libffi without complex types (no FFI_TARGET_HAS_COMPLEX_TYPE) gets void
  * here and the libffi tier refuses them (tiers/libffi.py). */

@@ -23,7 +23,7 @@ L = _core.PLAN_LAYOUT
 GP, FP, FP_STRIDE, INDIRECT, STACK = L["gp"], L["fp"], L["fp_stride"], L["indirect"], L["stack"]
 RET_GP, RET_FP = L["ret_gp"], L["ret_fp"]
 OP_SCALAR, OP_COPY, OP_REF, OP_RET_COPY = L["op_scalar"], L["op_copy"], L["op_ref"], L["op_ret_copy"]
-OP_WIDE, OP_RET_WIDE, RET_X87 = L["op_wide"], L["op_ret_wide"], L["ret_x87"]   # issue 16
+OP_WIDE, OP_RET_WIDE, RET_X87 = L["op_wide"], L["op_ret_wide"], L["ret_x87"]
 
 
 class Move(NamedTuple):

@@ -48,7 +48,7 @@ def hfa(cls) -> tuple[Scalar, int] | None:
 
 def _hfa_members(offset: int, t) -> list:
     """[(offset, floating-point type)] a leaf contributes to an HFA, or [(offset, None)].
-    issue 16: long double (quad precision) is a floating-point type; a complex field is two
+    long double (quad precision) is a floating-point type; a complex field is two
     members of its part type (5.1.2)."""
     if t.__class__ is Scalar and t.is_complex:
         part = SCALARS["f32" if t.name == "c64" else "f64"]
@@ -190,7 +190,7 @@ def classify(sig: Signature) -> Plan | str:
     return plan
 
 
-# ---- issue 16: c64, c128, long double (scalars; structs holding them go to libffi) ----
+# ---- c64, c128, long double as scalars ----
 
 def _wide_return(t: Scalar) -> list[Move]:
     """6.9: long double (quad precision) comes back in q0; a complex value is an HFA of two

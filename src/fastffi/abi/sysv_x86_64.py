@@ -15,7 +15,7 @@ RET_GP_REGS = ("rax", "rdx")
 RET_FP_REGS = ("xmm0", "xmm1")
 
 INTEGER, SSE, MEMORY, NO_CLASS = "INTEGER", "SSE", "MEMORY", "NO_CLASS"
-X87, X87UP = "X87", "X87UP"   # issue 16: a long double field's two eightbytes
+X87, X87UP = "X87", "X87UP"   # a long double field's two eightbytes
 
 
 def scalar_class(t: Scalar) -> str:
@@ -53,7 +53,7 @@ def _classify(t, offset: int, count: int | None = None) -> list[str] | None:
         words = (nbytes + offset % 8 + 7) // 8
         return [sub[i % len(sub)] for i in range(words)] if sub else []
     if isinstance(t, Scalar) and t.is_wide:
-        # issue 16.  long double: X87, X87UP.  A complex field classifies as its two parts (SSE),
+        # long double: X87, X87UP.  A complex field classifies as its two parts (SSE),
         # however the eightbytes split them (float _Complex at offset 4 spans two).
         if t.name == "longdouble":
             return None if offset % 16 else [X87, X87UP]
@@ -86,7 +86,7 @@ def _classify(t, offset: int, count: int | None = None) -> list[str] | None:
 def aggregate_classes(cls) -> list[str]:
     """The class of each eightbyte of a struct/union (psABI 3.2.3): INTEGER,
     SSE or NO_CLASS (padding only: passed in no register), or [MEMORY];
-    [X87, X87UP] for a struct or union of one long double (issue 16)."""
+    [X87, X87UP] for a struct or union of one long double."""
     classes = _classify(cls, 0)
     return [MEMORY] if classes is None else classes
 
@@ -204,7 +204,7 @@ def classify(sig: Signature) -> Plan | str:
     return plan
 
 
-# ---- issue 16: c64, c128, long double (scalars; structs holding them go to libffi) ----
+# ---- c64, c128, long double as scalars ----
 
 def _wide_return(t: Scalar) -> list[Move]:
     """psABI 3.2.3 "Returning of values": float _Complex is one SSE eightbyte

@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 #: the tables' format: changed whenever tables.py encodes differently
-FORMAT = 3   # 3: wchar_t * encoded as W / Wc (issue 16)
+FORMAT = 3   # 3: wchar_t * encoded as W / Wc
 
 
 def directory() -> str:

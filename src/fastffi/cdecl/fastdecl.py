@@ -29,7 +29,7 @@ auto break case continue default do else enum extern for goto if inline register
 static switch typedef volatile while _Complex _Atomic _Noreturn _Alignas _Alignof _Thread_local __restrict
 __restrict__ __inline __inline__ __extension__ __const __attribute__ __asm__ struct union const
 """.split()) | _SPECIFIERS | {"__int128"} | set(OPAQUE_BUILTINS) \
-    | {"complex"}   # complex.h's macro for _Complex: the parser reads it (issue 16)
+    | {"complex"}   # complex.h's macro for _Complex: the parser reads it
 _ORDER = {w: i for i, w in enumerate(["signed", "unsigned", "short", "long", "char", "int", "float", "double",
                                        "_Bool", "void"])}
 
@@ -125,7 +125,7 @@ class _Reader:
             if not stars:
                 return pointee
         elif named is not None:
-            if stars and named == "wchar_t":   # issue 16: wchar_t * is the wstring kind
+            if stars and named == "wchar_t":   # wchar_t * is the wstring kind
                 return self._stars(pointer_to(scalar("wchar_t"), const, wide=True), stars - 1)
             t = _scalar_of([named]) if named in C_SPELLINGS else None
             if t is None:

@@ -164,7 +164,7 @@ class _Builder:
         self.typedefs: dict[str, Any] = {name: SCALARS[c] for name, c in POSIX_TYPEDEFS.items()}
         for name, display in OPAQUE_BUILTINS.items():
             # __int128_t / __uint128_t are declared to the parser as opaque names, but they are
-            # scalars now (issue 16).
+            # scalars now.
             self.typedefs[name] = scalar(name) or Unsupported(display, f"{display} has no fastffi type")
         self.tags: dict[tuple[str, str], Any] = {}
         for name, t in (types or {}).items():   # types=: names the text uses and does not define
@@ -369,7 +369,7 @@ class _Builder:
                 return t
             text = " ".join(words)
             if "_Complex" in words and "long" in words:
-                # issue 16: x86-64 psABI 3.2.3 class COMPLEX_X87, which libffi lacks
+                # x86-64 psABI 3.2.3 class COMPLEX_X87, which libffi lacks
                 raise _Refusal(f"{text!r}: long double _Complex has no fastffi type")
             if "_Complex" in words:
                 raise _Refusal(f"{text!r}: _Complex has no fastffi type")
@@ -417,7 +417,7 @@ class _Builder:
             words = spec.names
             if words == ["char"]:
                 return pointer_to(scalar("char"), const, string=True)
-            if words == ["wchar_t"]:   # issue 16
+            if words == ["wchar_t"]:
                 return pointer_to(scalar("wchar_t"), const, wide=True)
             text = " ".join(words)
             pointee = _scalar_of(words)
@@ -681,7 +681,7 @@ def _c_parser() -> c_parser.CParser:
 _TYPEDEF_NAMES = frozenset(n for n in list(C_SPELLINGS) + list(POSIX_TYPEDEFS) if re.fullmatch(r"[A-Za-z_]\w*", n)
                            and n not in ("void", "char", "short", "int", "long", "float", "double", "signed",
                                          "unsigned", "_Bool", "bool",
-                                         "__int128"))   # a keyword to pycparser (issue 16)
+                                         "__int128"))   # a keyword to pycparser
 
 
 def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str | None = None,

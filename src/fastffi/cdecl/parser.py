@@ -206,7 +206,7 @@ def _with_caret(message: str, line: str, column: int) -> str:
 
 
 #: complex.h's `complex` (C11 7.3.1p4: a macro expanding to _Complex), next
-#: to float/double: a declaration text is not preprocessed (issue 16).
+#: to float/double: a declaration text is not preprocessed.
 _COMPLEX_MACRO = re.compile(r"\b(?:(?<=float )|(?<=double ))complex\b|\bcomplex(?=\s+(?:float|double|long)\b)")
 
 
@@ -312,7 +312,7 @@ def _type_from_ast(node, line: str, ns, *, parameter: bool = False):
         if t is not None:
             return t
         if "_Complex" in words and "long" in words:
-            # issue 16: x86-64 passes it as class COMPLEX_X87 (psABI 3.2.3), which libffi lacks
+            # x86-64 passes it as class COMPLEX_X87 (psABI 3.2.3), which libffi lacks
             raise SignatureError(_with_caret("long double _Complex is not supported yet", line, column))
         named = ns.typedef(text)
         if named is not None:
@@ -357,7 +357,7 @@ def _pointer(target, line: str, ns) -> Scalar:
         words = spec.names
         if words == ["char"]:
             return pointer_to(scalar("char"), const, string=True)
-        if words == ["wchar_t"]:   # issue 16: wchar_t * is the wstring kind
+        if words == ["wchar_t"]:   # wchar_t * is the wstring kind
             return pointer_to(scalar("wchar_t"), const, wide=True)
         pointee = _scalar_of(words) or ns.typedef(" ".join(words)) or Opaque(" ".join(words))
     elif isinstance(spec, c_ast.Enum):

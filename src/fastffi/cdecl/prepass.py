@@ -37,7 +37,7 @@ _FLOAT_N = {"_Float32": "float", "_Float64": "double", "_Float32x": "double"}
 #: The compiler's builtin types pycparser does not know: declared to the
 #: parser as opaque names and refused by name wherever one is used by value --
 #: except __int128_t/__uint128_t, which the header builder resolves to the
-#: i128/u128 scalars (issue 16).
+#: i128/u128 scalars.
 OPAQUE_BUILTINS = {"__builtin_va_list": "va_list", "_Float128": "_Float128", "__float128": "__float128",
                    "_Float64x": "_Float64x", "_Float128x": "_Float128x", "_Float16": "_Float16",
                    "__fp16": "__fp16", "__bf16": "__bf16", "__int128_t": "__int128",

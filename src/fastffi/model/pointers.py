@@ -51,7 +51,7 @@ _lock = threading.Lock()
 def pointer_to(pointee, const: bool = False, *, string: bool = False, wide: bool = False) -> Scalar:
     """The pointer type to ``pointee`` (a type, VOID or an :class:`Opaque`).
     ``string`` makes it a ``string`` (``char *``) rather than a ``pointer``;
-    ``wide`` a ``wstring`` (``wchar_t *``, issue 16)."""
+    ``wide`` a ``wstring`` (``wchar_t *``)."""
     base = SCALARS["wstring" if wide else "string" if string else "pointer"]
     key = (bool(const), base.name)
     with _lock:

@@ -41,7 +41,7 @@ class Scalar:
     # Cached: classifiers ask at every function creation.
     @functools.cached_property
     def is_integer(self) -> bool:
-        # i128/u128 (issue 16) are integers too: the INTEGER class, two
+        # i128/u128 are integers too: the INTEGER class, two
         # eightbytes (psABI 3.2.3) / an x-register pair (AAPCS64 C.9).
         return self.name[0] in "iu" or self.name == "bool"
 
@@ -54,7 +54,7 @@ class Scalar:
     def is_float(self) -> bool:
         return self.name in ("f32", "f64")
 
-    # issue 16: the wide floating kinds (C converts them through a 16-byte Wide).
+    # the wide floating kinds (C converts them through a 16-byte Wide).
     @functools.cached_property
     def is_complex(self) -> bool:
         return self.name in ("c64", "c128")
@@ -83,10 +83,10 @@ _FORMATS = {
     "bool": "?", "i8": "b", "i16": "h", "i32": "i", "i64": "q",
     "u8": "B", "u16": "H", "u32": "I", "u64": "Q",
     "f32": "f", "f64": "d", "pointer": "P", "string": "P",
-    # issue 16: no buffer-protocol letter holds a 128-bit integer, so an
+    # no buffer-protocol letter holds a 128-bit integer, so an
     # element exports as its 16 raw bytes (numpy reads it as S16).
     "i128": "16s", "u128": "16s", "wstring": "P",
-    # issue 16: complex and long double (PEP 3118 'Z' prefix; 'g' is long double)
+    # complex and long double (PEP 3118 'Z' prefix; 'g' is long double)
     "c64": "Zf", "c128": "Zd", "longdouble": "g",
 }
 
@@ -132,11 +132,10 @@ C_SPELLINGS: dict[str, str] = {
     **{f"uint{n}_t": f"u{n}" for n in (8, 16, 32, 64)},
     "void *": "pointer", "const void *": "pointer",
     "char *": "string", "const char *": "string",
-    # issue 16
     "__int128": "i128", "__int128_t": "i128", "signed __int128": "i128", "__int128 signed": "i128",
     "unsigned __int128": "u128", "__uint128_t": "u128", "__int128 unsigned": "u128",
     "wchar_t *": "wstring", "const wchar_t *": "wstring",
-    # issue 16: C11 6.7.2 lets the specifiers come in any order; complex.h's
+    # C11 6.7.2 lets the specifiers come in any order; complex.h's
     # `complex` macro expands to _Complex.
     **{f"{a} {b}": "c64" for a, b in (("float", "_Complex"), ("_Complex", "float"), ("float", "complex"),
                                       ("complex", "float"))},

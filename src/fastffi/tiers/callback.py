@@ -71,7 +71,7 @@ def signature_refusal(sig: Signature) -> str | None:
         return "a variadic callback cannot read its arguments (C has no portable va_list from a callee's side)"
     if len(sig.argtypes) > _core.MAX_ARGS:
         return f"{len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)"
-    # issue 16: the dispatcher boxes and converts through 8-byte slots (and
+    # the dispatcher boxes and converts through 8-byte slots (and
     # error images); a wide kind would be read or written in part.
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         where = "the result" if i == 0 else f"argument {i}"
@@ -121,7 +121,7 @@ def _boxed_kind(t) -> int:
     if t.__class__ is not Scalar:
         return _STRUCT
     if t.kind in (_STRING, _WSTRING) and t.pointee is not None and not t.const:
-        return _POINTER   # (wchar_t * too, issue 16: a buffer C fills need not be terminated)
+        return _POINTER   # (wchar_t * too: a buffer C fills need not be terminated)
     return t.kind
 
 

@@ -79,7 +79,7 @@ def _pointer_checks(t: Scalar) -> tuple[int, tuple | None]:
         return flags | FUNCTION, function_description(t.pointee)
     if t.kind == _STRING:   # char *: any memory; a const one is read up to a NUL
         return flags | (NUL if t.const else 0), None
-    if t.kind == _WSTRING:   # wchar_t * (issue 16): a str is copied; any memory otherwise
+    if t.kind == _WSTRING:   # wchar_t *: a str is copied; any memory otherwise
         return flags, None
     described = pointee_description(t.pointee)
     if described is None:
@@ -177,7 +177,7 @@ def _holders(p) -> tuple | None:
         elems = _POINTER_KINDS   # T **: any pointer box or array
     elif p.is_float:
         elems = (p.key,)
-    elif p.is_wide:   # issue 16: c64/c128/longdouble: exactly that type
+    elif p.is_wide:   # c64/c128/longdouble: exactly that type
         elems = (p.key,)
     elif p.name == "bool":
         elems = (p,)

@@ -19,7 +19,6 @@ _C_NAMES = {
     "void": "void", "bool": "_Bool", "i8": "int8_t", "i16": "int16_t", "i32": "int32_t", "i64": "int64_t",
     "u8": "uint8_t", "u16": "uint16_t", "u32": "uint32_t", "u64": "uint64_t", "f32": "float", "f64": "double",
     "pointer": "void *", "string": "char *",
-    # issue 16
     "i128": "__int128", "u128": "unsigned __int128", "wstring": "const wchar_t *",
     "c64": "float _Complex", "c128": "double _Complex", "longdouble": "long double",
 }

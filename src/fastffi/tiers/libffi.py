@@ -147,7 +147,7 @@ def _aapcs64_reference_on_stack_crash(sig: Signature) -> str | None:
 
 
 def _x87_struct_return(sig: Signature) -> str | None:
-    """issue 16: a struct (or union) of one long double is returned in %st0 on x86-64 (psABI
+    """A struct (or union) of one long double is returned in %st0 on x86-64 (psABI
     3.2.3, class X87; GCC does so), and libffi 3.4.4 reads it from memory instead -- the result
     is garbage and st0 stays pushed, breaking every later x87 operation of the thread (seen with
     tests/test_floats_ext.py).  Refused; the plan tier returns it right."""

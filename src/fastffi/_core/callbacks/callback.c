@@ -149,14 +149,14 @@ static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void
     case KIND_F32: return PyFloat_FromDouble(*(const float *)p);
     case KIND_F64: return PyFloat_FromDouble(*(const double *)p);
     case KIND_POINTER: return PyLong_FromVoidPtr(*(void *const *)p);
-    /* issue 16: both eightbytes are adjacent where `p` points (a register
+    /* both eightbytes are adjacent where `p` points (a register
      * pair spilled in order, or one 16-byte stack slot). */
     case KIND_I128: case KIND_U128: {
         Slot s[2];
         memcpy(s, p, sizeof s);
         return box_int128(cb->argkinds[i], s);
     }
-    case KIND_WSTRING:   /* issue 16: only `const wchar_t *` parameters, as for strings below */
+    case KIND_WSTRING:   /* only `const wchar_t *` parameters, as for strings below */
         return box_wstring(*(const wchar_t *const *)p);
     case KIND_STRING: {
         /* Only `const char *` parameters arrive as str (tiers/callback.py

@@ -24,7 +24,7 @@
 /* Every result is written into at least this many bytes: integers widened
  * to 64 bits (as libffi's ffi_arg), f32 in the low 4 bytes. */
 #define CALLBACK_RESULT_MIN 8
-/* i128/u128 results (issue 16) are 16 bytes: rax:rdx / x0:x1. */
+/* i128/u128 results are 16 bytes: rax:rdx / x0:x1. */
 #define CALLBACK_RESULT_BYTES(kind) (kind_is_int128(kind) ? 16 : CALLBACK_RESULT_MIN)
 
 typedef struct CallbackObject CallbackObject;

@@ -556,7 +556,7 @@ static COMPAT_NO_INLINE int convert_pointer_rest(int kind, PyObject *o, Slot *ou
     return raise_expected(kind, o, ctx);
 }
 
-/* ---- issue 16: 128-bit integers and wide strings ---- */
+/* ---- 128-bit integers and wide strings ---- */
 
 /* `v` is an exact int (or __index__'s result).  Split into two eightbytes,
  * low first, using only the public int API of every supported CPython

@@ -132,7 +132,7 @@ enum { FNPOINTEE_KEY, FNPOINTEE_SIGNATURE, FNPOINTEE_WRAP, FNPOINTEE__COUNT };
 int convert_int_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
 int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
 int convert_bool_slow(PyObject *o, Slot *out, ErrCtx ctx);
-/* issue 16: i128/u128 write two slots (out[0] the low eightbyte, out[1] the
+/* i128/u128 write two slots (out[0] the low eightbyte, out[1] the
  * high one): every caller passing these kinds gives 16 bytes.  wstring: a
  * str becomes a NUL-terminated wchar_t copy held in `bufs`. */
 int convert_int128(int kind, PyObject *o, Slot *out, ErrCtx ctx);
@@ -222,7 +222,6 @@ static inline COMPAT_ALWAYS_INLINE int convert_value(int kind, PyObject *o, Slot
             return 0;
         }
         return convert_pointer_slow(kind, o, out, bufs, ctx, f);
-    /* issue 16 */
     case KIND_I128:
     case KIND_U128: {
         int64_t v;
@@ -310,7 +309,6 @@ static inline PyObject *box_value(int kind, const Slot *r, const FunctionObject 
             return cstring_from(s);
         return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
     }
-    /* issue 16 */
     case KIND_I128:
     case KIND_U128:
         return box_int128(kind, r);

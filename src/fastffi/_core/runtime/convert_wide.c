@@ -1,4 +1,4 @@
-/* The wide floating kinds (issue 16): c64 (`float _Complex`), c128 (`double
+/* The wide floating kinds: c64 (`float _Complex`), c128 (`double
  * _Complex`) and longdouble.  They do not fit the 8-byte Slot the other kinds
  * convert into, so they have their own converter and boxer over a Wide, used
  * by the paths that take them (the libffi tier, fields, read/write, callbacks).

@@ -99,7 +99,7 @@ int function_spec_add_constants(PyObject *m)
     return 0;
 }
 
-/* issue 16: the wide kinds convert through a Wide, which the libffi and plan
+/* the wide kinds convert through a Wide, which the libffi and plan
  * tiers' call paths do and the JIT's emitted code does not. */
 static int wide_kinds(Py_ssize_t retkind, PyObject *argkinds)
 {

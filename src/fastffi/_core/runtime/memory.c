@@ -103,13 +103,13 @@ static void store_scalar(int kind, char *p, const Slot *v)
     case KIND_F32: memcpy(p, &v->f, 4); break;
     case KIND_F64: memcpy(p, &v->d, 8); break;
     case KIND_POINTER: case KIND_STRING: memcpy(p, &v->p, sizeof(void *)); break;
-    /* issue 16: two slots, low first (convert_int128) */
+    /* two slots, low first (convert_int128) */
     case KIND_I128: case KIND_U128: memcpy(p, v, 16); break;
     case KIND_WSTRING: memcpy(p, &v->p, sizeof(void *)); break;
     }
 }
 
-/* issue 16: c64/c128/longdouble are boxed from a Wide holding their bytes. */
+/* c64/c128/longdouble are boxed from a Wide holding their bytes. */
 static PyObject *load_wide(int kind, const char *p)
 {
     Wide w;
@@ -130,7 +130,6 @@ static void load_scalar(int kind, const char *p, Slot *v)
     case KIND_F32: memcpy(&v->f, p, 4); break;
     case KIND_F64: memcpy(&v->d, p, 8); break;
     case KIND_POINTER: case KIND_STRING: memcpy(&v->p, p, sizeof(void *)); break;
-    /* issue 16 */
     case KIND_I128: case KIND_U128: memcpy(v, p, 16); break;
     case KIND_WSTRING: memcpy(&v->p, p, sizeof(void *)); break;
     }
@@ -369,7 +368,7 @@ static int pointer_to_keep(int kind, PyObject *value, PyObject *context, Slot *v
         *keep = b;
         return 0;
     }
-    if (kind == KIND_WSTRING && PyUnicode_Check(value)) {   /* issue 16: the copy lives with the memory */
+    if (kind == KIND_WSTRING && PyUnicode_Check(value)) {   /* the copy lives with the memory */
         PyObject *copy = wstring_copy(value, (ErrCtx){context, 0});
         if (copy == NULL)
             return -1;

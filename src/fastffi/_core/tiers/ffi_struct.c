@@ -17,7 +17,7 @@ ffi_type *const ffi_kind_types[KIND__COUNT] = {
 
 ffi_type *ffi_kind_type(int kind, PyObject *struct_desc)
 {
-    /* issue 16: the placeholder in kinds.h is never handed to libffi (the
+    /* the placeholder in kinds.h is never handed to libffi (the
      * Python side refuses first; this is the C core's own guard). */
     if (kind_is_int128(kind)) {
         PyErr_SetString(SignatureError, "libffi has no __int128 type");

@@ -132,7 +132,7 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
             continue;
         }
         if (kind_is_wide(kind)) {
-            /* issue 16: c64/c128/longdouble, 16 bytes each at most. */
+            /* c64/c128/longdouble, 16 bytes each at most. */
             if (convert_wide(kind, o, &wides[i], (ErrCtx){f->name, i + 1}) < 0)
                 goto fail;
             values[i] = &wides[i];

@@ -82,7 +82,7 @@ static int validate(FunctionObject *f, const Plan *p, Py_ssize_t nbytes)
             return plan_invalid(f, "argument index out of range");
         switch (m->op) {
         case PLAN_OP_SCALAR:
-            /* i128/u128 (issue 16) store 16 bytes: two adjacent register
+            /* i128/u128 store 16 bytes: two adjacent register
              * slots or a 16-aligned stack slot, `size` says so. */
             if (m->kind != f->argkinds[m->arg] || m->dst % 8 || m->size != (kind_is_int128(m->kind) ? 16 : 8)
                 || m->dst + m->size > h->frame_size)

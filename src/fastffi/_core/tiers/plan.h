@@ -24,7 +24,7 @@
 #define PLAN_RET_GP_OFFSET 0      /* rax, rdx | x0, x1 */
 #define PLAN_RET_FP_OFFSET 16     /* xmm0, xmm1 | v0..v3, 16 bytes each */
 #define PLAN_RET_SIZE 80
-/* issue 16: st0 (a long double result, psABI 3.2.3 class X87), stored by
+/* st0 (a long double result, psABI 3.2.3 class X87), stored by
  * fastffi_plan_call_x87 with fstpt: 10 bytes after xmm1. */
 #define PLAN_RET_X87_OFFSET 48
 
@@ -33,7 +33,7 @@ enum {
     PLAN_OP_COPY = 2,     /* struct arg: copy `size` bytes from its offset `src` to frame+dst */
     PLAN_OP_REF = 3,      /* struct arg: copy it whole to frame+src, store that address at frame+dst */
     PLAN_OP_RET_COPY = 4, /* struct return: copy `size` bytes from ret image+src to result+dst */
-    /* issue 16, the wide kinds (scalars, not struct fields): */
+    /* the wide kinds (scalars, not struct fields): */
     PLAN_OP_WIDE = 5,     /* convert args[arg] as `kind` into a Wide; its first `size` bytes to frame+dst and,
                              when src != 0 (a complex value in two registers), its next `size` bytes --
                              the imaginary part -- to frame+src */

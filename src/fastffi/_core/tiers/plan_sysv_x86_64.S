@@ -93,7 +93,7 @@ fastffi_plan_call:
     .cfi_endproc
     .size   fastffi_plan_call, .-fastffi_plan_call
 
-/* issue 16: the general routine for a long double result (psABI 3.2.3: class
+/* the general routine for a long double result (psABI 3.2.3: class
  * X87, returned in %st0): after the other return registers, st0 is popped
  * into the return image at 48 (plan.h PLAN_RET_X87_OFFSET), 10 bytes.  A
  * routine of its own: only these callees leave a value on the x87 stack. */

@@ -82,7 +82,6 @@ def signature_refusal(sig: Signature, limits=None, max_args: int = MAX_ARGS) -> 
     return None
 
 
-#: issue 16's kinds the emitters do not take: kind -> what the code would need.
 #: Kinds the JIT emits no code for, and why: rare in hot calls, and each
 #: would need conversions of its own in every encoder.
 _REFUSED_KINDS = {

@@ -242,10 +242,10 @@ def signature_refusal(sig: Signature) -> str | None:
         if t.__class__ is not Scalar:
             where = "the result" if i == 0 else f"argument {i}"
             return f"{where} is a struct by value (the callback thunk takes scalars only)"
-        if t.is_int128:   # issue 16: the thunk boxes one 8-byte register per argument
+        if t.is_int128:   # the thunk boxes one 8-byte register per argument
             where = "the result" if i == 0 else f"argument {i}"
             return f"{where} is {t.name} (the callback thunk boxes 8-byte registers only; the plan mechanism takes it)"
-        if t.name == "wstring":   # issue 16: the thunk has no wide-string boxing
+        if t.name == "wstring":   # the thunk has no wide-string boxing
             where = "the result" if i == 0 else f"argument {i}"
             return f"{where} is wstring (the callback thunk boxes no wide strings; the plan mechanism takes it)"
     return None
