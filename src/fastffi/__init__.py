@@ -32,7 +32,8 @@ from .model import longdouble as _longdouble
 # fn.map()/fn.shared()'s Python side here, before any function can be made.
 _core._init(FFIError=FFIError, LibraryClosedError=LibraryClosedError, LibraryError=LibraryError,
             SymbolError=SymbolError, SignatureError=SignatureError,
-            CallbackClosedError=CallbackClosedError, longdouble=_longdouble.box, map=_batch.map_rows, shared=_batch.SharedCall)
+            CallbackClosedError=CallbackClosedError, longdouble=_longdouble.box, map=_batch.map_rows,
+            shared=_batch.SharedCall)
 
 
 def jit_supported() -> bool:

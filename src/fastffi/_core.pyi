@@ -163,7 +163,7 @@ def make_function(spec: FunctionSpec, /) -> Function:
     """A Function from a FunctionSpec (fastffi/tiers/spec.py), read by index."""
 def _init(*, FFIError: type[BaseException], LibraryClosedError: type[BaseException],
           LibraryError: type[BaseException], SymbolError: type[BaseException], SignatureError: type[BaseException],
-          CallbackClosedError: type[BaseException], map: Any, shared: Any) -> None:
+          CallbackClosedError: type[BaseException], longdouble: Any, map: Any, shared: Any) -> None:
     """What the package hands the core at import (fastffi/__init__.py); the core never imports it."""
 def make_callback(spec: CallbackSpec, /) -> Callback:
     """A Callback from a CallbackSpec (fastffi/tiers/callback.py), read by index."""
