@@ -44,12 +44,14 @@
     movq    176(\base), %xmm7
 .endm
 
-/* General: stack arguments and every register. */
-    .globl  fastffi_plan_call
-    .hidden fastffi_plan_call
-    .type   fastffi_plan_call, @function
+/* The general routine: stack arguments and every register; with x87=1 it
+ * also pops %st0 into the return image (below). */
+.macro GENERAL_ROUTINE name, x87
+    .globl  \name
+    .hidden \name
+    .type   \name, @function
     .p2align 4
-fastffi_plan_call:
+\name:
     .cfi_startproc
     pushq   %rbp
     .cfi_def_cfa_offset 16
@@ -84,53 +86,9 @@ fastffi_plan_call:
     LOAD_GP %rbx
     callq   *%r11
     STORE_RETURN
-    leaq    -16(%rbp), %rsp
-    popq    %r12
-    popq    %rbx
-    popq    %rbp
-    .cfi_def_cfa %rsp, 8
-    ret
-    .cfi_endproc
-    .size   fastffi_plan_call, .-fastffi_plan_call
-
-/* the general routine for a long double result (psABI 3.2.3: class
- * X87, returned in %st0): after the other return registers, st0 is popped
- * into the return image at 48 (plan.h PLAN_RET_X87_OFFSET), 10 bytes.  A
- * routine of its own: only these callees leave a value on the x87 stack. */
-    .globl  fastffi_plan_call_x87
-    .hidden fastffi_plan_call_x87
-    .type   fastffi_plan_call_x87, @function
-    .p2align 4
-fastffi_plan_call_x87:
-    .cfi_startproc
-    pushq   %rbp
-    .cfi_def_cfa_offset 16
-    .cfi_offset %rbp, -16
-    movq    %rsp, %rbp
-    .cfi_def_cfa_register %rbp
-    pushq   %rbx
-    movl    %r8d, %eax
-    pushq   %r12
-    .cfi_offset %rbx, -24
-    .cfi_offset %r12, -32
-    movq    %rdi, %r11
-    movq    %rsi, %rbx
-    movq    %rcx, %r12
-    subq    %rdx, %rsp
-    xorl    %ecx, %ecx
-    testq   %rdx, %rdx
-    jz      2f
-1:  movdqu  208(%rbx,%rcx), %xmm0
-    movdqu  %xmm0, (%rsp,%rcx)
-    addq    $16, %rcx
-    cmpq    %rdx, %rcx
-    jb      1b
-2:
-    LOAD_FP %rbx
-    LOAD_GP %rbx
-    callq   *%r11
-    STORE_RETURN
+.if \x87
     fstpt   48(%r12)
+.endif
     leaq    -16(%rbp), %rsp
     popq    %r12
     popq    %rbx
@@ -138,7 +96,16 @@ fastffi_plan_call_x87:
     .cfi_def_cfa %rsp, 8
     ret
     .cfi_endproc
-    .size   fastffi_plan_call_x87, .-fastffi_plan_call_x87
+    .size   \name, .-\name
+.endm
+
+    GENERAL_ROUTINE fastffi_plan_call, 0
+
+/* A long double result (psABI 3.2.3: class X87, returned in %st0): after
+ * the other return registers, st0 is popped into the return image at 48
+ * (plan.h PLAN_RET_X87_OFFSET), 10 bytes.  A routine of its own: only these
+ * callees leave a value on the x87 stack, which must be popped. */
+    GENERAL_ROUTINE fastffi_plan_call_x87, 1
 
 /* Registers only: nothing on the stack. */
     .globl  fastffi_plan_call_regs
