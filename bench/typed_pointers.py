@@ -31,6 +31,7 @@ def _worker(lib_path: str, tier: str, n: int) -> None:
     point = fastffi.struct("tp_point", [("x", "i32"), ("y", "i32")])
     plain = lib.function("void *tp_array_void(void)", tier=tier)
     typed = lib.function("struct tp_point *tp_array(void)", tier=tier, types={"struct tp_point": point})
+    handle = lib.function("struct tp_hidden *tp_hidden_get(void)", tier=tier)   # incomplete: a plain int
 
     def empty(k):
         for _ in range(k):
@@ -40,7 +41,7 @@ def _worker(lib_path: str, tier: str, n: int) -> None:
         for _ in range(k):
             f()
 
-    for f in (plain, typed):
+    for f in (plain, typed, handle):
         calls(f, 64)
     empty(64)
     ballast = [i + 10**6 for i in range(4000)]   # half-used obmalloc pools, as _cg_worker does
@@ -53,13 +54,16 @@ def _worker(lib_path: str, tier: str, n: int) -> None:
     marker()
     calls(typed, n)
     marker()
+    calls(handle, n)
+    marker()
 
 
 def run(n: int = N) -> list[str]:
     vg = valgrind()
     if vg is None:
         return ["valgrind is not installed: no instruction counts"]
-    lines = ["| tier | `void *` result | `struct tp_point *` result (a Pointer) |", "|---|---:|---:|"]
+    lines = ["| tier | `void *` result | `struct tp_point *` result (a Pointer) | `struct tp_hidden *` result "
+             "(incomplete: an int) |", "|---|---:|---:|---:|"]
     with tempfile.TemporaryDirectory(prefix="fastffi-tp-") as d:
         lib = Path(d) / "libtp.so"
         subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fPIC", "-shared", f"-I{FIXTURE}", "-o", str(lib),
@@ -71,9 +75,10 @@ def run(n: int = N) -> list[str]:
                            check=True, capture_output=True, env=dict(os.environ, PYTHONHASHSEED="0"),
                            cwd=Path(__file__).resolve().parent.parent)
             parts = sorted(Path(d).glob(f"cg-{tier}.out.*"), key=lambda p: int(p.name.rsplit(".", 1)[1]))
-            # segments: setup, empty loop, void * calls, typed calls (then the exit)
-            empty, plain, typed = (read_total(p) for p in parts[1:4])
-            lines.append(f"| {tier} | {(plain - empty) / n:.0f} | {(typed - empty) / n:.0f} |")
+            # segments: setup, empty loop, void * calls, typed calls, handle calls (then the exit)
+            empty, plain, typed, handle = (read_total(p) for p in parts[1:5])
+            lines.append(f"| {tier} | {(plain - empty) / n:.0f} | {(typed - empty) / n:.0f} "
+                         f"| {(handle - empty) / n:.0f} |")
     return lines
 
 
