@@ -231,6 +231,7 @@ def test_map_bool_column_bytes_other_than_0_or_1(request, fixture_lib_path):
         assert fn.map(col).tolist() == [0, 1, 1, 1]
 
 
+@pytest.mark.filterwarnings("ignore:Casting complex values to real")   # what the item is about
 @pytest.mark.parametrize("kind, name", [("f32", "id_f32"), ("f64", "id_f64"), ("longdouble", "fe_ld_id")])
 def test_a_numpy_complex_is_no_real(request, fixture_lib_path, kind, name):
     expect_failure(request, "numpy complex into a real")
