@@ -384,3 +384,146 @@ def test_strings_and_buffers(fixture_lib, data):
         check(outcomes, ("ok", sum((k + 1) * b for k, b in enumerate(data)) % U64), [data])
         calls += len(outcomes)
     fuzzing.tick("arguments", calls)
+
+
+# The wide kinds: the fixture's identities (tests/fixture/int128.c, floats_ext.c) and their ranges.
+WIDE_IDS = {"i128": "i128_id", "u128": "u128_id", "c64": "fe_c64_id", "c128": "fe_c128_id", "longdouble": "fe_ld_id"}
+WIDE_INTS = {"i128": (-2**127, 2**127), "u128": (0, 2**128)}
+#: x87 extended keeps 10 meaningful bytes in its 16 (x86-64 psABI 3.1.2); binary128 all 16.
+LD_BYTES = 10 if np.finfo(np.longdouble).nmant == 63 else 16
+
+
+def f32_round(x: float):
+    """x rounded to float32 as C does, or None where a finite x overflows (struct packs like
+    the conversion: within half an ulp of FLT_MAX rounds to it)."""
+    try:
+        return struct.unpack("<f", struct.pack("<f", x))[0]
+    except OverflowError:
+        return None
+
+
+def random_longdouble(draw):
+    """A numpy.longdouble from random bits: every binary128 pattern, or on x87 the canonical
+    encodings (explicit integer bit set exactly when the exponent is not zero)."""
+    if LD_BYTES == 16:
+        return np.frombuffer(draw(st.binary(min_size=16, max_size=16)), dtype=np.longdouble)[0]
+    sign_exp = draw(st.integers(0, 2**16 - 1))
+    mant = draw(st.integers(0, 2**63 - 1)) | ((1 << 63) if sign_exp & 0x7fff else 0)
+    raw = mant.to_bytes(8, "little") + sign_exp.to_bytes(2, "little") + bytes(6)
+    return np.frombuffer(raw, dtype=np.longdouble)[0]
+
+
+def ld_of_int(v: int):
+    """An int below 2**64 in magnitude as a longdouble, exactly (both halves are exact)."""
+    a = abs(v)
+    x = np.longdouble(a >> 32) * np.longdouble(2**32) + np.longdouble(a & 0xffffffff)
+    return -x if v < 0 else x
+
+
+def wide_value(draw, kind):
+    """(object, model) for a wide-kind slot: ("ok", expected result) or ("raise", class) or None."""
+    if kind in WIDE_INTS:
+        lo, hi = WIDE_INTS[kind]
+        v = draw(st.one_of(st.integers(lo, hi - 1), st.integers(lo - 2**130, hi + 2**130),
+                           st.sampled_from([lo, hi - 1, lo - 1, hi, Index(lo), Index(hi), np.int64(-2**63),
+                                            np.uint64(2**64 - 1), True, RaisingIndex(), WrongIndex(),
+                                            1.0, None, "1", 1j, np.float64(1.0)])))
+        x = getattr(v, "v", v)
+        if isinstance(v, (RaisingIndex, WrongIndex)):
+            return v, None
+        if not isinstance(x, (int, np.integer)):
+            return v, _raises(TypeError)
+        return v, ("ok", int(x)) if lo <= int(x) < hi else _raises(OverflowError)
+    if kind == "longdouble":
+        choice = draw(st.integers(0, 5))
+        if choice <= 1:
+            v = random_longdouble(draw)
+            return v, ("ok", v)
+        if choice == 2:
+            v = draw(st.floats())
+            return v, ("ok", np.longdouble(v))
+        if choice == 3:
+            v = draw(st.one_of(st.integers(-2**64 + 1, 2**64 - 1), st.sampled_from([2**64, -2**64, 10**400])))
+            return v, ("ok", ld_of_int(v)) if abs(v) < 2**64 else _raises(OverflowError)
+        if choice == 4:
+            v = draw(st.sampled_from([np.float32(1.5), np.float64(-0.0), np.int16(-3), Index(12)]))
+            return v, ("ok", np.longdouble(float(v) if not isinstance(v, Index) else 12))
+        return draw(st.sampled_from([None, "1.0", 1j, [], RaisingFloat(), WrongFloat()])), None
+    # c64 / c128: complex, float, int, numpy scalars; c64 rounds each part like float32.
+    choice = draw(st.integers(0, 4))
+    if choice <= 1:
+        v = complex(draw(st.floats()), draw(st.floats()))
+    elif choice == 2:
+        v = draw(st.one_of(st.floats(), st.integers(-2**60, 2**60)))
+    elif choice == 3:
+        v = draw(st.sampled_from([np.complex64(1.5 - 2j), np.complex128(complex(1e300, -1)), np.float32(0.1),
+                                  np.int8(-5), 3.4028235677973366e38 + 0j, complex(float("inf"), -0.0)]))
+    else:
+        return draw(st.sampled_from([None, "1", [], b"", RaisingFloat()])), None
+    z = complex(v)
+    if kind == "c128":
+        return v, ("ok", z)
+    re, im = f32_round(z.real), f32_round(z.imag)
+    return v, _raises(OverflowError) if re is None or im is None else ("ok", complex(re, im))
+
+
+def _same_wide(a, b) -> bool:
+    """Equal results, NaNs and signed zeros included: longdoubles by their meaningful bytes,
+    complex numbers part by part."""
+    if a[0] != "ok" or b[0] != "ok":
+        return a == b if a[0] == b[0] == "raise" else False
+    x, y = a[1], b[1]
+    if isinstance(y, np.longdouble):
+        return type(x) is np.longdouble and x.tobytes()[:LD_BYTES] == y.tobytes()[:LD_BYTES]
+    if isinstance(y, complex):
+        return type(x) is complex and all(_same(("ok", p), ("ok", q)) for p, q in
+                                          ((x.real, y.real), (x.imag, y.imag)))
+    return type(x) is type(y) and x == y
+
+
+@fuzzing.settings_for()
+@given(data=st.data())
+def test_wide_scalar_identity(fixture_lib, data):
+    draw = data.draw
+    kind = draw(st.sampled_from(sorted(WIDE_IDS)))
+    v, model = wide_value(draw, kind)
+    outcomes = call_all_tiers(fixture_lib, WIDE_IDS[kind], kind, [kind], [v], draw(st.booleans()))
+    first = next(iter(outcomes.values()))
+    for got in outcomes.values():
+        assert _same_wide(got, first), f"tiers disagree on {v!r}: {outcomes}"
+    if model is None:
+        assert first[0] == "raise", (kind, v, first)
+    elif model[0] == "raise":
+        assert first[0] == "raise" and first[1] is model[1] and first[2].startswith(f"{WIDE_IDS[kind]}() argument 1: "), \
+            (kind, v, first)
+    else:
+        assert _same_wide(first, model), (kind, v, first, model)
+    fuzzing.tick("arguments", len(outcomes))
+
+
+@fuzzing.settings_for()
+@given(data=st.data())
+def test_wide_strings(fixture_lib, data):
+    draw = data.draw
+    text = draw(st.text(st.characters(exclude_categories=["Cs"]), max_size=12))
+    choice = draw(st.integers(0, 5))
+    if choice <= 2:
+        s = text
+        model = ("raise", ValueError, "wstr_len() argument 1: embedded null character") if "\0" in s \
+            else ("ok", len(s))
+    elif choice == 3:
+        s = None
+        model = ("ok", -1)
+    elif choice == 4:
+        # A buffer holding UTF-32 with its own terminating NUL (a buffer is passed as is).
+        s = draw(st.sampled_from([bytearray, bytes, lambda b: fastffi.array("u32", list(struct.unpack(
+            f"<{len(b) // 4}I", b)))]))(text.encode("utf-32-le") + bytes(4))
+        model = ("ok", len(text.split("\0")[0]))
+    else:
+        s = draw(st.sampled_from([5, 1.5, ["a"], 1j]))
+        model = ("raise", TypeError, f"wstr_len() argument 1: expected wstring, got {type(s).__name__}")
+    outcomes = call_all_tiers(fixture_lib, "wstr_len", "i64", ["wstring"], [s], draw(st.booleans()))
+    check(outcomes, model, [s])
+    if model[0] == "raise":
+        assert next(iter(outcomes.values())) == model, (s, outcomes)
+    fuzzing.tick("arguments", len(outcomes))

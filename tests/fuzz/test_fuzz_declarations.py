@@ -37,13 +37,21 @@ CORPUS = [
     "pid_t getpid(void)",
     "static inline int g(int)",
     "struct Point make_point(double x, double y)",
+    "double _Complex cexp(double _Complex z)",
+    "float complex fe_c64_id(float complex z)",
+    "long double frexpl(long double x, int *exp)",
+    "__int128 i128_id(__int128 x)",
+    "unsigned __int128 u128_not(unsigned __int128 x)",
+    "size_t wcslen(const wchar_t *s)",
+    "c128 f(c64 a, longdouble b, i128 c, u128 d, wstring e)",
 ]
 
 TOKENS = [
     "int", "unsigned", "signed", "char", "short", "long", "float", "double", "void", "_Bool", "bool",
     "const", "volatile", "restrict", "static", "extern", "inline", "typedef", "struct", "union", "enum",
     "size_t", "int32_t", "uint8_t", "pid_t", "FILE", "i32", "u64", "pointer", "string", "long double",
-    "_Complex", "__attribute__((packed))", "*", "**", "(", ")", "[", "]", "[4]", "{", "}", ",", ";", "...",
+    "_Complex", "complex", "__int128", "wchar_t", "c64", "c128", "longdouble", "i128", "u128", "wstring",
+    "f80", "f128", "__attribute__((packed))", "*", "**", "(", ")", "[", "]", "[4]", "{", "}", ",", ";", "...",
     ":", ":3", "=", "0", "1", "-1", "0x7fffffffffffffff", "1 << 63", "1/0", "'a'", '"s"', "x", "f", "_",
     "a1", "#define", "\\", "\n", "\t", "\x00", "\u00e9", "\ud800", "/*", "*/", "//", " ",
 ]

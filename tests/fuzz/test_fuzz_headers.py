@@ -24,12 +24,14 @@ CORPUS = [
     "typedef void (*cb_t)(void *);\n#define T ((cb_t)-1)\nlong double ld(long double);\n",
     "static inline int inl(int x) { return x + 1; }\nint g(int) __asm__(\"real_g\");\n",
     "typedef int r_t __attribute__ ((__mode__ (__DI__)));\nstruct bf { long a:40; _Bool b:1; };\n",
+    "#include <complex.h>\ndouble complex cexp(double complex);\nstruct z { float _Complex f; long double l; };\n",
+    "#include <wchar.h>\nsize_t wcslen(const wchar_t *);\n__int128 h(unsigned __int128, long double _Complex);\n",
 ]
 TOKENS = ["int", "unsigned", "char", "long", "double", "void", "_Bool", "const", "struct", "union", "enum",
           "typedef", "extern", "static", "inline", "__attribute__((packed))", "__asm__(\"x\")", "*", "(", ")",
           "[", "]", "[0]", "{", "}", ",", ";", "...", ":", ":0", ":65", "=", "0", "-1", "1 << 63", "1/0", "'a'",
           '"s"', "x", "#define X", "#define", "#include <a.h>", "#if 1", "\n", "\\\n", "sizeof(int)", "__int128",
-          "_Complex", "__builtin_va_list", "_Float128"]
+          "_Complex", "__builtin_va_list", "_Float128", "complex", "long double", "wchar_t", "unsigned __int128"]
 
 
 def mutated(corpus):

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 import fastffi
@@ -25,6 +26,10 @@ TIERS = fastffi.available_tiers()
 #: issue 12 item -> the reason its cases are expected to fail today.  Delete an entry when
 #: the item's fix is merged (its cases then pass, and strict xfail would fail them).
 XFAIL = {
+    "numpy complex into a real": "a numpy.complex64 (not a complex subclass) passed or stored as f32, f64 or "
+                                 "longdouble goes through its __float__: the imaginary part is dropped with "
+                                 "only a ComplexWarning (found by test_fuzz_arguments/test_fuzz_memory's wide "
+                                 "kinds; a Python complex or numpy.complex128 is a TypeError)",
 }
 
 
@@ -224,6 +229,28 @@ def test_map_bool_column_bytes_other_than_0_or_1(request, fixture_lib_path):
         fn = lib.function("int32_t widen_bool(_Bool x)")
         # Each byte taken as numpy and a call per row take it (nonzero -> 1).
         assert fn.map(col).tolist() == [0, 1, 1, 1]
+
+
+@pytest.mark.filterwarnings("ignore:Casting complex values to real")   # what the item is about
+@pytest.mark.parametrize("kind, name", [("f32", "id_f32"), ("f64", "id_f64"), ("longdouble", "fe_ld_id")])
+def test_a_numpy_complex_is_no_real(request, fixture_lib_path, kind, name):
+    expect_failure(request, "numpy complex into a real")
+    fuzzing.tick("known crashes")
+    z = np.complex64(1 + 2j)
+    with fastffi.dlopen(fixture_lib_path) as lib:
+        for tier in TIERS:
+            try:
+                fn = lib.function(name, kind, [kind], tier=tier)
+            except fastffi.FFIError:
+                continue
+            with pytest.raises(TypeError) as e:
+                fn(z)
+            assert str(e.value) == f"{name}() argument 1: expected {kind}, got complex64"
+    box = fastffi.new(kind)
+    with pytest.raises(TypeError) as e:
+        box.value = z
+    assert str(e.value) == f"value: expected {kind}, got complex64"
+    assert box.value == 0
 
 
 LARGE_ARRAY_CHILD = """

@@ -27,10 +27,12 @@ SIGNATURES = [
     ("widen_u8", "u64", ["u8"]), ("widen_i16", "i64", ["i16"]), ("widen_u32", "u64", ["u32"]),
     ("widen_f32", "f64", ["f32"]), ("widen_bool", "i32", ["bool"]), ("id_ptr", "pointer", ["pointer"]),
     ("sum_8_i64", "i64", ["i64"] * 8),
+    ("fe_c64_id", "c64", ["c64"]), ("fe_c128_id", "c128", ["c128"]), ("fe_ld_id", "longdouble", ["longdouble"]),
+    ("fe_c64_mul", "c64", ["c64", "c64"]), ("fe_c128_mul", "c128", ["c128", "c128"]),
 ]
 NP = {"i8": "i1", "u8": "u1", "i16": "i2", "u16": "u2", "i32": "i4", "u32": "u4", "i64": "i8", "u64": "u8",
-      "f32": "f4", "f64": "f8", "bool": "?", "pointer": "u8"}
-DTYPES = sorted(set(NP.values())) + [">i4", ">f8", "c8", "<u8", "=i2"]
+      "f32": "f4", "f64": "f8", "bool": "?", "pointer": "u8", "c64": "c8", "c128": "c16", "longdouble": "g"}
+DTYPES = sorted(set(NP.values())) + [">i4", ">f8", ">c16", "<u8", "=i2"]
 TYPECODES = "bBhHiIlLqQfd"
 
 
@@ -59,6 +61,8 @@ def column(draw, kind, rows):
     if choice == 15:
         return fastffi.array(kind, n), None
     if choice == 16:
+        if NP[kind] in ("c8", "c16", "g"):   # no struct format character: numpy's own export ('Zf', 'Zd', 'g')
+            return memoryview(np.zeros(n, dtype=NP[kind])), None
         return memoryview(bytearray(np.dtype(NP[kind]).itemsize * n)).cast(np.dtype(NP[kind]).char), None
     if choice in (17, 18):
         return draw(st.sampled_from([0, 1, -1, 2**64, 1.5, float("nan"), True])), "broadcast"
@@ -66,6 +70,8 @@ def column(draw, kind, rows):
 
 
 def rows_of(col, kind):
+    if isinstance(col, memoryview) and col.format in ("Zf", "Zd", "g"):
+        col = np.asarray(col)   # memoryview indexes struct formats only
     if isinstance(col, np.ndarray):
         return [v.item() for v in col]
     return [col[i] for i in range(len(col))]
@@ -113,10 +119,12 @@ def test_map_validates_or_equals_row_by_row(fixture_lib, data):
         expected = [fn(*row) for row in zip(*values)]
         assert len(expected) == len(got)
         want = np.array(expected, dtype=got.dtype)
-        if got.dtype.kind == "f":
+        if got.dtype.kind in "fc":
             # NaNs compare by NaN-ness: a float32 signalling NaN is quieted on its way through
-            # a Python float in the row-by-row call, not in the loop.
-            same = np.array_equal(want, got, equal_nan=True) and np.array_equal(np.signbit(want), np.signbit(got))
+            # a Python float in the row-by-row call, not in the loop.  Complex numbers part by part.
+            parts = [(want, got)] if got.dtype.kind == "f" else [(want.real, got.real), (want.imag, got.imag)]
+            same = all(np.array_equal(w, g, equal_nan=True) and np.array_equal(np.signbit(w), np.signbit(g))
+                       for w, g in parts)
         else:
             same = want.tobytes() == np.ascontiguousarray(got).tobytes()
         assert same, (name, tier, cols, got, expected)
@@ -124,3 +132,36 @@ def test_map_validates_or_equals_row_by_row(fixture_lib, data):
             before = out.tobytes()
         fuzzing.tick("map rows", len(got))
     fuzzing.tick("map", runs)
+
+
+#: Signatures map() refuses before any call: no numpy dtype for the kind (declared on harmless
+#: fixture functions -- nothing is called).
+UNMAPPABLE = [("i128_id", "i128", ["i128"], "its result is i128 (numpy has no 128-bit integer dtype)"),
+              ("u128_not", "u128", ["u128"], "its result is u128 (numpy has no 128-bit integer dtype)"),
+              ("id_i64", "i64", ["u128"], "argument 1 is u128 (numpy has no 128-bit integer dtype)"),
+              ("wstr_len", "i64", ["wstring"],
+               "argument 1 is wstring (a wchar_t * column would need a converted copy per row)")]
+
+
+@fuzzing.settings_for(0.25)
+@given(data=st.data())
+def test_map_refuses_kinds_without_a_column(fixture_lib, data):
+    draw = data.draw
+    name, restype, argtypes, why = draw(st.sampled_from(UNMAPPABLE))
+    rows = draw(st.integers(0, 6))
+    cols = [draw(column("i64", rows))[0] for _ in argtypes]
+    out = output(draw, "i64", rows)
+    before = None if out is None else out.tobytes()
+    for tier in TIERS:
+        try:
+            fn = fixture_lib.function(name, restype, argtypes, tier=tier)
+        except fastffi.FFIError:
+            continue
+        try:
+            fn.map(*cols, out=out, threads=draw(st.sampled_from([1, 2])))
+        except TypeError as e:
+            assert str(e) == f"{name}.map(): {why}; call {name} per row", e
+        else:
+            raise AssertionError(f"{name}.map() took its columns")
+        assert out is None or out.tobytes() == before
+        fuzzing.tick("map", 1)

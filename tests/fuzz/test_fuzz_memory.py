@@ -14,6 +14,7 @@ from __future__ import annotations
 import array
 import math
 import operator
+import re
 import struct
 
 import numpy as np
@@ -318,3 +319,151 @@ def test_from_buffer_takes_exactly_the_buffers_that_fit(cls, n, readonly):
         assert not readonly and n >= cls._size_
         assert fastffi.address_of(view) == fastffi.address_of(backing)
     fuzzing.tick("from_buffer")
+
+
+# The wide kinds (c64, c128, longdouble, i128, u128) through the same helpers, with bounds.
+WIDE_SIZES = {"c64": 8, "c128": 16, "longdouble": 16, "i128": 16, "u128": 16}
+WIDE_INTS = {"i128": (-2**127, 2**127), "u128": (0, 2**128)}
+WIDE = sorted(WIDE_SIZES)
+#: x87 extended keeps 10 meaningful bytes in its 16 (x86-64 psABI 3.1.2), the rest is padding
+#: whose contents a store may choose; binary128 (AArch64) uses all 16.
+LD_BYTES = 10 if np.finfo(np.longdouble).nmant == 63 else 16
+WideHolder = fastffi.struct("FuzzWide", [("c", "u8"), ("x", "longdouble"), ("z", "c64"), ("i", "i128"),
+                                         ("u", "u128"), ("w", "c128")])
+
+
+def wide_values(kind: str):
+    wrong = st.sampled_from([None, "1", [], object(), b"1"])
+    if kind in WIDE_INTS:
+        lo, hi = WIDE_INTS[kind]
+        return st.one_of(st.integers(lo, hi - 1), st.integers(lo - 2**130, hi + 2**130),
+                         st.sampled_from([lo, hi - 1, lo - 1, hi, np.int64(-3), np.uint64(2**64 - 1), 2.0, 1j]),
+                         st.integers(lo, hi - 1).map(Index), wrong)
+    if kind == "longdouble":
+        bits = st.binary(min_size=16, max_size=16).map(lambda b: np.frombuffer(b, dtype=np.longdouble)[0])
+        return st.one_of(bits, st.floats(), st.integers(-2**64 + 1, 2**64 - 1),
+                         st.sampled_from([2**64, -2**64, 10**400, np.float32(1.5), 1j]), wrong)
+    return st.one_of(st.builds(complex, st.floats(), st.floats()), st.floats(), st.integers(-2**60, 2**60),
+                     st.sampled_from([np.complex64(1 - 2j), np.complex128(complex(1e300, 1)), 3.4028235677973366e38]),
+                     wrong)
+
+
+def wide_store(kind: str, value):
+    """The meaningful bytes a store of ``value`` as ``kind`` must write, or None if it must raise."""
+    if kind in WIDE_INTS:
+        if isinstance(value, (float, complex)) or not hasattr(value, "__index__"):
+            return None
+        x = operator.index(value)
+        lo, hi = WIDE_INTS[kind]
+        return x.to_bytes(16, "little", signed=kind == "i128") if lo <= x < hi else None
+    if kind == "longdouble":
+        if isinstance(value, np.longdouble):
+            return value.tobytes()[:LD_BYTES]
+        if isinstance(value, int):
+            if abs(value) >= 2**64:
+                return None
+            a = abs(value)
+            x = np.longdouble(a >> 32) * np.longdouble(2**32) + np.longdouble(a & 0xffffffff)   # exact
+            return (-x if value < 0 else x).tobytes()[:LD_BYTES]
+        if isinstance(value, (float, np.float32)):
+            return np.longdouble(value).tobytes()[:LD_BYTES]
+        return None
+    if isinstance(value, (str, bytes, list, type(None))) or not hasattr(value, "__complex__") and \
+            not hasattr(value, "__float__"):
+        return None
+    z = complex(value)
+    try:
+        return struct.pack("<ff" if kind == "c64" else "<dd", z.real, z.imag)
+    except OverflowError:   # a finite part beyond float32 (within half an ulp of FLT_MAX rounds to it)
+        return None
+
+
+def wide_read(kind: str, raw: bytes):
+    if kind in WIDE_INTS:
+        return int.from_bytes(raw, "little", signed=kind == "i128")
+    if kind == "longdouble":
+        return raw[:LD_BYTES]
+    return complex(*struct.unpack("<ff" if kind == "c64" else "<dd", raw))
+
+
+def wide_same(kind, got, want) -> bool:
+    if kind == "longdouble":
+        return type(got) is np.longdouble and got.tobytes()[:LD_BYTES] == want
+    if kind in WIDE_INTS:
+        return type(got) is int and got == want
+    return type(got) is complex and same(got.real, want.real) and same(got.imag, want.imag)
+
+
+def wide_put(t, kind, off, value, store):
+    """Run ``store`` (a write of ``value`` as ``kind`` at ``off``) and update the model."""
+    want = wide_store(kind, value)
+    try:
+        store()
+    except ERRORS:
+        assert want is None, (kind, value)
+    else:
+        assert want is not None, (kind, value)
+        t.model[off:off + len(want)] = want
+        n = WIDE_SIZES[kind]
+        # the padding of an x87 long double: whatever the store left there
+        t.model[off + len(want):off + n] = fastffi.to_bytes(t.obj, off + n)[off + len(want):]
+
+
+@fuzzing.settings_for()
+@given(data=st.data())
+def test_wide_kinds_in_boxes_arrays_and_raw_memory(data):
+    draw = data.draw
+    what = draw(st.sampled_from(["box", "array", "struct", "bytes"]))
+    kind = draw(st.sampled_from(WIDE))
+    if what == "box":
+        t = Target(fastffi.new(kind))
+    elif what == "array":
+        t = Target(fastffi.array(kind, draw(st.integers(0, 5))))
+    elif what == "struct":
+        t = Target(WideHolder())
+    else:
+        t = Target(fastffi.array("u8", draw(st.integers(0, 40))))
+    steps = draw(st.integers(1, 12))
+    for _ in range(steps):
+        kind = draw(st.sampled_from(WIDE))
+        n = WIDE_SIZES[kind]
+        op = draw(st.sampled_from(["read", "write", "typed", "raw"]))
+        off = draw(st.integers(-2, t.size + 2))
+        inside = 0 <= off and off + n <= t.size
+        if op in ("read", "write") and not inside:
+            value = draw(wide_values(kind))
+            for name, access in (("read", lambda: fastffi.read(t.obj, kind, off)),
+                                 ("write", lambda: fastffi.write(t.obj, kind, value, off))):
+                try:
+                    access()
+                except IndexError as e:
+                    assert re.fullmatch(rf"{name}\(\): offset {off}, size {n} is outside .+ \(size {t.size}\)",
+                                        str(e)), e
+                else:
+                    raise AssertionError(f"{kind} at {off} of {t.size} bytes did not raise IndexError")
+        elif op == "read" or op == "raw" and inside:
+            got = fastffi.read(t.obj, kind, off) if op == "read" else \
+                fastffi.read(fastffi.address_of(t.obj) + off, kind)
+            assert wide_same(kind, got, wide_read(kind, bytes(t.model[off:off + n]))), (kind, off)
+        elif op == "write":
+            value = draw(wide_values(kind))
+            wide_put(t, kind, off, value, lambda: fastffi.write(t.obj, kind, value, off))
+        elif op == "typed":
+            obj = t.obj
+            if isinstance(obj, fastffi.Box) and obj._type_.name in WIDE_SIZES:
+                k, o, setter, getter = obj._type_.name, 0, lambda v: setattr(obj, "value", v), lambda: obj.value
+            elif isinstance(obj, fastffi.Array) and obj._elem_.name in WIDE_SIZES and len(obj):
+                i = draw(st.integers(0, len(obj) - 1))
+                k, o = obj._elem_.name, i * WIDE_SIZES[obj._elem_.name]
+                setter, getter = lambda v: obj.__setitem__(i, v), lambda: obj[i]
+            elif isinstance(obj, WideHolder):
+                f = draw(st.sampled_from([f for f in WideHolder._layout_.fields if f.type.name in WIDE_SIZES]))
+                k, o = f.type.name, f.offset
+                setter, getter = lambda v: setattr(obj, f.name, v), lambda: getattr(obj, f.name)
+            else:
+                continue
+            value = draw(wide_values(k))
+            wide_put(t, k, o, value, lambda: setter(value))
+            assert wide_same(k, getter(), wide_read(k, bytes(t.model[o:o + WIDE_SIZES[k]]))), (k, o)
+        t.check()
+    fuzzing.tick("memory", steps)

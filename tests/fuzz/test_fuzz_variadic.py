@@ -10,9 +10,13 @@ wrong hash.  Values that cannot be passed must raise the documented class and me
 first such argument; every tier agrees."""
 from __future__ import annotations
 
+import math
+import re
 import struct
+from fractions import Fraction
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -118,4 +122,129 @@ def test_inferred_variadic_arguments(fixture_lib, data):
         else:
             assert not errors, (tier, errors)
             assert got == h, tier
+        fuzzing.tick("variadic")
+
+
+# ---- typed extras of the wide kinds: fn.variadic("longdouble", "c128", "f64", "i64", ...) ----------
+#: x87 extended: the sign and exponent in the top two of its ten meaningful bytes.
+X87 = np.finfo(np.longdouble).nmant == 63
+HEX = re.compile(r"(-?)0x([0-9a-f]+)(?:\.([0-9a-f]*))?p([+-]\d+)")
+SPECIAL = {"inf": math.inf, "-inf": -math.inf}
+
+
+def hex_value(text: str):
+    """The exact value of C's %a / %La output, as a Fraction (or +-inf)."""
+    if text in SPECIAL:
+        return SPECIAL[text]
+    sign, whole, frac, exp = HEX.fullmatch(text).groups()
+    frac = frac or ""
+    v = Fraction(int(whole + frac, 16), 16 ** len(frac)) * Fraction(2) ** int(exp)
+    return -v if sign else v
+
+
+def exact(x):
+    x = np.longdouble(x)
+    if np.isinf(x):
+        return math.inf if x > 0 else -math.inf
+    return Fraction(*x.as_integer_ratio())
+
+
+def finite_longdouble(draw):
+    """A finite numpy.longdouble from random bits (x87: a canonical encoding, integer bit set
+    exactly when the exponent is not zero), or a float/inf."""
+    if draw(st.booleans()):
+        return np.longdouble(draw(st.floats(allow_nan=False)))
+    if not X87:
+        raw = draw(st.binary(min_size=16, max_size=16))
+        x = np.frombuffer(raw, dtype=np.longdouble)[0]
+        return x if np.isfinite(x) else np.longdouble(0.5)
+    sign_exp = draw(st.integers(0, 2**16 - 1))
+    if sign_exp & 0x7fff == 0x7fff:
+        sign_exp ^= 1   # inf/nan exponent: one below
+    mant = draw(st.integers(0, 2**63 - 1)) | ((1 << 63) if sign_exp & 0x7fff else 0)
+    return np.frombuffer(mant.to_bytes(8, "little") + sign_exp.to_bytes(2, "little") + bytes(6),
+                         dtype=np.longdouble)[0]
+
+
+@pytest.fixture(scope="module")
+def libc():
+    with fastffi.dlopen("libc.so.6") as handle:
+        yield handle
+
+
+@fuzzing.settings_for()
+@given(data=st.data())
+def test_typed_wide_variadic_extras_through_snprintf(libc, data):
+    """snprintf prints each extra exactly (%La, %a, %lld): a value in the wrong register file,
+    the wrong stack slot, or rounded, prints another value."""
+    draw = data.draw
+    kinds, values, fmts, want = [], [], [], []
+    sse = 0   # vector registers used so far (both ABIs have 8 for variadic doubles)
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["longdouble", "longdouble", "c128", "f64", "i64"]))
+        if kind == "c128" and sse == 7:
+            kind = "f64"   # one register left: the pair goes to the stack, no longer two %a's
+        if kind == "longdouble":
+            v = finite_longdouble(draw)
+            values.append(v if draw(st.booleans()) or not np.isfinite(v) or v != np.longdouble(float(v))
+                          else float(v))
+            fmts.append("%La")
+            want.append(exact(v))
+            sse += 0 if X87 else 1   # x86-64: memory class (psABI 3.2.3); AArch64: a q register
+        elif kind == "c128":
+            z = complex(draw(st.floats(allow_nan=False)), draw(st.floats(allow_nan=False)))
+            values.append(z)
+            fmts.append("%a %a")
+            want += [exact(z.real), exact(z.imag)]
+            sse += 2
+        elif kind == "f64":
+            x = draw(st.floats(allow_nan=False))
+            values.append(x)
+            fmts.append("%a")
+            want.append(exact(x))
+            sse += 1
+        else:
+            i = draw(st.integers(-2**63, 2**63 - 1))
+            values.append(i)
+            fmts.append("%lld")
+            want.append(i)
+        kinds.append(kind)
+    fmt = " ".join(fmts).encode()
+    for tier in TIERS:
+        try:
+            fn = libc.function("int snprintf(char *s, size_t n, const char *fmt, ...)", tier=tier).variadic(*kinds)
+        except fastffi.SignatureError as e:
+            assert tier == "jit" and "tier 'jit' refused" in str(e), e
+            continue
+        buf = bytearray(2048)
+        n = fn(buf, len(buf), fmt, *values)
+        words = bytes(buf[:n]).decode().split()
+        got = [int(w) if k == "%lld" else hex_value(w) for w, k in zip(words, " ".join(fmts).split())]
+        assert len(words) == len(want) and got == want, (tier, kinds, values, words)
+        fuzzing.tick("variadic")
+
+
+@fuzzing.settings_for(0.5)
+@given(data=st.data())
+def test_typed_i128_extras(fixture_lib, data):
+    """i128_sum_va(n, ...) reads n __int128s: each in a register pair or 16-byte aligned on the
+    stack; one out of range is an OverflowError naming it."""
+    draw = data.draw
+    vals = draw(st.lists(st.one_of(st.integers(-2**127, 2**127 - 1), st.integers(-2**140, 2**140)), max_size=10))
+    bad = next((k for k, v in enumerate(vals) if not -2**127 <= v < 2**127), None)
+    leading = draw(st.sampled_from([vals, [True] + vals[1:] if vals else vals]))
+    for tier in TIERS:
+        try:
+            fn = fixture_lib.function("__int128 i128_sum_va(int n, ...)", tier=tier).variadic(*["i128"] * len(vals))
+        except fastffi.SignatureError as e:
+            assert tier != "plan" and f"tier {tier!r} refused" in str(e), e
+            continue
+        try:
+            got = fn(len(vals), *leading)
+        except OverflowError as e:
+            assert bad is not None and str(e) == f"i128_sum_va() argument {bad + 2}: {vals[bad]} does not fit i128"
+        else:
+            assert bad is None
+            s = sum((k + 1) * int(v) for k, v in enumerate(leading)) % 2**128
+            assert got == (s - 2**128 if s >= 2**127 else s), (tier, vals)
         fuzzing.tick("variadic")
