@@ -25,12 +25,7 @@ TIERS = fastffi.available_tiers()
 
 #: issue 12 item -> the reason its cases are expected to fail today.  Delete an entry when
 #: the item's fix is merged (its cases then pass, and strict xfail would fail them).
-XFAIL = {
-    "numpy complex into a real": "a numpy.complex64 (not a complex subclass) passed or stored as f32, f64 or "
-                                 "longdouble goes through its __float__: the imaginary part is dropped with "
-                                 "only a ComplexWarning (found by test_fuzz_arguments/test_fuzz_memory's wide "
-                                 "kinds; a Python complex or numpy.complex128 is a TypeError)",
-}
+XFAIL: dict[str, str] = {}
 
 
 def expect_failure(request, item):
@@ -231,7 +226,6 @@ def test_map_bool_column_bytes_other_than_0_or_1(request, fixture_lib_path):
         assert fn.map(col).tolist() == [0, 1, 1, 1]
 
 
-@pytest.mark.filterwarnings("ignore:Casting complex values to real")   # what the item is about
 @pytest.mark.parametrize("kind, name", [("f32", "id_f32"), ("f64", "id_f64"), ("longdouble", "fe_ld_id")])
 def test_a_numpy_complex_is_no_real(request, fixture_lib_path, kind, name):
     expect_failure(request, "numpy complex into a real")

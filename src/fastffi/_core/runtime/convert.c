@@ -230,6 +230,11 @@ int convert_bool_slow(PyObject *o, Slot *out, ErrCtx ctx)
 
 /* ---- floats ---- */
 
+int is_complex_number(PyObject *o)
+{
+    return PyComplex_Check(o) || PyObject_HasAttrString((PyObject *)Py_TYPE(o), "__complex__");
+}
+
 int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx)
 {
     double d;
@@ -247,7 +252,7 @@ int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx)
     }
     else {
         PyNumberMethods *nb = Py_TYPE(o)->tp_as_number;
-        if (nb == NULL || (nb->nb_float == NULL && nb->nb_index == NULL))
+        if (nb == NULL || (nb->nb_float == NULL && nb->nb_index == NULL) || is_complex_number(o))
             return raise_expected(kind, o, ctx);
         d = PyFloat_AsDouble(o);
         if (d == -1.0 && PyErr_Occurred())

@@ -131,6 +131,10 @@ enum { FNPOINTEE_KEY, FNPOINTEE_SIGNATURE, FNPOINTEE_WRAP, FNPOINTEE__COUNT };
 /* Cold paths, in convert.c.  Each returns -1 with an exception set. */
 int convert_int_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
 int convert_float_slow(int kind, PyObject *o, Slot *out, ErrCtx ctx);
+/* Whether `o` is a complex number a real kind must refuse: complex, or a
+ * type with __complex__ (numpy.complex64 is no complex subclass, and its
+ * __float__ drops the imaginary part with only a warning). */
+int is_complex_number(PyObject *o);
 int convert_bool_slow(PyObject *o, Slot *out, ErrCtx ctx);
 /* i128/u128 write two slots (out[0] the low eightbyte, out[1] the
  * high one): every caller passing these kinds gives 16 bytes.  wstring: a

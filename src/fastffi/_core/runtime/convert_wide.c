@@ -137,7 +137,7 @@ static int convert_longdouble(PyObject *o, Wide *out, ErrCtx ctx)
         return -1;
     }
     PyNumberMethods *nb = Py_TYPE(o)->tp_as_number;
-    if (nb == NULL || (nb->nb_float == NULL && nb->nb_index == NULL) || PyComplex_Check(o))
+    if (nb == NULL || (nb->nb_float == NULL && nb->nb_index == NULL) || is_complex_number(o))
         return raise_type_error(kind_name(KIND_LONGDOUBLE), o, ctx);
     double d = PyFloat_AsDouble(o);
     if (d == -1.0 && PyErr_Occurred())
