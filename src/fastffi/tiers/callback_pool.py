@@ -12,7 +12,8 @@ reads to find each argument where a caller put it."""
 from __future__ import annotations
 
 from .. import _core
-from ..abi import OP_COPY, STACK
+from ..abi import OP_COPY, STACK, wide_field
+from ..model.scalars import Scalar
 from ..model.signature import Signature
 from . import plan as tier_plan
 
@@ -44,6 +45,9 @@ def refusal(sig: Signature) -> str | None:
     if reason:
         return reason
     # Variadic signatures never get here: tiers/callback.py refuses them for every mechanism.
+    reason = _wide_refusal(sig)
+    if reason:
+        return reason
     plan = tier_plan.build_plan(sig)
     if isinstance(plan, str):
         return plan
@@ -60,6 +64,28 @@ def refusal(sig: Signature) -> str | None:
         return f"a struct result of {sig.restype._size_} bytes in registers (the pool takes at most {MAX_RETREGS})"
     if available() == 0:
         return f"the static pool's {SLOTS} slots are all in use (live or quarantined); libffi closures take over"
+    return None
+
+
+#: Why the pool leaves c64/c128/longdouble to libffi: its dispatcher boxes and
+#: converts 8-byte register images (a c128 in xmm0 and xmm1 is two of them, not
+#: adjacent), and its relays return rax/rdx and the low halves of xmm0/xmm1 --
+#: never st0 (psABI 3.2.3: a long double result is class X87) -- or x0/x1 and
+#: q0-q3 from 8-byte images, not a whole quad (AAPCS64: long double in q0).
+_WIDE = ("the static pool's dispatcher moves 8-byte register images only: no st0, no whole q register; "
+         "the libffi mechanism takes it")
+
+
+def _wide_refusal(sig: Signature) -> str | None:
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        where = "the result" if i == 0 else f"argument {i}"
+        if t.__class__ is Scalar:
+            if t.is_wide:
+                return f"{where} is {t.name} ({_WIDE})"
+            continue
+        field = wide_field(t)
+        if field is not None:
+            return f"{where}: {t.__name__} holds a {field.name} field ({_WIDE})"
     return None
 
 
