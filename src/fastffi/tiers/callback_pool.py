@@ -67,13 +67,17 @@ def refusal(sig: Signature) -> str | None:
     return None
 
 
-#: Why the pool leaves c64/c128/longdouble to libffi: its dispatcher boxes and
-#: converts 8-byte register images (a c128 in xmm0 and xmm1 is two of them, not
-#: adjacent), and its relays return rax/rdx and the low halves of xmm0/xmm1 --
-#: never st0 (psABI 3.2.3: a long double result is class X87) -- or x0/x1 and
-#: q0-q3 from 8-byte images, not a whole quad (AAPCS64: long double in q0).
-_WIDE = ("the static pool's dispatcher moves 8-byte register images only: no st0, no whole q register; "
-         "the libffi mechanism takes it")
+#: Why the pool leaves c64/c128/longdouble to libffi, per ABI: its dispatcher
+#: boxes and converts 8-byte register images (pool.c), while a complex value
+#: spans two vector registers (psABI 3.2.3: two SSE eightbytes; AAPCS64: an HFA
+#: of two members), an AArch64 long double fills a q register, and an x86-64
+#: long double result goes in st0 (class X87), which the relay never loads.
+_WIDE = {
+    "sysv-x86_64": "the static pool's dispatcher moves 8-byte register images only (a complex value spans two "
+                   "xmm registers) and its relay never loads st0; the libffi mechanism takes it",
+    "aapcs64": "the static pool's dispatcher moves 8-byte register images only (a complex value spans two v "
+               "registers, a long double a whole q register); the libffi mechanism takes it",
+}
 
 
 def _wide_refusal(sig: Signature) -> str | None:
@@ -81,11 +85,11 @@ def _wide_refusal(sig: Signature) -> str | None:
         where = "the result" if i == 0 else f"argument {i}"
         if t.__class__ is Scalar:
             if t.is_wide:
-                return f"{where} is {t.name} ({_WIDE})"
+                return f"{where} is {t.name} ({_WIDE[_core.PLAN_ABI]})"
             continue
         field = wide_field(t)
         if field is not None:
-            return f"{where}: {t.__name__} holds a {field.name} field ({_WIDE})"
+            return f"{where}: {t.__name__} holds a {field.name} field ({_WIDE[_core.PLAN_ABI]})"
     return None
 
 
