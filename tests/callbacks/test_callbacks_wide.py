@@ -297,3 +297,16 @@ def test_sum_of_a_complex_function_over_a_grid(cw):
     for k in range(n):
         want += cmath.sqrt(complex(k / 4.0, k / 8.0))
     assert sum_map(cb, n) == want
+
+
+@pytest.mark.parametrize("text", ["int (*)(long double)", "double _Complex (*)(int)"])
+def test_the_core_refuses_them_on_other_mechanisms_too(text):
+    # Python decides the mechanism; a spec handed to the core by other means is still checked.
+    from fastffi.callbacks import _signature
+    from fastffi.tiers import callback as tier_callback
+    sig = _signature(text)
+    spec = tier_callback._spec(sig, abs, 0, None, "libffi", {}, {"ffi_structs": (None,) * 2}, None)
+    for mechanism in (_core.CALLBACK_PLAN, _core.CALLBACK_JIT):
+        with raises_exact(ValueError, "make_callback: only the libffi mechanism takes c64/c128/longdouble"):
+            _core.make_callback(spec._replace(mechanism=mechanism))
+    assert _core.make_callback(spec).tier == "libffi"

@@ -356,8 +356,12 @@ static int spec_index(PyObject *const *spec, int field, const char *name, Py_ssi
     return 0;
 }
 
-static const char *spec_problem(PyObject *const *spec, Py_ssize_t nargs, Py_ssize_t retkind)
+static const char *spec_problem(PyObject *const *spec, Py_ssize_t nargs, Py_ssize_t retkind, Py_ssize_t mechanism)
 {
+    /* The pool and the thunk box 8-byte register images (tiers/callback.py
+     * never gives them these kinds): refused here too, not read in part. */
+    if (mechanism != CALLBACK_LIBFFI && kind_is_wide((int)retkind))
+        return "only the libffi mechanism takes c64/c128/longdouble";
     if (!PyUnicode_Check(spec[CBSPEC_NAME]) || !PyUnicode_Check(spec[CBSPEC_SIGNATURE]))
         return "name and signature must be str";
     if (!PyCallable_Check(spec[CBSPEC_FUNC]))
@@ -377,6 +381,8 @@ static const char *spec_problem(PyObject *const *spec, Py_ssize_t nargs, Py_ssiz
         PyObject *s = PyTuple_GET_ITEM(spec[CBSPEC_ARGSTRUCTS], i);
         if (k == KIND_VOID || k >= KIND__COUNT)
             return "bad argument kind";
+        if (mechanism != CALLBACK_LIBFFI && kind_is_wide(k))
+            return "only the libffi mechanism takes c64/c128/longdouble";
         if (k == KIND_STRUCT && !(PyType_Check(s) && PyType_IsSubtype((PyTypeObject *)s, &CData_Type)))
             return "a struct argument needs its CData class";
     }
@@ -416,7 +422,7 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
         return NULL;
     }
     Py_ssize_t nargs = PyBytes_GET_SIZE(spec[CBSPEC_ARGKINDS]);
-    const char *problem = spec_problem(spec, nargs, retkind);
+    const char *problem = spec_problem(spec, nargs, retkind, mechanism);
     if (problem != NULL) {
         PyErr_Format(PyExc_ValueError, "make_callback: %s", problem);
         return NULL;
