@@ -151,8 +151,8 @@ def x87_struct_return(sig: Signature) -> str | None:
     3.2.3, class X87; GCC does so), and libffi 3.4.4 reads it from memory instead -- the result
     is garbage and st0 stays pushed, breaking every later x87 operation of the thread (seen with
     tests/test_floats_ext.py).  Refused; the plan tier returns it right.  A callback's closure
-    has the same fault the other way (it returns through a hidden pointer the caller never
-    passed): tiers/callback.py refuses it too."""
+    has the same fault the other way (it treats the result as MEMORY and never loads st0: the C
+    caller read a NaN in our test): tiers/callback.py refuses it too."""
     ret = sig.restype
     if _core.PLAN_ABI != "sysv-x86_64" or isinstance(ret, Scalar) or ret._layout_.size > 16:
         return None
