@@ -2,8 +2,8 @@
 in calls, results, structs, arrays, boxes, read/write, fn.map, variadic calls and bound headers --
 against libm/complex.h (checked with cmath and numpy, long double to the bit) and the fixture's
 every-position functions (tests/fixture/floats_ext.c), on each tier that passes them: libffi, and
-the plan tier.  The JIT and callbacks
-refuse them with the reason (asserted here)."""
+the plan tier.  The JIT refuses them with the reason, and so do the static pool and the thunk
+of callbacks (asserted here; libffi closures take them: tests/callbacks/test_callbacks_wide.py)."""
 from __future__ import annotations
 
 import cmath
@@ -369,13 +369,28 @@ def test_plan_moves_on_aapcs64():
 
 
 def test_callbacks_refuse_them():
-    with raises_exact(fastffi.SignatureError, "callback 'callback': argument 1 is c64 (callbacks do not take "
-                                              "c64/c128/longdouble yet)"):
-        fastffi.callback("int (*)(float _Complex)", lambda z: 0)
+    # Only the static pool and the callback thunk: libffi closures take them
+    # (tests/callbacks/test_callbacks_wide.py), so tier="auto" picks libffi.
+    from fastffi.tiers.callback import available_mechanisms
+    pool = {
+        "sysv-x86_64": "the static pool's dispatcher moves 8-byte register images only (a complex value spans "
+                       "two xmm registers) and its relay never loads st0; the libffi mechanism takes it",
+        "aapcs64": "the static pool's dispatcher moves 8-byte register images only (a complex value spans two v "
+                   "registers, a long double a whole q register); the libffi mechanism takes it",
+    }.get(fastffi._core.PLAN_ABI)
     S = fastffi.struct("FeCb", [("x", "long double")])
-    with raises_exact(fastffi.SignatureError, "callback 'callback': the result: FeCb holds a longdouble field "
-                                              "(callbacks do not take c64/c128/longdouble yet)"):
-        fastffi.callback((S, []), lambda: 0)
+    if "plan" in available_mechanisms():
+        with raises_exact(fastffi.FFIError, f"callback 'callback': tier 'plan' refused: argument 1 is c64 ({pool})"):
+            fastffi.callback("int (*)(float _Complex)", lambda z: 0, tier="plan")
+        with raises_exact(fastffi.FFIError, "callback 'callback': tier 'plan' refused: argument 1: FeCb holds a "
+                                            f"longdouble field ({pool})"):
+            fastffi.callback(("int", [S]), lambda s: 0, tier="plan")
+    if "jit" in available_mechanisms():
+        with raises_exact(fastffi.FFIError, "callback 'callback': tier 'jit' refused: the result is longdouble "
+                                            "(the callback thunk boxes 8-byte registers only; the libffi "
+                                            "mechanism takes it)"):
+            fastffi.callback("long double (*)(int)", lambda n: 0, tier="jit")
+    assert fastffi.callback("int (*)(float _Complex)", lambda z: 0).tier == "libffi"
 
 
 def test_stubs_name_their_python_types():

@@ -48,5 +48,6 @@ def test_callback_chunk(bounds, chunks):
     report = "\n\n".join(f"signature {m['index']} (seed {SEED}) on {m['mechanism']}: {m['what']}\n{m['c']}"
                          for m in bad[:MAX_REPORT])
     assert not bad, f"{len(bad)} mismatches in signatures {start}..{stop}:\n{report}"
-    # Every non-variadic signature ran on the pool at least (it refuses none).
-    assert result["checked"] >= len(callbacks.callback_signatures(SEED, start, stop))
+    # Every non-variadic signature ran on some mechanism at least: the pool refuses only
+    # c64/c128/longdouble, which libffi takes unless it cannot describe the signature at all.
+    assert result["checked"] >= callbacks.must_check(callbacks.callback_signatures(SEED, start, stop))

@@ -13,14 +13,20 @@ function-pointer parameter is converted by the rules of docs/errors.md.
   class and message -- then ``cb_id_<T>`` raises the same class (the
   callback's exception held by the call) with the message prefixed
   ``callback 'f' result: `` instead of ``id_<T>() argument 1: ``.
+* wide results: the same for ``cw_id_<T>`` (tests/fixture/callbacks_wide.c) of c64, c128 and
+  longdouble, whose callbacks are libffi closures, against the fixture's ``fe_<T>_id``, with
+  complex values and numpy.longdouble among the objects; on the tiers that call these types.
 * parameters: random objects (Callbacks of the parameter's signature or
   another one, closed ones, plain callables, ints, None, str, bytes,
   buffers) for ``cb_call``'s ``long (*)(long)``; each gives its documented
   result or exact class and message, on every tier."""
 from __future__ import annotations
 
+import cmath
 import math
+import platform
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -105,6 +111,65 @@ def test_callback_results_convert_like_arguments(fixture_lib, data):
         assert got[0] == expected[0], (tier, t, value, got, expected)
         if got[0] == "ok":
             assert _same(got[1], expected[1]), (tier, t, value, got, expected)
+        else:
+            assert got[1:] == expected[1:], (tier, t, value)
+        fuzzing.tick("callbacks")
+
+
+WIDE = {"c64": ("float _Complex", "fe_c64_id"), "c128": ("double _Complex", "fe_c128_id"),
+        "longdouble": ("long double", "fe_ld_id")}
+#: The tiers that call c64/c128/longdouble (the JIT refuses them: tests/test_floats_ext.py).
+WIDE_TIERS = [t for t in TIERS if t != "jit"]
+# The bytes C reads of a long double: x87's 10 on x86-64 (the rest is padding), all 16 otherwise.
+LD_BYTES = 10 if platform.machine() in ("x86_64", "AMD64") else 16
+
+
+def wide_results():
+    return st.one_of(
+        results(),
+        st.complex_numbers(allow_nan=True, allow_infinity=True),
+        st.sampled_from([complex(3.5e38, 0), complex(0, -3.5e38), complex(3.4e38, 1e-46), 1j]),
+        st.floats(allow_nan=False, allow_infinity=True).map(np.longdouble),
+        st.integers(1, 10**6).map(lambda n: np.longdouble(1) / n),
+        st.sampled_from([np.float32(1.5), np.complex128(1 + 2j), np.int8(3)]),
+    )
+
+
+def _same_wide(a, b):
+    if isinstance(a, np.longdouble) or isinstance(b, np.longdouble):
+        return type(a) is type(b) and a.tobytes()[:LD_BYTES] == b.tobytes()[:LD_BYTES]
+    if isinstance(a, complex) and isinstance(b, complex) and cmath.isnan(a):
+        return cmath.isnan(b) and [math.isnan(p) for p in (a.real, a.imag)] == [math.isnan(p) for p in
+                                                                                (b.real, b.imag)]
+    return a == b and type(a) is type(b)
+
+
+@fuzzing.settings_for()
+@given(data=st.data())
+def test_wide_callback_results_convert_like_arguments(fixture_lib, data):
+    t = data.draw(st.sampled_from(sorted(WIDE)))
+    ctype, oracle_name = WIDE[t]
+    value = data.draw(wide_results())
+    oracle = fixture_lib.function(f"{ctype} {oracle_name}({ctype})")
+    try:
+        expected = ("ok", oracle(value))
+    except (TypeError, OverflowError, ValueError, ArithmeticError) as e:
+        msg = str(e)
+        prefix = f"{oracle_name}() argument 1: "
+        expected = ("raise", type(e), msg[len(prefix):] if msg.startswith(prefix) else msg)
+    cb = fastffi.callback(f"{ctype} (*)({ctype})", lambda _: value)
+    assert cb.tier == "libffi"
+    for tier in WIDE_TIERS:
+        call = fixture_lib.function(f"{ctype} cw_id_{t}({ctype} (*cb)({ctype}), {ctype} x)", tier=tier)
+        try:
+            got = ("ok", call(cb, 1))
+        except (TypeError, OverflowError, ValueError, ArithmeticError) as e:
+            msg = str(e)
+            prefix = "callback 'callback' result: "
+            got = ("raise", type(e), msg[len(prefix):] if msg.startswith(prefix) else msg)
+        assert got[0] == expected[0], (tier, t, value, got, expected)
+        if got[0] == "ok":
+            assert _same_wide(got[1], expected[1]), (tier, t, value, got, expected)
         else:
             assert got[1:] == expected[1:], (tier, t, value)
         fuzzing.tick("callbacks")

@@ -38,8 +38,18 @@ uint64_t cbd_get(int i) { return cbd_out[i]; }
 
 
 def callback_signatures(seed: int, start: int, stop: int) -> list:
-    # Callbacks take no c64/c128/longdouble yet (issue 16: refused with the reason, tests/test_floats_ext.py).
-    return [s for s in (generate(seed, i) for i in range(start, stop)) if s.nfixed is None and "wide" not in s.tags]
+    return [s for s in (generate(seed, i) for i in range(start, stop)) if s.nfixed is None]
+
+
+def _libffi_refuses(sig: Signature) -> bool:
+    # libffi cannot describe unions or packed layouts, and has no __int128 type.
+    return sig.has_union or sig.has_packed or "int128" in sig.tags
+
+
+def must_check(sigs) -> int:
+    """How many of ``sigs`` some mechanism must take: every one but those with c64/c128/longdouble
+    (the pool's and the thunk's refusal) that libffi cannot describe either."""
+    return sum(1 for s in sigs if not ("wide" in s.tags and _libffi_refuses(s)))
 
 
 def _value(sig: Signature, i: int, k: int) -> str:
@@ -102,13 +112,13 @@ def build_chunk(seed: int, start: int, stop: int, workdir: str) -> str:
 
 
 def refusal_allowed(mechanism: str, sig: Signature) -> bool:
-    """The static pool takes every non-variadic signature the plan tier classifies; libffi
-    closures cannot describe unions or packed layouts; there is no jit emitter yet."""
+    """The static pool takes every non-variadic signature the plan tier classifies but those with
+    c64/c128/longdouble (libffi closures take them); libffi closures cannot describe unions or
+    packed layouts; the thunk may refuse anything."""
     if mechanism == "plan":
-        return False
+        return "wide" in sig.tags
     if mechanism == "libffi":
-        # libffi has no __int128 type (issue 16)
-        return sig.has_union or sig.has_packed or "int128" in sig.tags
+        return _libffi_refuses(sig)
     return True
 
 

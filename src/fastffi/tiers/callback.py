@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 from .. import _core
 from ..errors import FFIError, SignatureError
 from ..model.pointers import FunctionType
-from ..abi import wide_field
 from ..model.scalars import Scalar
 from ..model.signature import Signature, type_name
 from . import callback_pool, checks, introspection
@@ -71,19 +70,14 @@ def signature_refusal(sig: Signature) -> str | None:
         return "a variadic callback cannot read its arguments (C has no portable va_list from a callee's side)"
     if len(sig.argtypes) > _core.MAX_ARGS:
         return f"{len(sig.argtypes)} arguments (at most {_core.MAX_ARGS} are supported)"
-    # the dispatcher boxes and converts through 8-byte slots (and
-    # error images); a wide kind would be read or written in part.
-    for i, t in enumerate((sig.restype, *sig.argtypes)):
-        where = "the result" if i == 0 else f"argument {i}"
-        if t.__class__ is Scalar and t.is_wide:
-            return f"{where} is {t.name} (callbacks do not take c64/c128/longdouble yet)"
-        field = None if t.__class__ is Scalar else wide_field(t)
-        if field is not None:
-            return f"{where}: {t.__name__} holds a {field.name} field (callbacks do not take c64/c128/longdouble yet)"
     return None
 
 
 def _libffi_signature_refusal(sig: Signature) -> str | None:
+    """c64/c128/longdouble are taken here: the closure hands each argument
+    over as a pointer to its bytes and loads the result from a buffer of its
+    type's size (callback.c converts through a Wide); structs holding them
+    are plain bytes both ways, except the one return libffi gets wrong."""
     for i, t in enumerate((sig.restype, *sig.argtypes)):
         if t.__class__ is Scalar and t.is_int128:
             return "libffi has no __int128 type" if i == 0 else f"argument {i}: libffi has no __int128 type"
@@ -91,7 +85,7 @@ def _libffi_signature_refusal(sig: Signature) -> str | None:
             reason = tier_libffi.struct_refusal(t)
             if reason is not None:
                 return reason if i == 0 else f"argument {i}: {reason}"
-    return None
+    return tier_libffi.x87_struct_return(sig)
 
 
 #: Per mechanism: why this process cannot use it at all (None: it can), and

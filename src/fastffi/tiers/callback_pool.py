@@ -12,7 +12,8 @@ reads to find each argument where a caller put it."""
 from __future__ import annotations
 
 from .. import _core
-from ..abi import OP_COPY, STACK
+from ..abi import OP_COPY, STACK, wide_field
+from ..model.scalars import Scalar
 from ..model.signature import Signature
 from . import plan as tier_plan
 
@@ -44,6 +45,9 @@ def refusal(sig: Signature) -> str | None:
     if reason:
         return reason
     # Variadic signatures never get here: tiers/callback.py refuses them for every mechanism.
+    reason = _wide_refusal(sig)
+    if reason:
+        return reason
     plan = tier_plan.build_plan(sig)
     if isinstance(plan, str):
         return plan
@@ -60,6 +64,32 @@ def refusal(sig: Signature) -> str | None:
         return f"a struct result of {sig.restype._size_} bytes in registers (the pool takes at most {MAX_RETREGS})"
     if available() == 0:
         return f"the static pool's {SLOTS} slots are all in use (live or quarantined); libffi closures take over"
+    return None
+
+
+#: Why the pool leaves c64/c128/longdouble to libffi, per ABI: its dispatcher
+#: boxes and converts 8-byte register images (pool.c), while a complex value
+#: spans two vector registers (psABI 3.2.3: two SSE eightbytes; AAPCS64: an HFA
+#: of two members), an AArch64 long double fills a q register, and an x86-64
+#: long double result goes in st0 (class X87), which the relay never loads.
+_WIDE = {
+    "sysv-x86_64": "the static pool's dispatcher moves 8-byte register images only (a complex value spans two "
+                   "xmm registers) and its relay never loads st0; the libffi mechanism takes it",
+    "aapcs64": "the static pool's dispatcher moves 8-byte register images only (a complex value spans two v "
+               "registers, a long double a whole q register); the libffi mechanism takes it",
+}
+
+
+def _wide_refusal(sig: Signature) -> str | None:
+    for i, t in enumerate((sig.restype, *sig.argtypes)):
+        where = "the result" if i == 0 else f"argument {i}"
+        if t.__class__ is Scalar:
+            if t.is_wide:
+                return f"{where} is {t.name} ({_WIDE[_core.PLAN_ABI]})"
+            continue
+        field = wide_field(t)
+        if field is not None:
+            return f"{where}: {t.__name__} holds a {field.name} field ({_WIDE[_core.PLAN_ABI]})"
     return None
 
 

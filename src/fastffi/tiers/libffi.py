@@ -89,7 +89,7 @@ def refusal(sig: Signature) -> str | None:
             reason = struct_refusal(t)
             if reason is not None:
                 return reason if i == 0 else f"argument {i}: {reason}"
-    return _r9_overflow_bug(sig) or _aapcs64_reference_on_stack_crash(sig) or _x87_struct_return(sig)
+    return _r9_overflow_bug(sig) or _aapcs64_reference_on_stack_crash(sig) or x87_struct_return(sig)
 
 
 def _libffi_version() -> tuple[int, ...]:
@@ -146,11 +146,13 @@ def _aapcs64_reference_on_stack_crash(sig: Signature) -> str | None:
     return None
 
 
-def _x87_struct_return(sig: Signature) -> str | None:
+def x87_struct_return(sig: Signature) -> str | None:
     """A struct (or union) of one long double is returned in %st0 on x86-64 (psABI
     3.2.3, class X87; GCC does so), and libffi 3.4.4 reads it from memory instead -- the result
     is garbage and st0 stays pushed, breaking every later x87 operation of the thread (seen with
-    tests/test_floats_ext.py).  Refused; the plan tier returns it right."""
+    tests/test_floats_ext.py).  Refused; the plan tier returns it right.  A callback's closure
+    has the same fault the other way (it treats the result as MEMORY and never loads st0: the C
+    caller read a NaN in our test): tiers/callback.py refuses it too."""
     ret = sig.restype
     if _core.PLAN_ABI != "sysv-x86_64" or isinstance(ret, Scalar) or ret._layout_.size > 16:
         return None

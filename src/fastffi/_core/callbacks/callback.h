@@ -24,8 +24,11 @@
 /* Every result is written into at least this many bytes: integers widened
  * to 64 bits (as libffi's ffi_arg), f32 in the low 4 bytes. */
 #define CALLBACK_RESULT_MIN 8
-/* i128/u128 results are 16 bytes: rax:rdx / x0:x1. */
-#define CALLBACK_RESULT_BYTES(kind) (kind_is_int128(kind) ? 16 : CALLBACK_RESULT_MIN)
+/* i128/u128 results are 16 bytes (rax:rdx / x0:x1), and so are c128 and
+ * longdouble (libffi mechanism only: its closure reads xmm0:xmm1 / st0 / q0
+ * back from a buffer of the type's size); c64 fits the minimum. */
+#define CALLBACK_RESULT_BYTES(kind) \
+    (kind_is_int128(kind) || kind == KIND_C128 || kind == KIND_LONGDOUBLE ? 16 : CALLBACK_RESULT_MIN)
 
 typedef struct CallbackObject CallbackObject;
 typedef struct CallbackTarget CallbackTarget;

@@ -1,5 +1,10 @@
 /* The libffi mechanism: ffi_closure_alloc / ffi_prep_closure_loc, for every
- * signature and platform the static pool and the JIT do not take.
+ * signature and platform the static pool and the JIT do not take -- among
+ * them every one with c64/c128/longdouble: libffi copies each argument's
+ * bytes into its frame (a complex value from its xmm/v registers, a long
+ * double from the stack or q register) and loads the result from the
+ * buffer callback.c writes at the type's size (FFI_TYPE_COMPLEX needs
+ * FFI_TARGET_HAS_COMPLEX_TYPE: kinds.h).
  *
  * fastffi never maps writable+executable memory itself; libffi's allocator
  * may (Debian's 3.4.4 maps an rwx page where the system allows it, a double

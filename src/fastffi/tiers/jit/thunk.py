@@ -245,6 +245,10 @@ def signature_refusal(sig: Signature) -> str | None:
         if t.is_int128:   # the thunk boxes one 8-byte register per argument
             where = "the result" if i == 0 else f"argument {i}"
             return f"{where} is {t.name} (the callback thunk boxes 8-byte registers only; the plan mechanism takes it)"
+        if t.is_wide:   # c64/c128/longdouble: not one 8-byte register, and st0 / a whole q for longdouble
+            where = "the result" if i == 0 else f"argument {i}"
+            return (f"{where} is {t.name} (the callback thunk boxes 8-byte registers only; "
+                    "the libffi mechanism takes it)")
         if t.name == "wstring":   # the thunk has no wide-string boxing
             where = "the result" if i == 0 else f"argument {i}"
             return f"{where} is wstring (the callback thunk boxes no wide strings; the plan mechanism takes it)"
