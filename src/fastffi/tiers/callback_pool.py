@@ -78,6 +78,8 @@ _WIDE = {
     "aapcs64": "the static pool's dispatcher moves 8-byte register images only (a complex value spans two v "
                "registers, a long double a whole q register); the libffi mechanism takes it",
 }
+_WIDE_REASON = _WIDE.get(_core.PLAN_ABI or "", "the static pool moves 8-byte register images only; "
+                                               "the libffi mechanism takes it")
 
 
 def _wide_refusal(sig: Signature) -> str | None:
@@ -85,11 +87,11 @@ def _wide_refusal(sig: Signature) -> str | None:
         where = "the result" if i == 0 else f"argument {i}"
         if t.__class__ is Scalar:
             if t.is_wide:
-                return f"{where} is {t.name} ({_WIDE[_core.PLAN_ABI]})"
+                return f"{where} is {t.name} ({_WIDE_REASON})"
             continue
         field = wide_field(t)
         if field is not None:
-            return f"{where}: {t.__name__} holds a {field.name} field ({_WIDE[_core.PLAN_ABI]})"
+            return f"{where}: {t.__name__} holds a {field.name} field ({_WIDE_REASON})"
     return None
 
 
