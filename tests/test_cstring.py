@@ -100,6 +100,11 @@ def test_cstring_constructor():
         fastffi.CString("abc", "0")
     with pytest.raises(ValueError, match=r"^CString\(\) address must not be NULL \(a NULL result is None\)$"):
         fastffi.CString("abc", 0)
+    for address in (-1, 2**64, 2**70):
+        with pytest.raises(OverflowError) as info:
+            fastffi.CString("abc", address)
+        assert str(info.value) == f"CString() address: {address} does not fit pointer"
+    assert fastffi.CString("abc", 2**64 - 1).address == 2**64 - 1
     with pytest.raises(TypeError):
         fastffi.CString(b"abc", 1)
     with pytest.raises(TypeError):
