@@ -20,11 +20,6 @@ M = (1 << 64) - 1
 SNPRINTF = "int snprintf(char *s, size_t n, const char *fmt, ...)"
 
 
-@pytest.fixture(scope="module")
-def libc():
-    with fastffi.dlopen("libc.so.6") as handle:
-        yield handle
-
 
 def fmt(libc, tier, fmt_, *args, size=256):
     sn = libc.function(SNPRINTF, tier=tier)
