@@ -167,7 +167,7 @@ def parse_function_type(spec, types=None) -> Signature:
         restype, argtypes = spec
         # Spelled in names only: cached as the text form is (a type object in the key could
         # be a struct class the cache would keep alive).
-        key = None
+        key: tuple | None = None
         if isinstance(restype, str) and isinstance(argtypes, (list, tuple)) and all(
                 isinstance(a, str) for a in argtypes):
             ns = namespace_for(types)
@@ -185,8 +185,8 @@ def parse_function_type(spec, types=None) -> Signature:
         name, ftype = None, spec.pointee
     elif isinstance(spec, str):
         ns = namespace_for(types)
-        key = (CALLBACK_NAME, spec)   # apart from parse_declaration's entries for the same text
-        found = ns.declared.get(key)
+        text_key = (CALLBACK_NAME, spec)   # apart from parse_declaration's entries for the same text
+        found = ns.declared.get(text_key)
         if found is not None:
             return found
         from . import parser   # pycparser is imported only when something is parsed
@@ -199,7 +199,7 @@ def parse_function_type(spec, types=None) -> Signature:
         raise SignatureError(_variadic_refusal(name or CALLBACK_NAME))
     sig = Signature(name or CALLBACK_NAME, ftype.restype, ftype.argtypes)
     if isinstance(spec, str):
-        ns.cache(ns.declared, key, sig)
+        ns.cache(ns.declared, text_key, sig)
     return sig
 
 
