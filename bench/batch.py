@@ -14,23 +14,14 @@ of fastffi in a Python loop:
 from __future__ import annotations
 
 import ctypes
-import time
 
 from . import build
+from .timing import best_ns
 
 ROWS = 1_000_000
 MIX12 = ["i32", "f64", "i64", "f32", "u32", "f64", "i16", "f64", "u64", "f32", "i8", "f64"]
 #: Twelve mixed arguments of which two go on the stack on x86-64 SysV.
 MIX12S = ["i32", "i64", "i16", "u32", "i8", "u64", "i32", "i64", "f64", "f32", "f64", "f64"]
-
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter_ns()
-        fn()
-        best = min(best, time.perf_counter_ns() - t)
-    return best
 
 
 def _library() -> str:
@@ -66,13 +57,13 @@ def run(quick: bool = False, data: list | None = None) -> list[str]:
     floor.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_size_t]
     fnptr = ctypes.cast(clib.batch_add_i32, ctypes.c_void_p).value
     row("add(i32,i32): C loop through a function pointer (floor)",
-        _best(lambda: floor(fnptr, a.ctypes.data, b.ctypes.data, out.ctypes.data, rows), repeats))
-    row("add(i32,i32): numpy a + b (no call per row)", _best(lambda: np.add(a, b, out=out), repeats))
+        best_ns(lambda: floor(fnptr, a.ctypes.data, b.ctypes.data, out.ctypes.data, rows), repeats))
+    row("add(i32,i32): numpy a + b (no call per row)", best_ns(lambda: np.add(a, b, out=out), repeats))
     for tier in tiers:
         fn = lib.function("batch_add_i32", "i32", ["i32", "i32"], tier=tier)
         assert (fn.map(a[:1000], b[:1000]) == a[:1000] + b[:1000]).all()
         kind = {"jit": "JIT-emitted loop", "plan": "plan loop", "libffi": "libffi loop"}[tier]
-        row(f"add(i32,i32): fastffi map, {tier} tier", _best(lambda: fn.map(a, b, out=out), repeats), kind)
+        row(f"add(i32,i32): fastffi map, {tier} tier", best_ns(lambda: fn.map(a, b, out=out), repeats), kind)
 
     dtypes = {"i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64, "u32": np.uint32,
               "u64": np.uint64, "f32": np.float32, "f64": np.float64}
@@ -84,20 +75,20 @@ def run(quick: bool = False, data: list | None = None) -> list[str]:
             fn = lib.function(name, "f64", types, tier=tier)
             loop = "emitted loop" if fastffi.batch._loop(fn) is not None else f"{fn.tier} loop"
             row(f"{name} ({what}): fastffi map, {tier} tier",
-                _best(lambda: fn.map(*cols, out=res), repeats), loop)
+                best_ns(lambda: fn.map(*cols, out=res), repeats), loop)
 
     libm = fastffi.dlopen("libm.so.6")
     x = np.linspace(0.0, 10.0, rows)
     y = np.empty(rows)
     cos = libm.function("double cos(double)")
-    row(f"cos(f64): fastffi map ({cos.tier})", _best(lambda: cos.map(x, out=y), repeats))
-    row("cos(f64): numpy.cos", _best(lambda: np.cos(x, out=y), repeats))
+    row(f"cos(f64): fastffi map ({cos.tier})", best_ns(lambda: cos.map(x, out=y), repeats))
+    row("cos(f64): numpy.cos", best_ns(lambda: np.cos(x, out=y), repeats))
 
     work = lib.function("double work_f64(double)")
     xs = np.linspace(0.0, 1.0, rows // 10)
     ws = np.empty(rows // 10)
-    t1 = _best(lambda: work.map(xs, out=ws, threads=1), repeats)
-    t2 = _best(lambda: work.map(xs, out=ws, threads=2), repeats)
+    t1 = best_ns(lambda: work.map(xs, out=ws, threads=1), repeats)
+    t2 = best_ns(lambda: work.map(xs, out=ws, threads=2), repeats)
     row("work_f64 (~50 ns/row), threads=1", t1, count=len(xs))
     row("work_f64 (~50 ns/row), threads=2", t2, f"{t1 / t2:.2f}x the one-thread rate", count=len(xs))
 
@@ -113,7 +104,7 @@ def run(quick: bool = False, data: list | None = None) -> list[str]:
             for i in range(n):
                 f(i, 1)
         return go
-    row(f"add(i32,i32) per call from a Python loop: fastffi ({add.tier})", _best(loop(add), repeats), count=n)
-    row("add(i32,i32) per call from a Python loop: ctypes", _best(loop(cadd), repeats), count=n)
+    row(f"add(i32,i32) per call from a Python loop: fastffi ({add.tier})", best_ns(loop(add), repeats), count=n)
+    row("add(i32,i32) per call from a Python loop: ctypes", best_ns(loop(cadd), repeats), count=n)
     lib.close()
     return lines

@@ -34,7 +34,6 @@ import gc
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import build
-from .callgrind import MARKER, read_total, valgrind
+from .callgrind import segment_totals, valgrind
 from .loops import make_loop
 
 CASES = ("long", "double")
@@ -240,18 +239,8 @@ class Instructions:
 def measure_instructions(artifacts: build.Artifacts) -> Instructions:
     """Run this module's worker under callgrind and read its segments."""
     with tempfile.TemporaryDirectory(prefix="fastffi-cg-cb-") as d:
-        out = Path(d) / "cg"
-        command = [valgrind(), "--tool=callgrind", f"--dump-before={MARKER}", f"--callgrind-out-file={out}",
-                   sys.executable, "-m", f"{__package__}.callbacks", "--cg-worker", str(artifacts.directory)]
-        done = subprocess.run(command, env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True,
-                              cwd=str(build.SOURCE_DIR.parent))
-        if done.returncode != 0:
-            raise RuntimeError(f"callgrind run failed: {done.stderr[-2000:]}")
-        labels = json.loads(done.stdout.splitlines()[-1])
-        dumps = sorted(Path(d).glob("cg.*"), key=lambda p: int(p.suffix[1:]))
-        if len(dumps) != len(labels):
-            raise RuntimeError(f"{len(dumps)} callgrind dumps for {len(labels)} segments")
-        totals = {label: read_total(p) for label, p in zip(labels, dumps)}
+        totals = segment_totals(["-m", f"{__package__}.callbacks", "--cg-worker", str(artifacts.directory)],
+                                Path(d) / "cg", cwd=build.SOURCE_DIR.parent)
     out, comparisons = Instructions({}, {}, {}, {}), _comparisons(CG_QSORT_N)
     for label, total in totals.items():
         if label.endswith("/N"):

@@ -68,7 +68,7 @@ def measure(peers: Iterable[str], cases: Sequence[str], n: int, build_dir: Path,
             try:
                 totals = future.result()
             except WorkerError as e:
-                notes.append(f"{peer}: callgrind run failed: {e}")
+                notes.append(f"{peer}: {e}")
                 continue
             loop[peer] = (totals["empty/N"] - totals["empty/0"]) / n
             for label, total in totals.items():
@@ -81,19 +81,32 @@ def measure(peers: Iterable[str], cases: Sequence[str], n: int, build_dir: Path,
 def _run_peer(peer: str, cases: Sequence[str], n: int, build_dir: Path,
               out_dir: Path) -> dict[str, int]:
     """{segment name: Ir} for one peer's worker run."""
-    out = out_dir / ("cg-" + re.sub(r"\W", "_", peer))
+    return segment_totals(["-m", f"{__package__}._cg_worker", peer, str(n), str(build_dir), *cases],
+                          out_dir / ("cg-" + re.sub(r"\W", "_", peer)))
+
+
+def segment_totals(args: Sequence[str], out: Path, labels: Sequence[str] | None = None, *,
+                   cwd: str | Path | None = None) -> dict[str, int]:
+    """{segment name: Ir} for one Python worker run under callgrind.
+
+    ``args`` follow the interpreter (``-m module ...`` or a script).  The
+    worker ends each segment with a MARKER() call; ``labels`` name the
+    segments in order or, when None, the worker names them in a JSON list on
+    the last line of its stdout.  The dumps are written beside ``out``.
+    """
     # sys.executable, not "python3": a pyenv shim is a shell script, and
     # valgrind would count bash.
     command = [valgrind(), "--tool=callgrind", f"--dump-before={MARKER}",
-               f"--callgrind-out-file={out}", sys.executable, "-m", f"{__package__}._cg_worker",
-               peer, str(n), str(build_dir), *cases]
+               f"--callgrind-out-file={out}", sys.executable, *args]
     done = subprocess.run(command, env=dict(os.environ, PYTHONHASHSEED="0"),
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=cwd)
     if done.returncode != 0:
-        raise WorkerError(f"exit {done.returncode}: {done.stderr[-2000:]}")
-    labels = json.loads(done.stdout.splitlines()[-1])
-    # Dump k (file out.k) holds the segment that ended at the k-th marker.
-    dumps = sorted(out_dir.glob(out.name + ".*"), key=lambda p: int(p.suffix[1:]))
+        raise WorkerError(f"callgrind run failed (exit {done.returncode}): {done.stderr[-2000:]}")
+    if labels is None:
+        labels = json.loads(done.stdout.splitlines()[-1])
+    # Dump k (file out.k) holds the segment that ended at the k-th marker;
+    # the exit's dump, ``out`` itself, is what followed the last one.
+    dumps = sorted(out.parent.glob(out.name + ".*"), key=lambda p: int(p.suffix[1:]))
     if len(dumps) != len(labels):
         raise WorkerError(f"{len(dumps)} callgrind dumps for {len(labels)} segments: "
                           f"did {MARKER}() run elsewhere, or not show up by that name?")

@@ -14,20 +14,15 @@ import gc
 import itertools
 import subprocess
 import sys
-import time
 
 from . import build
+from .timing import best_ns
 
 KINDS = ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "f32", "f64", "pointer", "bool"]
 
 
 def _best_us(fn, n: int, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn(n)
-        best = min(best, (time.perf_counter() - t) / n)
-    return best * 1e6
+    return best_ns(lambda: fn(n), repeats) / n / 1e3
 
 
 _FRESH = """

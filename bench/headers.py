@@ -15,19 +15,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import time
+
+from .timing import best_ns
 
 HEADERS = ["zlib.h", "sqlite3.h", "openssl/sha.h", "openssl/evp.h", "stdio.h", "stdlib.h", "string.h",
            "time.h", "sys/stat.h", "dirent.h", "pthread.h", "netdb.h", "math.h", "complex.h"]
-
-
-def _best(fn, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def _cffi_text(header: str) -> str:
@@ -59,14 +51,14 @@ def run(quick: bool = False) -> list[str]:
                     def cold():
                         H._includes.clear()
                         return fastffi.include(name, cache=False)
-                    t_cold = _best(cold, repeat)
+                    t_cold = best_ns(cold, repeat)
                     H._includes.clear()
                     h = fastffi.include(name)   # writes the cache entry
 
                     def warm():
                         H._includes.clear()
                         fastffi.include(name)
-                    t_warm = _best(warm, repeat * 2)
+                    t_warm = best_ns(warm, repeat * 2)
                 except fastffi.HeaderError as e:
                     lines.append(f"| {name} | not installed: {e} | | | | | |")
                     continue
@@ -74,13 +66,13 @@ def run(quick: bool = False) -> list[str]:
                     import cffi
 
                     text = _cffi_text(name)
-                    t_cffi = f"{_best(lambda: cffi.FFI().cdef(text, override=True), repeat) * 1e3:.1f} ms"
+                    t_cffi = f"{best_ns(lambda: cffi.FFI().cdef(text, override=True), repeat) / 1e6:.1f} ms"
                 except ImportError:
                     t_cffi = "cffi not installed"
                 except Exception as e:   # cffi's own CDefError and parse errors
                     t_cffi = f"refuses the text ({type(e).__name__})"
                 lines.append(f"| {name} | {len(h.functions)} | {len(h.constants)} | {len(h.types)} | "
-                             f"{t_cold * 1e3:.1f} ms | {t_warm * 1e3:.2f} ms | {t_cffi} |")
+                             f"{t_cold / 1e6:.1f} ms | {t_warm / 1e6:.2f} ms | {t_cffi} |")
         finally:
             if old is None:
                 os.environ.pop("FASTFFI_CACHE_DIR", None)
@@ -106,11 +98,11 @@ def _first_call(repeat: int) -> list[str]:
         with fastffi.dlopen("libz.so.1") as z:
             z.function(decls.pop())(0, b"a", 1)
 
-    t_h = _best(from_header, repeat * 4)
-    t_d = _best(from_decl, repeat * 4)
+    t_h = best_ns(from_header, repeat * 4)
+    t_d = best_ns(from_decl, repeat * 4)
     return ["| first call of zlib's crc32 | time |", "|---|---:|",
-            f"| bound from include('zlib.h') (dlopen + first access + call) | {t_h * 1e6:.0f} µs |",
-            f"| lib.function(new declaration text) (dlopen + parse + call) | {t_d * 1e6:.0f} µs |"]
+            f"| bound from include('zlib.h') (dlopen + first access + call) | {t_h / 1e3:.0f} µs |",
+            f"| lib.function(new declaration text) (dlopen + parse + call) | {t_d / 1e3:.0f} µs |"]
 
 
 if __name__ == "__main__":

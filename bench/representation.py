@@ -6,9 +6,6 @@ a callable CPython 3.11 specialises at the call site (PRECALL_BUILTIN_CLASS)
 while it can still carry fn.tier and fn.explain(); see representation.c."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import sysconfig
 import tempfile
 from pathlib import Path
@@ -56,13 +53,8 @@ def run() -> list[str]:
         script = directory / "worker.py"
         script.write_text(WORKER.format(directory=str(directory), n=N))
         for name in NAMES:
-            out = directory / f"cg.{NAMES.index(name)}"
-            subprocess.run([valgrind, "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-before=getppid",
-                            sys.executable, str(script), name], check=True, capture_output=True,
-                           env=dict(os.environ, PYTHONHASHSEED="0"))
-            parts = sorted(directory.glob(f"cg.{NAMES.index(name)}.*"), key=lambda p: int(p.suffix[1:]))
-            ir = [callgrind.read_total(p) for p in parts]
-            # parts: setup, empty(0), empty(N), loop(N)
-            empty = (ir[2] - ir[1]) / N
-            lines.append(f"| {name} | {(ir[3] - ir[1]) / N - empty:.0f} |")
+            ir = callgrind.segment_totals([str(script), name], directory / f"cg.{NAMES.index(name)}",
+                                          ["setup", "empty/0", "empty/N", "loop/N"])
+            empty = (ir["empty/N"] - ir["empty/0"]) / N
+            lines.append(f"| {name} | {(ir['loop/N'] - ir['empty/0']) / N - empty:.0f} |")
     return lines

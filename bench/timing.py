@@ -9,6 +9,7 @@ sample.  Each sample is a loop sized to last about ``sample_ns``.
 from __future__ import annotations
 
 import gc
+import time
 from typing import Callable, Hashable
 
 from .loops import make_loop
@@ -47,3 +48,13 @@ def _calibrate(loop, binding: Binding, sample_ns: int) -> int:
     for _ in range(2):
         per_call = max(loop(binding.fn, binding.args, _CALIBRATION_CALLS) / _CALIBRATION_CALLS, 1.0)
     return max(_CALIBRATION_CALLS, int(sample_ns / per_call))
+
+
+def best_ns(fn: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` runs of ``fn()``, in ns: the least disturbed one."""
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter_ns()
+        fn()
+        best = min(best, time.perf_counter_ns() - t)
+    return best

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .callgrind import MARKER, read_total, valgrind
+from .callgrind import MARKER, segment_totals, valgrind
 
 N = 20_000
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixture"
@@ -69,14 +69,10 @@ def run(n: int = N) -> list[str]:
         subprocess.run([os.environ.get("CC", "cc"), "-O2", "-fPIC", "-shared", f"-I{FIXTURE}", "-o", str(lib),
                         str(FIXTURE / "typed_pointers.c")], check=True)
         for tier in ("jit", "plan"):
-            out = Path(d) / f"cg-{tier}.out"
-            subprocess.run([vg, "--tool=callgrind", f"--dump-before={MARKER}", f"--callgrind-out-file={out}",
-                            sys.executable, "-m", "bench.typed_pointers", "--worker", str(lib), tier, str(n)],
-                           check=True, capture_output=True, env=dict(os.environ, PYTHONHASHSEED="0"),
-                           cwd=Path(__file__).resolve().parent.parent)
-            parts = sorted(Path(d).glob(f"cg-{tier}.out.*"), key=lambda p: int(p.name.rsplit(".", 1)[1]))
-            # segments: setup, empty loop, void * calls, typed calls, handle calls (then the exit)
-            empty, plain, typed, handle = (read_total(p) for p in parts[1:5])
+            ir = segment_totals(["-m", "bench.typed_pointers", "--worker", str(lib), tier, str(n)],
+                                Path(d) / f"cg-{tier}.out", ["setup", "empty", "plain", "typed", "handle"],
+                                cwd=Path(__file__).resolve().parent.parent)
+            empty, plain, typed, handle = (ir[k] for k in ("empty", "plain", "typed", "handle"))
             lines.append(f"| {tier} | {(plain - empty) / n:.0f} | {(typed - empty) / n:.0f} "
                          f"| {(handle - empty) / n:.0f} |")
     return lines

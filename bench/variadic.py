@@ -17,15 +17,14 @@ import ctypes
 import gc
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from . import build
-from .callgrind import MARKER, read_total, valgrind
+from .callgrind import segment_totals, valgrind
 from .loops import make_loop
+from .timing import best_ns
 
 N = 200_000
 FMT = b"%d %f"
@@ -105,12 +104,7 @@ def run(quick: bool = False, callgrind: bool = False) -> list[str]:
             loop(fn, args, 100)
             ns[case, peer] = _time(loop, fn, args, n, repeats) - empty
         for case, (fn, _, args) in _c_loops(path).items():
-            best = float("inf")
-            for _ in range(repeats):
-                t = time.perf_counter_ns()
-                fn(n, *args)
-                best = min(best, time.perf_counter_ns() - t)
-            ns[case, "C loop"] = best / n
+            ns[case, "C loop"] = best_ns(lambda: fn(n, *args), repeats) / n
     finally:
         gc.enable()
     ir = _callgrind(path) if callgrind and valgrind() else {}
@@ -141,16 +135,8 @@ CG_N = 2000
 def _callgrind(path: str) -> dict[str, float]:
     """{"case/peer": instructions per call, the empty loop taken off}."""
     with tempfile.TemporaryDirectory(prefix="fastffi-cg-var-") as d:
-        out = Path(d) / "cg"
-        command = [valgrind(), "--tool=callgrind", f"--dump-before={MARKER}", f"--callgrind-out-file={out}",
-                   sys.executable, "-m", f"{__package__}.variadic", "--cg-worker", path]
-        done = subprocess.run(command, env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True,
-                              cwd=str(build.SOURCE_DIR.parent))
-        if done.returncode != 0:
-            raise RuntimeError(f"callgrind run failed: {done.stderr[-2000:]}")
-        labels = json.loads(done.stdout.splitlines()[-1])
-        dumps = sorted(Path(d).glob("cg.*"), key=lambda p: int(p.suffix[1:]))
-        totals = {label: read_total(p) for label, p in zip(labels, dumps)}
+        totals = segment_totals(["-m", f"{__package__}.variadic", "--cg-worker", path], Path(d) / "cg",
+                                cwd=build.SOURCE_DIR.parent)
     base, per_empty = totals["empty/0"], (totals["empty/N"] - totals["empty/0"]) / CG_N
     return {label: (t - base) / CG_N - per_empty for label, t in totals.items()
             if label not in ("setup", "empty/0", "empty/N")}

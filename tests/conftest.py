@@ -90,6 +90,22 @@ def fixture_lib(fixture_lib_path):
         yield handle
 
 
+@pytest.fixture(scope="module")
+def libc():
+    """libc.so.6, open for a whole module."""
+    with fastffi.dlopen("libc.so.6") as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def process():
+    """The process's global namespace (dlopen(None)), not dlopen("libc.so.6"): under a
+    sanitizer's LD_PRELOAD, malloc and free resolve to its interceptors there, so memory a
+    libc function allocates and the free called on it agree."""
+    with fastffi.dlopen(None) as handle:
+        yield handle
+
+
 @pytest.fixture
 def unraisable(monkeypatch):
     """The reports (``sys.UnraisableHookArgs``) sys.unraisablehook receives during the test."""

@@ -12,15 +12,10 @@ import pytest
 import fastffi
 
 
-@pytest.fixture
-def libc():
-    with fastffi.dlopen(None) as lib:
-        yield lib
 
-
-def test_strdup_result_carries_its_address_and_can_be_freed(libc, tier):
-    strdup = libc.function("char *strdup(const char *)", tier=tier)
-    free = libc.function("void free(void *)", tier=tier)
+def test_strdup_result_carries_its_address_and_can_be_freed(process, tier):
+    strdup = process.function("char *strdup(const char *)", tier=tier)
+    free = process.function("void free(void *)", tier=tier)
     s = strdup("héllo, world")
     assert type(s) is fastffi.CString
     assert isinstance(s, str)
@@ -34,19 +29,19 @@ def test_strdup_result_carries_its_address_and_can_be_freed(libc, tier):
     assert s == "héllo, world"         # the text was copied out before the free
 
 
-def test_getenv_compares_equal_to_the_environment(libc, tier, monkeypatch):
+def test_getenv_compares_equal_to_the_environment(process, tier, monkeypatch):
     monkeypatch.setenv("FASTFFI_CSTRING_TEST", "/root")
-    getenv = libc.function("char *getenv(const char *)", tier=tier)
+    getenv = process.function("char *getenv(const char *)", tier=tier)
     value = getenv("FASTFFI_CSTRING_TEST")
     assert value == "/root" and type(value) is fastffi.CString
     assert getenv("HOME") == os.environ["HOME"]
     assert getenv("FASTFFI_CSTRING_TEST_UNSET") is None     # NULL stays None
 
 
-def test_realpath_and_getcwd_results_are_freed_through_their_address(libc, tier, tmp_path):
-    realpath = libc.function("char *realpath(const char *path, char *resolved)", tier=tier)
-    getcwd = libc.function("char *getcwd(char *buf, unsigned long size)", tier=tier)
-    free = libc.function("void free(void *)", tier=tier)
+def test_realpath_and_getcwd_results_are_freed_through_their_address(process, tier, tmp_path):
+    realpath = process.function("char *realpath(const char *path, char *resolved)", tier=tier)
+    getcwd = process.function("char *getcwd(char *buf, unsigned long size)", tier=tier)
+    free = process.function("void free(void *)", tier=tier)
     p = realpath(str(tmp_path), None)
     assert p == os.path.realpath(tmp_path)
     free(p.address)
@@ -73,11 +68,11 @@ def test_non_const_result_of_a_const_function_decodes_like_str(lib, tier):
     assert lib.function("char *ret_null_str(void)", tier=tier)() is None
 
 
-def test_a_cstring_passes_as_a_str_argument(lib, libc, tier):
-    strdup = libc.function("char *strdup(const char *)", tier=tier)
-    free = libc.function("void free(void *)", tier=tier)
-    strlen_const = libc.function("unsigned long strlen(const char *)", tier=tier)
-    strlen_mut = libc.function("unsigned long strlen(char *)", tier=tier)
+def test_a_cstring_passes_as_a_str_argument(lib, process, tier):
+    strdup = process.function("char *strdup(const char *)", tier=tier)
+    free = process.function("void free(void *)", tier=tier)
+    strlen_const = process.function("unsigned long strlen(const char *)", tier=tier)
+    strlen_mut = process.function("unsigned long strlen(char *)", tier=tier)
     echo = lib.function("const char *echo_str(const char *)", tier=tier)
     s = strdup("abc€")
     assert strlen_const(s) == 6 and strlen_mut(s) == 6
@@ -85,12 +80,12 @@ def test_a_cstring_passes_as_a_str_argument(lib, libc, tier):
     free(s.address)
 
 
-def test_copies_and_pickles_are_plain_str(libc):
-    strdup = libc.function("char *strdup(const char *)")
+def test_copies_and_pickles_are_plain_str(process):
+    strdup = process.function("char *strdup(const char *)")
     s = strdup("x")
     for c in (copy.copy(s), copy.deepcopy(s), pickle.loads(pickle.dumps(s)), str(s), s + "", s[:]):
         assert type(c) is str and c == "x"
-    libc.function("void free(void *)")(s.address)
+    process.function("void free(void *)")(s.address)
 
 
 def test_cstring_constructor():
@@ -100,6 +95,11 @@ def test_cstring_constructor():
         fastffi.CString("abc", "0")
     with pytest.raises(ValueError, match=r"^CString\(\) address must not be NULL \(a NULL result is None\)$"):
         fastffi.CString("abc", 0)
+    for address in (-1, 2**64, 2**70):
+        with pytest.raises(OverflowError) as info:
+            fastffi.CString("abc", address)
+        assert str(info.value) == f"CString() address: {address} does not fit pointer"
+    assert fastffi.CString("abc", 2**64 - 1).address == 2**64 - 1
     with pytest.raises(TypeError):
         fastffi.CString(b"abc", 1)
     with pytest.raises(TypeError):

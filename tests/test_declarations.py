@@ -51,11 +51,6 @@ PLATFORM_SPELLINGS = {
 }
 
 
-@pytest.fixture(scope="module")
-def libc():
-    with fastffi.dlopen("libc.so.6") as handle:
-        yield handle
-
 
 def _param(spelling, name):
     """`T name` for an ordinary type, `R (*name)(A)` for a function pointer."""

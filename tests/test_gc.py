@@ -8,19 +8,10 @@ import sys
 import gc as pygc
 import pickle
 
-import pytest
-
 import fastffi
 from conftest import raises_exact
 from fastffi.memory import OwnedAddress, OwnedString
 
-
-@pytest.fixture
-def libc():
-    """The process's global namespace, not dlopen("libc.so.6"): under a sanitizer's LD_PRELOAD,
-    malloc and free resolve to its interceptors there, so strdup's memory and free agree."""
-    with fastffi.dlopen(None) as handle:
-        yield handle
 
 
 class Counting:
@@ -44,9 +35,9 @@ class FakeCString(str):
         return s
 
 
-def test_strdup_free_runs_once_at_collection(libc):
-    strdup = libc.function("strdup", "pointer", ["string"])
-    free = Counting(libc.function("free", "void", ["pointer"]))
+def test_strdup_free_runs_once_at_collection(process):
+    strdup = process.function("strdup", "pointer", ["string"])
+    free = Counting(process.function("free", "void", ["pointer"]))
     raw = strdup(b"owned by python")
     owned = fastffi.gc(raw, free)
     assert type(owned) is OwnedAddress and owned == raw and isinstance(owned, int)
@@ -72,9 +63,9 @@ def test_a_c_destructor_is_called_with_the_address(lib):
     assert get_counter() == 0x1234560
 
 
-def test_detach_after_an_explicit_free(libc):
-    strdup = libc.function("strdup", "pointer", ["string"])
-    real_free = libc.function("free", "void", ["pointer"])
+def test_detach_after_an_explicit_free(process):
+    strdup = process.function("strdup", "pointer", ["string"])
+    real_free = process.function("free", "void", ["pointer"])
     free = Counting(real_free)
     owned = fastffi.gc(strdup(b"freed by hand"), free)
     assert fastffi.gc(owned, None) is owned
@@ -84,9 +75,9 @@ def test_detach_after_an_explicit_free(libc):
     assert free.calls == []
 
 
-def test_detach_refuses_what_gc_did_not_return(libc):
-    strdup = libc.function("strdup", "pointer", ["string"])
-    free = libc.function("free", "void", ["pointer"])
+def test_detach_refuses_what_gc_did_not_return(process):
+    strdup = process.function("strdup", "pointer", ["string"])
+    free = process.function("free", "void", ["pointer"])
     raw = strdup(b"x")
     owned = fastffi.gc(raw, free)
     with raises_exact(TypeError, "gc(obj, None): int has no destructor to detach (pass the object gc() returned)"):
@@ -96,9 +87,9 @@ def test_detach_refuses_what_gc_did_not_return(libc):
     del owned
 
 
-def test_a_c_string_result_gets_an_owned_string(libc):
-    strdup = libc.function("strdup", "pointer", ["string"])
-    free = Counting(libc.function("free", "void", ["pointer"]))
+def test_a_c_string_result_gets_an_owned_string(process):
+    strdup = process.function("strdup", "pointer", ["string"])
+    free = Counting(process.function("free", "void", ["pointer"]))
     address = strdup(b"caf\xc3\xa9")
     s = FakeCString(fastffi.to_string(address), address)
     owned = fastffi.gc(s, free)
@@ -110,7 +101,7 @@ def test_a_c_string_result_gets_an_owned_string(libc):
     assert free.calls == [address]
 
 
-def test_copies_and_pickles_own_nothing(libc):
+def test_copies_and_pickles_own_nothing(process):
     free = Counting(lambda address: None)
     owned_int = fastffi.gc(0x5000, free)
     owned_str = fastffi.gc(FakeCString("text", 0x6000), free)
@@ -125,10 +116,10 @@ def test_copies_and_pickles_own_nothing(libc):
     assert len(free.calls) == 2
 
 
-def test_a_struct_view_of_foreign_memory(libc):
+def test_a_struct_view_of_foreign_memory(process):
     point = fastffi.struct("GcPoint", [("x", "i64"), ("y", "i64")])
-    calloc = libc.function("calloc", "pointer", ["size_t", "size_t"])
-    free = Counting(libc.function("free", "void", ["pointer"]))
+    calloc = process.function("calloc", "pointer", ["size_t", "size_t"])
+    free = Counting(process.function("free", "void", ["pointer"]))
     address = calloc(1, fastffi.sizeof(point))
     view = fastffi.gc(point.from_address(address), free)
     assert type(view) is point and view._address_ == address and fastffi.sizeof(view) == 16
@@ -142,10 +133,10 @@ def test_a_struct_view_of_foreign_memory(libc):
     assert free.calls == [address]
 
 
-def test_a_field_view_keeps_the_owned_struct(libc):
+def test_a_field_view_keeps_the_owned_struct(process):
     outer = fastffi.struct("GcOuter2", [("n", "i32"), ("arr", "i32[4]")])
-    calloc = libc.function("calloc", "pointer", ["size_t", "size_t"])
-    free = Counting(libc.function("free", "void", ["pointer"]))
+    calloc = process.function("calloc", "pointer", ["size_t", "size_t"])
+    free = Counting(process.function("free", "void", ["pointer"]))
     address = calloc(1, fastffi.sizeof(outer))
     arr = fastffi.gc(outer.from_address(address), free).arr
     pygc.collect()
@@ -156,9 +147,9 @@ def test_a_field_view_keeps_the_owned_struct(libc):
     assert free.calls == [address]
 
 
-def test_an_array_view(libc):
-    calloc = libc.function("calloc", "pointer", ["size_t", "size_t"])
-    free = Counting(libc.function("free", "void", ["pointer"]))
+def test_an_array_view(process):
+    calloc = process.function("calloc", "pointer", ["size_t", "size_t"])
+    free = Counting(process.function("free", "void", ["pointer"]))
     address = calloc(4, 8)
     point = fastffi.struct("GcArrHolder", [("a", "f64[4]")])
     arr = point.from_address(address).a

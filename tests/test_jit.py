@@ -279,7 +279,7 @@ def test_code_region_takes_only_recorded_emitter_output():
     if not JIT_HERE:
         return
     region = _core._CodeRegion((code,), "h")
-    assert region.used == len(code) and region.mapped % _core.page_size() == 0
+    assert region.used == len(code) and region.mapped % _core.page_size() == 0 and region.offsets == (0,)
     with pytest.raises(ValueError) as e:   # the recording served one installation
         _core._CodeRegion((code,), "h")
     assert str(e.value) == message
@@ -397,6 +397,7 @@ def test_definitions_share_one_mapping_unmapped_with_their_last_function(fixture
     offsets = [f._entry_ - region.address for f in fns]
     sizes = [tier_jit.code_size(f) for f in fns]
     assert offsets[0] == 0 and all(o % 16 == 0 for o in offsets)
+    assert region.offsets == tuple(offsets)   # the region's own layout is the one the functions enter
     assert [o + n <= nxt for o, n, nxt in zip(offsets, sizes, offsets[1:] + [region.used])] == [True] * 3
     assert region.used == offsets[2] + sizes[2] and region.mapped == _core.page_size()
     assert (f"jit ({tier_jit.emitter().NAME}): {sizes[2]} bytes of code at 0x{fns[2]._entry_:x} in a "

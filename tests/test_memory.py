@@ -14,11 +14,6 @@ from hypothesis import strategies as st
 import fastffi
 
 
-@pytest.fixture
-def libc():
-    with fastffi.dlopen("libc.so.6") as handle:
-        yield handle
-
 
 def addr_of_writable(buf):
     """The address of a writable buffer's first byte, as ctypes sees it."""

@@ -21,11 +21,6 @@ LONG_MIN = -(2**63)
 
 # ---------------------------------------------------------------- libc
 
-@pytest.fixture
-def libc():
-    with fastffi.dlopen("libc.so.6") as handle:
-        yield handle
-
 
 def test_strlen(libc, tier):
     strlen = libc.function("size_t strlen(const char *s)", tier=tier)

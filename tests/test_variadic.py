@@ -20,11 +20,6 @@ M = (1 << 64) - 1
 SNPRINTF = "int snprintf(char *s, size_t n, const char *fmt, ...)"
 
 
-@pytest.fixture(scope="module")
-def libc():
-    with fastffi.dlopen("libc.so.6") as handle:
-        yield handle
-
 
 def fmt(libc, tier, fmt_, *args, size=256):
     sn = libc.function(SNPRINTF, tier=tier)
@@ -87,6 +82,25 @@ def test_sscanf_into_boxes_and_buffers(libc, tier):
     n, d, word = fastffi.new("i32"), fastffi.new("f64"), bytearray(16)
     assert sscanf(b"12 2.5 hello", b"%d %lf %15s", n, d, word) == 3
     assert (n.value, d.value, bytes(word[:6])) == (12, 2.5, b"hello\0")
+
+
+def test_read_only_buffers_need_an_explicit_const_type(libc, tier):
+    # An inferred buffer is a void *, which sscanf writes through: a read-only one is refused
+    # with the remedy that exists here (no parameter to declare const), and the explicit
+    # 'const void *' passes it for a callee that only reads.
+    sscanf = libc.function("int sscanf(const char *s, const char *fmt, ...)", tier=tier)
+    with pytest.raises(TypeError) as info:
+        sscanf(b"hello", b"%5s", memoryview(b"......"))
+    assert str(info.value) == ("sscanf() argument 3: memoryview is read-only and C may write through a variadic "
+                               "pointer; pass a writable buffer, or give the types, this one 'const void *': "
+                               "sscanf.variadic(type, ...)")
+    snprintf = libc.function("int snprintf(char *s, size_t n, const char *fmt, ...)", tier=tier)
+    out = bytearray(16)
+    assert snprintf.variadic("const void *")(out, 16, b"%s", memoryview(b"abc\0")) == 3
+    assert bytes(out[:4]) == b"abc\0"
+    word = memoryview(bytearray(8))
+    assert sscanf(b"hello", b"%5s", word) == 1
+    assert bytes(word[:6]) == b"hello\0"
 
 
 def test_open_mode_arrives_and_fcntl(libc, tier, tmp_path):

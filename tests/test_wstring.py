@@ -12,15 +12,10 @@ TIERS = [t for t in fastffi.available_tiers() if t != "jit"]   # the JIT refuses
 TEXT = "h\u00e9llo \u20ac \U0001F600"
 
 
-@pytest.fixture
-def libc():
-    with fastffi.dlopen(None) as handle:
-        yield handle
-
 
 @pytest.fixture
-def utf8_locale(libc):
-    setlocale = libc.function("char *setlocale(int, const char *)")
+def utf8_locale(process):
+    setlocale = process.function("char *setlocale(int, const char *)")
     lc_ctype = 0   # glibc's LC_CTYPE
     old = str(setlocale(lc_ctype, None))
     assert setlocale(lc_ctype, "C.UTF-8") == "C.UTF-8"
@@ -29,8 +24,8 @@ def utf8_locale(libc):
 
 
 @pytest.mark.parametrize("tier", TIERS)
-def test_wcslen_counts_code_points(libc, tier):
-    wcslen = libc.function("size_t wcslen(const wchar_t *s)", tier=tier)
+def test_wcslen_counts_code_points(process, tier):
+    wcslen = process.function("size_t wcslen(const wchar_t *s)", tier=tier)
     assert wcslen.argtypes == ("wstring",)
     assert wcslen(TEXT) == 9
     assert wcslen("") == 0
@@ -38,15 +33,15 @@ def test_wcslen_counts_code_points(libc, tier):
 
 
 @pytest.mark.parametrize("tier", TIERS)
-def test_wcscmp(libc, tier):
-    wcscmp = libc.function("int wcscmp(const wchar_t *, const wchar_t *)", tier=tier)
+def test_wcscmp(process, tier):
+    wcscmp = process.function("int wcscmp(const wchar_t *, const wchar_t *)", tier=tier)
     assert wcscmp("abc", "abd") < 0 and wcscmp("abd", "abc") > 0 and wcscmp(TEXT, TEXT) == 0
     assert wcscmp("\U0001F600", "\uffff") > 0   # compared as 32-bit code points, not UTF-16 units
 
 
 @pytest.mark.parametrize("tier", TIERS)
-def test_wcscpy_writes_into_memory_and_returns_it_as_str(libc, tier):
-    wcscpy = libc.function("wchar_t *wcscpy(wchar_t *dst, const wchar_t *src)", tier=tier)
+def test_wcscpy_writes_into_memory_and_returns_it_as_str(process, tier):
+    wcscpy = process.function("wchar_t *wcscpy(wchar_t *dst, const wchar_t *src)", tier=tier)
     dst = fastffi.array("wchar_t", 16)
     assert wcscpy(dst, TEXT) == TEXT
     assert list(dst)[:10] == [ord(c) for c in TEXT] + [0]
@@ -56,9 +51,9 @@ def test_wcscpy_writes_into_memory_and_returns_it_as_str(libc, tier):
 
 
 @pytest.mark.parametrize("tier", TIERS)
-def test_mbstowcs_and_wcstombs(libc, utf8_locale, tier):
-    mbstowcs = libc.function("size_t mbstowcs(wchar_t *dst, const char *src, size_t n)", tier=tier)
-    wcstombs = libc.function("size_t wcstombs(char *dst, const wchar_t *src, size_t n)", tier=tier)
+def test_mbstowcs_and_wcstombs(process, utf8_locale, tier):
+    mbstowcs = process.function("size_t mbstowcs(wchar_t *dst, const char *src, size_t n)", tier=tier)
+    wcstombs = process.function("size_t wcstombs(char *dst, const wchar_t *src, size_t n)", tier=tier)
     wide = fastffi.array("wchar_t", 12)
     assert mbstowcs(wide, TEXT, 12) == 9
     assert list(wide)[:10] == [ord(c) for c in TEXT] + [0]
@@ -147,9 +142,9 @@ def test_bound_header_functions_are_callable(fixture_lib_path):
 
 def test_wchar_h_binds_its_wide_string_functions():
     h = fastffi.include("wchar.h")
-    libc = fastffi.dlopen(None, h)
-    assert libc.wcslen(TEXT) == 9
-    assert libc.wcscmp("a", "a") == 0
+    process = fastffi.dlopen(None, h)
+    assert process.wcslen(TEXT) == 9
+    assert process.wcscmp("a", "a") == 0
     assert str(h.functions["wcslen"]) == "u64 wcslen(wstring)"
 
 

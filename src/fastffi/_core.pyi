@@ -149,6 +149,7 @@ class _CodeRegion:   # private: takes only code fastffi's JIT emitted (see tiers
     address: int
     mapped: int
     used: int
+    offsets: tuple[int, ...]
     def __new__(cls, parts: tuple[bytes, ...], what: str, /) -> _CodeRegion: ...
 
 @final

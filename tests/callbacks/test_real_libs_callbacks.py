@@ -27,11 +27,6 @@ def int_cmp(a, b):
     return (x > y) - (x < y)
 
 
-@pytest.fixture
-def libc():
-    with fastffi.dlopen("libc.so.6") as handle:
-        yield handle
-
 
 # ---------------------------------------------------------------- qsort, bsearch
 

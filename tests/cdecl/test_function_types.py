@@ -45,6 +45,17 @@ def test_restype_argtypes_form():
     assert parse_function_type(("void", [])) == Signature("callback", VOID, ())
 
 
+def test_restype_argtypes_form_is_cached_when_spelled_in_names():
+    # Creating a callback asks again every time: names-only tuples hit the namespace's cache
+    # as text does; a type object in the tuple is never a key (it could be a struct class).
+    first = parse_function_type(("f64", ["double", "i32"]))
+    assert parse_function_type(("f64", ("double", "i32"))) is first
+    Pair = fastffi.struct("Pair", [("a", "i32"), ("b", "i32")])
+    with_class = parse_function_type(("i32", [Pair]))
+    assert with_class == Signature("callback", I32, (Pair,))
+    assert parse_function_type(("i32", [Pair])) is not with_class
+
+
 def test_void_parameter_list_and_results():
     assert parse_function_type("void (void)") == Signature("callback", VOID, ())
     assert parse_function_type("double cb(double, double)") == Signature("cb", F64, (F64, F64))

@@ -16,7 +16,6 @@ import struct
 from fractions import Fraction
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -165,11 +164,6 @@ def finite_longdouble(draw):
     return np.frombuffer(mant.to_bytes(8, "little") + sign_exp.to_bytes(2, "little") + bytes(6),
                          dtype=np.longdouble)[0]
 
-
-@pytest.fixture(scope="module")
-def libc():
-    with fastffi.dlopen("libc.so.6") as handle:
-        yield handle
 
 
 @fuzzing.settings_for()

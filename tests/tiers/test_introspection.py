@@ -17,10 +17,6 @@ def libm():
     return fastffi.dlopen("libm.so.6")
 
 
-@pytest.fixture(scope="module")
-def libc():
-    return fastffi.dlopen("libc.so.6")
-
 
 def params(fn):
     return [(p.name, p.kind, p.annotation) for p in inspect.signature(fn).parameters.values()]

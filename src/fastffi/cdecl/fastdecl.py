@@ -14,12 +14,21 @@ and the error messages for what is wrong."""
 from __future__ import annotations
 
 import re
+from typing import Any, Protocol
 
-from ..model.namespace import Namespace
 from ..model.pointers import FunctionType, Opaque, pointer_to
 from ..model.scalars import C_SPELLINGS, VOID, Scalar, scalar
 from ..model.signature import Signature
 from .prepass import OPAQUE_BUILTINS
+
+class TypeNames(Protocol):
+    """What the reader asks of the names in scope: a Namespace, or the names of the
+    header being bound (cdecl/header.py)."""
+
+    def typedef(self, name: str) -> Any: ...
+
+    def tag(self, kind: str, name: str) -> Any: ...
+
 
 _TOKEN = re.compile(r"\s*(?:([A-Za-z_]\w*)|(\.\.\.)|([*(),;]))")
 _SPECIFIERS = frozenset(["void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool"])
@@ -51,7 +60,7 @@ def _tokens(text: str) -> list[str]:
             if text[pos:].strip() == "":
                 break
             raise _Unread
-        out.append(m.group(m.lastindex))  # type: ignore[arg-type]
+        out.append(m[m.lastindex or 0])   # every alternative is a group: lastindex is set
         pos = m.end()
     return out
 
@@ -61,7 +70,7 @@ def _scalar_of(words):
 
 
 class _Reader:
-    def __init__(self, toks, ns: Namespace):
+    def __init__(self, toks, ns: TypeNames):
         self.toks = toks
         self.i = 0
         self.ns = ns
@@ -166,7 +175,7 @@ class _Reader:
                 t = self.type()
                 if self.peek() == "(" and outer:
                     t = self.function_pointer(t)
-                    pname = self.name(required=False)
+                    pname = self.name()
                     if self.take() != ")" or self.take() != "(":
                         raise _Unread
                     inner, inner_fixed = self.parameters(False)
@@ -174,7 +183,7 @@ class _Reader:
                 elif t is VOID:
                     raise _Unread
                 else:
-                    pname = self.name(required=False)
+                    pname = self.name()
                 if pname is not None:
                     if pname in names:
                         raise _Unread
@@ -199,23 +208,27 @@ class _Reader:
             return restype
         raise _Unread
 
-    def name(self, required: bool) -> str | None:
+    def name(self) -> str | None:
         tok = self.peek()
         if _is_name(tok):
             if tok in C_SPELLINGS or self.ns.typedef(tok) is not None:
                 raise _Unread   # a name that is also a type name: the parser knows the scoping
             self.take()
             return tok
-        if required:
-            raise _Unread
         return None
+
+    def required_name(self) -> str:
+        name = self.name()
+        if name is None:
+            raise _Unread
+        return name
 
 
 def _is_name(tok: str) -> bool:
     return bool(tok) and (tok[0].isalpha() or tok[0] == "_") and tok not in _OTHER_KEYWORDS
 
 
-def fast_signature(text: str, ns: Namespace) -> Signature | None:
+def fast_signature(text: str, ns: TypeNames) -> Signature | None:
     """The Signature of a declaration of a common shape, or None."""
     try:
         toks = _tokens(text)
@@ -223,7 +236,7 @@ def fast_signature(text: str, ns: Namespace) -> Signature | None:
             toks.pop()
         r = _Reader(toks, ns)
         restype = r.type()
-        name = r.name(required=True)
+        name = r.required_name()
         if r.take() != "(":
             raise _Unread
         args, nfixed = r.parameters(True)
@@ -231,7 +244,7 @@ def fast_signature(text: str, ns: Namespace) -> Signature | None:
             raise _Unread
     except (_Unread, IndexError):
         return None
-    return Signature(name, restype, tuple(args), nfixed)  # type: ignore[arg-type]
+    return Signature(name, restype, tuple(args), nfixed)
 
 
 __all__ = ["fast_signature"]

@@ -221,7 +221,7 @@ class _Builder:
             body = decl.strip().rstrip(";")
             while body.startswith("extern") and body[6:7].isspace():
                 body = body[6:].lstrip()
-            sig = fast_signature(body, names)  # type: ignore[arg-type]
+            sig = fast_signature(body, names)
             if sig is None or any(isinstance(t, FunctionType) for t in (sig.restype,) + sig.argtypes):
                 failed.append((start, end))
                 continue

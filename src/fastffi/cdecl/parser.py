@@ -437,9 +437,10 @@ def function_type(text: str, ns: Namespace) -> tuple[str | None, FunctionType]:
         else:
             # A typedef name of a function-pointer type ("cmp_t"), or not a function type at all.
             named = _type_from_ast(t, line, ns, parameter=True)
-            ftype = named.pointee if isinstance(named, Scalar) else None  # type: ignore[assignment]
-            if not isinstance(ftype, FunctionType):
+            pointee = named.pointee if isinstance(named, Scalar) else None
+            if not isinstance(pointee, FunctionType):
                 raise SignatureError(f"not a function type: {line!r}")
+            ftype = pointee
     except RecursionError:   # within MAX_TREE_DEPTH, on an already deep stack
         raise _too_deep("for the Python stack") from None
     return getattr(node, "name", None), ftype

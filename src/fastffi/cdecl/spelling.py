@@ -164,16 +164,29 @@ def parse_function_type(spec, types=None) -> Signature:
     if isinstance(spec, tuple):
         if len(spec) != 2:
             raise TypeError(f"a callback signature tuple is (restype, argtypes), got {len(spec)} items")
-        sig = make_signature(CALLBACK_NAME, spec[0], spec[1], types)
+        restype, argtypes = spec
+        # Spelled in names only: cached as the text form is (a type object in the key could
+        # be a struct class the cache would keep alive).
+        key: tuple | None = None
+        if isinstance(restype, str) and isinstance(argtypes, (list, tuple)) and all(
+                isinstance(a, str) for a in argtypes):
+            ns = namespace_for(types)
+            key = (CALLBACK_NAME, restype, tuple(argtypes))
+            found = ns.declared.get(key)
+            if found is not None:
+                return found
+        sig = make_signature(CALLBACK_NAME, restype, argtypes, types)
         if sig.nfixed is not None:
             raise SignatureError(_variadic_refusal(CALLBACK_NAME))
+        if key is not None:
+            ns.cache(ns.declared, key, sig)
         return sig
     if isinstance(spec, Scalar) and isinstance(spec.pointee, FunctionType):
         name, ftype = None, spec.pointee
     elif isinstance(spec, str):
         ns = namespace_for(types)
-        key = (CALLBACK_NAME, spec)   # apart from parse_declaration's entries for the same text
-        found = ns.declared.get(key)
+        text_key = (CALLBACK_NAME, spec)   # apart from parse_declaration's entries for the same text
+        found = ns.declared.get(text_key)
         if found is not None:
             return found
         from . import parser   # pycparser is imported only when something is parsed
@@ -186,7 +199,7 @@ def parse_function_type(spec, types=None) -> Signature:
         raise SignatureError(_variadic_refusal(name or CALLBACK_NAME))
     sig = Signature(name or CALLBACK_NAME, ftype.restype, ftype.argtypes)
     if isinstance(spec, str):
-        ns.cache(ns.declared, key, sig)
+        ns.cache(ns.declared, text_key, sig)
     return sig
 
 

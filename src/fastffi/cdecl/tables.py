@@ -86,19 +86,19 @@ class _Encoder:
 
     def run(self) -> dict:
         p = self.parsed
-        functions = {}
+        functions: dict[str, tuple] = {}
         for name, f in p.functions.items():
             if isinstance(f, Refused):
                 functions[name] = (_REFUSED, f.kind, f.reason)
             else:
-                functions[name] = (self.type(f.restype), tuple(self.type(a) for a in f.argtypes),  # type: ignore[assignment]
+                functions[name] = (self.type(f.restype), tuple(self.type(a) for a in f.argtypes),
                                    -1 if f.nfixed is None else f.nfixed)
-        variables = {}
+        variables: dict[str, tuple] = {}
         for name, v in p.variables.items():
             if isinstance(v, Refused):
                 variables[name] = (_REFUSED, v.kind, v.reason)
             else:
-                variables[name] = (self.type(v[0]), -1 if v[1] is None else v[1])  # type: ignore[assignment]
+                variables[name] = (self.type(v[0]), -1 if v[1] is None else v[1])
         for key, t in p.types.items():
             if isinstance(t, Unsupported):
                 self.types[key] = (_REFUSED, t.name, t.reason)

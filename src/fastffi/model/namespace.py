@@ -40,9 +40,10 @@ class Namespace:
         self._tags: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         #: type text -> type, and declaration text -> Signature (see cache()); a
-        #: callback's declaration is keyed (CALLBACK_NAME, text), apart from a function's
+        #: callback's declaration is keyed (CALLBACK_NAME, text), apart from a function's,
+        #: and its (restype, argtypes) in names (CALLBACK_NAME, restype, argtypes)
         self.resolved: dict[str, Any] = {}
-        self.declared: dict[str | tuple[str, str], Any] = {}
+        self.declared: dict[str | tuple, Any] = {}
 
     # ---- lookups (parent chain) ----
 

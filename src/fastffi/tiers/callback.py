@@ -289,6 +289,6 @@ class _Explainer:
 
 # A plain callable passed for a function-pointer parameter runs as a
 # temporary Callback made here (tiers/checks.py, runtime/convert.c).
-checks.temporary_maker = temporary_maker  # type: ignore[assignment]
+checks.temporary_maker = temporary_maker
 
 __all__ = ["CallbackSpec", "MECHANISMS", "available_mechanisms", "create", "signature_text"]

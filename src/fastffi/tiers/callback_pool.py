@@ -101,7 +101,7 @@ def prepare(sig: Signature) -> dict:
 
 
 def describe(sig: Signature, cb=None) -> list[str]:
-    plan = tier_plan.build_plan(sig)
-    lines = [f"static pool slot ({plan.abi}): no executable memory made; {available()} of {SLOTS} slots free",  # type: ignore[union-attr]
-             f"callee side of the plan, {len(plan.moves)} moves (the caller's, read in reverse):"]  # type: ignore[union-attr]
-    return lines + ["  " + line for line in plan.describe()]  # type: ignore[union-attr]
+    plan = tier_plan.plan_of(sig)
+    lines = [f"static pool slot ({plan.abi}): no executable memory made; {available()} of {SLOTS} slots free",
+             f"callee side of the plan, {len(plan.moves)} moves (the caller's, read in reverse):"]
+    return lines + ["  " + line for line in plan.describe()]

@@ -31,6 +31,7 @@ read by the C core's converters (``_core/runtime/convert.h``, ``ARG_*``).
 from __future__ import annotations
 
 import weakref
+from typing import Any, Callable
 
 from .. import _core
 from ..model.aggregates import array_class, box_class
@@ -117,7 +118,7 @@ def function_pointer_name(ftype: FunctionType) -> str:
 #: tiers/callback.py when it is imported (fastffi's import does): that module
 #: sits above this one (it imports tiers/selection.py, which imports this),
 #: so it is handed in rather than imported.
-temporary_maker = None
+temporary_maker: Callable[[Signature], Callable[[Any], Any]] | None = None
 
 
 def _wrapper(ftype: FunctionType):
@@ -129,6 +130,7 @@ def _wrapper(ftype: FunctionType):
     def wrap(func):
         nonlocal made
         if made is None:
+            assert temporary_maker is not None, "tiers/callback.py sets it when fastffi is imported"
             made = temporary_maker(sig)
         return made(func)
     return wrap

@@ -11,6 +11,7 @@ from typing import cast
 
 from .. import _core
 from ..abi import Plan, aapcs64, sysv_x86_64, variadic_refusal
+from ..errors import FFIError
 from ..model.signature import Signature
 
 NAME = "plan"
@@ -57,6 +58,15 @@ def build_plan(sig: Signature) -> Plan | str:
     """The plan for ``sig`` on this platform, or why there is none (cached:
     refusal, prepare and describe all ask).  Plans are never mutated."""
     return _entry(sig)[0]
+
+
+def plan_of(sig: Signature) -> Plan:
+    """The plan of a signature the plan tier took (build_plan's answer where a
+    refusal would be a bug of the caller's)."""
+    plan = build_plan(sig)
+    if isinstance(plan, str):
+        raise FFIError(f"{sig.name}: no plan ({plan})")
+    return plan
 
 
 def encode(plan: Plan) -> bytes:

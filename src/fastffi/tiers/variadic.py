@@ -104,19 +104,30 @@ def infer(name: str, position: int, v):
     module = type(v).__module__
     if module == "numpy" and hasattr(v, "dtype"):
         return _numpy_type(name, v, where)
-    if isinstance(v, (_core.CData, _core.Function, _core.Callback)) or _is_buffer(v):
+    if isinstance(v, (_core.CData, _core.Function, _core.Callback)):
         return _VOID_P
+    readonly = _buffer_readonly(v)
+    if readonly is False:
+        return _VOID_P
+    if readonly:
+        # An inferred pointer is a void *, which C may write through (sscanf's %s); the
+        # declaration has no parameter to make const, so the caller names the type.
+        raise TypeError(f"{where}: {type(v).__name__} is read-only and C may write through a variadic "
+                        f"pointer; pass a writable buffer, or give the types, this one 'const void *': "
+                        f"{name}.variadic(type, ...)")
     raise TypeError(f"{where}: cannot infer a C type for a variadic argument from {type(v).__name__} "
                     f"(int, float, str, bytes, None, a buffer or a fastffi object; or give the types: "
                     f"{name}.variadic(type, ...))")
 
 
-def _is_buffer(v) -> bool:
+def _buffer_readonly(v) -> bool | None:
+    """Whether the buffer ``v`` exports is read-only; None if ``v`` exports none."""
     try:
-        memoryview(v).release()
+        view = memoryview(v)
     except TypeError:
-        return False
-    return True
+        return None
+    with view:
+        return view.readonly
 
 
 class Variadic:

@@ -52,13 +52,25 @@ static PyObject *cstring_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs
         PyErr_Format(PyExc_TypeError, "CString() address must be an int, got %.200s", Py_TYPE(address)->tp_name);
         return NULL;
     }
-    void *p = PyLong_AsVoidPtr(address);
-    if (p == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_ValueError, "CString() address must not be NULL (a NULL result is None)");
+    /* An address is what a pointer argument takes: 0 to UINTPTR_MAX, not a
+     * negative int read as two's complement. */
+    unsigned long long v = PyLong_AsUnsignedLongLong(address);
+    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return NULL;
+        PyErr_Clear();
+        PyErr_Format(PyExc_OverflowError, "CString() address: %S does not fit pointer", address);
         return NULL;
     }
-    return cstring_make(cls, text, p);
+    if (v > UINTPTR_MAX) {
+        PyErr_Format(PyExc_OverflowError, "CString() address: %S does not fit pointer", address);
+        return NULL;
+    }
+    if (v == 0) {
+        PyErr_SetString(PyExc_ValueError, "CString() address must not be NULL (a NULL result is None)");
+        return NULL;
+    }
+    return cstring_make(cls, text, (void *)(uintptr_t)v);
 }
 
 static PyObject *cstring_get_address(CStringObject *self, void *closure)

@@ -118,6 +118,7 @@ typedef struct {
     void *base;
     size_t mapped;     /* bytes mapped (whole pages) */
     size_t used;       /* bytes of code */
+    PyObject *offsets; /* tuple: where each part starts (the layout is decided here only) */
     PyObject *weakreflist;
 } CodeRegionObject;
 
@@ -224,25 +225,40 @@ static PyObject *region_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
     char *p = fresh_pages(len);
     if (p == NULL)
         return PyErr_SetFromErrno(PyExc_OSError);
+    PyObject *offsets = PyTuple_New(n);
+    if (offsets == NULL) {
+        munmap(p, len);
+        return NULL;
+    }
     size_t at = 0;
     for (Py_ssize_t i = 0; i < n; i++) {   /* fresh pages are zero: the padding is already there */
         PyObject *part = PyTuple_GET_ITEM(parts, i);
         at = (at + ENTRY_ALIGN - 1) / ENTRY_ALIGN * ENTRY_ALIGN;
+        PyObject *offset = PyLong_FromSize_t(at);
+        if (offset == NULL) {
+            Py_DECREF(offsets);
+            munmap(p, len);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(offsets, i, offset);
         memcpy(p + at, PyBytes_AS_STRING(part), (size_t)PyBytes_GET_SIZE(part));
         at += (size_t)PyBytes_GET_SIZE(part);
     }
     __builtin___clear_cache(p, p + used);
     if (seal(p, len) != 0) {
         int saved = errno;
+        Py_DECREF(offsets);
         munmap(p, len);
         errno = saved;
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     CodeRegionObject *self = (CodeRegionObject *)cls->tp_alloc(cls, 0);
     if (self == NULL) {
+        Py_DECREF(offsets);
         munmap(p, len);
         return NULL;
     }
+    self->offsets = offsets;
     self->base = p;
     self->mapped = len;
     self->used = used;
@@ -257,17 +273,20 @@ static void region_dealloc(CodeRegionObject *self)
         PyObject_ClearWeakRefs((PyObject *)self);
     if (self->base != NULL)
         munmap(self->base, self->mapped);
+    Py_XDECREF(self->offsets);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyObject *region_get_address(CodeRegionObject *self, void *c) { return PyLong_FromVoidPtr(self->base); }
 static PyObject *region_get_mapped(CodeRegionObject *self, void *c) { return PyLong_FromSize_t(self->mapped); }
 static PyObject *region_get_used(CodeRegionObject *self, void *c) { return PyLong_FromSize_t(self->used); }
+static PyObject *region_get_offsets(CodeRegionObject *self, void *c) { return Py_NewRef(self->offsets); }
 
 static PyGetSetDef region_getset[] = {
     {"address", (getter)region_get_address, NULL, "address of the first byte of code", NULL},
     {"mapped", (getter)region_get_mapped, NULL, "bytes mapped (whole pages)", NULL},
     {"used", (getter)region_get_used, NULL, "bytes of code", NULL},
+    {"offsets", (getter)region_get_offsets, NULL, "where each part starts, in the order given", NULL},
     {NULL},
 };
 

@@ -177,8 +177,6 @@ _code_lock = threading.Lock()
 #: when the dict has doubled since the last sweep (_cache), under the lock.
 _code_cache: dict = {}
 _sweep_at = 64
-#: Entry points in one region start 16-byte aligned.
-_ENTRY_ALIGN = 16
 
 
 def _cached(key):
@@ -211,16 +209,11 @@ def _install(keys, codes, what: str):
     each at an aligned offset (the first at 0), and cache each under its key;
     the region is returned (the cache only refers to it weakly).  ``what``
     names the code in the ``fastffi.jit`` audit event.  Raises InstallRefused."""
-    offsets, at = [], 0
-    for code in codes:   # the constructor lays them out by the same rule
-        at += -at % _ENTRY_ALIGN
-        offsets.append(at)
-        at += len(code)
     try:
         region = _core._CodeRegion(tuple(codes), what)
     except OSError as e:
         raise InstallRefused(f"executable memory refused when installing ({e.strerror or e})") from None
-    for key, offset, code in zip(keys, offsets, codes):
+    for key, offset, code in zip(keys, region.offsets, codes):
         _cache(key, region, offset, len(code))
     return region
 

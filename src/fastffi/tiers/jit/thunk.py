@@ -273,7 +273,7 @@ def shape_of(sig: Signature, argkinds: bytes) -> ThunkShape:
 
 def _shape_of(sig: Signature, argkinds: bytes) -> ThunkShape:
     args = []
-    for k, move in zip(argkinds, tier_plan.build_plan(sig).moves):  # type: ignore[union-attr]
+    for k, move in zip(argkinds, tier_plan.plan_of(sig).moves):
         if move.dst >= STACK:
             kind = _KIND_NAMES[k]
             args.append(ThunkArg(kind, kind in _FLOATS, -1, move.dst - STACK))
