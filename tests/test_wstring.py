@@ -170,8 +170,8 @@ def test_callback_results_must_outlive_the_callback(lib):
                           onerror=lambda t, e, tb: errors.append(str(e)))
     assert result(cb) == 1
     assert errors == [(
-        "callback 'f' result: expected an address for wstring (an int, None, a Callback or fastffi memory), "
-        "got str (its memory would be freed when the callback returns)")]
+        "callback 'f' result: expected an address for wstring (an int, None, a Callback, a Function or fastffi "
+        "memory), got str (its memory would be freed when the callback returns)")]
 
 
 def test_jit_thunk_refuses_with_the_reason():

@@ -1,7 +1,7 @@
 """``fastffi.callback``: Python functions C can call.
 
     cmp = fastffi.callback("int cmp(const void *a, const void *b)",
-                           lambda a, b: fastffi.read("int", a) - fastffi.read("int", b))
+                           lambda a, b: fastffi.read(a, "int") - fastffi.read(b, "int"))
     libc.qsort(buf, n, 4, cmp)
 
 Arguments reach ``func`` converted like a call's results; its return value is

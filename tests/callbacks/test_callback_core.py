@@ -211,11 +211,11 @@ def test_wrong_result_types(callback_tier, unraisable):
         ("int f(void)", lambda: "1", "callback 'f' result: expected i32, got str"),
         ("double f(void)", lambda: None, "callback 'f' result: expected f64, got NoneType"),
         ("void *f(void)", lambda: b"abc", "callback 'f' result: expected an address for pointer (an int, None, "
-                                          "a Callback or fastffi memory), got bytes (its memory would be freed "
-                                          "when the callback returns)"),
+                                          "a Callback, a Function or fastffi memory), got bytes (its memory would "
+                                          "be freed when the callback returns)"),
         ("const char *f(void)", lambda: "abc", "callback 'f' result: expected an address for string (an int, "
-                                               "None, a Callback or fastffi memory), got str (its memory would "
-                                               "be freed when the callback returns)"),
+                                               "None, a Callback, a Function or fastffi memory), got str (its "
+                                               "memory would be freed when the callback returns)"),
     ]
     for text, func, message in cases:
         cb = fastffi.callback(text, func, tier=callback_tier)
@@ -230,6 +230,34 @@ def test_pointer_results(callback_tier):
     for value, expected in [(None, 0), (1234, 1234), (box, fastffi.address_of(box)), (other, other.address)]:
         cb = fastffi.callback("void *f(void)", lambda v=value: v, tier=callback_tier)
         assert caller(cb)() == expected
+
+
+def test_function_pointer_result_takes_a_function(lib, callback_tier):
+    # A Function passes wherever a pointer argument goes; a callback handing C a
+    # function pointer (a loader's get_proc_address) must be able to return one,
+    # including the Function fastffi itself gave back for a function-pointer result.
+    cb_call = lib.function("long cb_call(long (*cb)(long), long x)")
+    inc = fastffi.callback("long inc(long)", lambda x: x + 1)
+    getter = fastffi.callback("long (*getf(void))(long)", lambda: inc)
+    got = fastffi.function(getter.address, "long (*getf(void))(long)")()
+    assert isinstance(got, fastffi.Function)
+    for value in (cb_call, got):
+        cb = fastffi.callback("void *f(void)", lambda v=value: v, tier=callback_tier)
+        assert caller(cb)() == fastffi.address_of(value)
+    cb = fastffi.callback("long (*getf(void))(long)", lambda: got, tier=callback_tier)
+    assert fastffi.function(cb.address, "long (*getf(void))(long)")()(41) == 42
+
+
+def test_closed_callback_result_is_refused(callback_tier, unraisable):
+    # Its address is retired: handing it to C would be the dangling pointer a
+    # closed Callback passed to a call or stored in memory is refused for.
+    gone = fastffi.callback("long gone(long)", lambda x: x)
+    gone.close()
+    cb = fastffi.callback("void *f(void)", lambda: gone, error=None, tier=callback_tier)
+    assert caller(cb)() == 0
+    (report,) = unraisable
+    assert report.exc_type is fastffi.CallbackClosedError
+    assert str(report.exc_value) == "callback 'f' result: callback 'gone' is closed"
 
 
 def test_void_result_ignores_the_return_value(callback_tier, unraisable):

@@ -7,7 +7,7 @@ function-pointer parameter is converted by the rules of docs/errors.md.
 * results: ``cb_id_<T>(cb, x)`` (tests/fixture/callbacks.c) returns ``cb(x)``;
   ``cb`` returns a random Python object.  The oracle is the fixture's
   ``id_<T>`` (for a pointer result, after the one rule results add: an
-  address only -- an int, None, a Callback or fastffi memory -- since a
+  address only -- an int, None, a Callback, a Function or fastffi memory -- since a
   buffer's would dangle): a call converting the same object as an argument either returns
   a value -- then the callback's C caller got exactly that -- or raises a
   class and message -- then ``cb_id_<T>`` raises the same class (the
@@ -91,8 +91,8 @@ def test_callback_results_convert_like_arguments(fixture_lib, data):
             # A pointer result is an address only: a buffer's would dangle once
             # the callback returns, so no buffer (nor bool, nor __index__) passes.
             freed = " (its memory would be freed when the callback returns)" if isinstance(value, (str, bytes)) else ""
-            raise TypeError(f"expected an address for pointer (an int, None, a Callback or fastffi memory), "
-                            f"got {type(value).__name__}{freed}")
+            raise TypeError(f"expected an address for pointer (an int, None, a Callback, a Function or fastffi "
+                            f"memory), got {type(value).__name__}{freed}")
         expected = ("ok", oracle(value))
     except (TypeError, OverflowError, ValueError, ArithmeticError) as e:
         msg = str(e)

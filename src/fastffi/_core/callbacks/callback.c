@@ -67,7 +67,7 @@ static Py_ssize_t result_bytes(int retkind, Py_ssize_t retsize)
 
 /* `o` as the result C receives, written to `out` (8 bytes for a scalar,
  * retsize for a struct).  A pointer result must be an address that outlives
- * the callback: an int, None, a Callback or fastffi memory -- never a str or
+ * the callback: an int, None, a Callback, a Function or fastffi memory -- never a str or
  * bytes, whose memory is freed when the callback returns.  -1 with an
  * exception set; `out` is untouched then. */
 static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyObject *where, PyObject *o, void *out)
@@ -87,8 +87,18 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
     if (kind == KIND_POINTER || kind == KIND_STRING || kind == KIND_WSTRING) {
         if (o == Py_None)
             s[0].p = NULL;
-        else if (Callback_Check(o))
-            s[0].p = ((CallbackObject *)o)->address;
+        else if (Callback_Check(o)) {
+            /* A retired address runs nothing: refused as a closed Callback
+             * passed to a call or stored in memory is. */
+            CallbackObject *other = (CallbackObject *)o;
+            if (other->target == NULL || other->target->cb == NULL) {
+                PyErr_Format(CallbackClosedError, "%U: callback %R is closed", where, other->name);
+                return -1;
+            }
+            s[0].p = other->address;
+        }
+        else if (Function_Check(o))
+            s[0].p = (void *)((FunctionObject *)o)->target;
         else if (CData_Check(o))
             s[0].p = ((CDataObject *)o)->ptr;
         else if (PyLong_Check(o) && !PyBool_Check(o)) {
@@ -99,7 +109,8 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
         }
         else {
             PyErr_Format(PyExc_TypeError,
-                         "%U: expected an address for %U (an int, None, a Callback or fastffi memory), got %.200s"
+                         "%U: expected an address for %U (an int, None, a Callback, a Function or fastffi memory), "
+                         "got %.200s"
                          "%s", where, kind_name(kind), Py_TYPE(o)->tp_name,
                          PyUnicode_Check(o) || PyBytes_Check(o)
                              ? " (its memory would be freed when the callback returns)" : "");
