@@ -208,3 +208,16 @@ def test_text_the_parser_gives_up_on_is_a_signature_error():
         expected = "<cdef>: the C parser gave up on this text (AssertionError)"
     with raises_exact(SignatureError, expected):
         fastffi.cdef("typedef struct p { int x, y; } p_t;\nstruct y; } p_t;\n")
+
+
+def test_cdef_takes_complex_h_spelling():
+    # complex.h's `complex` (a macro for _Complex) as function() takes it: cdef
+    # text is not preprocessed, so `double complex z` was a parse error.
+    h = fastffi.cdef("double cabs(double complex z);\ntypedef float complex cf;\n"
+                     "struct zq { double complex z; complex float f; int complex_count; };\ncf csqrtf(cf);")
+    assert str(h.functions["cabs"]) == "f64 cabs(c128)" and str(h.functions["csqrtf"]) == "c64 csqrtf(c64)"
+    assert h.type("cf") is fastffi.types.resolve_type("c64")
+    zq = h.type("struct zq")
+    assert (sizeof(zq), offsetof(zq, "f"), offsetof(zq, "complex_count")) == (32, 16, 24)
+    m = fastffi.dlopen("libm.so.6", h)
+    assert m.cabs(3 + 4j) == 5.0 and m.csqrtf(-4) == 2j
