@@ -221,3 +221,14 @@ def test_cdef_takes_complex_h_spelling():
     assert (sizeof(zq), offsetof(zq, "f"), offsetof(zq, "complex_count")) == (32, 16, 24)
     m = fastffi.dlopen("libm.so.6", h)
     assert m.cabs(3 + 4j) == 5.0 and m.csqrtf(-4) == 2j
+
+
+def test_multi_dimensional_member_is_one_flat_row_major_array():
+    # docs/structs.md: no array-of-rows type; the elements are C's, in C's order
+    h = fastffi.cdef("struct grid { char c; int m[2][3]; short t[2][2][2]; };")
+    grid = h.type("struct grid")
+    assert (sizeof(grid), offsetof(grid, "m"), offsetof(grid, "t")) == (44, 4, 28)
+    g = grid()
+    assert len(g.m) == 6 and len(g.t) == 8
+    g.m[1 * 3 + 2] = 7   # C's g.m[1][2]
+    assert bytes(g)[4 + 4 * 5:4 + 4 * 6] == (7).to_bytes(4, "little")
