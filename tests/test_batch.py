@@ -267,3 +267,24 @@ def test_real_bool_columns_are_passed_in_place():
     assert fastffi._core.bool_column_is_0_1(bad.ctypes.data, 1, 3) is False
     assert fastffi._core.bool_column_is_0_1(bad.ctypes.data, 2, 2) is True   # rows 0 and 2
     assert fastffi._core.bool_column_is_0_1(bad.ctypes.data + 2, -1, 2) is False
+
+
+def test_a_str_is_broadcast_to_a_string_column(libc, tier):
+    # docs/batch.md: "or one value broadcast to every row" -- a str for a
+    # const char * was refused as "expected ... a single value of string, got str".
+    strncmp = libc.function("int strncmp(const char *a, const char *b, size_t n)", tier=tier)
+    n = np.array([2, 3, 4, 6], dtype=np.uint64)
+    assert strncmp.map("abcdef", "abcxyz", n).tolist() == [0, 0, -20, -20]
+    assert strncmp.map("h\u00e9", "h\u00e9llo", np.array([3], dtype=np.uint64)).tolist() == [0]
+    with pytest.raises(ValueError, match=r"^strncmp\.map\(\) argument 1: embedded null character$"):
+        strncmp.map("a\0b", "x", n)
+
+
+def test_a_broadcast_string_is_a_private_copy_c_may_write(libc, tier):
+    # map sees no const-ness: every row gets one private copy, so C writing
+    # through a non-const char * never changes the str passed.
+    strncpy = libc.function("char *strncpy(char *d, const char *s, size_t n)", tier=tier)
+    dst = "".join(["xxxx", "xxxx"])
+    out = strncpy.map(dst, "hello", np.array([1, 3, 5], dtype=np.uint64))
+    assert len(set(out.tolist())) == 1 and out[0] != 0
+    assert dst == "xxxxxxxx"

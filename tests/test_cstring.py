@@ -105,3 +105,15 @@ def test_cstring_constructor():
     with pytest.raises(TypeError):
         class Sub(fastffi.CString):   # final: nothing can rebuild it without an address
             pass
+
+
+@pytest.mark.parametrize("release_gil", [False, True])
+def test_result_pointing_into_a_mutable_str_copy_is_read_before_the_copy_is_freed(process, tier, release_gil):
+    # A str for a non-const char * is passed as a fresh copy; strchr's result
+    # points into it, so it is decoded before the copy is released.
+    strchr = process.function("char *strchr(char *s, int c)", tier=tier, release_gil=release_gil)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    for n in (1, 2, 4, 100):
+        assert strchr(alphabet * n, ord("b")) == alphabet[1:] + alphabet * (n - 1)
+    assert strchr("abc", ord("z")) is None
+    assert strchr(bytearray(b"xyz\0"), ord("y")) == "yz"

@@ -208,3 +208,27 @@ def test_text_the_parser_gives_up_on_is_a_signature_error():
         expected = "<cdef>: the C parser gave up on this text (AssertionError)"
     with raises_exact(SignatureError, expected):
         fastffi.cdef("typedef struct p { int x, y; } p_t;\nstruct y; } p_t;\n")
+
+
+def test_cdef_takes_complex_h_spelling():
+    # complex.h's `complex` (a macro for _Complex) as function() takes it: cdef
+    # text is not preprocessed, so `double complex z` was a parse error.
+    h = fastffi.cdef("double cabs(double complex z);\ntypedef float complex cf;\n"
+                     "struct zq { double complex z; complex float f; int complex_count; };\ncf csqrtf(cf);")
+    assert str(h.functions["cabs"]) == "f64 cabs(c128)" and str(h.functions["csqrtf"]) == "c64 csqrtf(c64)"
+    assert h.type("cf") is fastffi.types.resolve_type("c64")
+    zq = h.type("struct zq")
+    assert (sizeof(zq), offsetof(zq, "f"), offsetof(zq, "complex_count")) == (32, 16, 24)
+    m = fastffi.dlopen("libm.so.6", h)
+    assert m.cabs(3 + 4j) == 5.0 and m.csqrtf(-4) == 2j
+
+
+def test_multi_dimensional_member_is_one_flat_row_major_array():
+    # docs/structs.md: no array-of-rows type; the elements are C's, in C's order
+    h = fastffi.cdef("struct grid { char c; int m[2][3]; short t[2][2][2]; };")
+    grid = h.type("struct grid")
+    assert (sizeof(grid), offsetof(grid, "m"), offsetof(grid, "t")) == (44, 4, 28)
+    g = grid()
+    assert len(g.m) == 6 and len(g.t) == 8
+    g.m[1 * 3 + 2] = 7   # C's g.m[1][2]
+    assert bytes(g)[4 + 4 * 5:4 + 4 * 6] == (7).to_bytes(4, "little")

@@ -834,16 +834,17 @@ def test_x86_64_listing_floats_strings_and_bracket(tmp_path):
     lines = disassemble(emitted("string", ["pointer", "string", "bool", "u8"], bracket=True), tmp_path)
     calls = [lines[i - 1] for i, line in enumerate(lines) if line == "call rax"]
     rt = _core.JIT_RUNTIME
-    order = [next(k for k in ("enter", "leave", "release", "box", "convert", "reject", "closed", "last_call")
+    order = [next(k for k in ("enter", "leave", "release", "box_release", "box", "convert", "reject", "closed",
+                              "last_call")
                   if f"movabs rax,{hex(rt[k])}" == c) for c in calls]
     # reject in the entry block; each argument's convert call and failure exit
     # (releasing buffers); the closed library's exit (its helper releases them); enter,
-    # the call, leave (errno first), release -- a callback's exception held by the
-    # call returns NULL from there, the unload helper first on the library's last
-    # call -- then box; the last call of a library closed during it: box, then the
-    # helper that unloads.
+    # the call, leave (errno first), then one helper boxing the string before it
+    # releases the buffers (the string may point into a str argument's copy; NULL
+    # when a callback passed to the call raised); the last call of a library
+    # closed during it: the helper that unloads.
     assert order == (["reject"] + ["convert", "release"] * 4 + ["closed"]   # closed releases them itself
-                     + ["enter", "leave", "release", "last_call", "box"] + ["box", "last_call"])
+                     + ["enter", "leave", "box_release", "last_call"])
     assert "mov QWORD PTR [rsp+0x20],rax" in lines and "movq QWORD PTR [rsp+0x28],xmm0" in lines
 
 

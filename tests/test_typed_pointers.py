@@ -191,3 +191,37 @@ def test_global_variable_of_a_struct_pointer(fixture_lib_path):
     # extern FILE *stdin: the header's FILE typedef names struct _IO_FILE before it is complete,
     # which the header walk keeps as an incomplete type: a handle, a plain int
     assert type(libc.stdin) is int and libc.fileno(libc.stdin) == 0
+
+
+def test_subscripted_pointer_class_makes_typed_pointers():
+    # The stubs spell these fastffi.Pointer[T]: calling that with an address
+    # (an out-parameter's value, getaddrinfo's res) gave a Pointer with no
+    # pointee, whose .contents raised AttributeError on None.
+    Node = fastffi.struct("TPNode", [("v", "i32"), ("w", "i32")])
+    cls = fastffi.Pointer[Node]
+    assert cls is fastffi.Pointer[Node] and cls.__name__ == "Pointer[struct TPNode]"
+    arr = fastffi.array(Node, [Node(v=1, w=2), Node(v=3, w=4)])
+    p = cls(fastffi.address_of(arr))
+    assert isinstance(p, fastffi.Pointer) and p.contents.v == 1 and p[1].w == 4
+    with pytest.raises(TypeError, match=r"^a fastffi.Pointer with no pointee type cannot be dereferenced; "
+                                        r"use fastffi.Pointer\[T\]\(address\) with T a struct or union class$"):
+        fastffi.Pointer(fastffi.address_of(arr)).contents
+
+
+def test_getaddrinfo_result_through_an_out_parameter_walks_ai_next():
+    h = fastffi.include("netdb.h")
+    libc = fastffi.dlopen("libc.so.6", h)
+    AddrInfo = h.type("struct addrinfo")
+    hints = AddrInfo()
+    hints.ai_family, hints.ai_socktype = socket.AF_INET, socket.SOCK_STREAM
+    res = fastffi.new("pointer")
+    assert libc.getaddrinfo(b"127.0.0.1", b"80", hints, res) == 0
+    try:
+        p, seen = fastffi.Pointer[AddrInfo](res.value), []
+        while p:
+            ai = p.contents
+            seen.append((ai.ai_family, ai.ai_socktype, bytes(ai.ai_addr.contents.sa_data[:6])))
+            p = ai.ai_next
+        assert seen == [(socket.AF_INET, socket.SOCK_STREAM, b"\x00P\x7f\x00\x00\x01")]
+    finally:
+        libc.freeaddrinfo(res.value)

@@ -190,3 +190,13 @@ def test_struct_field_keeps_its_copy(lib):
     del W
     assert w.s == "h\u00e9llo"
     assert lib.function("long wstr_len(const wchar_t *)")(w.s) == 5
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_result_pointing_into_the_argument_copy_is_read_before_the_copy_is_freed(process, tier):
+    # wcschr's result points into the call's copy of the str: decoding it after
+    # the copy was released read freed memory (garbage, or '').
+    wcschr = process.function("wchar_t *wcschr(const wchar_t *s, wchar_t c)", tier=tier)
+    for n in (1, 2, 3, 50):
+        assert wcschr(TEXT * n, ord("\u20ac")) == "\u20ac \U0001F600" + TEXT * (n - 1)
+    assert wcschr("abc", ord("z")) is None

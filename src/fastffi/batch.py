@@ -43,6 +43,7 @@ _OUT_FORMATS = {name: fmts[0] for name, fmts in COLUMN_FORMATS.items()}
 _get_ident = threading.get_ident
 _BOOL = SCALARS["bool"]
 _POINTER = SCALARS["pointer"].kind
+_STRING = SCALARS["string"].kind
 _TO_BOOL = bytes([0] + [1] * 255)
 
 
@@ -85,9 +86,24 @@ def _wide_value(t, col) -> bool:
     return cls is not None and isinstance(col, cls)
 
 
+def _string_copy(col: str, where: str) -> bytearray:
+    """One str for a ``char *`` column: a private NUL-terminated copy every row is passed
+    (map sees no const-ness, and C writing through a str's own buffer would change the str),
+    held by the broadcast box.  bytes are a buffer, so a column of 'B' items: never broadcast."""
+    data = col.encode("utf-8", "surrogateescape")
+    if b"\0" in data:
+        raise ValueError(f"{where}: embedded null character")
+    return bytearray(data)   # CPython keeps a NUL after a bytearray's data
+
+
 def _column(fn, i: int, t, col) -> _Column:
     where = f"{fn.__name__}.map() argument {i + 1}"
-    if isinstance(t, Scalar) and (col is None or isinstance(col, (int, float))
+    if isinstance(t, Scalar) and t.kind == _STRING and isinstance(col, str):
+        col = _string_copy(col, where)
+        string_value = True
+    else:
+        string_value = False
+    if isinstance(t, Scalar) and (col is None or isinstance(col, (int, float)) or string_value
                                   or (t.is_wide and _wide_value(t, col))
                                   or (t.kind == _POINTER and isinstance(col, _core.Callback))):
         # Broadcast: one value for every row, range-checked like an argument

@@ -36,3 +36,28 @@ def test_names_fold_through_their_values():
 @pytest.mark.parametrize("text", ["f(1)", "x", "1 +", "a = 1", "1, 2", "1 / 0", "1 << 64", "(struct s *)", ""])
 def test_non_constants_are_none(text):
     assert fold(text) is None
+
+
+@pytest.mark.parametrize("text, value", [
+    ("(__builtin_huge_val ())", float("inf")), ("(__builtin_huge_valf ())", float("inf")),
+    ("(__builtin_huge_vall ())", float("inf")), ("(__builtin_inff ())", float("inf")),
+    ("(-__builtin_inf ())", float("-inf")), ("__builtin_huge_val() > 0", 1),
+])
+def test_math_h_infinities_are_constants(text, value):
+    # glibc's HUGE_VAL, INFINITY: GCC builtins, but constant expressions of float type (C11 7.12p3-4)
+    assert fold(text) == value
+
+
+def test_math_h_nan_is_a_constant_and_a_payload_is_not():
+    v = fold('(__builtin_nanf (""))')
+    assert isinstance(v, float) and v != v
+    assert fold('__builtin_nan ("1")') is None and fold("__builtin_inf") is None and fold("__builtin_nan ()") is None
+
+
+def test_math_h_bound_to_libm_has_infinity_and_nan():
+    import math
+
+    import fastffi
+    m = fastffi.dlopen("libm.so.6", fastffi.include("math.h"))
+    assert m.HUGE_VAL == m.HUGE_VALF == m.INFINITY == math.inf and math.isnan(m.NAN)
+    assert m.exp(1000.0) == m.HUGE_VAL

@@ -19,8 +19,9 @@ import os
 import sys
 import tempfile
 
-#: the tables' format: changed whenever tables.py encodes differently
-FORMAT = 3   # 3: wchar_t * encoded as W / Wc
+#: the tables' format: changed whenever tables.py encodes differently (or the reader finds
+#: more in a header: older tables would lack it)
+FORMAT = 4   # 3: wchar_t * encoded as W / Wc; 4: HUGE_VAL, INFINITY, NAN are constants
 
 
 def directory() -> str:

@@ -253,12 +253,27 @@ class _Parser:
                 t = self.take()[1]
                 parts.append(_unescape(t[t.index('"') + 1:-1]))
             return "".join(parts)
+        if kind == "id" and text in _FLOAT_BUILTINS and self.peek()[1] == "(":
+            # math.h's HUGE_VAL, INFINITY and NAN are GCC builtins, constant
+            # expressions of float type (C11 7.12p3-5).
+            self.take("(")
+            if text.startswith("__builtin_nan"):
+                kind, arg = self.take()
+                if kind != "str" or _unescape(arg[1:-1]) != "":   # a payload: its bits are the libc's
+                    raise NotConstant(text)
+            self.take(")")
+            return _FLOAT_BUILTINS[text]
         if kind == "id":
             value = self.names(text)
             if value is None:
                 raise NotConstant(text)
             return value
         raise NotConstant(text)
+
+
+_FLOAT_BUILTINS = {f"__builtin_{name}{suffix}": value for name, value in
+                   (("huge_val", float("inf")), ("inf", float("inf")), ("nan", float("nan")))
+                   for suffix in ("", "f", "l")}
 
 
 def _truth(v) -> bool:

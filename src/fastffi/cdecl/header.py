@@ -32,6 +32,7 @@ from . import constants as K
 from .entries import Parsed, Refused, Unsupported
 from .enums import type_for_values
 from .fastdecl import fast_signature
+from .parser import COMPLEX_MACRO
 from .prepass import OPAQUE_BUILTINS, HeaderSyntax, clean
 
 
@@ -687,6 +688,9 @@ _TYPEDEF_NAMES = frozenset(n for n in list(C_SPELLINGS) + list(POSIX_TYPEDEFS) i
 def parse_text(text: str, filename: str, *, preprocessed: bool, own_suffix: str | None = None,
                types: dict | None = None) -> Parsed:
     """Parse C text (preprocessed or cdef's) into the tables of a Header."""
+    if not preprocessed and "complex" in text:
+        # complex.h's spelling, as a declaration given to function() takes it
+        text = COMPLEX_MACRO.sub("_Complex", text)
     source = _Source(text, filename, preprocessed=preprocessed, own_suffix=own_suffix)
     if not preprocessed:
         source.own_file = filename

@@ -206,14 +206,14 @@ def _with_caret(message: str, line: str, column: int) -> str:
 
 
 #: complex.h's `complex` (C11 7.3.1p4: a macro expanding to _Complex), next
-#: to float/double: a declaration text is not preprocessed.
-_COMPLEX_MACRO = re.compile(r"\b(?:(?<=float )|(?<=double ))complex\b|\bcomplex(?=\s+(?:float|double|long)\b)")
+#: to float/double: a declaration text (and cdef's) is not preprocessed.
+COMPLEX_MACRO = re.compile(r"\b(?:(?<=float )|(?<=double ))complex\b|\bcomplex(?=\s+(?:float|double|long)\b)")
 
 
 @functools.lru_cache(maxsize=1024)
 def _parse_declaration_text(text: str, known: frozenset[str]):
     line = text.strip().rstrip(";").strip()
-    source = _COMPLEX_MACRO.sub("_Complex", line) if "complex" in line else line
+    source = COMPLEX_MACRO.sub("_Complex", line) if "complex" in line else line
     return _parse(source + ";", known), line
 
 

@@ -45,9 +45,20 @@ class Pointer(int, Generic[T]):
     #: the C spelling of the pointer type, for messages and repr
     _spelling_: str = "void *"
 
+    def __class_getitem__(cls, item):
+        # For a struct/union class, the class a T * reads as: Pointer[T](address)
+        # is then a typed pointer (typing's alias would make a Pointer of no
+        # pointee).  A type variable or a name stays typing's, for annotations.
+        if cls is Pointer and isinstance(item, type) and hasattr(item, "_layout_"):
+            return pointer_class(item)
+        return getattr(super(), "__class_getitem__")(item)
+
     def __getitem__(self, index) -> T:
         t = self._type_
         i = operator.index(index)
+        if t is None:
+            raise TypeError("a fastffi.Pointer with no pointee type cannot be dereferenced; "
+                            "use fastffi.Pointer[T](address) with T a struct or union class")
         if not self:
             raise ValueError(f"cannot dereference a NULL {self._spelling_}")
         size = t._size_

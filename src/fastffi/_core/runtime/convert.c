@@ -58,6 +58,16 @@ COMPAT_NO_INLINE int buffers_release_after_call(BufferList *b)
     return buffers_release(b);
 }
 
+PyObject *box_string_then_release(const FunctionObject *f, const Slot *r, BufferList *b)
+{
+    PyObject *result = box_return(f, r);
+    if (buffers_release(b)) {
+        Py_XDECREF(result);
+        return NULL;
+    }
+    return result;
+}
+
 /* ---- messages ---- */
 
 static PyObject *context_prefix(ErrCtx ctx)

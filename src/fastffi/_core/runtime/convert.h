@@ -341,4 +341,15 @@ static inline PyObject *box_return(const FunctionObject *f, const Slot *r)
     return box_value(f->retkind, r, f);
 }
 
+/* A string result (`char *`, `wchar_t *`) may point into a copy the call
+ * made of a str argument (strchr on a non-const `char *`, wcschr): it is
+ * decoded while the copies live, then they are released.  NULL when the
+ * decoding failed or a callback passed to the call raised. */
+PyObject *box_string_then_release(const FunctionObject *f, const Slot *r, BufferList *b);
+
+static inline int kind_is_string(int kind)
+{
+    return kind == KIND_STRING || kind == KIND_WSTRING;
+}
+
 #endif

@@ -75,6 +75,15 @@ static PyObject *fastffi_jit_box(PyObject *self, uint64_t raw)
     return box_return((FunctionObject *)self, &s);
 }
 
+/* A string result with buffers held: boxed before they are released (a
+ * result may point into a str argument's copy), NULL if a callback raised. */
+static PyObject *fastffi_jit_box_release(PyObject *self, uint64_t raw, BufferList *bufs)
+{
+    Slot s;
+    s.u = raw;
+    return box_string_then_release((FunctionObject *)self, &s, bufs);
+}
+
 static PyObject *fastffi_jit_none(void)
 {
     Py_RETURN_NONE;
@@ -124,6 +133,7 @@ int jit_add_runtime(PyObject *m)
     ADDR("convert", fastffi_jit_convert);
     ADDR("release", fastffi_jit_release);
     ADDR("box", fastffi_jit_box);
+    ADDR("box_release", fastffi_jit_box_release);
     ADDR("none", fastffi_jit_none);
     ADDR("enter", fastffi_jit_enter);
     ADDR("leave", fastffi_jit_leave);

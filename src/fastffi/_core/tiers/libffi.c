@@ -167,6 +167,8 @@ static inline PyObject *libffi_run(FunctionObject *f, PyObject *const *args, cha
     ffi_call(&f->cif, f->target, rvalue, values);
     call_epilogue(f, ts);
     call_leave(f);
+    if (bufs.count && kind_is_string(f->retkind))
+        return box_string_then_release(f, &ret, &bufs);
     /* The exception a callback passed to the call held (callbacks/scope.c). */
     if (bufs.count && buffers_release_after_call(&bufs)) {
         Py_XDECREF(result);

@@ -203,6 +203,23 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
     if vector_count is not None:   # a variadic target (Shape.vector_count)
         a.set_vector_count(vector_count)
     a.call_field(a.FN, rt["fn_target"])
+    if ret == "string" and bufs is not None:
+        # The string may point into a str argument's copy the buffers hold
+        # (strchr on a non-const char *): decoded before they are released.
+        if bracket:
+            a.save_result(ret_save)
+            a.call(rt["leave"], a.FN, a.TSTATE)
+            a.restore_result(ret_save)
+        a.call(rt["box_release"], a.FN, a.RESULT, Address(a.SP, bufs))
+        a.put(a.TMP, Field(a.FN, rt["fn_inflight"]))
+        a.count_out(a.TMP, "last")
+        a.epilogue(frame, keep)
+        a.label("last")
+        a.put(a.ARGS, a.RESULT)
+        a.call(rt["last_call"], a.FN)
+        a.put(a.RESULT, a.ARGS)
+        a.epilogue(frame, keep)
+        return
     if bracket or bufs is not None:
         a.save_result(ret_save)
         if bracket:
