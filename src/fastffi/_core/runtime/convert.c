@@ -61,6 +61,8 @@ COMPAT_NO_INLINE int buffers_release_after_call(BufferList *b)
 PyObject *box_string_then_release(const FunctionObject *f, const Slot *r, BufferList *b)
 {
     PyObject *result = box_return(f, r);
+    /* A callback's held exception, set again by the release, is the call's
+     * (callbacks/scope.c), ahead of a failed decoding's. */
     if (buffers_release(b)) {
         Py_XDECREF(result);
         return NULL;

@@ -249,11 +249,11 @@ static inline COMPAT_ALWAYS_INLINE PyObject *plan_run(FunctionObject *f, PyObjec
     p->routine(f->target, frame, p->h.stack_size, ret, p->nvec);
     call_epilogue(f, ts);
     call_leave(f);
+    if (bufs.count && kind_is_string(f->retkind))
+        return box_string_then_release(f, (const Slot *)((char *)ret + p->h.ret_src), &bufs);
     /* A callback this call was passed raised while C ran it: that exception
      * is the call's (callbacks/scope.c).  Only calls that acquired something
      * look. */
-    if (bufs.count && kind_is_string(f->retkind))
-        return box_string_then_release(f, (const Slot *)((char *)ret + p->h.ret_src), &bufs);
     if (bufs.count && buffers_release_after_call(&bufs)) {
         Py_XDECREF(result);
         return NULL;
