@@ -260,6 +260,29 @@ def test_closed_callback_result_is_refused(callback_tier, unraisable):
     assert str(report.exc_value) == "callback 'f' result: callback 'gone' is closed"
 
 
+def test_function_pointer_result_must_match_its_type(callback_tier, unraisable):
+    # C calls the result as the declared type: a Callback of another signature is refused,
+    # as for a function-pointer parameter; C gets the error value (NULL), and a matching
+    # Callback, a void * result, or an int address pass.
+    inc = fastffi.callback("long inc(long)", lambda x: x + 1)
+    other = fastffi.callback("int other(int)", lambda x: x)
+    cb = fastffi.callback("long (*getf(void))(long)", lambda: other, tier=callback_tier)
+    assert fastffi.function(cb.address, "long (*getf(void))(long)")() is None
+    (report,) = unraisable
+    assert report.exc_type is TypeError
+    assert str(report.exc_value) == ("callback 'getf' result: expected a callback of type i64 (*)(i64), "
+                                     "got callback 'other' of type i32 other(i32)")
+    same = fastffi.callback("long (*getf(void))(long)", lambda: inc, tier=callback_tier)
+    assert fastffi.function(same.address, "long (*getf(void))(long)")()(41) == 42
+    untyped = fastffi.callback("void *f(void)", lambda: other, tier=callback_tier)
+    assert caller(untyped)() == other.address
+    with pytest.raises(TypeError) as info:
+        fastffi.callback("long (*getf(void))(long)", lambda: inc, error=other, tier=callback_tier)
+    assert str(info.value) == ("callback 'getf' error value: expected a callback of type i64 (*)(i64), "
+                               "got callback 'other' of type i32 other(i32)")
+    assert len(unraisable) == 1
+
+
 def test_void_result_ignores_the_return_value(callback_tier, unraisable):
     cb = fastffi.callback("void f(int)", lambda x: "ignored", error=None, tier=callback_tier)
     assert caller(cb)(1) is None

@@ -36,6 +36,7 @@ class CallbackSpec(NamedTuple):
     argkinds: bytes         #: per argument, the kind it is boxed from (a non-const ``char *``: pointer)
     retstruct: Any          #: the struct/union class of a by-value result, else None
     retsize: int            #: bytes of the result
+    retfunction: Any        #: a function-pointer result: (key, type text) a Callback returned must match, else None
     argstructs: tuple       #: per argument, its struct/union class or None
     restype: Any            #: what ``cb.restype`` shows
     argtypes: tuple         #: what ``cb.argtypes`` shows
@@ -236,6 +237,15 @@ def temporary_maker(sig: Signature):
     return make
 
 
+def _function_result(ret):
+    """What a Callback returned for a function-pointer result is compared with, as one
+    passed for a function-pointer parameter is (tiers/checks.py)."""
+    ftype = ret.pointee if ret.__class__ is Scalar else None
+    if not isinstance(ftype, FunctionType):
+        return None
+    return checks.function_key(ftype), checks.function_pointer_name(ftype)
+
+
 def _spec(sig: Signature, func, error, onerror, mechanism: str, refused: dict, extra: dict, key,
           declaration: str | None = None) -> CallbackSpec:
     ret = sig.restype
@@ -250,6 +260,7 @@ def _spec(sig: Signature, func, error, onerror, mechanism: str, refused: dict, e
         bytes([_boxed_kind(t) for t in sig.argtypes]),
         None if scalar_ret else ret,
         ret.size if scalar_ret else ret._size_,
+        _function_result(ret),
         tuple([None if t.__class__ is Scalar else t for t in sig.argtypes]),
         public_type(ret), tuple([public_type(t) for t in sig.argtypes]),
         signature_text(sig), key, _CODES[mechanism],

@@ -70,8 +70,10 @@ static Py_ssize_t result_bytes(int retkind, Py_ssize_t retsize)
  * the callback: an int, None, a Callback, a Function or fastffi memory -- never a str or
  * bytes, whose memory is freed when the callback returns.  -1 with an
  * exception set; `out` is untouched then. */
-static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyObject *where, PyObject *o, void *out)
+static int convert_result(int kind, const CallbackObject *cb, Py_ssize_t retsize, PyObject *where, PyObject *o,
+                          void *out)
 {
+    PyObject *retstruct = cb->retstruct;
     if (where == NULL)
         return -1;   /* result_where could not make its text: MemoryError set */
     ErrCtx ctx = {where, 0};
@@ -94,6 +96,18 @@ static int convert_result(int kind, PyObject *retstruct, Py_ssize_t retsize, PyO
             if (other->target == NULL || other->target->cb == NULL) {
                 PyErr_Format(CallbackClosedError, "%U: callback %R is closed", where, other->name);
                 return -1;
+            }
+            /* C calls what it gets as the declared type: a Callback of
+             * another signature is refused, as for a parameter. */
+            if (cb->retfunction != NULL) {
+                int same = PyObject_RichCompareBool(other->key, PyTuple_GET_ITEM(cb->retfunction, 0), Py_EQ);
+                if (same < 0)
+                    return -1;
+                if (!same) {
+                    PyErr_Format(PyExc_TypeError, "%U: expected a callback of type %U, got callback %R of type %U",
+                                 where, PyTuple_GET_ITEM(cb->retfunction, 1), other->name, other->signature);
+                    return -1;
+                }
             }
             s[0].p = other->address;
         }
@@ -223,7 +237,7 @@ void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result)
         Py_XDECREF(tb);
         Py_XDECREF(exc);
         if (value != NULL && value != Py_None
-            && convert_result(t->retkind, cb->retstruct, t->retsize, result_where(cb), value, result) == 0) {
+            && convert_result(t->retkind, cb, t->retsize, result_where(cb), value, result) == 0) {
             Py_DECREF(value);
             return;
         }
@@ -240,7 +254,7 @@ void callback_fail(CallbackObject *cb, CallbackTarget *t, void *result)
 
 int callback_convert_result(CallbackObject *cb, CallbackTarget *t, PyObject *o, void *out)
 {
-    return convert_result(t->retkind, cb->retstruct, t->retsize, result_where(cb), o, out);
+    return convert_result(t->retkind, cb, t->retsize, result_where(cb), o, out);
 }
 
 static PyObject *plain_vectorcall(PyObject *func, PyObject *const *args, size_t nargsf, PyObject *kwnames)
@@ -296,7 +310,7 @@ static inline COMPAT_ALWAYS_INLINE void callback_run(CallbackObject *cb, PyThrea
         *(int64_t *)result = v;
     else if (kind == KIND_F64 && value != NULL && PyFloat_CheckExact(value))
         *(double *)result = PyFloat_AS_DOUBLE(value);
-    else if (value == NULL || convert_result(kind, cb->retstruct, t->retsize, result_where(cb), value, result) < 0)
+    else if (value == NULL || convert_result(kind, cb, t->retsize, result_where(cb), value, result) < 0)
         callback_fail(cb, t, result);
     Py_XDECREF(value);
     Py_DECREF(cb);
@@ -384,6 +398,9 @@ static const char *spec_problem(PyObject *const *spec, Py_ssize_t nargs, Py_ssiz
     if (!PyTuple_Check(spec[CBSPEC_ARGSTRUCTS]) || PyTuple_GET_SIZE(spec[CBSPEC_ARGSTRUCTS]) != nargs
         || !PyTuple_Check(spec[CBSPEC_ARGTYPES]) || PyTuple_GET_SIZE(spec[CBSPEC_ARGTYPES]) != nargs)
         return "argstructs and argtypes must be tuples with one entry per argument";
+    PyObject *rf = spec[CBSPEC_RETFUNCTION];
+    if (rf != Py_None && !(PyTuple_Check(rf) && PyTuple_GET_SIZE(rf) == 2 && PyUnicode_Check(PyTuple_GET_ITEM(rf, 1))))
+        return "retfunction must be None or (key, type text)";
     PyObject *rs = spec[CBSPEC_RETSTRUCT];
     if (retkind == KIND_STRUCT && !(PyType_Check(rs) && PyType_IsSubtype((PyTypeObject *)rs, &CData_Type)))
         return "a struct result needs its CData class";
@@ -450,6 +467,7 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
     cb->weakreflist = NULL;
     cb->structsizes = NULL;
     cb->retstruct = NULL;
+    cb->retfunction = NULL;
     cb->keepalive = NULL;
     cb->mechanism = (int)mechanism;
     cb->nargs = nargs;
@@ -468,6 +486,8 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
     cb->result_where = NULL;   /* made on first use (result_where) */
     if (retkind == KIND_STRUCT)
         cb->retstruct = Py_NewRef(spec[CBSPEC_RETSTRUCT]);
+    if (spec[CBSPEC_RETFUNCTION] != Py_None)
+        cb->retfunction = Py_NewRef(spec[CBSPEC_RETFUNCTION]);
     for (Py_ssize_t i = 0; i < nargs; i++) {
         cb->argkinds[i] = (uint8_t)PyBytes_AS_STRING(spec[CBSPEC_ARGKINDS])[i];
         if (cb->argkinds[i] != KIND_STRUCT)
@@ -504,7 +524,7 @@ static PyObject *callback_make(PyObject *module, PyObject *spec_obj)
                            || retkind == KIND_POINTER);
     if (error != Py_None && retkind != KIND_VOID && !zero_default) {
         PyObject *where = PyUnicode_FromFormat("callback %R error value", cb->name);
-        int rc = where == NULL ? -1 : convert_result((int)retkind, cb->retstruct, retsize, where, error, t->error_image);
+        int rc = where == NULL ? -1 : convert_result((int)retkind, cb, retsize, where, error, t->error_image);
         Py_XDECREF(where);
         if (rc < 0)
             goto fail;
@@ -543,6 +563,7 @@ static int callback_traverse(CallbackObject *cb, visitproc visit, void *arg)
     Py_VISIT(cb->explanation);
     Py_VISIT(cb->inspect);
     Py_VISIT(cb->retstruct);
+    Py_VISIT(cb->retfunction);
     Py_VISIT(cb->argstructs);
     Py_VISIT(cb->restype);
     Py_VISIT(cb->argtypes);
@@ -575,6 +596,7 @@ static void callback_dealloc(CallbackObject *cb)
     Py_CLEAR(cb->restype);
     Py_CLEAR(cb->argtypes);
     Py_CLEAR(cb->retstruct);
+    Py_CLEAR(cb->retfunction);
     Py_CLEAR(cb->argstructs);
     Py_CLEAR(cb->keepalive);
     Py_CLEAR(cb->result_where);

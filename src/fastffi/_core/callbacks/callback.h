@@ -60,6 +60,7 @@ struct CallbackObject {
     PyObject *key;               /* hashable: what a function-pointer parameter's type is compared by */
     PyObject *restype, *argtypes;
     PyObject *retstruct;         /* struct class of a by-value result, else NULL */
+    PyObject *retfunction;       /* a function-pointer result: (key, type text), else NULL */
     PyObject *argstructs;        /* tuple: struct class or None per argument */
     PyObject *explanation;       /* str, or a callable producing it on first use */
     PyObject *inspect;           /* inspect.signature(cb): a callable making it, then what it made */

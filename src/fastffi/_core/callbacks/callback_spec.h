@@ -17,6 +17,7 @@
     X(ARGKINDS, "argkinds")            \
     X(RETSTRUCT, "retstruct")          \
     X(RETSIZE, "retsize")              \
+    X(RETFUNCTION, "retfunction")      \
     X(ARGSTRUCTS, "argstructs")        \
     X(RESTYPE, "restype")              \
     X(ARGTYPES, "argtypes")            \
