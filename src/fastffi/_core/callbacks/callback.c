@@ -70,10 +70,36 @@ static Py_ssize_t result_bytes(int retkind, Py_ssize_t retsize)
  * the callback: an int, None, a Callback, a Function or fastffi memory -- never a str or
  * bytes, whose memory is freed when the callback returns.  -1 with an
  * exception set; `out` is untouched then. */
+/* A Callback returned as a pointer result: its address, if it is open and,
+ * for a function-pointer result, of that type -- C calls it as declared, so
+ * one of another signature is refused, as for a parameter.  Out of line:
+ * most pointer results are ints or memory. */
+static COMPAT_NO_INLINE int callback_result_address(const CallbackObject *cb, PyObject *where,
+                                                    const CallbackObject *other, Slot *s)
+{
+    /* A retired address runs nothing: refused as a closed Callback passed to
+     * a call or stored in memory is. */
+    if (other->target == NULL || other->target->cb == NULL) {
+        PyErr_Format(CallbackClosedError, "%U: callback %R is closed", where, other->name);
+        return -1;
+    }
+    if (cb->retfunction != NULL) {
+        int same = PyObject_RichCompareBool(other->key, PyTuple_GET_ITEM(cb->retfunction, 0), Py_EQ);
+        if (same < 0)
+            return -1;
+        if (!same) {
+            PyErr_Format(PyExc_TypeError, "%U: expected a callback of type %U, got callback %R of type %U",
+                         where, PyTuple_GET_ITEM(cb->retfunction, 1), other->name, other->signature);
+            return -1;
+        }
+    }
+    s->p = other->address;
+    return 0;
+}
+
 static int convert_result(int kind, const CallbackObject *cb, Py_ssize_t retsize, PyObject *where, PyObject *o,
                           void *out)
 {
-    PyObject *retstruct = cb->retstruct;
     if (where == NULL)
         return -1;   /* result_where could not make its text: MemoryError set */
     ErrCtx ctx = {where, 0};
@@ -81,8 +107,8 @@ static int convert_result(int kind, const CallbackObject *cb, Py_ssize_t retsize
     if (kind == KIND_VOID)
         return 0;
     if (kind == KIND_STRUCT) {
-        if (!PyObject_TypeCheck(o, (PyTypeObject *)retstruct))
-            return raise_struct_mismatch(retstruct, o, ctx);
+        if (!PyObject_TypeCheck(o, (PyTypeObject *)cb->retstruct))
+            return raise_struct_mismatch(cb->retstruct, o, ctx);
         memcpy(out, ((CDataObject *)o)->ptr, (size_t)retsize);
         return 0;
     }
@@ -90,26 +116,8 @@ static int convert_result(int kind, const CallbackObject *cb, Py_ssize_t retsize
         if (o == Py_None)
             s[0].p = NULL;
         else if (Callback_Check(o)) {
-            /* A retired address runs nothing: refused as a closed Callback
-             * passed to a call or stored in memory is. */
-            CallbackObject *other = (CallbackObject *)o;
-            if (other->target == NULL || other->target->cb == NULL) {
-                PyErr_Format(CallbackClosedError, "%U: callback %R is closed", where, other->name);
+            if (callback_result_address(cb, where, (const CallbackObject *)o, s) < 0)
                 return -1;
-            }
-            /* C calls what it gets as the declared type: a Callback of
-             * another signature is refused, as for a parameter. */
-            if (cb->retfunction != NULL) {
-                int same = PyObject_RichCompareBool(other->key, PyTuple_GET_ITEM(cb->retfunction, 0), Py_EQ);
-                if (same < 0)
-                    return -1;
-                if (!same) {
-                    PyErr_Format(PyExc_TypeError, "%U: expected a callback of type %U, got callback %R of type %U",
-                                 where, PyTuple_GET_ITEM(cb->retfunction, 1), other->name, other->signature);
-                    return -1;
-                }
-            }
-            s[0].p = other->address;
         }
         else if (Function_Check(o))
             s[0].p = (void *)((FunctionObject *)o)->target;
@@ -169,21 +177,12 @@ static void write_error_image(const CallbackTarget *t, void *result)
 
 /* ---- the dispatcher ---- */
 
-static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void *p)
+/* The kinds whose boxing needs more than a register image: out of line, so
+ * that the common kinds' switch stays small where it is inlined into the
+ * dispatch loop. */
+static COMPAT_NO_INLINE PyObject *box_argument_rare(const CallbackObject *cb, Py_ssize_t i, const void *p)
 {
     switch (cb->argkinds[i]) {
-    case KIND_BOOL: return PyBool_FromLong(*(const uint8_t *)p != 0);
-    case KIND_I8: return PyLong_FromLong(*(const int8_t *)p);
-    case KIND_I16: return PyLong_FromLong(*(const int16_t *)p);
-    case KIND_I32: return PyLong_FromLong(*(const int32_t *)p);
-    case KIND_I64: return PyLong_FromLongLong(*(const int64_t *)p);
-    case KIND_U8: return PyLong_FromLong(*(const uint8_t *)p);
-    case KIND_U16: return PyLong_FromLong(*(const uint16_t *)p);
-    case KIND_U32: return PyLong_FromUnsignedLong(*(const uint32_t *)p);
-    case KIND_U64: return PyLong_FromUnsignedLongLong(*(const uint64_t *)p);
-    case KIND_F32: return PyFloat_FromDouble(*(const float *)p);
-    case KIND_F64: return PyFloat_FromDouble(*(const double *)p);
-    case KIND_POINTER: return PyLong_FromVoidPtr(*(void *const *)p);
     /* both eightbytes are adjacent where `p` points (a register
      * pair spilled in order, or one 16-byte stack slot). */
     case KIND_I128: case KIND_U128: {
@@ -221,6 +220,26 @@ static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void
     default:
         PyErr_Format(PyExc_SystemError, "fastffi: cannot box callback argument kind %d", cb->argkinds[i]);
         return NULL;
+    }
+}
+
+static PyObject *box_argument(const CallbackObject *cb, Py_ssize_t i, const void *p)
+{
+    switch (cb->argkinds[i]) {
+    case KIND_BOOL: return PyBool_FromLong(*(const uint8_t *)p != 0);
+    case KIND_I8: return PyLong_FromLong(*(const int8_t *)p);
+    case KIND_I16: return PyLong_FromLong(*(const int16_t *)p);
+    case KIND_I32: return PyLong_FromLong(*(const int32_t *)p);
+    case KIND_I64: return PyLong_FromLongLong(*(const int64_t *)p);
+    case KIND_U8: return PyLong_FromLong(*(const uint8_t *)p);
+    case KIND_U16: return PyLong_FromLong(*(const uint16_t *)p);
+    case KIND_U32: return PyLong_FromUnsignedLong(*(const uint32_t *)p);
+    case KIND_U64: return PyLong_FromUnsignedLongLong(*(const uint64_t *)p);
+    case KIND_F32: return PyFloat_FromDouble(*(const float *)p);
+    case KIND_F64: return PyFloat_FromDouble(*(const double *)p);
+    case KIND_POINTER: return PyLong_FromVoidPtr(*(void *const *)p);
+    default:
+        return box_argument_rare(cb, i, p);
     }
 }
 
