@@ -274,7 +274,11 @@ def test_a_str_is_broadcast_to_a_string_column(libc, tier):
     # const char * was refused as "expected ... a single value of string, got str".
     strncmp = libc.function("int strncmp(const char *a, const char *b, size_t n)", tier=tier)
     n = np.array([2, 3, 4, 6], dtype=np.uint64)
-    assert strncmp.map("abcdef", "abcxyz", n).tolist() == [0, 0, -20, -20]
+    got = strncmp.map("abcdef", "abcxyz", n).tolist()
+    # C fixes only the sign of a difference (glibc's magnitude differs by architecture):
+    # the rows equal what C answers call by call.
+    assert got == [strncmp("abcdef", "abcxyz", int(k)) for k in n]
+    assert [v < 0 for v in got] == [False, False, True, True] and got[:2] == [0, 0]
     assert strncmp.map("h\u00e9", "h\u00e9llo", np.array([3], dtype=np.uint64)).tolist() == [0]
     with pytest.raises(ValueError, match=r"^strncmp\.map\(\) argument 1: embedded null character$"):
         strncmp.map("a\0b", "x", n)
