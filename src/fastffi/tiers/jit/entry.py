@@ -211,14 +211,7 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
             a.call(rt["leave"], a.FN, a.TSTATE)
             a.restore_result(ret_save)
         a.call(rt["box_release"], a.FN, a.RESULT, Address(a.SP, bufs))
-        a.put(a.TMP, Field(a.FN, rt["fn_inflight"]))
-        a.count_out(a.TMP, "last")
-        a.epilogue(frame, keep)
-        a.label("last")
-        a.put(a.ARGS, a.RESULT)
-        a.call(rt["last_call"], a.FN)
-        a.put(a.RESULT, a.ARGS)
-        a.epilogue(frame, keep)
+        _leave(a, rt, frame, keep, None)
         return
     if bracket or bufs is not None:
         a.save_result(ret_save)
@@ -242,15 +235,22 @@ def _call(a, rt: dict, placements: tuple, ret: str, bracket: bool, keep: bool, r
             a.epilogue(frame, keep)
             a.label("released")
         a.restore_result(ret_save)
+    _leave(a, rt, frame, keep, ret)
+
+
+def _leave(a, rt: dict, frame: int, keep: bool, ret: str | None) -> None:
+    """Out of flight, the result boxed (``ret``; None: already boxed), returned.
+    The library was closed during the call and this was its last one: box
+    the result first, keep it in ARGS (callee-saved, no longer needed), then
+    let the helper dlclose."""
     a.put(a.TMP, Field(a.FN, rt["fn_inflight"]))
     a.count_out(a.TMP, "last")
-    _box(a, rt, ret)
+    if ret is not None:
+        _box(a, rt, ret)
     a.epilogue(frame, keep)
-    # The library was closed during the call and this was its last one: box
-    # the result first, keep it in ARGS (callee-saved, no longer needed),
-    # then let the helper dlclose.
     a.label("last")
-    _box(a, rt, ret)
+    if ret is not None:
+        _box(a, rt, ret)
     a.put(a.ARGS, a.RESULT)
     a.call(rt["last_call"], a.FN)
     a.put(a.RESULT, a.ARGS)
