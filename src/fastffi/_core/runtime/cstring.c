@@ -52,25 +52,22 @@ static PyObject *cstring_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs
         PyErr_Format(PyExc_TypeError, "CString() address must be an int, got %.200s", Py_TYPE(address)->tp_name);
         return NULL;
     }
-    /* An address is what a pointer argument takes: 0 to UINTPTR_MAX, not a
-     * negative int read as two's complement. */
-    unsigned long long v = PyLong_AsUnsignedLongLong(address);
-    if (v == (unsigned long long)-1 && PyErr_Occurred()) {
-        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
-            return NULL;
-        PyErr_Clear();
-        PyErr_Format(PyExc_OverflowError, "CString() address: %S does not fit pointer", address);
+    /* Converted as a pointer argument is: range-checked (a negative int is
+     * not read as two's complement), with the same message. */
+    PyObject *where = PyUnicode_FromString("CString() address");
+    if (where == NULL)
         return NULL;
-    }
-    if (v > UINTPTR_MAX) {
-        PyErr_Format(PyExc_OverflowError, "CString() address: %S does not fit pointer", address);
+    Slot s;
+    BufferList none = {NULL, 0};
+    int r = convert_scalar(KIND_POINTER, address, &s, &none, (ErrCtx){where, 0});
+    Py_DECREF(where);
+    if (r < 0)
         return NULL;
-    }
-    if (v == 0) {
+    if (s.p == NULL) {
         PyErr_SetString(PyExc_ValueError, "CString() address must not be NULL (a NULL result is None)");
         return NULL;
     }
-    return cstring_make(cls, text, (void *)(uintptr_t)v);
+    return cstring_make(cls, text, s.p);
 }
 
 static PyObject *cstring_get_address(CStringObject *self, void *closure)
